@@ -1,0 +1,1 @@
+"""Bundled model files (TOML); this file only makes the folder an installable package."""

@@ -1,0 +1,41 @@
+"""Random effects: reproducible draws per subject, whatever the chunking.
+
+Subject i's draws come from a fixed block of subjects (BLOCK ids per block)
+with its own `numpy.random.SeedSequence` (entropy = seed, spawn key = (stream,
+block)). So subject i gets the same random effects whether the cohort is
+simulated whole, in chunks of any size or on several workers.
+"""
+
+import numpy as np
+
+BLOCK = 4096
+STREAM_IIV = 0  # one stream per kind of randomness; later kinds take new numbers
+
+
+def seed_entropy(seed) -> int:
+    """The entropy a run is reproducible from: `seed`, or fresh entropy if None."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy)
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed is {seed!r}; expected a whole number >= 0 or None")
+    return int(seed)
+
+
+def standard_normals(entropy: int, stream: int, first: int, n: int, k: int) -> np.ndarray:
+    """N(0, 1) draws for subjects first..first+n-1 (0-based positions), shape (n, k)."""
+    out = np.empty((n, k))
+    if k == 0 or n == 0:
+        return out
+    last = first + n
+    for block in range(first // BLOCK, (last - 1) // BLOCK + 1):  # over blocks, not subjects
+        start = block * BLOCK
+        rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(stream, block)))
+        draws = rng.standard_normal((BLOCK, k))
+        lo, hi = max(first, start), min(last, start + BLOCK)
+        out[lo - first:hi - first] = draws[lo - start:hi - start]
+    return out
+
+
+def sample_etas(omega_sd: np.ndarray, n: int, entropy: int, first: int = 0) -> np.ndarray:
+    """Log-normal random effects eta ~ N(0, diag(omega_sd^2)), shape (n, n_random_effects)."""
+    return standard_normals(entropy, STREAM_IIV, first, n, omega_sd.size) * omega_sd
