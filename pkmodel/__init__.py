@@ -6,13 +6,16 @@ A research tool, not clinical dosing advice.
 from .cohort import Cohort
 from .dosing import Doses, Regimen
 from .exposure import exposure
-from .model import Model, ModelFileError, Parameter, bundled_models, load_model
+from .model import (CovariateEffect, Model, ModelFileError, Parameter, RandomEffect, ResidualError,
+                    bundled_models, load_model)
+from .structures import Structure
 from .result import Result
 from .simulate import ENGINES, simulate
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Cohort", "Doses", "ENGINES", "Model", "ModelFileError", "Parameter", "Regimen", "Result",
+    "Cohort", "CovariateEffect", "Doses", "ENGINES", "Model", "ModelFileError", "Parameter",
+    "RandomEffect", "Regimen", "ResidualError", "Result", "Structure",
     "bundled_models", "exposure", "load_model", "simulate",
 ]

@@ -7,6 +7,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from . import variability as _variability
 from .cohort import Cohort
 from .dosing import Doses
 from .model import Model
@@ -16,57 +17,111 @@ from .model import Model
 class Result:
     """Concentration-time curves of a cohort and how they were made.
 
+    One row per simulated subject: the cohort's children, repeated once per
+    replicate when parameter uncertainty was simulated (replicate-major).
+
     Attributes
     ----------
     times : ndarray, shape (n_times,)
         h.
-    concentrations : ndarray, shape (n_subjects, n_times)
-        mg/L, read-only (may be Fortran-ordered: the engines build time-major).
-    individual : dict of ndarray, shape (n_subjects,)
-        Each subject's parameters, L/h, L, 1/h.
-    etas : ndarray, shape (n_subjects, n_random_effects)
-        Random effects, in the order of `model.iiv_names`.
+    concentrations : ndarray, shape (n_rows, n_times)
+        True concentrations, mg/L, read-only (may be Fortran-ordered: the
+        engines build them time-major).
+    individual : dict of ndarray, shape (n_rows,)
+        Each subject's parameters (covariates and IIV; occasions apply
+        exp(kappa) on top), L/h, L, 1/h, h, F.
+    etas : ndarray, shape (n_rows, n_etas)
+        Random effects, in the order of `model.eta_names`.
+    kappas : ndarray, shape (n_rows, n_occasions, n_iov)
+        Inter-occasion effects, in the order of `model.iov_names`.
+    occasions : ndarray, shape (n_occasions,)
+        Start of each occasion, h.
     seed : int or None
-        Entropy the random effects were drawn from (None: typical child).
+        Entropy the randomness was drawn from (None: typical child, no noise).
+    replicate : ndarray of int, shape (n_rows,), or None
+        Uncertainty replicate of each row.
     """
 
     times: np.ndarray
     concentrations: np.ndarray
     individual: Mapping[str, np.ndarray]
     etas: np.ndarray
+    kappas: np.ndarray
+    occasions: np.ndarray
     cohort: Cohort
     doses: Doses
     model: Model
     engine: str
     seed: int | None
     regimen: str = ""
+    replicate: np.ndarray | None = None
 
     def __post_init__(self):
-        for array in (self.times, self.concentrations, self.etas, *self.individual.values()):
+        for array in (self.times, self.concentrations, self.etas, self.kappas,
+                      *self.individual.values()):
             array.flags.writeable = False
 
     def __len__(self) -> int:
         return self.concentrations.shape[0]
 
+    @property
+    def ids(self) -> np.ndarray:
+        """Subject ID of each row, shape (n_rows,)."""
+        return np.tile(self.cohort.ids, len(self) // len(self.cohort))
+
+    @cached_property
+    def observations(self) -> np.ndarray:
+        """Concentrations with the model's residual error, shape (n_rows, n_times), mg/L.
+
+        Drawn from the run's seed on a stream of their own (the random effects
+        do not change when observations are asked for). Without variability
+        they equal the concentrations.
+        """
+        if self.seed is None:
+            return self.concentrations
+        error = self.model.residual_error
+        if error is None:
+            raise ValueError(f"model {self.model.name!r} has no residual_error; observations "
+                             "need one")
+        n, t = self.concentrations.shape
+        z = _variability.standard_normals(self.seed, _variability.STREAM_RESIDUAL, 0, n, 2 * t)
+        obs = error.apply(self.concentrations, z[:, :t], z[:, t:])
+        obs.flags.writeable = False
+        return obs
+
+    def _covariates(self) -> pd.DataFrame:
+        frame = self.cohort.to_frame()
+        return frame if len(self) == len(frame) else pd.concat(
+            [frame] * (len(self) // len(frame)), ignore_index=True)
+
     @cached_property
     def parameters(self) -> pd.DataFrame:
-        """One row per subject: id, parameters (L/h, L, 1/h), random effects eta_*, covariates."""
-        columns = {"id": self.cohort.ids, **self.individual}
-        for i, name in enumerate(self.model.iiv_names):
+        """One row per subject: id, [replicate], parameters, eta_*, kappa_*_occN, covariates.
+
+        Only the model's own parameters (F and tlag appear when the model gives them).
+        """
+        columns = {"id": self.ids}
+        if self.replicate is not None:
+            columns["replicate"] = self.replicate
+        columns.update({k: v for k, v in self.individual.items() if k in self.model.parameters})
+        for i, name in enumerate(self.model.eta_names):
             columns[f"eta_{name}"] = self.etas[:, i]
+        for o in range(self.kappas.shape[1] if self.kappas.size else 0):
+            for i, name in enumerate(self.model.iov_names):
+                columns[f"kappa_{name}_occ{o + 1}"] = self.kappas[:, o, i]
         frame = pd.DataFrame(columns)
-        for name, values in self.cohort.to_frame().drop(columns="id").items():
+        for name, values in self._covariates().drop(columns="id").items():
             frame[name] = values.to_numpy()
         return frame
 
     def to_frame(self) -> pd.DataFrame:
-        """Tidy long table: id, time (h), conc (mg/L), then the covariates."""
+        """Tidy long table: id, [replicate], time (h), conc (mg/L), then the covariates."""
         n, t = self.concentrations.shape
-        frame = pd.DataFrame({
-            "id": np.repeat(self.cohort.ids, t),
-            "time": np.tile(self.times, n),
-            "conc": self.concentrations.ravel(order="C"),
-        })
-        for name, values in self.cohort.to_frame().drop(columns="id").items():
+        frame = pd.DataFrame({"id": np.repeat(self.ids, t)})
+        if self.replicate is not None:
+            frame["replicate"] = np.repeat(self.replicate, t)
+        frame["time"] = np.tile(self.times, n)
+        frame["conc"] = self.concentrations.ravel(order="C")
+        for name, values in self._covariates().drop(columns="id").items():
             frame[name] = np.repeat(values.to_numpy(), t)
         return frame

@@ -1,12 +1,15 @@
 """simulate(): model + cohort + regimen + engine -> Result."""
 
+import math
+
 import numpy as np
 
 from . import variability as _variability
-from ._checks import refuse_first
+from ._checks import is_number, refuse_first
 from .cohort import Cohort
 from .dosing import Regimen
 from .engines import analytic, ode
+from .engines.common import Epochs
 from .model import Model
 from .result import Result
 
@@ -15,7 +18,8 @@ _ENGINE_OPTIONS = {"analytic": analytic.OPTIONS, "ode": ode.OPTIONS}
 
 
 def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: str = "analytic",
-             variability: bool = True, seed: int | None = None, **engine_options) -> Result:
+             variability: bool = True, seed: int | None = None, occasions=None,
+             replicates: int | None = None, **engine_options) -> Result:
     """Concentration-time curves of every child in `cohort` on `regimen`.
 
     Parameters
@@ -25,11 +29,18 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: s
         pre-dose concentration is reported.
     engine : "analytic" (exact, fast) or "ode" (scipy solve_ivp)
     variability : bool
-        True: log-normal random effects drawn from `seed`; False: every child
-        is the typical child for its covariates.
+        True: random effects (IIV, IOV) and residual error drawn from `seed`;
+        False: every child is the typical child for its covariates.
     seed : int, optional
-        Reproducible random effects; None draws fresh entropy (kept in
-        `Result.seed`).
+        Reproducible randomness; None draws fresh entropy (kept in `Result.seed`).
+    occasions : array_like, optional
+        Start times of the occasions for inter-occasion variability, h,
+        increasing from 0; each occasion draws new kappas. Without it a model
+        with IOV has one occasion.
+    replicates : int, optional
+        Parameter uncertainty: draw the typical values `replicates` times from
+        their relative standard errors (log-normal), then the cohort within each
+        replicate (fresh random effects). Result rows are replicate-major.
     **engine_options
         For engine="ode": rtol, atol (mg), method (a solve_ivp method).
     """
@@ -45,19 +56,40 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: s
     if not isinstance(variability, (bool, np.bool_)):
         raise ValueError(f"variability is {variability!r}; expected True or False")
     times_h = check_times(times)
+    starts = _occasions(occasions, model)
+    n_replicates = _replicates(replicates, model, variability)
+    entropy = _variability.seed_entropy(seed) if variability else None
 
     n = len(cohort)
-    if variability:
-        entropy = _variability.seed_entropy(seed)
-        etas = _variability.sample_etas(model.omega_sd, n, entropy)
-    else:
-        entropy = None
-        etas = np.zeros((n, len(model.iiv_names)))
-    params = model.individual_parameters(cohort.weight_kg, etas)
     doses = regimen.doses(cohort)
-    conc = ENGINES[engine](model.structure, params, doses, times_h, **engine_options)
-    return Result(times=times_h, concentrations=conc, individual=params, etas=etas, cohort=cohort, doses=doses, model=model, engine=engine, seed=entropy,
-                  regimen=regimen.label)
+    blocks, individual, etas, kappas = [], [], [], []
+    for r in range(n_replicates):  # over replicates, each vectorised over the cohort
+        replicate_model = _replicate_model(model, entropy, r) if replicates else model
+        eta, kappa = _random_effects(replicate_model, n, entropy, first=r * n, occasions=starts.size)
+        own = replicate_model.individual_parameters(cohort, eta)
+        if model.iov_names:
+            params = Epochs(start_h=starts, params=tuple(
+                _with_kappas(own, model.iov_names, kappa[:, o]) for o in range(starts.size)))
+        else:
+            params = own
+        blocks.append(ENGINES[engine](model.structure, params, doses, times_h, **engine_options))
+        individual.append(own)
+        etas.append(eta)
+        kappas.append(kappa)
+    return Result(times=times_h, concentrations=np.concatenate(blocks) if replicates else blocks[0],
+                  individual={k: np.concatenate([p[k] for p in individual]) for k in individual[0]},
+                  etas=np.concatenate(etas), kappas=np.concatenate(kappas), occasions=starts,
+                  cohort=cohort, doses=doses, model=model, engine=engine, seed=entropy,
+                  regimen=regimen.label,
+                  replicate=np.repeat(np.arange(n_replicates), n) if replicates else None)
+
+
+def _with_kappas(params: dict, names, kappa: np.ndarray) -> dict:
+    """One occasion's parameters: P * exp(kappa) for the parameters with IOV."""
+    out = dict(params)
+    for i, name in enumerate(names):
+        out[name] = params[name] * np.exp(kappa[:, i])
+    return out
 
 
 def check_times(times) -> np.ndarray:
@@ -73,6 +105,54 @@ def check_times(times) -> np.ndarray:
                  "strictly increasing times (each later than the one before)")
     t.flags.writeable = False
     return t
+
+
+def _random_effects(model: Model, n: int, entropy: int | None, first: int, occasions: int):
+    """etas (n, n_etas) and kappas (n, occasions, n_iov); zeros without variability."""
+    n_iov = len(model.iov_names)
+    if entropy is None:
+        return np.zeros((n, len(model.etas))), np.zeros((n, occasions, n_iov))
+    etas = _variability.sample_etas(model.omega, n, entropy, first)
+    z = _variability.standard_normals(entropy, _variability.STREAM_IOV, first, n, occasions * n_iov)
+    sd = np.array([model.parameters[name].iov_sd for name in model.iov_names])
+    return etas, z.reshape(n, occasions, n_iov) * sd
+
+
+def _replicate_model(model: Model, entropy: int, r: int) -> Model:
+    """Typical values of replicate r: value * exp(N(0, ln(1 + rse^2))), log-normal with CV rse."""
+    names = list(model.parameters)
+    z = _variability.standard_normals(entropy, _variability.STREAM_UNCERTAINTY, r, 1, len(names))[0]
+    return model.with_typical_values({
+        name: p.value * math.exp(z[i] * math.sqrt(math.log1p(p.rse ** 2)))
+        for i, (name, p) in enumerate(model.parameters.items())})
+
+
+def _occasions(occasions, model: Model) -> np.ndarray:
+    if occasions is None:
+        return np.zeros(1)
+    if not model.iov_names:
+        raise ValueError(f"occasions given, but model {model.name!r} has no inter-occasion "
+                         "variability (no parameter has iov_sd)")
+    starts = np.array(occasions, dtype=float, ndmin=1)
+    if starts.ndim != 1 or starts.size == 0 or starts[0] != 0:
+        raise ValueError(f"occasions is {occasions!r}; expected start times (h) beginning with 0")
+    refuse_first(~np.isfinite(starts), "occasions", starts, "a finite time (h)")
+    refuse_first(np.r_[False, np.diff(starts) <= 0], "occasions", starts, "increasing start times")
+    return starts
+
+
+def _replicates(replicates, model: Model, variability: bool) -> int:
+    if replicates is None:
+        return 1
+    if not (is_number(replicates) and float(replicates).is_integer() and replicates >= 1):
+        raise ValueError(f"replicates is {replicates!r}; expected a whole number >= 1")
+    if not variability:
+        raise ValueError("replicates needs variability=True (typical values are drawn from "
+                         "their uncertainty)")
+    if not any(p.rse > 0 for p in model.parameters.values()):
+        raise ValueError(f"replicates given, but model {model.name!r} states no uncertainty "
+                         "(no parameter has rse)")
+    return int(replicates)
 
 
 def _expect(value, kind: type, name: str, what: str) -> None:

@@ -1,15 +1,22 @@
 """Model structures: compartments, the parameters they need, their rate matrix.
 
 A structure is a linear compartment model: amounts x (mg) in compartments with
-first-order transfers, dx/dt = K x. Doses enter `dose_compartment`; the
-concentration (mg/L) is the amount in `central` over the volume parameter
-`volume`. Both engines start from the same description: the ode engine
-integrates K x, the analytic engine solves it exactly.
+first-order transfers, dx/dt = K x. Oral doses enter `depot` (times the
+bioavailability F, after the lag time tlag); the concentration (mg/L) is the
+amount in `central` over the volume parameter `volume`. Both engines start
+from the same description: the ode engine integrates K x, the analytic engine
+solves it exactly.
+
+Disposition: "one_compartment" (CL, V) or "two_compartment" (CL, V1, Q, V2:
+central <-> peripheral). Absorption: "first_order" (ka, depot -> central) or
+"transit": depot -> n transit compartments -> central, every transfer at the
+same rate ktr = (n + 1) / MTT, so that MTT is the mean time from the dose to
+its arrival in central (n = 0 is first-order absorption with ka = 1/MTT).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Callable, Mapping
+from typing import Mapping
 
 import numpy as np
 
@@ -19,56 +26,102 @@ UNITS = MappingProxyType({
     "clearance": ("L/h/kg", "L/h"),
     "volume": ("L/kg", "L"),
     "rate": ("1/h",),
+    "time": ("h",),
+    "fraction": ("1",),
 })
+
+DISPOSITIONS = {
+    "one_compartment": {"CL": "clearance", "V": "volume"},
+    "two_compartment": {"CL": "clearance", "V1": "volume", "Q": "clearance", "V2": "volume"},
+}
+STRUCTURE_NAMES = {"one_compartment_oral": "one_compartment", "two_compartment_oral": "two_compartment"}
+ABSORPTIONS = ("first_order", "transit")
+# Optional parameters every oral structure takes, with their value when absent.
+OPTIONAL = MappingProxyType({"F": ("fraction", 1.0), "tlag": ("time", 0.0)})
 
 
 @dataclass(frozen=True)
 class Structure:
-    """A linear compartment model.
+    """A linear oral compartment model.
 
-    `rate_matrix(params)` takes individual parameters (each an ndarray of
-    shape (n_subjects,), in L/h, L, 1/h) and returns K, shape
-    (n_subjects, n_compartments, n_compartments), 1/h, with
-    dx/dt = K x for the amounts x in mg.
+    Compartments, in order: depot, transit_1..transit_n (transit only),
+    central, peripheral (two compartments only).
     """
 
     name: str
-    compartments: tuple[str, ...]
-    parameters: Mapping[str, str]  # parameter name -> dimension (a key of UNITS)
-    dose_compartment: str
-    central: str
-    volume: str
-    rate_matrix: Callable[[Mapping[str, np.ndarray]], np.ndarray]
-    description: str = ""
+    absorption: str = "first_order"
+    n_transit: int = 0
+    disposition: str = field(init=False)
+
+    def __post_init__(self):
+        if self.name not in STRUCTURE_NAMES:
+            raise ValueError(f"structure is {self.name!r}; expected one of {sorted(STRUCTURE_NAMES)}")
+        if self.absorption not in ABSORPTIONS:
+            raise ValueError(f"absorption is {self.absorption!r}; expected one of {list(ABSORPTIONS)}")
+        n = self.n_transit
+        if not (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0):
+            raise ValueError(f"n_transit is {n!r}; expected a whole number >= 0 (transit compartments)")
+        if self.absorption == "first_order" and n != 0:
+            raise ValueError(f"n_transit is {n!r} with first-order absorption; expected "
+                             "absorption = 'transit'")
+        object.__setattr__(self, "disposition", STRUCTURE_NAMES[self.name])
+
+    @property
+    def compartments(self) -> tuple[str, ...]:
+        transit = tuple(f"transit_{i + 1}" for i in range(self.n_transit))
+        tail = ("central", "peripheral") if self.disposition == "two_compartment" else ("central",)
+        return ("depot",) + transit + tail
+
+    @property
+    def parameters(self) -> Mapping[str, str]:
+        """Required parameters and their dimensions (keys of UNITS)."""
+        absorption = {"ka": "rate"} if self.absorption == "first_order" else {"MTT": "time"}
+        return MappingProxyType({**DISPOSITIONS[self.disposition], **absorption})
+
+    @property
+    def volume(self) -> str:
+        return "V" if self.disposition == "one_compartment" else "V1"
 
     @property
     def dose_index(self) -> int:
-        return self.compartments.index(self.dose_compartment)
+        return 0
 
     @property
     def central_index(self) -> int:
-        return self.compartments.index(self.central)
+        return self.compartments.index("central")
 
+    @property
+    def label(self) -> str:
+        if self.absorption == "transit":
+            return f"{self.name} with {self.n_transit} transit compartments"
+        return self.name
 
-def _one_compartment_oral_k(p: Mapping[str, np.ndarray]) -> np.ndarray:
-    ka = p["ka"]
-    k = p["CL"] / p["V"]
-    rates = np.zeros((ka.shape[0], 2, 2))
-    rates[:, 0, 0] = -ka   # depot -> central
-    rates[:, 1, 0] = ka
-    rates[:, 1, 1] = -k    # elimination from central
-    return rates
+    def absorption_rate(self, p: Mapping[str, np.ndarray]) -> np.ndarray:
+        """ka, or ktr = (n + 1) / MTT for transit absorption; 1/h, shape (n_subjects,)."""
+        return p["ka"] if self.absorption == "first_order" else (self.n_transit + 1) / p["MTT"]
 
+    def rate_matrix(self, p: Mapping[str, np.ndarray], eliminated: bool = False) -> np.ndarray:
+        """K, shape (n_subjects, m, m), 1/h: dx/dt = K x for amounts x in mg.
 
-ONE_COMPARTMENT_ORAL = Structure(
-    name="one_compartment_oral",
-    compartments=("depot", "central"),
-    parameters=MappingProxyType({"CL": "clearance", "V": "volume", "ka": "rate"}),
-    dose_compartment="depot",
-    central="central",
-    volume="V",
-    rate_matrix=_one_compartment_oral_k,
-    description="one compartment, first-order absorption from a depot, linear elimination",
-)
-
-STRUCTURES = MappingProxyType({s.name: s for s in (ONE_COMPARTMENT_ORAL,)})
+        p : individual parameters, each shape (n_subjects,), in L/h, L, 1/h, h.
+        eliminated : add a last compartment that collects what is eliminated
+            (m + 1 compartments; then every column of K sums to 0: mass balance).
+        """
+        rate = self.absorption_rate(p)
+        c = self.central_index
+        m = len(self.compartments) + eliminated
+        rates = np.zeros((rate.shape[0], m, m))
+        for i in range(c):  # depot and transit compartments, each emptying into the next
+            rates[:, i, i] = -rate
+            rates[:, i + 1, i] = rate
+        if self.disposition == "one_compartment":
+            rates[:, c, c] = -p["CL"] / p["V"]
+        else:
+            k12, k21 = p["Q"] / p["V1"], p["Q"] / p["V2"]
+            rates[:, c, c] = -p["CL"] / p["V1"] - k12
+            rates[:, c + 1, c] = k12
+            rates[:, c, c + 1] = k21
+            rates[:, c + 1, c + 1] = -k21
+        if eliminated:
+            rates[:, -1, c] = p["CL"] / p[self.volume]
+        return rates

@@ -1,15 +1,20 @@
-"""Random effects: reproducible draws per subject, whatever the chunking.
+"""Random effects and residual error: reproducible per subject, whatever the chunking.
 
 Subject i's draws come from a fixed block of subjects (BLOCK ids per block)
 with its own `numpy.random.SeedSequence` (entropy = seed, spawn key = (stream,
-block)). So subject i gets the same random effects whether the cohort is
-simulated whole, in chunks of any size or on several workers.
+block)). So subject i gets the same random numbers whether the cohort is
+simulated whole, in chunks of any size or on several workers. Each kind of
+randomness has its own stream, so adding residual error or occasions never
+changes the random effects.
 """
 
 import numpy as np
 
 BLOCK = 4096
-STREAM_IIV = 0  # one stream per kind of randomness; later kinds take new numbers
+STREAM_IIV = 0          # inter-individual random effects (etas)
+STREAM_IOV = 1          # inter-occasion random effects (kappas)
+STREAM_RESIDUAL = 2     # residual error of observations
+STREAM_UNCERTAINTY = 3  # typical values, one draw per replicate
 
 
 def seed_entropy(seed) -> int:
@@ -36,6 +41,23 @@ def standard_normals(entropy: int, stream: int, first: int, n: int, k: int) -> n
     return out
 
 
-def sample_etas(omega_sd: np.ndarray, n: int, entropy: int, first: int = 0) -> np.ndarray:
-    """Log-normal random effects eta ~ N(0, diag(omega_sd^2)), shape (n, n_random_effects)."""
-    return standard_normals(entropy, STREAM_IIV, first, n, omega_sd.size) * omega_sd
+def correlated(z: np.ndarray, omega: np.ndarray) -> np.ndarray:
+    """Draws with covariance omega from standard normals z, shape (n, k).
+
+    eta = z L' with L the Cholesky factor of omega (so a diagonal omega gives
+    z * sd); a singular (positive semi-definite) omega, e.g. a correlation of
+    1, uses its eigen-decomposition instead.
+    """
+    if omega.size == 0:
+        return z
+    try:
+        factor = np.linalg.cholesky(omega)
+    except np.linalg.LinAlgError:
+        values, vectors = np.linalg.eigh(omega)
+        factor = vectors * np.sqrt(np.clip(values, 0.0, None))  # clip rounding below 0 only
+    return z @ factor.T
+
+
+def sample_etas(omega: np.ndarray, n: int, entropy: int, first: int = 0) -> np.ndarray:
+    """Random effects eta ~ N(0, omega), shape (n, n_etas)."""
+    return correlated(standard_normals(entropy, STREAM_IIV, first, n, omega.shape[0]), omega)

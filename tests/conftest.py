@@ -93,3 +93,13 @@ def relative_error_where_visible(actual: np.ndarray, expected: np.ndarray, floor
     """Largest |actual - expected| / expected where expected > floor * its subject's Cmax."""
     visible = expected > floor * expected.max(axis=1, keepdims=True)
     return float(np.max(np.abs(actual - expected)[visible] / expected[visible]))
+
+
+def terminal_half_life(model, engine: str) -> float:
+    """t1/2 (h) of a typical 20 kg child from log-linear regression 24-48 h after one 10 mg dose."""
+    times = np.linspace(0, 48, 961)
+    res = pk.simulate(model, typical_cohort(20), pk.Regimen.fixed(mg=10, every_h=24, n_doses=1),
+                      times, engine=engine, variability=False)
+    late = times >= 24
+    slope = np.polyfit(times[late], np.log(res.concentrations[0, late]), 1)[0]
+    return math.log(2) / -slope

@@ -33,9 +33,9 @@ def test_load_model_takes_a_path_too(tmp_path, card):
 
 
 def test_per_kg_parameters_scale_with_weight_and_etas_are_log_normal(card):
-    weight = np.array([10.0, 40.0])
+    cohort = pk.Cohort(weight_kg=[10.0, 40.0], age_years=[3.0, 12.0])
     etas = np.array([[0.0, 0.0, 0.0], [0.1, -0.2, 0.3]])
-    p = card.individual_parameters(weight, etas)
+    p = card.individual_parameters(cohort, etas)
     np.testing.assert_allclose(p["CL"], [2.73, CL_PER_KG * 40 * math.exp(0.1)], rtol=1e-15)
     np.testing.assert_allclose(p["V"], [V_PER_KG * 10, V_PER_KG * 40 * math.exp(-0.2)], rtol=1e-15)
     np.testing.assert_allclose(p["ka"], [KA, KA * math.exp(0.3)], rtol=1e-15)
@@ -148,3 +148,98 @@ def test_unknown_bundled_name_lists_the_models():
 def test_missing_file_is_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nope\.toml' does not exist"):
         pk.load_model(tmp_path / "nope.toml")
+
+
+# --- covariates, random effects, residual error (issue 3) ----------------------
+
+def test_allometric_power_covariate_scales_the_typical_value(tmp_path):
+    path = write_model(tmp_path, CL={"value": 5.46, "unit": "L/h",
+                                     "covariates": {"weight_kg": {"type": "power", "reference": 20.0,
+                                                                  "exponent": 0.75}}})
+    model = pk.load_model(path)
+    cohort = pk.Cohort(weight_kg=[10.0, 20.0, 70.0], age_years=[3.0, 6.0, 16.0])
+    np.testing.assert_allclose(model.typical_values(cohort)["CL"],
+                               5.46 * (np.array([10.0, 20.0, 70.0]) / 20) ** 0.75, rtol=1e-15)
+
+
+def test_categorical_genotype_covariate_is_optional_and_takes_each_levels_value():
+    model = pk.load_model("baclofen_cp_he2014")
+    plain = pk.Cohort(weight_kg=[20.0, 20.0], age_years=[6.0, 6.0])
+    np.testing.assert_allclose(model.typical_values(plain)["CL"], [0.273 * 20] * 2)  # default off
+
+    class Genotyped:  # any cohort-like object that carries the covariate
+        weight_kg = np.array([20.0, 20.0, 30.0])
+        abcc9_rs11046232 = np.array(["AT", "TT", "AT"])
+    # McLaughlin 2018: CL/F 0.51 (AT) vs 0.25 (TT) L/h/kg
+    np.testing.assert_allclose(model.typical_values(Genotyped)["CL"], [0.51 * 20, 0.25 * 20, 0.51 * 30],
+                               rtol=1e-14)
+
+
+def test_unknown_covariate_is_refused(tmp_path):
+    path = write_model(tmp_path, CL={"covariates": {"shoe_size": {"type": "power", "reference": 30,
+                                                                  "exponent": 1}}})
+    with pytest.raises(ValueError, match=r"unknown covariate 'shoe_size' in parameters\.CL\.covariates"):
+        pk.load_model(path)
+
+
+def test_weight_covariate_on_a_per_kg_parameter_is_refused(tmp_path):
+    path = write_model(tmp_path, CL={"covariates": {"weight_kg": {"type": "power", "reference": 20,
+                                                                  "exponent": 0.75}}})
+    with pytest.raises(ValueError, match=r"unit 'L/h/kg' already scales with weight"):
+        pk.load_model(path)
+
+
+def _with_correlation(tmp_path, r):
+    from conftest import card_document, write_toml
+    doc = card_document()
+    text = write_toml(tmp_path / "model.toml", doc).read_text()
+    text += f'\n[[correlations]]\nbetween = ["CL", "V"]\nvalue = {r}\n'
+    (tmp_path / "model.toml").write_text(text)
+    return tmp_path / "model.toml"
+
+
+def test_correlations_build_omega_from_sds(tmp_path):
+    model = pk.load_model(_with_correlation(tmp_path, 0.5))
+    assert model.eta_names == ("CL", "V", "ka")
+    np.testing.assert_allclose(model.omega[0, 1], 0.5 * 0.334 * 0.439, rtol=1e-15)
+    np.testing.assert_allclose(np.diag(model.omega), [0.334 ** 2, 0.439 ** 2, 0.837 ** 2], rtol=1e-15)
+
+
+def test_correlation_outside_minus_one_to_one_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"correlation between 'CL' and 'V' is 1\.5; expected a number in \[-1, 1\]"):
+        pk.load_model(_with_correlation(tmp_path, 1.5))
+
+
+def test_omega_that_is_not_positive_semi_definite_is_refused(tmp_path):
+    # pairwise fine, jointly impossible: corr(CL,V) = corr(V,ka) = 0.9, corr(CL,ka) = -0.9
+    from conftest import card_document, write_toml
+    text = write_toml(tmp_path / "model.toml", card_document()).read_text()
+    for a, b, r in (("CL", "V", 0.9), ("V", "ka", 0.9), ("CL", "ka", -0.9)):
+        text += f'\n[[correlations]]\nbetween = ["{a}", "{b}"]\nvalue = {r}\n'
+    (tmp_path / "model.toml").write_text(text)
+    with pytest.raises(ValueError, match=r"omega \(random effects \['CL', 'V', 'ka'\]\) is not positive "
+                                         r"semi-definite: smallest eigenvalue -"):
+        pk.load_model(tmp_path / "model.toml")
+
+
+def test_parameter_in_two_random_effects_is_refused(tmp_path):
+    from conftest import card_document, write_toml
+    doc = card_document()
+    doc["random_effects"] = {"Vss": {"sd": 0.4, "parameters": ["V"]}}
+    with pytest.raises(ValueError, match=r"parameters\.V has two random effects \('V' and 'Vss'\)"):
+        pk.load_model(write_toml(tmp_path / "model.toml", doc))
+
+
+def test_transit_model_with_negative_n_is_refused(tmp_path):
+    path = write_model(tmp_path, model={"absorption": "transit", "n_transit": -2}, MTT={"value": 0.389, "unit": "h"},
+                       drop=["ka"])
+    with pytest.raises(ValueError, match=r"model\.toml: model\.n_transit is -2; expected a whole number >= 0"):
+        pk.load_model(path)
+
+
+def test_unknown_residual_error_type_is_refused(tmp_path):
+    from conftest import card_document, write_toml
+    doc = card_document()
+    doc["residual_error"]["type"] = "gaussian"
+    with pytest.raises(ValueError, match=r"residual_error\.type is 'gaussian'; expected one of"):
+        pk.load_model(write_toml(tmp_path / "model.toml", doc))

@@ -70,3 +70,91 @@ def test_a_subjects_draws_do_not_depend_on_how_the_cohort_is_cut():
 def test_bad_seed_is_refused(seed):
     with pytest.raises(ValueError, match=r"seed is .*; expected a whole number >= 0 or None"):
         variability.seed_entropy(seed)
+
+
+# --- correlated random effects, occasions, residual error, uncertainty (issue 3) ------
+
+def _model_with(tmp_path, extra_toml: str = "", **parameters):
+    from conftest import write_model
+    path = write_model(tmp_path, **parameters)
+    path.write_text(path.read_text() + extra_toml)
+    return pk.load_model(path)
+
+
+def test_correlated_omega_is_reproduced_by_50000_subjects(tmp_path):
+    model = _model_with(tmp_path, '\n[[correlations]]\nbetween = ["CL", "V"]\nvalue = 0.6\n'
+                                  '\n[[correlations]]\nbetween = ["V", "ka"]\nvalue = -0.3\n')
+    etas = variability.sample_etas(model.omega, 50_000, entropy=9)
+    sample = np.cov(etas.T)
+    scale = np.sqrt(np.outer(np.diag(model.omega), np.diag(model.omega)))
+    # SE of a (co)variance from 50,000 draws is <= sqrt(2/50000) = 0.6 % of the scale; 3 % is ~5 SE
+    assert np.max(np.abs(sample - model.omega) / scale) < 0.03
+
+
+def test_proportional_residual_error_has_the_models_cv(card):
+    cohort = pk.Cohort(weight_kg=np.full(50_000, 20.0), age_years=np.full(50_000, 6.0))
+    res = pk.simulate(card, cohort, pk.Regimen.fixed(mg=5, every_h=8, n_doses=1), [2.0], seed=3)
+    ratio = res.observations[:, 0] / res.concentrations[:, 0]
+    # CV 24 % (Simon 2018, assumed for children); SE of an SD from 50,000 draws 0.3 %
+    np.testing.assert_allclose(np.std(ratio, ddof=1), 0.24, rtol=0.02)
+    np.testing.assert_allclose(np.mean(ratio), 1.0, atol=0.005)
+    # the random effects are untouched by asking for observations
+    again = pk.simulate(card, cohort, pk.Regimen.fixed(mg=5, every_h=8, n_doses=1), [2.0], seed=3)
+    np.testing.assert_array_equal(again.concentrations, res.concentrations)
+
+
+def test_exponential_residual_error_is_never_negative_and_off_without_variability(tmp_path):
+    from dataclasses import replace
+    model = replace(_model_with(tmp_path), residual_error=pk.ResidualError("exponential", proportional_sd=1.5))
+    cohort = pk.Cohort(weight_kg=np.full(2000, 20.0), age_years=np.full(2000, 6.0))
+    res = pk.simulate(model, cohort, pk.Regimen.fixed(mg=5, every_h=8, n_doses=1), [1.0, 4.0], seed=5)
+    assert res.observations.min() > 0
+    np.testing.assert_allclose(np.std(np.log(res.observations / res.concentrations)), 1.5, rtol=0.05)
+    typical = pk.simulate(model, pk.Cohort(weight_kg=[20.0], age_years=[6.0]),
+                          pk.Regimen.fixed(mg=5, every_h=8, n_doses=1), [1.0], variability=False)
+    np.testing.assert_array_equal(typical.observations, typical.concentrations)
+
+
+def test_inter_occasion_variability_changes_parameters_at_each_occasion(tmp_path):
+    model = _model_with(tmp_path, CL={"iov_sd": 0.3})
+    cohort = pk.Cohort(weight_kg=np.full(4000, 20.0), age_years=np.full(4000, 6.0))
+    reg = pk.Regimen.weight_based(2.0, 3, 4)
+    times = np.arange(0, 96.5, 0.5)
+    res = pk.simulate(model, cohort, reg, times, seed=2, occasions=[0, 48])
+    assert res.kappas.shape == (4000, 2, 1)
+    np.testing.assert_allclose(np.std(res.kappas[:, :, 0], axis=0, ddof=1), 0.3, rtol=0.05)
+    assert abs(np.corrcoef(res.kappas[:, 0, 0], res.kappas[:, 1, 0])[0, 1]) < 0.05
+    # exact engine across an occasion boundary == ode engine (state carried, rates switched)
+    few = pk.Cohort(weight_kg=[15.0, 35.0], age_years=[4.0, 11.0])
+    a = pk.simulate(model, few, reg, times, seed=2, occasions=[0, 30, 48.25])
+    o = pk.simulate(model, few, reg, times, seed=2, occasions=[0, 30, 48.25], engine="ode")
+    from conftest import relative_error_where_visible
+    assert relative_error_where_visible(o.concentrations, a.concentrations) < 1e-6
+
+
+def test_parameter_uncertainty_draws_typical_values_per_replicate(tmp_path):
+    model = _model_with(tmp_path, CL={"rse": 0.2})
+    cohort = pk.Cohort(weight_kg=np.full(50, 20.0), age_years=np.full(50, 6.0))
+    res = pk.simulate(model, cohort, pk.Regimen.fixed(mg=5, every_h=8, n_doses=1), [1.0, 2.0],
+                      seed=4, replicates=400)
+    assert len(res) == 20_000 and res.parameters["replicate"].tolist()[:51] == [0] * 50 + [1]
+    # per replicate, the geometric mean CL/kg of its 50 children estimates its typical value
+    typical_cl = np.exp(np.log(res.parameters["CL"] / 20).to_numpy().reshape(400, 50).mean(axis=1))
+    # the replicate typical values are log-normal with CV 20 %: SD of log = sqrt(ln(1.04)) = 0.198;
+    # the geometric mean of 50 children adds 0.334/sqrt(50) = 0.047 of spread
+    np.testing.assert_allclose(np.std(np.log(typical_cl)), np.hypot(0.198, 0.334 / np.sqrt(50)), rtol=0.1)
+    assert res.to_frame()["replicate"].max() == 399
+
+
+def test_bad_occasions_and_replicates_are_refused(card, tmp_path):
+    cohort = pk.Cohort(weight_kg=[20.0], age_years=[6.0])
+    reg = pk.Regimen.fixed(mg=5, every_h=8, n_doses=1)
+    with pytest.raises(ValueError, match=r"occasions given, but model 'baclofen_cp_card' has no inter-occasion"):
+        pk.simulate(card, cohort, reg, [1.0], occasions=[0, 24])
+    iov = _model_with(tmp_path, CL={"iov_sd": 0.3})
+    with pytest.raises(ValueError, match=r"occasions is \[24, 48\]; expected start times \(h\) beginning with 0"):
+        pk.simulate(iov, cohort, reg, [1.0], occasions=[24, 48])
+    with pytest.raises(ValueError, match=r"replicates given, but model 'baclofen_cp_card' states no uncertainty"):
+        pk.simulate(card, cohort, reg, [1.0], replicates=10)
+    with pytest.raises(ValueError, match=r"replicates is 0; expected a whole number >= 1"):
+        pk.simulate(card, cohort, reg, [1.0], replicates=0)

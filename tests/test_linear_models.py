@@ -1,0 +1,168 @@
+"""The general exact engine on any linear model: two compartments, transit chains,
+bioavailability, lag; checked against the ode engine, mass balance and steady state."""
+
+import math
+
+import numpy as np
+import pytest
+
+import pkmodel as pk
+from pkmodel.engines import analytic
+from pkmodel.model import Model, Parameter
+from pkmodel.structures import Structure
+from conftest import CAVG_2_MG_KG_DAY, relative_error_where_visible, terminal_half_life, typical_cohort
+
+
+@pytest.fixture(scope="module")
+def he2014():
+    return pk.load_model("baclofen_cp_he2014")
+
+
+def test_he2014_file_marks_every_assumed_number(he2014):
+    text = (pk.bundled_models()["baclofen_cp_he2014"]).read_text()
+    for name in ("V1", "V2", "Q"):
+        assert "assumed" in he2014.parameters[name].source
+    assert "n_transit = 3" in text and "n_transit = 3 is assumed" in text
+    assert he2014.structure.n_transit == 3 and he2014.structure.disposition == "two_compartment"
+    # Vss = V1 + V2 = 1.16 L/kg (He 2014), one random effect on both volumes
+    np.testing.assert_allclose(he2014.parameters["V1"].value + he2014.parameters["V2"].value, 1.16, rtol=1e-13)
+    vss, = [e for e in he2014.etas if e.name == "Vss"]
+    assert vss.sd == 0.439 and vss.parameters == ("V1", "V2")
+
+
+@pytest.mark.parametrize("engine", ["analytic", "ode"])
+def test_he2014_terminal_half_life_is_4_5_h(he2014, engine):
+    # distribution phase (1.29 /h) is e^-31 of the terminal phase by 24 h
+    np.testing.assert_allclose(terminal_half_life(he2014, engine), 4.5, rtol=0.01)
+
+
+def test_he2014_steady_state_cavg_at_2_mg_kg_day(he2014):
+    reg = pk.Regimen.weight_based(mg_per_kg_day=2.0, doses_per_day=3, days=14)
+    res = pk.simulate(he2014, typical_cohort(10, 20, 30), reg, np.linspace(0, 336, 6721), variability=False)
+    # log-down trapezoid on 0.05 h: ~0.01 % low; target 1 %
+    np.testing.assert_allclose(pk.exposure(res, start=312, end=336)["cavg"], CAVG_2_MG_KG_DAY, rtol=0.01)
+
+
+def test_two_compartment_transit_analytic_and_ode_agree_with_variability(he2014):
+    rng = np.random.default_rng(3)
+    cohort = pk.Cohort(weight_kg=rng.uniform(10, 60, 100), age_years=rng.uniform(2, 17, 100))
+    reg = pk.Regimen.weight_based(mg_per_kg_day=2.0, doses_per_day=4, days=3)
+    times = np.arange(0, 72.25, 0.25)
+    exact = pk.simulate(he2014, cohort, reg, times, seed=2)
+    ode = pk.simulate(he2014, cohort, reg, times, seed=2, engine="ode")
+    assert exact.individual["MTT"].min() < 0.1   # fast absorbers make the ode stiff-ish: a real test
+    assert relative_error_where_visible(ode.concentrations, exact.concentrations) < 1e-6
+
+
+# --- random linear models ------------------------------------------------------------
+
+def random_model(rng) -> Model:
+    """A random oral linear model; rates span four orders of magnitude."""
+    two = rng.random() < 0.5
+    transit = rng.random() < 0.5
+    structure = Structure("two_compartment_oral" if two else "one_compartment_oral",
+                          "transit" if transit else "first_order",
+                          int(rng.integers(1, 6)) if transit else 0)
+    log_uniform = lambda lo, hi: float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+    values = {"CL": (log_uniform(0.05, 5), "L/h"), "F": (rng.uniform(0.2, 1.0), "1")}
+    if two:
+        values.update(V1=(log_uniform(1, 50), "L"), Q=(log_uniform(0.05, 5), "L/h"),
+                      V2=(log_uniform(1, 100), "L"))
+    else:
+        values["V"] = (log_uniform(1, 100), "L")
+    values["MTT" if transit else "ka"] = (log_uniform(0.1, 10), "h") if transit else (log_uniform(0.01, 100), "1/h")
+    params = {n: Parameter(n, v, u, iiv_sd=0.3 if n in ("CL", "V", "V1") else 0.0)
+              for n, (v, u) in values.items()}
+    return Model("random", structure, params)
+
+
+def random_subjects(seed: int, n: int):
+    """A random model and n children of 20 kg with random effects: (rng, model, cohort, params)."""
+    rng = np.random.default_rng(seed)
+    model = random_model(rng)
+    cohort = pk.Cohort(weight_kg=np.full(n, 20.0), age_years=np.full(n, 8.0))
+    params = model.individual_parameters(cohort, rng.normal(size=(n, len(model.etas))) * 0.3)
+    return rng, model, cohort, params
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_mass_balance_on_random_linear_models(case):
+    rng, model, cohort, params = random_subjects(100 + case, 5)
+    dose_times = np.sort(rng.uniform(0, 48, 6))
+    reg = pk.Regimen(time_h=dose_times, mg=rng.uniform(1, 20, 6), mg_per_kg=np.inf, max_mg=np.inf)
+    times = np.linspace(0, 72, 145)
+    amounts = analytic.amounts(model.structure, params, reg.doses(cohort), times)
+    given = (reg.mg[None, :] * params["F"][:, None])[:, :, None] * (dose_times[None, :, None] < times)
+    # every dose is somewhere: in a compartment or eliminated (pre-dose at a dose time)
+    np.testing.assert_allclose(amounts.sum(axis=1), given.sum(axis=1), rtol=1e-9, atol=1e-12)
+    assert np.all(amounts >= -1e-12 * amounts.max())
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_steady_state_auc_over_a_dosing_interval_is_f_dose_over_cl(case):
+    rng, model, cohort, params = random_subjects(200 + case, 3)
+    rates = model.structure.rate_matrix(params)
+    slowest = float(np.max(1 / (-np.linalg.eigvals(rates).real).min(axis=1)))  # longest time constant, h
+    tau = float(rng.choice([6.0, 8.0, 12.0, 24.0]))
+    n_doses = int(math.ceil(40 * slowest / tau)) + 2                   # e^-40: steady state
+    reg = pk.Regimen.fixed(mg=10.0, every_h=tau, n_doses=n_doses)
+    end = tau * (n_doses - 1)
+    amounts = analytic.amounts(model.structure, params, reg.doses(cohort), np.array([end - tau, end]))
+    # AUC over the last interval = amount eliminated over it / CL (exactly: dE/dt = CL C)
+    auc = (amounts[:, -1, 1] - amounts[:, -1, 0]) / params["CL"]
+    np.testing.assert_allclose(auc, params["F"] * 10.0 / params["CL"], rtol=1e-9)
+
+
+def test_general_engine_solves_a_transit_chain_exactly():
+    # depot -> 3 transits -> central, one compartment: central gets the Erlang
+    # (gamma, shape 4) input; with ktr == k the whole chain has one repeated eigenvalue
+    structure = Structure("one_compartment_oral", "transit", 3)
+    ktr = 2.0
+    params = {"CL": np.array([20.0]), "V": np.array([10.0]), "MTT": np.array([4 / ktr]),
+              "F": np.ones(1), "tlag": np.zeros(1)}
+    times = np.linspace(0, 12, 49)
+    conc = analytic.simulate(structure, params, pk.Doses(np.zeros(1), np.array([[100.0]])), times)
+    # amount in central when k == ktr: D (ktr t)^4 e^{-ktr t} / 4! (Bateman for equal rates)
+    expected = 100.0 * (ktr * times) ** 4 * np.exp(-ktr * times) / 24 / 10.0
+    assert relative_error_where_visible(conc, expected[None, :]) < 1e-12
+
+
+def test_bioavailability_scales_and_lag_shifts_the_curve(tmp_path, card):
+    from conftest import write_model
+    plain = pk.load_model(write_model(tmp_path, model={"name": "plain"}))
+    path = write_model(tmp_path, F={"value": 0.5, "unit": "1"}, tlag={"value": 0.75, "unit": "h"})
+    lagged = pk.load_model(path)
+    times = np.arange(0, 24.25, 0.25)
+    reg = pk.Regimen.fixed(mg=10, every_h=8, n_doses=3)
+    a = pk.simulate(plain, typical_cohort(20), reg, times, variability=False).concentrations
+    b = pk.simulate(lagged, typical_cohort(20), reg, times, variability=False).concentrations
+    # b(t) = 0.5 a(t - 0.75): three grid steps later, half as high
+    np.testing.assert_allclose(b[:, 3:], 0.5 * a[:, :-3], rtol=1e-12, atol=1e-15)
+    assert np.all(b[:, :4] == 0)
+
+
+def test_lag_that_differs_between_children_matches_the_ode_engine(tmp_path):
+    from conftest import write_model
+    model = pk.load_model(write_model(tmp_path, tlag={"value": 0.5, "unit": "h", "iiv_sd": 0.6}))
+    rng = np.random.default_rng(8)
+    cohort = pk.Cohort(weight_kg=rng.uniform(10, 60, 30), age_years=np.full(30, 8.0))
+    reg = pk.Regimen.weight_based(2.0, 3, 2)
+    times = np.arange(0, 48.25, 0.25)
+    exact = pk.simulate(model, cohort, reg, times, seed=4)
+    assert np.unique(exact.individual["tlag"]).size == 30          # the per-subject path runs
+    ode = pk.simulate(model, cohort, reg, times, seed=4, engine="ode")
+    assert relative_error_where_visible(ode.concentrations, exact.concentrations) < 1e-6
+
+
+def test_per_subject_path_equals_the_shared_path_when_times_agree(he2014):
+    from pkmodel.engines import common
+    cohort = pk.Cohort(weight_kg=[12.0, 25.0, 41.0], age_years=[3.0, 7.0, 12.0])
+    params = he2014.individual_parameters(cohort, np.random.default_rng(1).normal(size=(3, 3)) * 0.3)
+    doses = pk.Regimen.weight_based(2.0, 4, 2).doses(cohort)
+    times = np.arange(0, 48.5, 0.5)
+    epochs = common.Epochs.constant(params)
+    solutions = [analytic.solution(he2014.structure, params)]
+    shared = analytic.propagate(solutions, common.shared_timeline(epochs, doses.time_h, doses.amount_mg), times)
+    each = analytic.per_subject(solutions, epochs, np.broadcast_to(doses.time_h, doses.amount_mg.shape),
+                                doses.amount_mg, times)
+    np.testing.assert_allclose(each, shared, rtol=1e-10, atol=1e-14)
