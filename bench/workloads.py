@@ -32,3 +32,22 @@ def exp_floor(n: int, n_times: int = W1_TIMES.size) -> float:
     start = time.perf_counter()
     np.exp(a, out=b)
     return time.perf_counter() - start
+
+
+# C1's GMFCS mix: the make-run job's (Reid 2011 registry means, normalised)
+C1_GMFCS = {1: 34.2 / 100.6, 2: 25.6 / 100.6, 3: 11.5 / 100.6, 4: 13.7 / 100.6, 5: 15.6 / 100.6}
+
+
+def run_c1(n: int) -> float:
+    """C1: `Cohort.from_growth_charts(n)`, ages 2-17 y, GMFCS mix, seed 1; seconds."""
+    start = time.perf_counter()
+    pk.Cohort.from_growth_charts(n, age_years=(2, 17), seed=1, gmfcs=C1_GMFCS)
+    return time.perf_counter() - start
+
+
+def normal_floor(n: int) -> float:
+    """The 2n standard normal draws a cohort of n needs (height and weight z), s."""
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    rng.standard_normal((2, n))
+    return time.perf_counter() - start

@@ -98,12 +98,10 @@ def measurement_at_z(measure: str, z, sex, age_years) -> np.ndarray:
     L, M, S, z = np.broadcast_arrays(*lms(measure, sex, age_years), np.asarray(z, dtype=float))
     refuse_first(np.ravel(~np.isfinite(z)), "z", np.ravel(z), "a finite z-score")
     x = lms_value(z, L, M, S)
-    if measure == "weight_kg":
-        high = z > 3
-        if high.any():
-            l, m, s = L[high], M[high], S[high]
-            x3, x2 = lms_value(3.0, l, m, s), lms_value(2.0, l, m, s)
-            x[high] = x3 + (z[high] - 3.0) * (x3 - x2)
+    high = _linear_tail(measure, z)
+    if high.any():
+        x3, step = _z3_and_step(L[high], M[high], S[high])
+        x[high] = x3 + (z[high] - 3.0) * step
     refuse_first(np.ravel(~(x > 0)), "z", np.ravel(z),
                  f"a z-score the CDC 2000 {measure} curve reaches (1 + L S z > 0)")
     return x
@@ -114,13 +112,22 @@ def z_score(measure: str, x, sex, age_years) -> np.ndarray:
     L, M, S, x = np.broadcast_arrays(*lms(measure, sex, age_years), np.asarray(x, dtype=float))
     refuse_first(np.ravel(~(np.isfinite(x) & (x > 0))), measure, np.ravel(x), "a finite value > 0")
     z = lms_z(x, L, M, S)
-    if measure == "weight_kg":
-        high = z > 3
-        if high.any():
-            l, m, s = L[high], M[high], S[high]
-            x3, x2 = lms_value(3.0, l, m, s), lms_value(2.0, l, m, s)
-            z[high] = 3.0 + (x[high] - x3) / (x3 - x2)
+    high = _linear_tail(measure, z)
+    if high.any():
+        x3, step = _z3_and_step(L[high], M[high], S[high])
+        z[high] = 3.0 + (x[high] - x3) / step
     return z
+
+
+def _linear_tail(measure: str, z: np.ndarray) -> np.ndarray:
+    """Where `measure` leaves the LMS curve: weight above z = 3 (module docstring)."""
+    return z > 3 if measure == "weight_kg" else np.zeros(z.shape, dtype=bool)
+
+
+def _z3_and_step(L, M, S):
+    """The measurement at z = 3 and its rise from z = 2: the line it goes on along above z = 3."""
+    x3 = lms_value(3.0, L, M, S)
+    return x3, x3 - lms_value(2.0, L, M, S)
 
 
 def weight_trajectory(cohort, times_h) -> np.ndarray:
