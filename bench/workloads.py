@@ -5,6 +5,7 @@ import time
 import numpy as np
 
 import pkmodel as pk
+from pkmodel.cli import GMFCS_MIX
 
 W1_TIMES = np.arange(0, 336.5, 0.5)  # 673 outputs, every 0.5 h for 14 days
 
@@ -34,14 +35,11 @@ def exp_floor(n: int, n_times: int = W1_TIMES.size) -> float:
     return time.perf_counter() - start
 
 
-# C1's GMFCS mix: the make-run job's (Reid 2011 registry means, normalised)
-C1_GMFCS = {1: 34.2 / 100.6, 2: 25.6 / 100.6, 3: 11.5 / 100.6, 4: 13.7 / 100.6, 5: 15.6 / 100.6}
-
 
 def run_c1(n: int) -> float:
-    """C1: `Cohort.from_growth_charts(n)`, ages 2-17 y, GMFCS mix, seed 1; seconds."""
+    """C1: `Cohort.from_growth_charts(n)`, ages 2-17 y, the make-run GMFCS mix, seed 1; seconds."""
     start = time.perf_counter()
-    pk.Cohort.from_growth_charts(n, age_years=(2, 17), seed=1, gmfcs=C1_GMFCS)
+    pk.Cohort.from_growth_charts(n, age_years=(2, 17), seed=1, gmfcs=GMFCS_MIX)
     return time.perf_counter() - start
 
 

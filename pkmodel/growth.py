@@ -160,15 +160,19 @@ def weight_trajectory(cohort, times_h) -> np.ndarray:
     return measurement_at_z("weight_kg", cohort.weight_z[:, None], cohort.sex[:, None], ages)
 
 
-@cache
 def gmfcs_weight_z_shifts() -> dict:
     """{GMFCS level: weight-for-age z offset} (Ruiz Brunner 2022; `data/gmfcs_weight_z.toml`)."""
+    return dict(_gmfcs_shifts())
+
+
+@cache
+def _gmfcs_shifts() -> tuple:
     doc = tomllib.loads(files("pkmodel").joinpath("data", "gmfcs_weight_z.toml").read_text())
     shifts = {int(level): value for level, value in doc["default"]["weight_z_shift"].items()}
     if sorted(shifts) != list(GMFCS_LEVELS) or not all(is_number(v) for v in shifts.values()):
         raise ValueError(f"gmfcs_weight_z.toml: default.weight_z_shift is {shifts!r}; "
                          f"expected a number for each level {GMFCS_LEVELS}")
-    return shifts
+    return tuple(shifts.items())
 
 
 def _female(sex) -> np.ndarray:

@@ -161,4 +161,6 @@ def test_weight_trajectory_is_vectorised_over_children_and_times():
     w = growth.weight_trajectory(cohort, np.arange(0, 2016.5, 24.0))
     # at a fixed z-score every child of 2-17 y gains weight from day to day
     assert w.shape == (20_000, 85) and np.all(np.diff(w, axis=1) > 0)
-    assert math.isclose(float(np.median(w[:, -1] / w[:, 0] - 1)), 0.025, abs_tol=0.01)
+    # the median child gains about what the median 10-year-old boy does (2.7 %, test above);
+    # 1 % either way for the spread of gains over ages 2-17
+    assert math.isclose(float(np.median(w[:, -1] / w[:, 0] - 1)), 0.027, abs_tol=0.01)
