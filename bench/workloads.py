@@ -5,6 +5,7 @@ import time
 import numpy as np
 
 import pkmodel as pk
+from pkmodel.cli import GMFCS_MIX
 
 W1_TIMES = np.arange(0, 336.5, 0.5)  # 673 outputs, every 0.5 h for 14 days
 
@@ -31,4 +32,20 @@ def exp_floor(n: int, n_times: int = W1_TIMES.size) -> float:
     np.exp(a, out=b)  # touch b's pages once, as a preallocated buffer would be
     start = time.perf_counter()
     np.exp(a, out=b)
+    return time.perf_counter() - start
+
+
+
+def run_c1(n: int) -> float:
+    """C1: `Cohort.from_growth_charts(n)`, ages 2-17 y, the make-run GMFCS mix, seed 1; seconds."""
+    start = time.perf_counter()
+    pk.Cohort.from_growth_charts(n, age_years=(2, 17), seed=1, gmfcs=GMFCS_MIX)
+    return time.perf_counter() - start
+
+
+def normal_floor(n: int) -> float:
+    """The 2n standard normal draws a cohort of n needs (height and weight z), s."""
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    rng.standard_normal((2, n))
     return time.perf_counter() - start

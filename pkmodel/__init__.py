@@ -3,6 +3,7 @@
 A research tool, not clinical dosing advice.
 """
 
+from . import growth
 from .cohort import Cohort
 from .dosing import Doses, Regimen
 from .exposure import exposure
@@ -17,5 +18,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Cohort", "CovariateEffect", "Doses", "ENGINES", "Model", "ModelFileError", "Parameter",
     "RandomEffect", "Regimen", "ResidualError", "Result", "Structure",
-    "bundled_models", "exposure", "load_model", "simulate",
+    "bundled_models", "exposure", "growth", "load_model", "simulate",
 ]
