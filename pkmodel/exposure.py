@@ -159,16 +159,8 @@ def auc_linear(times_h: np.ndarray, conc: np.ndarray) -> np.ndarray:
 def time_in_range(times_h: np.ndarray, conc: np.ndarray, low: float, high: float) -> np.ndarray:
     """Time below, in and above [low, high] mg/L, the curve linear between output times.
 
-    Parameters
-    ----------
-    times_h : ndarray, shape (n_times,)
-    conc : ndarray, shape (n_subjects, n_times)
-        mg/L.
-
-    Returns
-    -------
-    ndarray, shape (3, n_subjects)
-        h below, in and above the range; they add up to the window's length.
+    times_h, conc as `auc_linear_up_log_down`. Returns an ndarray, shape
+    (3, n_subjects): h below, in and above the range, adding up to the window.
     """
     dt = np.diff(times_h)
     c1, c2 = conc[:, :-1], conc[:, 1:]
