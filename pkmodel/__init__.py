@@ -5,18 +5,22 @@ A research tool, not clinical dosing advice.
 
 from . import growth
 from .cohort import Cohort
+from .compare import compare
+from .dose_finding import find_dose
 from .dosing import Doses, Regimen
-from .exposure import exposure
+from .exposure import BACLOFEN_TARGET_MG_L, exposure, exposure_by_interval
 from .model import (CovariateEffect, Model, ModelFileError, Parameter, RandomEffect, ResidualError,
                     bundled_models, load_model)
-from .structures import Structure
 from .result import Result
 from .simulate import ENGINES, simulate
+from .structures import Structure
+from .summary import add_bands, summarize, target_attainment
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Cohort", "CovariateEffect", "Doses", "ENGINES", "Model", "ModelFileError", "Parameter",
-    "RandomEffect", "Regimen", "ResidualError", "Result", "Structure",
-    "bundled_models", "exposure", "growth", "load_model", "simulate",
+    "BACLOFEN_TARGET_MG_L", "Cohort", "CovariateEffect", "Doses", "ENGINES", "Model",
+    "ModelFileError", "Parameter", "RandomEffect", "Regimen", "ResidualError", "Result",
+    "Structure", "add_bands", "bundled_models", "compare", "exposure", "exposure_by_interval",
+    "find_dose", "growth", "load_model", "simulate", "summarize", "target_attainment",
 ]
