@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from . import growth
 from . import variability as _variability
 from ._checks import is_number, refuse_first
 from .cohort import Cohort
@@ -19,7 +20,8 @@ _ENGINE_OPTIONS = {"analytic": analytic.OPTIONS, "ode": ode.OPTIONS}
 
 def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: str = "analytic",
              variability: bool = True, seed: int | None = None, occasions=None,
-             replicates: int | None = None, **engine_options) -> Result:
+             replicates: int | None = None, weight_update_h: float | None = None,
+             **engine_options) -> Result:
     """Concentration-time curves of every child in `cohort` on `regimen`.
 
     Parameters
@@ -41,6 +43,12 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: s
         Parameter uncertainty: draw the typical values `replicates` times from
         their relative standard errors (log-normal), then the cohort within each
         replicate (fresh random effects). Result rows are replicate-major.
+    weight_update_h : float, optional
+        Growing children: every `weight_update_h` hours each child's weight
+        moves along its own weight-for-age z-score on the CDC 2000 chart (and
+        its age advances); parameters that scale with weight follow. Needs a
+        cohort with sex and weight_z (e.g. `Cohort.from_growth_charts`).
+        Default off: covariates stay as they are at time 0.
     **engine_options
         For engine="ode": rtol, atol (mg), method (a solve_ivp method).
     """
@@ -56,7 +64,10 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: s
     if not isinstance(variability, (bool, np.bool_)):
         raise ValueError(f"variability is {variability!r}; expected True or False")
     times_h = check_times(times)
-    starts = _occasions(occasions, model)
+    occasion_starts = _occasions(occasions, model)
+    growth_starts = _growth_starts(weight_update_h, times_h)
+    starts = np.union1d(occasion_starts, growth_starts)
+    covariates = _grown(cohort, growth_starts, starts)
     n_replicates = _replicates(replicates, model, variability)
     entropy = _variability.seed_entropy(seed) if variability else None
 
@@ -65,13 +76,16 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: s
     blocks, individual, etas, kappas = [], [], [], []
     for r in range(n_replicates):  # over replicates, each vectorised over the cohort
         replicate_model = _replicate_model(model, entropy, r) if replicates else model
-        eta, kappa = _random_effects(replicate_model, n, entropy, first=r * n, occasions=starts.size)
+        eta, kappa = _random_effects(replicate_model, n, entropy, first=r * n,
+                                     occasions=occasion_starts.size)
         own = replicate_model.individual_parameters(cohort, eta)
-        if model.iov_names:
+        if starts.size > 1:
+            occasion = np.searchsorted(occasion_starts, starts, side="right") - 1
             params = Epochs(start_h=starts, params=tuple(
-                _with_kappas(own, model.iov_names, kappa[:, o]) for o in range(starts.size)))
+                _with_kappas(replicate_model.individual_parameters(c, eta), model.iov_names,
+                             kappa[:, o]) for c, o in zip(covariates, occasion)))
         else:
-            params = own
+            params = _with_kappas(own, model.iov_names, kappa[:, 0])
         blocks.append(ENGINES[engine](model.structure, params, doses, times_h, **engine_options))
         individual.append(own)
         etas.append(eta)
@@ -125,6 +139,35 @@ def _replicate_model(model: Model, entropy: int, r: int) -> Model:
     return model.with_typical_values({
         name: p.value * math.exp(z[i] * math.sqrt(math.log1p(p.rse ** 2)))
         for i, (name, p) in enumerate(model.parameters.items())})
+
+
+class _Grown:
+    """The cohort some hours later: weight along its z-score and age moved on."""
+
+    def __init__(self, cohort: Cohort, weight_kg: np.ndarray, age_years: np.ndarray):
+        self._cohort, self.weight_kg, self.age_years = cohort, weight_kg, age_years
+
+    def __getattr__(self, name):
+        return getattr(self._cohort, name)
+
+
+def _grown(cohort: Cohort, growth_starts: np.ndarray, starts: np.ndarray) -> list:
+    """The cohort's covariates in effect from each epoch start."""
+    if growth_starts.size <= 1:
+        return [cohort] * starts.size
+    at = np.searchsorted(growth_starts, starts, side="right") - 1
+    weights = growth.weight_trajectory(cohort, growth_starts[at])
+    return [_Grown(cohort, weights[:, i], cohort.age_years + t / growth.HOURS_PER_YEAR)
+            for i, t in enumerate(growth_starts[at])]
+
+
+def _growth_starts(weight_update_h, times_h: np.ndarray) -> np.ndarray:
+    if weight_update_h is None:
+        return np.zeros(1)
+    if not (is_number(weight_update_h) and math.isfinite(weight_update_h) and weight_update_h > 0):
+        raise ValueError(f"weight_update_h is {weight_update_h!r}; expected a finite number of "
+                         "hours > 0 (or None: weights stay as at time 0)")
+    return np.arange(0.0, times_h[-1], float(weight_update_h))
 
 
 def _occasions(occasions, model: Model) -> np.ndarray:

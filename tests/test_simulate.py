@@ -63,3 +63,40 @@ def test_wrong_kinds_of_argument_are_refused(card):
         pk.simulate(card, [20.0], REG, [1.0])
     with pytest.raises(ValueError, match=r"variability is 'yes'; expected True or False"):
         pk.simulate(card, typical_cohort(20), REG, [1.0], variability="yes")
+
+
+# --- growing children (issue 5, part 5) ------------------------------------------
+
+def test_growing_weight_lowers_cavg_of_a_fixed_mg_dose_as_the_weight_rises(card):
+    cohort = pk.Cohort.from_growth_charts(6, age_years=(2, 17), seed=3)
+    weeks12 = 12 * 7 * 24.0
+    times = np.arange(weeks12 - 48, weeks12 + 0.25, 0.25)
+    reg = pk.Regimen.fixed(mg=10, every_h=8, n_doses=int(weeks12 / 8) + 1)
+    fixed = pk.simulate(card, cohort, reg, times, variability=False)
+    grown = pk.simulate(card, cohort, reg, times, variability=False, weight_update_h=24)
+    last_day = weeks12 - 24
+    ratio = (pk.exposure(grown, start=last_day, end=weeks12)["cavg"]
+             / pk.exposure(fixed, start=last_day, end=weeks12)["cavg"]).to_numpy()
+    # CL/F is 0.273 L/h/kg: at steady state Cavg ~ 1/weight; the weight of the last day's epoch
+    w0 = cohort.weight_kg
+    w_end = pk.growth.weight_trajectory(cohort, [last_day])[:, 0]
+    assert np.all(w_end > w0)
+    # a day's growth (< 0.05 %) leaves the state within 1e-3 of that epoch's steady state
+    np.testing.assert_allclose(ratio, w0 / w_end, rtol=1e-3)
+
+
+def test_growing_weight_analytic_and_ode_agree(card):
+    cohort = pk.Cohort.from_growth_charts(4, age_years=(2, 6), seed=1)
+    reg = pk.Regimen.weight_based(2.0, 3, 4)
+    times = np.arange(0, 96.5, 0.5)
+    a = pk.simulate(card, cohort, reg, times, seed=1, weight_update_h=12)
+    o = pk.simulate(card, cohort, reg, times, seed=1, weight_update_h=12, engine="ode")
+    from conftest import relative_error_where_visible
+    assert relative_error_where_visible(o.concentrations, a.concentrations) < 1e-6
+
+
+def test_growing_weight_needs_a_chart_cohort_and_a_positive_step(card):
+    with pytest.raises(ValueError, match=r"weight_update_h is 0; expected a finite number of hours > 0"):
+        pk.simulate(card, typical_cohort(20), REG, [1.0, 30.0], weight_update_h=0)
+    with pytest.raises(ValueError, match=r"weight_trajectory needs a cohort with sex and weight_z"):
+        pk.simulate(card, typical_cohort(20), REG, [1.0, 30.0], weight_update_h=24)
