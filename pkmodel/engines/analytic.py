@@ -13,8 +13,16 @@ squaring of a degree-18 Taylor polynomial), which is exact for the defective
 matrices of transit chains too, where eigen-decompositions fail.
 
 Internally subjects run along the last axis: states (m, n_subjects), Phi
-(m, m, ..., n_subjects); concentrations are built time-major and returned
-transposed, shape (n_subjects, n_times).
+(m, m, ..., n_subjects). The read-out is subject-major: for each subject,
+the states after k events times its rows for n_tau offsets is one small
+(k, m) @ (m, n_tau) product, and numpy's stacked matmul writes those
+straight into the (n_subjects, n_times) output.
+
+A subject's numbers do not depend on the other subjects it is computed with
+(so chunked simulation gives the same bits): sums over compartments are
+written out in a fixed order (`_sum_of_products`) rather than left to einsum
+or tensordot, whose order of summation may follow the array layout, and the
+matrix exponential scales each matrix by its own power of two.
 """
 
 import math
@@ -68,7 +76,9 @@ class Solution:
     """Exact transitions of one linear system for a cohort, cached by time step.
 
     Subclasses give `transition(dt)`: dt, shape (n_dt,) or (n_dt, n_subjects),
-    h -> Phi, shape (m, m, n_dt, n_subjects).
+    h -> Phi, shape (m, m, n_dt, n_subjects); and `_central_rows(tau)`:
+    tau, shape (n_tau,) -> Phi(tau)[central, :], shape (m, n_tau, n_subjects) (if
+    faster than taking it from `transition`).
     """
 
     def __init__(self, structure: Structure, params: Mapping[str, np.ndarray]):
@@ -92,14 +102,18 @@ class Solution:
         """Concentration per unit amount in each compartment, tau after an event.
 
         tau : ndarray, shape (n_tau,), increasing, > 0
-        Returns Phi(tau)[central, :] / V, shape (m, n_tau, n_subjects), 1/L.
+        Returns Phi(tau)[central, :] / V, shape (n_subjects, m, n_tau), 1/L,
+        C-contiguous (one (m, n_tau) matrix per subject).
         """
         key = tau.tobytes()
         if key not in self._rows:
-            self._rows[key] = self._central_rows(tau) * self.inv_volume
+            rows = self._central_rows(tau).transpose(2, 0, 1)  # computed time-major: long inner loops
+            self._rows[key] = np.multiply(rows, self.inv_volume[:, None, None],
+                                          out=np.empty(rows.shape))
         return self._rows[key]
 
     def _central_rows(self, tau: np.ndarray) -> np.ndarray:
+        """Phi(tau)[central, :], shape (m, n_tau, n_subjects)."""
         return self.transition(tau)[self.central]
 
 
@@ -178,7 +192,8 @@ class MatrixExponential(Solution):
         rows = np.empty((self.m, tau.size, self.rates.shape[-1]))
         rows[:, 0] = self.step(tau[0])[self.central]
         for u in range(1, tau.size):
-            rows[:, u] = np.einsum("jn,jkn->kn", rows[:, u - 1], self.step(tau[u] - tau[u - 1]))
+            step = self.step(tau[u] - tau[u - 1])
+            _sum_of_products(((rows[j, u - 1], step[j]) for j in range(self.m)), out=rows[:, u])
         return rows
 
 
@@ -195,19 +210,39 @@ def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.nd
     # doses by squaring (MatrixExponential.step)
     rows = [solutions[timeline.epoch[e]].readout(times_h[j0:j1] - event_times[e])
             for e, j0, j1 in runs]
+    given = np.ascontiguousarray(amounts.T)                    # (n_events, n_subjects)
     states = np.empty((event_times.size, first.m, n_subjects))  # just after each event
-    x = np.zeros((first.m, n_subjects))
+    states[0] = 0.0
     for e, t in enumerate(event_times):  # over events, vectorised over subjects
         if e:
             phi = solutions[timeline.epoch[e - 1]].step(t - event_times[e - 1])
-            x = np.einsum("ijn,jn->in", phi, x)
-        x[first.dose] += amounts[:, e]
-        states[e] = x
+            _sum_of_products(((phi[:, j], states[e - 1, j]) for j in range(first.m)), out=states[e])
+        states[e, first.dose] += given[e]
 
-    out = np.zeros((times_h.size, n_subjects))  # zero before the first dose
-    for (e, j0, j1), w in zip(runs, rows):
-        np.einsum("cun,cn->un", w, states[e], out=out[j0:j1])  # one pass, no temporaries
-    return out.T
+    out = np.empty((n_subjects, times_h.size))
+    out[:, :runs[0][1] if runs else times_h.size] = 0.0  # before the first dose
+    by_subject = states.transpose(2, 0, 1)                   # (n_subjects, n_events, m), a view
+    for e, k, j0, w in _batches(runs, rows):
+        # k events read through the same rows: per subject (k, m) @ (m, n_tau);
+        # splitting the contiguous time axis into (k, n_tau) is always a view
+        n_tau = w.shape[2]
+        np.matmul(by_subject[:, e:e + k], w, out=out[:, j0:j0 + k * n_tau].reshape(n_subjects, k, n_tau))
+    return out
+
+
+def _batches(runs: list[tuple[int, int, int]], rows: list[np.ndarray]) -> list[tuple]:
+    """Consecutive runs of outputs read through the same rows (a regular grid after regular doses).
+
+    Returns (first event, number of events k, first output j0, rows) for each batch.
+    """
+    batches = []
+    for (e, j0, _), w in zip(runs, rows):
+        if batches and batches[-1][3] is w and sum(batches[-1][:2]) == e:
+            first_event, k, start, _ = batches[-1]
+            batches[-1] = (first_event, k + 1, start, w)
+        else:
+            batches.append((e, 1, j0, w))
+    return batches
 
 
 def per_subject(solutions: list[Solution], epochs: Epochs, dose_times: np.ndarray,
@@ -234,7 +269,7 @@ def per_subject(solutions: list[Solution], epochs: Epochs, dose_times: np.ndarra
         if k:
             phi = _transition_each(solutions, epoch[None, :, k - 1],
                                    (times[:, k] - times[:, k - 1])[None, :])
-            x = np.einsum("ijn,jn->in", phi[:, :, 0, :], x)
+            x = _sum_of_products((phi[:, j, 0], x[j]) for j in range(first.m))
         x[first.dose] += given[:, k]
         states[k] = x
 
@@ -251,7 +286,8 @@ def per_subject(solutions: list[Solution], epochs: Epochs, dose_times: np.ndarra
         phi = _transition_each(solutions, epoch[subject, k], tau)    # (m, m, J, N)
         x_at = states[k, :, subject]                          # (J, N, m)
         inv_volume = np.stack([s.inv_volume for s in solutions])[epoch[subject, k], subject]
-        conc = np.einsum("cjn,jnc->jn", phi[first.central], x_at) * inv_volume
+        conc = _sum_of_products((phi[first.central, c], x_at[:, :, c]) for c in range(first.m))
+        conc *= inv_volume
         out[j0:j0 + width] = np.where(known, conc, 0.0)
     return out.T
 
@@ -271,9 +307,22 @@ _TAYLOR_BLOCKS = np.array([[1.0 / math.factorial(4 * k + i) if 4 * k + i <= 18 e
                             for i in range(4)] for k in range(5)])
 
 
+def _sum_of_products(pairs, out: np.ndarray | None = None) -> np.ndarray:
+    """Sum of x * y over the (x, y) pairs, added in the order given (broadcasting).
+
+    Written out so that each element's rounding is the same whatever the
+    shape of the batch around it (einsum's and BLAS's are not).
+    """
+    pairs = iter(pairs)
+    out = np.multiply(*next(pairs), out=out)
+    for x, y in pairs:
+        out += x * y
+    return out
+
+
 def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Products of stacked matrices held along the first two axes, (m, m, ...)."""
-    return np.einsum("ij...,jk...->ik...", a, b)
+    return _sum_of_products((a[:, j, None], b[None, j]) for j in range(a.shape[1]))
 
 
 def expm(a: np.ndarray) -> np.ndarray:
@@ -281,23 +330,25 @@ def expm(a: np.ndarray) -> np.ndarray:
 
     Scaling and squaring: exp(A) = T18(A / 2^s)^(2^s), with T18 the degree-18
     Taylor polynomial evaluated by Paterson-Stockmeyer (6 matrix products) and
-    s chosen so that ||A / 2^s||_1 <= 1 for every matrix, where the truncation
-    error is below 1/19! ~ 8e-18.
+    s chosen for each matrix so that ||A / 2^s||_1 <= 1, where the truncation
+    error is below 1/19! ~ 8e-18. Each matrix gets its own s, so a subject's
+    exponential does not depend on the others it is batched with (the same
+    numbers whatever the chunking).
     """
-    norm = float(np.abs(a).sum(axis=0).max()) if a.size else 0.0
-    s = max(0, math.ceil(math.log2(norm))) if norm > 1 else 0
     m = a.shape[0]
+    norm = np.abs(a).sum(axis=0).max(axis=0) if a.size else np.zeros(a.shape[2:])
+    s = np.ceil(np.log2(np.maximum(norm, 1.0))).astype(int)  # 0 where the norm is <= 1
     powers = np.empty((4,) + a.shape)
     powers[0] = np.eye(m).reshape((m, m) + (1,) * (a.ndim - 2))
-    np.multiply(a, 2.0 ** -s, out=powers[1])
+    np.multiply(a, np.ldexp(1.0, -s), out=powers[1])         # exact: a power of two
     powers[2] = _matmul(powers[1], powers[1])
     powers[3] = _matmul(powers[2], powers[1])
     x4 = _matmul(powers[2], powers[2])
     # blocks[k] = sum_i x^i / (4k + i)!, i = 0..3: the Taylor terms of degree 4k..4k+3
-    blocks = np.tensordot(_TAYLOR_BLOCKS, powers, axes=1)
+    blocks = [_sum_of_products(zip(coefficients, powers)) for coefficients in _TAYLOR_BLOCKS]
     result = blocks[4]
     for k in (3, 2, 1, 0):
         result = blocks[k] + _matmul(x4, result)
-    for _ in range(s):
-        result = _matmul(result, result)
+    for j in range(int(s.max(initial=0))):
+        result = np.where(s > j, _matmul(result, result), result)
     return result
