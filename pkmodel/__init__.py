@@ -11,7 +11,7 @@ from .dosing import Doses, Regimen
 from .exposure import BACLOFEN_TARGET_MG_L, exposure, exposure_by_interval
 from .model import (CovariateEffect, Model, ModelFileError, Parameter, RandomEffect, ResidualError,
                     bundled_models, load_model)
-from .result import Result
+from .result import ExposureResult, Result
 from .simulate import ENGINES, simulate
 from .structures import Structure
 from .summary import add_bands, summarize, target_attainment
@@ -19,7 +19,7 @@ from .summary import add_bands, summarize, target_attainment
 __version__ = "0.1.0"
 
 __all__ = [
-    "BACLOFEN_TARGET_MG_L", "Cohort", "CovariateEffect", "Doses", "ENGINES", "Model",
+    "BACLOFEN_TARGET_MG_L", "Cohort", "CovariateEffect", "Doses", "ENGINES", "ExposureResult", "Model",
     "ModelFileError", "Parameter", "RandomEffect", "Regimen", "ResidualError", "Result",
     "Structure", "add_bands", "bundled_models", "compare", "exposure", "exposure_by_interval",
     "find_dose", "growth", "load_model", "simulate", "summarize", "target_attainment",

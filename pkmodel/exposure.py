@@ -88,7 +88,7 @@ def exposure(result: Result, start: float | None = None, end: float | None = Non
                              "expected either a window or start and end, not both")
         if window != STEADY_STATE:
             raise ValueError(f"exposure: window is {window!r}; expected {STEADY_STATE!r}")
-        start, end = _full_intervals(result, f"exposure: window {STEADY_STATE!r}")[1][-1]
+        start, end = steady_state_window(result)
     elif start is None or end is None:
         raise ValueError(f"exposure: start is {start!r} h and end is {end!r} h; expected both, "
                          f"or window={STEADY_STATE!r}")
@@ -108,6 +108,12 @@ def exposure(result: Result, start: float | None = None, end: float | None = Non
         frame.insert(at, "auc_ss", auc_ss)
         frame.insert(at + 1, "cavg_ss", auc_ss / tau)
     return frame
+
+
+def steady_state_window(result: Result) -> tuple[float, float]:
+    """The last full dosing interval inside the simulated times: (start, end), h."""
+    start, end = _full_intervals(result, f"exposure: window {STEADY_STATE!r}")[1][-1]
+    return float(start), float(end)
 
 
 def exposure_by_interval(result: Result, target_range: tuple[float, float] | None = None,

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -100,19 +101,8 @@ class Result:
 
         Only the model's own parameters (F and tlag appear when the model gives them).
         """
-        columns = {"id": self.ids}
-        if self.replicate is not None:
-            columns["replicate"] = self.replicate
-        columns.update({k: v for k, v in self.individual.items() if k in self.model.parameters})
-        for i, name in enumerate(self.model.eta_names):
-            columns[f"eta_{name}"] = self.etas[:, i]
-        for o in range(self.kappas.shape[1] if self.kappas.size else 0):
-            for i, name in enumerate(self.model.iov_names):
-                columns[f"kappa_{name}_occ{o + 1}"] = self.kappas[:, o, i]
-        frame = pd.DataFrame(columns)
-        for name, values in self._covariates().drop(columns="id").items():
-            frame[name] = values.to_numpy()
-        return frame
+        return _parameters(self.ids, self.replicate, self.individual, self.etas, self.kappas,
+                           self.model, self._covariates())
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy long table: id, [replicate], time (h), conc (mg/L), then the covariates."""
@@ -125,3 +115,75 @@ class Result:
         for name, values in self._covariates().drop(columns="id").items():
             frame[name] = np.repeat(values.to_numpy(), t)
         return frame
+
+
+@dataclass(frozen=True, eq=False)
+class ExposureResult:
+    """What `simulate(..., keep="exposure")` returns: each child's exposure, not its curve.
+
+    One row per child of the cohort, in its order. The concentrations were
+    simulated chunk by chunk and dropped (or written to the Parquet dataset
+    `out`); what is kept is a few numbers per child, so memory does not grow
+    with the number of output times.
+
+    Attributes
+    ----------
+    exposure : DataFrame, one row per subject
+        `pkmodel.exposure` of each child over `window`: id, auc (mg*h/L),
+        cmax (mg/L), tmax (h), cmin, cavg, trough (mg/L), fluctuation_pct,
+        swing, and for the steady-state window auc_ss, cavg_ss.
+    window : (start, end), h
+        The window the exposure is over (for "steady_state": the last full
+        dosing interval, as `pk.exposure(result, window="steady_state")`).
+    times : ndarray, shape (n_times,)
+        The simulated output times, h.
+    individual : dict of ndarray, shape (n_subjects,)
+        Each child's parameters (the model's own: L/h, L, 1/h, ...).
+    etas, kappas, occasions, cohort, model, engine, seed, regimen
+        As in `Result`.
+    out : Path or None
+        The Parquet dataset the concentrations were written to.
+    """
+
+    exposure: pd.DataFrame
+    window: tuple[float, float]
+    times: np.ndarray
+    individual: Mapping[str, np.ndarray]
+    etas: np.ndarray
+    kappas: np.ndarray
+    occasions: np.ndarray
+    cohort: Cohort
+    model: Model
+    engine: str
+    seed: int | None
+    regimen: str = ""
+    out: Path | None = None
+
+    def __post_init__(self):
+        for array in (self.times, self.etas, self.kappas, *self.individual.values()):
+            array.flags.writeable = False
+
+    def __len__(self) -> int:
+        return len(self.exposure)
+
+    @cached_property
+    def parameters(self) -> pd.DataFrame:
+        """One row per subject: id, parameters, eta_*, kappa_*_occN, covariates (as `Result`)."""
+        return _parameters(self.cohort.ids, None, self.individual, self.etas, self.kappas,
+                           self.model, self.cohort.to_frame())
+
+
+def _parameters(ids, replicate, individual, etas, kappas, model, covariates) -> pd.DataFrame:
+    columns = {"id": ids}
+    if replicate is not None:
+        columns["replicate"] = replicate
+    columns.update({k: v for k, v in individual.items() if k in model.parameters})
+    for i, name in enumerate(model.eta_names):
+        columns[f"eta_{name}"] = etas[:, i]
+    for o in range(kappas.shape[1] if kappas.size else 0):
+        for i, name in enumerate(model.iov_names):
+            columns[f"kappa_{name}_occ{o + 1}"] = kappas[:, o, i]
+    frame = pd.DataFrame(columns)
+    for name, values in covariates.drop(columns="id").items():
+        frame[name] = values.to_numpy()
+    return frame

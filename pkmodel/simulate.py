@@ -1,10 +1,12 @@
 """simulate(): model + cohort + regimen + engine -> Result."""
 
 import math
+from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 
-from . import growth
+from . import chunked, growth
 from . import variability as _variability
 from ._checks import is_number, refuse_first
 from .cohort import Cohort
@@ -12,7 +14,7 @@ from .dosing import Regimen
 from .engines import analytic, ode
 from .engines.common import Epochs
 from .model import Model
-from .result import Result
+from .result import ExposureResult, Result
 
 ENGINES = {"analytic": analytic.simulate, "ode": ode.simulate}
 _ENGINE_OPTIONS = {"analytic": analytic.OPTIONS, "ode": ode.OPTIONS}
@@ -21,7 +23,9 @@ _ENGINE_OPTIONS = {"analytic": analytic.OPTIONS, "ode": ode.OPTIONS}
 def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: str = "analytic",
              variability: bool = True, seed: int | None = None, occasions=None,
              replicates: int | None = None, weight_update_h: float | None = None,
-             **engine_options) -> Result:
+             chunk_size: int | None = None, keep: str = "concentrations", window=None,
+             out=None, client=None, backend: str | None = None,
+             **engine_options) -> Result | ExposureResult:
     """Concentration-time curves of every child in `cohort` on `regimen`.
 
     Parameters
@@ -49,6 +53,13 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: s
         its age advances); parameters that scale with weight follow. Needs a
         cohort with sex and weight_z (e.g. `Cohort.from_growth_charts`).
         Default off: covariates stay as they are at time 0.
+    chunk_size, keep, window, out, client, backend
+        Many children: simulate `chunk_size` children at a time, keep only
+        their exposure (keep="exposure": an `ExposureResult`, never the whole
+        concentration matrix), stream the concentrations to a Parquet dataset
+        in the directory `out`, or run the chunks on a Dask cluster
+        (client=distributed.Client, or backend="dask" for the current one).
+        Same numbers whatever the chunking; see `pkmodel.chunked.simulate`.
     **engine_options
         For engine="ode": rtol, atol (mg), method (a solve_ivp method).
     """
@@ -66,36 +77,76 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: s
     times_h = check_times(times)
     occasion_starts = _occasions(occasions, model)
     growth_starts = _growth_starts(weight_update_h, times_h)
-    starts = np.union1d(occasion_starts, growth_starts)
-    covariates = _grown(cohort, growth_starts, starts)
     n_replicates = _replicates(replicates, model, variability)
     entropy = _variability.seed_entropy(seed) if variability else None
 
-    n = len(cohort)
-    doses = regimen.doses(cohort)
-    blocks, individual, etas, kappas = [], [], [], []
-    for r in range(n_replicates):  # over replicates, each vectorised over the cohort
-        replicate_model = _replicate_model(model, entropy, r) if replicates else model
-        eta, kappa = _random_effects(replicate_model, n, entropy, first=r * n,
-                                     occasions=occasion_starts.size)
-        own = replicate_model.individual_parameters(cohort, eta)
-        if starts.size > 1:
-            occasion = np.searchsorted(occasion_starts, starts, side="right") - 1
-            params = Epochs(start_h=starts, params=tuple(
-                _with_kappas(replicate_model.individual_parameters(c, eta), model.iov_names,
-                             kappa[:, o]) for c, o in zip(covariates, occasion)))
-        else:
-            params = _with_kappas(own, model.iov_names, kappa[:, 0])
-        blocks.append(ENGINES[engine](model.structure, params, doses, times_h, **engine_options))
-        individual.append(own)
-        etas.append(eta)
-        kappas.append(kappa)
-    return Result(times=times_h, concentrations=np.concatenate(blocks) if replicates else blocks[0],
-                  individual={k: np.concatenate([p[k] for p in individual]) for k in individual[0]},
-                  etas=np.concatenate(etas), kappas=np.concatenate(kappas), occasions=starts,
-                  cohort=cohort, doses=doses, model=model, engine=engine, seed=entropy,
-                  regimen=regimen.label,
-                  replicate=np.repeat(np.arange(n_replicates), n) if replicates else None)
+    plan = Plan(model=model, regimen=regimen, times_h=times_h, engine=engine,
+                engine_options=engine_options, entropy=entropy, occasion_starts=occasion_starts,
+                growth_starts=growth_starts, replicates=n_replicates if replicates else None)
+    if (chunk_size, keep, window, out, client, backend) == (None, "concentrations", None, None,
+                                                            None, None):
+        return plan.run(cohort)
+    return chunked.simulate(plan, cohort, chunk_size=chunk_size, keep=keep, window=window,
+                            out=out, client=client, backend=backend)
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """A checked simulation without its children: runs on any rows of a cohort.
+
+    `run(cohort, first)` simulates `cohort` as the children at positions
+    first, first + 1, ... of a larger cohort: their random effects are those
+    of these positions (`pkmodel.variability`), so the whole cohort run in
+    pieces gives the same numbers as run at once.
+    """
+
+    model: Model
+    regimen: Regimen
+    times_h: np.ndarray
+    engine: str
+    engine_options: Mapping
+    entropy: int | None
+    occasion_starts: np.ndarray
+    growth_starts: np.ndarray
+    replicates: int | None
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Where parameters may change (occasions, weight updates), h."""
+        return np.union1d(self.occasion_starts, self.growth_starts)
+
+    def run(self, cohort: Cohort, first: int = 0) -> Result:
+        model, engine, occasion_starts = self.model, self.engine, self.occasion_starts
+        replicates, entropy, times_h = self.replicates, self.entropy, self.times_h
+        starts = self.starts
+        covariates = _grown(cohort, self.growth_starts, starts)
+        n_replicates = replicates or 1
+        n = len(cohort)
+        doses = self.regimen.doses(cohort)
+        blocks, individual, etas, kappas = [], [], [], []
+        for r in range(n_replicates):  # over replicates, each vectorised over the cohort
+            replicate_model = _replicate_model(model, entropy, r) if replicates else model
+            eta, kappa = _random_effects(replicate_model, n, entropy, first=first + r * n,
+                                         occasions=occasion_starts.size)
+            own = replicate_model.individual_parameters(cohort, eta)
+            if starts.size > 1:
+                occasion = np.searchsorted(occasion_starts, starts, side="right") - 1
+                params = Epochs(start_h=starts, params=tuple(
+                    _with_kappas(replicate_model.individual_parameters(c, eta), model.iov_names,
+                                 kappa[:, o]) for c, o in zip(covariates, occasion)))
+            else:
+                params = _with_kappas(own, model.iov_names, kappa[:, 0])
+            blocks.append(ENGINES[engine](model.structure, params, doses, times_h,
+                                          **self.engine_options))
+            individual.append(own)
+            etas.append(eta)
+            kappas.append(kappa)
+        return Result(times=times_h, concentrations=np.concatenate(blocks) if replicates else blocks[0],
+                      individual={k: np.concatenate([p[k] for p in individual]) for k in individual[0]},
+                      etas=np.concatenate(etas), kappas=np.concatenate(kappas), occasions=starts,
+                      cohort=cohort, doses=doses, model=model, engine=engine, seed=entropy,
+                      regimen=self.regimen.label,
+                      replicate=np.repeat(np.arange(n_replicates), n) if replicates else None)
 
 
 def _with_kappas(params: dict, names, kappa: np.ndarray) -> dict:

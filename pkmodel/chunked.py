@@ -1,0 +1,244 @@
+"""Many children: the cohort in chunks, exposure only, Parquet output, Dask.
+
+`simulate(..., chunk_size=...)` runs the cohort `chunk_size` children at a
+time. Child i's random effects depend only on the seed and i (fixed blocks
+of ids, `pkmodel.variability`), each chunk is simulated as the children at
+its positions, and the analytic engine computes each child's numbers apart
+from the others in its batch: so the numbers are the same, bit for bit,
+whatever the chunk size and however many workers run the chunks. (The ode
+engine steps a chunk's stacked state together; there chunks agree to the
+solver's tolerance, not bit for bit.)
+
+- keep="concentrations" (default) assembles the usual `Result`.
+- keep="exposure" computes `pk.exposure` on each chunk and keeps only that
+  and each child's parameters (an `ExposureResult`): memory grows by a few
+  dozen numbers per child, never by n_subjects x n_times.
+- out="dir/" writes each chunk's concentrations to `dir/part-000000.parquet`,
+  ... (columns id, time in h, conc in mg/L; read the whole dataset with
+  `pandas.read_parquet("dir/")`), each file appearing whole: written under a
+  hidden temporary name, then renamed.
+- client=distributed.Client(...) (or backend="dask" for the client already
+  running) maps the chunks over the cluster's workers, at most two per
+  worker thread at a time; the workers write the part files themselves (so
+  `out` must be a path the workers can reach).
+"""
+
+import dataclasses
+import itertools
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ._checks import is_number
+from .cohort import Cohort
+from .exposure import STEADY_STATE, exposure, steady_state_window
+from .result import ExposureResult, Result
+
+KEEP = ("concentrations", "exposure")
+BACKENDS = ("dask",)
+CHUNK_BYTES = 64 * 2**20  # default chunk size: about this much concentration data per chunk
+
+
+def simulate(plan, cohort: Cohort, *, chunk_size, keep: str, window, out, client,
+             backend) -> Result | ExposureResult:
+    """Run `plan` (a checked `pkmodel.simulate.Plan`) on `cohort` chunk by chunk.
+
+    chunk_size : whole number >= 1, optional
+        Children per chunk; default: as many as make about 64 MiB of
+        concentrations (12,466 children for 673 output times).
+    keep : "concentrations" (a Result) or "exposure" (an ExposureResult)
+    window : "steady_state" (default) or (start, end) in h; keep="exposure" only
+    out : str or Path, optional
+        A new or empty directory for the Parquet dataset of concentrations.
+    client : distributed.Client, optional; backend : "dask", optional
+    """
+    size = _chunk_size(chunk_size, plan.times_h.size)
+    if keep not in KEEP:
+        raise ValueError(f"keep is {keep!r}; expected one of {list(KEEP)}")
+    window = _window(window, keep)
+    if plan.replicates:
+        raise ValueError(f"replicates is {plan.replicates}; replicates are not simulated in "
+                         "chunks (chunk_size, keep='exposure', out, client): expected "
+                         "replicates=None, or one simulate call per replicate")
+    client = _client(client, backend)
+    directory = _directory(out)
+    n = len(cohort)
+    bounds = [(a, min(a + size, n)) for a in range(0, n, size)]
+    task = _Task(plan=plan, keep=keep, window=window, out=directory,
+                 width=max(6, len(str(len(bounds) - 1))))
+    if client is None:
+        parts = (task(i, a, _rows(cohort, a, b)) for i, (a, b) in enumerate(bounds))
+    else:
+        parts = _on_dask(client, task, cohort, bounds)
+    columns, windows = {}, set()
+    for index, arrays, used in parts:  # over chunks, as they finish
+        a, b = bounds[index]
+        for name, values in arrays.items():
+            if name not in columns:
+                columns[name] = np.empty((n,) + values.shape[1:], dtype=values.dtype)
+            columns[name][a:b] = values
+        windows.add(used)
+    if len(windows) > 1:
+        raise ValueError(f"the steady-state window differs between chunks ({sorted(windows)} h); "
+                         "expected window=(start, end) for the same window for every child")
+
+    individual = {name.split(".", 1)[1]: v for name, v in columns.items()
+                  if name.startswith("individual.")}
+    common = dict(times=plan.times_h, individual=individual, etas=columns["etas"],
+                  kappas=columns["kappas"], occasions=plan.starts, cohort=cohort,
+                  model=plan.model, engine=plan.engine, seed=plan.entropy,
+                  regimen=plan.regimen.label)
+    if keep == "concentrations":
+        return Result(concentrations=columns["concentrations"], doses=plan.regimen.doses(cohort),
+                      **common)
+    metrics = {name.split(".", 1)[1]: v for name, v in columns.items()
+               if name.startswith("exposure.")}
+    return ExposureResult(exposure=pd.DataFrame({"id": cohort.ids, **metrics}, copy=False),
+                          window=windows.pop(), out=directory, **common)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Task:
+    """One chunk's work, here or on a worker: simulate, write, keep what is asked."""
+
+    plan: object
+    keep: str
+    window: object
+    out: Path | None
+    width: int
+
+    def __call__(self, index: int, first: int, cohort: Cohort) -> tuple[int, dict, tuple | None]:
+        """Returns (index, per-child arrays by name, the exposure window or None)."""
+        result = self.plan.run(cohort, first)
+        if self.out is not None:
+            write_part(self.out / f"part-{index:0{self.width}d}.parquet", result)
+        arrays = {"etas": result.etas, "kappas": result.kappas}
+        if self.keep == "concentrations":
+            arrays["concentrations"] = result.concentrations
+            arrays.update({f"individual.{k}": v for k, v in result.individual.items()})
+            return index, arrays, None
+        arrays.update({f"individual.{k}": v for k, v in result.individual.items()
+                       if k in self.plan.model.parameters})
+        if self.window == STEADY_STATE:
+            frame, used = exposure(result, window=STEADY_STATE), steady_state_window(result)
+        else:
+            frame, used = exposure(result, *self.window), self.window
+        arrays.update({f"exposure.{c}": frame[c].to_numpy() for c in frame.columns if c != "id"})
+        return index, arrays, used
+
+
+def write_part(path: Path, result: Result) -> None:
+    """A Result's concentrations as one Parquet file, columns id, time (h), conc (mg/L).
+
+    Written to a hidden temporary name in the same directory, then renamed:
+    the file appears whole or not at all (readers skip names starting with ".").
+    """
+    n, t = result.concentrations.shape
+    schema = pa.schema([pa.field("id", pa.int64()),
+                        pa.field("time", pa.float64(), metadata={"unit": "h"}),
+                        pa.field("conc", pa.float64(), metadata={"unit": "mg/L"})])
+    table = pa.table({"id": np.repeat(result.ids, t), "time": np.tile(result.times, n),
+                      "conc": np.ravel(result.concentrations)}, schema=schema)
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        pq.write_table(table, temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _rows(cohort: Cohort, a: int, b: int) -> Cohort:
+    """Children a..b-1 of `cohort` (0-based positions), as a Cohort."""
+    if (a, b) == (0, len(cohort)):
+        return cohort
+    return dataclasses.replace(cohort, **{
+        f.name: value[a:b] for f in dataclasses.fields(cohort)
+        if isinstance(value := getattr(cohort, f.name), np.ndarray)})
+
+
+def _on_dask(client, task: _Task, cohort: Cohort, bounds: list[tuple[int, int]]):
+    """Yield each chunk's (index, arrays, window) as the workers finish them."""
+    from distributed import as_completed
+
+    todo = enumerate(bounds)
+    in_flight = 2 * max(1, sum(client.nthreads().values()))
+
+    def submit(index, bound):
+        a, b = bound
+        return client.submit(task, index, a, _rows(cohort, a, b), pure=False)
+
+    running = as_completed([submit(*job) for job in itertools.islice(todo, in_flight)],
+                           with_results=True)
+    for _, part in running:
+        yield part
+        job = next(todo, None)
+        if job is not None:
+            running.add(submit(*job))
+
+
+def _chunk_size(chunk_size, n_times: int) -> int:
+    if chunk_size is None:
+        return max(1, CHUNK_BYTES // (8 * n_times))
+    if not is_number(chunk_size):
+        raise TypeError(f"chunk_size is a {type(chunk_size).__name__} ({chunk_size!r}); expected "
+                        "a whole number of children >= 1")
+    if not (float(chunk_size).is_integer() and chunk_size >= 1):
+        raise ValueError(f"chunk_size is {chunk_size!r}; expected a whole number of children >= 1")
+    return int(chunk_size)
+
+
+def _window(window, keep: str):
+    if window is None:
+        return STEADY_STATE
+    if keep != "exposure":
+        raise ValueError(f"window is {window!r} with keep={keep!r}; a window is for "
+                         "keep='exposure' (the metrics' window)")
+    if isinstance(window, str) and window == STEADY_STATE:
+        return window
+    if isinstance(window, (tuple, list)) and len(window) == 2 and all(map(is_number, window)):
+        return float(window[0]), float(window[1])
+    raise ValueError(f"window is {window!r}; expected {STEADY_STATE!r} or (start, end) in h")
+
+
+def _client(client, backend):
+    """The Dask client to run on, or None to run here."""
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(f"backend is {backend!r}; expected 'dask' or None (this process)")
+    if client is None and backend is None:
+        return None
+    try:
+        import distributed
+    except ImportError:
+        raise ImportError("client= and backend='dask' need dask.distributed: "
+                          "pip install 'pkmodel[dask]'") from None
+    if client is None:
+        try:
+            return distributed.get_client()
+        except ValueError:
+            raise ValueError("backend is 'dask' but no Dask client is running; expected "
+                             "client=distributed.Client(...) or a Client made before") from None
+    if not isinstance(client, distributed.Client):
+        raise TypeError(f"client is a {type(client).__name__}; expected a "
+                        "dask.distributed.Client")
+    return client
+
+
+def _directory(out) -> Path | None:
+    """The dataset directory, made if new; refused if it is a file or holds anything."""
+    if out is None:
+        return None
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out is a {type(out).__name__}; expected a directory path (str or Path)")
+    path = Path(out).resolve()  # absolute: workers may run elsewhere
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"out is {str(out)!r}, a file; expected a directory for the Parquet "
+                         "dataset")
+    if path.is_dir() and any(path.iterdir()):
+        raise ValueError(f"out is {str(out)!r}, a directory that is not empty; expected a new or "
+                         "empty directory (old part files would mix with the new)")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

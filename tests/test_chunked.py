@@ -1,0 +1,246 @@
+"""Chunked simulation: the same bits in any chunking, exposure only, Parquet, bounded memory."""
+
+import math
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+import pkmodel as pk
+from conftest import CAVG_2_MG_KG_DAY, write_model
+
+W1_TIMES = np.arange(0, 336.5, 0.5)           # every 0.5 h for 14 days: 673 outputs
+TID_14_DAYS = pk.Regimen.weight_based(mg_per_kg_day=2.0, doses_per_day=3, days=14)
+# TID every 8 h from 0 h, 42 doses: the last full interval inside 0-336 h is 328-336 h
+LAST_INTERVAL_H = (8.0 * 41, 8.0 * 42)
+
+
+def w1_cohort(n: int) -> pk.Cohort:
+    """The benchmark's W1 children: weights uniform 10-60 kg (seed 1), 8 years old."""
+    rng = np.random.default_rng(1)
+    return pk.Cohort(weight_kg=rng.uniform(10, 60, n), age_years=np.full(n, 8.0))
+
+
+def assert_same_result(chunked: pk.Result, whole: pk.Result) -> None:
+    """Bit for bit: concentrations, random effects, parameters, residual error."""
+    np.testing.assert_array_equal(chunked.concentrations, whole.concentrations)
+    np.testing.assert_array_equal(chunked.etas, whole.etas)
+    np.testing.assert_array_equal(chunked.kappas, whole.kappas)
+    pd.testing.assert_frame_equal(chunked.parameters, whole.parameters, check_exact=True)
+    np.testing.assert_array_equal(chunked.observations, whole.observations)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 1000])
+def test_chunks_of_any_size_give_the_unchunked_bits_card_model(card, chunk_size):
+    cohort = pk.Cohort.from_growth_charts(60 if chunk_size == 1 else 2500, seed=3)
+    whole = pk.simulate(card, cohort, TID_14_DAYS, W1_TIMES, seed=11)
+    assert_same_result(pk.simulate(card, cohort, TID_14_DAYS, W1_TIMES, seed=11,
+                                   chunk_size=chunk_size), whole)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 64])
+def test_chunks_give_the_unchunked_bits_for_the_transit_model_and_growing_children(chunk_size):
+    # the matrix-exponential path (He 2014, 5 compartments) with weight updates every 3 days:
+    # one subject's exponential must not depend on the others in its chunk
+    model = pk.load_model("baclofen_cp_he2014")
+    cohort = pk.Cohort.from_growth_charts(40 if chunk_size == 1 else 300, seed=4)
+    whole = pk.simulate(model, cohort, TID_14_DAYS, W1_TIMES, seed=12, weight_update_h=72)
+    assert_same_result(pk.simulate(model, cohort, TID_14_DAYS, W1_TIMES, seed=12,
+                                   weight_update_h=72, chunk_size=chunk_size), whole)
+
+
+def test_chunks_give_the_unchunked_bits_with_occasions_and_per_child_lag_times(tmp_path):
+    # IOV on CL (kappas from their own stream) and IIV on tlag (each child has its own dose
+    # times: the engine's per-subject path)
+    model = pk.load_model(write_model(tmp_path, CL={"iov_sd": 0.3},
+                                      tlag={"value": 0.5, "unit": "h", "iiv_sd": 0.4}))
+    cohort = w1_cohort(500)
+    times = np.arange(0, 96.5, 0.5)
+    reg = pk.Regimen.weight_based(2.0, 3, 4)
+    whole = pk.simulate(model, cohort, reg, times, seed=13, occasions=[0, 48])
+    assert_same_result(pk.simulate(model, cohort, reg, times, seed=13, occasions=[0, 48],
+                                   chunk_size=37), whole)
+
+
+def test_ode_engine_in_chunks_agrees_to_solver_tolerance(card):
+    # the ode engine steps each chunk's stacked state together: not bit for bit, but both
+    # are within ~1e-8 of the exact solution (pkmodel/engines/ode.py), so within 1e-6 of each other
+    cohort = w1_cohort(12)
+    times = np.arange(0, 48.5, 0.5)
+    reg = pk.Regimen.weight_based(2.0, 3, 2)
+    whole = pk.simulate(card, cohort, reg, times, seed=14, engine="ode")
+    chunked = pk.simulate(card, cohort, reg, times, seed=14, engine="ode", chunk_size=5)
+    np.testing.assert_array_equal(chunked.etas, whole.etas)
+    np.testing.assert_allclose(chunked.concentrations, whole.concentrations, rtol=1e-6, atol=1e-12)
+
+
+def test_chunk_sizes_1000_and_100000_give_identical_exposure(card):
+    cohort = w1_cohort(120_000)
+    small = pk.simulate(card, cohort, TID_14_DAYS, W1_TIMES, seed=1, chunk_size=1000,
+                        keep="exposure")
+    large = pk.simulate(card, cohort, TID_14_DAYS, W1_TIMES, seed=1, chunk_size=100_000,
+                        keep="exposure")
+    pd.testing.assert_frame_equal(small.exposure, large.exposure, check_exact=True)
+    pd.testing.assert_frame_equal(small.parameters, large.parameters, check_exact=True)
+
+
+def test_keep_exposure_is_the_exposure_of_the_whole_result(card):
+    cohort = w1_cohort(3000)
+    whole = pk.simulate(card, cohort, TID_14_DAYS, W1_TIMES, seed=2)
+    res = pk.simulate(card, cohort, TID_14_DAYS, W1_TIMES, seed=2, chunk_size=700,
+                      keep="exposure")
+    assert isinstance(res, pk.ExposureResult) and len(res) == 3000
+    assert res.window == LAST_INTERVAL_H
+    pd.testing.assert_frame_equal(res.exposure, pk.exposure(whole, window="steady_state"),
+                                  check_exact=True)
+    pd.testing.assert_frame_equal(res.parameters, whole.parameters, check_exact=True)
+    # He 2014: Cavg at steady state = (2/24 mg/kg/h) / CL per kg, median over children
+    # 0.3053 mg/L; rtol 0.02: median of 3000 log-normal CLs (omega 0.334) errs ~0.8 % (1 SE)
+    np.testing.assert_allclose(np.median(res.exposure["cavg_ss"]), CAVG_2_MG_KG_DAY, rtol=0.02)
+
+
+def test_keep_exposure_over_a_given_window(card):
+    cohort = w1_cohort(400)
+    whole = pk.simulate(card, cohort, TID_14_DAYS, W1_TIMES, seed=3)
+    res = pk.simulate(card, cohort, TID_14_DAYS, W1_TIMES, seed=3, chunk_size=150,
+                      keep="exposure", window=(24, 48))
+    assert res.window == (24.0, 48.0)
+    pd.testing.assert_frame_equal(res.exposure, pk.exposure(whole, 24, 48), check_exact=True)
+
+
+def test_exposure_result_arrays_are_read_only(card):
+    res = pk.simulate(card, w1_cohort(10), TID_14_DAYS, W1_TIMES, seed=3, keep="exposure")
+    assert not res.etas.flags.writeable and not res.individual["CL"].flags.writeable
+    assert sorted(res.individual) == ["CL", "V", "ka"]  # the model's own parameters only
+
+
+def test_concentrations_stream_to_a_parquet_dataset(card, tmp_path):
+    cohort = w1_cohort(2500)
+    whole = pk.simulate(card, cohort, TID_14_DAYS, W1_TIMES, seed=4)
+    res = pk.simulate(card, cohort, TID_14_DAYS, W1_TIMES, seed=4, chunk_size=1000,
+                      keep="exposure", out=tmp_path / "run")
+    files = sorted(p.name for p in (tmp_path / "run").iterdir())
+    assert files == ["part-000000.parquet", "part-000001.parquet", "part-000002.parquet"]
+    assert res.out == (tmp_path / "run").resolve()
+    data = pd.read_parquet(tmp_path / "run")
+    assert list(data.columns) == ["id", "time", "conc"]
+    np.testing.assert_array_equal(data["conc"].to_numpy().reshape(2500, -1), whole.concentrations)
+    np.testing.assert_array_equal(data["time"].to_numpy()[:W1_TIMES.size], W1_TIMES)
+    np.testing.assert_array_equal(data["id"].to_numpy()[::W1_TIMES.size], cohort.ids)
+    schema = pq.read_schema(tmp_path / "run" / files[0])
+    assert schema.field("conc").metadata == {b"unit": b"mg/L"}
+    assert schema.field("time").metadata == {b"unit": b"h"}
+
+
+def test_a_part_file_that_fails_to_write_leaves_nothing_behind(card, tmp_path, monkeypatch):
+    def write_half_then_fail(table, where, **kwargs):
+        with open(where, "wb") as f:
+            f.write(b"PAR1 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pq, "write_table", write_half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        pk.simulate(card, w1_cohort(10), TID_14_DAYS, W1_TIMES, seed=4, out=tmp_path / "run")
+    assert list((tmp_path / "run").iterdir()) == []
+
+
+def test_keep_concentrations_with_out_returns_the_result_and_writes_it(card, tmp_path):
+    cohort = w1_cohort(300)
+    whole = pk.simulate(card, cohort, TID_14_DAYS, W1_TIMES, seed=5)
+    res = pk.simulate(card, cohort, TID_14_DAYS, W1_TIMES, seed=5, out=str(tmp_path / "run"))
+    np.testing.assert_array_equal(res.concentrations, whole.concentrations)
+    data = pd.read_parquet(tmp_path / "run")
+    np.testing.assert_array_equal(data["conc"].to_numpy().reshape(300, -1), whole.concentrations)
+
+
+def test_importing_pkmodel_does_not_import_dask():
+    code = "import sys, pkmodel; print(sorted({'dask', 'distributed'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_two_million_children_exposure_only_in_bounded_memory():
+    # W1 (673 output times) on 2,000,000 children: the whole concentration matrix would be
+    # 2e6 * 673 * 8 B = 10.8 GB; kept are ~20 numbers per child (0.3 GB) and one chunk
+    # at a time. Peak resident memory of a fresh process, read from getrusage (kB on Linux).
+    code = textwrap.dedent("""
+        import resource, numpy as np, pkmodel as pk
+        n = 2_000_000
+        rng = np.random.default_rng(1)
+        cohort = pk.Cohort(weight_kg=rng.uniform(10, 60, n), age_years=np.full(n, 8.0))
+        res = pk.simulate(pk.load_model("baclofen_cp_card"), cohort,
+                          pk.Regimen.weight_based(mg_per_kg_day=2.0, doses_per_day=3, days=14),
+                          np.arange(0, 336.5, 0.5), seed=1, keep="exposure")
+        print(len(res), float(np.median(res.exposure["cavg_ss"])),
+              resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    n, median_cavg_ss, peak_kb = out.stdout.split()
+    assert int(n) == 2_000_000
+    assert int(peak_kb) * 1024 < 1.5e9
+    # He 2014 Cavg at 2 mg/kg/day is 0.3053 mg/L; rtol 2e-3: the median of 2e6 log-normal
+    # CLs (omega 0.334) errs ~3e-4 (1 SE)
+    np.testing.assert_allclose(float(median_cavg_ss), CAVG_2_MG_KG_DAY, rtol=2e-3)
+
+
+BAD = [
+    ({"chunk_size": 0}, ValueError, r"chunk_size is 0; expected a whole number of children >= 1"),
+    ({"chunk_size": -5}, ValueError, r"chunk_size is -5; expected a whole number of children >= 1"),
+    ({"chunk_size": 2.5}, ValueError, r"chunk_size is 2\.5; expected a whole number of children"),
+    ({"chunk_size": math.inf}, ValueError, r"chunk_size is inf; expected a whole number"),
+    ({"chunk_size": "1000"}, TypeError, r"chunk_size is a str \('1000'\); expected a whole number"),
+    ({"chunk_size": True}, TypeError, r"chunk_size is a bool \(True\); expected a whole number"),
+    ({"keep": "exposures"}, ValueError,
+     r"keep is 'exposures'; expected one of \['concentrations', 'exposure'\]"),
+    ({"keep": None}, ValueError, r"keep is None; expected one of \['concentrations', 'exposure'\]"),
+    ({"window": (312, 336)}, ValueError,
+     r"window is \(312, 336\) with keep='concentrations'; a window is for keep='exposure'"),
+    ({"keep": "exposure", "window": "last"}, ValueError,
+     r"window is 'last'; expected 'steady_state' or \(start, end\) in h"),
+    ({"keep": "exposure", "window": (312,)}, ValueError,
+     r"window is \(312,\); expected 'steady_state' or \(start, end\) in h"),
+    ({"keep": "exposure", "window": (312.25, 336)}, ValueError,
+     r"exposure window: start is 312\.25 h; expected one of the simulated times"),
+    ({"backend": "spark"}, ValueError, r"backend is 'spark'; expected 'dask' or None"),
+    ({"client": "tcp://127.0.0.1:8786"}, TypeError,
+     r"client is a str; expected a dask\.distributed\.Client"),
+    ({"out": 3}, TypeError, r"out is a int; expected a directory path \(str or Path\)"),
+]
+
+
+@pytest.mark.parametrize("options, kind, message", BAD, ids=[m[:40] for _, _, m in BAD])
+def test_bad_scale_options_are_refused(card, options, kind, message):
+    with pytest.raises(kind, match=message):
+        pk.simulate(card, w1_cohort(3), TID_14_DAYS, W1_TIMES, seed=1, **options)
+
+
+def test_replicates_are_refused_in_chunks(tmp_path):
+    model = pk.load_model(write_model(tmp_path, CL={"rse": 0.2}))
+    with pytest.raises(ValueError, match=r"replicates is 4; replicates are not simulated in "
+                                         r"chunks \(chunk_size, keep='exposure', out, client\)"):
+        pk.simulate(model, w1_cohort(3), TID_14_DAYS, W1_TIMES, seed=1, replicates=4,
+                    chunk_size=2)
+
+
+def test_out_that_is_a_file_is_refused(card, tmp_path):
+    (tmp_path / "run").write_text("not a directory")
+    with pytest.raises(ValueError, match=r"out is '.*run', a file; expected a directory"):
+        pk.simulate(card, w1_cohort(3), TID_14_DAYS, W1_TIMES, seed=1, out=tmp_path / "run")
+
+
+def test_out_that_holds_files_is_refused(card, tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "part-000000.parquet").write_bytes(b"old")
+    with pytest.raises(ValueError, match=r"out is '.*run', a directory that is not empty; "
+                                         r"expected a new or empty directory"):
+        pk.simulate(card, w1_cohort(3), TID_14_DAYS, W1_TIMES, seed=1, out=tmp_path / "run")
+
+
+def test_backend_dask_without_a_running_client_is_refused(card):
+    pytest.importorskip("distributed")
+    with pytest.raises(ValueError, match=r"backend is 'dask' but no Dask client is running"):
+        pk.simulate(card, w1_cohort(3), TID_14_DAYS, W1_TIMES, seed=1, backend="dask")
