@@ -134,23 +134,31 @@ class OneCompartmentOral(Solution):
         self.gap = np.abs(self.ka - self.k)
         self.distinct = self.gap > 0
         self.coef = self.ka / np.where(self.distinct, self.gap, 1.0)
-        self.ka_slower = self.ka < self.k
+        self.slower = np.minimum(self.ka, self.k)
 
     def transition(self, dt: np.ndarray) -> np.ndarray:
         t = dt if dt.ndim == 2 else dt[:, None]
-        shape = np.broadcast_shapes(t.shape, self.ka.shape)
-        phi = np.empty((2, 2) + shape)
+        phi = np.empty((2, 2) + np.broadcast_shapes(t.shape, self.ka.shape))
         np.exp(-self.ka * t, out=phi[0, 0])
         phi[0, 1] = 0.0
-        np.exp(-self.k * t, out=phi[1, 1])
-        h = np.expm1(-self.gap * t)
-        h *= -self.coef                                    # ka (1 - e^{-gap t}) / gap
-        if not self.distinct.all():
-            limit = self.ka * t                            # ka t, where ka == k
-            h[:, ~self.distinct] = np.broadcast_to(limit, shape)[:, ~self.distinct]
-        h *= np.where(self.ka_slower, phi[0, 0], phi[1, 1])
-        phi[1, 0] = h
+        self._central(t, out=phi[1])
         return phi
+
+    def _central_rows(self, tau: np.ndarray) -> np.ndarray:
+        return self._central(tau[:, None], out=np.empty((2, tau.size, self.ka.size)))
+
+    def _central(self, t: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The central row of Phi(t), [h(t), e^{-k t}], into out, shape (2,) + t's with subjects."""
+        h, decay = out
+        np.multiply(-self.k, t, out=decay)
+        np.exp(decay, out=decay)
+        np.multiply(-self.gap, t, out=h)
+        np.expm1(h, out=h)
+        h *= -self.coef                                  # ka (1 - e^{-gap t}) / gap
+        h *= np.exp(-self.slower * t)                    # e^{-min(ka, k) t}
+        if not self.distinct.all():                      # ka t e^{-k t} where ka == k: no 0/0
+            np.copyto(h, self.ka * t * decay, where=~self.distinct)
+        return out
 
 
 class MatrixExponential(Solution):
@@ -220,13 +228,15 @@ def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.nd
         states[e, first.dose] += given[e]
 
     out = np.empty((n_subjects, times_h.size))
-    out[:, :runs[0][1] if runs else times_h.size] = 0.0  # before the first dose
     by_subject = states.transpose(2, 0, 1)                   # (n_subjects, n_events, m), a view
     for e, k, j0, w in _batches(runs, rows):
         # k events read through the same rows: per subject (k, m) @ (m, n_tau);
         # splitting the contiguous time axis into (k, n_tau) is always a view
         n_tau = w.shape[2]
         np.matmul(by_subject[:, e:e + k], w, out=out[:, j0:j0 + k * n_tau].reshape(n_subjects, k, n_tau))
+    # zero before the first dose, after the products: they first touch the fresh pages, each
+    # subject's row once, rather than a pass of its own
+    out[:, :runs[0][1] if runs else times_h.size] = 0.0
     return out
 
 
