@@ -7,9 +7,11 @@ simulated whole, in chunks of any size or on several workers.
 """
 
 import numpy as np
+from scipy import special
 
 BLOCK = 4096
 STREAM_IIV = 0  # one stream per kind of randomness; later kinds take new numbers
+STREAM_ADHERENCE = 1  # missed doses (dosing.Regimen)
 
 
 def seed_entropy(seed) -> int:
@@ -39,3 +41,12 @@ def standard_normals(entropy: int, stream: int, first: int, n: int, k: int) -> n
 def sample_etas(omega_sd: np.ndarray, n: int, entropy: int, first: int = 0) -> np.ndarray:
     """Log-normal random effects eta ~ N(0, diag(omega_sd^2)), shape (n, n_random_effects)."""
     return standard_normals(entropy, STREAM_IIV, first, n, omega_sd.size) * omega_sd
+
+
+def uniforms(entropy: int, stream: int, first: int, n: int, k: int) -> np.ndarray:
+    """U(0, 1) draws for subjects first..first+n-1, shape (n, k).
+
+    The normal CDF of `standard_normals`: the same blocks, so the same
+    independence from chunking.
+    """
+    return special.ndtr(standard_normals(entropy, stream, first, n, k))
