@@ -7,6 +7,7 @@ from ._checks import refuse_first
 from .cohort import Cohort
 from .dosing import Regimen
 from .engines import analytic, ode
+from .events import EventTable
 from .model import Model
 from .result import Result
 
@@ -14,12 +15,15 @@ ENGINES = {"analytic": analytic.simulate, "ode": ode.simulate}
 _ENGINE_OPTIONS = {"analytic": analytic.OPTIONS, "ode": ode.OPTIONS}
 
 
-def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: str = "analytic",
-             variability: bool = True, seed: int | None = None, **engine_options) -> Result:
+def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times, *,
+             engine: str = "analytic", variability: bool = True, seed: int | None = None,
+             **engine_options) -> Result:
     """Concentration-time curves of every child in `cohort` on `regimen`.
 
     Parameters
     ----------
+    regimen : Regimen, or EventTable (`read_events`)
+        An event table gives each child, joined by ID, the doses in its rows.
     times : array_like, shape (n_times,)
         Output times, h: finite, >= 0, strictly increasing. At a dose time the
         pre-dose concentration is reported.
@@ -28,14 +32,14 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: s
         True: log-normal random effects drawn from `seed`; False: every child
         is the typical child for its covariates.
     seed : int, optional
-        Reproducible random effects; None draws fresh entropy (kept in
-        `Result.seed`).
+        Reproducible random effects and missed doses; None draws fresh
+        entropy (kept in `Result.seed`).
     **engine_options
         For engine="ode": rtol, atol (mg), method (a solve_ivp method).
     """
     _expect(model, Model, "model", "a Model (pk.load_model)")
     _expect(cohort, Cohort, "cohort", "a Cohort")
-    _expect(regimen, Regimen, "regimen", "a Regimen")
+    _expect(regimen, (Regimen, EventTable), "regimen", "a Regimen or an event table (pk.read_events)")
     if engine not in ENGINES:
         raise ValueError(f"engine is {engine!r}; expected one of {sorted(ENGINES)}")
     unknown = sorted(set(engine_options) - set(_ENGINE_OPTIONS[engine]))
@@ -51,10 +55,15 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: s
         entropy = _variability.seed_entropy(seed)
         etas = _variability.sample_etas(model.omega_sd, n, entropy)
     else:
-        entropy = None
+        missed_doses = isinstance(regimen, Regimen) and regimen.missed_dose_probability > 0
+        entropy = _variability.seed_entropy(seed) if missed_doses else None
         etas = np.zeros((n, len(model.iiv_names)))
     params = model.individual_parameters(cohort.weight_kg, etas)
-    doses = regimen.doses(cohort)
+    if isinstance(regimen, EventTable):
+        regimen.check_compartments(model.structure)
+        doses = regimen.doses(cohort)
+    else:
+        doses = regimen.doses(cohort, seed=entropy)
     conc = ENGINES[engine](model.structure, params, doses, times_h, **engine_options)
     return Result(times=times_h, concentrations=conc, individual=params, etas=etas, cohort=cohort, doses=doses, model=model, engine=engine, seed=entropy,
                   regimen=regimen.label)
@@ -75,6 +84,6 @@ def check_times(times) -> np.ndarray:
     return t
 
 
-def _expect(value, kind: type, name: str, what: str) -> None:
+def _expect(value, kind: type | tuple[type, ...], name: str, what: str) -> None:
     if not isinstance(value, kind):
         raise TypeError(f"{name} is a {type(value).__name__}; expected {what}")
