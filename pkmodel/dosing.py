@@ -117,9 +117,11 @@ class Regimen:
             raise ValueError(f"Regimen dose {bad[0]} has mg and mg_per_kg both inf; expected a "
                              "fixed amount, a weight-based amount or both")
         low = self._per_dose("min_weight_kg")
-        refuse_first(~(np.isfinite(low) & (low >= 0)), "Regimen.min_weight_kg", low, "a finite weight >= 0 kg")
+        refuse_first(~(np.isfinite(low) & (low >= 0)), "Regimen.min_weight_kg", low,
+                     "a finite weight >= 0 kg")
         high = self._per_dose("max_weight_kg")
-        refuse_first(~(high > low), "Regimen.max_weight_kg", high, "a weight above min_weight_kg (inf for none)")
+        refuse_first(~(high > low), "Regimen.max_weight_kg", high,
+                     "a weight above min_weight_kg (inf for none)")
         if self.doses_per_day is not None:
             per_day = self._per_dose("doses_per_day")
             refuse_first(~(np.isfinite(per_day) & (per_day > 0)), "Regimen.doses_per_day", per_day,
@@ -171,7 +173,8 @@ class Regimen:
                    max_mg=min(per_dose_cap, day_cap / doses_per_day), doses_per_day=doses_per_day,
                    max_mg_per_day_by_age=bands, formulation=formulation,
                    missed_dose_probability=missed_dose_probability, start_h=start_h,
-                   label=label + _details(max_mg_per_dose, max_mg_per_day, formulation, missed_dose_probability))
+                   label=label + _details(max_mg_per_dose, max_mg_per_day, formulation,
+                                          missed_dose_probability))
 
     @classmethod
     def titration(cls, start_mg: float, doses_per_day: int, step_mg: float, step_every_days: int,
@@ -224,8 +227,8 @@ class Regimen:
         elif qid_times_of_day is not None:
             raise ValueError(f"{where}: qid_times_of_day is {qid_times_of_day!r} without "
                              "switch_to_qid_above_mg_per_day; expected None")
-        label = (f"titration {start:g} mg {_frequency(doses_per_day)}{_at(times_of_day)} +{step:g} mg/dose every "
-                 f"{every} days to {target:g} mg/kg/day for {days:g} days")
+        label = (f"titration {start:g} mg {_frequency(doses_per_day)}{_at(times_of_day)} +{step:g} "
+                 f"mg/dose every {every} days to {target:g} mg/kg/day for {days:g} days")
         if switch_to_qid_above_mg_per_day is not None:
             label += f", QID above {switch_to_qid_above_mg_per_day:g} mg/day"
         return cls(time_h=time_h, mg=level, mg_per_kg=target / per_day,
@@ -233,7 +236,8 @@ class Regimen:
                    max_mg_per_day_by_age=bands, min_weight_kg=low, max_weight_kg=high,
                    formulation=formulation, missed_dose_probability=missed_dose_probability,
                    start_h=start_h,
-                   label=label + _details(max_mg_per_dose, max_mg_per_day, formulation, missed_dose_probability))
+                   label=label + _details(max_mg_per_dose, max_mg_per_day, formulation,
+                                          missed_dose_probability))
 
     @classmethod
     def fixed(cls, mg: float, every_h: float, n_doses: int, start_h: float = 0.0) -> "Regimen":

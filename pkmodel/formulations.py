@@ -68,8 +68,8 @@ class Formulation:
                     description: str = "") -> "Formulation":
         """A solution of `mg_per_ml` measured in steps of `measure_ml`."""
         where = f"Formulation {name!r}"
-        return cls(name, (positive(where, "mg_per_ml", mg_per_ml) * positive(where, "measure_ml", measure_ml),),
-                   description)
+        piece = positive(where, "mg_per_ml", mg_per_ml) * positive(where, "measure_ml", measure_ml)
+        return cls(name, (piece,), description)
 
     @property
     def step_mg(self) -> float:
