@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import __version__
 from . import provenance as _provenance
 from .cohort import Cohort
 from .dosing import Regimen
@@ -81,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pkmodel", description=(
         "Population pharmacokinetic simulation: oral baclofen in children with cerebral palsy "
         "first. A research tool, not clinical dosing advice."))
+    parser.add_argument("--version", action="version", version=f"pkmodel {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND",
                                      parser_class=_Parser)
     listing = commands.add_parser("models", help="list the bundled models")

@@ -16,6 +16,7 @@ from typing import Mapping
 
 import numpy as np
 
+from . import __version__
 from .model import Model
 
 PARQUET_KEY = b"pkmodel.provenance"
@@ -47,8 +48,6 @@ def provenance(model: Model, seed: int | None, regimen_text: str | Mapping[str, 
     **extra
         More JSON-ready entries (e.g. cohort=..., command=...).
     """
-    from . import __version__
-
     path = Path(model.path) if model.path else None
     record = {
         "pkmodel_version": __version__,

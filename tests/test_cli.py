@@ -200,3 +200,15 @@ def test_study_times_end_each_regimen_on_its_last_dosing_day_and_hold_every_dose
 def test_a_time_step_that_does_not_divide_a_day_is_refused():
     with pytest.raises(ValueError, match=r"--dt is 0\.7; expected a time step in h that divides 24 h"):
         cli.study_times({"a": pk.Regimen.parse(TID_TEXT)}, 0.7)
+
+
+def test_a_model_path_that_does_not_exist_is_one_line_naming_it(tmp_path):
+    missing = tmp_path / "nowhere" / "model.toml"
+    one_line_error(run("simulate", "--model", str(missing), "--regimen", TID_TEXT,
+                       "--out", str(tmp_path / "o")), f"model file '{missing}' does not exist")
+
+
+def test_version_is_the_package_version(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"pkmodel {pk.__version__}"
