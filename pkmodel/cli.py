@@ -44,13 +44,14 @@ DEFAULT_MODEL = "baclofen_cp_card"
 # exposure is read over each regimen's last day; the concentration figure shows the last two
 WINDOW_H = 24.0
 SHOWN_H = 48.0
-# the summary table: its rows per child, and how each becomes a number to show
+# what the summary table gives, per regimen and age band
 SUMMARY_METRICS = ("weight (kg)", "dose (mg/kg/day)", "cmax (ng/mL)", "cmin (ng/mL)", "cavg (ng/mL)")
-FIGURES = {"concentrations.png": "Concentrations over the last two days: median, 25-75 % and "
-                                 "5-95 % of children",
-           "cavg.png": "Average concentration over the last day (Cavg), cumulative distribution, "
-                       "with the target range shaded",
-           "pta.png": "Share of children with Cavg in the target range, by weight band"}
+# file name: (title, caption in the report)
+FIGURES = {"concentrations.png": ("Concentrations over the last two days",
+                                  "median, 25-75 % and 5-95 % of children"),
+           "cavg.png": ("Average concentration over the last day (Cavg)",
+                        "cumulative distribution, with the target range shaded"),
+           "pta.png": ("Share of children with Cavg in the target range", "by weight band")}
 _PROGRESS_DELAY_S = 1.0  # runs shorter than this show no progress bar
 
 
@@ -160,6 +161,8 @@ def _compare(args, argv) -> int:
     for given in args.regimen:
         label, _, text = given.partition("=") if "=" in given else (given, "", given)
         label, text = label.strip(), text.strip()
+        if not label:
+            raise ValueError(f"--regimen {given!r} has an empty label; expected LABEL=TEXT or TEXT")
         if label in texts:
             raise ValueError(f"--regimen label {label!r} is given twice; expected one label per "
                              "regimen")
@@ -286,9 +289,10 @@ def _figures(results: dict, exposures: pd.DataFrame, attainment: pd.DataFrame) -
     by = "regimen" if len(results) > 1 else "age_band"
     cavg = exposure_distribution(exposures, metric="cavg", by=by)
     pta = pta_by_band(attainment, band="weight_band", by="regimen")
-    for name, figure in zip(FIGURES, (band, cavg, pta)):
-        figure.axes[0].set_title(FIGURES[name].split(":")[0].split(",")[0], fontsize="medium")
-    return dict(zip(FIGURES, (band, cavg, pta)))
+    figures = dict(zip(FIGURES, (band, cavg, pta)))
+    for name, figure in figures.items():
+        figure.axes[0].set_title(FIGURES[name][0], fontsize="medium")
+    return figures
 
 
 def _write(out: Path, file_format: str, record: dict, results: dict, exposures: pd.DataFrame,
@@ -399,8 +403,8 @@ def _report(record: dict, results: dict, table: pd.DataFrame, attainment: pd.Dat
         _markdown(attainment.assign(pta=[f"{100 * p:.0f} %" for p in attainment["pta"]])), "",
         "## Figures", "",
     ]
-    for name, caption in FIGURES.items():
-        lines += [f"![{caption}]({name})", "", f"*{caption}.*", ""]
+    for name, (title, caption) in FIGURES.items():
+        lines += [f"![{title}]({name})", "", f"*{title}: {caption}.*", ""]
     lines += ["Files: `concentrations.*` (every child's curve), `parameters.csv`, `exposures.csv`, "
               "`summary.csv`, `exposure_summary.csv`, `pta.csv`; `provenance.json` says how they "
               "were made and holds each file's SHA-256."]

@@ -212,3 +212,11 @@ def test_version_is_the_package_version(capsys):
     with pytest.raises(SystemExit) as stop:
         cli.main(["--version"])
     assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"pkmodel {pk.__version__}"
+
+
+def test_a_regimen_label_given_twice_is_refused(tmp_path, capsys):
+    code = cli.main(["compare", "--regimen", f"A={TID_TEXT}", "--regimen", f"A={TID_TEXT}",
+                     "--out", str(tmp_path / "o")])
+    assert code == 1
+    assert capsys.readouterr().err == ("pkmodel: error: --regimen label 'A' is given twice; expected "
+                                       "one label per regimen\n")
