@@ -43,6 +43,9 @@ class Doses:
     offset_h : ndarray, shape (n_subjects, n_doses), optional
         When each subject took each dose relative to time_h, h (timing
         jitter); time_h stays the schedule (dosing intervals, exposure windows).
+    rate_mg_per_h : ndarray, shape (n_doses,), optional
+        0 for a bolus (default); > 0 for a zero-order input at that rate,
+        lasting amount / rate h.
     """
 
     time_h: np.ndarray
@@ -51,6 +54,7 @@ class Doses:
     ss: np.ndarray | None = None
     ii_h: np.ndarray | None = None
     offset_h: np.ndarray | None = None
+    rate_mg_per_h: np.ndarray | None = None
 
     @property
     def actual_time_h(self) -> np.ndarray:
@@ -59,12 +63,15 @@ class Doses:
 
     def __post_init__(self):
         n = np.shape(self.time_h)[-1]
-        for name, dtype in (("compartment", np.int64), ("ss", np.int64), ("ii_h", float)):
+        for name, dtype in (("compartment", np.int64), ("ss", np.int64), ("ii_h", float),
+                            ("rate_mg_per_h", float)):
             values = getattr(self, name)
             object.__setattr__(self, name, readonly(np.zeros(n) if values is None else
                                                     np.broadcast_to(values, (n,)), dtype=dtype))
         bad = (self.ss > 0) & ~(self.ii_h > 0)
         refuse_first(bad, "Doses.ii_h", self.ii_h, "an interval > 0 h for a steady-state dose")
+        refuse_first(~(self.rate_mg_per_h >= 0), "Doses.rate_mg_per_h", self.rate_mg_per_h,
+                     "a rate >= 0 mg/h (0: a bolus)")
 
 
 @dataclass(frozen=True, eq=False)
