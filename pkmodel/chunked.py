@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 
 from ._checks import is_number
 from .cohort import Cohort
+from .dosing import Doses, Regimen
 from .exposure import STEADY_STATE, exposure, steady_state_window
 from .result import ExposureResult, Result
 
@@ -68,12 +69,14 @@ def simulate(plan, cohort: Cohort, *, chunk_size, keep: str, window, out, client
     directory = _directory(out)
     n = len(cohort)
     bounds = [(a, min(a + size, n)) for a in range(0, n, size)]
+    # an event table's dose times are those of all its rows: found once, the same in every chunk
+    # (a Regimen's doses are drawn chunk by chunk, by position)
+    whole = None if isinstance(plan.regimen, Regimen) else plan.doses(cohort)
+    jobs = ((i, a, _rows(cohort, a, b), None if whole is None else _dose_rows(whole, a, b))
+            for i, (a, b) in enumerate(bounds))
     task = _Task(plan=plan, keep=keep, window=window, out=directory,
                  width=max(6, len(str(len(bounds) - 1))))
-    if client is None:
-        parts = (task(i, a, _rows(cohort, a, b)) for i, (a, b) in enumerate(bounds))
-    else:
-        parts = _on_dask(client, task, cohort, bounds)
+    parts = (task(*job) for job in jobs) if client is None else _on_dask(client, task, jobs)
     columns, windows = {}, set()
     for index, arrays, used in parts:  # over chunks, as they finish
         a, b = bounds[index]
@@ -93,8 +96,8 @@ def simulate(plan, cohort: Cohort, *, chunk_size, keep: str, window, out, client
                   model=plan.model, engine=plan.engine, seed=plan.entropy,
                   regimen=plan.regimen.label)
     if keep == "concentrations":
-        return Result(concentrations=columns["concentrations"], doses=plan.regimen.doses(cohort),
-                      **common)
+        return Result(concentrations=columns["concentrations"], variability=plan.variability,
+                      doses=plan.doses(cohort) if whole is None else whole, **common)
     metrics = {name.split(".", 1)[1]: v for name, v in columns.items()
                if name.startswith("exposure.")}
     return ExposureResult(exposure=pd.DataFrame({"id": cohort.ids, **metrics}, copy=False),
@@ -111,9 +114,10 @@ class _Task:
     out: Path | None
     width: int
 
-    def __call__(self, index: int, first: int, cohort: Cohort) -> tuple[int, dict, tuple | None]:
+    def __call__(self, index: int, first: int, cohort: Cohort,
+                 doses: Doses | None) -> tuple[int, dict, tuple | None]:
         """Returns (index, per-child arrays by name, the exposure window or None)."""
-        result = self.plan.run(cohort, first)
+        result = self.plan.run(cohort, first, doses)
         if self.out is not None:
             write_part(self.out / f"part-{index:0{self.width}d}.parquet", result)
         arrays = {"etas": result.etas, "kappas": result.kappas}
@@ -160,24 +164,24 @@ def _rows(cohort: Cohort, a: int, b: int) -> Cohort:
         if isinstance(value := getattr(cohort, f.name), np.ndarray)})
 
 
-def _on_dask(client, task: _Task, cohort: Cohort, bounds: list[tuple[int, int]]):
+def _dose_rows(doses: Doses, a: int, b: int) -> Doses:
+    """Children a..b-1 of `doses` (amounts and timing offsets are per child)."""
+    return dataclasses.replace(doses, amount_mg=doses.amount_mg[a:b],
+                               offset_h=None if doses.offset_h is None else doses.offset_h[a:b])
+
+
+def _on_dask(client, task: _Task, jobs):
     """Yield each chunk's (index, arrays, window) as the workers finish them."""
     from distributed import as_completed
 
-    todo = enumerate(bounds)
     in_flight = 2 * max(1, sum(client.nthreads().values()))
-
-    def submit(index, bound):
-        a, b = bound
-        return client.submit(task, index, a, _rows(cohort, a, b), pure=False)
-
-    running = as_completed([submit(*job) for job in itertools.islice(todo, in_flight)],
-                           with_results=True)
+    running = as_completed([client.submit(task, *job, pure=False)
+                            for job in itertools.islice(jobs, in_flight)], with_results=True)
     for _, part in running:
         yield part
-        job = next(todo, None)
+        job = next(jobs, None)
         if job is not None:
-            running.add(submit(*job))
+            running.add(client.submit(task, *job, pure=False))
 
 
 def _chunk_size(chunk_size, n_times: int) -> int:

@@ -4,11 +4,15 @@ Concentrations are drawn in `unit` ("ng/mL" by default, or "mg/L", "ug/mL"),
 converted in `pkmodel.units`; every axis label names its unit.
 """
 
+import os
 from typing import Mapping, Sequence
 
 import matplotlib
 
-matplotlib.use("Agg", force=False)
+# Agg (no display needed) unless a backend is asked for: a Jupyter kernel asks for its inline
+# backend through MPLBACKEND, and switching it to Agg would hide every figure in a notebook
+if not os.environ.get("MPLBACKEND"):
+    matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -185,3 +189,21 @@ def _levels(column: pd.Series) -> list:
     if isinstance(column.dtype, pd.CategoricalDtype):
         return [c for c in column.cat.categories if (column == c).any()]
     return sorted(column.unique())
+
+
+def daily_doses(regimen, cohort, seed: int | None = None, ax=None):
+    """Each child's dose per day (mg/day) over the days of `regimen`, one step line per child.
+
+    regimen : Regimen; cohort : Cohort (a few children: one line each);
+    seed : None shows the doses as prescribed; a seed draws the missed doses, if any.
+    """
+    fig, ax = _figure(ax)
+    day, mg_per_day = regimen.daily_mg(cohort, seed)
+    edges = np.r_[day, day[-1] + 1]  # the last day drawn a full day wide
+    for child, weight, daily in zip(cohort.ids, cohort.weight_kg, mg_per_day):
+        ax.step(edges, np.r_[daily, daily[-1]], where="post", label=f"ID {child} ({weight:g} kg)")
+    ax.set_xlabel("day")
+    ax.set_ylabel("dose (mg/day)")
+    ax.set_title(regimen.label, fontsize="small", wrap=True)
+    ax.legend(frameon=False)
+    return fig

@@ -10,9 +10,10 @@ from . import chunked, growth
 from . import variability as _variability
 from ._checks import is_number, refuse_first
 from .cohort import Cohort
-from .dosing import Regimen
+from .dosing import Doses, Regimen
 from .engines import analytic, ode
 from .engines.common import Epochs
+from .events import EventTable
 from .model import Model
 from .result import ExposureResult, Result
 
@@ -20,9 +21,9 @@ ENGINES = {"analytic": analytic.simulate, "ode": ode.simulate}
 _ENGINE_OPTIONS = {"analytic": analytic.OPTIONS, "ode": ode.OPTIONS}
 
 
-def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: str = "analytic",
-             variability: bool = True, seed: int | None = None, occasions=None,
-             replicates: int | None = None, weight_update_h: float | None = None,
+def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times, *,
+             engine: str = "analytic", variability: bool = True, seed: int | None = None,
+             occasions=None, replicates: int | None = None, weight_update_h: float | None = None,
              chunk_size: int | None = None, keep: str = "concentrations", window=None,
              out=None, client=None, backend: str | None = None,
              **engine_options) -> Result | ExposureResult:
@@ -30,6 +31,8 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: s
 
     Parameters
     ----------
+    regimen : Regimen, or EventTable (`read_events`)
+        An event table gives each child, joined by ID, the doses in its rows.
     times : array_like, shape (n_times,)
         Output times, h: finite, >= 0, strictly increasing. At a dose time the
         pre-dose concentration is reported.
@@ -38,7 +41,8 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: s
         True: random effects (IIV, IOV) and residual error drawn from `seed`;
         False: every child is the typical child for its covariates.
     seed : int, optional
-        Reproducible randomness; None draws fresh entropy (kept in `Result.seed`).
+        Reproducible randomness (random effects, residual error, missed doses);
+        None draws fresh entropy (kept in `Result.seed`).
     occasions : array_like, optional
         Start times of the occasions for inter-occasion variability, h,
         increasing from 0; each occasion draws new kappas. Without it a model
@@ -65,7 +69,7 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: s
     """
     _expect(model, Model, "model", "a Model (pk.load_model)")
     _expect(cohort, Cohort, "cohort", "a Cohort")
-    _expect(regimen, Regimen, "regimen", "a Regimen")
+    _expect(regimen, (Regimen, EventTable), "regimen", "a Regimen or an event table (pk.read_events)")
     if engine not in ENGINES:
         raise ValueError(f"engine is {engine!r}; expected one of {sorted(ENGINES)}")
     unknown = sorted(set(engine_options) - set(_ENGINE_OPTIONS[engine]))
@@ -78,11 +82,15 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: s
     occasion_starts = _occasions(occasions, model)
     growth_starts = _growth_starts(weight_update_h, times_h)
     n_replicates = _replicates(replicates, model, variability)
-    entropy = _variability.seed_entropy(seed) if variability else None
+    drawn_doses = isinstance(regimen, Regimen) and regimen.random
+    entropy = _variability.seed_entropy(seed) if variability or drawn_doses else None
 
+    if isinstance(regimen, EventTable):
+        regimen.check_compartments(model.structure)
     plan = Plan(model=model, regimen=regimen, times_h=times_h, engine=engine,
-                engine_options=engine_options, entropy=entropy, occasion_starts=occasion_starts,
-                growth_starts=growth_starts, replicates=n_replicates if replicates else None)
+                engine_options=engine_options, variability=bool(variability), entropy=entropy,
+                occasion_starts=occasion_starts, growth_starts=growth_starts,
+                replicates=n_replicates if replicates else None)
     if (chunk_size, keep, window, out, client, backend) == (None, "concentrations", None, None,
                                                             None, None):
         return plan.run(cohort)
@@ -95,16 +103,17 @@ class Plan:
     """A checked simulation without its children: runs on any rows of a cohort.
 
     `run(cohort, first)` simulates `cohort` as the children at positions
-    first, first + 1, ... of a larger cohort: their random effects are those
-    of these positions (`pkmodel.variability`), so the whole cohort run in
-    pieces gives the same numbers as run at once.
+    first, first + 1, ... of a larger cohort: their random effects and drawn
+    doses are those of these positions (`pkmodel.variability`), so the whole
+    cohort run in pieces gives the same numbers as run at once.
     """
 
     model: Model
-    regimen: Regimen
+    regimen: Regimen | EventTable
     times_h: np.ndarray
     engine: str
     engine_options: Mapping
+    variability: bool
     entropy: int | None
     occasion_starts: np.ndarray
     growth_starts: np.ndarray
@@ -115,19 +124,26 @@ class Plan:
         """Where parameters may change (occasions, weight updates), h."""
         return np.union1d(self.occasion_starts, self.growth_starts)
 
-    def run(self, cohort: Cohort, first: int = 0) -> Result:
+    def doses(self, cohort: Cohort, first: int = 0) -> Doses:
+        """What the children at positions first, ... of the whole cohort are given."""
+        if isinstance(self.regimen, EventTable):
+            return self.regimen.doses(cohort)
+        return self.regimen.doses(cohort, seed=self.entropy, first=first)
+
+    def run(self, cohort: Cohort, first: int = 0, doses: Doses | None = None) -> Result:
+        """The Result of `cohort`, as the children at positions first, ...; doses: theirs, if known."""
         model, engine, occasion_starts = self.model, self.engine, self.occasion_starts
         replicates, entropy, times_h = self.replicates, self.entropy, self.times_h
         starts = self.starts
         covariates = _grown(cohort, self.growth_starts, starts)
         n_replicates = replicates or 1
         n = len(cohort)
-        doses = self.regimen.doses(cohort)
+        doses = self.doses(cohort, first) if doses is None else doses
         blocks, individual, etas, kappas = [], [], [], []
         for r in range(n_replicates):  # over replicates, each vectorised over the cohort
             replicate_model = _replicate_model(model, entropy, r) if replicates else model
-            eta, kappa = _random_effects(replicate_model, n, entropy, first=first + r * n,
-                                         occasions=occasion_starts.size)
+            eta, kappa = _random_effects(replicate_model, n, entropy if self.variability else None,
+                                         first=first + r * n, occasions=occasion_starts.size)
             own = replicate_model.individual_parameters(cohort, eta)
             if starts.size > 1:
                 occasion = np.searchsorted(occasion_starts, starts, side="right") - 1
@@ -145,7 +161,7 @@ class Plan:
                       individual={k: np.concatenate([p[k] for p in individual]) for k in individual[0]},
                       etas=np.concatenate(etas), kappas=np.concatenate(kappas), occasions=starts,
                       cohort=cohort, doses=doses, model=model, engine=engine, seed=entropy,
-                      regimen=self.regimen.label,
+                      regimen=self.regimen.label, variability=self.variability,
                       replicate=np.repeat(np.arange(n_replicates), n) if replicates else None)
 
 

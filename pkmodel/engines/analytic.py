@@ -32,7 +32,7 @@ import numpy as np
 
 from ..dosing import Doses
 from ..structures import Structure
-from .common import Epochs, as_epochs, dose_input, segments, shared_timeline
+from .common import Epochs, Inputs, as_epochs, dose_input, segments, shared_timeline, steady_state
 
 OPTIONS: dict = {}
 
@@ -41,11 +41,14 @@ def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, do
              times_h: np.ndarray) -> np.ndarray:
     """Concentrations, shape (n_subjects, n_times), mg/L."""
     epochs = as_epochs(params)
-    solutions = [solution(structure, p) for p in epochs.params]
-    dose_times, amounts = dose_input(structure, epochs, doses)
-    if dose_times.ndim == 2:
-        return per_subject(solutions, epochs, dose_times, amounts, times_h)
-    return propagate(solutions, shared_timeline(epochs, dose_times, amounts), times_h)
+    inputs = dose_input(structure, epochs, doses)
+    solutions = [solution(structure, p, inputs.infusion_into) for p in epochs.params]
+    if not inputs.shared:
+        if inputs.ss.any():
+            raise NotImplementedError("steady-state doses (SS) with dose times that differ between "
+                                      "children (jitter, a lag with variability) are not supported")
+        return per_subject(solutions, epochs, inputs, times_h)
+    return propagate(solutions, shared_timeline(epochs, inputs), times_h)
 
 
 def amounts(structure: Structure, params: Mapping[str, np.ndarray], doses: Doses,
@@ -58,15 +61,25 @@ def amounts(structure: Structure, params: Mapping[str, np.ndarray], doses: Doses
     """
     epochs = as_epochs(params)
     rates = structure.rate_matrix(epochs.params[0], eliminated=True)
-    dose_times, given = dose_input(structure, epochs, doses)
-    timeline = shared_timeline(epochs, dose_times, given)
+    inputs = dose_input(structure, epochs, doses)
+    if inputs.infusion_into is not None or not inputs.shared:
+        raise NotImplementedError("amounts() takes bolus doses at times shared by every subject")
+    timeline = shared_timeline(epochs, inputs)
     return np.stack([
         propagate([MatrixExponential(structure, epochs.params[0], rates=rates, observe=c)],
                   timeline, times_h) for c in range(rates.shape[1])], axis=1)
 
 
-def solution(structure: Structure, params: Mapping[str, np.ndarray]) -> "Solution":
-    """The exact solution of one epoch: closed form where coded, else matrix exponential."""
+def solution(structure: Structure, params: Mapping[str, np.ndarray],
+             infusion_into: int | None = None) -> "Solution":
+    """The exact solution of one epoch: closed form where coded, else matrix exponential.
+
+    infusion_into : with zero-order inputs, the compartment they flow into
+    (the system gains a compartment holding the current rate).
+    """
+    if infusion_into is not None:
+        return MatrixExponential(structure, params,
+                                 rates=structure.rate_matrix(params, infusion_into=infusion_into))
     if structure.name == "one_compartment_oral" and structure.absorption == "first_order":
         return OneCompartmentOral(structure, params)
     return MatrixExponential(structure, params)
@@ -171,8 +184,9 @@ class MatrixExponential(Solution):
         super().__init__(structure, params)
         rates = structure.rate_matrix(params) if rates is None else rates
         self.rates = rates.transpose(1, 2, 0)   # (m, m, N)
+        self.m = rates.shape[1]
         if observe is not None:
-            self.m, self.central, self.inv_volume = rates.shape[1], observe, np.ones(rates.shape[0])
+            self.central, self.inv_volume = observe, np.ones(rates.shape[0])
 
     def transition(self, dt: np.ndarray) -> np.ndarray:
         t = dt if dt.ndim == 2 else dt[:, None]      # (n_dt, N) or (n_dt, 1)
@@ -220,12 +234,20 @@ def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.nd
             for e, j0, j1 in runs]
     given = np.ascontiguousarray(amounts.T)                    # (n_events, n_subjects)
     states = np.empty((event_times.size, first.m, n_subjects))  # just after each event
-    states[0] = 0.0
+    x = np.zeros((first.m, n_subjects))
     for e, t in enumerate(event_times):  # over events, vectorised over subjects
-        if e:
+        if e and t > event_times[e - 1]:
             phi = solutions[timeline.epoch[e - 1]].step(t - event_times[e - 1])
-            _sum_of_products(((phi[:, j], states[e - 1, j]) for j in range(first.m)), out=states[e])
-        states[e, first.dose] += given[e]
+            x = _sum_of_products((phi[:, j], x[j]) for j in range(first.m))
+        if timeline.ss[e]:
+            at_steady_state = steady_state(solutions[timeline.epoch[e]].step(timeline.ii_h[e]),
+                                           given[e], timeline.compartment[e])
+            if timeline.ss[e] == 2:
+                at_steady_state += x
+            x = np.where(given[e] > 0, at_steady_state, x)  # only children given this dose
+        else:
+            x[timeline.compartment[e]] += given[e]
+        states[e] = x
 
     out = np.empty((n_subjects, times_h.size))
     by_subject = states.transpose(2, 0, 1)                   # (n_subjects, n_events, m), a view
@@ -255,21 +277,24 @@ def _batches(runs: list[tuple[int, int, int]], rows: list[np.ndarray]) -> list[t
     return batches
 
 
-def per_subject(solutions: list[Solution], epochs: Epochs, dose_times: np.ndarray,
-                amounts: np.ndarray, times_h: np.ndarray) -> np.ndarray:
-    """The same exact solution when each subject has its own dose times.
+def per_subject(solutions: list[Solution], epochs: Epochs, inputs: Inputs,
+                times_h: np.ndarray) -> np.ndarray:
+    """The same exact solution when each subject has its own input times.
 
-    dose_times, amounts : ndarray, shape (n_subjects, n_doses). Slower than
-    `propagate`: offsets no longer repeat across subjects, so every output
-    takes its own Phi(tau). Returns shape (n_subjects, n_times), mg/L.
+    inputs.times_h and amounts_mg have shape (n_subjects, n_inputs). Slower
+    than `propagate`: offsets no longer repeat across subjects, so every
+    output takes its own Phi(tau). Returns shape (n_subjects, n_times), mg/L.
     """
+    amounts = inputs.amounts_mg
     n = amounts.shape[0]
     starts = np.broadcast_to(epochs.start_h[1:], (n, epochs.start_h.size - 1))
-    times = np.concatenate([dose_times, starts], axis=1)
+    times = np.concatenate([np.broadcast_to(inputs.times_h, amounts.shape), starts], axis=1)
     given = np.concatenate([amounts, np.zeros(starts.shape)], axis=1)
+    into = np.concatenate([inputs.compartment, np.zeros(starts.shape[1], dtype=np.int64)])
     order = np.argsort(times, axis=1, kind="stable")
     times = np.take_along_axis(times, order, axis=1)        # (N, K): each subject's events
     given = np.take_along_axis(given, order, axis=1)
+    into = into[order]
     epoch = epochs.at(times)                                 # (N, K)
     first, subject = solutions[0], np.arange(n)
 
@@ -280,7 +305,7 @@ def per_subject(solutions: list[Solution], epochs: Epochs, dose_times: np.ndarra
             phi = _transition_each(solutions, epoch[None, :, k - 1],
                                    (times[:, k] - times[:, k - 1])[None, :])
             x = _sum_of_products((phi[:, j, 0], x[j]) for j in range(first.m))
-        x[first.dose] += given[:, k]
+        x[into[:, k], subject] += given[:, k]
         states[k] = x
 
     last = np.full((n, times_h.size), -1, dtype=np.int64)   # last event strictly before
