@@ -9,6 +9,7 @@ skipped, with the reason, and the targets of the issues are checked at the end.
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -63,9 +64,15 @@ def skip_reason(row: dict, done: list[dict], args) -> str | None:
     return None
 
 
+# one BLAS thread, as Dask runs its workers: each row is one core against the one-core floor
+# (a multi-threaded BLAS also spins a second core for nothing on the small products here)
+ONE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
 def run_row(row: dict) -> dict:
     out = subprocess.run([sys.executable, "-m", "bench.row", json.dumps(row)], check=True,
-                         capture_output=True, text=True, cwd=Path(__file__).parents[1])
+                         capture_output=True, text=True, cwd=Path(__file__).parents[1],
+                         env={**os.environ, **ONE_THREAD})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -154,7 +161,7 @@ def main(argv=None) -> None:
             f"{platform.machine()}; `python -m bench {' '.join(argv or sys.argv[1:])}`. Each row "
             "in a fresh process: median of the timed runs; peak RSS from getrusage after an "
             "untimed first run; floor timed in the same process, interleaved (exp floor on at "
-            "most 100,000 rows, scaled linearly above).\n\n"
+            "most 100,000 rows, scaled linearly above); one BLAS thread.\n\n"
             f"{table(done)}\n\n## Skipped\n\n" + ("\n".join(skipped) or "none") +
             "\n\n## Targets\n\n" + "\n".join(targets(done)) + "\n")
     Path(__file__).with_name("results.md").write_text(text)

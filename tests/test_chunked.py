@@ -66,6 +66,28 @@ def test_chunks_give_the_unchunked_bits_with_occasions_and_per_child_lag_times(t
                                    chunk_size=37), whole)
 
 
+def test_chunks_give_the_unchunked_bits_with_missed_doses_and_timing_jitter(card):
+    # the drawn doses of child i come from its position too (Regimen.doses first=)
+    reg = pk.Regimen.weight_based(2.0, 3, 14, missed_dose_probability=0.2, timing_sd_h=0.5)
+    cohort = w1_cohort(300)
+    whole = pk.simulate(card, cohort, reg, W1_TIMES, seed=15)
+    chunked = pk.simulate(card, cohort, reg, W1_TIMES, seed=15, chunk_size=128)
+    assert_same_result(chunked, whole)
+    np.testing.assert_array_equal(chunked.doses.amount_mg, whole.doses.amount_mg)
+    np.testing.assert_array_equal(chunked.doses.offset_h, whole.doses.offset_h)
+
+
+def test_chunks_give_the_unchunked_bits_on_an_event_table(card):
+    # child 1 has a dose at 2 h that nobody else has: every chunk runs on the table's dose times
+    events = pk.read_events(pd.DataFrame({
+        "ID": [1, 1, 2, 3, 3, 4], "TIME": [0.0, 2.0, 0.0, 0.0, 12.0, 6.0],
+        "AMT": [10.0, 5.0, 20.0, 15.0, 15.0, 8.0], "EVID": 1, "CMT": 1}))
+    cohort = pk.Cohort(weight_kg=[15.0, 30.0, 22.0, 40.0], age_years=[4.0, 9.0, 6.0, 13.0])
+    times = np.arange(0, 24.5, 0.5)
+    whole = pk.simulate(card, cohort, events, times, seed=16)
+    assert_same_result(pk.simulate(card, cohort, events, times, seed=16, chunk_size=1), whole)
+
+
 def test_ode_engine_in_chunks_agrees_to_solver_tolerance(card):
     # the ode engine steps each chunk's stacked state together: not bit for bit, but both
     # are within ~1e-8 of the exact solution (pkmodel/engines/ode.py), so within 1e-6 of each other

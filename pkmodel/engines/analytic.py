@@ -233,21 +233,22 @@ def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.nd
     rows = [solutions[timeline.epoch[e]].readout(times_h[j0:j1] - event_times[e])
             for e, j0, j1 in runs]
     given = np.ascontiguousarray(amounts.T)                    # (n_events, n_subjects)
-    states = np.empty((event_times.size, first.m, n_subjects))  # just after each event
-    x = np.zeros((first.m, n_subjects))
+    states = np.zeros((event_times.size, first.m, n_subjects))  # just after each event
     for e, t in enumerate(event_times):  # over events, vectorised over subjects
+        x = states[e]
         if e and t > event_times[e - 1]:
             phi = solutions[timeline.epoch[e - 1]].step(t - event_times[e - 1])
-            x = _sum_of_products((phi[:, j], x[j]) for j in range(first.m))
+            _sum_of_products(((phi[:, j], states[e - 1, j]) for j in range(first.m)), out=x)
+        elif e:
+            x[...] = states[e - 1]                            # events at the same time
         if timeline.ss[e]:
             at_steady_state = steady_state(solutions[timeline.epoch[e]].step(timeline.ii_h[e]),
                                            given[e], timeline.compartment[e])
             if timeline.ss[e] == 2:
                 at_steady_state += x
-            x = np.where(given[e] > 0, at_steady_state, x)  # only children given this dose
+            np.copyto(x, at_steady_state, where=given[e] > 0)  # only children given this dose
         else:
             x[timeline.compartment[e]] += given[e]
-        states[e] = x
 
     out = np.empty((n_subjects, times_h.size))
     by_subject = states.transpose(2, 0, 1)                   # (n_subjects, n_events, m), a view
