@@ -8,7 +8,9 @@ from .cohort import Cohort
 from .compare import compare
 from .dose_finding import find_dose
 from .dosing import Doses, Regimen
+from .events import EventTable, read_events, write_events
 from .exposure import BACLOFEN_TARGET_MG_L, exposure, exposure_by_interval
+from .formulations import Formulation, bundled_formulations
 from .model import (CovariateEffect, Model, ModelFileError, Parameter, RandomEffect, ResidualError,
                     bundled_models, load_model)
 from .result import Result
@@ -19,8 +21,9 @@ from .summary import add_bands, summarize, target_attainment
 __version__ = "0.1.0"
 
 __all__ = [
-    "BACLOFEN_TARGET_MG_L", "Cohort", "CovariateEffect", "Doses", "ENGINES", "Model",
-    "ModelFileError", "Parameter", "RandomEffect", "Regimen", "ResidualError", "Result",
-    "Structure", "add_bands", "bundled_models", "compare", "exposure", "exposure_by_interval",
-    "find_dose", "growth", "load_model", "simulate", "summarize", "target_attainment",
+    "BACLOFEN_TARGET_MG_L", "Cohort", "CovariateEffect", "Doses", "ENGINES", "EventTable",
+    "Formulation", "Model", "ModelFileError", "Parameter", "RandomEffect", "Regimen",
+    "ResidualError", "Result", "Structure", "add_bands", "bundled_formulations", "bundled_models",
+    "compare", "exposure", "exposure_by_interval", "find_dose", "growth", "load_model",
+    "read_events", "simulate", "summarize", "target_attainment", "write_events",
 ]

@@ -1,5 +1,7 @@
 """Small input checks shared by the modules that validate at the boundary."""
 
+import math
+
 import numpy as np
 
 
@@ -26,3 +28,26 @@ def refuse_first(bad, name: str, values, expected: str) -> None:
     if where.size:
         i = int(where[0])
         raise ValueError(f"{name}[{i}] is {plain(values[i])!r}; expected {expected}")
+
+
+def positive(where: str, name: str, value, optional: bool = False) -> float:
+    """`value` as a float, refused unless finite and > 0; None -> inf where optional."""
+    if value is None and optional:
+        return math.inf
+    if not (is_number(value) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{where}: {name} is {value!r}; expected a finite number > 0")
+    return float(value)
+
+
+def nonnegative(where: str, name: str, value) -> float:
+    """`value` as a float, refused unless finite and >= 0."""
+    if not (is_number(value) and math.isfinite(value) and value >= 0):
+        raise ValueError(f"{where}: {name} is {value!r}; expected a finite number >= 0")
+    return float(value)
+
+
+def whole(where: str, name: str, value, minimum: int) -> int:
+    """`value` as an int, refused unless a whole number >= minimum (bools refused)."""
+    if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum):
+        raise ValueError(f"{where}: {name} is {value!r}; expected a whole number >= {minimum}")
+    return int(value)

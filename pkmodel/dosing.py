@@ -1,15 +1,24 @@
 """Regimens (what is prescribed) and doses (what each child receives)."""
 
 import math
+import re
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
-from ._checks import is_number, readonly, refuse_first
+from ._checks import is_number, nonnegative, positive, readonly, refuse_first, whole
 from .cohort import Cohort
+from .formulations import Formulation, as_formulation
+from .variability import STREAM_ADHERENCE, seed_entropy, uniforms
 
 _FREQUENCY = {1: "QD", 2: "BID", 3: "TID", 4: "QID"}
+_CLOCK = re.compile(r"(\d{2}):(\d{2})")
+# Daily totals closer than this (relative) are the same dose level: sums of a
+# day's doses in floating point differ in the last bits.
+_SAME_LEVEL_RTOL = 1e-12
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,10 +51,16 @@ class Doses:
 class Regimen:
     """Dose times and the rule for each child's amount at each time.
 
-    Child i receives at dose d: min(mg[d], mg_per_kg[d] * weight_i, max_mg[d]) mg.
-    `mg = inf` makes a dose purely weight-based, `mg_per_kg = inf` a fixed
-    amount, `max_mg = inf` uncapped. Build with `Regimen.weight_based` or
-    `Regimen.fixed`.
+    Child i (weight w_i kg) receives at dose d
+
+        min(mg[d], mg_per_kg[d] * w_i), capped at min(max_mg[d], band_i / doses_per_day[d]),
+
+    rounded to `formulation` if one is given (nearest deliverable amount, ties
+    down, never above the cap), and only if min_weight_kg[d] < w_i <=
+    max_weight_kg[d] (else 0). band_i is the maximum mg/day of the child's
+    age band in `max_mg_per_day_by_age`. `mg` is the fixed or titrated amount,
+    `mg_per_kg` the weight-based one (inf: not used; not both inf).
+    Build with `Regimen.weight_based`, `Regimen.titration` or `Regimen.fixed`.
 
     Parameters
     ----------
@@ -55,6 +70,21 @@ class Regimen:
         mg, mg/kg, mg per dose; > 0 (inf allowed).
     label : str
         What the regimen is, in words (shown in tables and plots).
+    doses_per_day : array_like, shape (n_doses,) or scalar, optional
+        Doses per day of the schedule each dose belongs to (turns a daily cap
+        into a per-dose one); needed with `max_mg_per_day_by_age`.
+    max_mg_per_day_by_age : mapping {(from_years, to_years): mg/day}, optional
+        Age bands [from, to) and their maximum daily dose; every child's age
+        must fall in one.
+    min_weight_kg, max_weight_kg : array_like, shape (n_doses,) or scalar
+        The dose goes to children with min < weight <= max, kg (default all).
+    formulation : Formulation or str, optional
+        What doses are rounded to (a name from `bundled_formulations()`).
+    missed_dose_probability : float
+        Chance that each dose is missed (amount 0), drawn per child and dose
+        from the simulation's seed; 0 (default) gives every dose.
+    start_h : float, optional
+        When day 0 begins, h (default: the first dose); days are 24 h.
     """
 
     time_h: np.ndarray
@@ -62,6 +92,13 @@ class Regimen:
     mg_per_kg: np.ndarray
     max_mg: np.ndarray
     label: str = ""
+    doses_per_day: np.ndarray | None = None
+    max_mg_per_day_by_age: Mapping[tuple[float, float], float] | None = None
+    min_weight_kg: np.ndarray = 0.0
+    max_weight_kg: np.ndarray = math.inf
+    formulation: Formulation | None = None
+    missed_dose_probability: float = 0.0
+    start_h: float | None = None
 
     def __post_init__(self):
         time_h = np.array(self.time_h, dtype=float, ndmin=1)
@@ -73,88 +110,363 @@ class Regimen:
                      "non-decreasing dose times")
         object.__setattr__(self, "time_h", readonly(time_h))
         for name in ("mg", "mg_per_kg", "max_mg"):
-            arr = np.broadcast_to(np.array(getattr(self, name), dtype=float), time_h.shape)
+            arr = self._per_dose(name)
             refuse_first(~(arr > 0), f"Regimen.{name}", arr, "a number > 0 (inf for no limit)")
-            object.__setattr__(self, name, readonly(arr))
         bad = np.flatnonzero(np.isinf(self.mg) & np.isinf(self.mg_per_kg))
         if bad.size:
             raise ValueError(f"Regimen dose {bad[0]} has mg and mg_per_kg both inf; expected a "
                              "fixed amount, a weight-based amount or both")
+        low = self._per_dose("min_weight_kg")
+        refuse_first(~(np.isfinite(low) & (low >= 0)), "Regimen.min_weight_kg", low,
+                     "a finite weight >= 0 kg")
+        high = self._per_dose("max_weight_kg")
+        refuse_first(~(high > low), "Regimen.max_weight_kg", high,
+                     "a weight above min_weight_kg (inf for none)")
+        if self.doses_per_day is not None:
+            per_day = self._per_dose("doses_per_day")
+            refuse_first(~(np.isfinite(per_day) & (per_day > 0)), "Regimen.doses_per_day", per_day,
+                         "a finite number > 0")
+        if self.max_mg_per_day_by_age is not None:
+            object.__setattr__(self, "max_mg_per_day_by_age",
+                               _age_bands("Regimen", self.max_mg_per_day_by_age))
+            if self.doses_per_day is None:
+                raise ValueError("Regimen: max_mg_per_day_by_age needs doses_per_day; expected the "
+                                 "number of doses per day of each dose's schedule")
+        if self.formulation is not None:
+            object.__setattr__(self, "formulation", as_formulation(self.formulation, "Regimen"))
+        p = self.missed_dose_probability
+        if not (is_number(p) and 0 <= p <= 1):
+            raise ValueError(f"Regimen: missed_dose_probability is {p!r}; expected a probability from 0 to 1")
+        start = time_h[0] if self.start_h is None else self.start_h
+        if not (is_number(start) and math.isfinite(start) and start <= time_h[0]):
+            raise ValueError(f"Regimen: start_h is {start!r}; expected a finite time <= the first dose, "
+                             f"{time_h[0]:g} h")
+        object.__setattr__(self, "start_h", float(start))
+
+    def _per_dose(self, name: str) -> np.ndarray:
+        """Field `name` broadcast to one value per dose, stored read-only."""
+        arr = readonly(np.broadcast_to(np.array(getattr(self, name), dtype=float), self.time_h.shape))
+        object.__setattr__(self, name, arr)
+        return arr
 
     @classmethod
     def weight_based(cls, mg_per_kg_day: float, doses_per_day: int, days: float,
-                     max_mg_per_day: float | None = None, max_mg_per_dose: float | None = None,
-                     start_h: float = 0.0) -> "Regimen":
-        """Equal doses every 24/doses_per_day h of mg_per_kg_day / doses_per_day mg/kg, capped.
+                     max_mg_per_day=None, max_mg_per_dose: float | None = None,
+                     start_h: float = 0.0, *, times_of_day=None, formulation=None,
+                     missed_dose_probability: float = 0.0) -> "Regimen":
+        """Equal doses of mg_per_kg_day / doses_per_day mg/kg, capped.
 
         Per-dose mg = min(weight * mg_per_kg_day / doses_per_day, max_mg_per_dose,
-        max_mg_per_day / doses_per_day).
+        max_mg_per_day / doses_per_day). `max_mg_per_day` is a number or age
+        bands {(from_years, to_years): mg/day}. Doses come every
+        24/doses_per_day h from `start_h`, or at `times_of_day` ("HH:MM", one
+        per dose, daily; start_h is then the first day's midnight).
         """
         where = "Regimen.weight_based"
-        _positive(where, "mg_per_kg_day", mg_per_kg_day)
-        n_doses = _dose_count(where, doses_per_day, days)
-        caps = [_positive(where, "max_mg_per_dose", max_mg_per_dose, optional=True),
-                _positive(where, "max_mg_per_day", max_mg_per_day, optional=True) / doses_per_day]
-        _nonnegative(where, "start_h", start_h)
-        label = f"{mg_per_kg_day:g} mg/kg/day {_frequency(doses_per_day)} for {days:g} days"
-        if max_mg_per_dose is not None:
-            label += f", max {max_mg_per_dose:g} mg/dose"
-        if max_mg_per_day is not None:
-            label += f", max {max_mg_per_day:g} mg/day"
-        return cls(time_h=start_h + np.arange(n_doses) * (24.0 / doses_per_day), mg=np.inf,
-                   mg_per_kg=mg_per_kg_day / doses_per_day, max_mg=min(caps), label=label)
+        positive(where, "mg_per_kg_day", mg_per_kg_day)
+        time_h = _schedule(where, doses_per_day, days, times_of_day, start_h)
+        per_dose_cap = positive(where, "max_mg_per_dose", max_mg_per_dose, optional=True)
+        day_cap, bands = _daily_cap(where, max_mg_per_day)
+        label = (f"{mg_per_kg_day:g} mg/kg/day {_frequency(doses_per_day)}{_at(times_of_day)} "
+                 f"for {days:g} days")
+        return cls(time_h=time_h, mg=np.inf, mg_per_kg=mg_per_kg_day / doses_per_day,
+                   max_mg=min(per_dose_cap, day_cap / doses_per_day), doses_per_day=doses_per_day,
+                   max_mg_per_day_by_age=bands, formulation=formulation,
+                   missed_dose_probability=missed_dose_probability, start_h=start_h,
+                   label=label + _details(max_mg_per_dose, max_mg_per_day, formulation,
+                                          missed_dose_probability))
+
+    @classmethod
+    def titration(cls, start_mg: float, doses_per_day: int, step_mg: float, step_every_days: int,
+                  target_mg_per_kg_day: float, days: float, *, max_mg_per_dose: float | None = None,
+                  max_mg_per_day=None, switch_to_qid_above_mg_per_day: float | None = None,
+                  times_of_day=None, qid_times_of_day=None, formulation=None,
+                  missed_dose_probability: float = 0.0, start_h: float = 0.0) -> "Regimen":
+        """Start low, step up every few days to a weight-based target, and stay there.
+
+        On day j the prescribed dose is start_mg + step_mg * (j // step_every_days)
+        mg, and each child receives the lower of that and its target,
+        target_mg_per_kg_day * weight / doses_per_day; caps always win
+        (`max_mg_per_day`: a number or age bands {(from_years, to_years): mg/day}).
+        With `switch_to_qid_above_mg_per_day`, a child moves to four doses a
+        day (every 6 h from start_h, or at `qid_times_of_day`) from the first
+        day its daily amount before caps, min(doses_per_day * prescribed,
+        target), is above that threshold; the titration continues per dose.
+        He 2014: start 2.5 mg TID, +2.5 mg per dose weekly over 10-12 weeks,
+        up to 20 mg QID (80 mg/day).
+        """
+        where = "Regimen.titration"
+        start = positive(where, "start_mg", start_mg)
+        step = positive(where, "step_mg", step_mg)
+        every = whole(where, "step_every_days", step_every_days, 1)
+        target = positive(where, "target_mg_per_kg_day", target_mg_per_kg_day)
+        per_dose_cap = positive(where, "max_mg_per_dose", max_mg_per_dose, optional=True)
+        day_cap, bands = _daily_cap(where, max_mg_per_day)
+        time_h = _schedule(where, doses_per_day, days, times_of_day, start_h)
+        level = start + step * (np.arange(time_h.size) // doses_per_day // every)
+        per_day = np.full(time_h.size, float(doses_per_day))
+        low, high = np.zeros(time_h.size), np.full(time_h.size, np.inf)
+        if switch_to_qid_above_mg_per_day is not None:
+            threshold = positive(where, "switch_to_qid_above_mg_per_day", switch_to_qid_above_mg_per_day)
+            if doses_per_day >= 4:
+                raise ValueError(f"{where}: switch_to_qid_above_mg_per_day needs doses_per_day < 4; "
+                                 f"doses_per_day is {doses_per_day}")
+            if times_of_day is not None and qid_times_of_day is None:
+                raise ValueError(f"{where}: qid_times_of_day is None; expected 4 clock times for the "
+                                 "QID doses, as times_of_day gives the others")
+            switch_weight = threshold / target  # above it, the target itself is above the threshold
+            high[level * doses_per_day > threshold] = switch_weight
+            qid_time = _schedule(where, 4, days, qid_times_of_day, start_h, "qid_times_of_day")
+            qid_level = start + step * (np.arange(qid_time.size) // 4 // every)
+            qid = qid_level * doses_per_day > threshold
+            order = np.argsort(np.r_[time_h, qid_time[qid]], kind="stable")
+            time_h, level = np.r_[time_h, qid_time[qid]][order], np.r_[level, qid_level[qid]][order]
+            per_day = np.r_[per_day, np.full(qid.sum(), 4.0)][order]
+            low = np.r_[low, np.full(qid.sum(), switch_weight)][order]
+            high = np.r_[high, np.full(qid.sum(), np.inf)][order]
+        elif qid_times_of_day is not None:
+            raise ValueError(f"{where}: qid_times_of_day is {qid_times_of_day!r} without "
+                             "switch_to_qid_above_mg_per_day; expected None")
+        label = (f"titration {start:g} mg {_frequency(doses_per_day)}{_at(times_of_day)} +{step:g} "
+                 f"mg/dose every {every} days to {target:g} mg/kg/day for {days:g} days")
+        if switch_to_qid_above_mg_per_day is not None:
+            label += f", QID above {switch_to_qid_above_mg_per_day:g} mg/day"
+        return cls(time_h=time_h, mg=level, mg_per_kg=target / per_day,
+                   max_mg=np.minimum(per_dose_cap, day_cap / per_day), doses_per_day=per_day,
+                   max_mg_per_day_by_age=bands, min_weight_kg=low, max_weight_kg=high,
+                   formulation=formulation, missed_dose_probability=missed_dose_probability,
+                   start_h=start_h,
+                   label=label + _details(max_mg_per_dose, max_mg_per_day, formulation,
+                                          missed_dose_probability))
 
     @classmethod
     def fixed(cls, mg: float, every_h: float, n_doses: int, start_h: float = 0.0) -> "Regimen":
         """The same amount for every child, every `every_h` hours, `n_doses` times."""
         where = "Regimen.fixed"
-        _positive(where, "mg", mg)
-        _positive(where, "every_h", every_h)
-        if not (isinstance(n_doses, (int, np.integer)) and not isinstance(n_doses, bool) and n_doses >= 1):
-            raise ValueError(f"{where}: n_doses is {n_doses!r}; expected a whole number >= 1")
-        _nonnegative(where, "start_h", start_h)
+        positive(where, "mg", mg)
+        positive(where, "every_h", every_h)
+        whole(where, "n_doses", n_doses, 1)
+        nonnegative(where, "start_h", start_h)
         return cls(time_h=start_h + np.arange(n_doses) * float(every_h), mg=mg, mg_per_kg=np.inf,
                    max_mg=np.inf, label=f"{mg:g} mg every {every_h:g} h x {n_doses}")
 
-    def doses(self, cohort: Cohort) -> Doses:
-        """Each child's amount at each dose time (amount_mg shape (n_subjects, n_doses))."""
-        amount = np.multiply.outer(cohort.weight_kg, self.mg_per_kg)
-        np.minimum(amount, self.mg, out=amount)  # in place: large temporaries cost page faults
-        np.minimum(amount, self.max_mg, out=amount)
+    def doses(self, cohort: Cohort, seed: int | None = None, first: int = 0) -> Doses:
+        """Each child's amount at each dose time (amount_mg shape (n_subjects, n_doses)).
+
+        Parameters
+        ----------
+        seed : int, optional
+            Entropy of the missed-dose draws; needed when missed_dose_probability > 0.
+        first : int
+            Position of cohort's first child in the whole cohort simulated: a
+            child's draws depend on its position, not on how the cohort is cut.
+        """
+        amount = self._prescribed(cohort)
+        p = self.missed_dose_probability
+        if p > 0:
+            if seed is None:
+                raise ValueError(f"Regimen: missed_dose_probability is {p!r}; expected a seed to draw "
+                                 "the missed doses from (simulate passes its own)")
+            start = whole("Regimen.doses", "first", first, 0)
+            missed = uniforms(seed_entropy(seed), STREAM_ADHERENCE, start, *amount.shape) < p
+            amount[missed] = 0.0
         amount.flags.writeable = False
         return Doses(time_h=self.time_h, amount_mg=amount)
 
-    def events(self, cohort: Cohort) -> pd.DataFrame:
-        """NONMEM-style dose records: ID, TIME (h), AMT (mg), EVID (1), CMT (1, depot)."""
-        doses = self.doses(cohort)
+    def events(self, cohort: Cohort, seed: int | None = None) -> pd.DataFrame:
+        """NONMEM-style records of the doses given: ID, TIME (h), AMT (mg), EVID (1), CMT (1, depot).
+
+        Doses not given (missed, or on a schedule the child is not on) have no row.
+        """
+        doses = self.doses(cohort, seed)
         n, d = doses.amount_mg.shape
+        given = doses.amount_mg.ravel() > 0
         return pd.DataFrame({
-            "ID": np.repeat(cohort.ids, d),
-            "TIME": np.tile(doses.time_h, n),
-            "AMT": doses.amount_mg.ravel(),
-            "EVID": np.ones(n * d, dtype=np.int64),
-            "CMT": np.ones(n * d, dtype=np.int64),
+            "ID": np.repeat(cohort.ids, d)[given],
+            "TIME": np.tile(doses.time_h, n)[given],
+            "AMT": doses.amount_mg.ravel()[given],
+            "EVID": np.ones(given.sum(), dtype=np.int64),
+            "CMT": np.ones(given.sum(), dtype=np.int64),
         })
 
+    def describe(self, cohort: Cohort) -> pd.DataFrame:
+        """Per child, what the regimen comes to (as prescribed: no missed doses).
 
-def _positive(where: str, name: str, value, optional: bool = False) -> float:
-    if value is None and optional:
-        return math.inf
-    if not (is_number(value) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{where}: {name} is {value!r}; expected a finite number > 0")
-    return float(value)
+        Columns: id, weight_kg, age_years; day_target_reached (day, 0-based
+        from start_h, from which the daily amount stays at its final level;
+        NaN if the child is still being titrated up at the last dose);
+        final_mg_per_dose (the last dose), final_mg_per_day and
+        final_doses_per_day (the last day), final_mg_per_kg_day; cap_bound
+        (a cap held the last dose below the prescribed or weight-based amount).
+        """
+        amount = self._prescribed(cohort)
+        n, d = amount.shape
+        day, daily, last_day = self._by_day(amount)
+        final = daily[:, -1]
+        changed = ~np.isclose(daily, final[:, None], rtol=_SAME_LEVEL_RTOL, atol=0.0)
+        since = np.where(changed.any(axis=1), daily.shape[1] - np.argmax(changed[:, ::-1], axis=1), 0)
+        last = d - 1 - np.argmax(amount[:, ::-1] > 0, axis=1)  # each child's last dose
+        rows = np.arange(n)
+        weight_amount = self.mg_per_kg[last] * cohort.weight_kg
+        cap = np.broadcast_to(self._caps(cohort), (n, d))[rows, last]
+        climbing = np.isfinite(self.mg_per_kg[last]) & (self.mg[last] < np.minimum(weight_amount, cap))
+        return pd.DataFrame({
+            "id": cohort.ids,
+            "weight_kg": cohort.weight_kg,
+            "age_years": cohort.age_years,
+            "day_target_reached": np.where(climbing, np.nan, day[since]),
+            "final_mg_per_dose": amount[rows, last],
+            "final_mg_per_day": final,
+            "final_doses_per_day": (amount[:, last_day:] > 0).sum(axis=1),
+            "final_mg_per_kg_day": final / cohort.weight_kg,
+            "cap_bound": cap < np.minimum(self.mg[last], weight_amount),
+        })
+
+    def daily_mg(self, cohort: Cohort, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Each child's total per day: as prescribed, or as given with missed doses drawn from `seed`.
+
+        Returns
+        -------
+        day : ndarray of int, shape (n_days,)
+            Days with doses, 0-based, 24 h each from start_h.
+        mg : ndarray, shape (n_subjects, n_days)
+            mg/day.
+        """
+        amount = self._prescribed(cohort) if seed is None else self.doses(cohort, seed).amount_mg
+        day, daily, _ = self._by_day(amount)
+        return day, daily
+
+    def plot(self, cohort: Cohort, seed: int | None = None, ax=None):
+        """Daily dose over the days of the regimen, one step line per child (a Figure).
+
+        seed : None shows the doses as prescribed; a seed, as given (missed doses drawn).
+        """
+        from .plots import daily_doses
+
+        return daily_doses(self, cohort, seed=seed, ax=ax)
+
+    def _by_day(self, amount: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """Days with doses (n_days,), totals per day (n_subjects, n_days), first dose of the last day."""
+        day = np.floor((self.time_h - self.start_h) / 24.0).astype(np.int64)
+        first_of_day = np.flatnonzero(np.r_[True, np.diff(day) > 0])
+        return day[first_of_day], np.add.reduceat(amount, first_of_day, axis=1), int(first_of_day[-1])
+
+    def _prescribed(self, cohort: Cohort) -> np.ndarray:
+        """Amounts before missed doses, shape (n_subjects, n_doses), mg (writable)."""
+        amount = np.multiply.outer(cohort.weight_kg, self.mg_per_kg)
+        np.minimum(amount, self.mg, out=amount)  # in place: large temporaries cost page faults
+        cap = self._caps(cohort)
+        if self.formulation is None:
+            np.minimum(amount, cap, out=amount)
+        else:
+            amount = self.formulation.round(amount, cap)
+        if np.any(self.min_weight_kg > 0) or np.any(np.isfinite(self.max_weight_kg)):
+            w = cohort.weight_kg[:, None]
+            amount[(w <= self.min_weight_kg) | (w > self.max_weight_kg)] = 0.0
+        return amount
+
+    def _caps(self, cohort: Cohort) -> np.ndarray:
+        """Largest amount per dose, mg: shape (n_doses,), or (n_subjects, n_doses) with age bands."""
+        if self.max_mg_per_day_by_age is None:
+            return self.max_mg
+        bands = self.max_mg_per_day_by_age
+        lows = np.array([lo for lo, _ in bands])
+        highs = np.array([hi for _, hi in bands])
+        band = np.searchsorted(lows, cohort.age_years, side="right") - 1
+        outside = (band < 0) | (cohort.age_years >= highs[np.maximum(band, 0)])
+        if outside.any():
+            i = int(np.flatnonzero(outside)[0])
+            ranges = ", ".join(f"[{lo:g}, {hi:g})" for lo, hi in bands)
+            raise ValueError(f"Regimen: child ID {cohort.ids[i]} is {cohort.age_years[i]:g} years old, in no "
+                             f"age band of max_mg_per_day; expected ages in {ranges} y")
+        day_cap = np.array(list(bands.values()))[band]
+        return np.minimum(self.max_mg, np.divide.outer(day_cap, self.doses_per_day))
 
 
-def _nonnegative(where: str, name: str, value) -> None:
-    if not (is_number(value) and math.isfinite(value) and value >= 0):
-        raise ValueError(f"{where}: {name} is {value!r}; expected a finite number >= 0")
+def _schedule(where: str, doses_per_day, days, times_of_day, start_h,
+              name: str = "times_of_day") -> np.ndarray:
+    """Dose times, h: every 24/doses_per_day h from start_h, or at the clock times daily."""
+    n = _dose_count(where, doses_per_day, days)
+    nonnegative(where, "start_h", start_h)
+    i = np.arange(n)
+    if times_of_day is None:
+        return start_h + i * (24.0 / doses_per_day)
+    hours = _clock_hours(where, name, times_of_day, doses_per_day)
+    return start_h + 24.0 * (i // doses_per_day) + hours[i % doses_per_day]
+
+
+def _clock_hours(where: str, name: str, times_of_day, doses_per_day: int) -> np.ndarray:
+    """'HH:MM' strings -> hours after midnight, shape (doses_per_day,), increasing."""
+    if not (isinstance(times_of_day, (list, tuple)) and all(isinstance(t, str) for t in times_of_day)):
+        raise ValueError(f"{where}: {name} is {times_of_day!r}; expected clock times like "
+                         "('08:00', '14:00', '20:00')")
+    if len(times_of_day) != doses_per_day:
+        raise ValueError(f"{where}: {name} has {len(times_of_day)} times; expected {doses_per_day}, "
+                         "one per dose of the day")
+    hours = []
+    for i, text in enumerate(times_of_day):
+        match = _CLOCK.fullmatch(text)
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            raise ValueError(f"{where}: {name}[{i}] is {text!r}; expected a clock time 'HH:MM' "
+                             "from '00:00' to '23:59'")
+        hours.append(int(match[1]) + int(match[2]) / 60)
+        if i and hours[i] <= hours[i - 1]:
+            raise ValueError(f"{where}: {name}[{i}] is {text!r}; expected a time later in the day "
+                             f"than {times_of_day[i - 1]!r}")
+    return np.array(hours)
+
+
+def _daily_cap(where: str, max_mg_per_day) -> tuple[float, Mapping | None]:
+    """A daily cap given as a number (-> (cap, None)) or as age bands (-> (inf, bands))."""
+    if isinstance(max_mg_per_day, Mapping):
+        return math.inf, _age_bands(where, max_mg_per_day)
+    return positive(where, "max_mg_per_day", max_mg_per_day, optional=True), None
+
+
+def _age_bands(where: str, bands) -> Mapping[tuple[float, float], float]:
+    """{(from_years, to_years): mg/day}, checked and sorted by age."""
+    if not isinstance(bands, Mapping) or not bands:
+        raise ValueError(f"{where}: max_mg_per_day_by_age is {bands!r}; expected "
+                         "{(from_years, to_years): mg/day, ...}")
+    checked = {}
+    for key, cap in bands.items():
+        if not (isinstance(key, tuple) and len(key) == 2 and all(is_number(a) for a in key)
+                and 0 <= key[0] < key[1]):
+            raise ValueError(f"{where}: max_mg_per_day age band {key!r} is not an age range; expected "
+                             "(from_years, to_years) with 0 <= from < to")
+        checked[(float(key[0]), float(key[1]))] = positive(where, f"max_mg_per_day[{key!r}]", cap)
+    ordered = sorted(checked)
+    for (lo, hi), (next_lo, next_hi) in zip(ordered, ordered[1:]):
+        if next_lo < hi:
+            raise ValueError(f"{where}: max_mg_per_day age bands ({lo:g}, {hi:g}) and ({next_lo:g}, "
+                             f"{next_hi:g}) overlap; expected disjoint age ranges")
+    return MappingProxyType({key: checked[key] for key in ordered})
+
+
+def _at(times_of_day) -> str:
+    return "" if times_of_day is None else " at " + "/".join(times_of_day)
+
+
+def _details(max_mg_per_dose, max_mg_per_day, formulation, missed) -> str:
+    """The label's tail: caps, formulation, adherence."""
+    text = ""
+    if max_mg_per_dose is not None:
+        text += f", max {max_mg_per_dose:g} mg/dose"
+    if isinstance(max_mg_per_day, Mapping):
+        text += ", max " + ", ".join(f"{cap:g} mg/day at {lo:g}-{hi:g} y"
+                                     for (lo, hi), cap in max_mg_per_day.items())
+    elif max_mg_per_day is not None:
+        text += f", max {max_mg_per_day:g} mg/day"
+    if formulation is not None:
+        text += f", as {formulation if isinstance(formulation, str) else formulation.name}"
+    if missed:
+        text += f", {100 * missed:g} % of doses missed"
+    return text
 
 
 def _dose_count(where: str, doses_per_day, days) -> int:
-    if not (isinstance(doses_per_day, (int, np.integer)) and not isinstance(doses_per_day, bool)
-            and doses_per_day >= 1):
-        raise ValueError(f"{where}: doses_per_day is {doses_per_day!r}; expected a whole number >= 1")
-    _positive(where, "days", days)
+    whole(where, "doses_per_day", doses_per_day, 1)
+    positive(where, "days", days)
     n = doses_per_day * days
     if abs(n - round(n)) > 1e-9:
         raise ValueError(f"{where}: days is {days!r}; expected a whole number of dosing intervals "

@@ -185,3 +185,21 @@ def _levels(column: pd.Series) -> list:
     if isinstance(column.dtype, pd.CategoricalDtype):
         return [c for c in column.cat.categories if (column == c).any()]
     return sorted(column.unique())
+
+
+def daily_doses(regimen, cohort, seed: int | None = None, ax=None):
+    """Each child's dose per day (mg/day) over the days of `regimen`, one step line per child.
+
+    regimen : Regimen; cohort : Cohort (a few children: one line each);
+    seed : None shows the doses as prescribed; a seed draws the missed doses, if any.
+    """
+    fig, ax = _figure(ax)
+    day, mg_per_day = regimen.daily_mg(cohort, seed)
+    edges = np.r_[day, day[-1] + 1]  # the last day drawn a full day wide
+    for child, weight, daily in zip(cohort.ids, cohort.weight_kg, mg_per_day):
+        ax.step(edges, np.r_[daily, daily[-1]], where="post", label=f"ID {child} ({weight:g} kg)")
+    ax.set_xlabel("day")
+    ax.set_ylabel("dose (mg/day)")
+    ax.set_title(regimen.label, fontsize="small", wrap=True)
+    ax.legend(frameon=False)
+    return fig

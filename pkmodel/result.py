@@ -37,7 +37,10 @@ class Result:
     occasions : ndarray, shape (n_occasions,)
         Start of each occasion, h.
     seed : int or None
-        Entropy the randomness was drawn from (None: typical child, no noise).
+        Entropy the randomness was drawn from (random effects, residual error,
+        missed doses); None when nothing was random.
+    variability : bool
+        False: typical children, no random effects and no residual error.
     replicate : ndarray of int, shape (n_rows,), or None
         Uncertainty replicate of each row.
     """
@@ -55,6 +58,7 @@ class Result:
     seed: int | None
     regimen: str = ""
     replicate: np.ndarray | None = None
+    variability: bool = True
 
     def __post_init__(self):
         for array in (self.times, self.concentrations, self.etas, self.kappas,
@@ -77,7 +81,7 @@ class Result:
         do not change when observations are asked for). Without variability
         they equal the concentrations.
         """
-        if self.seed is None:
+        if not self.variability:
             return self.concentrations
         error = self.model.residual_error
         if error is None:

@@ -11,6 +11,7 @@ from .cohort import Cohort
 from .dosing import Regimen
 from .engines import analytic, ode
 from .engines.common import Epochs
+from .events import EventTable
 from .model import Model
 from .result import Result
 
@@ -18,14 +19,16 @@ ENGINES = {"analytic": analytic.simulate, "ode": ode.simulate}
 _ENGINE_OPTIONS = {"analytic": analytic.OPTIONS, "ode": ode.OPTIONS}
 
 
-def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: str = "analytic",
-             variability: bool = True, seed: int | None = None, occasions=None,
-             replicates: int | None = None, weight_update_h: float | None = None,
+def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times, *,
+             engine: str = "analytic", variability: bool = True, seed: int | None = None,
+             occasions=None, replicates: int | None = None, weight_update_h: float | None = None,
              **engine_options) -> Result:
     """Concentration-time curves of every child in `cohort` on `regimen`.
 
     Parameters
     ----------
+    regimen : Regimen, or EventTable (`read_events`)
+        An event table gives each child, joined by ID, the doses in its rows.
     times : array_like, shape (n_times,)
         Output times, h: finite, >= 0, strictly increasing. At a dose time the
         pre-dose concentration is reported.
@@ -34,7 +37,8 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: s
         True: random effects (IIV, IOV) and residual error drawn from `seed`;
         False: every child is the typical child for its covariates.
     seed : int, optional
-        Reproducible randomness; None draws fresh entropy (kept in `Result.seed`).
+        Reproducible randomness (random effects, residual error, missed doses);
+        None draws fresh entropy (kept in `Result.seed`).
     occasions : array_like, optional
         Start times of the occasions for inter-occasion variability, h,
         increasing from 0; each occasion draws new kappas. Without it a model
@@ -54,7 +58,7 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: s
     """
     _expect(model, Model, "model", "a Model (pk.load_model)")
     _expect(cohort, Cohort, "cohort", "a Cohort")
-    _expect(regimen, Regimen, "regimen", "a Regimen")
+    _expect(regimen, (Regimen, EventTable), "regimen", "a Regimen or an event table (pk.read_events)")
     if engine not in ENGINES:
         raise ValueError(f"engine is {engine!r}; expected one of {sorted(ENGINES)}")
     unknown = sorted(set(engine_options) - set(_ENGINE_OPTIONS[engine]))
@@ -69,14 +73,19 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: s
     starts = np.union1d(occasion_starts, growth_starts)
     covariates = _grown(cohort, growth_starts, starts)
     n_replicates = _replicates(replicates, model, variability)
-    entropy = _variability.seed_entropy(seed) if variability else None
+    missed_doses = isinstance(regimen, Regimen) and regimen.missed_dose_probability > 0
+    entropy = _variability.seed_entropy(seed) if variability or missed_doses else None
 
     n = len(cohort)
-    doses = regimen.doses(cohort)
+    if isinstance(regimen, EventTable):
+        regimen.check_compartments(model.structure)
+        doses = regimen.doses(cohort)
+    else:
+        doses = regimen.doses(cohort, seed=entropy)
     blocks, individual, etas, kappas = [], [], [], []
     for r in range(n_replicates):  # over replicates, each vectorised over the cohort
         replicate_model = _replicate_model(model, entropy, r) if replicates else model
-        eta, kappa = _random_effects(replicate_model, n, entropy, first=r * n,
+        eta, kappa = _random_effects(replicate_model, n, entropy if variability else None, first=r * n,
                                      occasions=occasion_starts.size)
         own = replicate_model.individual_parameters(cohort, eta)
         if starts.size > 1:
@@ -94,7 +103,7 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen, times, *, engine: s
                   individual={k: np.concatenate([p[k] for p in individual]) for k in individual[0]},
                   etas=np.concatenate(etas), kappas=np.concatenate(kappas), occasions=starts,
                   cohort=cohort, doses=doses, model=model, engine=engine, seed=entropy,
-                  regimen=regimen.label,
+                  regimen=regimen.label, variability=bool(variability),
                   replicate=np.repeat(np.arange(n_replicates), n) if replicates else None)
 
 

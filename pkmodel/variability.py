@@ -9,12 +9,14 @@ changes the random effects.
 """
 
 import numpy as np
+from scipy import special
 
 BLOCK = 4096
 STREAM_IIV = 0          # inter-individual random effects (etas)
 STREAM_IOV = 1          # inter-occasion random effects (kappas)
 STREAM_RESIDUAL = 2     # residual error of observations
 STREAM_UNCERTAINTY = 3  # typical values, one draw per replicate
+STREAM_ADHERENCE = 4    # missed doses (dosing.Regimen)
 
 
 def seed_entropy(seed) -> int:
@@ -61,3 +63,12 @@ def correlated(z: np.ndarray, omega: np.ndarray) -> np.ndarray:
 def sample_etas(omega: np.ndarray, n: int, entropy: int, first: int = 0) -> np.ndarray:
     """Random effects eta ~ N(0, omega), shape (n, n_etas)."""
     return correlated(standard_normals(entropy, STREAM_IIV, first, n, omega.shape[0]), omega)
+
+
+def uniforms(entropy: int, stream: int, first: int, n: int, k: int) -> np.ndarray:
+    """U(0, 1) draws for subjects first..first+n-1, shape (n, k).
+
+    The normal CDF of `standard_normals`: the same blocks, so the same
+    independence from chunking.
+    """
+    return special.ndtr(standard_normals(entropy, stream, first, n, k))

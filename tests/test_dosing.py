@@ -1,8 +1,18 @@
+import dataclasses
+
+import matplotlib
 import numpy as np
 import pytest
 
 import pkmodel as pk
+from pkmodel import variability
 from conftest import typical_cohort
+
+# He 2014 trial titration: 2.5 mg TID, +2.5 mg per dose every week, to 2 mg/kg/day, 20 mg/dose cap
+TRIAL = dict(start_mg=2.5, doses_per_day=3, step_mg=2.5, step_every_days=7, target_mg_per_kg_day=2.0,
+             days=84, max_mg_per_dose=20)
+# common pediatric references: 40 mg/day for ages 2-7, 60 mg/day from 8 years
+AGE_CAPS = {(2, 8): 40, (8, 18): 60}
 
 
 def test_weight_based_tid_times_and_amounts_follow_the_formula():
@@ -52,6 +62,180 @@ def test_merged_doses_add_at_equal_times():
     np.testing.assert_array_equal(amounts, [[1.0, 5.0, 4.0], [0.0, 2.0, 0.0]])
 
 
+# --- caps and rounding at steady state -----------------------------------------
+
+def test_2_mg_kg_day_tid_rounded_to_tablets_gives_20_40_60_mg_day_within_a_step():
+    # per dose 2w/3 = 6.67, 13.33, 20 mg; nearest 2.5 mg: 7.5, 12.5, 20 -> 22.5, 37.5, 60 mg/day
+    reg = pk.Regimen.weight_based(2.0, 3, days=14, max_mg_per_dose=20, formulation="tablet")
+    day, mg = reg.daily_mg(typical_cohort(10, 20, 30))
+    np.testing.assert_array_equal(mg[:, -1], [22.5, 37.5, 60.0])
+    assert np.all(np.abs(mg - [[20.0], [40.0], [60.0]]) <= 2.5)  # one rounding step
+
+
+def test_titration_settles_on_the_same_steady_state_doses():
+    described = pk.Regimen.titration(**TRIAL, formulation="tablet").describe(typical_cohort(10, 20, 30))
+    np.testing.assert_array_equal(described["final_mg_per_day"], [22.5, 37.5, 60.0])
+    assert not described["cap_bound"].any() and described["day_target_reached"].notna().all()
+
+
+def test_a_50_kg_child_is_held_at_60_mg_day_tid_and_80_mg_day_qid_by_the_dose_cap():
+    # wanted 100 mg/day: 33.3 mg TID or 25 mg QID, both above the 20 mg/dose cap
+    child = typical_cohort(50)
+    for per_day, held in ((3, 60.0), (4, 80.0)):
+        reg = pk.Regimen.weight_based(2.0, per_day, days=7, max_mg_per_dose=20, formulation="tablet")
+        assert reg.daily_mg(child)[1][0, -1] == held
+        titrated = pk.Regimen.titration(**{**TRIAL, "doses_per_day": per_day}).describe(child)
+        assert titrated["final_mg_per_day"][0] == held and titrated["cap_bound"][0]
+
+
+def test_age_bands_cap_the_daily_dose_by_age():
+    # 30 kg wants 60 mg/day: at 6 y the 2-8 y band holds it at 40; at 10 y it gets 60
+    reg = pk.Regimen.weight_based(2.0, 3, days=2, max_mg_per_day=AGE_CAPS)
+    _, mg = reg.daily_mg(pk.Cohort(weight_kg=[30, 30], age_years=[6, 10]))
+    np.testing.assert_allclose(mg[:, -1], [40.0, 60.0], rtol=1e-15)
+
+
+# --- titration ---------------------------------------------------------------
+
+def test_trial_titration_brings_a_20_kg_child_to_target_in_week_6():
+    # target 2 mg/kg/day x 20 kg / 3 = 13.33 mg/dose; the dose on day j is 2.5 + 2.5 (j // 7);
+    # it first reaches 13.33 when j // 7 = ceil((13.33 - 2.5) / 2.5) = 5: day 35, week 6
+    reg = pk.Regimen.titration(**TRIAL)
+    child = typical_cohort(20)
+    amount = reg.doses(child).amount_mg[0]
+    np.testing.assert_allclose(amount[reg.time_h // 24 == 34], 12.5, rtol=1e-15)
+    np.testing.assert_allclose(amount[reg.time_h // 24 == 35], 40 / 3, rtol=1e-15)
+    row = reg.describe(child).iloc[0]
+    assert row["day_target_reached"] == 35
+    np.testing.assert_allclose([row["final_mg_per_dose"], row["final_mg_per_kg_day"]], [40 / 3, 2.0],
+                               rtol=1e-15)
+
+
+def test_trial_titration_never_exceeds_a_cap_over_500_children():
+    rng = np.random.default_rng(7)
+    cohort = pk.Cohort(weight_kg=rng.uniform(10, 60, 500), age_years=rng.uniform(2, 17.9, 500))
+    reg = pk.Regimen.titration(**TRIAL, max_mg_per_day=AGE_CAPS, formulation="tablet")
+    amount = reg.doses(cohort).amount_mg
+    assert amount.max() <= 20.0
+    daily = amount.reshape(500, 84, 3).sum(axis=2)  # 3 doses a day, 84 days
+    age_cap = np.where(cohort.age_years < 8, 40.0, 60.0)
+    assert np.all(daily <= age_cap[:, None])
+    # the caps bind: both age groups have children held at their largest deliverable dose under
+    # the cap: 2-7 y, 40/3 = 13.3 mg/dose -> 12.5 mg (37.5 mg/day); 8+ y, 20 mg (60 mg/day)
+    held = daily[:, -1] == np.where(cohort.age_years < 8, 37.5, 60.0)
+    assert held[cohort.age_years < 8].sum() > 50 and held[cohort.age_years >= 8].sum() > 50
+
+
+def test_he_2014_schedule_moves_heavy_children_to_qid_up_to_80_mg_day():
+    # TID to 20 mg (60 mg/day, day 49); next week the wanted TID amount min(3 x 22.5, 2w) is above
+    # 60 mg/day for 35 and 50 kg: QID from day 56 at min(22.5, 2w/4, 20) = 17.5 and 20 mg.
+    # 30 kg wants 60 mg/day: stays TID.
+    reg = pk.Regimen.titration(**TRIAL, max_mg_per_day=80, switch_to_qid_above_mg_per_day=60)
+    cohort = typical_cohort(30, 35, 50)
+    described = reg.describe(cohort)
+    assert described["final_doses_per_day"].tolist() == [3, 4, 4]
+    np.testing.assert_allclose(described["final_mg_per_day"], [60.0, 70.0, 80.0], rtol=1e-15)
+    assert described["day_target_reached"].tolist() == [49, 56, 56]
+    day, mg = reg.daily_mg(cohort)
+    assert np.all(mg <= 80.0) and reg.doses(cohort).amount_mg.max() <= 20.0
+    np.testing.assert_allclose(mg[:, 55], [60.0, 60.0, 60.0], rtol=1e-15)
+
+
+def test_a_child_still_climbing_at_the_end_has_not_reached_its_target():
+    # 20 days: the last prescribed dose is 2.5 + 2.5 x (19 // 7) = 7.5 mg. A 20 kg child's
+    # target is 13.33 mg: not reached. An 8 kg child's, 5.33 mg, is reached on day 14 (7.5 > 5.33).
+    described = pk.Regimen.titration(**{**TRIAL, "days": 20}).describe(typical_cohort(8, 20))
+    assert described["day_target_reached"][0] == 14 and np.isnan(described["day_target_reached"][1])
+    assert described["final_mg_per_dose"][1] == 7.5
+
+
+# --- clock times -------------------------------------------------------------
+
+def test_clock_times_repeat_daily_and_titration_steps_at_the_day_boundary():
+    reg = pk.Regimen.titration(**{**TRIAL, "days": 14}, times_of_day=("08:00", "14:00", "20:30"))
+    np.testing.assert_array_equal(reg.time_h[:6], [8.0, 14.0, 20.5, 32.0, 38.0, 44.5])
+    amount = reg.doses(typical_cohort(30)).amount_mg[0]
+    np.testing.assert_array_equal(amount[reg.time_h < 168], 2.5)  # days 0-6
+    np.testing.assert_array_equal(amount[reg.time_h >= 168], 5.0)  # day 7 starts at 168 h
+
+
+# --- adherence ---------------------------------------------------------------
+
+def test_a_tenth_of_100000_scheduled_doses_are_missed():
+    cohort = pk.Cohort(weight_kg=np.full(1000, 20.0), age_years=np.full(1000, 8.0))
+    reg = pk.Regimen.weight_based(2.0, 4, days=25, missed_dose_probability=0.1)  # 1000 x 100 doses
+    missed = reg.doses(cohort, seed=4).amount_mg == 0
+    # binomial SD of the fraction: sqrt(0.1 x 0.9 / 1e5) = 0.095 pp; 0.5 pp is 5 SD
+    assert missed.size == 100_000 and abs(missed.mean() - 0.1) < 0.005
+
+
+def test_probability_0_reproduces_the_plain_regimen_exactly(card):
+    cohort = typical_cohort(10, 25, 40)
+    plain = pk.Regimen.weight_based(2.0, 3, days=3)
+    zero = pk.Regimen.weight_based(2.0, 3, days=3, missed_dose_probability=0.0)
+    np.testing.assert_array_equal(zero.doses(cohort, seed=1).amount_mg, plain.doses(cohort).amount_mg)
+    times = np.arange(0, 72.5, 0.5)
+    np.testing.assert_array_equal(pk.simulate(card, cohort, zero, times, seed=2).concentrations,
+                                  pk.simulate(card, cohort, plain, times, seed=2).concentrations)
+
+
+def test_missed_doses_come_from_the_simulation_seed(card):
+    cohort = typical_cohort(*np.linspace(10, 60, 20))
+    reg = pk.Regimen.weight_based(2.0, 3, days=7, missed_dose_probability=0.3)
+    times = np.arange(0, 168.5, 1.0)
+    a = pk.simulate(card, cohort, reg, times, variability=False, seed=5)
+    b = pk.simulate(card, cohort, reg, times, variability=False, seed=5)
+    c = pk.simulate(card, cohort, reg, times, variability=False, seed=6)
+    assert a.seed == 5
+    np.testing.assert_array_equal(a.doses.amount_mg, reg.doses(cohort, seed=5).amount_mg)
+    np.testing.assert_array_equal(a.concentrations, b.concentrations)
+    assert not np.array_equal(a.doses.amount_mg, c.doses.amount_mg)
+
+
+def test_missed_doses_do_not_depend_on_how_the_cohort_is_cut():
+    rng = np.random.default_rng(1)
+    w, age = rng.uniform(10, 60, 5000), rng.uniform(2, 17, 5000)
+    reg = pk.Regimen.weight_based(2.0, 3, days=2, missed_dose_probability=0.2)
+    whole = reg.doses(pk.Cohort(weight_kg=w, age_years=age), seed=9).amount_mg
+    # cut at 3000: across the 4096-subject block boundary of the draws
+    head = reg.doses(pk.Cohort(weight_kg=w[:3000], age_years=age[:3000]), seed=9).amount_mg
+    tail = reg.doses(pk.Cohort(weight_kg=w[3000:], age_years=age[3000:]), seed=9, first=3000).amount_mg
+    np.testing.assert_array_equal(np.vstack([head, tail]), whole)
+
+
+def test_events_record_only_the_doses_given():
+    cohort = typical_cohort(20, 30)
+    reg = pk.Regimen.weight_based(2.0, 3, days=10, missed_dose_probability=0.25)
+    amount = reg.doses(cohort, seed=3).amount_mg
+    ev = reg.events(cohort, seed=3)
+    assert len(ev) == np.count_nonzero(amount) < amount.size
+    np.testing.assert_array_equal(ev["AMT"], amount[amount > 0])
+
+
+def test_daily_totals_are_as_prescribed_without_a_seed_and_as_given_with_one():
+    cohort = typical_cohort(20, 35)
+    reg = pk.Regimen.weight_based(2.0, 3, days=4, missed_dose_probability=0.3)
+    day, prescribed = reg.daily_mg(cohort)
+    np.testing.assert_array_equal(day, [0, 1, 2, 3])
+    np.testing.assert_allclose(prescribed, [[40.0] * 4, [70.0] * 4], rtol=1e-15)  # 2 mg/kg/day
+    _, given = reg.daily_mg(cohort, seed=5)
+    np.testing.assert_allclose(given, reg.doses(cohort, seed=5).amount_mg.reshape(2, 4, 3).sum(axis=2),
+                               rtol=1e-15)
+    assert np.all(given <= prescribed + 1e-12) and given.sum() < prescribed.sum()
+
+
+def test_plot_draws_each_childs_daily_dose(tmp_path):
+    cohort = typical_cohort(10, 50)
+    reg = pk.Regimen.titration(**{**TRIAL, "days": 21})
+    fig = reg.plot(cohort)
+    lines = fig.axes[0].lines
+    assert [line.get_label() for line in lines] == ["ID 1 (10 kg)", "ID 2 (50 kg)"]
+    # 50 kg: 3 x 2.5, 3 x 5, 3 x 7.5 mg/day over weeks 1-3, the last day drawn a full day wide
+    np.testing.assert_allclose(lines[1].get_ydata()[[0, 7, 14, 20, 21]], [7.5, 15, 22.5, 22.5, 22.5])
+    fig.savefig(tmp_path / "doses.png")
+    matplotlib.pyplot.close(fig)
+
+
 # --- bad regimens ------------------------------------------------------------
 
 @pytest.mark.parametrize("dose", [0.0, -2.0])
@@ -90,3 +274,96 @@ def test_non_positive_cap_is_refused():
 def test_decreasing_dose_times_are_refused():
     with pytest.raises(ValueError, match=r"Regimen\.time_h\[2\] is 4\.0; expected non-decreasing dose times"):
         pk.Regimen(time_h=[0.0, 8.0, 4.0], mg=1.0, mg_per_kg=np.inf, max_mg=np.inf)
+
+
+def test_age_outside_every_band_is_refused():
+    reg = pk.Regimen.weight_based(2.0, 3, days=1, max_mg_per_day=AGE_CAPS)
+    with pytest.raises(ValueError, match=r"child ID 2 is 1\.5 years old, in no age band of max_mg_per_day; "
+                                         r"expected ages in \[2, 8\), \[8, 18\) y"):
+        reg.doses(pk.Cohort(weight_kg=[20, 10], age_years=[5, 1.5]))
+
+
+def test_overlapping_age_bands_are_refused():
+    with pytest.raises(ValueError, match=r"age bands \(2, 8\) and \(7, 18\) overlap; expected disjoint"):
+        pk.Regimen.weight_based(2.0, 3, days=1, max_mg_per_day={(2, 8): 40, (7, 18): 60})
+
+
+def test_age_band_that_is_not_a_range_is_refused():
+    with pytest.raises(ValueError, match=r"age band \(8, 2\) is not an age range; expected \(from_years, "
+                                         r"to_years\) with 0 <= from < to"):
+        pk.Regimen.weight_based(2.0, 3, days=1, max_mg_per_day={(8, 2): 40})
+
+
+def test_age_bands_without_doses_per_day_are_refused():
+    with pytest.raises(ValueError, match=r"max_mg_per_day_by_age needs doses_per_day"):
+        pk.Regimen(time_h=[0.0], mg=5.0, mg_per_kg=np.inf, max_mg=np.inf, max_mg_per_day_by_age=AGE_CAPS)
+
+
+@pytest.mark.parametrize("times, message", [
+    (("08:00", "14:00"), r"times_of_day has 2 times; expected 3, one per dose of the day"),
+    (("08:00", "14:00", "24:00"), r"times_of_day\[2\] is '24:00'; expected a clock time 'HH:MM' from "
+                                  r"'00:00' to '23:59'"),
+    (("08:00", "8:30", "20:00"), r"times_of_day\[1\] is '8:30'; expected a clock time 'HH:MM'"),
+    (("08:00", "20:00", "14:00"), r"times_of_day\[2\] is '14:00'; expected a time later in the day "
+                                  r"than '20:00'"),
+    ((8, 14, 20), r"times_of_day is \(8, 14, 20\); expected clock times like"),
+])
+def test_bad_clock_times_are_refused(times, message):
+    with pytest.raises(ValueError, match=message):
+        pk.Regimen.weight_based(2.0, 3, days=1, times_of_day=times)
+
+
+def test_missed_dose_probability_above_1_is_refused():
+    with pytest.raises(ValueError, match=r"missed_dose_probability is 1\.5; expected a probability from 0 to 1"):
+        pk.Regimen.weight_based(2.0, 3, days=1, missed_dose_probability=1.5)
+
+
+def test_missed_doses_without_a_seed_are_refused():
+    reg = pk.Regimen.weight_based(2.0, 3, days=1, missed_dose_probability=0.1)
+    with pytest.raises(ValueError, match=r"missed_dose_probability is 0\.1; expected a seed"):
+        reg.doses(typical_cohort(20))
+
+
+def test_non_positive_titration_step_is_refused():
+    with pytest.raises(ValueError, match=r"Regimen\.titration: step_mg is 0; expected a finite number > 0"):
+        pk.Regimen.titration(**{**TRIAL, "step_mg": 0})
+
+
+def test_fractional_step_interval_is_refused():
+    with pytest.raises(ValueError, match=r"step_every_days is 3\.5; expected a whole number >= 1"):
+        pk.Regimen.titration(**{**TRIAL, "step_every_days": 3.5})
+
+
+def test_switch_to_qid_from_qid_is_refused():
+    with pytest.raises(ValueError, match=r"switch_to_qid_above_mg_per_day needs doses_per_day < 4; "
+                                         r"doses_per_day is 4"):
+        pk.Regimen.titration(**{**TRIAL, "doses_per_day": 4}, switch_to_qid_above_mg_per_day=60)
+
+
+def test_switch_with_clock_times_needs_qid_clock_times():
+    with pytest.raises(ValueError, match=r"qid_times_of_day is None; expected 4 clock times"):
+        pk.Regimen.titration(**TRIAL, switch_to_qid_above_mg_per_day=60,
+                             times_of_day=("08:00", "14:00", "20:00"))
+
+
+def test_qid_clock_times_without_a_switch_are_refused():
+    with pytest.raises(ValueError, match=r"qid_times_of_day is \('07:00', '12:00', '17:00', '22:00'\) "
+                                         r"without switch_to_qid_above_mg_per_day; expected None"):
+        pk.Regimen.titration(**TRIAL, qid_times_of_day=("07:00", "12:00", "17:00", "22:00"))
+
+
+def test_weight_range_that_is_empty_is_refused():
+    with pytest.raises(ValueError, match=r"Regimen\.max_weight_kg\[0\] is 10\.0; expected a weight above "
+                                         r"min_weight_kg"):
+        pk.Regimen(time_h=[0.0], mg=5.0, mg_per_kg=np.inf, max_mg=np.inf, min_weight_kg=20, max_weight_kg=10)
+
+
+def test_start_after_the_first_dose_is_refused():
+    with pytest.raises(ValueError, match=r"start_h is 5\.0; expected a finite time <= the first dose, 4 h"):
+        pk.Regimen(time_h=[4.0], mg=5.0, mg_per_kg=np.inf, max_mg=np.inf, start_h=5.0)
+
+
+def test_replace_checks_again():
+    reg = pk.Regimen.weight_based(2.0, 3, days=1)
+    with pytest.raises(ValueError, match=r"missed_dose_probability is -0\.1"):
+        dataclasses.replace(reg, missed_dose_probability=-0.1)

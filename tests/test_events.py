@@ -1,0 +1,232 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+import pkmodel as pk
+from conftest import typical_cohort
+
+TIMES = np.arange(0, 48.5, 0.5)
+
+
+def table(**columns) -> pd.DataFrame:
+    """A two-child event table (IDs 1, 2): a dose each at 0 h, an observation at 4 h; columns override."""
+    base = {"ID": [1, 1, 2, 2], "TIME": [0.0, 4.0, 0.0, 4.0], "AMT": [5.0, 0.0, 7.5, 0.0],
+            "EVID": [1, 0, 1, 0], "CMT": [1, 2, 1, 2]}
+    base.update(columns)
+    return pd.DataFrame(base)
+
+
+COHORT = pk.Cohort(weight_kg=[20.0, 30.0], age_years=[6.0, 9.0])
+
+
+def test_addl_expansion_equals_writing_every_dose_out(card):
+    # ID 1: 5 mg at 0 h and 5 more every 8 h; ID 2: 7.5 mg at 4 h and 3 more every 12 h
+    short = pd.DataFrame({"ID": [1, 2], "TIME": [0.0, 4.0], "AMT": [5.0, 7.5], "EVID": [1, 1],
+                          "CMT": [1, 1], "II": [8.0, 12.0], "ADDL": [5, 3]})
+    long = pd.DataFrame({"ID": [1] * 6 + [2] * 4,
+                         "TIME": [0.0, 8, 16, 24, 32, 40, 4, 16, 28, 40],
+                         "AMT": [5.0] * 6 + [7.5] * 4, "EVID": 1, "CMT": 1})
+    a, b = pk.read_events(short), pk.read_events(long)
+    np.testing.assert_array_equal(a.doses_given.time_h, b.doses_given.time_h)
+    np.testing.assert_array_equal(a.doses_given.amount_mg, b.doses_given.amount_mg)
+    da, db = a.doses(COHORT), b.doses(COHORT)
+    np.testing.assert_array_equal(da.time_h, db.time_h)
+    np.testing.assert_array_equal(da.amount_mg, db.amount_mg)
+    np.testing.assert_array_equal(pk.simulate(card, COHORT, a, TIMES, seed=1).concentrations,
+                                  pk.simulate(card, COHORT, b, TIMES, seed=1).concentrations)
+
+
+def test_a_nonmem_csv_round_trips_unchanged(tmp_path):
+    text = ("ID,TIME,AMT,EVID,CMT,II,ADDL,SS,RATE,DV,MDV,WT\n"
+            "1,0,5,1,1,8,2,0,0,.,1,20.5\n"
+            "1,2.5,0,0,2,0,0,0,0,0.1234,0,20.5\n"
+            "2,0,7.5,1,1,0,0,0,0,.,1,30\n"
+            "2,8,7.5,1,1,0,0,0,0,.,1,30\n"
+            "2,12.25,.,0,2,.,.,.,.,0.05,0,30\n")
+    (tmp_path / "in.csv").write_text(text)
+    pk.write_events(pk.read_events(tmp_path / "in.csv"), tmp_path / "out.csv")
+    assert (tmp_path / "out.csv").read_text() == text
+
+
+def test_a_regimens_events_written_and_read_back_are_the_same_table(tmp_path):
+    ev = pk.Regimen.weight_based(2.0, 3, days=2, max_mg_per_dose=20).events(typical_cohort(13, 47))
+    pk.write_events(ev, tmp_path / "ev.csv")
+    back = pk.read_events(tmp_path / "ev.csv").to_frame()
+    pd.testing.assert_frame_equal(back, ev, check_dtype=False)  # 20.0 is written 20, read as int
+
+
+def test_event_table_gives_the_same_curves_as_the_regimen_it_records(card):
+    # covariates are joined by ID: the table lists ID 12 first, the cohort ID 11
+    cohort = pk.Cohort(weight_kg=[15.0, 42.0], age_years=[4.0, 12.0], ids=[11, 12])
+    reg = pk.Regimen.weight_based(2.0, 3, days=2, missed_dose_probability=0.2)
+    ev = reg.events(cohort, seed=3).sort_values("ID", ascending=False, kind="stable")
+    from_table = pk.simulate(card, cohort, pk.read_events(ev), TIMES, seed=3)
+    from_regimen = pk.simulate(card, cohort, reg, TIMES, seed=3)  # the same missed doses, from seed 3
+    assert (from_regimen.doses.amount_mg == 0).any()
+    assert from_table.regimen == "event table (events)"
+    # 1e-12: the table has no column where no child got a dose, so the engine steps the state
+    # over other intervals: the same sums in another order
+    np.testing.assert_allclose(from_table.concentrations, from_regimen.concentrations, rtol=1e-12)
+
+
+def test_doses_at_the_same_time_add(card):
+    twice = table(TIME=[0.0, 0.0, 0.0, 4.0], AMT=[2.0, 3.0, 7.5, 0.0], EVID=[1, 1, 1, 0], CMT=[1, 1, 1, 2])
+    once = table()
+    a = pk.simulate(card, COHORT, pk.read_events(twice), TIMES, variability=False)
+    b = pk.simulate(card, COHORT, pk.read_events(once), TIMES, variability=False)
+    np.testing.assert_array_equal(a.doses.amount_mg, [[5.0], [7.5]])
+    # 2 + 3 mg at once is 5 mg: the same curve to rounding
+    np.testing.assert_allclose(a.concentrations, b.concentrations, rtol=1e-14)
+
+
+def test_children_with_different_dose_times_share_the_union_of_times():
+    ev = table(TIME=[0.0, 4.0, 2.0, 4.0])
+    doses = pk.read_events(ev).doses(COHORT)
+    np.testing.assert_array_equal(doses.time_h, [0.0, 2.0])
+    np.testing.assert_array_equal(doses.amount_mg, [[5.0, 0.0], [0.0, 7.5]])
+
+
+def test_dose_records_keep_what_the_engines_will_need_for_ss_rate_and_cmt():
+    ev = pd.DataFrame({"ID": [1, 1], "TIME": [0.0, 30.0], "AMT": [10.0, 4.0], "EVID": [4, 1],
+                       "CMT": [1, 2], "II": [12.0, 0.0], "ADDL": [2, 0], "SS": [1, 0],
+                       "RATE": [5.0, 0.0]})
+    given = pk.read_events(ev).doses_given
+    np.testing.assert_array_equal(given.time_h, [0.0, 12.0, 24.0, 30.0])
+    np.testing.assert_array_equal(given.ss, [1, 0, 0, 0])          # only the row's own dose
+    np.testing.assert_array_equal(given.reset, [True, False, False, False])
+    np.testing.assert_array_equal(given.rate_mg_per_h, [5.0, 5.0, 5.0, 0.0])
+    np.testing.assert_array_equal(given.ii_h, [12.0, 12.0, 12.0, 0.0])
+    np.testing.assert_array_equal(given.cmt, [1, 1, 1, 2])
+    np.testing.assert_array_equal(given.row, [0, 0, 0, 1])
+
+
+# --- what the engines cannot do yet -----------------------------------------------
+
+@pytest.mark.parametrize("columns, message", [
+    ({"SS": [1, 0, 0, 0], "II": [8.0, 0, 0, 0]},
+     r"events row 0, column SS is 1: steady-state doses \(SS 1 or 2\) are not supported yet"),
+    ({"RATE": [2.0, 0, 0, 0]}, r"events row 0, column RATE is 2\.0: zero-order inputs \(RATE > 0\) are not "
+                               r"supported yet"),
+    ({"CMT": [1, 2, 2, 2]}, r"events row 2, column CMT is 2: doses into a compartment other than CMT 1"),
+    ({"EVID": [1, 0, 4, 0]}, r"events row 2, column EVID is 4: resets \(EVID 3 and 4\) are not supported yet"),
+])
+def test_simulate_refuses_what_the_engines_do_not_support_yet(card, columns, message):
+    with pytest.raises(NotImplementedError, match=message):
+        pk.simulate(card, COHORT, pk.read_events(table(**columns)), TIMES)
+
+
+# --- bad tables -------------------------------------------------------------------
+
+def test_negative_amount_is_refused():
+    with pytest.raises(ValueError, match=r"events row 2, column AMT is -7\.5; expected an amount >= 0 mg"):
+        pk.read_events(table(AMT=[5.0, 0.0, -7.5, 0.0]))
+
+
+def test_decreasing_time_within_an_id_is_refused():
+    with pytest.raises(ValueError, match=r"events row 3, column TIME is 1\.0; expected a time >= 4\.0, the "
+                                         r"TIME of row 1 of the same ID 1"):
+        pk.read_events(table(ID=[1, 1, 2, 1], TIME=[0.0, 4.0, 0.0, 1.0]))
+
+
+def test_unknown_compartment_of_the_model_is_refused(card):
+    with pytest.raises(ValueError, match=r"events row 1, column CMT is 3; expected a compartment of "
+                                         r"one_compartment_oral: 1 \(depot\), 2 \(central\)"):
+        pk.simulate(card, COHORT, pk.read_events(table(CMT=[1, 3, 1, 2])), TIMES)
+
+
+def test_compartment_that_is_not_a_number_1_2_is_refused():
+    with pytest.raises(ValueError, match=r"events row 0, column CMT is 0; expected a compartment number 1, 2"):
+        pk.read_events(table(CMT=[0, 2, 1, 2]))
+
+
+def test_evid_outside_0_to_4_is_refused():
+    with pytest.raises(ValueError, match=r"events row 1, column EVID is 5; expected 0, 1, 2, 3 or 4"):
+        pk.read_events(table(EVID=[1, 5, 1, 0]))
+
+
+def test_additional_doses_without_an_interval_are_refused():
+    with pytest.raises(ValueError, match=r"events row 0, column II is 0\.0 \(ADDL is 3\); expected an "
+                                         r"interval > 0 h where ADDL is above 0"):
+        pk.read_events(table(ADDL=[3, 0, 0, 0], II=[0.0, 0, 0, 0]))
+
+
+def test_steady_state_without_an_interval_is_refused():
+    with pytest.raises(ValueError, match=r"events row 2, column II is 'missing' \(SS is 1\); expected an "
+                                         r"interval > 0 h where SS is 1 or 2"):
+        pk.read_events(table(SS=[0, 0, 1, 0]))
+
+
+def test_ids_missing_from_the_cohort_are_refused(card):
+    with pytest.raises(ValueError, match=r"events row 2, column ID is 7; expected an ID of the cohort"):
+        pk.simulate(card, COHORT, pk.read_events(table(ID=[1, 1, 7, 7])), TIMES)
+
+
+def test_cohort_children_missing_from_the_table_are_refused(card):
+    cohort = pk.Cohort(weight_kg=[20.0, 30.0, 40.0], age_years=[6.0, 9.0, 12.0])
+    with pytest.raises(ValueError, match=r"events: no rows for cohort ID 3; expected rows for every child"):
+        pk.simulate(card, cohort, pk.read_events(table()), TIMES)
+
+
+def test_missing_column_is_refused():
+    with pytest.raises(ValueError, match=r"events: column EVID is missing; expected columns ID, TIME, AMT, "
+                                         r"EVID, CMT"):
+        pk.read_events(table().drop(columns="EVID"))
+
+
+def test_text_in_a_number_column_is_refused():
+    with pytest.raises(ValueError, match=r"events row 1, column TIME is 'four'; expected a number"):
+        pk.read_events(table(TIME=[0.0, "four", 0.0, 4.0]))
+
+
+def test_a_dose_amount_on_an_observation_row_is_refused():
+    with pytest.raises(ValueError, match=r"events row 1, column AMT is 5\.0; expected 0 or missing on a row "
+                                         r"that is not a dose"):
+        pk.read_events(table(AMT=[5.0, 5.0, 7.5, 0.0]))
+
+
+def test_negative_time_is_refused():
+    with pytest.raises(ValueError, match=r"events row 0, column TIME is -1\.0; expected a finite time >= 0 h"):
+        pk.read_events(table(TIME=[-1.0, 4.0, 0.0, 4.0]))
+
+
+def test_fractional_id_is_refused():
+    with pytest.raises(ValueError, match=r"events row 2, column ID is 2\.5; expected a whole-number subject ID"):
+        pk.read_events(table(ID=[1, 1, 2.5, 2.5]))
+
+
+def test_fractional_addl_is_refused():
+    with pytest.raises(ValueError, match=r"events row 0, column ADDL is 1\.5; expected a whole number >= 0"):
+        pk.read_events(table(ADDL=[1.5, 0, 0, 0], II=[8.0, 0, 0, 0]))
+
+
+def test_ss_other_than_0_1_2_is_refused():
+    with pytest.raises(ValueError, match=r"events row 0, column SS is 3; expected 0, 1 or 2"):
+        pk.read_events(table(SS=[3, 0, 0, 0], II=[8.0, 0, 0, 0]))
+
+
+def test_modelled_rate_is_refused():
+    with pytest.raises(ValueError, match=r"events row 0, column RATE is -2; expected a rate >= 0 mg/h "
+                                         r"\(modelled rates -1 and -2 are not supported\)"):
+        pk.read_events(table(RATE=[-2, 0, 0, 0]))
+
+
+def test_mdv_other_than_0_1_is_refused():
+    with pytest.raises(ValueError, match=r"events row 1, column MDV is 2; expected 0, 1 or missing"):
+        pk.read_events(table(MDV=[1, 2, 1, 0]))
+
+
+def test_empty_table_is_refused():
+    with pytest.raises(ValueError, match=r"events: the table has no rows; expected one or more events"):
+        pk.read_events(table().iloc[:0])
+
+
+def test_something_that_is_not_a_table_is_refused():
+    with pytest.raises(TypeError, match=r"events is a list; expected a path to a CSV file or a pandas DataFrame"):
+        pk.read_events([1, 0.0, 5.0])
+
+
+def test_a_file_names_itself_in_the_message(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("ID,TIME,AMT,EVID,CMT\n1,0,5,1,1\n1,2,-1,1,1\n")
+    with pytest.raises(ValueError, match=r"bad\.csv row 1, column AMT is -1; expected an amount >= 0 mg"):
+        pk.read_events(path)
