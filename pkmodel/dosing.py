@@ -12,7 +12,7 @@ import pandas as pd
 from ._checks import is_number, nonnegative, positive, readonly, refuse_first, whole
 from .cohort import Cohort
 from .formulations import Formulation, as_formulation
-from .variability import STREAM_ADHERENCE, seed_entropy, uniforms
+from .variability import STREAM_ADHERENCE, STREAM_TIMING, seed_entropy, standard_normals, uniforms
 
 _FREQUENCY = {1: "QD", 2: "BID", 3: "TID", 4: "QID"}
 _CLOCK = re.compile(r"(\d{2}):(\d{2})")
@@ -31,20 +31,40 @@ class Doses:
         Non-decreasing, h; doses at the same time add.
     amount_mg : ndarray, shape (n_subjects, n_doses)
         >= 0, mg (0: no dose for that subject at that time).
+    compartment : ndarray of int, shape (n_doses,), optional
+        Index into the structure's compartments (0, the depot, by default).
+        Bioavailability F and lag tlag apply to depot doses only.
+    ss : ndarray of int, shape (n_doses,), optional
+        NONMEM SS: 0 an ordinary dose; 1 the dose brings its subject to the
+        steady state of this dose given every ii_h (amounts reset first);
+        2 the same steady state added to what is there.
+    ii_h : ndarray, shape (n_doses,), optional
+        Dosing interval of a steady-state dose, h (> 0 where ss > 0).
+    offset_h : ndarray, shape (n_subjects, n_doses), optional
+        When each subject took each dose relative to time_h, h (timing
+        jitter); time_h stays the schedule (dosing intervals, exposure windows).
     """
 
     time_h: np.ndarray
     amount_mg: np.ndarray
+    compartment: np.ndarray | None = None
+    ss: np.ndarray | None = None
+    ii_h: np.ndarray | None = None
+    offset_h: np.ndarray | None = None
 
-    def merged(self) -> tuple[np.ndarray, np.ndarray]:
-        """Distinct dose times, shape (n_events,), and summed amounts, (n_subjects, n_events)."""
-        times, slot = np.unique(self.time_h, return_inverse=True)
-        if times.size == self.time_h.size:
-            return times, self.amount_mg
-        amounts = np.zeros((self.amount_mg.shape[0], times.size))
-        for d, e in enumerate(slot):  # over doses, not subjects
-            amounts[:, e] += self.amount_mg[:, d]
-        return times, amounts
+    @property
+    def actual_time_h(self) -> np.ndarray:
+        """When each dose was taken: shape (n_doses,), or (n_subjects, n_doses) with jitter."""
+        return self.time_h if self.offset_h is None else self.time_h[None, :] + self.offset_h
+
+    def __post_init__(self):
+        n = np.shape(self.time_h)[-1]
+        for name, dtype in (("compartment", np.int64), ("ss", np.int64), ("ii_h", float)):
+            values = getattr(self, name)
+            object.__setattr__(self, name, readonly(np.zeros(n) if values is None else
+                                                    np.broadcast_to(values, (n,)), dtype=dtype))
+        bad = (self.ss > 0) & ~(self.ii_h > 0)
+        refuse_first(bad, "Doses.ii_h", self.ii_h, "an interval > 0 h for a steady-state dose")
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,6 +103,9 @@ class Regimen:
     missed_dose_probability : float
         Chance that each dose is missed (amount 0), drawn per child and dose
         from the simulation's seed; 0 (default) gives every dose.
+    timing_sd_h : float
+        Timing jitter: each child takes each dose at its scheduled time plus
+        N(0, timing_sd_h^2) h, drawn from the simulation's seed (0: on time).
     start_h : float, optional
         When day 0 begins, h (default: the first dose); days are 24 h.
     """
@@ -99,6 +122,7 @@ class Regimen:
     formulation: Formulation | None = None
     missed_dose_probability: float = 0.0
     start_h: float | None = None
+    timing_sd_h: float = 0.0
 
     def __post_init__(self):
         time_h = np.array(self.time_h, dtype=float, ndmin=1)
@@ -137,6 +161,9 @@ class Regimen:
         p = self.missed_dose_probability
         if not (is_number(p) and 0 <= p <= 1):
             raise ValueError(f"Regimen: missed_dose_probability is {p!r}; expected a probability from 0 to 1")
+        jitter = self.timing_sd_h
+        if not (is_number(jitter) and math.isfinite(jitter) and jitter >= 0):
+            raise ValueError(f"Regimen: timing_sd_h is {jitter!r}; expected a finite SD >= 0 h")
         start = time_h[0] if self.start_h is None else self.start_h
         if not (is_number(start) and math.isfinite(start) and start <= time_h[0]):
             raise ValueError(f"Regimen: start_h is {start!r}; expected a finite time <= the first dose, "
@@ -153,7 +180,7 @@ class Regimen:
     def weight_based(cls, mg_per_kg_day: float, doses_per_day: int, days: float,
                      max_mg_per_day=None, max_mg_per_dose: float | None = None,
                      start_h: float = 0.0, *, times_of_day=None, formulation=None,
-                     missed_dose_probability: float = 0.0) -> "Regimen":
+                     missed_dose_probability: float = 0.0, timing_sd_h: float = 0.0) -> "Regimen":
         """Equal doses of mg_per_kg_day / doses_per_day mg/kg, capped.
 
         Per-dose mg = min(weight * mg_per_kg_day / doses_per_day, max_mg_per_dose,
@@ -173,6 +200,7 @@ class Regimen:
                    max_mg=min(per_dose_cap, day_cap / doses_per_day), doses_per_day=doses_per_day,
                    max_mg_per_day_by_age=bands, formulation=formulation,
                    missed_dose_probability=missed_dose_probability, start_h=start_h,
+                   timing_sd_h=timing_sd_h,
                    label=label + _details(max_mg_per_dose, max_mg_per_day, formulation,
                                           missed_dose_probability))
 
@@ -181,7 +209,8 @@ class Regimen:
                   target_mg_per_kg_day: float, days: float, *, max_mg_per_dose: float | None = None,
                   max_mg_per_day=None, switch_to_qid_above_mg_per_day: float | None = None,
                   times_of_day=None, qid_times_of_day=None, formulation=None,
-                  missed_dose_probability: float = 0.0, start_h: float = 0.0) -> "Regimen":
+                  missed_dose_probability: float = 0.0, timing_sd_h: float = 0.0,
+                  start_h: float = 0.0) -> "Regimen":
         """Start low, step up every few days to a weight-based target, and stay there.
 
         On day j the prescribed dose is start_mg + step_mg * (j // step_every_days)
@@ -235,6 +264,7 @@ class Regimen:
                    max_mg=np.minimum(per_dose_cap, day_cap / per_day), doses_per_day=per_day,
                    max_mg_per_day_by_age=bands, min_weight_kg=low, max_weight_kg=high,
                    formulation=formulation, missed_dose_probability=missed_dose_probability,
+                   timing_sd_h=timing_sd_h,
                    start_h=start_h,
                    label=label + _details(max_mg_per_dose, max_mg_per_day, formulation,
                                           missed_dose_probability))
@@ -256,22 +286,34 @@ class Regimen:
         Parameters
         ----------
         seed : int, optional
-            Entropy of the missed-dose draws; needed when missed_dose_probability > 0.
+            Entropy of the missed-dose and timing draws; needed when
+            missed_dose_probability or timing_sd_h > 0.
         first : int
             Position of cohort's first child in the whole cohort simulated: a
             child's draws depend on its position, not on how the cohort is cut.
         """
         amount = self._prescribed(cohort)
-        p = self.missed_dose_probability
-        if p > 0:
+        offset = None
+        if self.random:
             if seed is None:
-                raise ValueError(f"Regimen: missed_dose_probability is {p!r}; expected a seed to draw "
-                                 "the missed doses from (simulate passes its own)")
+                raise ValueError(f"Regimen: missed_dose_probability is {self.missed_dose_probability!r}, "
+                                 f"timing_sd_h is {self.timing_sd_h!r}; expected a seed to draw the "
+                                 "missed doses and dose times from (simulate passes its own)")
             start = whole("Regimen.doses", "first", first, 0)
-            missed = uniforms(seed_entropy(seed), STREAM_ADHERENCE, start, *amount.shape) < p
-            amount[missed] = 0.0
+            if self.missed_dose_probability > 0:
+                missed = (uniforms(seed_entropy(seed), STREAM_ADHERENCE, start, *amount.shape)
+                          < self.missed_dose_probability)
+                amount[missed] = 0.0
+            if self.timing_sd_h > 0:
+                offset = self.timing_sd_h * standard_normals(seed_entropy(seed), STREAM_TIMING, start,
+                                                             *amount.shape)
         amount.flags.writeable = False
-        return Doses(time_h=self.time_h, amount_mg=amount)
+        return Doses(time_h=self.time_h, amount_mg=amount, offset_h=offset)
+
+    @property
+    def random(self) -> bool:
+        """Whether what a child is given is drawn (missed doses, timing jitter)."""
+        return self.missed_dose_probability > 0 or self.timing_sd_h > 0
 
     def events(self, cohort: Cohort, seed: int | None = None) -> pd.DataFrame:
         """NONMEM-style records of the doses given: ID, TIME (h), AMT (mg), EVID (1), CMT (1, depot).
@@ -281,13 +323,15 @@ class Regimen:
         doses = self.doses(cohort, seed)
         n, d = doses.amount_mg.shape
         given = doses.amount_mg.ravel() > 0
-        return pd.DataFrame({
+        frame = pd.DataFrame({
             "ID": np.repeat(cohort.ids, d)[given],
-            "TIME": np.tile(doses.time_h, n)[given],
+            "TIME": np.broadcast_to(doses.actual_time_h, (n, d)).ravel()[given],
             "AMT": doses.amount_mg.ravel()[given],
             "EVID": np.ones(given.sum(), dtype=np.int64),
             "CMT": np.ones(given.sum(), dtype=np.int64),
         })
+        # with timing jitter a child's doses may swap order (and the first may come before 0)
+        return frame.sort_values(["ID", "TIME"], kind="stable", ignore_index=True)
 
     def describe(self, cohort: Cohort) -> pd.DataFrame:
         """Per child, what the regimen comes to (as prescribed: no missed doses).

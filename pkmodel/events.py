@@ -150,23 +150,22 @@ class EventTable:
     def doses(self, cohort: Cohort) -> Doses:
         """The engines' input: union of dose times, amounts per child of `cohort` (by ID).
 
-        Doses at the same time add. Refused (NotImplementedError, naming the
-        row) until the engines support them: SS 1 or 2, RATE > 0, CMT other
-        than 1, EVID 3 and 4 (resets).
+        Doses at the same time into the same compartment add; steady-state
+        doses (SS 1, 2) keep their own column. CMT n is compartment n of the
+        structure (1-based: 1 the depot). Refused (NotImplementedError, naming
+        the row) until the engines support them: RATE > 0, EVID 3 and 4 (resets).
 
         Returns
         -------
         Doses
-            time_h shape (n_times,), distinct; amount_mg shape (n_subjects, n_times),
-            rows in the order of cohort.ids, 0 where a child has no dose at a time.
+            time_h shape (n_columns,), non-decreasing; amount_mg shape
+            (n_subjects, n_columns), rows in the order of cohort.ids, 0 where a
+            child has no dose in a column; compartment, ss, ii_h per column.
         """
         given = self.doses_given
         for rows, column, what in (
                 (np.flatnonzero(self._numbers("EVID") >= 3), "EVID", "resets (EVID 3 and 4)"),
-                (given.row[given.ss != 0], "SS", "steady-state doses (SS 1 or 2)"),
-                (given.row[given.rate_mg_per_h > 0], "RATE", "zero-order inputs (RATE > 0)"),
-                (given.row[given.cmt != 1], "CMT",
-                 "doses into a compartment other than CMT 1, the dose compartment")):
+                (given.row[given.rate_mg_per_h > 0], "RATE", "zero-order inputs (RATE > 0)")):
             if rows.size:
                 raise NotImplementedError(f"{self._found(int(rows.min()), column)}: {what} are not "
                                           "supported yet by the engines")
@@ -179,12 +178,21 @@ class EventTable:
                              "expected rows for every child of the cohort")
         by_id = np.argsort(cohort.ids)
         subject = by_id[np.searchsorted(cohort.ids, given.id, sorter=by_id)]
-        times, slot = np.unique(given.time_h, return_inverse=True)
-        amount = np.zeros((len(cohort), times.size))
-        np.add.at(amount, (subject, slot), given.amount_mg)
+        # one column per distinct (time, compartment) of ordinary doses; a steady-state
+        # dose (which resets or adds a steady state) keeps a column of its own
+        ss_key = np.where(given.ss > 0, np.arange(given.ss.size), -1)
+        key = np.stack([given.time_h, given.cmt, ss_key], axis=1)
+        columns, slot = np.unique(key, axis=0, return_inverse=True)
+        amount = np.zeros((len(cohort), columns.shape[0]))
+        np.add.at(amount, (subject, slot.ravel()), given.amount_mg)
+        ss = np.zeros(columns.shape[0], dtype=np.int64)
+        ii = np.zeros(columns.shape[0])
+        steady = given.ss > 0
+        ss[slot.ravel()[steady]] = given.ss[steady]
+        ii[slot.ravel()[steady]] = given.ii_h[steady]
         amount.flags.writeable = False
-        times.flags.writeable = False
-        return Doses(time_h=times, amount_mg=amount)
+        return Doses(time_h=columns[:, 0].copy(), amount_mg=amount,
+                     compartment=columns[:, 1].astype(np.int64) - 1, ss=ss, ii_h=ii)
 
     def _numbers(self, column: str) -> np.ndarray:
         """Column as floats (missing: nan); refuses text that is not a number."""

@@ -73,8 +73,8 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
     starts = np.union1d(occasion_starts, growth_starts)
     covariates = _grown(cohort, growth_starts, starts)
     n_replicates = _replicates(replicates, model, variability)
-    missed_doses = isinstance(regimen, Regimen) and regimen.missed_dose_probability > 0
-    entropy = _variability.seed_entropy(seed) if variability or missed_doses else None
+    drawn_doses = isinstance(regimen, Regimen) and regimen.random
+    entropy = _variability.seed_entropy(seed) if variability or drawn_doses else None
 
     n = len(cohort)
     if isinstance(regimen, EventTable):

@@ -17,6 +17,7 @@ STREAM_IOV = 1          # inter-occasion random effects (kappas)
 STREAM_RESIDUAL = 2     # residual error of observations
 STREAM_UNCERTAINTY = 3  # typical values, one draw per replicate
 STREAM_ADHERENCE = 4    # missed doses (dosing.Regimen)
+STREAM_TIMING = 5       # when each dose is taken (dosing.Regimen timing jitter)
 
 
 def seed_entropy(seed) -> int:

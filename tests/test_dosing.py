@@ -54,12 +54,18 @@ def test_events_are_a_nonmem_dose_table_sorted_by_id_and_time():
     assert set(ev["EVID"]) == {1} and set(ev["CMT"]) == {1}
 
 
-def test_merged_doses_add_at_equal_times():
+def test_doses_at_one_time_into_one_compartment_are_one_event_and_add():
+    from pkmodel.engines import common
     doses = pk.Doses(time_h=np.array([0.0, 4.0, 4.0, 9.0]),
                      amount_mg=np.array([[1.0, 2.0, 3.0, 4.0], [0.0, 1.0, 1.0, 0.0]]))
-    times, amounts = doses.merged()
-    np.testing.assert_array_equal(times, [0.0, 4.0, 9.0])
-    np.testing.assert_array_equal(amounts, [[1.0, 5.0, 4.0], [0.0, 2.0, 0.0]])
+    line = common.shared_timeline(common.Epochs.constant({}), doses.time_h, doses.amount_mg, doses)
+    np.testing.assert_array_equal(line.times_h, [0.0, 4.0, 9.0])
+    np.testing.assert_array_equal(line.amounts_mg, [[1.0, 5.0, 4.0], [0.0, 2.0, 0.0]])
+
+
+def test_steady_state_dose_needs_an_interval():
+    with pytest.raises(ValueError, match=r"Doses\.ii_h\[1\] is 0\.0; expected an interval > 0 h"):
+        pk.Doses(time_h=np.array([0.0, 4.0]), amount_mg=np.ones((1, 2)), ss=[0, 1], ii_h=[0.0, 0.0])
 
 
 # --- caps and rounding at steady state -----------------------------------------
@@ -320,7 +326,7 @@ def test_missed_dose_probability_above_1_is_refused():
 
 def test_missed_doses_without_a_seed_are_refused():
     reg = pk.Regimen.weight_based(2.0, 3, days=1, missed_dose_probability=0.1)
-    with pytest.raises(ValueError, match=r"missed_dose_probability is 0\.1; expected a seed"):
+    with pytest.raises(ValueError, match=r"missed_dose_probability is 0\.1, timing_sd_h is 0\.0; expected a seed"):
         reg.doses(typical_cohort(20))
 
 
@@ -367,3 +373,48 @@ def test_replace_checks_again():
     reg = pk.Regimen.weight_based(2.0, 3, days=1)
     with pytest.raises(ValueError, match=r"missed_dose_probability is -0\.1"):
         dataclasses.replace(reg, missed_dose_probability=-0.1)
+
+
+# --- timing jitter ------------------------------------------------------------------
+
+def test_timing_jitter_has_the_requested_sd_and_zero_is_the_plain_regimen():
+    cohort = pk.Cohort(weight_kg=np.full(2500, 20.0), age_years=np.full(2500, 6.0))
+    jittered = pk.Regimen.weight_based(2.0, 4, 10, timing_sd_h=0.5).doses(cohort, seed=1)
+    offsets = jittered.offset_h
+    assert offsets.shape == (2500, 40)
+    # 100,000 draws: SE of the SD 0.5/sqrt(2e5) = 0.0011; of the mean 0.0016
+    np.testing.assert_allclose(np.std(offsets), 0.5, atol=0.005)
+    assert abs(np.mean(offsets)) < 0.008
+    plain = pk.Regimen.weight_based(2.0, 4, 10).doses(cohort)
+    still = pk.Regimen.weight_based(2.0, 4, 10, timing_sd_h=0.0).doses(cohort, seed=1)
+    assert still.offset_h is None and np.array_equal(still.amount_mg, plain.amount_mg)
+
+
+def test_jittered_doses_are_simulated_at_the_times_taken(card):
+    cohort = pk.Cohort(weight_kg=[12.0, 30.0, 45.0], age_years=[4.0, 9.0, 14.0])
+    reg = pk.Regimen.weight_based(2.0, 3, 2, timing_sd_h=0.75, start_h=2.0)
+    times = np.arange(0, 48.25, 0.25)
+    res = pk.simulate(card, cohort, reg, times, variability=False, seed=7)
+    taken = res.doses.actual_time_h
+    assert taken.shape == (3, 6) and np.all(np.abs(taken - reg.time_h) > 0)
+    # independent check: superposition of the textbook curve at each child's own times
+    p = res.individual
+    k, ka, v = p["CL"] / p["V"], p["ka"], p["V"]
+    dt = times[None, None, :] - taken[:, :, None]
+    after = dt > 0
+    dt = np.where(after, dt, 0.0)
+    curve = (res.doses.amount_mg[:, :, None] * (ka / (v * (ka - k)))[:, None, None]
+             * (np.exp(-k[:, None, None] * dt) - np.exp(-ka[:, None, None] * dt)))
+    expected = np.where(after, curve, 0.0).sum(axis=1)
+    from conftest import relative_error_where_visible
+    assert relative_error_where_visible(res.concentrations, expected) < 1e-11
+    ode = pk.simulate(card, cohort, reg, times, variability=False, seed=7, engine="ode")
+    assert relative_error_where_visible(ode.concentrations, res.concentrations) < 1e-6
+    # the event table records what was actually given
+    ev = reg.events(cohort, seed=7)
+    np.testing.assert_allclose(np.sort(ev["TIME"].to_numpy()), np.sort(taken.ravel()))
+
+
+def test_negative_timing_sd_is_refused():
+    with pytest.raises(ValueError, match=r"Regimen: timing_sd_h is -1\.0; expected a finite SD >= 0 h"):
+        pk.Regimen.weight_based(2.0, 3, 1, timing_sd_h=-1.0)

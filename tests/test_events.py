@@ -103,16 +103,66 @@ def test_dose_records_keep_what_the_engines_will_need_for_ss_rate_and_cmt():
 # --- what the engines cannot do yet -----------------------------------------------
 
 @pytest.mark.parametrize("columns, message", [
-    ({"SS": [1, 0, 0, 0], "II": [8.0, 0, 0, 0]},
-     r"events row 0, column SS is 1: steady-state doses \(SS 1 or 2\) are not supported yet"),
     ({"RATE": [2.0, 0, 0, 0]}, r"events row 0, column RATE is 2\.0: zero-order inputs \(RATE > 0\) are not "
                                r"supported yet"),
-    ({"CMT": [1, 2, 2, 2]}, r"events row 2, column CMT is 2: doses into a compartment other than CMT 1"),
     ({"EVID": [1, 0, 4, 0]}, r"events row 2, column EVID is 4: resets \(EVID 3 and 4\) are not supported yet"),
 ])
 def test_simulate_refuses_what_the_engines_do_not_support_yet(card, columns, message):
     with pytest.raises(NotImplementedError, match=message):
         pk.simulate(card, COHORT, pk.read_events(table(**columns)), TIMES)
+
+
+# --- steady state and compartments ------------------------------------------------
+
+@pytest.mark.parametrize("engine", ["analytic", "ode"])
+@pytest.mark.parametrize("name", ["baclofen_cp_card", "baclofen_cp_he2014"])
+def test_ss1_dose_equals_60_days_of_repeated_dosing(engine, name):
+    model = pk.load_model(name)
+    cohort = pk.Cohort(weight_kg=[12.0, 45.0], age_years=[4.0, 14.0])
+    last = 60 * 24.0 - 8.0                                   # the last of 180 doses, every 8 h
+    times = np.linspace(last, last + 8.0, 33)                # the last dosing interval
+    steady = pd.DataFrame({"ID": [1, 2], "TIME": [last] * 2, "AMT": [10.0, 20.0], "EVID": 1,
+                           "CMT": 1, "SS": 1, "II": 8.0})
+    repeated = pd.DataFrame({"ID": [1, 2], "TIME": [0.0] * 2, "AMT": [10.0, 20.0], "EVID": 1,
+                             "CMT": 1, "II": 8.0, "ADDL": 179})
+    a = pk.simulate(model, cohort, pk.read_events(steady), times, engine=engine, seed=3)
+    b = pk.simulate(model, cohort, pk.read_events(repeated), times, engine=engine, seed=3)
+    # after 60 days (320 half-lives) the repeated doses are at steady state to far below 1e-9;
+    # the pre-dose value at the SS dose's own time is still 0 (nothing before it)
+    rtol = 1e-9 if engine == "analytic" else 1e-6   # ode: its own tolerance on 180 doses
+    np.testing.assert_allclose(a.concentrations[:, 1:], b.concentrations[:, 1:], rtol=rtol)
+    assert np.all(a.concentrations[:, 0] == 0)
+
+
+def test_ss2_adds_the_steady_state_to_what_is_there(card):
+    base = {"ID": [1, 1], "AMT": [10.0, 10.0], "EVID": 1, "CMT": 1, "II": [0.0, 8.0]}
+    one = pk.Cohort(weight_kg=[20.0], age_years=[6.0])
+    times = np.arange(24.5, 32.5, 0.5)
+    plus = pk.simulate(card, one, pk.read_events(pd.DataFrame({**base, "TIME": [20.0, 24.0], "SS": [0, 2]})),
+                       times, variability=False)
+    reset = pk.simulate(card, one, pk.read_events(pd.DataFrame({**base, "TIME": [20.0, 24.0], "SS": [0, 1]})),
+                        times, variability=False)
+    single = pk.simulate(card, one, pk.read_events(pd.DataFrame({**{k: v[:1] if isinstance(v, list) else v
+                                                                     for k, v in base.items()}, "TIME": [20.0]})),
+                         times, variability=False)
+    # SS=2 keeps the 20 h dose on top of the steady state; SS=1 forgets it
+    np.testing.assert_allclose(plus.concentrations, reset.concentrations + single.concentrations, rtol=1e-12)
+
+
+@pytest.mark.parametrize("engine", ["analytic", "ode"])
+def test_a_dose_into_central_is_an_iv_bolus_without_bioavailability(engine, tmp_path):
+    from conftest import write_model
+    model = pk.load_model(write_model(tmp_path, F={"value": 0.5, "unit": "1"}))
+    one = pk.Cohort(weight_kg=[20.0], age_years=[6.0])
+    iv = pd.DataFrame({"ID": [1], "TIME": [2.0], "AMT": [10.0], "EVID": 1, "CMT": [2]})
+    times = np.arange(0, 24.25, 0.25)
+    res = pk.simulate(model, one, pk.read_events(iv), times, engine=engine, variability=False)
+    p = res.individual
+    after = times > 2.0
+    # C = D / V exp(-k (t - 2)) after the bolus (F is for the oral route); 0 up to and at 2 h (pre-dose)
+    expected = 10.0 / p["V"][0] * np.exp(-p["CL"][0] / p["V"][0] * (times[after] - 2.0))
+    np.testing.assert_allclose(res.concentrations[0, after], expected, rtol=1e-12 if engine == "analytic" else 1e-8)
+    assert np.all(res.concentrations[0, ~after] == 0)
 
 
 # --- bad tables -------------------------------------------------------------------

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..dosing import Doses
 from ..structures import Structure
-from .common import Epochs, as_epochs, dose_input, segments, shared_timeline
+from .common import Epochs, as_epochs, dose_input, segments, shared_timeline, steady_state
 
 OPTIONS: dict = {}
 
@@ -36,8 +36,11 @@ def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, do
     solutions = [solution(structure, p) for p in epochs.params]
     dose_times, amounts = dose_input(structure, epochs, doses)
     if dose_times.ndim == 2:
-        return per_subject(solutions, epochs, dose_times, amounts, times_h)
-    return propagate(solutions, shared_timeline(epochs, dose_times, amounts), times_h)
+        if doses.ss.any():
+            raise NotImplementedError("steady-state doses (SS) with dose times that differ between "
+                                      "children (a lag time with variability) are not supported")
+        return per_subject(solutions, epochs, dose_times, amounts, times_h, doses.compartment)
+    return propagate(solutions, shared_timeline(epochs, dose_times, amounts, doses), times_h)
 
 
 def amounts(structure: Structure, params: Mapping[str, np.ndarray], doses: Doses,
@@ -51,7 +54,7 @@ def amounts(structure: Structure, params: Mapping[str, np.ndarray], doses: Doses
     epochs = as_epochs(params)
     rates = structure.rate_matrix(epochs.params[0], eliminated=True)
     dose_times, given = dose_input(structure, epochs, doses)
-    timeline = shared_timeline(epochs, dose_times, given)
+    timeline = shared_timeline(epochs, dose_times, given, doses)
     return np.stack([
         propagate([MatrixExponential(structure, epochs.params[0], rates=rates, observe=c)],
                   timeline, times_h) for c in range(rates.shape[1])], axis=1)
@@ -198,10 +201,17 @@ def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.nd
     states = np.empty((event_times.size, first.m, n_subjects))  # just after each event
     x = np.zeros((first.m, n_subjects))
     for e, t in enumerate(event_times):  # over events, vectorised over subjects
-        if e:
+        if e and t > event_times[e - 1]:
             phi = solutions[timeline.epoch[e - 1]].step(t - event_times[e - 1])
             x = np.einsum("ijn,jn->in", phi, x)
-        x[first.dose] += amounts[:, e]
+        if timeline.ss[e]:
+            at_steady_state = steady_state(solutions[timeline.epoch[e]].step(timeline.ii_h[e]),
+                                           amounts[:, e], timeline.compartment[e])
+            if timeline.ss[e] == 2:
+                at_steady_state += x
+            x = np.where(amounts[:, e] > 0, at_steady_state, x)  # only children given this dose
+        else:
+            x[timeline.compartment[e]] += amounts[:, e]
         states[e] = x
 
     out = np.zeros((times_h.size, n_subjects))  # zero before the first dose
@@ -211,10 +221,12 @@ def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.nd
 
 
 def per_subject(solutions: list[Solution], epochs: Epochs, dose_times: np.ndarray,
-                amounts: np.ndarray, times_h: np.ndarray) -> np.ndarray:
+                amounts: np.ndarray, times_h: np.ndarray,
+                compartment: np.ndarray | None = None) -> np.ndarray:
     """The same exact solution when each subject has its own dose times.
 
-    dose_times, amounts : ndarray, shape (n_subjects, n_doses). Slower than
+    dose_times, amounts : ndarray, shape (n_subjects, n_doses); compartment :
+    shape (n_doses,), where each dose goes (default the depot). Slower than
     `propagate`: offsets no longer repeat across subjects, so every output
     takes its own Phi(tau). Returns shape (n_subjects, n_times), mg/L.
     """
@@ -222,9 +234,12 @@ def per_subject(solutions: list[Solution], epochs: Epochs, dose_times: np.ndarra
     starts = np.broadcast_to(epochs.start_h[1:], (n, epochs.start_h.size - 1))
     times = np.concatenate([dose_times, starts], axis=1)
     given = np.concatenate([amounts, np.zeros(starts.shape)], axis=1)
+    into = np.concatenate([np.zeros(amounts.shape[1], dtype=np.int64) if compartment is None
+                           else compartment, np.zeros(starts.shape[1], dtype=np.int64)])
     order = np.argsort(times, axis=1, kind="stable")
     times = np.take_along_axis(times, order, axis=1)        # (N, K): each subject's events
     given = np.take_along_axis(given, order, axis=1)
+    into = into[order]
     epoch = epochs.at(times)                                 # (N, K)
     first, subject = solutions[0], np.arange(n)
 
@@ -235,7 +250,7 @@ def per_subject(solutions: list[Solution], epochs: Epochs, dose_times: np.ndarra
             phi = _transition_each(solutions, epoch[None, :, k - 1],
                                    (times[:, k] - times[:, k - 1])[None, :])
             x = np.einsum("ijn,jn->in", phi[:, :, 0, :], x)
-        x[first.dose] += given[:, k]
+        x[into[:, k], subject] += given[:, k]
         states[k] = x
 
     last = np.full((n, times_h.size), -1, dtype=np.int64)   # last event strictly before

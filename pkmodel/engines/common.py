@@ -38,53 +38,96 @@ class Epochs:
 
 @dataclass(frozen=True, eq=False)
 class Timeline:
-    """Dose and epoch events on times shared by every subject.
+    """Dose and epoch events on times shared by every subject, in order.
 
-    times_h : (n_events,) increasing; amounts_mg : (n_subjects, n_events)
-    into `compartment`, after bioavailability; epoch : (n_events,) the epoch
-    in effect from each event until the next.
+    times_h : (n_events,) non-decreasing (several events may share a time);
+    amounts_mg : (n_subjects, n_events) into `compartment` (n_events,), after
+    bioavailability; ss, ii_h : (n_events,) steady-state doses (see Doses);
+    epoch : (n_events,) the epoch in effect from each event until the next.
     """
 
     times_h: np.ndarray
     amounts_mg: np.ndarray
+    compartment: np.ndarray
+    ss: np.ndarray
+    ii_h: np.ndarray
     epoch: np.ndarray
 
 
 def dose_input(structure: Structure, epochs: Epochs, doses: Doses) -> tuple[np.ndarray, np.ndarray]:
-    """Doses as they reach the depot: times + tlag, amounts * F.
+    """Doses as they reach the body: depot doses at times (+ jitter) + tlag, amounts * F.
 
-    F and tlag are those of the epoch in effect at the nominal dose time.
+    F and tlag are those of the epoch in effect at the nominal dose time; they
+    apply to doses into the depot only (an IV dose into central has neither).
 
     Returns
     -------
-    times_h : ndarray, shape (n_doses,) if every subject's tlag is the same,
-        else (n_subjects, n_doses)
+    times_h : ndarray, shape (n_doses,) if every subject's times are the same,
+        else (n_subjects, n_doses) (timing jitter, or a lag that differs)
     amounts_mg : ndarray, shape (n_subjects, n_doses)
     """
     which = epochs.at(doses.time_h)
+    oral = doses.compartment == structure.dose_index
     amounts, lags = doses.amount_mg, []
     for e in np.unique(which):  # over epochs: F and tlag of the epoch a dose falls in
         f, lag = epochs.params[e]["F"], epochs.params[e]["tlag"]
+        here = (which == e) & oral
         if np.any(f != 1):
-            amounts = np.where(which == e, amounts * f[:, None], amounts)
-        lags.append((which == e, lag))
-    if all(np.all(lag == lag[0]) for _, lag in lags):
+            amounts = np.where(here, amounts * f[:, None], amounts)
+        lags.append((here, lag))
+    if doses.offset_h is None and all(np.all(lag == lag[0]) for _, lag in lags):
         shift = sum(np.where(sel, lag[0], 0.0) for sel, lag in lags)
         return doses.time_h + shift, amounts
     shift = sum(np.where(sel[None, :], lag[:, None], 0.0) for sel, lag in lags)
-    return doses.time_h[None, :] + shift, amounts
+    return doses.actual_time_h + shift, amounts
 
 
-def shared_timeline(epochs: Epochs, times_h: np.ndarray, amounts_mg: np.ndarray) -> Timeline:
-    """Merge dose times (shared by all subjects) and epoch starts into one timeline."""
-    all_times = np.concatenate([times_h, epochs.start_h[1:]])
-    events, slot = np.unique(all_times, return_inverse=True)
-    if epochs.start_h.size == 1 and events.size == times_h.size:  # nothing to merge
-        return Timeline(times_h=events, amounts_mg=amounts_mg, epoch=np.zeros(events.size, dtype=int))
-    amounts = np.zeros((amounts_mg.shape[0], events.size))
-    for d in range(times_h.size):  # over doses, not subjects; doses at one time add
-        amounts[:, slot[d]] += amounts_mg[:, d]
-    return Timeline(times_h=events, amounts_mg=amounts, epoch=epochs.at(events))
+def shared_timeline(epochs: Epochs, times_h: np.ndarray, amounts_mg: np.ndarray,
+                    doses: Doses | None = None) -> Timeline:
+    """Dose times (shared by all subjects) and epoch starts as one ordered timeline.
+
+    Doses keep their order where times are equal (as NONMEM keeps record
+    order); ordinary doses into one compartment at one time are one event.
+    """
+    n_doses = times_h.size
+    compartment = np.zeros(n_doses, dtype=np.int64) if doses is None else doses.compartment
+    ss = np.zeros(n_doses, dtype=np.int64) if doses is None else doses.ss
+    ii = np.zeros(n_doses) if doses is None else doses.ii_h
+    if epochs.start_h.size == 1 and not ss.any() and np.all(np.diff(times_h) > 0):
+        return Timeline(times_h, amounts_mg, compartment, ss, ii, np.zeros(n_doses, dtype=int))
+    starts = epochs.start_h[1:]
+    times = np.concatenate([times_h, starts])
+    amounts = np.concatenate([amounts_mg, np.zeros((amounts_mg.shape[0], starts.size))], axis=1)
+    compartment = np.concatenate([compartment, np.zeros(starts.size, dtype=np.int64)])
+    ss = np.concatenate([ss, np.zeros(starts.size, dtype=np.int64)])
+    ii = np.concatenate([ii, np.zeros(starts.size)])
+    groups: list[list[int]] = []
+    for d in np.argsort(times, kind="stable"):  # over doses, not subjects
+        last = groups[-1][0] if groups else None
+        if (last is not None and times[d] == times[last] and compartment[d] == compartment[last]
+                and ss[d] == 0 and ss[last] == 0):
+            groups[-1].append(d)   # ordinary doses at one time into one compartment add
+        else:
+            groups.append([d])
+    first = np.array([g[0] for g in groups])
+    merged = np.stack([amounts[:, g].sum(axis=1) for g in groups], axis=1)
+    return Timeline(times_h=times[first], amounts_mg=merged, compartment=compartment[first],
+                    ss=ss[first], ii_h=ii[first], epoch=epochs.at(times[first]))
+
+
+def steady_state(step: np.ndarray, amount_mg: np.ndarray, compartment: int) -> np.ndarray:
+    """State just after a dose at steady state: x = (I - Phi(ii))^-1 dose.
+
+    step : ndarray, shape (m, m, n_subjects), Phi over one dosing interval
+    amount_mg : ndarray, shape (n_subjects,), the dose (into `compartment`)
+
+    Returns ndarray, shape (m, n_subjects), mg: the limit of x_{k+1} = Phi x_k + dose.
+    """
+    m, n = step.shape[0], step.shape[2]
+    system = np.eye(m)[None, :, :] - step.transpose(2, 0, 1)   # (n, m, m)
+    dose = np.zeros((n, m, 1))
+    dose[:, compartment, 0] = amount_mg
+    return np.linalg.solve(system, dose)[:, :, 0].T
 
 
 def last_event_before(event_times_h: np.ndarray, times_h: np.ndarray) -> np.ndarray:

@@ -22,7 +22,9 @@ from scipy.integrate import solve_ivp
 
 from ..dosing import Doses
 from ..structures import Structure
-from .common import Epochs, as_epochs, dose_input, last_event_before, shared_timeline, union_of_times
+from . import analytic
+from .common import (Epochs, as_epochs, dose_input, last_event_before, shared_timeline, steady_state,
+                     union_of_times)
 
 OPTIONS = {"rtol": 1e-10, "atol": 1e-12, "method": "DOP853"}
 _SPARSE_JACOBIAN = {"Radau", "BDF"}  # LSODA gets the band instead
@@ -38,8 +40,12 @@ def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, do
     epochs = as_epochs(params)
     dose_times, amounts = dose_input(structure, epochs, doses)
     if dose_times.ndim == 2:
+        if doses.ss.any() or doses.compartment.any():
+            raise NotImplementedError("steady-state doses or doses outside the depot with dose "
+                                      "times that differ between children are not supported")
         dose_times, amounts = union_of_times(dose_times, amounts)
-    timeline = shared_timeline(epochs, dose_times, amounts)
+        doses = None
+    timeline = shared_timeline(epochs, dose_times, amounts, doses)
     systems = [stacked_rate_matrix(structure.rate_matrix(p)) for p in epochs.params]
     volumes = [p[structure.volume] for p in epochs.params]
     n_subjects, m = amounts.shape[0], len(structure.compartments)
@@ -58,9 +64,20 @@ def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, do
     for e, t0 in enumerate(event_times):
         if t0 >= times_h[-1]:
             break  # later events cannot change any output
-        state = y.reshape(n_subjects, m)  # a view: adds the dose into y
-        state[:, structure.dose_index] += timeline.amounts_mg[:, e]
+        state = y.reshape(n_subjects, m)  # a view: doses go into y
+        given = timeline.amounts_mg[:, e]
+        if timeline.ss[e]:  # exactly, from the matrix exponential over one interval
+            phi = analytic.MatrixExponential(structure, epochs.params[timeline.epoch[e]]).step(
+                timeline.ii_h[e])
+            at_steady_state = steady_state(phi, given, timeline.compartment[e]).T
+            if timeline.ss[e] == 2:
+                at_steady_state += state
+            state[:] = np.where(given[:, None] > 0, at_steady_state, state)
+        else:
+            state[:, timeline.compartment[e]] += given
         t1 = min(event_times[e + 1] if e + 1 < event_times.size else times_h[-1], times_h[-1])
+        if t1 == t0:
+            continue  # another event at the same time comes next
         here = np.flatnonzero(follows == e)
         stops = times_h[here]
         if stops.size == 0 or stops[-1] != t1:
