@@ -147,3 +147,14 @@ def test_general_matrix_exponential_agrees_with_the_closed_form(card):
     general = analytic.propagate([analytic.MatrixExponential(card.structure, params)], timeline, times)
     # both exact; scaling and squaring rounds at ~1e-13 on these matrices
     assert relative_error_where_visible(general, closed) < 1e-9
+
+
+def test_ode_engine_takes_outputs_closer_together_than_its_last_step(card):
+    # the solver's last step on 2-12 h (~1 h) carried into 12-12.1 h once raised
+    # "first_step exceeds bounds"
+    times = [0.0, 1.0, 2.0, 12.0, 12.1, 24.0]
+    reg = pk.Regimen.fixed(mg=10, every_h=24, n_doses=1)
+    ode = pk.simulate(card, typical_cohort(20), reg, times, engine="ode", variability=False)
+    expected = bateman(np.array(times), 10.0, CL_PER_KG * 20, V_PER_KG * 20, KA)
+    # the ode engine's default tolerance (rtol 1e-10 on the amounts)
+    np.testing.assert_allclose(ode.concentrations[0], expected, rtol=1e-8)
