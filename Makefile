@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m pkmodel --out out
+	$(PY) -m pkmodel --out out --overwrite  # out/ is this job's own output
 
 test: $(STAMP)
 	$(PY) -m pytest

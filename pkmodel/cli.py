@@ -9,6 +9,7 @@ import pandas as pd
 from .cohort import Cohort
 from .dosing import Regimen
 from .exposure import exposure
+from .io import atomic_write
 from .model import load_model
 from .simulate import simulate
 from .units import concentration_in
@@ -33,14 +34,22 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
     parser.add_argument("--n", type=int, default=1000, help="children (default 1000)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace output files that exist (default: refuse)")
     args = parser.parse_args(argv)
+    table_path, figure_path = args.out / "tid_vs_qid_exposure.csv", args.out / "tid_vs_qid.png"
+    for path in (table_path, figure_path):  # before the run, not after it
+        if path.exists() and not args.overwrite:
+            parser.error(f"{path} exists; pass --overwrite to replace it")
     table, figure = tid_vs_qid(n=args.n, seed=args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     with pd.option_context("display.width", 120, "display.precision", 2):
         print(table.to_string(index=False))
-    table.to_csv(args.out / "tid_vs_qid_exposure.csv", index=False)
-    figure.savefig(args.out / "tid_vs_qid.png", dpi=120, bbox_inches="tight")
-    print(f"wrote {args.out / 'tid_vs_qid_exposure.csv'} and {args.out / 'tid_vs_qid.png'}")
+    with atomic_write(table_path, overwrite=args.overwrite, text=True) as f:
+        table.to_csv(f, index=False)
+    with atomic_write(figure_path, overwrite=args.overwrite) as f:
+        figure.savefig(f, format="png", dpi=120, bbox_inches="tight")
+    print(f"wrote {table_path} and {figure_path}")
     return 0
 
 
