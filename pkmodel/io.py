@@ -194,14 +194,16 @@ def load_result(path) -> SavedResult:
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as err:
-        raise ResultFileError(f"{where}: not a pkmodel result (unreadable as Parquet: {err})") from None
+        raise ResultFileError(f"{where}: not a pkmodel result (unreadable as Parquet: "
+                              f"{err})") from None
     record = _provenance(table.schema.metadata or {}, where)
     if _CONCENTRATION_COLUMN not in table.column_names:
         raise ResultFileError(f"{where}: column {_CONCENTRATION_COLUMN!r} is missing; expected "
                               "the concentrations of every subject")
     column = table.column(_CONCENTRATION_COLUMN).combine_chunks()
     times = np.array(record["times_h"], dtype=float)
-    shape = (table.num_rows, column.type.list_size if pa.types.is_fixed_size_list(column.type) else -1)
+    per_row = column.type.list_size if pa.types.is_fixed_size_list(column.type) else -1
+    shape = (table.num_rows, per_row)
     if shape != (record["n_rows"], times.size):
         raise ResultFileError(f"{where}: concentrations have shape {shape}; the provenance record "
                               f"says ({record['n_rows']}, {times.size}) (n_rows, len(times_h))")
@@ -219,7 +221,8 @@ def load_result(path) -> SavedResult:
 def _provenance(metadata: Mapping[bytes, bytes], where: str) -> dict:
     if PROVENANCE_KEY not in metadata:
         raise ResultFileError(f"{where}: no pkmodel provenance record (schema metadata "
-                              f"{PROVENANCE_KEY.decode()!r}); expected a file written by Result.save")
+                              f"{PROVENANCE_KEY.decode()!r}); expected a file written by "
+                              "Result.save")
     try:
         record = json.loads(metadata[PROVENANCE_KEY])
     except ValueError:
