@@ -9,7 +9,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from ._checks import is_number, nonnegative, positive, readonly, refuse_first, whole
+from ._checks import is_number, nonnegative, numbers, positive, readonly, refuse_first, whole
 from .cohort import Cohort
 from .formulations import Formulation, as_formulation
 from .units import as_dose
@@ -126,7 +126,7 @@ class Regimen:
     timing_sd_h: float = 0.0
 
     def __post_init__(self):
-        time_h = np.array(self.time_h, dtype=float, ndmin=1)
+        time_h = numbers("Regimen.time_h", self.time_h, "a number of hours")
         if time_h.ndim != 1 or time_h.size == 0:
             raise ValueError(f"Regimen.time_h has shape {time_h.shape}; expected one or more dose times")
         refuse_first(~(np.isfinite(time_h) & (time_h >= 0)), "Regimen.time_h", time_h,
@@ -173,7 +173,11 @@ class Regimen:
 
     def _per_dose(self, name: str) -> np.ndarray:
         """Field `name` broadcast to one value per dose, stored read-only."""
-        arr = readonly(np.broadcast_to(np.array(getattr(self, name), dtype=float), self.time_h.shape))
+        values = numbers(f"Regimen.{name}", getattr(self, name))
+        if values.shape not in ((1,), self.time_h.shape):
+            raise ValueError(f"Regimen.{name} has {values.size} values; expected 1 or "
+                             f"{self.time_h.size} (one per dose)")
+        arr = readonly(np.broadcast_to(values, self.time_h.shape))
         object.__setattr__(self, name, arr)
         return arr
 
