@@ -193,9 +193,8 @@ def load_result(path) -> SavedResult:
     where = str(path)
     try:
         table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as err:
-        raise ResultFileError(f"{where}: not a pkmodel result (unreadable as Parquet: "
-                              f"{err})") from None
+    except (pa.ArrowInvalid, OSError) as err:  # pyarrow's words stay in the traceback
+        raise ResultFileError(f"{where}: not a pkmodel result (not readable as Parquet)") from err
     record = _provenance(table.schema.metadata or {}, where)
     if _CONCENTRATION_COLUMN not in table.column_names:
         raise ResultFileError(f"{where}: column {_CONCENTRATION_COLUMN!r} is missing; expected "
