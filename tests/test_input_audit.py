@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 import pkmodel as pk
+from pkmodel.io import atomic_write
 from conftest import card_document, typical_cohort, write_model, write_toml
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "input_audit.md"
@@ -101,7 +102,7 @@ def changed_result(tmp: Path) -> Path:
 
 
 def into_missing_folder(tmp: Path):
-    with pk.io.atomic_write(tmp / "no" / "such" / "folder" / "x.csv", text=True) as f:
+    with atomic_write(tmp / "no" / "such" / "folder" / "x.csv", text=True) as f:
         f.write("x\n")
 
 
