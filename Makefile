@@ -13,8 +13,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# the main job: TID vs QID at 2 mg/kg/day with caps, 1,000 children with CP, report in out/
+# (--overwrite: out/ is this job's own output, made again on every run)
 run: $(STAMP)
-	$(PY) -m pkmodel --out out --overwrite  # out/ is this job's own output
+	$(VENV)/bin/pkmodel compare --out out --n 1000 --ages 2-17 --seed 1 --overwrite \
+	    --regimen "TID=2 mg/kg/day TID for 14 days, max 20 mg/dose, max 80 mg/day" \
+	    --regimen "QID=2 mg/kg/day QID for 14 days, max 20 mg/dose, max 80 mg/day"
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -2,7 +2,8 @@
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -52,10 +53,13 @@ class Cohort:
         ages of 2-20 years; checked against `growth.z_score` to 1e-8).
     gmfcs : array_like of int 1-5, shape (n_subjects,), optional
         Gross Motor Function Classification System level.
+    covariates : mapping {name: array_like, shape (n_subjects,)}, optional
+        Further covariates a model may use, e.g. a genotype
+        ({"abcc9_rs11046232": ["AT", "TT", ...]}); add with `with_covariates`.
 
     `to_frame()` has the columns id, age_years, sex, weight_kg, height_cm,
     bmi_kg_m2, weight_z, gmfcs in that order, each only when the cohort knows
-    it (bmi_kg_m2 comes with height_cm).
+    it (bmi_kg_m2 comes with height_cm), then the further covariates.
     """
 
     weight_kg: np.ndarray
@@ -65,6 +69,7 @@ class Cohort:
     height_cm: np.ndarray | None = None
     weight_z: np.ndarray | None = None
     gmfcs: np.ndarray | None = None
+    covariates: Mapping[str, np.ndarray] | None = None
 
     def __post_init__(self):
         weight = _finite_vector("weight_kg", self.weight_kg)
@@ -112,6 +117,19 @@ class Cohort:
             object.__setattr__(self, "gmfcs", readonly(gmfcs, dtype=np.int64))
         if self.weight_z is not None:
             object.__setattr__(self, "weight_z", readonly(self._checked_weight_z(n)))
+        extra = {}
+        for name, values in (self.covariates or {}).items():
+            if name in _FIELDS:
+                raise ValueError(f"Cohort.covariates has {name!r}; expected a name other than the "
+                                 f"cohort's own fields {sorted(_FIELDS)} (give it as {name}=...)")
+            arr = np.array(values, ndmin=1)
+            _same_length(f"covariates[{name!r}]", arr, n)
+            extra[name] = readonly(arr, dtype=arr.dtype)
+        object.__setattr__(self, "covariates", MappingProxyType(extra))
+
+    def with_covariates(self, **values) -> "Cohort":
+        """The same children with further covariates (one value per child each)."""
+        return replace(self, covariates={**self.covariates, **values})
 
     def _checked_weight_z(self, n: int) -> np.ndarray:
         z = _finite_vector("weight_z", self.weight_z)
@@ -152,6 +170,7 @@ class Cohort:
             columns["weight_z"] = self.weight_z
         if self.gmfcs is not None:
             columns["gmfcs"] = self.gmfcs
+        columns.update(self.covariates)
         return pd.DataFrame(columns)
 
     @classmethod
@@ -384,3 +403,6 @@ def _numbers(where: str, name: str, column: pd.Series) -> np.ndarray:
     refuse_first(np.isnan(numbers) & column.notna().to_numpy(), f"{where}: column {name!r}",
                  column.to_numpy(), "a number")
     return numbers
+
+
+_FIELDS = frozenset(f.name for f in fields(Cohort)) | {"bmi_kg_m2"}

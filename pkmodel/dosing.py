@@ -44,6 +44,9 @@ class Doses:
     offset_h : ndarray, shape (n_subjects, n_doses), optional
         When each subject took each dose relative to time_h, h (timing
         jitter); time_h stays the schedule (dosing intervals, exposure windows).
+    rate_mg_per_h : ndarray, shape (n_doses,), optional
+        0 for a bolus (default); > 0 for a zero-order input at that rate,
+        lasting amount / rate h.
     """
 
     time_h: np.ndarray
@@ -52,6 +55,7 @@ class Doses:
     ss: np.ndarray | None = None
     ii_h: np.ndarray | None = None
     offset_h: np.ndarray | None = None
+    rate_mg_per_h: np.ndarray | None = None
 
     @property
     def actual_time_h(self) -> np.ndarray:
@@ -60,12 +64,15 @@ class Doses:
 
     def __post_init__(self):
         n = np.shape(self.time_h)[-1]
-        for name, dtype in (("compartment", np.int64), ("ss", np.int64), ("ii_h", float)):
+        for name, dtype in (("compartment", np.int64), ("ss", np.int64), ("ii_h", float),
+                            ("rate_mg_per_h", float)):
             values = getattr(self, name)
             object.__setattr__(self, name, readonly(np.zeros(n) if values is None else
                                                     np.broadcast_to(values, (n,)), dtype=dtype))
         bad = (self.ss > 0) & ~(self.ii_h > 0)
         refuse_first(bad, "Doses.ii_h", self.ii_h, "an interval > 0 h for a steady-state dose")
+        refuse_first(~(self.rate_mg_per_h >= 0), "Doses.rate_mg_per_h", self.rate_mg_per_h,
+                     "a rate >= 0 mg/h (0: a bolus)")
 
 
 @dataclass(frozen=True, eq=False)
@@ -278,7 +285,7 @@ class Regimen:
         label = (f"titration {start:g} mg {_frequency(doses_per_day)}{_at(times_of_day)} +{step:g} "
                  f"mg/dose every {every} days to {target:g} mg/kg/day for {days:g} days")
         if switch_to_qid_above_mg_per_day is not None:
-            label += f", QID above {switch_to_qid_above_mg_per_day:g} mg/day"
+            label += f", QID above {switch_to_qid_above_mg_per_day:g} mg/day{_at(qid_times_of_day)}"
         return cls(time_h=time_h, mg=level, mg_per_kg=target / per_day,
                    max_mg=np.minimum(per_dose_cap, day_cap / per_day), doses_per_day=per_day,
                    max_mg_per_day_by_age=bands, min_weight_kg=low, max_weight_kg=high,
@@ -289,10 +296,16 @@ class Regimen:
                                           missed_dose_probability))
 
     @classmethod
-    def fixed(cls, mg: float | str, every_h: float, n_doses: int, start_h: float = 0.0) -> "Regimen":
+    def fixed(cls, mg: float | str, every_h: float, n_doses: int, start_h: float = 0.0, *,
+              times_of_day=None, formulation=None,
+              missed_dose_probability: float = 0.0) -> "Regimen":
         """The same amount for every child, every `every_h` hours, `n_doses` times.
 
         `mg` is a number of mg or text with a unit ("2.5 mg", "2500 ug").
+        times_of_day : "HH:MM" clock times, one per dose of the day (24 / every_h
+        of them), in place of a dose every `every_h` h from `start_h` (start_h is
+        then the first day's midnight). formulation, missed_dose_probability:
+        as `Regimen.weight_based`.
         """
         where = "Regimen.fixed"
         mg = as_dose(mg, "mg", f"{where}: mg")
@@ -300,8 +313,30 @@ class Regimen:
         positive(where, "every_h", every_h)
         whole(where, "n_doses", n_doses, 1)
         nonnegative(where, "start_h", start_h)
-        return cls(time_h=start_h + np.arange(n_doses) * float(every_h), mg=mg, mg_per_kg=np.inf,
-                   max_mg=np.inf, label=f"{mg:g} mg every {every_h:g} h x {n_doses}")
+        time_h = start_h + np.arange(n_doses) * float(every_h)
+        if times_of_day is not None:
+            per_day = 24.0 / every_h
+            if abs(per_day - round(per_day)) > 1e-9:
+                raise ValueError(f"{where}: every_h is {every_h!r} with times_of_day; expected a "
+                                 "whole number of doses per day (24 / every_h)")
+            per_day = int(round(per_day))
+            time_h = _schedule(where, per_day, n_doses / per_day, times_of_day, start_h)
+        return cls(time_h=time_h, mg=mg, mg_per_kg=np.inf, max_mg=np.inf, formulation=formulation,
+                   missed_dose_probability=missed_dose_probability, start_h=start_h,
+                   label=f"{mg:g} mg every {every_h:g} h{_at(times_of_day)} x {n_doses}"
+                         + _details(None, None, formulation, missed_dose_probability))
+
+    @classmethod
+    def parse(cls, text: str) -> "Regimen":
+        """The regimen `text` says, e.g. "2 mg/kg/day TID for 14 days, max 20 mg/dose".
+
+        Grammar: `pkmodel.grammar` (doses in mg or mg/kg/day, QD-QID or q8h,
+        durations, titration steps, caps, clock times, formulations). A word
+        it cannot read is refused with a ValueError quoting it and its column.
+        """
+        from .grammar import parse  # the grammar builds through this class
+
+        return parse(text)
 
     def doses(self, cohort: Cohort, seed: int | None = None, first: int = 0) -> Doses:
         """Each child's amount at each dose time (amount_mg shape (n_subjects, n_doses)).

@@ -153,8 +153,9 @@ class EventTable:
 
         Doses at the same time into the same compartment add; steady-state
         doses (SS 1, 2) keep their own column. CMT n is compartment n of the
-        structure (1-based: 1 the depot). Refused (NotImplementedError, naming
-        the row) until the engines support them: RATE > 0, EVID 3 and 4 (resets).
+        structure (1-based: 1 the depot); RATE > 0 is a zero-order input of
+        AMT over AMT / RATE h. Refused (NotImplementedError, naming the row)
+        until the engines support them: EVID 3 and 4 (resets).
 
         Returns
         -------
@@ -165,8 +166,7 @@ class EventTable:
         """
         given = self.doses_given
         for rows, column, what in (
-                (np.flatnonzero(self._numbers("EVID") >= 3), "EVID", "resets (EVID 3 and 4)"),
-                (given.row[given.rate_mg_per_h > 0], "RATE", "zero-order inputs (RATE > 0)")):
+                (np.flatnonzero(self._numbers("EVID") >= 3), "EVID", "resets (EVID 3 and 4)"),):
             if rows.size:
                 raise NotImplementedError(f"{self._found(int(rows.min()), column)}: {what} are not "
                                           "supported yet by the engines")
@@ -182,7 +182,7 @@ class EventTable:
         # one column per distinct (time, compartment) of ordinary doses; a steady-state
         # dose (which resets or adds a steady state) keeps a column of its own
         ss_key = np.where(given.ss > 0, np.arange(given.ss.size), -1)
-        key = np.stack([given.time_h, given.cmt, ss_key], axis=1)
+        key = np.stack([given.time_h, given.cmt, given.rate_mg_per_h, ss_key], axis=1)
         columns, slot = np.unique(key, axis=0, return_inverse=True)
         amount = np.zeros((len(cohort), columns.shape[0]))
         np.add.at(amount, (subject, slot.ravel()), given.amount_mg)
@@ -193,7 +193,8 @@ class EventTable:
         ii[slot.ravel()[steady]] = given.ii_h[steady]
         amount.flags.writeable = False
         return Doses(time_h=columns[:, 0].copy(), amount_mg=amount,
-                     compartment=columns[:, 1].astype(np.int64) - 1, ss=ss, ii_h=ii)
+                     compartment=columns[:, 1].astype(np.int64) - 1, ss=ss, ii_h=ii,
+                     rate_mg_per_h=columns[:, 2].copy())
 
     def _numbers(self, column: str) -> np.ndarray:
         """Column as floats (missing: nan); refuses text that is not a number."""

@@ -96,7 +96,7 @@ def exposure(result: Result, start: float | None = None, end: float | None = Non
     bounds = _interval_bounds(result)
     inside = bounds[(bounds > times[j0]) & (bounds <= times[j1])]
     trough_at = _grid_indices(times, inside[-1:])[0] if inside.size else -1
-    frame = pd.DataFrame({"id": result.cohort.ids,
+    frame = pd.DataFrame({**_rows(result),
                           **_metrics(times, result.concentrations, j0, j1, trough_at, low_high,
                                      auc_method)})
     if window is not None:
@@ -123,7 +123,7 @@ def exposure_by_interval(result: Result, target_range: tuple[float, float] | Non
     for number, (start, end) in zip(numbers, intervals):  # over intervals, vectorised over subjects
         j0, j1 = _window(result.times, start, end)
         frames.append(pd.DataFrame({
-            "id": result.cohort.ids, "interval": number, "start": start, "end": end,
+            **_rows(result), "interval": number, "start": start, "end": end,
             **_metrics(result.times, result.concentrations, j0, j1, j1, low_high, auc_method)}))
     return pd.concat(frames, ignore_index=True)
 
@@ -247,10 +247,18 @@ def _full_intervals(result: Result, where: str) -> tuple[np.ndarray, np.ndarray]
 
 
 def _amount_at(result: Result, time_h: float) -> np.ndarray:
-    """Each subject's total dose at `time_h`, mg, shape (n_subjects,)."""
+    """Each row's total dose at `time_h`, mg, shape (n_rows,) (replicates share the doses)."""
     doses = result.doses
     same = np.abs(doses.time_h - time_h) <= _tolerance(time_h)
-    return doses.amount_mg[:, same].sum(axis=1)
+    return np.tile(doses.amount_mg[:, same].sum(axis=1), len(result) // doses.amount_mg.shape[0])
+
+
+def _rows(result: Result) -> dict:
+    """The columns that name a row: id, and replicate when uncertainty was simulated."""
+    rows = {"id": result.ids}
+    if result.replicate is not None:
+        rows["replicate"] = result.replicate
+    return rows
 
 
 def _tolerance(value: float) -> float:

@@ -12,19 +12,18 @@ import os
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
-# Schema metadata key of a saved result's provenance record, and the record's format.
-PROVENANCE_KEY = b"pkmodel"
+# A saved result's provenance record (`pkmodel.provenance`, in the Parquet schema metadata):
+# the fields every record has, and those a saved result adds to check its arrays against.
 RESULT_FORMAT = "pkmodel.result/1"
 _CONCENTRATION_COLUMN = "concentration_mg_per_L"
-_RECORD_FIELDS = ("format", "pkmodel_version", "created_utc", "model_name", "model_file",
-                  "model_sha256", "engine", "seed", "variability", "regimen", "n_rows", "times_h",
+_RECORD_FIELDS = ("format", "pkmodel_version", "created_utc", "model", "model_file",
+                  "model_sha256", "seed", "regimen", "engine", "variability", "n_rows", "times_h",
                   "concentrations_sha256")
 
 
@@ -120,9 +119,10 @@ class SavedResult:
     parameters : DataFrame
         One row per subject, as `Result.parameters` was when saved.
     provenance : mapping
-        The record written with the file: format, pkmodel_version, created_utc,
-        model_name, model_file, model_sha256, engine, seed, variability,
-        regimen, n_rows, times_h, concentrations_sha256.
+        The record written with the file (`pkmodel.provenance`): pkmodel_version,
+        created_utc, model, model_file, model_sha256, seed, regimen, python,
+        numpy, and format, engine, variability, n_rows, times_h,
+        concentrations_sha256.
     """
 
     times: np.ndarray
@@ -139,38 +139,27 @@ def save_result(result, path, overwrite: bool = False) -> Path:
 
     One row per subject: the columns of `result.parameters`, then
     `concentration_mg_per_L`, a fixed-size list of the n_times concentrations.
-    The provenance record (JSON) sits in the schema metadata under "pkmodel".
+    The provenance record (`pkmodel.provenance`, with the engine, the times
+    and the SHA-256 of the concentrations added) sits in the schema metadata.
     Written atomically (`atomic_write`); returns the path.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from . import __version__
+    from . import provenance as _provenance  # here: it needs pkmodel.__version__
 
     conc = np.ascontiguousarray(result.concentrations, dtype="<f8")
-    model = result.model
-    model_file = model.path if model.path and Path(model.path).is_file() else None
-    record = {
-        "format": RESULT_FORMAT,
-        "pkmodel_version": __version__,
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "model_name": model.name,
-        "model_file": model_file,
-        "model_sha256": _sha256_of_file(model_file) if model_file else None,
-        "engine": result.engine,
-        "seed": result.seed,
-        "variability": bool(result.variability),
-        "regimen": result.regimen,
-        "n_rows": int(conc.shape[0]),
-        "times_h": [float(t) for t in result.times],   # repr round-trips each double exactly
-        "concentrations_sha256": hashlib.sha256(conc.tobytes()).hexdigest(),
-    }
+    record = _provenance.provenance(
+        result.model, result.seed, result.regimen, format=RESULT_FORMAT, engine=result.engine,
+        variability=bool(result.variability), n_rows=int(conc.shape[0]),
+        times_h=[float(t) for t in result.times],   # repr round-trips each double exactly
+        concentrations_sha256=hashlib.sha256(conc.tobytes()).hexdigest())
     table = pa.Table.from_pandas(result.parameters, preserve_index=False)
     values = pa.array(conc.ravel(), type=pa.float64())
     table = table.append_column(_CONCENTRATION_COLUMN,
                                 pa.FixedSizeListArray.from_arrays(values, conc.shape[1]))
     metadata = dict(table.schema.metadata or {})
-    metadata[PROVENANCE_KEY] = json.dumps(record).encode()
+    metadata[_provenance.PARQUET_KEY] = _provenance.to_json(record).encode()
     table = table.replace_schema_metadata(metadata)
     with atomic_write(path, overwrite=overwrite) as f:
         pq.write_table(table, f)
@@ -187,6 +176,8 @@ def load_result(path) -> SavedResult:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from . import provenance as _provenance
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"result file {str(path)!r} does not exist")
@@ -195,7 +186,13 @@ def load_result(path) -> SavedResult:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as err:  # pyarrow's words stay in the traceback
         raise ResultFileError(f"{where}: not a pkmodel result (not readable as Parquet)") from err
-    record = _provenance(table.schema.metadata or {}, where)
+    try:
+        record = _provenance.from_parquet(path)
+    except json.JSONDecodeError:
+        raise ResultFileError(f"{where}: the provenance record is not JSON") from None
+    except ValueError as err:  # there is none
+        raise ResultFileError(str(err)) from None
+    _check_record(record, where)
     if _CONCENTRATION_COLUMN not in table.column_names:
         raise ResultFileError(f"{where}: column {_CONCENTRATION_COLUMN!r} is missing; expected "
                               "the concentrations of every subject")
@@ -217,29 +214,12 @@ def load_result(path) -> SavedResult:
     return SavedResult(times=times, concentrations=conc, parameters=parameters, provenance=record)
 
 
-def _provenance(metadata: Mapping[bytes, bytes], where: str) -> dict:
-    if PROVENANCE_KEY not in metadata:
-        raise ResultFileError(f"{where}: no pkmodel provenance record (schema metadata "
-                              f"{PROVENANCE_KEY.decode()!r}); expected a file written by "
-                              "Result.save")
-    try:
-        record = json.loads(metadata[PROVENANCE_KEY])
-    except ValueError:
-        raise ResultFileError(f"{where}: the provenance record is not JSON") from None
-    missing = [name for name in _RECORD_FIELDS if name not in record] if isinstance(record, dict) \
-        else list(_RECORD_FIELDS)
+def _check_record(record, where: str) -> None:
+    kind = record.get("format") if isinstance(record, dict) else None
+    if kind != RESULT_FORMAT:
+        raise ResultFileError(f"{where}: provenance format is {kind!r}; expected "
+                              f"{RESULT_FORMAT!r} (a file written by Result.save)")
+    missing = [name for name in _RECORD_FIELDS if name not in record]
     if missing:
         raise ResultFileError(f"{where}: provenance record has no {missing[0]!r}; expected the "
                               f"fields {list(_RECORD_FIELDS)}")
-    if record["format"] != RESULT_FORMAT:
-        raise ResultFileError(f"{where}: provenance format is {record['format']!r}; expected "
-                              f"{RESULT_FORMAT!r}")
-    return record
-
-
-def _sha256_of_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

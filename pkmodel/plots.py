@@ -4,11 +4,15 @@ Concentrations are drawn in `unit` ("ng/mL" by default, or "mg/L", "ug/mL"),
 converted in `pkmodel.units`; every axis label names its unit.
 """
 
+import os
 from typing import Mapping, Sequence
 
 import matplotlib
 
-matplotlib.use("Agg", force=False)
+# Agg (no display needed) unless a backend is asked for: a Jupyter kernel asks for its inline
+# backend through MPLBACKEND, and switching it to Agg would hide every figure in a notebook
+if not os.environ.get("MPLBACKEND"):
+    matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

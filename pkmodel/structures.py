@@ -100,16 +100,20 @@ class Structure:
         """ka, or ktr = (n + 1) / MTT for transit absorption; 1/h, shape (n_subjects,)."""
         return p["ka"] if self.absorption == "first_order" else (self.n_transit + 1) / p["MTT"]
 
-    def rate_matrix(self, p: Mapping[str, np.ndarray], eliminated: bool = False) -> np.ndarray:
+    def rate_matrix(self, p: Mapping[str, np.ndarray], eliminated: bool = False,
+                    infusion_into: int | None = None) -> np.ndarray:
         """K, shape (n_subjects, m, m), 1/h: dx/dt = K x for amounts x in mg.
 
         p : individual parameters, each shape (n_subjects,), in L/h, L, 1/h, h.
         eliminated : add a last compartment that collects what is eliminated
-            (m + 1 compartments; then every column of K sums to 0: mass balance).
+            (then every column of K sums to 0: mass balance).
+        infusion_into : add a compartment (after the structure's own) holding
+            the current zero-order input rate, mg/h, that flows into this one.
         """
         rate = self.absorption_rate(p)
         c = self.central_index
-        m = len(self.compartments) + eliminated
+        own = len(self.compartments)
+        m = own + (infusion_into is not None) + eliminated
         rates = np.zeros((rate.shape[0], m, m))
         for i in range(c):  # depot and transit compartments, each emptying into the next
             rates[:, i, i] = -rate
@@ -122,6 +126,8 @@ class Structure:
             rates[:, c + 1, c] = k12
             rates[:, c, c + 1] = k21
             rates[:, c + 1, c + 1] = -k21
+        if infusion_into is not None:
+            rates[:, infusion_into, own] = 1.0
         if eliminated:
             rates[:, -1, c] = p["CL"] / p[self.volume]
         return rates

@@ -1,16 +1,38 @@
+"""The command line: the main job, files and provenance end to end, one-line errors."""
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
+import pytest
 
+import pkmodel as pk
 from pkmodel import cli
 
+PARAMS = Path(__file__).resolve().parents[1] / "params"
+ENTRY_POINT = Path(sys.executable).with_name("pkmodel")   # the installed console script
 BANDS = ("2-6 y", "7-11 y", "12-17 y")
 METRICS = ("weight (kg)", "dose (mg/kg/day)", "cmax (ng/mL)", "cmin (ng/mL)", "cavg (ng/mL)")
+JOB = ["--regimen", "TID=2 mg/kg/day TID for 14 days, max 20 mg/dose, max 80 mg/day",
+       "--regimen", "QID=2 mg/kg/day QID for 14 days, max 20 mg/dose, max 80 mg/day"]
+TID_TEXT = "2 mg/kg/day TID for 14 days, max 20 mg/dose"
 
 
-def test_main_job_writes_the_exposure_table_by_age_band_and_figure(tmp_path, capsys):
-    assert cli.main(["--out", str(tmp_path / "out"), "--n", "200", "--seed", "3"]) == 0
-    table = pd.read_csv(tmp_path / "out" / "tid_vs_qid_exposure.csv")
-    assert (tmp_path / "out" / "tid_vs_qid.png").stat().st_size > 10_000
+def run(*args, cwd=None):
+    return subprocess.run([str(ENTRY_POINT), *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_main_job_compares_tid_and_qid_by_age_band_in_a_report(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["compare", *JOB, "--out", str(out), "--n", "200", "--seed", "3", "--quiet"]) == 0
+    table = pd.read_csv(out / "summary.csv")
+    for figure in cli.FIGURES:
+        assert (out / figure).stat().st_size > 10_000
     assert table[["regimen", "age_band", "metric"]].values.tolist() == [
         [r, b, m] for r in ("TID", "QID") for b in BANDS for m in METRICS]
     assert (table["p5"] <= table["median"]).all() and (table["median"] <= table["p95"]).all()
@@ -35,10 +57,166 @@ def test_main_job_writes_the_exposure_table_by_age_band_and_figure(tmp_path, cap
     np.testing.assert_allclose(cavg_young, 305.3, rtol=0.2)
     assert median["TID", "12-17 y", "cavg (ng/mL)"] < median["QID", "12-17 y", "cavg (ng/mL)"]
     assert median["TID", "12-17 y", "cavg (ng/mL)"] < 0.85 * cavg_young[0]
-    assert "12-17 y" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "12-17 y" in printed and "QID" in printed
+    report = (out / "report.md").read_text()
+    # the report holds the age-band table, the regimen texts and embeds every figure
+    assert "| TID | 12-17 y |" in report and "`2 mg/kg/day QID for 14 days, max 20 mg/dose" in report
+    assert all(f"]({figure})" in report for figure in cli.FIGURES)
+    assert "not clinical dosing advice" in report
 
 
 def test_job_cohort_is_a_cp_mix_from_the_growth_charts():
     # Reid 2011 registry means, normalised: level I 34.2 / 100.6
     assert abs(sum(cli.GMFCS_MIX.values()) - 1) < 1e-12
     np.testing.assert_allclose(cli.GMFCS_MIX[1], 34.2 / 100.6, rtol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    """`pkmodel simulate` run once in a subprocess through the installed entry point."""
+    out = tmp_path_factory.mktemp("cli") / "results"
+    done = run("simulate", "--model", "baclofen_cp_card", "--regimen", TID_TEXT, "--n", "40",
+               "--ages", "2-17", "--seed", "7", "--out", str(out), "--quiet")
+    return out, done
+
+
+def api_result(n=40, seed=7, gmfcs=cli.GMFCS_MIX):
+    cohort = pk.Cohort.from_growth_charts(n, age_years=(2, 17), seed=seed, gmfcs=gmfcs)
+    times = np.arange(0, 14 * 24 + 0.25, 0.5)   # 0.5 h to the end of day 14
+    return pk.simulate(pk.load_model("baclofen_cp_card"), cohort, pk.Regimen.parse(TID_TEXT), times,
+                       seed=seed)
+
+
+def test_simulate_exits_0_quietly_and_writes_every_file(simulated):
+    out, done = simulated
+    assert done.returncode == 0 and done.stderr == ""   # --quiet: no progress bar
+    names = {"concentrations.parquet", "parameters.csv", "exposures.csv", "summary.csv",
+             "exposure_summary.csv", "pta.csv", "report.md", "provenance.json", *cli.FIGURES}
+    assert {p.name for p in out.iterdir()} == names
+    assert "12-17 y" in done.stdout and f"wrote {len(names)} files" in done.stdout
+
+
+def test_simulate_parquet_reads_back_to_the_python_api_array(simulated):
+    out, _ = simulated
+    res = api_result()
+    frame = pd.read_parquet(out / "concentrations.parquet")
+    n, t = res.concentrations.shape
+    assert list(frame.columns) == ["regimen", "id", "time_h", "conc_mg_L"] and len(frame) == n * t
+    # the same computation on the same seed: equal to the last bit (Parquet stores float64)
+    np.testing.assert_array_equal(frame["conc_mg_L"].to_numpy().reshape(n, t), res.concentrations)
+    np.testing.assert_array_equal(frame["time_h"].to_numpy()[:t], res.times)
+    np.testing.assert_array_equal(frame["id"].to_numpy()[::t], res.cohort.ids)
+    parameters = pd.read_csv(out / "parameters.csv")
+    np.testing.assert_array_equal(parameters["CL"], res.parameters["CL"])   # CSV floats round-trip
+    exposures = pd.read_csv(out / "exposures.csv")
+    np.testing.assert_array_equal(exposures["cavg"], pk.exposure(res, start=312, end=336)["cavg"])
+
+
+def test_every_file_records_version_model_hash_seed_and_regimen_text(simulated):
+    out, _ = simulated
+    model_sha256 = hashlib.sha256((PARAMS / "baclofen_cp_card.toml").read_bytes()).hexdigest()
+    sidecar = json.loads((out / "provenance.json").read_text())
+    in_parquet = json.loads(pq.read_schema(out / "concentrations.parquet").metadata[b"pkmodel.provenance"])
+    for record in (sidecar, in_parquet):
+        assert record["pkmodel_version"] == pk.__version__
+        assert record["model_file"] == "baclofen_cp_card.toml"
+        assert record["model_sha256"] == model_sha256
+        assert record["seed"] == 7 and record["regimen"] == TID_TEXT
+    # the sidecar covers every other file, with the hash of the bytes written
+    assert set(sidecar["files"]) == {p.name for p in out.iterdir()} - {"provenance.json"}
+    for name, digest in sidecar["files"].items():
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
+
+
+def test_format_csv_writes_the_concentrations_as_csv(tmp_path):
+    out = tmp_path / "csv"
+    done = run("simulate", "--regimen", TID_TEXT, "--n", "5", "--gmfcs", "none", "--seed", "7",
+               "--out", str(out), "--format", "csv", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert not list(out.glob("*.parquet"))
+    frame = pd.read_csv(out / "concentrations.csv")
+    res = api_result(n=5, gmfcs=None)
+    np.testing.assert_array_equal(frame["conc_mg_L"].to_numpy().reshape(res.concentrations.shape),
+                                  res.concentrations)
+    assert "concentrations.csv" in json.loads((out / "provenance.json").read_text())["files"]
+
+
+def test_models_lists_each_bundled_model_with_its_description():
+    done = subprocess.run([sys.executable, "-m", "pkmodel", "models"], capture_output=True, text=True)
+    assert done.returncode == 0
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == list(pk.bundled_models())
+    for line in lines:
+        assert pk.load_model(line.split()[0]).description in line
+
+
+def one_line_error(done, *fragments):
+    assert done.returncode != 0 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("pkmodel: error: ") and "Traceback" not in done.stderr
+    for fragment in fragments:
+        assert fragment in done.stderr
+
+
+def test_unknown_model_is_one_line_naming_it(tmp_path):
+    one_line_error(run("simulate", "--model", "baclofen_xx", "--regimen", TID_TEXT,
+                       "--out", str(tmp_path / "o")), "model 'baclofen_xx' is not a bundled model")
+    assert not (tmp_path / "o").exists()
+
+
+def test_unparsable_regimen_is_one_line_naming_the_bad_word(tmp_path):
+    one_line_error(run("simulate", "--regimen", "2 mg/kg/day TIDD for 14 days",
+                       "--out", str(tmp_path / "o")), "'TIDD' at column 13")
+
+
+def test_unwritable_output_folder_is_one_line_naming_it(tmp_path):
+    (tmp_path / "a_file").write_text("")
+    target = tmp_path / "a_file" / "results"
+    one_line_error(run("simulate", "--regimen", TID_TEXT, "--n", "5", "--out", str(target)),
+                   f"cannot write to the output folder '{target}'")
+
+
+def test_bad_option_value_is_one_line_naming_it(tmp_path):
+    one_line_error(run("compare", "--regimen", TID_TEXT, "--ages", "2_17"),
+                   "argument --ages: '2_17' is not an age range")
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    done = run("simulate", "--regimen", "2 mg/kg/day TIDD for 14 days", "--debug",
+               "--out", str(tmp_path / "o"))
+    assert done.returncode != 0 and "Traceback" in done.stderr and "'TIDD'" in done.stderr
+
+
+def test_study_times_end_each_regimen_on_its_last_dosing_day_and_hold_every_dose():
+    regimens = {"qd": pk.Regimen.parse("1 mg/kg/day QD for 3 days"),
+                "clock": pk.Regimen.parse("2 mg/kg/day at 08:15, 14:00, 20:00 for 2 days")}
+    times, ends = cli.study_times(regimens, 0.5)
+    # QD doses at 0, 24, 48 h: the last day ends at 72 h; clock times: day 2 ends at 48 h
+    assert ends == {"qd": 72.0, "clock": 48.0}
+    assert times[-1] == 72.0 and {8.25, 32.25} <= set(times)
+
+
+def test_a_time_step_that_does_not_divide_a_day_is_refused():
+    with pytest.raises(ValueError, match=r"--dt is 0\.7; expected a time step in h that divides 24 h"):
+        cli.study_times({"a": pk.Regimen.parse(TID_TEXT)}, 0.7)
+
+
+def test_a_model_path_that_does_not_exist_is_one_line_naming_it(tmp_path):
+    missing = tmp_path / "nowhere" / "model.toml"
+    one_line_error(run("simulate", "--model", str(missing), "--regimen", TID_TEXT,
+                       "--out", str(tmp_path / "o")), f"model file '{missing}' does not exist")
+
+
+def test_version_is_the_package_version(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"pkmodel {pk.__version__}"
+
+
+def test_a_regimen_label_given_twice_is_refused(tmp_path, capsys):
+    code = cli.main(["compare", "--regimen", f"A={TID_TEXT}", "--regimen", f"A={TID_TEXT}",
+                     "--out", str(tmp_path / "o")])
+    assert code == 1
+    assert capsys.readouterr().err == ("pkmodel: error: --regimen label 'A' is given twice; expected "
+                                       "one label per regimen\n")

@@ -331,3 +331,18 @@ def test_from_frame_text_in_a_converted_column_is_refused():
 def test_from_frame_needs_a_dataframe():
     with pytest.raises(TypeError, match=r"frame is a dict; expected a pandas DataFrame"):
         pk.Cohort.from_frame({"weight_kg": [20.0], "age_years": [6.0]})
+
+
+def test_further_covariates_travel_with_the_cohort_and_reach_the_model():
+    # He 2014 + McLaughlin 2018: CL/F 0.51 (AT) vs 0.25 (TT) L/h/kg; a carrier fraction of the user's choice
+    cohort = pk.Cohort(weight_kg=[20.0, 20.0, 30.0], age_years=[6.0, 6.0, 9.0])
+    carriers = np.random.default_rng(1).random(3) < 0.3
+    genotyped = cohort.with_covariates(abcc9_rs11046232=np.where(carriers, "AT", "TT"))
+    assert list(genotyped.to_frame().columns)[-1] == "abcc9_rs11046232"
+    model = pk.load_model("baclofen_cp_he2014")
+    expected = np.where(carriers, 0.51, 0.25) * genotyped.weight_kg
+    np.testing.assert_allclose(model.typical_values(genotyped)["CL"], expected, rtol=1e-14)
+    with pytest.raises(ValueError, match=r"Cohort\.covariates\['x'\] has 2 values; expected 3"):
+        cohort.with_covariates(x=[1, 2])
+    with pytest.raises(ValueError, match=r"Cohort\.covariates has 'weight_kg'; expected a name other than"):
+        cohort.with_covariates(weight_kg=[1, 2, 3])

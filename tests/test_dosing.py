@@ -58,7 +58,7 @@ def test_doses_at_one_time_into_one_compartment_are_one_event_and_add():
     from pkmodel.engines import common
     doses = pk.Doses(time_h=np.array([0.0, 4.0, 4.0, 9.0]),
                      amount_mg=np.array([[1.0, 2.0, 3.0, 4.0], [0.0, 1.0, 1.0, 0.0]]))
-    line = common.shared_timeline(common.Epochs.constant({}), doses.time_h, doses.amount_mg, doses)
+    line = common.shared_timeline(common.Epochs.constant({}), common.Inputs.from_doses(doses))
     np.testing.assert_array_equal(line.times_h, [0.0, 4.0, 9.0])
     np.testing.assert_array_equal(line.amounts_mg, [[1.0, 5.0, 4.0], [0.0, 2.0, 0.0]])
 

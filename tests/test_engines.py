@@ -141,7 +141,7 @@ def test_general_matrix_exponential_agrees_with_the_closed_form(card):
     cohort = pk.Cohort(weight_kg=rng.uniform(10, 60, n), age_years=np.full(n, 9.0))
     params = card.individual_parameters(cohort, rng.normal(size=(n, 3)) * np.sqrt(np.diag(card.omega)))
     doses = pk.Regimen.weight_based(2.0, 3, 14).doses(cohort)
-    timeline = common.shared_timeline(common.Epochs.constant(params), doses.time_h, doses.amount_mg)
+    timeline = common.shared_timeline(common.Epochs.constant(params), common.Inputs.from_doses(doses))
     times = np.arange(0, 336.5, 0.5)
     closed = analytic.propagate([analytic.OneCompartmentOral(card.structure, params)], timeline, times)
     general = analytic.propagate([analytic.MatrixExponential(card.structure, params)], timeline, times)

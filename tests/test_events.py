@@ -103,8 +103,6 @@ def test_dose_records_keep_what_the_engines_will_need_for_ss_rate_and_cmt():
 # --- what the engines cannot do yet -----------------------------------------------
 
 @pytest.mark.parametrize("columns, message", [
-    ({"RATE": [2.0, 0, 0, 0]}, r"events row 0, column RATE is 2\.0: zero-order inputs \(RATE > 0\) are not "
-                               r"supported yet"),
     ({"EVID": [1, 0, 4, 0]}, r"events row 2, column EVID is 4: resets \(EVID 3 and 4\) are not supported yet"),
 ])
 def test_simulate_refuses_what_the_engines_do_not_support_yet(card, columns, message):
@@ -163,6 +161,27 @@ def test_a_dose_into_central_is_an_iv_bolus_without_bioavailability(engine, tmp_
     expected = 10.0 / p["V"][0] * np.exp(-p["CL"][0] / p["V"][0] * (times[after] - 2.0))
     np.testing.assert_allclose(res.concentrations[0, after], expected, rtol=1e-12 if engine == "analytic" else 1e-8)
     assert np.all(res.concentrations[0, ~after] == 0)
+
+
+@pytest.mark.parametrize("engine", ["analytic", "ode"])
+@pytest.mark.parametrize("amounts", [(30.0, 30.0), (30.0, 12.0)])   # same length, or per child
+def test_rate_is_a_zero_order_input_over_amount_over_rate_hours(engine, amounts):
+    model = pk.load_model("baclofen_cp_card")
+    two = pk.Cohort(weight_kg=[20.0, 30.0], age_years=[6.0, 9.0])
+    infusion = pd.DataFrame({"ID": [1, 2], "TIME": [1.0, 1.0], "AMT": list(amounts), "EVID": 1,
+                             "CMT": 2, "RATE": 6.0})              # into central, 6 mg/h
+    times = np.arange(0, 24.25, 0.25)
+    res = pk.simulate(model, two, pk.read_events(infusion), times, engine=engine, variability=False)
+    p = res.individual
+    k, v = p["CL"] / p["V"], p["V"]
+    for i, amount in enumerate(amounts):
+        duration = amount / 6.0
+        during = np.clip(times - 1.0, 0, duration)
+        after = np.clip(times - 1.0 - duration, 0, None)
+        # textbook: R/CL (1 - e^{-k t}) while it runs, then first-order decline
+        expected = 6.0 / (k[i] * v[i]) * (1 - np.exp(-k[i] * during)) * np.exp(-k[i] * after)
+        np.testing.assert_allclose(res.concentrations[i], expected, rtol=1e-11 if engine == "analytic" else 1e-7,
+                                   atol=1e-15)
 
 
 # --- bad tables -------------------------------------------------------------------

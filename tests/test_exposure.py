@@ -217,3 +217,15 @@ def test_unknown_auc_method_is_refused(card):
     with pytest.raises(ValueError, match=r"auc_method is 'log'; expected one of "
                                          r"\['linear-up/log-down', 'linear'\]"):
         pk.exposure(res, start=0, end=24, auc_method="log")
+
+
+def test_exposure_of_uncertainty_replicates_has_a_row_per_replicate_and_child(tmp_path):
+    from conftest import write_model
+    model = pk.load_model(write_model(tmp_path, CL={"rse": 0.2}))
+    cohort = pk.Cohort(weight_kg=[15.0, 30.0], age_years=[5.0, 10.0])
+    res = pk.simulate(model, cohort, pk.Regimen.weight_based(2.0, 3, 3), np.arange(0, 72.5, 0.5),
+                      seed=1, replicates=3)
+    e = pk.exposure(res, window="steady_state")
+    assert e["id"].tolist() == [1, 2] * 3 and e["replicate"].tolist() == [0, 0, 1, 1, 2, 2]
+    # exact steady-state AUC uses each row's own CL: F dose / CL
+    np.testing.assert_allclose(e["auc_ss"], (2.0 / 3 * np.tile([15.0, 30.0], 3)) / res.individual["CL"])

@@ -101,6 +101,13 @@ def changed_result(tmp: Path) -> Path:
     return path
 
 
+def study_file(tmp: Path) -> Path:
+    from pkmodel import cli
+    cli.main(["simulate", "--regimen", "2 mg/kg/day TID for 1 day", "--n", "20", "--quiet",
+              "--out", str(tmp)])
+    return tmp / "concentrations.parquet"
+
+
 def into_missing_folder(tmp: Path):
     with atomic_write(tmp / "no" / "such" / "folder" / "x.csv", text=True) as f:
         f.write("x\n")
@@ -546,11 +553,15 @@ ROWS = [
         r"result file '.*nothing\.parquet' does not exist"),
     Row("load-no-provenance", FILES, "a Parquet file without pkmodel's provenance record",
         lambda t: pk.load_result(unsaved_table(t)), pk.ResultFileError,
-        r"no pkmodel provenance record \(schema metadata 'pkmodel'\); expected a file written by "
-        r"Result\.save"),
+        r"no 'pkmodel\.provenance' in the Parquet schema metadata; expected a file written by "
+        r"pkmodel"),
     Row("load-changed", FILES, "a result changed after it was written",
         lambda t: pk.load_result(changed_result(t)), pk.ResultFileError,
         r"run\.parquet: concentrations do not match the provenance record \(SHA-256 differs\)"),
+    Row("load-study-file", FILES, "a study's concentrations (pkmodel compare) given as a result",
+        lambda t: pk.load_result(study_file(t)), pk.ResultFileError,
+        r"concentrations\.parquet: provenance format is None; expected 'pkmodel\.result/1' \(a "
+        r"file written by Result\.save\)"),
     Row("load-not-parquet", FILES, "a file that is not Parquet",
         lambda t: pk.load_result(write_text(t / "run.parquet", "id,conc\n1,0\n")),
         pk.ResultFileError, r"run\.parquet: not a pkmodel result \(not readable as Parquet\)"),

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import pkmodel as pk
-from pkmodel import cli, io
+from pkmodel import cli, io, provenance
 from conftest import typical_cohort
 
 
@@ -104,9 +104,10 @@ def test_saved_result_reads_back_exactly_with_its_provenance(tmp_path, result):
     record = back.provenance
     model_file = pk.bundled_models()["baclofen_cp_he2014"]
     assert record["model_sha256"] == hashlib.sha256(model_file.read_bytes()).hexdigest()
-    assert (record["pkmodel_version"], record["model_name"], record["engine"], record["seed"],
-            record["regimen"], record["variability"]) == (
-        pk.__version__, "baclofen_cp_he2014", "analytic", result.seed, result.regimen, True)
+    assert (record["pkmodel_version"], record["model"], record["model_file"], record["engine"],
+            record["seed"], record["regimen"], record["variability"]) == (
+        pk.__version__, "baclofen_cp_he2014", "baclofen_cp_he2014.toml", "analytic", result.seed,
+        result.regimen, True)
     assert record["format"] == "pkmodel.result/1" and len(back) == 3
     assert listing(tmp_path) == ["run.parquet"]
 
@@ -135,16 +136,17 @@ def rewrite(path, table=None, record=None):
     table = old if table is None else table
     metadata = dict(old.schema.metadata)
     if record is None:
-        metadata.pop(io.PROVENANCE_KEY)
+        metadata.pop(provenance.PARQUET_KEY)
     else:
-        metadata[io.PROVENANCE_KEY] = json.dumps(record).encode()
+        metadata[provenance.PARQUET_KEY] = json.dumps(record).encode()
     pq.write_table(table.replace_schema_metadata(metadata), path)
 
 
 def test_a_result_without_provenance_is_refused(tmp_path, result):
     path = result.save(tmp_path / "run.parquet")
     rewrite(path, record=None)
-    with pytest.raises(pk.ResultFileError, match=r"no pkmodel provenance record .*written by Result\.save"):
+    with pytest.raises(pk.ResultFileError, match=r"no 'pkmodel\.provenance' in the Parquet schema "
+                                                 r"metadata; expected a file written by pkmodel"):
         pk.load_result(path)
 
 
@@ -191,23 +193,23 @@ def test_a_missing_result_file_is_named(tmp_path):
 
 # --- what pkmodel writes ------------------------------------------------------------------
 
-def test_cli_refuses_existing_outputs_before_running(tmp_path, capsys):
-    (tmp_path / "tid_vs_qid.png").write_bytes(b"a figure from an earlier run")
-    with pytest.raises(SystemExit) as stop:
-        cli.main(["--out", str(tmp_path), "--n", "50"])
-    assert stop.value.code == 2
-    assert "tid_vs_qid.png exists; pass --overwrite to replace it" in capsys.readouterr().err
-    assert (tmp_path / "tid_vs_qid.png").read_bytes() == b"a figure from an earlier run"
-    assert listing(tmp_path) == ["tid_vs_qid.png"]
+STUDY = ["simulate", "--regimen", "2 mg/kg/day TID for 2 days", "--n", "20", "--quiet"]
 
 
-def test_cli_overwrite_replaces_outputs_whole(tmp_path):
-    for name in ("tid_vs_qid.png", "tid_vs_qid_exposure.csv"):
-        (tmp_path / name).write_bytes(b"old")
-    assert cli.main(["--out", str(tmp_path), "--n", "60", "--overwrite"]) == 0
-    assert (tmp_path / "tid_vs_qid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(pd.read_csv(tmp_path / "tid_vs_qid_exposure.csv")) == 2 * 3 * 5  # regimens, bands, metrics
-    assert listing(tmp_path) == ["tid_vs_qid.png", "tid_vs_qid_exposure.csv"]
+def test_cli_refuses_files_of_an_earlier_run_before_running(tmp_path, capsys):
+    (tmp_path / "report.md").write_text("an earlier run's report\n")
+    assert cli.main([*STUDY, "--out", str(tmp_path)]) == 1
+    assert ("report.md' exists (1 of this study's files are there from an earlier run); pass "
+            "--overwrite to replace them") in capsys.readouterr().err
+    assert (tmp_path / "report.md").read_text() == "an earlier run's report\n"
+    assert listing(tmp_path) == ["report.md"]          # refused before anything was written
+
+
+def test_cli_overwrite_replaces_the_files_whole(tmp_path):
+    (tmp_path / "report.md").write_text("an earlier run's report\n")
+    assert cli.main([*STUDY, "--out", str(tmp_path), "--overwrite"]) == 0
+    assert (tmp_path / "report.md").read_text().startswith("# pkmodel")
+    assert listing(tmp_path) == sorted(cli.study_files("parquet"))   # no temporary file left
 
 
 def test_write_events_keeps_an_existing_file_unless_overwrite(tmp_path):

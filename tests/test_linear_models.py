@@ -162,7 +162,9 @@ def test_per_subject_path_equals_the_shared_path_when_times_agree(he2014):
     times = np.arange(0, 48.5, 0.5)
     epochs = common.Epochs.constant(params)
     solutions = [analytic.solution(he2014.structure, params)]
-    shared = analytic.propagate(solutions, common.shared_timeline(epochs, doses.time_h, doses.amount_mg), times)
-    each = analytic.per_subject(solutions, epochs, np.broadcast_to(doses.time_h, doses.amount_mg.shape),
-                                doses.amount_mg, times)
+    shared = analytic.propagate(solutions, common.shared_timeline(epochs, common.Inputs.from_doses(doses)), times)
+    inputs = common.Inputs.from_doses(doses)
+    each = analytic.per_subject(solutions, epochs, common.Inputs(
+        np.broadcast_to(doses.time_h, doses.amount_mg.shape), doses.amount_mg, inputs.compartment,
+        inputs.ss, inputs.ii_h), times)
     np.testing.assert_allclose(each, shared, rtol=1e-10, atol=1e-14)

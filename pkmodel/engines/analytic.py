@@ -24,7 +24,7 @@ import numpy as np
 
 from ..dosing import Doses
 from ..structures import Structure
-from .common import Epochs, as_epochs, dose_input, segments, shared_timeline, steady_state
+from .common import Epochs, Inputs, as_epochs, dose_input, segments, shared_timeline, steady_state
 
 OPTIONS: dict = {}
 
@@ -33,14 +33,14 @@ def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, do
              times_h: np.ndarray) -> np.ndarray:
     """Concentrations, shape (n_subjects, n_times), mg/L."""
     epochs = as_epochs(params)
-    solutions = [solution(structure, p) for p in epochs.params]
-    dose_times, amounts = dose_input(structure, epochs, doses)
-    if dose_times.ndim == 2:
-        if doses.ss.any():
+    inputs = dose_input(structure, epochs, doses)
+    solutions = [solution(structure, p, inputs.infusion_into) for p in epochs.params]
+    if not inputs.shared:
+        if inputs.ss.any():
             raise NotImplementedError("steady-state doses (SS) with dose times that differ between "
-                                      "children (a lag time with variability) are not supported")
-        return per_subject(solutions, epochs, dose_times, amounts, times_h, doses.compartment)
-    return propagate(solutions, shared_timeline(epochs, dose_times, amounts, doses), times_h)
+                                      "children (jitter, a lag with variability) are not supported")
+        return per_subject(solutions, epochs, inputs, times_h)
+    return propagate(solutions, shared_timeline(epochs, inputs), times_h)
 
 
 def amounts(structure: Structure, params: Mapping[str, np.ndarray], doses: Doses,
@@ -53,15 +53,25 @@ def amounts(structure: Structure, params: Mapping[str, np.ndarray], doses: Doses
     """
     epochs = as_epochs(params)
     rates = structure.rate_matrix(epochs.params[0], eliminated=True)
-    dose_times, given = dose_input(structure, epochs, doses)
-    timeline = shared_timeline(epochs, dose_times, given, doses)
+    inputs = dose_input(structure, epochs, doses)
+    if inputs.infusion_into is not None or not inputs.shared:
+        raise NotImplementedError("amounts() takes bolus doses at times shared by every subject")
+    timeline = shared_timeline(epochs, inputs)
     return np.stack([
         propagate([MatrixExponential(structure, epochs.params[0], rates=rates, observe=c)],
                   timeline, times_h) for c in range(rates.shape[1])], axis=1)
 
 
-def solution(structure: Structure, params: Mapping[str, np.ndarray]) -> "Solution":
-    """The exact solution of one epoch: closed form where coded, else matrix exponential."""
+def solution(structure: Structure, params: Mapping[str, np.ndarray],
+             infusion_into: int | None = None) -> "Solution":
+    """The exact solution of one epoch: closed form where coded, else matrix exponential.
+
+    infusion_into : with zero-order inputs, the compartment they flow into
+    (the system gains a compartment holding the current rate).
+    """
+    if infusion_into is not None:
+        return MatrixExponential(structure, params,
+                                 rates=structure.rate_matrix(params, infusion_into=infusion_into))
     if structure.name == "one_compartment_oral" and structure.absorption == "first_order":
         return OneCompartmentOral(structure, params)
     return MatrixExponential(structure, params)
@@ -152,8 +162,9 @@ class MatrixExponential(Solution):
         super().__init__(structure, params)
         rates = structure.rate_matrix(params) if rates is None else rates
         self.rates = rates.transpose(1, 2, 0)   # (m, m, N)
+        self.m = rates.shape[1]
         if observe is not None:
-            self.m, self.central, self.inv_volume = rates.shape[1], observe, np.ones(rates.shape[0])
+            self.central, self.inv_volume = observe, np.ones(rates.shape[0])
 
     def transition(self, dt: np.ndarray) -> np.ndarray:
         t = dt if dt.ndim == 2 else dt[:, None]      # (n_dt, N) or (n_dt, 1)
@@ -222,22 +233,20 @@ def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.nd
     return out.T
 
 
-def per_subject(solutions: list[Solution], epochs: Epochs, dose_times: np.ndarray,
-                amounts: np.ndarray, times_h: np.ndarray,
-                compartment: np.ndarray | None = None) -> np.ndarray:
-    """The same exact solution when each subject has its own dose times.
+def per_subject(solutions: list[Solution], epochs: Epochs, inputs: Inputs,
+                times_h: np.ndarray) -> np.ndarray:
+    """The same exact solution when each subject has its own input times.
 
-    dose_times, amounts : ndarray, shape (n_subjects, n_doses); compartment :
-    shape (n_doses,), where each dose goes (default the depot). Slower than
-    `propagate`: offsets no longer repeat across subjects, so every output
-    takes its own Phi(tau). Returns shape (n_subjects, n_times), mg/L.
+    inputs.times_h and amounts_mg have shape (n_subjects, n_inputs). Slower
+    than `propagate`: offsets no longer repeat across subjects, so every
+    output takes its own Phi(tau). Returns shape (n_subjects, n_times), mg/L.
     """
+    amounts = inputs.amounts_mg
     n = amounts.shape[0]
     starts = np.broadcast_to(epochs.start_h[1:], (n, epochs.start_h.size - 1))
-    times = np.concatenate([dose_times, starts], axis=1)
+    times = np.concatenate([np.broadcast_to(inputs.times_h, amounts.shape), starts], axis=1)
     given = np.concatenate([amounts, np.zeros(starts.shape)], axis=1)
-    into = np.concatenate([np.zeros(amounts.shape[1], dtype=np.int64) if compartment is None
-                           else compartment, np.zeros(starts.shape[1], dtype=np.int64)])
+    into = np.concatenate([inputs.compartment, np.zeros(starts.shape[1], dtype=np.int64)])
     order = np.argsort(times, axis=1, kind="stable")
     times = np.take_along_axis(times, order, axis=1)        # (N, K): each subject's events
     given = np.take_along_axis(given, order, axis=1)

@@ -54,17 +54,42 @@ class Timeline:
     epoch: np.ndarray
 
 
-def dose_input(structure: Structure, epochs: Epochs, doses: Doses) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True, eq=False)
+class Inputs:
+    """What enters the body and when: the engines' view of Doses.
+
+    times_h : (n_inputs,) shared by every subject, or (n_subjects, n_inputs);
+    amounts_mg : (n_subjects, n_inputs), into compartment (n_inputs,);
+    ss, ii_h : (n_inputs,) steady-state doses (see Doses). A zero-order input
+    (infusion) is two inputs into an extra last compartment holding the
+    current infusion rate (mg/h): +rate when it starts, -rate when it ends.
+    infusion_into : the compartment that rate flows into, or None.
+    """
+
+    times_h: np.ndarray
+    amounts_mg: np.ndarray
+    compartment: np.ndarray
+    ss: np.ndarray
+    ii_h: np.ndarray
+    infusion_into: int | None = None
+
+    @classmethod
+    def from_doses(cls, doses: Doses) -> "Inputs":
+        """Doses as given (no F, lag or infusion)."""
+        return cls(doses.actual_time_h, doses.amount_mg, doses.compartment, doses.ss, doses.ii_h)
+
+    @property
+    def shared(self) -> bool:
+        return self.times_h.ndim == 1
+
+
+def dose_input(structure: Structure, epochs: Epochs, doses: Doses) -> Inputs:
     """Doses as they reach the body: depot doses at times (+ jitter) + tlag, amounts * F.
 
     F and tlag are those of the epoch in effect at the nominal dose time; they
     apply to doses into the depot only (an IV dose into central has neither).
-
-    Returns
-    -------
-    times_h : ndarray, shape (n_doses,) if every subject's times are the same,
-        else (n_subjects, n_doses) (timing jitter, or a lag that differs)
-    amounts_mg : ndarray, shape (n_subjects, n_doses)
+    Times are shared by all subjects unless jitter, a lag that differs between
+    subjects, or infusions of different lengths make them differ.
     """
     which = epochs.at(doses.time_h)
     oral = doses.compartment == structure.dose_index
@@ -76,23 +101,61 @@ def dose_input(structure: Structure, epochs: Epochs, doses: Doses) -> tuple[np.n
             amounts = np.where(here, amounts * f[:, None], amounts)
         lags.append((here, lag))
     if doses.offset_h is None and all(np.all(lag == lag[0]) for _, lag in lags):
-        shift = sum(np.where(sel, lag[0], 0.0) for sel, lag in lags)
-        return doses.time_h + shift, amounts
-    shift = sum(np.where(sel[None, :], lag[:, None], 0.0) for sel, lag in lags)
-    return doses.actual_time_h + shift, amounts
+        times = doses.time_h + sum(np.where(sel, lag[0], 0.0) for sel, lag in lags)
+    else:
+        times = doses.actual_time_h + sum(np.where(sel[None, :], lag[:, None], 0.0) for sel, lag in lags)
+    inputs = Inputs(times, amounts, doses.compartment, doses.ss, doses.ii_h)
+    return _infusions(inputs, doses.rate_mg_per_h, len(structure.compartments))
 
 
-def shared_timeline(epochs: Epochs, times_h: np.ndarray, amounts_mg: np.ndarray,
-                    doses: Doses | None = None) -> Timeline:
-    """Dose times (shared by all subjects) and epoch starts as one ordered timeline.
+def _infusions(inputs: Inputs, rate: np.ndarray, m: int) -> Inputs:
+    """Zero-order inputs as start and stop of a rate in an extra compartment (index m)."""
+    infused = rate > 0
+    if not infused.any():
+        return inputs
+    targets = np.unique(inputs.compartment[infused])
+    if targets.size > 1:
+        raise NotImplementedError(f"zero-order inputs into several compartments "
+                                  f"({targets.tolist()}) in one simulation are not supported")
+    if inputs.ss[infused].any():
+        raise NotImplementedError("steady-state doses given as zero-order inputs (SS with RATE) "
+                                  "are not supported")
+    amounts = inputs.amounts_mg[:, infused]
+    start = inputs.times_h[..., infused]
+    given = amounts > 0
+    stop = start + amounts / rate[infused]                   # (N, n_infusions): amount / rate h
+    flow = np.where(given, rate[infused], 0.0)
+    keep = ~infused
+    # one stop time for everyone when all who receive an infusion receive the same amount
+    ends = np.where(given, stop, np.nan)
+    with np.errstate(invalid="ignore"):
+        same = np.all((np.nanmax(ends, axis=0) == np.nanmin(ends, axis=0)) | ~given.any(axis=0))
+    shared = inputs.shared and same
+    if shared:
+        stop = np.where(given.any(axis=0), np.nanmax(np.where(given, stop, -np.inf), axis=0), start)
+    parts = [inputs.times_h[..., keep], start, stop]
+    if not shared or not inputs.shared:
+        n = amounts.shape[0]
+        parts = [np.broadcast_to(p, (n, p.shape[-1])) for p in parts]
+    n_infusions = int(infused.sum())
+    return Inputs(
+        times_h=np.concatenate(parts, axis=-1),
+        amounts_mg=np.concatenate([inputs.amounts_mg[:, keep], flow, -flow], axis=1),
+        compartment=np.concatenate([inputs.compartment[keep], np.full(2 * n_infusions, m)]),
+        ss=np.concatenate([inputs.ss[keep], np.zeros(2 * n_infusions, dtype=np.int64)]),
+        ii_h=np.concatenate([inputs.ii_h[keep], np.zeros(2 * n_infusions)]),
+        infusion_into=int(targets[0]))
 
-    Doses keep their order where times are equal (as NONMEM keeps record
+
+def shared_timeline(epochs: Epochs, inputs: Inputs) -> Timeline:
+    """Inputs (times shared by all subjects) and epoch starts as one ordered timeline.
+
+    Inputs keep their order where times are equal (as NONMEM keeps record
     order); ordinary doses into one compartment at one time are one event.
     """
+    times_h, amounts_mg = inputs.times_h, inputs.amounts_mg
+    compartment, ss, ii = inputs.compartment, inputs.ss, inputs.ii_h
     n_doses = times_h.size
-    compartment = np.zeros(n_doses, dtype=np.int64) if doses is None else doses.compartment
-    ss = np.zeros(n_doses, dtype=np.int64) if doses is None else doses.ss
-    ii = np.zeros(n_doses) if doses is None else doses.ii_h
     if epochs.start_h.size == 1 and not ss.any() and np.all(np.diff(times_h) > 0):
         return Timeline(times_h, amounts_mg, compartment, ss, ii, np.zeros(n_doses, dtype=int))
     starts = epochs.start_h[1:]
@@ -164,16 +227,20 @@ def as_epochs(params: Mapping[str, np.ndarray] | Epochs) -> Epochs:
     return params if isinstance(params, Epochs) else Epochs.constant(params)
 
 
-def union_of_times(times_h: np.ndarray, amounts_mg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-subject dose times (n_subjects, n_doses) as shared times with zeros.
+def union_of_times(inputs: Inputs) -> Inputs:
+    """Per-subject input times as shared times with zeros.
 
-    Returns the distinct times, shape (n_times,), and amounts, shape
-    (n_subjects, n_times) (doses at one time add).
+    One column per distinct (time, compartment); amounts that share one add.
     """
-    union, slot = np.unique(times_h, return_inverse=True)
+    times_h, n = inputs.times_h, inputs.amounts_mg.shape[0]
+    compartment = np.broadcast_to(inputs.compartment, times_h.shape)
+    key = np.stack([times_h.ravel(), compartment.ravel()], axis=1)
+    columns, slot = np.unique(key, axis=0, return_inverse=True)
     slot = slot.reshape(times_h.shape)
-    amounts = np.zeros((times_h.shape[0], union.size))
-    rows = np.arange(times_h.shape[0])
+    amounts = np.zeros((n, columns.shape[0]))
+    rows = np.arange(n)
     for d in range(times_h.shape[1]):  # over doses, not subjects
-        np.add.at(amounts, (rows, slot[:, d]), amounts_mg[:, d])
-    return union, amounts
+        np.add.at(amounts, (rows, slot[:, d]), inputs.amounts_mg[:, d])
+    return Inputs(times_h=columns[:, 0].copy(), amounts_mg=amounts,
+                  compartment=columns[:, 1].astype(np.int64), ss=np.zeros(columns.shape[0], dtype=np.int64),
+                  ii_h=np.zeros(columns.shape[0]), infusion_into=inputs.infusion_into)

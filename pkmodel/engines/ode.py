@@ -38,17 +38,17 @@ def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, do
     rtol, atol : solver tolerances (atol in mg); method : a solve_ivp method.
     """
     epochs = as_epochs(params)
-    dose_times, amounts = dose_input(structure, epochs, doses)
-    if dose_times.ndim == 2:
-        if doses.ss.any() or doses.compartment.any():
-            raise NotImplementedError("steady-state doses or doses outside the depot with dose "
-                                      "times that differ between children are not supported")
-        dose_times, amounts = union_of_times(dose_times, amounts)
-        doses = None
-    timeline = shared_timeline(epochs, dose_times, amounts, doses)
-    systems = [stacked_rate_matrix(structure.rate_matrix(p)) for p in epochs.params]
+    inputs = dose_input(structure, epochs, doses)
+    if not inputs.shared:
+        if inputs.ss.any():
+            raise NotImplementedError("steady-state doses (SS) with dose times that differ between "
+                                      "children (jitter, a lag with variability) are not supported")
+        inputs = union_of_times(inputs)
+    timeline = shared_timeline(epochs, inputs)
+    rates = [structure.rate_matrix(p, infusion_into=inputs.infusion_into) for p in epochs.params]
+    systems = [stacked_rate_matrix(k) for k in rates]
     volumes = [p[structure.volume] for p in epochs.params]
-    n_subjects, m = amounts.shape[0], len(structure.compartments)
+    n_subjects, m = inputs.amounts_mg.shape[0], rates[0].shape[1]
     if method in _SPARSE_JACOBIAN:
         extra = [{"jac": a} for a in systems]
     elif method == "LSODA":
@@ -67,8 +67,8 @@ def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, do
         state = y.reshape(n_subjects, m)  # a view: doses go into y
         given = timeline.amounts_mg[:, e]
         if timeline.ss[e]:  # exactly, from the matrix exponential over one interval
-            phi = analytic.MatrixExponential(structure, epochs.params[timeline.epoch[e]]).step(
-                timeline.ii_h[e])
+            phi = analytic.MatrixExponential(structure, epochs.params[timeline.epoch[e]],
+                                             rates=rates[timeline.epoch[e]]).step(timeline.ii_h[e])
             at_steady_state = steady_state(phi, given, timeline.compartment[e]).T
             if timeline.ss[e] == 2:
                 at_steady_state += state
