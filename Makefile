@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # the main job: TID vs QID at 2 mg/kg/day with caps, 1,000 children with CP, report in out/
+# (--overwrite: out/ is this job's own output, made again on every run)
 run: $(STAMP)
-	$(VENV)/bin/pkmodel compare --out out --n 1000 --ages 2-17 --seed 1 \
+	$(VENV)/bin/pkmodel compare --out out --n 1000 --ages 2-17 --seed 1 --overwrite \
 	    --regimen "TID=2 mg/kg/day TID for 14 days, max 20 mg/dose, max 80 mg/day" \
 	    --regimen "QID=2 mg/kg/day QID for 14 days, max 20 mg/dose, max 80 mg/day"
 

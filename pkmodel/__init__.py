@@ -3,7 +3,7 @@
 A research tool, not clinical dosing advice.
 """
 
-from . import growth
+from . import growth, units
 from .cohort import Cohort
 from .compare import compare
 from .dose_finding import find_dose
@@ -11,6 +11,7 @@ from .dosing import Doses, Regimen
 from .events import EventTable, read_events, write_events
 from .exposure import BACLOFEN_TARGET_MG_L, exposure, exposure_by_interval
 from .formulations import Formulation, bundled_formulations
+from .io import ResultFileError, SavedResult, load_result
 from .model import (CovariateEffect, Model, ModelFileError, Parameter, RandomEffect, ResidualError,
                     bundled_models, load_model)
 from .result import ExposureResult, Result
@@ -23,7 +24,8 @@ __version__ = "0.1.0"
 __all__ = [
     "BACLOFEN_TARGET_MG_L", "Cohort", "CovariateEffect", "Doses", "ENGINES", "EventTable",
     "ExposureResult", "Formulation", "Model", "ModelFileError", "Parameter", "RandomEffect", "Regimen",
-    "ResidualError", "Result", "Structure", "add_bands", "bundled_formulations", "bundled_models",
-    "compare", "exposure", "exposure_by_interval", "find_dose", "growth", "load_model",
-    "read_events", "simulate", "summarize", "target_attainment", "write_events",
+    "ResidualError", "Result", "ResultFileError", "SavedResult", "Structure", "add_bands",
+    "bundled_formulations", "bundled_models", "compare", "exposure", "exposure_by_interval",
+    "find_dose", "growth", "load_model", "load_result", "read_events", "simulate", "summarize",
+    "target_attainment", "units", "write_events",
 ]

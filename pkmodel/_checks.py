@@ -51,3 +51,15 @@ def whole(where: str, name: str, value, minimum: int) -> int:
     if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum):
         raise ValueError(f"{where}: {name} is {value!r}; expected a whole number >= {minimum}")
     return int(value)
+
+
+def numbers(name: str, values, expected: str = "a number") -> np.ndarray:
+    """`values` as a float array, at least 1-D; text, True/False and None are refused (naming
+    the first), not converted."""
+    try:
+        raw = np.array(values, ndmin=1)
+    except (TypeError, ValueError):  # ragged
+        raise ValueError(f"{name} is {values!r}; expected numbers") from None
+    if raw.dtype.kind not in "iuf":
+        refuse_first([not is_number(v) for v in raw.ravel()], name, raw.ravel(), expected)
+    return raw.astype(float)

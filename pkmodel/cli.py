@@ -7,15 +7,14 @@ band (printed and saved), PNG figures and a Markdown report into `--out`.
 Every file carries its provenance (`pkmodel.provenance`): Parquet files in
 their schema metadata, the others through `provenance.json` beside them,
 which also lists each file's SHA-256. Files are written atomically (a
-temporary file, then renamed). Errors print one line on stderr and exit
-non-zero; `--debug` shows the traceback.
+temporary file, then renamed: `pkmodel.io.atomic_write`), and files of an
+earlier run are kept unless `--overwrite` (checked before the run). Errors
+print one line on stderr and exit non-zero; `--debug` shows the traceback.
 
 A research tool, not clinical dosing advice.
 """
 
 import argparse
-import contextlib
-import os
 import shlex
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from . import provenance as _provenance
 from .cohort import Cohort
 from .dosing import Regimen
 from .exposure import BACLOFEN_TARGET_MG_L, exposure
+from .io import atomic_write
 from .model import bundled_models, load_model
 from .simulate import simulate
 from .summary import add_bands, summarize, target_attainment
@@ -52,6 +52,8 @@ FIGURES = {"concentrations.png": ("Concentrations over the last two days",
            "cavg.png": ("Average concentration over the last day (Cavg)",
                         "cumulative distribution, with the target range shaded"),
            "pta.png": ("Share of children with Cavg in the target range", "by weight band")}
+# the tables a study writes besides its concentrations
+TABLE_FILES = ("parameters.csv", "exposures.csv", "summary.csv", "exposure_summary.csv", "pta.csv")
 _PROGRESS_DELAY_S = 1.0  # runs shorter than this show no progress bar
 
 
@@ -118,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--format", choices=("parquet", "csv"), default="parquet",
                          help="file format of the concentrations (default parquet)")
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
+        sub.add_argument("--overwrite", action="store_true",
+                         help="replace the files of an earlier run in --out (default: refuse)")
         sub.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser
 
@@ -180,6 +184,7 @@ def _study(args, argv, texts: dict[str, str]) -> int:
     cohort = Cohort.from_growth_charts(args.n, age_years=args.ages, seed=args.seed, gmfcs=gmfcs)
     times, ends = study_times(regimens, args.dt)
     out = _output_folder(args.out)
+    _keep_earlier_files(out, args.format, args.overwrite)
     record = _provenance.provenance(
         model, args.seed, texts if len(texts) > 1 else next(iter(texts.values())),
         command=shlex.join(["pkmodel", *argv]),
@@ -202,7 +207,8 @@ def _study(args, argv, texts: dict[str, str]) -> int:
         attainment = target_attainment(exposures, by=["regimen", "weight_band"])
         bar.update()
         bar.set_postfix_str("writing", refresh=False)
-        written = _write(out, args.format, record, results, exposures, table, attainment)
+        written = _write(out, args.format, record, results, exposures, table, attainment,
+                         args.overwrite)
         bar.update()
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(_wide(table).to_string(index=False))
@@ -295,39 +301,51 @@ def _figures(results: dict, exposures: pd.DataFrame, attainment: pd.DataFrame) -
     return figures
 
 
+def study_files(file_format: str) -> list[str]:
+    """The names of the files a study writes into --out, in the order written."""
+    return [f"concentrations.{file_format}", *TABLE_FILES, *FIGURES, "report.md", "provenance.json"]
+
+
+def _keep_earlier_files(out: Path, file_format: str, overwrite: bool) -> None:
+    """Refuse, before any work, to write over the files of an earlier run (unless --overwrite)."""
+    taken = [name for name in study_files(file_format) if (out / name).exists()]
+    if taken and not overwrite:
+        raise FileExistsError(f"{str(out / taken[0])!r} exists ({len(taken)} of this study's files "
+                              "are there from an earlier run); pass --overwrite to replace them")
+
+
 def _write(out: Path, file_format: str, record: dict, results: dict, exposures: pd.DataFrame,
-           table: pd.DataFrame, attainment: pd.DataFrame) -> list[str]:
+           table: pd.DataFrame, attainment: pd.DataFrame, overwrite: bool) -> list[str]:
     """Write every file of a study atomically, provenance.json last; returns the file names."""
     import matplotlib.pyplot as plt
 
     first = next(iter(results.values()))
     concentrations = pd.concat([_long(label, res) for label, res in results.items()], ignore_index=True)
     concentrations["regimen"] = pd.Categorical(concentrations["regimen"], categories=list(results))
-    tables = {"parameters.csv": first.parameters, "exposures.csv": exposures,
-              "summary.csv": table,
-              "exposure_summary.csv": summarize(exposures, by=["regimen", "age_band"], unit="ng/mL"),
-              "pta.csv": attainment}
+    tables = dict(zip(TABLE_FILES, (first.parameters, exposures, table,
+                                    summarize(exposures, by=["regimen", "age_band"], unit="ng/mL"),
+                                    attainment)))
     written = []
     if file_format == "parquet":
-        _write_parquet(out / "concentrations.parquet", concentrations, record)
+        _write_parquet(out / "concentrations.parquet", concentrations, record, overwrite)
         written.append("concentrations.parquet")
     else:
         tables = {"concentrations.csv": concentrations, **tables}
     for name, frame in tables.items():
-        with _atomic(out / name) as tmp:
-            frame.to_csv(tmp, index=False)
+        with atomic_write(out / name, overwrite=overwrite, text=True) as f:
+            frame.to_csv(f, index=False)
         written.append(name)
     for name, figure in _figures(results, exposures, attainment).items():
-        with _atomic(out / name) as tmp:
-            figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        with atomic_write(out / name, overwrite=overwrite) as f:
+            figure.savefig(f, format="png", dpi=110, bbox_inches="tight")
         plt.close(figure)
         written.append(name)
-    with _atomic(out / "report.md") as tmp:
-        tmp.write_text(_report(record, results, table, attainment), encoding="utf-8")
+    with atomic_write(out / "report.md", overwrite=overwrite, text=True) as f:
+        f.write(_report(record, results, table, attainment))
     written.append("report.md")
     sidecar = dict(record, files={name: _provenance.sha256_of(out / name) for name in written})
-    with _atomic(out / "provenance.json") as tmp:
-        tmp.write_text(_provenance.to_json(sidecar), encoding="utf-8")
+    with atomic_write(out / "provenance.json", overwrite=overwrite, text=True) as f:
+        f.write(_provenance.to_json(sidecar))
     return [*written, "provenance.json"]
 
 
@@ -338,26 +356,15 @@ def _long(label: str, res) -> pd.DataFrame:
                          "conc_mg_L": res.concentrations.ravel(order="C")})
 
 
-def _write_parquet(path: Path, frame: pd.DataFrame, record: dict) -> None:
+def _write_parquet(path: Path, frame: pd.DataFrame, record: dict, overwrite: bool) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     metadata = {**(table.schema.metadata or {}),
                 _provenance.PARQUET_KEY: _provenance.to_json(record).encode("utf-8")}
-    with _atomic(path) as tmp:
-        pq.write_table(table.replace_schema_metadata(metadata), tmp)
-
-
-@contextlib.contextmanager
-def _atomic(path: Path):
-    """A temporary path beside `path`, renamed onto it when the block succeeds (removed if not)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path, overwrite=overwrite) as f:
+        pq.write_table(table.replace_schema_metadata(metadata), f)
 
 
 def _output_folder(path: Path) -> Path:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import growth
-from ._checks import is_number, plain, readonly, refuse_first
+from ._checks import is_number, numbers, plain, readonly, refuse_first
 from .variability import seed_entropy
 
 _SEXES = ("M", "F")
@@ -25,6 +25,12 @@ _SPELLINGS = {
     "gmfcs": {"gmfcs": None},
 }
 _REQUIRED = ("age_years", "weight_kg")
+# Bounds no person passes, so that a number in another unit (g for kg, m or mm for cm) is
+# refused rather than simulated: heaviest recorded ~635 kg, oldest 122 y, an extremely
+# preterm newborn ~25 cm, the tallest 272 cm.
+MAX_WEIGHT_KG = 650.0
+MAX_AGE_YEARS = 125.0
+HEIGHT_RANGE_CM = (20.0, 300.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,7 +79,11 @@ class Cohort:
             raise ValueError("Cohort.weight_kg is empty; expected at least one child")
         _same_length("age_years", age, n)
         refuse_first(~(weight > 0), "Cohort.weight_kg", weight, "a weight > 0 kg")
+        refuse_first(weight > MAX_WEIGHT_KG, "Cohort.weight_kg", weight,
+                     f"a weight in kg, at most {MAX_WEIGHT_KG:g} (a weight in g is 1000 times larger)")
         refuse_first(~(age >= 0), "Cohort.age_years", age, "an age >= 0 years")
+        refuse_first(age > MAX_AGE_YEARS, "Cohort.age_years", age,
+                     f"an age in years, at most {MAX_AGE_YEARS:g}")
         object.__setattr__(self, "weight_kg", readonly(weight))
         object.__setattr__(self, "age_years", readonly(age))
         if self.sex is not None:
@@ -95,6 +105,9 @@ class Cohort:
             height = _finite_vector("height_cm", self.height_cm)
             _same_length("height_cm", height, n)
             refuse_first(~(height > 0), "Cohort.height_cm", height, "a height > 0 cm")
+            low, high = HEIGHT_RANGE_CM
+            refuse_first((height < low) | (height > high), "Cohort.height_cm", height,
+                         f"a height in cm, {low:g} to {high:g} (in m it is 100 times smaller)")
             object.__setattr__(self, "height_cm", readonly(height))
         if self.gmfcs is not None:
             gmfcs = np.array(self.gmfcs, ndmin=1)
@@ -262,10 +275,7 @@ class Cohort:
 
 
 def _finite_vector(name: str, values) -> np.ndarray:
-    try:
-        arr = np.array(values, dtype=float, ndmin=1)
-    except (TypeError, ValueError):
-        raise ValueError(f"Cohort.{name} is {values!r}; expected numbers") from None
+    arr = numbers(f"Cohort.{name}", values)
     if arr.ndim != 1:
         raise ValueError(f"Cohort.{name} has shape {arr.shape}; expected one value per child")
     refuse_first(~np.isfinite(arr), f"Cohort.{name}", arr, "a finite number")

@@ -9,9 +9,10 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from ._checks import is_number, nonnegative, positive, readonly, refuse_first, whole
+from ._checks import is_number, nonnegative, numbers, positive, readonly, refuse_first, whole
 from .cohort import Cohort
 from .formulations import Formulation, as_formulation
+from .units import as_dose
 from .variability import STREAM_ADHERENCE, STREAM_TIMING, seed_entropy, standard_normals, uniforms
 
 _FREQUENCY = {1: "QD", 2: "BID", 3: "TID", 4: "QID"}
@@ -132,7 +133,7 @@ class Regimen:
     timing_sd_h: float = 0.0
 
     def __post_init__(self):
-        time_h = np.array(self.time_h, dtype=float, ndmin=1)
+        time_h = numbers("Regimen.time_h", self.time_h, "a number of hours")
         if time_h.ndim != 1 or time_h.size == 0:
             raise ValueError(f"Regimen.time_h has shape {time_h.shape}; expected one or more dose times")
         refuse_first(~(np.isfinite(time_h) & (time_h >= 0)), "Regimen.time_h", time_h,
@@ -179,13 +180,17 @@ class Regimen:
 
     def _per_dose(self, name: str) -> np.ndarray:
         """Field `name` broadcast to one value per dose, stored read-only."""
-        arr = readonly(np.broadcast_to(np.array(getattr(self, name), dtype=float), self.time_h.shape))
+        values = numbers(f"Regimen.{name}", getattr(self, name))
+        if values.shape not in ((1,), self.time_h.shape):
+            raise ValueError(f"Regimen.{name} has {values.size} values; expected 1 or "
+                             f"{self.time_h.size} (one per dose)")
+        arr = readonly(np.broadcast_to(values, self.time_h.shape))
         object.__setattr__(self, name, arr)
         return arr
 
     @classmethod
-    def weight_based(cls, mg_per_kg_day: float, doses_per_day: int, days: float,
-                     max_mg_per_day=None, max_mg_per_dose: float | None = None,
+    def weight_based(cls, mg_per_kg_day: float | str, doses_per_day: int, days: float,
+                     max_mg_per_day=None, max_mg_per_dose: float | str | None = None,
                      start_h: float = 0.0, *, times_of_day=None, formulation=None,
                      missed_dose_probability: float = 0.0, timing_sd_h: float = 0.0) -> "Regimen":
         """Equal doses of mg_per_kg_day / doses_per_day mg/kg, capped.
@@ -194,9 +199,14 @@ class Regimen:
         max_mg_per_day / doses_per_day). `max_mg_per_day` is a number or age
         bands {(from_years, to_years): mg/day}. Doses come every
         24/doses_per_day h from `start_h`, or at `times_of_day` ("HH:MM", one
-        per dose, daily; start_h is then the first day's midnight).
+        per dose, daily; start_h is then the first day's midnight). Amounts are
+        numbers in their documented unit or text with a unit ("2 mg/kg/day",
+        "20 mg", "2500 ug"; `pkmodel.units.as_dose`).
         """
         where = "Regimen.weight_based"
+        mg_per_kg_day = as_dose(mg_per_kg_day, "mg/kg/day", f"{where}: mg_per_kg_day")
+        max_mg_per_day = as_dose(max_mg_per_day, "mg/day", f"{where}: max_mg_per_day")
+        max_mg_per_dose = as_dose(max_mg_per_dose, "mg", f"{where}: max_mg_per_dose")
         positive(where, "mg_per_kg_day", mg_per_kg_day)
         time_h = _schedule(where, doses_per_day, days, times_of_day, start_h)
         per_dose_cap = positive(where, "max_mg_per_dose", max_mg_per_dose, optional=True)
@@ -229,9 +239,18 @@ class Regimen:
         day its daily amount before caps, min(doses_per_day * prescribed,
         target), is above that threshold; the titration continues per dose.
         He 2014: start 2.5 mg TID, +2.5 mg per dose weekly over 10-12 weeks,
-        up to 20 mg QID (80 mg/day).
+        up to 20 mg QID (80 mg/day). Amounts may be text with a unit, as in
+        `weight_based`.
         """
         where = "Regimen.titration"
+        start_mg = as_dose(start_mg, "mg", f"{where}: start_mg")
+        step_mg = as_dose(step_mg, "mg", f"{where}: step_mg")
+        target_mg_per_kg_day = as_dose(target_mg_per_kg_day, "mg/kg/day",
+                                       f"{where}: target_mg_per_kg_day")
+        max_mg_per_dose = as_dose(max_mg_per_dose, "mg", f"{where}: max_mg_per_dose")
+        max_mg_per_day = as_dose(max_mg_per_day, "mg/day", f"{where}: max_mg_per_day")
+        switch_to_qid_above_mg_per_day = as_dose(switch_to_qid_above_mg_per_day, "mg/day",
+                                                 f"{where}: switch_to_qid_above_mg_per_day")
         start = positive(where, "start_mg", start_mg)
         step = positive(where, "step_mg", step_mg)
         every = whole(where, "step_every_days", step_every_days, 1)
@@ -277,17 +296,19 @@ class Regimen:
                                           missed_dose_probability))
 
     @classmethod
-    def fixed(cls, mg: float, every_h: float, n_doses: int, start_h: float = 0.0, *,
+    def fixed(cls, mg: float | str, every_h: float, n_doses: int, start_h: float = 0.0, *,
               times_of_day=None, formulation=None,
               missed_dose_probability: float = 0.0) -> "Regimen":
         """The same amount for every child, every `every_h` hours, `n_doses` times.
 
+        `mg` is a number of mg or text with a unit ("2.5 mg", "2500 ug").
         times_of_day : "HH:MM" clock times, one per dose of the day (24 / every_h
         of them), in place of a dose every `every_h` h from `start_h` (start_h is
         then the first day's midnight). formulation, missed_dose_probability:
         as `Regimen.weight_based`.
         """
         where = "Regimen.fixed"
+        mg = as_dose(mg, "mg", f"{where}: mg")
         positive(where, "mg", mg)
         positive(where, "every_h", every_h)
         whole(where, "n_doses", n_doses, 1)

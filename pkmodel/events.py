@@ -17,6 +17,7 @@ import pandas as pd
 from ._checks import plain, readonly
 from .cohort import Cohort
 from .dosing import Doses
+from .io import atomic_write
 from .structures import Structure
 
 REQUIRED = ("ID", "TIME", "AMT", "EVID", "CMT")
@@ -246,11 +247,12 @@ def read_events(path_or_df) -> EventTable:
                     "pandas DataFrame")
 
 
-def write_events(events, path) -> None:
+def write_events(events, path, overwrite: bool = False) -> None:
     """Write an event table (EventTable or DataFrame, checked first) as a NONMEM-style CSV.
 
     Missing values are written '.', whole numbers without a decimal point
     (8, not 8.0), other numbers in the shortest form that reads back exactly.
+    Written atomically; an existing file is kept unless overwrite=True.
     """
     table = events if isinstance(events, EventTable) else read_events(events)
     out = table.table.copy()
@@ -258,7 +260,8 @@ def write_events(events, path) -> None:
         values = out[name].to_numpy()
         if values.dtype.kind == "f":
             out[name] = _nonmem_numbers(values)
-    out.to_csv(path, index=False, na_rep=".")
+    with atomic_write(path, overwrite=overwrite, text=True) as f:
+        out.to_csv(f, index=False, na_rep=".")
 
 
 def _nonmem_numbers(values: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ correlations given in the file ("SD + correlation" is the one form).
 import ast
 import math
 import operator
+import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -50,6 +51,9 @@ _RESIDUAL_KEYS = {"type", "proportional_sd", "additive_sd", "source", "note", "a
 # A derived value must equal its expression to this relative precision: the
 # file stores full precision, and a rounded copy (e.g. 1.7723508577) is refused.
 _DERIVED_RTOL = 1e-13
+# Largest SD (log scale), relative SE or proportional error accepted: 3 is a CV of ~9,000 %;
+# above it the number is a percentage written where a fraction belongs (33.4 for 0.334).
+_MAX_SPREAD = 3.0
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,7 @@ class Model:
                 if not (is_number(value) and math.isfinite(value) and value >= 0):
                     raise ModelFileError(f"{where}: parameters.{name}.{key} is {value!r}; "
                                          f"expected a finite number >= 0 ({meaning})")
+                _refuse_percent(where, f"parameters.{name}.{key}", value, meaning)
             for effect in p.covariates:
                 _check_covariate(effect, p, where)
 
@@ -199,6 +204,7 @@ class Model:
             if not (is_number(effect.sd) and math.isfinite(effect.sd) and effect.sd >= 0):
                 raise ModelFileError(f"{where}: {field_}.sd is {effect.sd!r}; expected a finite "
                                      "number >= 0 (an SD on the log scale)")
+            _refuse_percent(where, f"{field_}.sd", effect.sd, "an SD on the log scale")
             if effect.name in self.parameters:
                 raise ModelFileError(f"{where}: {field_} is named like a parameter; expected a "
                                      "name of its own (e.g. 'Vss')")
@@ -243,6 +249,7 @@ class Model:
             if not (is_number(value) and math.isfinite(value) and value >= 0):
                 raise ModelFileError(f"{where}: residual_error.{key} is {value!r}; expected a "
                                      "finite number >= 0")
+        _refuse_percent(where, "residual_error.proportional_sd", e.proportional_sd, "a fraction")
         for key in _RESIDUAL_KINDS[e.kind]:
             if getattr(e, key) == 0:
                 raise ModelFileError(f"{where}: residual_error.{key} is missing or 0; type "
@@ -318,6 +325,13 @@ class Model:
         """The same model with other typical values (e.g. one uncertainty replicate)."""
         params = {n: replace(p, value=float(values.get(n, p.value))) for n, p in self.parameters.items()}
         return replace(self, parameters=params)
+
+
+def _refuse_percent(where: str, field_: str, value: float, meaning: str) -> None:
+    """An SD, RSE or proportional error above _MAX_SPREAD is a percentage in a fraction's place."""
+    if value > _MAX_SPREAD:
+        raise ModelFileError(f"{where}: {field_} is {value!r}; expected {meaning} of at most "
+                             f"{_MAX_SPREAD:g} (a fraction: 0.334 for 33.4 %)")
 
 
 def _check_covariate(effect: CovariateEffect, p: Parameter, where: str) -> None:
@@ -411,6 +425,10 @@ def bundled_models() -> dict[str, Path]:
 
 
 def _resolve(name_or_path: str | Path) -> Path:
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(f"load_model: name_or_path is {name_or_path!r} "
+                        f"({type(name_or_path).__name__}); expected a bundled model's name or a "
+                        "path to a .toml file")
     text = str(name_or_path)
     if isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text or "\\" in text:
         path = Path(name_or_path)
@@ -432,6 +450,9 @@ def _model_from_dict(doc: dict, where: str) -> Model:
     for key in ("name", "structure"):
         if key not in meta:
             raise ModelFileError(f"{where}: model.{key} is missing")
+    if not (isinstance(meta["name"], str) and meta["name"].strip()):
+        raise ModelFileError(f"{where}: model.name is {meta['name']!r}; expected the model's name "
+                             "as text")
     if meta["structure"] not in STRUCTURE_NAMES:
         raise ModelFileError(f"{where}: model.structure is {meta['structure']!r}; expected one of "
                              f"{sorted(STRUCTURE_NAMES)}")

@@ -11,6 +11,7 @@ import pandas as pd
 from . import variability as _variability
 from .cohort import Cohort
 from .dosing import Doses
+from .io import save_result
 from .model import Model
 
 
@@ -107,6 +108,16 @@ class Result:
         """
         return _parameters(self.ids, self.replicate, self.individual, self.etas, self.kappas,
                            self.model, self._covariates())
+
+    def save(self, path, overwrite: bool = False):
+        """Write the concentrations and parameters, with their provenance, as Parquet.
+
+        The record holds the pkmodel version, the model's name, file and SHA-256,
+        the engine, seed, regimen and times; `pk.load_result` checks it when
+        reading back. Written to a temporary name and renamed into place; an
+        existing file is kept (FileExistsError) unless overwrite=True. Returns the path.
+        """
+        return save_result(self, path, overwrite=overwrite)
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy long table: id, [replicate], time (h), conc (mg/L), then the covariates."""

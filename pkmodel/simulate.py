@@ -5,10 +5,11 @@ from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
+from scipy.integrate import OdeSolver
 
 from . import chunked, growth
 from . import variability as _variability
-from ._checks import is_number, refuse_first
+from ._checks import is_number, numbers, refuse_first
 from .cohort import Cohort
 from .dosing import Doses, Regimen
 from .engines import analytic, ode
@@ -19,6 +20,8 @@ from .result import ExposureResult, Result
 
 ENGINES = {"analytic": analytic.simulate, "ode": ode.simulate}
 _ENGINE_OPTIONS = {"analytic": analytic.OPTIONS, "ode": ode.OPTIONS}
+_ODE_METHODS = ("RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA")
+_RTOL_FLOOR = 100 * np.finfo(float).eps
 
 
 def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times, *,
@@ -76,11 +79,12 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
     if unknown:
         raise ValueError(f"engine {engine!r} has no option {unknown[0]!r}; expected "
                          f"{sorted(_ENGINE_OPTIONS[engine]) or 'none'}")
+    _check_ode_options(engine_options)
     if not isinstance(variability, (bool, np.bool_)):
         raise ValueError(f"variability is {variability!r}; expected True or False")
     times_h = check_times(times)
     occasion_starts = _occasions(occasions, model)
-    growth_starts = _growth_starts(weight_update_h, times_h)
+    growth_starts = _growth_starts(weight_update_h, times_h, cohort)
     n_replicates = _replicates(replicates, model, variability)
     drawn_doses = isinstance(regimen, Regimen) and regimen.random
     entropy = _variability.seed_entropy(seed) if variability or drawn_doses else None
@@ -175,10 +179,7 @@ def _with_kappas(params: dict, names, kappa: np.ndarray) -> dict:
 
 def check_times(times) -> np.ndarray:
     """Output times as a read-only float array; refused unless finite, >= 0, increasing."""
-    try:
-        t = np.array(times, dtype=float, ndmin=1)
-    except (TypeError, ValueError):
-        raise ValueError(f"times is {times!r}; expected numbers (h)") from None
+    t = numbers("times", times, "a number of hours")
     if t.ndim != 1 or t.size == 0:
         raise ValueError(f"times has shape {t.shape}; expected a non-empty 1-D array of hours")
     refuse_first(~(np.isfinite(t) & (t >= 0)), "times", t, "a finite time >= 0 h")
@@ -228,13 +229,33 @@ def _grown(cohort: Cohort, growth_starts: np.ndarray, starts: np.ndarray) -> lis
             for i, t in enumerate(growth_starts[at])]
 
 
-def _growth_starts(weight_update_h, times_h: np.ndarray) -> np.ndarray:
+def _growth_starts(weight_update_h, times_h: np.ndarray, cohort: Cohort) -> np.ndarray:
     if weight_update_h is None:
         return np.zeros(1)
     if not (is_number(weight_update_h) and math.isfinite(weight_update_h) and weight_update_h > 0):
         raise ValueError(f"weight_update_h is {weight_update_h!r}; expected a finite number of "
                          "hours > 0 (or None: weights stay as at time 0)")
+    if cohort.sex is None or cohort.weight_z is None:
+        raise ValueError(f"weight_update_h is {weight_update_h!r} but the cohort has no "
+                         f"{'sex' if cohort.sex is None else 'weight_z'}; expected a cohort that "
+                         "can grow (Cohort.from_growth_charts, or from_frame with sex)")
     return np.arange(0.0, times_h[-1], float(weight_update_h))
+
+
+def _check_ode_options(options: dict) -> None:
+    """rtol, atol and method as solve_ivp can use them: it raises a smaller rtol to its floor
+    without a word, and never finishes a step with a NaN atol."""
+    for name, ok, expected in (("rtol", lambda v: v >= _RTOL_FLOOR,
+                                f">= {_RTOL_FLOOR:.3g} (solve_ivp's smallest)"),
+                               ("atol", lambda v: v > 0, "> 0 mg")):
+        value = options.get(name)
+        if name in options and not (is_number(value) and math.isfinite(value) and ok(value)):
+            raise ValueError(f"engine option {name} is {value!r}; expected a finite number "
+                             f"{expected}")
+    method = options.get("method", ode.OPTIONS["method"])
+    if not (method in _ODE_METHODS or (isinstance(method, type) and issubclass(method, OdeSolver))):
+        raise ValueError(f"engine option method is {method!r}; expected one of "
+                         f"{list(_ODE_METHODS)} (scipy.integrate.solve_ivp) or an OdeSolver")
 
 
 def _occasions(occasions, model: Model) -> np.ndarray:

@@ -1,4 +1,10 @@
-"""Units at the edge: concentrations are mg/L inside; other units only for display."""
+"""Units at the edge: concentrations are mg/L inside, other units only for display; doses
+written with their unit are converted on the way in."""
+
+import math
+import re
+from collections.abc import Mapping
+from fractions import Fraction
 
 import numpy as np
 
@@ -34,3 +40,81 @@ def metric_in(values, dimension: str, unit: str) -> tuple[np.ndarray, str]:
         return converted, f"{mass}*h/{volume}"
     raise ValueError(f"metric dimension is {dimension!r}; expected one of "
                      f"{sorted(['concentration', 'concentration*time', *_FIXED_UNITS])}")
+
+
+# --- dose quantities with units ------------------------------------------------------------
+# A dose written with its unit, "2500 ug", "2 mg/kg/day", is converted to the unit the
+# parameter is documented in; a unit of the wrong kind ("2 mg/kg" for mg/kg/day, "2 mL") is
+# refused. Inside, doses are mg, mg/kg, mg/kg/day or mg/day.
+
+# exact factors (fractions): "300 ug" is the double nearest 0.3 mg, not 0.30000000000000004
+MASS_UNITS = {"g": Fraction(1000), "mg": Fraction(1), "ug": Fraction(1, 1000),
+              "µg": Fraction(1, 1000), "μg": Fraction(1, 1000), "mcg": Fraction(1, 1000),
+              "ng": Fraction(1, 10**6)}
+_PER_TIME = {"day": 1, "d": 1, "h": 24}  # to per day
+# what each documented dose unit is: (per kg of body weight, per unit of time)
+DOSE_UNITS = {"mg": (False, False), "mg/kg": (True, False), "mg/kg/day": (True, True),
+              "mg/day": (False, True)}
+_DIMENSION = {(False, False): "an amount per dose", (True, False): "an amount per kg per dose",
+              (True, True): "an amount per kg per day", (False, True): "an amount per day"}
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_QUANTITY = re.compile(rf"\s*({_NUMBER})\s*([^\W\d_]\S*)\s*")  # the unit starts with a letter
+
+
+def parse_quantity(text: str, name: str) -> tuple[str, str]:
+    """A quantity written as text, "2.5 mg", as (number, unit) texts; refused unless a number
+    and a unit."""
+    match = _QUANTITY.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{name} is {text!r}; expected a number and a unit, e.g. '2.5 mg' or "
+                         "'2 mg/kg/day'")
+    return match.group(1), match.group(2)
+
+
+def as_dose(value, unit: str, name: str):
+    """A dose in `unit` (a key of DOSE_UNITS): a string with its unit is converted.
+
+    "2500 ug" -> 2.5 for unit "mg"; "0.5 mg/kg/h" -> 12.0 for "mg/kg/day". A
+    number is taken to be in `unit` already, and a mapping (age bands) has its
+    values converted; anything else is returned as it is, for the caller's own
+    check. Mass: g, mg, ug (µg, mcg), ng; per kg of body weight: /kg; per
+    time: /day (/d), /h; "/dose" may end a per-dose unit.
+
+    Raises ValueError naming `name`, the text and the unit expected when the
+    text is not a positive number with a dose unit, or its unit is of another
+    kind (per dose where per day is expected, a volume, ...).
+    """
+    if isinstance(value, Mapping):
+        return {key: as_dose(v, unit, f"{name}[{key!r}]") for key, v in value.items()}
+    if not isinstance(value, str):
+        return value
+    number, written = parse_quantity(value, name)
+    factor, kind = _dose_unit(written)
+    if kind is None:
+        raise ValueError(f"{name} is {value!r}: {written!r} is not a dose unit; expected {unit} "
+                         f"({_DIMENSION[DOSE_UNITS[unit]]}; mass in {', '.join(MASS_UNITS)})")
+    if kind != DOSE_UNITS[unit]:
+        raise ValueError(f"{name} is {value!r}: {written!r} is {_DIMENSION[kind]}; expected {unit} "
+                         f"({_DIMENSION[DOSE_UNITS[unit]]})")
+    try:  # exact only once known finite and > 0 ("1e999999999" is no integer to build)
+        dose = float(Fraction(number) * factor) if 0 < float(number) < math.inf else math.nan
+    except OverflowError:  # finite as written, not in mg ("1e308 g")
+        dose = math.inf
+    if not (math.isfinite(dose) and dose > 0):
+        raise ValueError(f"{name} is {value!r}; expected a finite number > 0 of {unit}")
+    return dose
+
+
+def _dose_unit(text: str) -> tuple[Fraction, tuple[bool, bool] | None]:
+    """Factor to mg (per kg, per day) and kind (per kg, per time) of a unit; kind None if it is
+    not a dose unit."""
+    mass, *per = text.split("/")
+    per_dose = per[-1:] == ["dose"]          # "mg/dose", "mg/kg/dose": per dose, said outright
+    if per_dose:
+        per = per[:-1]
+    per_kg = per[:1] == ["kg"]
+    time = per[1:] if per_kg else per
+    if (mass not in MASS_UNITS or len(time) > 1 or (time and time[0] not in _PER_TIME)
+            or (per_dose and time)):
+        return Fraction(1), None
+    return MASS_UNITS[mass] * (_PER_TIME[time[0]] if time else 1), (per_kg, bool(time))

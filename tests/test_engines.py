@@ -147,3 +147,42 @@ def test_general_matrix_exponential_agrees_with_the_closed_form(card):
     general = analytic.propagate([analytic.MatrixExponential(card.structure, params)], timeline, times)
     # both exact; scaling and squaring rounds at ~1e-13 on these matrices
     assert relative_error_where_visible(general, closed) < 1e-9
+
+
+def test_ode_engine_takes_outputs_closer_together_than_its_last_step(card):
+    # the solver's last step on 2-12 h (~1 h) carried into 12-12.1 h once raised
+    # "first_step exceeds bounds"
+    times = [0.0, 1.0, 2.0, 12.0, 12.1, 24.0]
+    reg = pk.Regimen.fixed(mg=10, every_h=24, n_doses=1)
+    ode = pk.simulate(card, typical_cohort(20), reg, times, engine="ode", variability=False)
+    expected = bateman(np.array(times), 10.0, CL_PER_KG * 20, V_PER_KG * 20, KA)
+    # the ode engine's default tolerance (rtol 1e-10 on the amounts)
+    np.testing.assert_allclose(ode.concentrations[0], expected, rtol=1e-8)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_outputs_that_round_to_one_offset_after_an_uneven_dose_time(engine):
+    # 21 h and the next double both lie 16.317031462881507 h after the dose at 4.68... h:
+    # the matrix exponential's step cache once stored a zero step and divided by it
+    model = pk.load_model("baclofen_cp_he2014")
+    reg = pk.Regimen(time_h=[0.0, 4.682968537118493], mg=[10.0, 10.0], mg_per_kg=np.inf,
+                     max_mg=np.inf)
+    times = np.array([2.0, 21.0, np.nextafter(21.0, 22.0), 35.0])
+    assert times[2] - reg.time_h[1] == times[1] - reg.time_h[1]
+    conc = pk.simulate(model, typical_cohort(20), reg, times, engine=engine,
+                       variability=False).concentrations
+    alone = pk.simulate(model, typical_cohort(20), reg, times[[0, 1, 3]], engine=engine,
+                        variability=False).concentrations
+    # one ulp of time apart: the same concentration; the others as if the twin were absent
+    np.testing.assert_allclose(conc[:, [0, 1, 2, 3]], alone[:, [0, 1, 1, 2]], rtol=1e-12)
+
+
+def test_an_output_a_subnormal_time_after_a_dose():
+    # 5e-309 h: the ratio of cached steps overflowed (2 h / 5e-309 h = inf)
+    model = pk.load_model("baclofen_cp_he2014")
+    reg = pk.Regimen.fixed(mg=10, every_h=8, n_doses=2)
+    both = pk.simulate(model, typical_cohort(20), reg, [5e-309, 2.0], variability=False)
+    alone = pk.simulate(model, typical_cohort(20), reg, [2.0], variability=False)
+    # nothing has reached central 5e-309 h after the dose; 2 h is 2 h whatever came before
+    assert both.concentrations[0, 0] == 0.0
+    np.testing.assert_allclose(both.concentrations[0, 1], alone.concentrations[0, 0], rtol=1e-12)

@@ -49,7 +49,7 @@ def test_ode_tolerances_are_settable(card):
     ([-1.0, 1.0], r"times\[0\] is -1\.0; expected a finite time >= 0 h"),
     ([0.0, math.nan], r"times\[1\] is nan; expected a finite time >= 0 h"),
     ([], r"times has shape \(0,\); expected a non-empty 1-D array of hours"),
-    ("soon", r"times is 'soon'; expected numbers \(h\)"),
+    ("soon", r"times\[0\] is 'soon'; expected a number of hours"),
 ])
 def test_bad_times_are_refused(card, times, message):
     with pytest.raises(ValueError, match=message):
@@ -98,5 +98,6 @@ def test_growing_weight_analytic_and_ode_agree(card):
 def test_growing_weight_needs_a_chart_cohort_and_a_positive_step(card):
     with pytest.raises(ValueError, match=r"weight_update_h is 0; expected a finite number of hours > 0"):
         pk.simulate(card, typical_cohort(20), REG, [1.0, 30.0], weight_update_h=0)
-    with pytest.raises(ValueError, match=r"weight_trajectory needs a cohort with sex and weight_z"):
+    with pytest.raises(ValueError, match=r"weight_update_h is 24 but the cohort has no sex; expected "
+                                         r"a cohort that can grow"):
         pk.simulate(card, typical_cohort(20), REG, [1.0, 30.0], weight_update_h=24)

@@ -199,8 +199,10 @@ class MatrixExponential(Solution):
         if dt not in self._steps:
             # Phi(2^j d) is Phi(d) squared j times: reuse a cached shorter step
             for known in list(self._steps):
-                ratio = dt / known
-                if ratio > 1 and ratio == 2.0 ** round(math.log2(ratio)):
+                # skip a zero step (two outputs that round to one offset) and ratios too large
+                # to be a power of two worth squaring to (or to hold in a float)
+                ratio = dt / known if known > 0 else math.inf
+                if 1 < ratio < 2.0 ** 64 and ratio == 2.0 ** round(math.log2(ratio)):
                     phi = self._steps[known]
                     for _ in range(round(math.log2(ratio))):
                         phi = _matmul(phi, phi)

@@ -1,0 +1,656 @@
+"""The input audit: every way input can be wrong, the exception it raises and its message.
+
+ROWS is the audit. `test_bad_input_is_refused` runs each row and pins its exception type (exactly)
+and message; docs/input_audit.md is generated from ROWS with the messages the calls really give,
+and `test_the_audit_document_lists_every_row` fails when the document and ROWS differ.
+Regenerate the document with `python tests/test_input_audit.py`.
+"""
+
+import math
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pkmodel as pk
+from pkmodel.io import atomic_write
+from conftest import card_document, typical_cohort, write_model, write_toml
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "input_audit.md"
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    area: str
+    wrong: str                       # what is wrong, in words
+    call: Callable[[Path], object]   # takes a scratch folder
+    error: type
+    message: str                     # regular expression the message must match
+    cut: str = ""                    # the doc shows the message up to this (another library's
+                                     # words follow, which may change with its version)
+
+
+# --- building bad input -------------------------------------------------------------------
+
+CARD = pk.load_model("baclofen_cp_card")
+CHILD = typical_cohort(20)
+REG = pk.Regimen.fixed(mg=10, every_h=8, n_doses=3)
+TIMES = np.arange(0.0, 24.5, 0.5)
+
+
+def model_with(tmp: Path, **changes):
+    return pk.load_model(write_model(tmp, **changes))
+
+
+def model_doc(tmp: Path, change: Callable[[dict], None]):
+    doc = card_document()
+    change(doc)
+    return pk.load_model(write_toml(tmp / "model.toml", doc))
+
+
+def model_plus(tmp: Path, toml: str, **changes):
+    """The card model file (with changes) and more TOML after it (e.g. [[correlations]])."""
+    path = write_model(tmp, **changes)
+    path.write_text(path.read_text() + "\n" + toml)
+    return pk.load_model(path)
+
+
+def run(model=CARD, cohort=CHILD, regimen=REG, times=TIMES, **options):
+    return pk.simulate(model, cohort, regimen, times, **options)
+
+
+def cohort(**fields):
+    return pk.Cohort(**{"weight_kg": [20.0], "age_years": [8.0], **fields})
+
+
+def events(**columns):
+    base = {"ID": [1, 1], "TIME": [0.0, 8.0], "AMT": [5.0, 5.0], "EVID": [1, 1], "CMT": [1, 1]}
+    base.update(columns)
+    return pk.read_events(pd.DataFrame(base))
+
+
+def saved(tmp: Path) -> Path:
+    return run(times=[0.0, 1.0, 2.0], seed=1).save(tmp / "run.parquet")
+
+
+def unsaved_table(tmp: Path) -> Path:
+    path = tmp / "run.parquet"
+    run(times=[0.0, 1.0, 2.0], seed=1).parameters.to_parquet(path)
+    return path
+
+
+def changed_result(tmp: Path) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    path = saved(tmp)
+    table = pq.read_table(path)
+    i = table.column_names.index("concentration_mg_per_L")
+    column = table.column(i).combine_chunks()
+    values = column.flatten().to_numpy().copy()
+    values[-1] *= 2
+    changed = pa.FixedSizeListArray.from_arrays(pa.array(values), column.type.list_size)
+    pq.write_table(table.set_column(i, "concentration_mg_per_L", changed)
+                   .replace_schema_metadata(table.schema.metadata), path)
+    return path
+
+
+def study_file(tmp: Path) -> Path:
+    from pkmodel import cli
+    cli.main(["simulate", "--regimen", "2 mg/kg/day TID for 1 day", "--n", "20", "--quiet",
+              "--out", str(tmp)])
+    return tmp / "concentrations.parquet"
+
+
+def into_missing_folder(tmp: Path):
+    with atomic_write(tmp / "no" / "such" / "folder" / "x.csv", text=True) as f:
+        f.write("x\n")
+
+
+def existing(tmp: Path) -> Path:
+    (tmp / "run.parquet").write_bytes(b"an earlier result")
+    return tmp / "run.parquet"
+
+
+# --- the audit ----------------------------------------------------------------------------
+
+MODEL, COHORT, REGIMEN, EVENTS, TIMES_, OPTIONS, FILES, OTHER = (
+    "model file", "cohort", "regimen", "event table", "times", "options", "files", "units, exposure")
+ModelFileError = pk.ModelFileError
+
+ROWS = [
+    # model files
+    Row("model-missing", MODEL, "file does not exist",
+        lambda t: pk.load_model(t / "nothing.toml"), FileNotFoundError,
+        r"model file '.*nothing\.toml' does not exist"),
+    Row("model-unknown-name", MODEL, "not a bundled model's name",
+        lambda t: pk.load_model("baclofen"), ValueError,
+        r"model 'baclofen' is not a bundled model; expected one of \['baclofen_cp_card', "
+        r"'baclofen_cp_he2014'\] or a path"),
+    Row("model-not-a-name", MODEL, "a number for the name or path",
+        lambda t: pk.load_model(5), TypeError,
+        r"load_model: name_or_path is 5 \(int\); expected a bundled model's name or a path"),
+    Row("model-not-toml", MODEL, "not TOML",
+        lambda t: pk.load_model(write_text(t / "m.toml", "[model\nname = 'x'")), ModelFileError,
+        r"m\.toml: not valid TOML: Expected ']'", cut="not valid TOML:"),
+    Row("model-table-missing", MODEL, "no [model] table",
+        lambda t: model_doc(t, lambda d: d.pop("model")), ModelFileError,
+        r"table \[model\] is missing"),
+    Row("model-name-missing", MODEL, "model.name missing",
+        lambda t: model_doc(t, lambda d: d["model"].pop("name")), ModelFileError,
+        r"model\.name is missing"),
+    Row("model-name-not-text", MODEL, "model.name a number",
+        lambda t: model_with(t, model={"name": 5}), ModelFileError,
+        r"model\.name is 5; expected the model's name as text"),
+    Row("model-unknown-table", MODEL, "a table pkmodel does not know",
+        lambda t: model_doc(t, lambda d: d.update(extras={"a": 1})), ModelFileError,
+        r"unknown field extras; expected one of \['correlations', 'model', 'parameters'"),
+    Row("model-misspelt-field", MODEL, "a misspelt field (vlaue)",
+        lambda t: model_with(t, CL={"vlaue": 0.3}), ModelFileError,
+        r"unknown field parameters\.CL\.vlaue; expected one of \['assumed', 'covariates'"),
+    Row("model-unknown-structure", MODEL, "unknown structure",
+        lambda t: model_with(t, model={"structure": "three_compartment_oral"}), ModelFileError,
+        r"model\.structure is 'three_compartment_oral'; expected one of \['one_compartment_oral', "
+        r"'two_compartment_oral'\]"),
+    Row("model-unknown-absorption", MODEL, "unknown absorption",
+        lambda t: model_with(t, model={"absorption": "zero_order"}), ModelFileError,
+        r"model\.absorption is 'zero_order'; expected one of \['first_order', 'transit'\]"),
+    Row("model-transit-count-missing", MODEL, "transit absorption without n_transit",
+        lambda t: model_with(t, model={"absorption": "transit"}), ModelFileError,
+        r"model\.n_transit is missing; transit absorption needs the number of transit"),
+    Row("model-transit-count-fraction", MODEL, "n_transit not a whole number",
+        lambda t: model_with(t, model={"absorption": "transit", "n_transit": 2.5}), ModelFileError,
+        r"model\.n_transit is 2\.5; expected a whole number >= 0"),
+    Row("model-transit-count-first-order", MODEL, "n_transit with first-order absorption",
+        lambda t: model_with(t, model={"n_transit": 2}), ModelFileError,
+        r"model\.n_transit is 2 with first-order absorption; expected absorption = 'transit'"),
+    Row("model-parameter-missing", MODEL, "a parameter the structure needs is missing",
+        lambda t: model_with(t, drop=["V"]), ModelFileError,
+        r"parameters \['V'\] missing; structure 'one_compartment_oral' needs \['CL', 'V', 'ka'\]"),
+    Row("model-parameter-unknown", MODEL, "a parameter the structure does not take",
+        lambda t: model_with(t, Vd={"value": 1.0, "unit": "L"}), ModelFileError,
+        r"unknown parameters \['Vd'\]; structure 'one_compartment_oral' takes \['CL', 'V', 'ka'\]"),
+    Row("model-unit-missing", MODEL, "a number without its unit",
+        lambda t: model_with(t, drop=["CL.unit"]), ModelFileError,
+        r"parameters\.CL\.unit is missing; every number names its unit"),
+    Row("model-unit-unknown", MODEL, "a unit pkmodel does not convert (mL/min)",
+        lambda t: model_with(t, CL={"unit": "mL/min"}), ModelFileError,
+        r"parameters\.CL\.unit is 'mL/min'; expected one of 'L/h/kg', 'L/h'"),
+    Row("model-unit-dimension", MODEL, "a unit of another dimension (V in L/h/kg)",
+        lambda t: model_with(t, V={"unit": "L/h/kg"}), ModelFileError,
+        r"parameters\.V\.unit is 'L/h/kg'; expected one of 'L/kg', 'L'"),
+    Row("model-unit-percent", MODEL, "bioavailability in %",
+        lambda t: model_with(t, F={"value": 80.0, "unit": "%"}), ModelFileError,
+        r"parameters\.F\.unit is '%'; expected one of '1'"),
+    Row("model-value-missing", MODEL, "a parameter without value",
+        lambda t: model_with(t, drop=["CL.value"]), ModelFileError,
+        r"parameters\.CL\.value is missing \(give value, or derived"),
+    Row("model-value-negative", MODEL, "a negative value",
+        lambda t: model_with(t, CL={"value": -0.273}), ModelFileError,
+        r"parameters\.CL\.value is -0\.273; expected a finite number > 0 in L/h/kg"),
+    Row("model-value-zero", MODEL, "a zero value",
+        lambda t: model_with(t, CL={"value": 0.0}), ModelFileError,
+        r"parameters\.CL\.value is 0\.0; expected a finite number > 0 in L/h/kg"),
+    Row("model-value-nan", MODEL, "a NaN value",
+        lambda t: model_with(t, CL={"value": math.nan}), ModelFileError,
+        r"parameters\.CL\.value is nan; expected a finite number > 0 in L/h/kg"),
+    Row("model-value-infinite", MODEL, "an infinite value",
+        lambda t: model_with(t, CL={"value": math.inf}), ModelFileError,
+        r"parameters\.CL\.value is inf; expected a finite number > 0 in L/h/kg"),
+    Row("model-value-text", MODEL, "a value written as text",
+        lambda t: model_with(t, CL={"value": "0.273"}), ModelFileError,
+        r"parameters\.CL\.value is '0\.273'; expected a finite number > 0 in L/h/kg"),
+    Row("model-lag-negative", MODEL, "a negative lag time",
+        lambda t: model_with(t, tlag={"value": -1.0, "unit": "h"}), ModelFileError,
+        r"parameters\.tlag\.value is -1\.0; expected a finite number >= 0 in h"),
+    Row("model-derived-rounded", MODEL, "a derived value stored rounded",
+        lambda t: model_with(t, V={"value": 1.7723508577}), ModelFileError,
+        r"parameters\.V\.value is 1\.7723508577 but parameters\.V\.derived '0\.273 \* 4\.5 / "
+        r"ln\(2\)' is 1\.7723508577320919; store the full-precision value"),
+    Row("model-derived-not-arithmetic", MODEL, "a derived expression that is not arithmetic",
+        lambda t: model_with(t, V={"derived": "__import__('os')"}), ModelFileError,
+        r"parameters\.V\.derived is \"__import__\('os'\)\"; expected arithmetic on numbers"),
+    Row("model-iiv-negative", MODEL, "a negative IIV SD",
+        lambda t: model_with(t, CL={"iiv_sd": -0.1}), ModelFileError,
+        r"parameters\.CL\.iiv_sd is -0\.1; expected a finite number >= 0 \(an SD on the log scale\)"),
+    Row("model-iiv-nan", MODEL, "a NaN IIV SD",
+        lambda t: model_with(t, CL={"iiv_sd": math.nan}), ModelFileError,
+        r"parameters\.CL\.iiv_sd is nan; expected a finite number >= 0"),
+    Row("model-iiv-percent", MODEL, "an IIV SD written as a percentage (33.4)",
+        lambda t: model_with(t, CL={"iiv_sd": 33.4}), ModelFileError,
+        r"parameters\.CL\.iiv_sd is 33\.4; expected an SD on the log scale of at most 3 "
+        r"\(a fraction: 0\.334 for 33\.4 %\)"),
+    Row("model-rse-negative", MODEL, "a negative relative standard error",
+        lambda t: model_with(t, CL={"rse": -0.1}), ModelFileError,
+        r"parameters\.CL\.rse is -0\.1; expected a finite number >= 0 \(a relative standard error\)"),
+    Row("model-effect-sd-negative", MODEL, "a shared random effect with a negative SD",
+        lambda t: model_plus(t, '[random_effects.Vss]\nsd = -0.1\nparameters = ["V"]\n',
+                             V={"iiv_sd": 0.0}), ModelFileError,
+        r"random_effects\.Vss\.sd is -0\.1; expected a finite number >= 0"),
+    Row("model-effect-unknown-parameter", MODEL, "a random effect on a parameter not in the model",
+        lambda t: model_plus(t, '[random_effects.Vss]\nsd = 0.4\nparameters = ["Q"]\n'),
+        ModelFileError, r"random_effects\.Vss\.parameters names 'Q'; expected one of "
+                        r"\['CL', 'V', 'ka'\]"),
+    Row("model-effect-twice", MODEL, "a parameter with two random effects",
+        lambda t: model_plus(t, '[random_effects.Vss]\nsd = 0.4\nparameters = ["V"]\n'),
+        ModelFileError, r"parameters\.V has two random effects \('V' and 'Vss'\); expected one"),
+    Row("model-correlation-range", MODEL, "a correlation outside [-1, 1]",
+        lambda t: model_plus(t, '[[correlations]]\nbetween = ["CL", "V"]\nvalue = 1.5\n'),
+        ModelFileError, r"correlation between 'CL' and 'V' is 1\.5; expected a number in \[-1, 1\]"),
+    Row("model-correlation-unknown", MODEL, "a correlation with an effect the model lacks",
+        lambda t: model_plus(t, '[[correlations]]\nbetween = ["CL", "Q"]\nvalue = 0.3\n'),
+        ModelFileError, r"correlation between 'CL' and 'Q': 'Q' is not a random effect"),
+    Row("model-omega-not-psd", MODEL, "correlations that cannot occur together (omega not PSD)",
+        lambda t: model_plus(t, "".join(
+            f'[[correlations]]\nbetween = ["{a}", "{b}"]\nvalue = {r}\n'
+            for a, b, r in (("CL", "V", 0.9), ("CL", "ka", 0.9), ("V", "ka", -0.9)))),
+        ModelFileError, r"omega \(random effects \['CL', 'V', 'ka'\]\) is not positive "
+                        r"semi-definite: smallest eigenvalue"),
+    Row("model-residual-type", MODEL, "an unknown residual error model",
+        lambda t: model_doc(t, lambda d: d["residual_error"].update(type="log")), ModelFileError,
+        r"residual_error\.type is 'log'; expected one of \['proportional', 'additive'"),
+    Row("model-residual-percent", MODEL, "a proportional error written as a percentage (24)",
+        lambda t: model_doc(t, lambda d: d["residual_error"].update(proportional_sd=24.0)),
+        ModelFileError, r"residual_error\.proportional_sd is 24\.0; expected a fraction of at "
+                        r"most 3"),
+    Row("model-covariate-unknown", MODEL, "a covariate pkmodel does not know",
+        lambda t: model_with(t, CL={"covariates": {"eye_colour": {"type": "categorical",
+                                                                  "values": {"blue": 0.3}}}}),
+        ModelFileError, r"unknown covariate 'eye_colour' in parameters\.CL\.covariates\.eye_colour"),
+    Row("model-covariate-reference", MODEL, "a power covariate with reference 0",
+        lambda t: model_with(t, CL={"covariates": {"age_years": {"type": "power", "reference": 0.0,
+                                                                 "exponent": 0.5}}}),
+        ModelFileError, r"parameters\.CL\.covariates\.age_years\.reference is 0\.0; expected a "
+                        r"number > 0"),
+
+    # cohorts
+    Row("cohort-weight-negative", COHORT, "a weight <= 0",
+        lambda t: cohort(weight_kg=[20.0, -3.0], age_years=[8.0, 9.0]), ValueError,
+        r"Cohort\.weight_kg\[1\] is -3\.0; expected a weight > 0 kg"),
+    Row("cohort-weight-nan", COHORT, "a NaN weight",
+        lambda t: cohort(weight_kg=[math.nan]), ValueError,
+        r"Cohort\.weight_kg\[0\] is nan; expected a finite number"),
+    Row("cohort-weight-grams", COHORT, "a weight in g for kg",
+        lambda t: cohort(weight_kg=[20000.0]), ValueError,
+        r"Cohort\.weight_kg\[0\] is 20000\.0; expected a weight in kg, at most 650 \(a weight in g "
+        r"is 1000 times larger\)"),
+    Row("cohort-weight-text", COHORT, "weights as text",
+        lambda t: cohort(weight_kg=["20"]), ValueError,
+        r"Cohort\.weight_kg\[0\] is '20'; expected a number"),
+    Row("cohort-weight-bool", COHORT, "a weight True",
+        lambda t: cohort(weight_kg=[True]), ValueError,
+        r"Cohort\.weight_kg\[0\] is True; expected a number"),
+    Row("cohort-empty", COHORT, "no children",
+        lambda t: cohort(weight_kg=[], age_years=[]), ValueError,
+        r"Cohort\.weight_kg is empty; expected at least one child"),
+    Row("cohort-weight-2d", COHORT, "weights as a table",
+        lambda t: cohort(weight_kg=[[20.0, 30.0]]), ValueError,
+        r"Cohort\.weight_kg has shape \(1, 2\); expected one value per child"),
+    Row("cohort-lengths", COHORT, "ages and weights of different lengths",
+        lambda t: cohort(weight_kg=[20.0, 30.0], age_years=[8.0]), ValueError,
+        r"Cohort\.age_years has 1 values; expected 2"),
+    Row("cohort-age-negative", COHORT, "a negative age",
+        lambda t: cohort(age_years=[-1.0]), ValueError,
+        r"Cohort\.age_years\[0\] is -1\.0; expected an age >= 0 years"),
+    Row("cohort-age-months", COHORT, "an age beyond any person's (months for years)",
+        lambda t: cohort(age_years=[150.0]), ValueError,
+        r"Cohort\.age_years\[0\] is 150\.0; expected an age in years, at most 125"),
+    Row("cohort-sex", COHORT, "sex other than 'M' or 'F'",
+        lambda t: cohort(sex=["male"]), ValueError,
+        r"Cohort\.sex\[0\] is 'male'; expected 'M' or 'F'"),
+    Row("cohort-ids-repeated", COHORT, "an ID twice",
+        lambda t: cohort(weight_kg=[20.0, 30.0], age_years=[8.0, 9.0], ids=[4, 4]), ValueError,
+        r"Cohort\.ids repeats 4; expected unique IDs"),
+    Row("cohort-ids-fraction", COHORT, "an ID that is not a whole number",
+        lambda t: cohort(ids=[1.5]), ValueError,
+        r"Cohort\.ids has dtype float64; expected integers"),
+    Row("cohort-height-metres", COHORT, "a height in m for cm",
+        lambda t: cohort(height_cm=[1.2]), ValueError,
+        r"Cohort\.height_cm\[0\] is 1\.2; expected a height in cm, 20 to 300"),
+    Row("cohort-gmfcs", COHORT, "a GMFCS level outside 1-5",
+        lambda t: cohort(gmfcs=[6]), ValueError,
+        r"Cohort\.gmfcs\[0\] is 6; expected a GMFCS level 1, 2, 3, 4 or 5"),
+    Row("cohort-weight-z-wrong", COHORT, "a weight z-score that is not the weight's",
+        lambda t: cohort(sex=["M"], weight_z=[2.0]), ValueError,
+        r"Cohort\.weight_z\[0\] is 2\.0; expected -?\d\.\d+, the CDC 2000 weight-for-age z-score"),
+    Row("cohort-weight-z-no-sex", COHORT, "a weight z-score without sex",
+        lambda t: cohort(weight_z=[0.0]), ValueError,
+        r"Cohort\.weight_z is given without sex; expected sex too"),
+    Row("charts-n", COHORT, "from_growth_charts with no children",
+        lambda t: pk.Cohort.from_growth_charts(0, seed=1), ValueError,
+        r"Cohort\.from_growth_charts: n is 0; expected a whole number of children >= 1"),
+    Row("charts-ages", COHORT, "ages outside the charts (2-20 y)",
+        lambda t: pk.Cohort.from_growth_charts(10, age_years=(1, 17), seed=1), ValueError,
+        r"Cohort\.from_growth_charts: age_years is \(1, 17\); expected \(youngest, oldest\) within "
+        r"the CDC 2000 growth charts' range, 2 to 20 years"),
+    Row("charts-gmfcs-sum", COHORT, "GMFCS proportions that do not sum to 1",
+        lambda t: pk.Cohort.from_growth_charts(10, seed=1, gmfcs={1: 0.5, 3: 0.2}), ValueError,
+        r"Cohort\.from_growth_charts: gmfcs proportions sum to 0\.7; expected 1"),
+    Row("charts-seed", COHORT, "a negative seed",
+        lambda t: pk.Cohort.from_growth_charts(10, seed=-1), ValueError,
+        r"seed is -1; expected a whole number >= 0 or None"),
+    Row("frame-weight-missing", COHORT, "a patient table without weights",
+        lambda t: pk.Cohort.from_frame(pd.DataFrame({"age_years": [3.0]})), ValueError,
+        r"Cohort\.from_frame: the table has no weight_kg column; its columns are \['age_years'\]"),
+    Row("frame-weight-unit", COHORT, "a patient table with weights in a unit pkmodel does not convert",
+        lambda t: pk.Cohort.from_frame(pd.DataFrame({"age_years": [3.0], "weight_st": [2.5]})),
+        ValueError, r"the table has no weight_kg column \(found 'weight_st': pkmodel converts "
+                    r"weight_\{kg, g, lb\} only\)"),
+
+    # regimens
+    Row("weight-based-zero", REGIMEN, "mg_per_kg_day 0",
+        lambda t: pk.Regimen.weight_based(0, 3, 14), ValueError,
+        r"Regimen\.weight_based: mg_per_kg_day is 0; expected a finite number > 0"),
+    Row("weight-based-nan", REGIMEN, "mg_per_kg_day NaN",
+        lambda t: pk.Regimen.weight_based(math.nan, 3, 14), ValueError,
+        r"Regimen\.weight_based: mg_per_kg_day is nan; expected a finite number > 0"),
+    Row("weight-based-per-dose", REGIMEN, "mg/kg where mg/kg/day is needed",
+        lambda t: pk.Regimen.weight_based("2 mg/kg", 3, 14), ValueError,
+        r"Regimen\.weight_based: mg_per_kg_day is '2 mg/kg': 'mg/kg' is an amount per kg per dose; "
+        r"expected mg/kg/day \(an amount per kg per day\)"),
+    Row("weight-based-no-unit", REGIMEN, "text without a unit",
+        lambda t: pk.Regimen.weight_based("2", 3, 14), ValueError,
+        r"Regimen\.weight_based: mg_per_kg_day is '2'; expected a number and a unit, e\.g\. "
+        r"'2\.5 mg' or '2 mg/kg/day'"),
+    Row("cap-per-day-per-dose", REGIMEN, "a daily cap given per dose (mg)",
+        lambda t: pk.Regimen.weight_based(2, 3, 14, max_mg_per_day="80 mg"), ValueError,
+        r"max_mg_per_day is '80 mg': 'mg' is an amount per dose; expected mg/day"),
+    Row("cap-per-dose-per-day", REGIMEN, "a dose cap given per day",
+        lambda t: pk.Regimen.weight_based(2, 3, 14, max_mg_per_dose="20 mg/day"), ValueError,
+        r"max_mg_per_dose is '20 mg/day': 'mg/day' is an amount per day; expected mg \(an amount "
+        r"per dose\)"),
+    Row("cap-zero", REGIMEN, "a cap of 0 mg/day",
+        lambda t: pk.Regimen.weight_based(2, 3, 14, max_mg_per_day=0), ValueError,
+        r"Regimen\.weight_based: max_mg_per_day is 0; expected a finite number > 0"),
+    Row("fixed-volume", REGIMEN, "a dose in mL",
+        lambda t: pk.Regimen.fixed("2 mL", every_h=8, n_doses=3), ValueError,
+        r"Regimen\.fixed: mg is '2 mL': 'mL' is not a dose unit; expected mg \(an amount per dose; "
+        r"mass in g, mg, ug"),
+    Row("fixed-negative-text", REGIMEN, "a negative dose as text",
+        lambda t: pk.Regimen.fixed("-2 mg", every_h=8, n_doses=3), ValueError,
+        r"Regimen\.fixed: mg is '-2 mg'; expected a finite number > 0 of mg"),
+    Row("fixed-decimal-comma", REGIMEN, "a decimal comma",
+        lambda t: pk.Regimen.fixed("2,5 mg", every_h=8, n_doses=3), ValueError,
+        r"Regimen\.fixed: mg is '2,5 mg'; expected a number and a unit"),
+    Row("fixed-interval-zero", REGIMEN, "doses 0 h apart",
+        lambda t: pk.Regimen.fixed(10, every_h=0, n_doses=3), ValueError,
+        r"Regimen\.fixed: every_h is 0; expected a finite number > 0"),
+    Row("fixed-no-doses", REGIMEN, "no doses",
+        lambda t: pk.Regimen.fixed(10, every_h=8, n_doses=0), ValueError,
+        r"Regimen\.fixed: n_doses is 0; expected a whole number >= 1"),
+    Row("doses-per-day-fraction", REGIMEN, "2.5 doses a day",
+        lambda t: pk.Regimen.weight_based(2, 2.5, 14), ValueError,
+        r"Regimen\.weight_based: doses_per_day is 2\.5; expected a whole number >= 1"),
+    Row("days-partial", REGIMEN, "days that are not whole dosing intervals",
+        lambda t: pk.Regimen.weight_based(2, 3, 1.1), ValueError,
+        r"Regimen\.weight_based: days is 1\.1; expected a whole number of dosing intervals"),
+    Row("start-negative", REGIMEN, "a negative start",
+        lambda t: pk.Regimen.weight_based(2, 3, 14, start_h=-1), ValueError,
+        r"Regimen\.weight_based: start_h is -1; expected a finite number >= 0"),
+    Row("clock-time", REGIMEN, "a clock time that does not exist",
+        lambda t: pk.Regimen.weight_based(2, 3, 14, times_of_day=("08:00", "14:00", "25:00")),
+        ValueError, r"times_of_day\[2\] is '25:00'; expected a clock time 'HH:MM' from '00:00' "
+                    r"to '23:59'"),
+    Row("age-bands-overlap", REGIMEN, "overlapping age bands of a cap",
+        lambda t: pk.Regimen.weight_based(2, 3, 14, max_mg_per_day={(2, 10): 40, (8, 18): 60}),
+        ValueError, r"max_mg_per_day age bands \(2, 10\) and \(8, 18\) overlap; expected disjoint"),
+    Row("missed-probability", REGIMEN, "a probability of missing a dose above 1",
+        lambda t: pk.Regimen.weight_based(2, 3, 14, missed_dose_probability=1.5), ValueError,
+        r"missed_dose_probability is 1\.5; expected a probability from 0 to 1"),
+    Row("formulation-unknown", REGIMEN, "a formulation pkmodel does not know",
+        lambda t: pk.Regimen.weight_based(2, 3, 14, formulation="pill"), ValueError,
+        r"formulation is 'pill'; expected a Formulation or one of \['granules'"),
+    Row("titration-step", REGIMEN, "a titration step every 0 days",
+        lambda t: pk.Regimen.titration(2.5, 3, 2.5, 0, 2.0, 14), ValueError,
+        r"Regimen\.titration: step_every_days is 0; expected a whole number >= 1"),
+    Row("regimen-times-unsorted", REGIMEN, "dose times out of order",
+        lambda t: pk.Regimen(time_h=[8.0, 0.0], mg=5.0, mg_per_kg=np.inf, max_mg=np.inf),
+        ValueError, r"Regimen\.time_h\[1\] is 0\.0; expected non-decreasing dose times"),
+    Row("regimen-times-negative", REGIMEN, "a negative dose time",
+        lambda t: pk.Regimen(time_h=[-1.0, 8.0], mg=5.0, mg_per_kg=np.inf, max_mg=np.inf),
+        ValueError, r"Regimen\.time_h\[0\] is -1\.0; expected a finite time >= 0 h"),
+    Row("regimen-no-doses", REGIMEN, "no dose times",
+        lambda t: pk.Regimen(time_h=[], mg=5.0, mg_per_kg=np.inf, max_mg=np.inf), ValueError,
+        r"Regimen\.time_h has shape \(0,\); expected one or more dose times"),
+    Row("regimen-amount-zero", REGIMEN, "a dose of 0 mg",
+        lambda t: pk.Regimen(time_h=[0.0], mg=0.0, mg_per_kg=np.inf, max_mg=np.inf), ValueError,
+        r"Regimen\.mg\[0\] is 0\.0; expected a number > 0 \(inf for no limit\)"),
+    Row("regimen-amounts-length", REGIMEN, "amounts that are not one per dose",
+        lambda t: pk.Regimen(time_h=[0.0, 8.0], mg=[1.0, 2.0, 3.0], mg_per_kg=np.inf,
+                             max_mg=np.inf), ValueError,
+        r"Regimen\.mg has 3 values; expected 1 or 2 \(one per dose\)"),
+    Row("regimen-amount-text", REGIMEN, "an amount as text in a Regimen",
+        lambda t: pk.Regimen(time_h=[0.0], mg="2 mg", mg_per_kg=np.inf, max_mg=np.inf), ValueError,
+        r"Regimen\.mg\[0\] is '2 mg'; expected a number"),
+    Row("regimen-no-amount", REGIMEN, "neither a fixed nor a weight-based amount",
+        lambda t: pk.Regimen(time_h=[0.0], mg=np.inf, mg_per_kg=np.inf, max_mg=np.inf), ValueError,
+        r"Regimen dose 0 has mg and mg_per_kg both inf; expected a fixed amount"),
+
+    # event tables (issue 4)
+    Row("events-amount-negative", EVENTS, "a negative amount",
+        lambda t: events(AMT=[5.0, -7.5]), ValueError,
+        r"events row 1, column AMT is -7\.5; expected an amount >= 0 mg"),
+    Row("events-time-decreasing", EVENTS, "a subject's times going back",
+        lambda t: events(TIME=[8.0, 0.0]), ValueError,
+        r"events row 1, column TIME is 0\.0; expected a time >= 8\.0"),
+    Row("events-time-text", EVENTS, "a time that is not a number",
+        lambda t: events(TIME=[0.0, "eight"]), ValueError,
+        r"events row 1, column TIME is 'eight'; expected a number"),
+    Row("events-compartment", EVENTS, "compartment 0",
+        lambda t: events(CMT=[0, 1]), ValueError,
+        r"events row 0, column CMT is 0; expected a compartment number 1, 2"),
+    Row("events-column-missing", EVENTS, "no EVID column",
+        lambda t: pk.read_events(pd.DataFrame({"ID": [1], "TIME": [0.0], "AMT": [5.0], "CMT": [1]})),
+        ValueError, r"events: column EVID is missing; expected columns ID, TIME, AMT"),
+    Row("events-id-unknown", EVENTS, "an ID the cohort lacks",
+        lambda t: run(regimen=events(ID=[1, 7])), ValueError,
+        r"events row 1, column ID is 7; expected an ID of the cohort"),
+
+    # times
+    Row("times-unsorted", TIMES_, "output times out of order",
+        lambda t: run(times=[2.0, 1.0]), ValueError,
+        r"times\[1\] is 1\.0; expected strictly increasing times"),
+    Row("times-repeated", TIMES_, "an output time twice",
+        lambda t: run(times=[1.0, 1.0]), ValueError,
+        r"times\[1\] is 1\.0; expected strictly increasing times"),
+    Row("times-negative", TIMES_, "a negative output time",
+        lambda t: run(times=[-1.0, 1.0]), ValueError,
+        r"times\[0\] is -1\.0; expected a finite time >= 0 h"),
+    Row("times-nan", TIMES_, "a NaN output time",
+        lambda t: run(times=[0.0, math.nan]), ValueError,
+        r"times\[1\] is nan; expected a finite time >= 0 h"),
+    Row("times-infinite", TIMES_, "an infinite output time",
+        lambda t: run(times=[0.0, math.inf]), ValueError,
+        r"times\[1\] is inf; expected a finite time >= 0 h"),
+    Row("times-empty", TIMES_, "no output times",
+        lambda t: run(times=[]), ValueError,
+        r"times has shape \(0,\); expected a non-empty 1-D array of hours"),
+    Row("times-2d", TIMES_, "output times as a table",
+        lambda t: run(times=[[0.0, 1.0]]), ValueError,
+        r"times has shape \(1, 2\); expected a non-empty 1-D array of hours"),
+    Row("times-text", TIMES_, "output times as text",
+        lambda t: run(times=["0", "1"]), ValueError,
+        r"times\[0\] is '0'; expected a number of hours"),
+
+    # options
+    Row("engine-unknown", OPTIONS, "an engine pkmodel does not have",
+        lambda t: run(engine="lsoda"), ValueError,
+        r"engine is 'lsoda'; expected one of \['analytic', 'ode'\]"),
+    Row("engine-option-analytic", OPTIONS, "a solver option for the analytic engine",
+        lambda t: run(rtol=1e-6), ValueError,
+        r"engine 'analytic' has no option 'rtol'; expected none"),
+    Row("engine-option-misspelt", OPTIONS, "a misspelt ode option",
+        lambda t: run(engine="ode", rtoll=1e-6), ValueError,
+        r"engine 'ode' has no option 'rtoll'; expected \['atol', 'method', 'rtol'\]"),
+    Row("ode-rtol-zero", OPTIONS, "rtol 0 (solve_ivp would raise it silently)",
+        lambda t: run(engine="ode", rtol=0.0), ValueError,
+        r"engine option rtol is 0\.0; expected a finite number >= 2\.22e-14 \(solve_ivp's smallest\)"),
+    Row("ode-rtol-text", OPTIONS, "rtol as text",
+        lambda t: run(engine="ode", rtol="1e-6"), ValueError,
+        r"engine option rtol is '1e-6'; expected a finite number >= 2\.22e-14"),
+    Row("ode-atol-nan", OPTIONS, "atol NaN (solve_ivp would never finish)",
+        lambda t: run(engine="ode", atol=math.nan), ValueError,
+        r"engine option atol is nan; expected a finite number > 0 mg"),
+    Row("ode-method", OPTIONS, "a method solve_ivp does not have",
+        lambda t: run(engine="ode", method="RK99"), ValueError,
+        r"engine option method is 'RK99'; expected one of \['RK23', 'RK45', 'DOP853', 'Radau', "
+        r"'BDF', 'LSODA'\]"),
+    Row("seed-negative", OPTIONS, "a negative seed",
+        lambda t: run(seed=-1), ValueError, r"seed is -1; expected a whole number >= 0 or None"),
+    Row("seed-fraction", OPTIONS, "a seed that is not a whole number",
+        lambda t: run(seed=1.5), ValueError, r"seed is 1\.5; expected a whole number >= 0 or None"),
+    Row("variability-text", OPTIONS, "variability not True/False",
+        lambda t: run(variability="yes"), ValueError,
+        r"variability is 'yes'; expected True or False"),
+    Row("occasions-no-iov", OPTIONS, "occasions for a model without IOV",
+        lambda t: run(occasions=[0.0, 12.0]), ValueError,
+        r"occasions given, but model 'baclofen_cp_card' has no inter-occasion variability"),
+    Row("occasions-start", OPTIONS, "occasions that do not start at 0",
+        lambda t: run(model=model_with(t, CL={"iov_sd": 0.1}), occasions=[6.0, 12.0]), ValueError,
+        r"occasions is \[6\.0, 12\.0\]; expected start times \(h\) beginning with 0"),
+    Row("replicates-zero", OPTIONS, "0 replicates",
+        lambda t: run(replicates=0), ValueError, r"replicates is 0; expected a whole number >= 1"),
+    Row("replicates-no-variability", OPTIONS, "replicates without variability",
+        lambda t: run(model=model_with(t, CL={"rse": 0.1}), replicates=2, variability=False),
+        ValueError, r"replicates needs variability=True"),
+    Row("replicates-no-rse", OPTIONS, "replicates for a model without uncertainty",
+        lambda t: run(replicates=2), ValueError,
+        r"replicates given, but model 'baclofen_cp_card' states no uncertainty"),
+    Row("weight-update-zero", OPTIONS, "weight_update_h 0",
+        lambda t: run(weight_update_h=0), ValueError,
+        r"weight_update_h is 0; expected a finite number of hours > 0"),
+    Row("weight-update-cohort", OPTIONS, "weight_update_h for a cohort without sex",
+        lambda t: run(weight_update_h=24), ValueError,
+        r"weight_update_h is 24 but the cohort has no sex; expected a cohort that can grow"),
+    Row("model-kind", OPTIONS, "a model name where a Model belongs",
+        lambda t: run(model="baclofen_cp_card"), TypeError,
+        r"model is a str; expected a Model \(pk\.load_model\)"),
+    Row("cohort-kind", OPTIONS, "a dict where a Cohort belongs",
+        lambda t: run(cohort={"weight_kg": [20.0]}), TypeError,
+        r"cohort is a dict; expected a Cohort"),
+    Row("regimen-kind", OPTIONS, "a dict where a Regimen belongs",
+        lambda t: run(regimen={"mg": 10}), TypeError,
+        r"regimen is a dict; expected a Regimen or an event table"),
+
+    # files
+    Row("save-existing", FILES, "saving over an existing file",
+        lambda t: run(seed=1).save(existing(t)), FileExistsError,
+        r"'.*run\.parquet' exists; pass overwrite=True to replace it"),
+    Row("save-overwrite-text", FILES, "overwrite not True/False",
+        lambda t: run(seed=1).save(t / "run.parquet", overwrite="yes"), TypeError,
+        r"overwrite is 'yes'; expected True or False"),
+    Row("save-missing-folder", FILES, "a folder that does not exist",
+        into_missing_folder, FileNotFoundError,
+        r"folder '.*no/such/folder' of '.*x\.csv' does not exist"),
+    Row("load-missing", FILES, "a result file that does not exist",
+        lambda t: pk.load_result(t / "nothing.parquet"), FileNotFoundError,
+        r"result file '.*nothing\.parquet' does not exist"),
+    Row("load-no-provenance", FILES, "a Parquet file without pkmodel's provenance record",
+        lambda t: pk.load_result(unsaved_table(t)), pk.ResultFileError,
+        r"no 'pkmodel\.provenance' in the Parquet schema metadata; expected a file written by "
+        r"pkmodel"),
+    Row("load-changed", FILES, "a result changed after it was written",
+        lambda t: pk.load_result(changed_result(t)), pk.ResultFileError,
+        r"run\.parquet: concentrations do not match the provenance record \(SHA-256 differs\)"),
+    Row("load-study-file", FILES, "a study's concentrations (pkmodel compare) given as a result",
+        lambda t: pk.load_result(study_file(t)), pk.ResultFileError,
+        r"concentrations\.parquet: provenance format is None; expected 'pkmodel\.result/1' \(a "
+        r"file written by Result\.save\)"),
+    Row("load-not-parquet", FILES, "a file that is not Parquet",
+        lambda t: pk.load_result(write_text(t / "run.parquet", "id,conc\n1,0\n")),
+        pk.ResultFileError, r"run\.parquet: not a pkmodel result \(not readable as Parquet\)"),
+
+    # units, exposure
+    Row("concentration-unit", OTHER, "a concentration unit pkmodel does not show",
+        lambda t: pk.units.concentration_in(1.0, "ng/L"), ValueError,
+        r"concentration unit is 'ng/L'; expected one of \['mg/L', 'ng/mL', 'ug/mL'\]"),
+    Row("exposure-window-grid", OTHER, "an exposure window off the simulated times",
+        lambda t: pk.exposure(run(seed=1), start=0.25, end=24.0), ValueError,
+        r"exposure window: start is 0\.25 h; expected one of the simulated times \(0 to 24 h\)"),
+    Row("exposure-window-order", OTHER, "an exposure window that ends where it starts",
+        lambda t: pk.exposure(run(seed=1), start=12.0, end=12.0), ValueError,
+        r"exposure window: end is 12\.0 h, start is 12\.0 h; expected end > start"),
+]
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
+def test_bad_input_is_refused(row, tmp_path):
+    with pytest.raises(row.error, match=row.message) as caught:
+        row.call(tmp_path)
+    assert type(caught.value) is row.error        # the type the audit states, not a subclass
+
+
+def test_the_audit_covers_every_area_and_ids_are_unique():
+    assert len({row.id for row in ROWS}) == len(ROWS) >= 40
+    assert {row.area for row in ROWS} == {MODEL, COHORT, REGIMEN, EVENTS, TIMES_, OPTIONS, FILES,
+                                          OTHER}
+
+
+# --- the document -------------------------------------------------------------------------
+
+HEADER = """\
+# Input audit
+
+Every way input to pkmodel can be wrong that we know of, the exception it raises and its
+message. Each row is a test (`tests/test_input_audit.py`, one test per row, pinning the
+exception type and the message); this page is generated from those rows with the messages
+the calls really give (`python tests/test_input_audit.py`), and a test fails if it falls
+behind. `<dir>` stands for the folder of the file in question. `ModelFileError` and
+`ResultFileError` are ValueErrors.
+
+Accepted on purpose: bioavailability F above 1 (relative bioavailability), negative or
+zero subject IDs (any integer names a subject), a seed with `variability=False` (nothing is
+drawn; `Result.seed` is None), output times beyond the last dose.
+
+| # | id | input | what is wrong | exception | message |
+|---|---|---|---|---|---|
+"""
+
+
+def render() -> str:
+    """The audit page: one table row per audit row, with the message its call raises."""
+    lines = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for i, row in enumerate(ROWS, 1):
+            folder = Path(scratch) / row.id
+            folder.mkdir()
+            try:
+                row.call(folder)
+            except row.error as err:
+                message = str(err).replace(str(folder), "<dir>")
+            else:
+                raise AssertionError(f"audit row {row.id} raised nothing")
+            if row.cut:
+                message = message[:message.index(row.cut) + len(row.cut)] + " …"
+            cell = message.replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| {i} | `{row.id}` | {row.area} | {row.wrong} | {row.error.__name__} "
+                         f"| {cell} |")
+    return HEADER + "\n".join(lines) + "\n"
+
+
+def rounded(text: str) -> str:
+    """Numbers of more than 10 digits rounded to 10 (their last digits follow the platform's
+    exp and log: a z-score computed from the growth charts)."""
+    return re.sub(r"-?\d+\.\d{11,}", lambda m: f"{float(m.group()):.10g}", text)
+
+
+def test_the_audit_document_lists_every_row():
+    # python tests/test_input_audit.py writes the page again
+    assert rounded(DOC.read_text()) == rounded(render()), "docs/input_audit.md is stale"
+
+
+if __name__ == "__main__":
+    DOC.parent.mkdir(exist_ok=True)
+    DOC.write_text(render())
+    print(f"wrote {DOC} ({len(ROWS)} rows)", file=sys.stderr)
