@@ -37,6 +37,7 @@ from ._checks import is_number
 from .cohort import Cohort
 from .dosing import Doses, Regimen
 from .exposure import STEADY_STATE, exposure, steady_state_window
+from .io import atomic_write
 from .result import ExposureResult, Result
 
 KEEP = ("concentrations", "exposure")
@@ -138,21 +139,23 @@ class _Task:
 def write_part(path: Path, result: Result) -> None:
     """A Result's concentrations as one Parquet file, columns id, time (h), conc (mg/L).
 
-    Written to a hidden temporary name in the same directory, then renamed:
-    the file appears whole or not at all (readers skip names starting with ".").
+    With its provenance in the schema metadata (`pkmodel.provenance`), written
+    atomically (`pkmodel.io.atomic_write`: a hidden temporary file, renamed
+    when whole; readers skip names starting with ".").
     """
+    from . import provenance  # here: it needs pkmodel.__version__
+
     n, t = result.concentrations.shape
+    record = provenance.provenance(result.model, result.seed, result.regimen,
+                                   engine=result.engine, variability=bool(result.variability))
     schema = pa.schema([pa.field("id", pa.int64()),
                         pa.field("time", pa.float64(), metadata={"unit": "h"}),
-                        pa.field("conc", pa.float64(), metadata={"unit": "mg/L"})])
+                        pa.field("conc", pa.float64(), metadata={"unit": "mg/L"})],
+                       metadata={provenance.PARQUET_KEY: provenance.to_json(record).encode()})
     table = pa.table({"id": np.repeat(result.ids, t), "time": np.tile(result.times, n),
                       "conc": np.ravel(result.concentrations)}, schema=schema)
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        pq.write_table(table, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with atomic_write(path) as f:
+        pq.write_table(table, f)
 
 
 def _rows(cohort: Cohort, a: int, b: int) -> Cohort:

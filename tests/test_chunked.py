@@ -1,5 +1,6 @@
 """Chunked simulation: the same bits in any chunking, exposure only, Parquet, bounded memory."""
 
+import json
 import math
 import subprocess
 import sys
@@ -156,12 +157,13 @@ def test_concentrations_stream_to_a_parquet_dataset(card, tmp_path):
     schema = pq.read_schema(tmp_path / "run" / files[0])
     assert schema.field("conc").metadata == {b"unit": b"mg/L"}
     assert schema.field("time").metadata == {b"unit": b"h"}
+    record = json.loads(schema.metadata[b"pkmodel.provenance"])
+    assert (record["model"], record["seed"], record["engine"]) == ("baclofen_cp_card", 4, "analytic")
 
 
 def test_a_part_file_that_fails_to_write_leaves_nothing_behind(card, tmp_path, monkeypatch):
     def write_half_then_fail(table, where, **kwargs):
-        with open(where, "wb") as f:
-            f.write(b"PAR1 half a file")
+        where.write(b"PAR1 half a file")
         raise OSError("disk full")
 
     monkeypatch.setattr(pq, "write_table", write_half_then_fail)

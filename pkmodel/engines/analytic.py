@@ -126,8 +126,17 @@ class Solution:
         return self._rows[key]
 
     def _central_rows(self, tau: np.ndarray) -> np.ndarray:
-        """Phi(tau)[central, :], shape (m, n_tau, n_subjects)."""
-        return self.transition(tau)[self.central]
+        """Phi(tau)[central, :], shape (m, n_tau, n_subjects).
+
+        Walked along the offsets, e_c' Phi(tau_u) = e_c' Phi(tau_{u-1}) Phi(tau_u - tau_{u-1}):
+        one transition per distinct step (a regular grid has one) instead of one per offset.
+        """
+        rows = np.empty((self.m, tau.size, self.inv_volume.size))
+        rows[:, 0] = self.step(tau[0])[self.central]
+        for u in range(1, tau.size):
+            step = self.step(tau[u] - tau[u - 1])
+            _sum_of_products(((rows[j, u - 1], step[j]) for j in range(self.m)), out=rows[:, u])
+        return rows
 
 
 class OneCompartmentOral(Solution):
@@ -147,31 +156,23 @@ class OneCompartmentOral(Solution):
         self.gap = np.abs(self.ka - self.k)
         self.distinct = self.gap > 0
         self.coef = self.ka / np.where(self.distinct, self.gap, 1.0)
-        self.slower = np.minimum(self.ka, self.k)
+        self.ka_slower = self.ka < self.k
 
     def transition(self, dt: np.ndarray) -> np.ndarray:
         t = dt if dt.ndim == 2 else dt[:, None]
-        phi = np.empty((2, 2) + np.broadcast_shapes(t.shape, self.ka.shape))
+        shape = np.broadcast_shapes(t.shape, self.ka.shape)
+        phi = np.empty((2, 2) + shape)
         np.exp(-self.ka * t, out=phi[0, 0])
         phi[0, 1] = 0.0
-        self._central(t, out=phi[1])
+        np.exp(-self.k * t, out=phi[1, 1])
+        h = np.expm1(-self.gap * t)
+        h *= -self.coef                                    # ka (1 - e^{-gap t}) / gap
+        if not self.distinct.all():
+            limit = self.ka * t                            # ka t, where ka == k
+            h[:, ~self.distinct] = np.broadcast_to(limit, shape)[:, ~self.distinct]
+        h *= np.where(self.ka_slower, phi[0, 0], phi[1, 1])
+        phi[1, 0] = h
         return phi
-
-    def _central_rows(self, tau: np.ndarray) -> np.ndarray:
-        return self._central(tau[:, None], out=np.empty((2, tau.size, self.ka.size)))
-
-    def _central(self, t: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """The central row of Phi(t), [h(t), e^{-k t}], into out, shape (2,) + t's with subjects."""
-        h, decay = out
-        np.multiply(-self.k, t, out=decay)
-        np.exp(decay, out=decay)
-        np.multiply(-self.gap, t, out=h)
-        np.expm1(h, out=h)
-        h *= -self.coef                                  # ka (1 - e^{-gap t}) / gap
-        h *= np.exp(-self.slower * t)                    # e^{-min(ka, k) t}
-        if not self.distinct.all():                      # ka t e^{-k t} where ka == k: no 0/0
-            np.copyto(h, self.ka * t * decay, where=~self.distinct)
-        return out
 
 
 class MatrixExponential(Solution):
@@ -209,16 +210,6 @@ class MatrixExponential(Solution):
                     self._steps[dt] = phi
                     break
         return super().step(dt)
-
-    def _central_rows(self, tau: np.ndarray) -> np.ndarray:
-        # walk the row e_c' Phi(tau) along the offsets: one exponential per
-        # distinct step instead of one per offset
-        rows = np.empty((self.m, tau.size, self.rates.shape[-1]))
-        rows[:, 0] = self.step(tau[0])[self.central]
-        for u in range(1, tau.size):
-            step = self.step(tau[u] - tau[u - 1])
-            _sum_of_products(((rows[j, u - 1], step[j]) for j in range(self.m)), out=rows[:, u])
-        return rows
 
 
 def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.ndarray:
