@@ -4,7 +4,10 @@ spec: workload ("W1", "W2", "C1"), engine, n, repeats, mode:
 - "simulate": `pk.simulate` returning the whole Result;
 - "exposure": `pk.simulate(..., keep="exposure")`, chunked (default chunk size);
 - "dask": the same on a LocalCluster of `workers` worker processes (one
-  thread each), started before the timing.
+  thread each), started before the timing; `malloc_trim` (bytes), if given,
+  replaces the MALLOC_TRIM_THRESHOLD_ of 64 KiB that Dask gives its workers
+  (with it, glibc maps and unmaps every array over 128 KiB: a page fault for
+  every page of every temporary).
 
 The first run at full size is untimed: it warms imports and caches, and the
 peak resident memory (getrusage maxrss) after it is the row's memory, taken
@@ -40,7 +43,11 @@ def measure(spec: dict) -> dict:
         if mode in ("exposure", "dask"):
             options["keep"] = "exposure"
         if mode == "dask":
+            import dask
             from distributed import Client, LocalCluster
+            if "malloc_trim" in spec:
+                dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_":
+                                 spec["malloc_trim"]})
             start = time.perf_counter()
             cluster = LocalCluster(n_workers=spec["workers"], processes=True, threads_per_worker=1,
                                    host="127.0.0.1", dashboard_address=":0")

@@ -344,8 +344,10 @@ def _sum_of_products(pairs, out: np.ndarray | None = None) -> np.ndarray:
     """
     pairs = iter(pairs)
     out = np.multiply(*next(pairs), out=out)
+    term = None                                 # one buffer for every further term
     for x, y in pairs:
-        out += x * y
+        term = np.multiply(x, y, out=term)
+        out += term
     return out
 
 
