@@ -51,7 +51,7 @@ def simulate(plan, cohort: Cohort, *, chunk_size, keep: str, window, out, client
 
     chunk_size : whole number >= 1, optional
         Children per chunk; default: as many as make about 64 MiB of
-        concentrations (12,466 children for 673 output times).
+        concentrations (12,464 children for 673 output times).
     keep : "concentrations" (a Result) or "exposure" (an ExposureResult)
     window : "steady_state" (default) or (start, end) in h; keep="exposure" only
     out : str or Path, optional

@@ -101,6 +101,17 @@ def test_ode_engine_in_chunks_agrees_to_solver_tolerance(card):
     np.testing.assert_allclose(chunked.concentrations, whole.concentrations, rtol=1e-6, atol=1e-12)
 
 
+def test_default_chunks_hold_64_mib_of_concentrations_and_typical_children_too(card, tmp_path):
+    # 64 MiB / (673 times * 8 B) = 12,464 children a chunk: 12,500 children are two chunks
+    cohort = w1_cohort(12_500)
+    whole = pk.simulate(card, cohort, TID_14_DAYS, W1_TIMES, variability=False)
+    chunked = pk.simulate(card, cohort, TID_14_DAYS, W1_TIMES, variability=False,
+                          out=tmp_path / "run")
+    assert len(list((tmp_path / "run").glob("part-*.parquet"))) == 2
+    np.testing.assert_array_equal(chunked.concentrations, whole.concentrations)
+    assert chunked.seed is None and not chunked.etas.any()
+
+
 def test_chunk_sizes_1000_and_100000_give_identical_exposure(card):
     cohort = w1_cohort(120_000)
     small = pk.simulate(card, cohort, TID_14_DAYS, W1_TIMES, seed=1, chunk_size=1000,
