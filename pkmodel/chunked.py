@@ -178,13 +178,19 @@ def _on_dask(client, task: _Task, jobs):
     from distributed import as_completed
 
     in_flight = 2 * max(1, sum(client.nthreads().values()))
-    running = as_completed([client.submit(task, *job, pure=False)
+    # a plain function to submit: Dask names a task after its function, and the name of a
+    # callable object is its repr (the whole plan, arrays printed)
+    running = as_completed([client.submit(_run, task, *job, pure=False)
                             for job in itertools.islice(jobs, in_flight)], with_results=True)
     for _, part in running:
         yield part
         job = next(jobs, None)
         if job is not None:
-            running.add(client.submit(task, *job, pure=False))
+            running.add(client.submit(_run, task, *job, pure=False))
+
+
+def _run(task: _Task, *job):
+    return task(*job)
 
 
 def _chunk_size(chunk_size, n_times: int) -> int:
