@@ -1,7 +1,6 @@
 """Chunked simulation: the same bits in any chunking, exposure only, Parquet, bounded memory."""
 
 import json
-import math
 import subprocess
 import sys
 import textwrap
@@ -222,57 +221,8 @@ def test_two_million_children_exposure_only_in_bounded_memory():
     np.testing.assert_allclose(float(median_cavg_ss), CAVG_2_MG_KG_DAY, rtol=2e-3)
 
 
-BAD = [
-    ({"chunk_size": 0}, ValueError, r"chunk_size is 0; expected a whole number of children >= 1"),
-    ({"chunk_size": -5}, ValueError, r"chunk_size is -5; expected a whole number of children >= 1"),
-    ({"chunk_size": 2.5}, ValueError, r"chunk_size is 2\.5; expected a whole number of children"),
-    ({"chunk_size": math.inf}, ValueError, r"chunk_size is inf; expected a whole number"),
-    ({"chunk_size": "1000"}, TypeError, r"chunk_size is a str \('1000'\); expected a whole number"),
-    ({"chunk_size": True}, TypeError, r"chunk_size is a bool \(True\); expected a whole number"),
-    ({"keep": "exposures"}, ValueError,
-     r"keep is 'exposures'; expected one of \['concentrations', 'exposure'\]"),
-    ({"keep": None}, ValueError, r"keep is None; expected one of \['concentrations', 'exposure'\]"),
-    ({"window": (312, 336)}, ValueError,
-     r"window is \(312, 336\) with keep='concentrations'; a window is for keep='exposure'"),
-    ({"keep": "exposure", "window": "last"}, ValueError,
-     r"window is 'last'; expected 'steady_state' or \(start, end\) in h"),
-    ({"keep": "exposure", "window": (312,)}, ValueError,
-     r"window is \(312,\); expected 'steady_state' or \(start, end\) in h"),
-    ({"keep": "exposure", "window": (312.25, 336)}, ValueError,
-     r"exposure window: start is 312\.25 h; expected one of the simulated times"),
-    ({"backend": "spark"}, ValueError, r"backend is 'spark'; expected 'dask' or None"),
-    ({"client": "tcp://127.0.0.1:8786"}, TypeError,
-     r"client is a str; expected a dask\.distributed\.Client"),
-    ({"out": 3}, TypeError, r"out is a int; expected a directory path \(str or Path\)"),
-]
-
-
-@pytest.mark.parametrize("options, kind, message", BAD, ids=[m[:40] for _, _, m in BAD])
-def test_bad_scale_options_are_refused(card, options, kind, message):
-    with pytest.raises(kind, match=message):
-        pk.simulate(card, w1_cohort(3), TID_14_DAYS, W1_TIMES, seed=1, **options)
-
-
-def test_replicates_are_refused_in_chunks(tmp_path):
-    model = pk.load_model(write_model(tmp_path, CL={"rse": 0.2}))
-    with pytest.raises(ValueError, match=r"replicates is 4; replicates are not simulated in "
-                                         r"chunks \(chunk_size, keep='exposure', out, client\)"):
-        pk.simulate(model, w1_cohort(3), TID_14_DAYS, W1_TIMES, seed=1, replicates=4,
-                    chunk_size=2)
-
-
-def test_out_that_is_a_file_is_refused(card, tmp_path):
-    (tmp_path / "run").write_text("not a directory")
-    with pytest.raises(ValueError, match=r"out is '.*run', a file; expected a directory"):
-        pk.simulate(card, w1_cohort(3), TID_14_DAYS, W1_TIMES, seed=1, out=tmp_path / "run")
-
-
-def test_out_that_holds_files_is_refused(card, tmp_path):
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "part-000000.parquet").write_bytes(b"old")
-    with pytest.raises(ValueError, match=r"out is '.*run', a directory that is not empty; "
-                                         r"expected a new or empty directory"):
-        pk.simulate(card, w1_cohort(3), TID_14_DAYS, W1_TIMES, seed=1, out=tmp_path / "run")
+# The bad values of chunk_size, keep, window, backend, client and out, and replicates in
+# chunks, are in the input audit (tests/test_input_audit.py, docs/input_audit.md).
 
 
 def test_backend_dask_without_a_running_client_is_refused(card):
