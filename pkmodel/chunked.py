@@ -163,7 +163,7 @@ def _rows(cohort: Cohort, a: int, b: int) -> Cohort:
     """Children a..b-1 of `cohort` (0-based positions), as a Cohort."""
     if (a, b) == (0, len(cohort)):
         return cohort
-    return dataclasses.replace(cohort, **{
+    return dataclasses.replace(cohort, covariates={k: v[a:b] for k, v in cohort.covariates.items()}, **{
         f.name: value[a:b] for f in dataclasses.fields(cohort)
         if isinstance(value := getattr(cohort, f.name), np.ndarray)})
 

@@ -229,3 +229,15 @@ def test_backend_dask_without_a_running_client_is_refused(card):
     pytest.importorskip("distributed")
     with pytest.raises(ValueError, match=r"backend is 'dask' but no Dask client is running"):
         pk.simulate(card, w1_cohort(3), TID_14_DAYS, W1_TIMES, seed=1, backend="dask")
+
+
+def test_chunks_carry_further_covariates_such_as_a_genotype():
+    model = pk.load_model("baclofen_cp_he2014")
+    rng = np.random.default_rng(2)
+    cohort = pk.Cohort(weight_kg=rng.uniform(10, 60, 9), age_years=np.full(9, 8.0)).with_covariates(
+        abcc9_rs11046232=np.where(rng.random(9) < 0.4, "AT", "TT"))
+    reg = pk.Regimen.weight_based(2.0, 3, 2)
+    times = np.arange(0, 48.5, 0.5)
+    whole = pk.simulate(model, cohort, reg, times, seed=3)
+    parts = pk.simulate(model, cohort, reg, times, seed=3, chunk_size=4)
+    np.testing.assert_array_equal(parts.concentrations, whole.concentrations)
