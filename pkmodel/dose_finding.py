@@ -22,6 +22,7 @@ from ._checks import is_number
 from .cohort import Cohort
 from .dosing import Regimen
 from .exposure import check_range
+from .formulations import as_formulation
 from .model import Model
 from .simulate import simulate
 from .summary import BAND_COVARIATES, AGE_BANDS, WEIGHT_BANDS, band_of
@@ -34,7 +35,8 @@ def find_dose(model: Model, cohort: Cohort, target: float | tuple[float, float],
               doses_per_day: int = 3, *, by: str | None = None,
               bands: Mapping[str, tuple[float, float]] | None = None,
               max_mg_per_dose: float | None = None, max_mg_per_day: float | None = None,
-              variability: bool = True, seed: int | None = None) -> pd.DataFrame:
+              formulation=None, variability: bool = True,
+              seed: int | None = None) -> pd.DataFrame:
     """The dose whose steady-state Cavg in `cohort` meets `target` (see module docstring).
 
     Parameters
@@ -53,6 +55,11 @@ def find_dose(model: Model, cohort: Cohort, target: float | tuple[float, float],
         The bands (kg or years, each [low, high)); default
         `pkmodel.summary.WEIGHT_BANDS` or `AGE_BANDS`.
     max_mg_per_dose, max_mg_per_day : caps on each dose, as `Regimen.weight_based`
+    formulation : Formulation or str, optional (with `by` only)
+        Round each band's dose to what the formulation can deliver (nearest,
+        ties down, never above a cap): mg_per_dose is then the rounded dose,
+        mg_per_dose_exact the unrounded one, and median_cavg or pta what the
+        rounded dose reaches.
     variability, seed : as `pk.simulate` (the random effects of the children)
 
     Returns
@@ -70,6 +77,11 @@ def find_dose(model: Model, cohort: Cohort, target: float | tuple[float, float],
         raise ValueError(f"find_dose: by is {by!r}; expected None, 'weight_band' or 'age_band'")
     if by is None and bands is not None:
         raise ValueError("find_dose: bands given with by=None; expected by='weight_band' or 'age_band'")
+    if by is None and formulation is not None:
+        raise ValueError("find_dose: formulation given with by=None; expected by='weight_band' or "
+                         "'age_band' (a weight-based dose is rounded per child: Regimen(formulation=))")
+    if formulation is not None:
+        formulation = as_formulation(formulation, "find_dose")
     unit = Regimen.weight_based(1.0, doses_per_day, 1, max_mg_per_day=max_mg_per_day,
                                 max_mg_per_dose=max_mg_per_dose)
     individual = simulate(model, cohort, unit, [0.0], variability=variability, seed=seed).individual
@@ -91,6 +103,8 @@ def find_dose(model: Model, cohort: Cohort, target: float | tuple[float, float],
         n = int(members.sum())
         row = (_solve(per_mg[members], np.ones(n), cap_mg, target, low_high, f"band {label!r}")
                if n else dict.fromkeys(_solution_keys(low_high), math.nan))
+        if formulation is not None and n:
+            row = _rounded(row, formulation, per_mg[members], cap_mg, low_high)
         median_weight = float(np.median(weight[members])) if n else math.nan
         mg_per_day = row["dose"] * doses_per_day
         rows.append({by: label, "n": n, "median_weight_kg": median_weight,
@@ -100,6 +114,16 @@ def find_dose(model: Model, cohort: Cohort, target: float | tuple[float, float],
     table = pd.DataFrame(rows)
     table[by] = pd.Categorical(table[by], categories=band.categories, ordered=True)
     return table
+
+
+def _rounded(row: dict, formulation, per_mg, cap_mg, low_high) -> dict[str, float]:
+    """A band's solution with its dose rounded to `formulation`, and what that dose reaches."""
+    exact = row["dose"]
+    dose = float(formulation.round(np.array([exact]), cap_mg)[0])
+    cavg = _cavg(per_mg, 1.0, cap_mg, dose)
+    reached = ({"median_cavg": float(np.median(cavg))} if low_high is None else
+               {"pta": float(np.mean((cavg >= low_high[0]) & (cavg <= low_high[1])))})
+    return {**row, "dose": dose, "dose_exact": exact, **reached}
 
 
 def _solve(per_mg, u, cap_mg, target, low_high, who: str) -> dict[str, float]:
