@@ -80,7 +80,7 @@ class CompiledSystem:
         put("_exprs", exprs)
         put("_uses", _used(exprs.values(), s, sym))
         odes = [exprs[f"odes.{c}"] for c in s.compartments]
-        put("_jacobian", [[sp.diff(f, x) for x in amounts] for f in odes])
+        put("_jacobian", [[_derivative(f, x) for x in amounts] for f in odes])
         reason = None
         for c, f, row in zip(s.compartments, odes, self._jacobian):
             if _problem(f, row, amounts, sym[TIME], zero_offset=False):
@@ -185,7 +185,8 @@ class CompiledSystem:
         (mg/h), duration (h) where written; each shape (n,). Values out of range are refused."""
         b = self.bind(params, covariates)
         keys, program = self._dosing
-        values = b._run(program, None, None, (len(keys),))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # refused just below
+            values = b._run(program, None, None, (len(keys),))
         n = values.shape[0]
         out = {c: {m: np.full(n, v) for m, v in _DEFAULTS.items()} for c in self.system.compartments}
         for k, (c, m) in enumerate(keys):
@@ -334,6 +335,15 @@ def _used(exprs, system: System, sym) -> frozenset:
     for e in exprs:
         names |= {s.name for s in e.free_symbols}
     return frozenset(names & {*system.parameters, *system.covariates})
+
+
+def _derivative(f, x):
+    """df/dx, term by term, each quotient-rule sum over one denominator: d/dx VM*x/(KM + x)
+    is KM*VM/(KM + x)**2, not VM/(KM + x) - VM*x/(KM + x)**2 (which cancels when x >> KM)."""
+    import sympy as sp
+
+    parts = [sp.diff(term, x) for term in sp.Add.make_args(f)]
+    return sp.Add(*(sp.together(d) if d.is_Add else d for d in parts))
 
 
 def _terms(node: ast.AST) -> list[ast.AST]:

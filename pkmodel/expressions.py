@@ -109,7 +109,10 @@ def parse_expression(text, where: str) -> Expression:
             warnings.simplefilter("ignore")  # SyntaxWarnings about literals
             tree = ast.parse(text[offset:], mode="eval").body
     except SyntaxError as e:
-        line, col = e.lineno or 1, (e.offset or 1) + (offset if (e.lineno or 1) == 1 else 0)
+        line = e.lineno or 1
+        # offset 0: the text ended where more was expected
+        col = e.offset or len(text[offset:].split("\n")[line - 1]) + 1
+        col += offset if line == 1 else 0
         raise ExpressionError(where, text, (line, col), f"syntax error ({e.msg})") from None
     except (RecursionError, MemoryError):
         raise ExpressionError(where, text, (1, 1), "nesting too deep to parse",
@@ -327,7 +330,7 @@ class System:
                 expr = self._resolve(f"dosing.{c}.{key}", text, dynamic)
                 for n, at in expr.names:
                     if dynamic[n]:
-                        via = "" if n in dynamic[n] else f", which depends on {sorted(dynamic[n])}"
+                        via = "" if n in dynamic[n] else f" (which depends on {sorted(dynamic[n])})"
                         expr.fail(at, f"{n!r}{via} in a dose modifier",
                                   "parameters, covariates and derived names of those only "
                                   "(a dose modifier is fixed per subject)")
