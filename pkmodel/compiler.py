@@ -32,8 +32,7 @@ _MODIFIER_CHECKS = {
     "duration": (lambda v: ~(np.isfinite(v) & (v > 0)), "a finite number > 0 (h)"),
 }
 _DEFAULTS = {"F": 1.0, "lag": 0.0}
-_LANGUAGE = {"Abs": "abs", "Max": "max", "Min": "min", "Piecewise": "where", "exp": "exp",
-             "log": "log", "Heaviside": "max/min", "sign": "abs"}
+_LANGUAGE = {"Abs": "abs", "Max": "max", "Min": "min", "Piecewise": "where"}  # sympy's names
 
 
 def compile_system(system: System) -> "CompiledSystem":
@@ -63,38 +62,31 @@ class CompiledSystem:
 
         s = self.system
         sym = {n: sp.Symbol(n, real=True) for n in (*s.compartments, *s.parameters, *s.covariates, TIME)}
-        env = dict(sym)
-        for name in s.derived:
-            env[name] = _to_sympy(s.expressions[f"derived.{name}"].tree, env)
-        exprs = {k: _to_sympy(e.tree, env) for k, e in s.expressions.items() if not k.startswith("derived.")}
-        for key, e in s.expressions.items():
-            value = env[key[8:]] if key.startswith("derived.") else exprs[key]
+        env, exprs = dict(sym), {}
+        for key, e in s.expressions.items():  # derived first, in order: each sees those above
+            value = _to_sympy(e.tree, env)
             if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
                 raise ValueError(f"{e.where}: {e.text!r} is {value} (a division by zero); "
                                  "expected an expression with a finite value")
+            if key.startswith("derived."):
+                env[key.split(".", 1)[1]] = value
+            else:
+                exprs[key] = value
         amounts = [sym[c] for c in s.compartments]
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
         put("_sym", sym)
         put("_env", env)
         put("_amounts", amounts)
         put("_exprs", exprs)
-        put("_uses", _used(exprs.values(), s, sym))
+        put("_uses", _used(exprs.values(), s))
         odes = [exprs[f"odes.{c}"] for c in s.compartments]
-        put("_jacobian", [[_derivative(f, x) for x in amounts] for f in odes])
-        reason = None
-        for c, f, row in zip(s.compartments, odes, self._jacobian):
-            if _problem(f, row, amounts, sym[TIME], zero_offset=False):
-                reason = self._explain(f"odes.{c}", zero_offset=False)
-                break
-        put("is_linear", reason is None)
-        put("nonlinear_reason", reason)
-        reasons = {}
-        for name in s.outputs:
-            y = exprs[f"outputs.{name}"]
-            row = [sp.diff(y, x) for x in amounts]
-            bad = _problem(y, row, amounts, sym[TIME], zero_offset=True)
-            reasons[name] = self._explain(f"outputs.{name}", zero_offset=True) if bad else None
-        put("output_reasons", MappingProxyType(reasons))
+        bad = [c for c, f in zip(s.compartments, odes) if _problem(f, amounts, sym[TIME], False)]
+        put("is_linear", not bad)
+        put("nonlinear_reason", self._explain(f"odes.{bad[0]}", False) if bad else None)
+        put("output_reasons", MappingProxyType({
+            name: self._explain(f"outputs.{name}", True)
+            if _problem(exprs[f"outputs.{name}"], amounts, sym[TIME], True) else None
+            for name in s.outputs}))
 
     @property
     def linear_outputs(self) -> tuple[str, ...]:
@@ -103,13 +95,9 @@ class CompiledSystem:
 
     def _explain(self, key: str, zero_offset: bool) -> str:
         """The first top-level term of an equation that is not linear, and why."""
-        import sympy as sp
-
         expr: Expression = self.system.expressions[key]
         for node in _terms(expr.tree):
-            term = _to_sympy(node, self._env)
-            row = [sp.diff(term, x) for x in self._amounts]
-            problem = _problem(term, row, self._amounts, self._sym[TIME], zero_offset)
+            problem = _problem(_to_sympy(node, self._env), self._amounts, self._sym[TIME], zero_offset)
             if problem:
                 head, detail, culprit = problem
                 used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
@@ -134,7 +122,9 @@ class CompiledSystem:
 
     @cached_property
     def _jac(self):
-        return self._program([((i, j), d) for i, row in enumerate(self._jacobian) for j, d in enumerate(row)])
+        odes = [self._exprs[f"odes.{c}"] for c in self.system.compartments]
+        return self._program([((i, j), _derivative(f, x)) for i, f in enumerate(odes)
+                              for j, x in enumerate(self._amounts)])
 
     @cached_property
     def _out(self):
@@ -330,7 +320,7 @@ def _columns(label, given, names, uses, n):
     return tuple(out), n
 
 
-def _used(exprs, system: System, sym) -> frozenset:
+def _used(exprs, system: System) -> frozenset:
     names = set()
     for e in exprs:
         names |= {s.name for s in e.free_symbols}
@@ -355,9 +345,9 @@ def _terms(node: ast.AST) -> list[ast.AST]:
     return [node]
 
 
-def _problem(f, row, amounts, t, zero_offset: bool) -> tuple[str, str, str] | None:
-    """Why f (with derivatives `row` in the amounts) is not affine (linear where zero_offset):
-    (what, detail, the name to blame), or None."""
+def _problem(f, amounts, t, zero_offset: bool) -> tuple[str, str, str] | None:
+    """Why f is not affine in the amounts with coefficients free of t (not linear, where
+    zero_offset): (what, detail, the name to blame), or None."""
     import sympy as sp
 
     # a condition on an amount is a step: its derivative is zero where it exists
@@ -365,7 +355,8 @@ def _problem(f, row, amounts, t, zero_offset: bool) -> tuple[str, str, str] | No
         bad = sorted(condition.free_symbols & set(amounts), key=str)
         if bad:
             return "is not affine in the amounts", f"{bad[0]} appears in a where() condition", bad[0].name
-    for x, d in zip(amounts, row):
+    for x in amounts:
+        d = sp.diff(f, x)
         bad = sorted(d.free_symbols & set(amounts), key=str)
         if bad:
             return "is not affine in the amounts", _why(f, bad[0], amounts), bad[0].name

@@ -254,6 +254,9 @@ class System:
     parameters, covariates : names the expressions may use, with the amounts and `t` (h).
     dose_compartment : where a plain dose goes; the first compartment when None.
     where : the file, for messages.
+    expressions : every expression parsed, keyed "derived.C", "odes.central", "outputs.conc",
+        "dosing.central.F", in that order of sections.
+    dynamic : per name, the compartments and t it depends on (derived names: through others).
     """
 
     compartments: tuple[str, ...]

@@ -7,6 +7,8 @@ these rows join the input audit when the language is wired into load_model.
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pkmodel.expressions import MAX_DEPTH, MAX_LENGTH, ExpressionError, System, parse_expression
 from pkmodel.structures import Structure
@@ -250,3 +252,23 @@ def test_short_form_expands_to_one_equation_per_structure_compartment(structure)
     assert dict(s.dosing) == {"depot": {"F": "F", "lag": "tlag"}}
     assert s.outputs["conc"] == f"central / {structure.volume}"
     assert set(s.parameters) == {*structure.parameters, "F", "tlag"}
+
+
+# --- any text: an Expression or a ValueError, nothing else ------------------------------
+
+TOKENS = ["x", "t", "CL", "2", "0", "1e999", "0.5", "+", "-", "*", "/", "**", "(", ")", ",", "<",
+          "==", "exp(", "log(", "sqrt(", "abs(", "min(", "max(", "where(", "foo(", ".", "[", "'",
+          " if ", " else ", " and ", "lambda:", "=", ":", "\n", " "]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(alphabet=st.characters(max_codepoint=127), max_size=60),
+                 st.lists(st.sampled_from(TOKENS), max_size=40).map("".join)))
+def test_any_text_parses_or_is_refused_with_a_value_error(text):
+    try:
+        e = parse_expression(text, WHERE)
+    except ValueError as err:
+        assert str(err).startswith(WHERE)
+    else:
+        assert all(name.isidentifier() for name, _ in e.names)
+        assert e.constant is None or math.isfinite(e.constant)
