@@ -92,8 +92,9 @@ class Expression:
 def parse_expression(text, where: str) -> Expression:
     """Parse and check one expression of the model language (names are not resolved here)."""
     if not isinstance(text, str):
+        hint = f', e.g. "{text}"' if isinstance(text, (int, float)) and not isinstance(text, bool) else ""
         raise ValueError(f"{where} is {text!r} ({type(text).__name__}); expected an expression "
-                         f"as text, e.g. \"{text}\"")
+                         f"as text{hint}")
     for i, ch in enumerate(text):
         if not ch.isascii():
             raise ExpressionError(where, text, (1, i + 1), f"character {ch!r}", "ASCII text")
@@ -111,7 +112,8 @@ def parse_expression(text, where: str) -> Expression:
     except SyntaxError as e:
         line = e.lineno or 1
         # offset 0: the text ended where more was expected
-        col = e.offset or len(text[offset:].split("\n")[line - 1]) + 1
+        lines = text[offset:].split("\n")
+        col = e.offset or len(lines[min(line, len(lines)) - 1]) + 1
         col += offset if line == 1 else 0
         raise ExpressionError(where, text, (line, col), f"syntax error ({e.msg})") from None
     except (RecursionError, MemoryError):
