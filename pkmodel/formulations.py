@@ -31,9 +31,9 @@ import numpy as np
 from ._checks import is_number, positive, whole
 
 ROUNDING = ("down", "nearest", "up")
-# Largest relative change rounding may make unless the caller allows more: a 2.5 mg tablet
-# step stays within it from 5 mg on (at most 1.25 mg, 25 %), and 3.75 mg (5 mg halved
-# between 2.5 and 5) is the first amount it refuses.
+# Largest relative change rounding may make unless the caller allows more: 2.5 mg tablet
+# steps stay within it from 4 mg on (and from 2 to 3.33 mg); 1 mg -> 2.5 mg (+150 %) and
+# 3.75 mg -> 2.5 mg (a tie, down: -33 %) are refused.
 DEFAULT_MAX_CHANGE = 0.25
 # Amounts are compared in units of the formulation's step; amount / step in
 # floating point can miss an exact tie (13.75 / 2.5) or a cap by an ulp.

@@ -210,3 +210,14 @@ def test_text_longer_than_the_limit_is_refused_before_it_is_read():
     with pytest.raises(ValueError, match=r"Regimen\.parse: text is 100,001 characters long; expected "
                                          r"at most 100,000"):
         pk.Regimen.parse("2 mg TID for 1 day" + " " * (MAX_TEXT + 1 - 18))
+
+
+def test_the_readme_examples_read_back_from_their_labels():
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Regimens in words"):readme.index("## Bundled models")]
+    examples = section.split("```")[3].strip().splitlines()  # the block after the grammar
+    assert len(examples) == 9
+    for text in examples:
+        regimen = pk.Regimen.parse(text)
+        assert pk.Regimen.parse(regimen.label) == regimen
