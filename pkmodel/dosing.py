@@ -1,26 +1,21 @@
 """Regimens (what is prescribed) and doses (what each child receives)."""
 
 import math
-import re
 from dataclasses import dataclass, fields
-from types import MappingProxyType
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
 from ._checks import is_number, nonnegative, numbers, positive, readonly, refuse_first, whole
-from .cohort import Cohort
 from . import labels
+from .cohort import Cohort
 from .formulations import (DEFAULT_MAX_CHANGE, Formulation, as_formulation, check_change,
                            check_max_change, check_rounding)
+from .schedule import MAX_DOSES, age_bands, daily_cap, dose_times, titration_levels
 from .units import as_dose
 from .variability import STREAM_ADHERENCE, STREAM_TIMING, seed_entropy, standard_normals, uniforms
 
-# The most doses one regimen may schedule (QID for 68 years): longer ones are refused before
-# anything is allocated ('2 mg TID for 100000000 days').
-MAX_DOSES = 100_000
-_CLOCK = re.compile(r"(\d{2}):(\d{2})")
 # Daily totals closer than this (relative) are the same dose level: sums of a
 # day's doses in floating point differ in the last bits.
 _SAME_LEVEL_RTOL = 1e-12
@@ -174,7 +169,7 @@ class Regimen:
                          "a finite number > 0")
         if self.max_mg_per_day_by_age is not None:
             object.__setattr__(self, "max_mg_per_day_by_age",
-                               _age_bands("Regimen", self.max_mg_per_day_by_age))
+                               age_bands("Regimen", self.max_mg_per_day_by_age))
             if self.doses_per_day is None:
                 raise ValueError("Regimen: max_mg_per_day_by_age needs doses_per_day; expected the "
                                  "number of doses per day of each dose's schedule")
@@ -252,9 +247,9 @@ class Regimen:
         max_mg_per_day = as_dose(max_mg_per_day, "mg/day", f"{where}: max_mg_per_day")
         max_mg_per_dose = as_dose(max_mg_per_dose, "mg", f"{where}: max_mg_per_dose")
         positive(where, "mg_per_kg_day", mg_per_kg_day)
-        time_h = _schedule(where, doses_per_day, days, times_of_day, start_h)
+        time_h = dose_times(where, doses_per_day, days, times_of_day, start_h)
         per_dose_cap = positive(where, "max_mg_per_dose", max_mg_per_dose, optional=True)
-        day_cap, bands = _daily_cap(where, max_mg_per_day)
+        day_cap, bands = daily_cap(where, max_mg_per_day)
         regimen = cls(time_h=time_h, mg=np.inf, mg_per_kg=mg_per_kg_day / doses_per_day,
                       max_mg=min(per_dose_cap, day_cap / doses_per_day), doses_per_day=doses_per_day,
                       max_mg_per_day_by_age=bands, formulation=formulation, rounding=rounding,
@@ -308,16 +303,12 @@ class Regimen:
         every = whole(where, "step_every_days", step_every_days, 1)
         target = positive(where, "target_mg_per_kg_day", target_mg_per_kg_day)
         per_dose_cap = positive(where, "max_mg_per_dose", max_mg_per_dose, optional=True)
-        day_cap, bands = _daily_cap(where, max_mg_per_day)
-        time_h = _schedule(where, doses_per_day, days, times_of_day, start_h)
+        day_cap, bands = daily_cap(where, max_mg_per_day)
+        time_h = dose_times(where, doses_per_day, days, times_of_day, start_h)
         head = (f"titration {labels.number(start)} mg {labels.frequency(doses_per_day)}"
                 f"{labels.clock(times_of_day)} +{labels.number(step)} mg/dose every "
                 f"{labels.plural(every, 'day')} to {labels.number(target)} mg/kg/day "
                 f"{labels.duration(time_h.size, doses_per_day)}")
-        period = np.arange(time_h.size) // doses_per_day // every
-        level = start + step * period
-        per_day = np.full(time_h.size, float(doses_per_day))
-        low, high = np.zeros(time_h.size), np.full(time_h.size, np.inf)
         if switch_to_qid_above_mg_per_day is not None:
             threshold = positive(where, "switch_to_qid_above_mg_per_day", switch_to_qid_above_mg_per_day)
             if doses_per_day >= 4:
@@ -326,27 +317,16 @@ class Regimen:
             if times_of_day is not None and qid_times_of_day is None:
                 raise ValueError(f"{where}: qid_times_of_day is None; expected 4 clock times for the "
                                  "QID doses, as times_of_day gives the others")
-            qid_time = _schedule(where, 4, days, qid_times_of_day, start_h, "qid_times_of_day")
+            qid_time = dose_times(where, 4, days, qid_times_of_day, start_h, "qid_times_of_day")
             head += (f", QID above {labels.number(threshold)} mg/day"
                      f"{labels.clock(qid_times_of_day)}")
-            above = level * doses_per_day > threshold
-            if above.any():
-                switch = int(period[np.argmax(above)])
-                before = start + step * (switch - 1) if switch else start
-                kept = min(before * doses_per_day, per_dose_cap * doses_per_day, day_cap)
-                switch_weight = threshold / target  # above it, the target itself is above the threshold
-                high[above] = switch_weight
-                qid_period = np.arange(qid_time.size) // 4 // every
-                qid = qid_period >= switch
-                qid_level = kept / 4 + step * (qid_period[qid] - switch)
-                order = np.argsort(np.r_[time_h, qid_time[qid]], kind="stable")
-                time_h, level = np.r_[time_h, qid_time[qid]][order], np.r_[level, qid_level][order]
-                per_day = np.r_[per_day, np.full(qid.sum(), 4.0)][order]
-                low = np.r_[low, np.full(qid.sum(), switch_weight)][order]
-                high = np.r_[high, np.full(qid.sum(), np.inf)][order]
         elif qid_times_of_day is not None:
             raise ValueError(f"{where}: qid_times_of_day is {qid_times_of_day!r} without "
                              "switch_to_qid_above_mg_per_day; expected None")
+        else:
+            threshold = qid_time = None
+        time_h, level, per_day, low, high = titration_levels(
+            time_h, doses_per_day, start, step, every, target, per_dose_cap, day_cap, threshold, qid_time)
         regimen = cls(time_h=time_h, mg=level, mg_per_kg=target / per_day,
                       max_mg=np.minimum(per_dose_cap, day_cap / per_day), doses_per_day=per_day,
                       max_mg_per_day_by_age=bands, min_weight_kg=low, max_weight_kg=high,
@@ -383,7 +363,7 @@ class Regimen:
             if abs(per_day - round(per_day)) > 1e-9:
                 raise ValueError(f"{where}: every_h is {every_h!r} with times_of_day; expected a "
                                  "whole number of doses per day (24 / every_h)")
-            time_h = _schedule(where, int(round(per_day)), n_doses / round(per_day), times_of_day,
+            time_h = dose_times(where, int(round(per_day)), n_doses / round(per_day), times_of_day,
                                start_h)
         regimen = cls(time_h=time_h, mg=mg, mg_per_kg=np.inf, max_mg=np.inf, formulation=formulation,
                       rounding=rounding, max_rounding_change=max_rounding_change,
@@ -567,66 +547,6 @@ class Regimen:
         return np.minimum(self.max_mg, np.divide.outer(day_cap, self.doses_per_day))
 
 
-def _schedule(where: str, doses_per_day, days, times_of_day, start_h,
-              name: str = "times_of_day") -> np.ndarray:
-    """Dose times, h: every 24/doses_per_day h from start_h, or at the clock times daily."""
-    n = _dose_count(where, doses_per_day, days)
-    nonnegative(where, "start_h", start_h)
-    i = np.arange(n)
-    if times_of_day is None:
-        return start_h + i * (24.0 / doses_per_day)
-    hours = _clock_hours(where, name, times_of_day, doses_per_day)
-    return start_h + 24.0 * (i // doses_per_day) + hours[i % doses_per_day]
-
-
-def _clock_hours(where: str, name: str, times_of_day, doses_per_day: int) -> np.ndarray:
-    """'HH:MM' strings -> hours after midnight, shape (doses_per_day,), increasing."""
-    if not (isinstance(times_of_day, (list, tuple)) and all(isinstance(t, str) for t in times_of_day)):
-        raise ValueError(f"{where}: {name} is {times_of_day!r}; expected clock times like "
-                         "('08:00', '14:00', '20:00')")
-    if len(times_of_day) != doses_per_day:
-        raise ValueError(f"{where}: {name} has {len(times_of_day)} times; expected {doses_per_day}, "
-                         "one per dose of the day")
-    hours = []
-    for i, text in enumerate(times_of_day):
-        match = _CLOCK.fullmatch(text)
-        if not match or int(match[1]) > 23 or int(match[2]) > 59:
-            raise ValueError(f"{where}: {name}[{i}] is {text!r}; expected a clock time 'HH:MM' "
-                             "from '00:00' to '23:59'")
-        hours.append(int(match[1]) + int(match[2]) / 60)
-        if i and hours[i] <= hours[i - 1]:
-            raise ValueError(f"{where}: {name}[{i}] is {text!r}; expected a time later in the day "
-                             f"than {times_of_day[i - 1]!r}")
-    return np.array(hours)
-
-
-def _daily_cap(where: str, max_mg_per_day) -> tuple[float, Mapping | None]:
-    """A daily cap given as a number (-> (cap, None)) or as age bands (-> (inf, bands))."""
-    if isinstance(max_mg_per_day, Mapping):
-        return math.inf, _age_bands(where, max_mg_per_day)
-    return positive(where, "max_mg_per_day", max_mg_per_day, optional=True), None
-
-
-def _age_bands(where: str, bands) -> Mapping[tuple[float, float], float]:
-    """{(from_years, to_years): mg/day}, checked and sorted by age."""
-    if not isinstance(bands, Mapping) or not bands:
-        raise ValueError(f"{where}: max_mg_per_day_by_age is {bands!r}; expected "
-                         "{(from_years, to_years): mg/day, ...}")
-    checked = {}
-    for key, cap in bands.items():
-        if not (isinstance(key, tuple) and len(key) == 2 and all(is_number(a) for a in key)
-                and 0 <= key[0] < key[1]):
-            raise ValueError(f"{where}: max_mg_per_day age band {key!r} is not an age range; expected "
-                             "(from_years, to_years) with 0 <= from < to")
-        checked[(float(key[0]), float(key[1]))] = positive(where, f"max_mg_per_day[{key!r}]", cap)
-    ordered = sorted(checked)
-    for (lo, hi), (next_lo, next_hi) in zip(ordered, ordered[1:]):
-        if next_lo < hi:
-            raise ValueError(f"{where}: max_mg_per_day age bands ({lo:g}, {hi:g}) and ({next_lo:g}, "
-                             f"{next_hi:g}) overlap; expected disjoint age ranges")
-    return MappingProxyType({key: checked[key] for key in ordered})
-
-
 def _labelled(regimen: "Regimen", head: str, per_dose_cap: float, day_cap: float) -> "Regimen":
     """`regimen` with its label: `head` (dose, frequency, times, duration) and every other field
     that is not its default, from the checked fields (so a bad value is refused, not written)."""
@@ -638,16 +558,3 @@ def _labelled(regimen: "Regimen", head: str, per_dose_cap: float, day_cap: float
         timing_sd_h=regimen.timing_sd_h, start_h=regimen.start_h)
     object.__setattr__(regimen, "label", head + tail)
     return regimen
-
-
-def _dose_count(where: str, doses_per_day, days) -> int:
-    whole(where, "doses_per_day", doses_per_day, 1)
-    positive(where, "days", days)
-    n = doses_per_day * days
-    if n > MAX_DOSES:
-        raise ValueError(f"{where}: days is {days!r}, {n:.6g} doses at {doses_per_day} a day; expected "
-                         f"at most {MAX_DOSES:,} doses per regimen (pkmodel.dosing.MAX_DOSES)")
-    if abs(n - round(n)) > 1e-9:
-        raise ValueError(f"{where}: days is {days!r}; expected a whole number of dosing intervals "
-                         f"({doses_per_day} doses per day)")
-    return int(round(n))
