@@ -258,27 +258,23 @@ def _table(units: tuple[int, ...]) -> np.ndarray:
 
 def _floor_deliverable(units, n: np.ndarray) -> np.ndarray:
     """Largest deliverable amount <= n (whole steps, float), 0 where none is."""
-    bound = (units[0] - 1) * (units[-1] - 1)
-    n = np.maximum(n, 0.0)
-    if bound == 0:
-        return n
-    table = _table(units)
-    small = n < bound
-    out = n.copy()
-    out[small] = table[np.searchsorted(table, n[small], side="right") - 1]
-    return out
+    return _deliverable(units, np.maximum(n, 0.0), "right", -1)
 
 
 def _ceil_deliverable(units, n: np.ndarray) -> np.ndarray:
     """Smallest deliverable amount >= max(n, 1) (whole steps, float)."""
+    return _deliverable(units, np.maximum(n, 1.0), "left", 0)
+
+
+def _deliverable(units, n: np.ndarray, side: str, shift: int) -> np.ndarray:
+    """n itself from Schur's bound on; below it, the table's neighbour of n on `side`."""
     bound = (units[0] - 1) * (units[-1] - 1)
-    n = np.maximum(n, 1.0)
     if bound == 0:
         return n
     table = _table(units)
-    small = n < bound
-    out = n.copy()
-    out[small] = table[np.searchsorted(table, n[small], side="left")]
+    out = np.array(n, dtype=float)  # a copy, an array also for one amount
+    small = out < bound
+    out[small] = table[np.searchsorted(table, out[small], side=side) + shift]
     return out
 
 

@@ -46,6 +46,8 @@ def test_rounding_matches_a_brute_force_search_over_what_can_be_given(rounding):
         else:
             expected.append(min([s for s in allowed if s >= intended] or [max(allowed)]))
     np.testing.assert_array_equal(odd.round(wanted, cap, rounding=rounding, max_change=None), expected)
+    # one amount, not an array: 22 mg -> 20 (nearest), 20 (down), 25 (up)
+    assert odd.round(22.0, rounding=rounding) == {"nearest": 20, "down": 20, "up": 25}[rounding]
 
 
 def test_rounding_up_and_down_bracket_the_wanted_dose_and_never_pass_the_cap():
