@@ -369,10 +369,10 @@ class Regimen:
                       rounding=rounding, max_rounding_change=max_rounding_change,
                       missed_dose_probability=missed_dose_probability, start_h=start_h,
                       timing_sd_h=timing_sd_h)
-        whole_days = int(per_day) if per_day.is_integer() and 24 / int(per_day) == every_h else None
         return _labelled(regimen, f"{labels.fixed_amount(mg, every_h)} {labels.interval(every_h)}"
                                   f"{labels.clock(times_of_day)} "
-                                  f"{labels.duration(n_doses, whole_days)}", math.inf, math.inf)
+                                  f"{labels.duration(n_doses, labels.whole_per_day(every_h))}",
+                         math.inf, math.inf)
 
     @classmethod
     def parse(cls, text: str) -> "Regimen":

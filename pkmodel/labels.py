@@ -41,12 +41,16 @@ def frequency(doses_per_day: int) -> str:
     return f"{doses_per_day} times a day"
 
 
+def whole_per_day(every_h: float) -> int | None:
+    """Doses a day of a dose every `every_h` h, where a whole number of them gives every_h back."""
+    per_day = 24 / every_h
+    return int(per_day) if per_day.is_integer() and 24 / int(per_day) == every_h else None
+
+
 def interval(every_h: float) -> str:
     """A dose every `every_h` h: a frequency word where 24 h holds a whole number of them exactly."""
-    per_day = 24 / every_h
-    if per_day.is_integer() and 24 / int(per_day) == every_h:
-        return frequency(int(per_day))
-    return f"every {number(every_h)} h"
+    per_day = whole_per_day(every_h)
+    return f"every {number(every_h)} h" if per_day is None else frequency(per_day)
 
 
 def duration(n_doses: int, doses_per_day: int | None) -> str:
