@@ -73,15 +73,15 @@ def test_two_compartment_transit_analytic_and_ode_agree_with_variability(name):
 
 # --- the calibrated He 2014 model (issue 18) -------------------------------------------
 
-def test_calibrated_he2014_typical_tmax_is_1_54_h_inside_the_observed_1_to_2_h(calibrated):
+def test_calibrated_he2014_typical_tmax_is_1_64_h_inside_the_observed_1_to_2_h(calibrated):
     times = np.round(np.arange(0, 12.0005, 0.001), 6)
     res = pk.simulate(calibrated, typical_cohort(20), pk.Regimen.fixed(mg=10, every_h=24, n_doses=1),
                       times, variability=False)
     tmax = times[res.concentrations[0].argmax()]
-    # Kriel 1997 (children, 1-2.1 h) and the issue's target 1-2 h; 1.54 h is what the file states
+    # Kriel 1997 (children, 1-2.1 h) and the issue's target 1-2 h; 1.64 h is what the file states
     # (0.001 h grid: the grid's resolution is the tolerance)
     assert 1.0 <= tmax <= 2.0
-    assert abs(tmax - 1.541) <= 0.001
+    assert abs(tmax - 1.641) <= 0.001
 
 
 def test_calibrated_he2014_keeps_mtt_vss_and_the_half_life(calibrated):
