@@ -16,15 +16,16 @@ the LMS method" (above z = 3, go on linearly with the step between z = 2 and
 z = 3) would start from that. The CDC 2000 curves are published from the 3rd
 to the 97th percentile (z = +/-1.88), and L, M, S were fitted to smoothed
 percentiles in that range only (Ogden CL et al., "The 2000 CDC growth charts:
-several insights after 8 years", Karger 2010; Flegal KM et al. Am J Clin Nutr
-2009;90:1314 on extreme BMI): beyond it the LMS formula is extrapolation. So above z = +2 (TAIL_FROM_Z) weight continues
-linearly in z with the step between z = 1 and z = 2: the WHO construction
-applied one SD lower, from the last point the published curves support. The
-heaviest weight this gives at any age of the charts is below MAX_WEIGHT_KG
-(200 kg) for every z below 6.6, a value a standard normal exceeds once in
-6 x 10^10 draws (tests/test_growth.py draws 10^6 children). Everywhere else,
-including weight below z = -3 (where the curve stays positive and CP weight
-deficits lie) and stature, the plain CDC LMS formulas apply.
+several insights after 8 years", Karger 2010; Flegal KM et al., Am J Clin
+Nutr 2009, on extreme BMI): beyond it the LMS formula is extrapolation. So
+above z = +2 (TAIL_FROM_Z) weight continues linearly in z with the step
+between z = 1 and z = 2: the WHO construction applied one SD lower, from the
+last point the published curves support. The heaviest weight this gives at
+any age of the charts is below MAX_WEIGHT_KG (200 kg) for every z below 6.6,
+a value a standard normal exceeds once in 6 x 10^10 draws
+(tests/test_growth.py draws 10^6 children). Everywhere else, including weight
+below z = -3 (where the curve stays positive and CP weight deficits lie) and
+stature, the plain CDC LMS formulas apply.
 """
 
 import tomllib
