@@ -238,9 +238,10 @@ class Regimen:
         day (every 6 h from start_h, or at `qid_times_of_day`) from the first
         day its daily amount before caps, min(doses_per_day * prescribed,
         target), is above that threshold; the titration continues per dose.
-        He 2014: start 2.5 mg TID, +2.5 mg per dose weekly over 10-12 weeks,
-        up to 20 mg QID (80 mg/day). Amounts may be text with a unit, as in
-        `weight_based`.
+        He 2014 titrated from 2.5 mg TID over 10-12 weeks to the maximum
+        tolerated dose, up to 20 mg QID (80 mg/day); its steps are not
+        published, so the +2.5 mg per dose weekly of pkmodel's examples is an
+        assumption. Amounts may be text with a unit, as in `weight_based`.
         """
         where = "Regimen.titration"
         start_mg = as_dose(start_mg, "mg", f"{where}: start_mg")
