@@ -689,6 +689,11 @@ ROWS = [
     Row("sensitivity-not-a-model", OPTIONS, "a model's name where the Model belongs",
         lambda t: pk.sensitivity("baclofen_cp_card", CHILD, REG, {"ka": [1.0]}), TypeError,
         r"sensitivity: model is str; expected a Model \(pk\.load_model\)"),
+    Row("events-ss-with-lag", EVENTS, "a steady-state dose (SS=1) to a model with a lag time",
+        lambda t: run(pk.load_model("baclofen_cp_he2014"), regimen=events(SS=[1, 0], II=[8.0, 0.0])),
+        NotImplementedError,
+        r"steady-state doses \(SS\) into the depot of a model with a lag time \(tlag\) are not "
+        r"supported yet"),
     Row("tornado-not-sensitivity", OTHER, "a tornado of a table that is not pk.sensitivity's",
         lambda t: pkplots.tornado(pd.DataFrame({"metric": [], "statistic": [], "parameter": [],
                                                  "value": []})), ValueError,
