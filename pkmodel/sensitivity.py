@@ -115,19 +115,22 @@ def variant(model: Model, name: str, setting) -> Model:
             raise ValueError(f"{where} has {setting!r}; expected one of {list(OMEGA_CONVENTIONS)}")
         if setting == "sd":
             return model
-        cv = lambda sd: math.sqrt(math.log1p(sd * sd))  # noqa: E731
-        params = {n: replace(p, iiv_sd=cv(p.iiv_sd)) for n, p in model.parameters.items()}
-        return replace(model, parameters=params,
-                       random_effects=tuple(replace(e, sd=cv(e.sd)) for e in model.random_effects))
+        params = {n: replace(p, iiv_sd=_omega_of_cv(p.iiv_sd)) for n, p in model.parameters.items()}
+        effects = tuple(replace(e, sd=_omega_of_cv(e.sd)) for e in model.random_effects)
+        return replace(model, parameters=params, random_effects=effects)
     if name not in model.parameters:
         raise ValueError(f"sensitivity: parameters names {name!r}; expected one of {model.name!r}'s "
                          f"parameters {list(model.parameters)} or {list(KNOBS)}")
-    lowest_ok = 0.0 if name == "tlag" else None
-    if not (is_number(setting) and math.isfinite(setting)
-            and (setting >= 0 if lowest_ok == 0.0 else setting > 0)):
+    zero_ok = name == "tlag"   # a lag may be 0; every other parameter must be > 0
+    if not (is_number(setting) and math.isfinite(setting) and (setting > 0 or zero_ok and setting == 0)):
         raise ValueError(f"{where} has {setting!r}; expected finite numbers "
-                         f"{'>= 0' if lowest_ok == 0.0 else '> 0'} in {model.parameters[name].unit}")
+                         f"{'>= 0' if zero_ok else '> 0'} in {model.parameters[name].unit}")
     return model.with_typical_values({name: float(setting)})
+
+
+def _omega_of_cv(cv: float) -> float:
+    """The log-normal SD whose coefficient of variation is `cv`: sqrt(ln(1 + cv^2))."""
+    return math.sqrt(math.log1p(cv * cv))
 
 
 def _split(model: Model, v1: float, where: str) -> Model:

@@ -195,17 +195,6 @@ def test_a_known_genotype_keeps_only_the_iiv_it_does_not_explain():
     np.testing.assert_allclose(without, etas[:, i], rtol=1e-12, atol=1e-15)
 
 
-def test_covariate_iiv_above_the_parameters_own_is_refused(tmp_path):
-    path = write_model(tmp_path, CL={"covariates": {"sex": {"type": "categorical",
-                                                            "values": {"M": 0.3, "F": 0.25},
-                                                            "iiv_sd": 0.5}}})
-    with pytest.raises(pk.ModelFileError, match=r"parameters\.CL\.covariates\.sex\.iiv_sd is 0\.5; "
-                                                 r"expected the SD of parameters\.CL's own random "
-                                                 r"effect left when the covariate is known, a number "
-                                                 r"from 0 to its iiv_sd \(0\.334\)"):
-        pk.load_model(path)
-
-
 def test_unknown_covariate_is_refused(tmp_path):
     path = write_model(tmp_path, CL={"covariates": {"shoe_size": {"type": "power", "reference": 30,
                                                                   "exponent": 1}}})

@@ -142,27 +142,4 @@ def test_tornado_draws_one_bar_per_unknown(typical):
     np.testing.assert_allclose(widths[-1], 1000 * np.ptp(cmax), rtol=1e-12)   # ka, in ng/mL
 
 
-@pytest.mark.parametrize("parameters, message", [
-    ({"Vmax": [1.0]}, r"sensitivity: parameters names 'Vmax'; expected one of 'baclofen_cp_he2014'"
-                      r"'s parameters \['CL', 'V1', 'V2', 'Q', 'MTT', 'ka', 'tlag'\] or "
-                      r"\['n_transit', 'V1_split', 'omega'\]"),
-    ({"ka": [2.0, -1.0]}, r"sensitivity: parameters\['ka'\] has -1\.0; expected finite numbers > 0 "
-                          r"in 1/h"),
-    ({"V1_split": [1.5]}, r"sensitivity: parameters\['V1_split'\] has 1\.5; expected V1 between 0 "
-                          r"and Vss = 1\.16 L/kg"),
-    ({"n_transit": [2.5]}, r"sensitivity: parameters\['n_transit'\] has 2\.5; expected whole "
-                           r"numbers >= 0"),
-    ({"omega": ["percent"]}, r"sensitivity: parameters\['omega'\] has 'percent'; expected one of "
-                             r"\['sd', 'cv'\]"),
-    ({"ka": 2.0}, r"sensitivity: parameters\['ka'\] is 2\.0; expected a list of settings"),
-])
-def test_bad_settings_are_refused_naming_the_field_and_value(he2014, parameters, message):
-    with pytest.raises(ValueError, match=message):
-        pk.sensitivity(he2014, pk.Cohort(weight_kg=[20.0], age_years=[7.0]), TID, parameters)
-
-
-def test_unknown_metric_is_refused(he2014):
-    with pytest.raises(ValueError, match=r"sensitivity: metrics has 'auc'; expected some of "
-                                         r"\['cmax', 'cmin', 'cavg', 'pta'\]"):
-        pk.sensitivity(he2014, pk.Cohort(weight_kg=[20.0], age_years=[7.0]), TID, {"ka": [1.0]},
-                       metrics=["cmax", "auc"])
+# bad settings, metrics and grids are refused: tests/test_input_audit.py (rows sensitivity-*)

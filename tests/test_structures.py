@@ -76,13 +76,3 @@ def test_mtt_is_the_mean_time_through_the_chain_and_1_over_ka_the_time_in_absorp
     # 1e-12: a 2-8 state triangular inverse
     np.testing.assert_allclose(residence[:-1].sum(), 0.389, rtol=1e-12)   # depot + transits: MTT
     np.testing.assert_allclose(residence[-1], 1 / 2.0, rtol=1e-12)        # absorption: 1/ka
-
-
-def test_transit_first_order_needs_n_transit_in_the_model_file(tmp_path):
-    from conftest import write_model
-    import pkmodel as pk
-    path = write_model(tmp_path, model={"absorption": "transit_first_order"},
-                       MTT={"value": 0.389, "unit": "h"})
-    with pytest.raises(pk.ModelFileError, match=r"model\.n_transit is missing; transit absorption "
-                                                r"needs the number of transit compartments"):
-        pk.load_model(path)
