@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 import pkmodel as pk
+from pkmodel import plots as pkplots
 from pkmodel.io import atomic_write
 from conftest import card_document, typical_cohort, write_model, write_toml
 
@@ -132,7 +133,7 @@ ROWS = [
     Row("model-unknown-name", MODEL, "not a bundled model's name",
         lambda t: pk.load_model("baclofen"), ValueError,
         r"model 'baclofen' is not a bundled model; expected one of \['baclofen_cp_card', "
-        r"'baclofen_cp_he2014'\] or a path"),
+        r"'baclofen_cp_he2014', 'baclofen_cp_he2014_fast_absorption'\] or a path"),
     Row("model-not-a-name", MODEL, "a number for the name or path",
         lambda t: pk.load_model(5), TypeError,
         r"load_model: name_or_path is 5 \(int\); expected a bundled model's name or a path"),
@@ -160,7 +161,8 @@ ROWS = [
         r"'two_compartment_oral'\]"),
     Row("model-unknown-absorption", MODEL, "unknown absorption",
         lambda t: model_with(t, model={"absorption": "zero_order"}), ModelFileError,
-        r"model\.absorption is 'zero_order'; expected one of \['first_order', 'transit'\]"),
+        r"model\.absorption is 'zero_order'; expected one of \['first_order', 'transit', "
+        r"'transit_first_order'\]"),
     Row("model-transit-count-missing", MODEL, "transit absorption without n_transit",
         lambda t: model_with(t, model={"absorption": "transit"}), ModelFileError,
         r"model\.n_transit is missing; transit absorption needs the number of transit"),
@@ -689,6 +691,76 @@ ROWS = [
                                formulation="granules", max_mg_per_dose=None, max_mg_per_day=None,
                                variability=False), ValueError,
         r"find_dose: band '<15 kg': .* mg rounds to 5\.0 mg as 'granules'"),
+
+    # --- issue 18 ---
+    Row("covariate-iiv-above-own", MODEL, "a covariate keeps more IIV than its parameter has",
+        lambda t: model_with(t, CL={"covariates": {"sex": {
+            "type": "categorical", "values": {"M": 0.3, "F": 0.25}, "iiv_sd": 0.5}}}),
+        ModelFileError,
+        r"parameters\.CL\.covariates\.sex\.iiv_sd is 0\.5; expected the SD of parameters\.CL's "
+        r"own random effect left when the covariate is known, a number from 0 to its iiv_sd "
+        r"\(0\.334\)"),
+    Row("transit-first-order-count-missing", MODEL, "transit then first-order absorption without "
+        "n_transit", lambda t: model_with(t, model={"absorption": "transit_first_order"},
+                                          MTT={"value": 0.389, "unit": "h"}),
+        ModelFileError, r"model\.n_transit is missing; transit absorption needs the number of "
+                        r"transit compartments"),
+    Row("sensitivity-unknown-name", OPTIONS, "sensitivity of a number the model does not have",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"Vmax": [1.0]}), ValueError,
+        r"sensitivity: parameters names 'Vmax'; expected one of 'baclofen_cp_card''s parameters "
+        r"\['CL', 'V', 'ka'\] or \['n_transit', 'V1_split', 'omega'\]"),
+    Row("sensitivity-bad-value", OPTIONS, "a negative setting for a rate",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": [2.0, -1.0]}), ValueError,
+        r"sensitivity: parameters\['ka'\] has -1\.0; expected finite numbers > 0 in 1/h"),
+    Row("sensitivity-not-a-list", OPTIONS, "one setting where a list of settings belongs",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": 2.0}), ValueError,
+        r"sensitivity: parameters\['ka'\] is 2\.0; expected a list of settings"),
+    Row("sensitivity-empty", OPTIONS, "nothing to vary",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {}), ValueError,
+        r"sensitivity: parameters is \{\}; expected \{name: \[settings\]\}"),
+    Row("sensitivity-split-one-compartment", OPTIONS, "a V1/V2 split of a one-compartment model",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"V1_split": [0.3]}), ValueError,
+        r"sensitivity: parameters\['V1_split'\]: model 'baclofen_cp_card' has one compartment; "
+        r"expected two to split V1 and V2"),
+    Row("sensitivity-split-too-large", OPTIONS, "a central volume above Vss",
+        lambda t: pk.sensitivity(pk.load_model("baclofen_cp_he2014"), CHILD, REG,
+                                 {"V1_split": [1.5]}), ValueError,
+        r"sensitivity: parameters\['V1_split'\] has 1\.5; expected V1 between 0 and Vss = "
+        r"1\.16 L/kg"),
+    Row("sensitivity-transit-first-order", OPTIONS, "transit compartments of a first-order model",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"n_transit": [3]}), ValueError,
+        r"sensitivity: parameters\['n_transit'\]: model 'baclofen_cp_card' has first-order "
+        r"absorption; expected a transit model to vary n_transit"),
+    Row("sensitivity-transit-count", OPTIONS, "a fractional number of transit compartments",
+        lambda t: pk.sensitivity(pk.load_model("baclofen_cp_he2014"), CHILD, REG,
+                                 {"n_transit": [2.5]}), ValueError,
+        r"sensitivity: parameters\['n_transit'\] has 2\.5; expected whole numbers >= 0"),
+    Row("sensitivity-omega", OPTIONS, "an omega convention other than sd or cv",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"omega": ["percent"]}), ValueError,
+        r"sensitivity: parameters\['omega'\] has 'percent'; expected one of \['sd', 'cv'\]"),
+    Row("sensitivity-metric", OPTIONS, "an exposure metric sensitivity does not give",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": [1.0]}, metrics=["auc"]), ValueError,
+        r"sensitivity: metrics has 'auc'; expected some of \['cmax', 'cmin', 'cavg', 'pta'\]"),
+    Row("sensitivity-grid", OPTIONS, "a grid step of 0 h",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": [1.0]}, dt_h=0.0), ValueError,
+        r"sensitivity: dt_h is 0\.0; expected a grid step in h, 0 < dt_h <= 1"),
+    Row("sensitivity-one-dose", OPTIONS, "a single dose (no steady state to read)",
+        lambda t: pk.sensitivity(CARD, CHILD, pk.Regimen.fixed(mg=10, every_h=24, n_doses=1),
+                                 {"ka": [1.0]}), ValueError,
+        r"sensitivity: the regimen has fewer than two dose times; expected repeated doses"),
+    Row("sensitivity-not-a-model", OPTIONS, "a model's name where the Model belongs",
+        lambda t: pk.sensitivity("baclofen_cp_card", CHILD, REG, {"ka": [1.0]}), TypeError,
+        r"sensitivity: model is str; expected a Model \(pk\.load_model\)"),
+    Row("events-ss-with-lag", EVENTS, "a steady-state dose (SS=1) to a model with a lag time",
+        lambda t: run(pk.load_model("baclofen_cp_he2014"), regimen=events(SS=[1, 0], II=[8.0, 0.0])),
+        NotImplementedError,
+        r"steady-state doses \(SS\) into the depot of a model with a lag time \(tlag\) are not "
+        r"supported yet"),
+    Row("tornado-not-sensitivity", OTHER, "a tornado of a table that is not pk.sensitivity's",
+        lambda t: pkplots.tornado(pd.DataFrame({"metric": [], "statistic": [], "parameter": [],
+                                                 "value": []})), ValueError,
+        r"tornado: the table has no 'cmax' 'median' rows with a baseline; expected a "
+        r"pk\.sensitivity table"),
 ]
 
 
