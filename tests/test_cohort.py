@@ -397,8 +397,9 @@ def test_a_shift_of_fifty_is_refused_as_a_z_score_not_as_a_weight():
 def test_a_drawn_weight_no_person_reaches_names_the_draw_and_the_shift():
     # +5 for girls of 17-20 y: the CDC weight at z = 3 is ~185 kg and rises ~94 kg per z above
     # (the linear tail), so z = 7.9 (a 3-SD draw + 5) is ~680 kg, above the 650 kg bound
+    # (a gentler upper tail of the chart would need a larger cohort to reach it)
     with pytest.raises(ValueError, match=r"child \d+ \(a 1\d\.\d-year-old girl\) drew weight-for-age "
-                                         r"z [78]\.\d+ \(with weight_z_shift 5\), \d+\.?\d* kg on the "
+                                         r"z \d\.\d+ \(with weight_z_shift 5\), \d+\.?\d* kg on the "
                                          r"CDC 2000 chart, above the 650 kg no person passes"):
         pk.Cohort.from_growth_charts(20_000, age_years=(17, 20), sex_ratio=0, weight_z_shift=5,
                                      seed=1)
