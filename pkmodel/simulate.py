@@ -115,11 +115,15 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
                 replicates=n_replicates if replicates else None)
     whole = (chunk_size, keep, window, out, client, backend) == (None, "concentrations", None,
                                                                  None, None, None)
-    doses = plan.doses(cohort) if whole else None
-    largest = _largest_doses(plan, cohort, doses)
-    validity.check_doses(model, cohort, largest, bool(strict))
-    if engine == "ode":
+    doses = None
+    if engine == "ode":  # atol's floor needs the doses first (cheap beside solving)
+        doses = plan.doses(cohort) if whole else None
+        largest = _largest_doses(plan, cohort, doses)
+        validity.check_doses(model, cohort, largest, bool(strict))
         plan = dataclasses.replace(plan, engine_options=_atol_for_doses(engine_options, largest))
+    else:  # checked as each chunk's doses are drawn, not drawn twice
+        plan = dataclasses.replace(plan, dose_check="strict" if strict else "warn",
+                                   in_chunks=not whole)
     if whole:
         return plan.run(cohort, doses=doses)
     return chunked.simulate(plan, cohort, chunk_size=chunk_size, keep=keep, window=window,
@@ -146,6 +150,8 @@ class Plan:
     occasion_starts: np.ndarray
     growth_starts: np.ndarray
     replicates: int | None
+    dose_check: str | None = None  # "warn" | "strict": check each child's doses against validity
+    in_chunks: bool = False        # run by chunked.simulate (dose warnings per chunk)
 
     @property
     def starts(self) -> np.ndarray:
@@ -167,6 +173,9 @@ class Plan:
         n_replicates = replicates or 1
         n = len(cohort)
         doses = self.doses(cohort, first) if doses is None else doses
+        if self.dose_check:
+            validity.check_doses(model, cohort, doses.amount_mg.max(axis=1, initial=0.0),
+                                 self.dose_check == "strict", first=first, chunk=self.in_chunks)
         blocks, individual, etas, kappas = [], [], [], []
         for r in range(n_replicates):  # over replicates, each vectorised over the cohort
             replicate_model = _replicate_model(model, entropy, r) if replicates else model

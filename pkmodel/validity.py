@@ -56,12 +56,18 @@ def check_cohort(model, cohort, strict: bool) -> None:
                    "a weight-for-age z-score of", "", strict)
 
 
-def check_doses(model, cohort, largest_dose_mg: np.ndarray, strict: bool) -> None:
-    """As check_cohort for each child's largest single dose, mg, shape (n_subjects,)."""
+def check_doses(model, cohort, largest_dose_mg: np.ndarray, strict: bool, first: int = 0,
+                chunk: bool = False) -> None:
+    """As check_cohort for each child's largest single dose, mg, shape (n_subjects,).
+
+    With chunk=True `cohort` is the children at positions first, first + 1, ...
+    of a larger cohort: positions are named in the whole cohort, counts in the
+    chunk (a chunked run warns once per chunk with children outside).
+    """
     for bound in model.validity:
         if bound.quantity == "dose_mg_per_kg":
             _check(model, cohort, bound, largest_dose_mg / cohort.weight_kg,
-                   "a largest single dose of", " mg/kg", strict)
+                   "a largest single dose of", " mg/kg", strict, first, chunk)
 
 
 def weight_for_age_z(cohort, bound: ValidRange) -> np.ndarray:
@@ -89,7 +95,7 @@ def weight_for_age_z(cohort, bound: ValidRange) -> np.ndarray:
 
 
 def _check(model, cohort, bound: ValidRange, values: np.ndarray, what: str, unit: str,
-           strict: bool) -> None:
+           strict: bool, first: int = 0, chunk: bool = False) -> None:
     outside = np.flatnonzero((values < bound.low) | (values > bound.high))  # NaN: not checked
     if outside.size == 0:
         return
@@ -101,10 +107,11 @@ def _check(model, cohort, bound: ValidRange, values: np.ndarray, what: str, unit
     if bound.quantity == "weight_for_age_z":
         hint = f" ({plain(cohort.age_years[i]):.4g} y, {plain(cohort.weight_kg[i]):.4g} kg)"
     source = f"; {bound.source}" if bound.source else ""
-    message = (f"model {model.name!r}: child ID {plain(cohort.ids[i])} (position {i}) has {what} "
+    message = (f"model {model.name!r}: child ID {plain(cohort.ids[i])} (position {first + i}) has {what} "
                f"{value:.4g}{unit}{hint}, outside validity.{bound.quantity} {bound.low:g} to "
                f"{bound.high:g}{unit} (the range the model states it was built on{source}); "
-               f"{outside.size:,} of {values.size:,} children are outside")
+               f"{outside.size:,} of {values.size:,} children{' in this chunk' if chunk else ''} "
+               "are outside")
     if strict:
         raise ValidityError(message)
     warnings.warn(ValidityWarning(message), stacklevel=4)

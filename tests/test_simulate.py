@@ -226,11 +226,16 @@ def test_children_inside_the_validity_ranges_simulate_without_a_warning(card):
     pk.simulate(card, edges, pk.Regimen.weight_based(2.0, 1, 1), [1.0], strict=True)
 
 
-def test_chunked_runs_check_every_childs_doses_once(card):
-    # the doses are drawn a block at a time, not per chunk: 14 mg for 6.9 kg is 2.029 mg/kg
+def test_chunked_runs_check_each_chunks_doses_naming_the_position_in_the_whole_cohort(card):
+    # 14 mg for 6.9 kg is 2.029 mg/kg; the doses are checked as each chunk draws them
     cohort = pk.Cohort(weight_kg=[20.0, 30.0, 6.9], age_years=[8.0, 9.0, 2.0])
     fixed = pk.Regimen.fixed(mg=14, every_h=8, n_doses=3)
-    with pytest.raises(pk.ValidityError, match=r"child ID 3 \(position 2\) has a largest single dose "
-                                               r"of 2\.029 mg/kg.*; 1 of 3 children are outside"):
-        pk.simulate(card, cohort, fixed, [1.0], chunk_size=1, keep="exposure", window=(0.0, 1.0),
-                    strict=True)
+    for engine, count in (("analytic", "1 of 1 children in this chunk"),
+                          ("ode", "1 of 3 children")):   # ode: all up front (atol's floor)
+        with pytest.raises(pk.ValidityError, match=r"child ID 3 \(position 2\) has a largest single "
+                                                   rf"dose of 2\.029 mg/kg.*; {count} are outside"):
+            pk.simulate(card, cohort, fixed, [0.0, 1.0], chunk_size=1, keep="exposure",
+                        window=(0.0, 1.0), strict=True, engine=engine)
+        with pytest.warns(pk.ValidityWarning, match=count):
+            pk.simulate(card, cohort, fixed, [0.0, 1.0], chunk_size=1, keep="exposure",
+                        window=(0.0, 1.0), engine=engine)
