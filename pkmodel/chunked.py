@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from ._checks import is_number
 from .cohort import Cohort
 from .dosing import Doses, Regimen
-from .exposure import exposure
+from .exposure import USED, exposure
 from .io import atomic_write
 from .result import ExposureResult, Result
 from .windows import STEADY_STATE, window_spec
@@ -100,6 +100,7 @@ def simulate(plan, cohort: Cohort, *, chunk_size, keep: str, window, out, client
                       doses=plan.doses(cohort) if whole is None else whole, **common)
     metrics = {name.split(".", 1)[1]: v for name, v in columns.items()
                if name.startswith("exposure.")}
+    metrics["method"] = pd.Categorical.from_codes(metrics["method"], categories=USED)
     frame = pd.DataFrame({"id": cohort.ids, **metrics}, copy=False)
     frame.attrs["method"] = frame["method"].iloc[0]
     return ExposureResult(exposure=frame, window=window, out=directory, **common)
@@ -129,7 +130,10 @@ class _Task:
         arrays.update({f"individual.{k}": v for k, v in result.individual.items()
                        if k in self.plan.model.parameters})
         frame = exposure(result, window=self.window)
-        arrays.update({f"exposure.{c}": frame[c].to_numpy() for c in frame.columns if c != "id"})
+        for name, values in frame.drop(columns="id").items():   # categories as their codes
+            arrays[f"exposure.{name}"] = (values.cat.codes.to_numpy()
+                                          if isinstance(values.dtype, pd.CategoricalDtype)
+                                          else values.to_numpy())
         return index, arrays
 
 

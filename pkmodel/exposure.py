@@ -8,7 +8,7 @@ value at a window's end is its trough.
 Two methods, the `method` column (and `frame.attrs["method"]`) says which was used:
 
 - "exact", for linear models simulated by the analytic engine: AUC (so Cavg),
-  Cmax/Tmax, Cmin/Tmin and the trough from the exact solution
+  Cmax/Tmax, Cmin and the trough from the exact solution
   (`pkmodel.engines.exact`), whatever the output grid; windows need not be
   output times.
 - "grid": non-compartmental analysis of the output times: AUC by the
@@ -43,6 +43,7 @@ cerebral palsy: use it as a reference line, not as a dosing goal.
 """
 
 METHODS = ("auto", "exact", "grid")
+USED = ("exact", "grid")    # what the method column can say
 AUC_METHODS = ("linear-up/log-down", "linear")
 
 # Metric columns: (dimension, display name). The dimension says how a metric
@@ -52,7 +53,6 @@ METRICS = {
     "cmax": ("concentration", "Cmax"),
     "tmax": ("time", "Tmax"),
     "cmin": ("concentration", "Cmin"),
-    "tmin": ("time", "Tmin"),
     "cavg": ("concentration", "Cavg"),
     "trough": ("concentration", "Ctrough"),
     "fluctuation_pct": ("percent", "peak-trough fluctuation"),
@@ -64,12 +64,6 @@ METRICS = {
     "time_above_h": ("time", "time above range"),
     "frac_in_range": ("fraction", "fraction of time in range"),
 }
-
-_RETURNS = """auc (mg*h/L), cmax (mg/L), tmax (h), cmin (mg/L), tmin (h), cavg = auc /
-    (end_h - start_h) (mg/L), trough (mg/L: the value just before the subject's
-    last scheduled dose inside (start_h, end_h], or at the end of its last
-    dosing interval; NaN if there is none), fluctuation_pct = 100 (cmax - cmin)
-    / cavg, swing = (cmax - cmin) / cmin (inf if cmin is 0)"""
 
 
 def exposure(result: Result, start: float | None = None, end: float | None = None, *,
@@ -97,9 +91,13 @@ def exposure(result: Result, start: float | None = None, end: float | None = Non
     Returns
     -------
     DataFrame, one row per subject: id, [replicate], start_h, end_h (the
-    window, h), {returns}, then auc_ss, cavg_ss (steady-state window),
-    time_below_h, time_in_range_h, time_above_h, frac_in_range (target_range)
-    and method ("exact" or "grid").
+    window, h), auc (mg*h/L), cmax (mg/L), tmax (h), cmin (mg/L), cavg = auc / (end_h - start_h) (mg/L), trough (mg/L: the value just before
+    the subject's last scheduled dose inside (start_h, end_h], or at the end of
+    its last dosing interval; NaN if there is none), fluctuation_pct = 100
+    (cmax - cmin) / cavg, swing = (cmax - cmin) / cmin (inf if cmin is 0),
+    then auc_ss, cavg_ss (steady-state window, linear models), time_below_h,
+    time_in_range_h, time_above_h, frac_in_range (target_range) and method
+    ("exact" or "grid").
     """
     spec = window_spec(window, start, end)
     low_high, used, rule = _options(result, target_range, method, auc_method, "exposure")
@@ -128,9 +126,6 @@ def exposure(result: Result, start: float | None = None, end: float | None = Non
             frame.insert(at, "auc_ss", auc_ss)
             frame.insert(at + 1, "cavg_ss", auc_ss / (b - a))
     return _stated(frame, used)
-
-
-exposure.__doc__ = exposure.__doc__.replace("{returns}", _RETURNS)
 
 
 def exposure_by_interval(result: Result, target_range: tuple[float, float] | None = None, *,
@@ -244,8 +239,9 @@ def _options(result, target_range, method, auc_method, where) -> tuple:
 
 
 def _stated(frame: pd.DataFrame, used: str) -> pd.DataFrame:
-    """The table with the method used as its last column and in its attrs."""
-    frame["method"] = used
+    """The table with the method used as its last column (categorical: a byte a row) and attrs."""
+    codes = np.full(len(frame), USED.index(used), dtype=np.int8)
+    frame["method"] = pd.Categorical.from_codes(codes, categories=USED)
     frame.attrs["method"] = used
     return frame
 
@@ -267,8 +263,7 @@ def _metrics(result, starts, ends, troughs, low_high, used, rule, where) -> dict
         m = exact.window_exposure(result.model.structure, result.individual,
                                   rows_of(result.doses, len(result)), starts, ends, troughs)
     else:
-        m = {k: np.full(starts.shape, np.nan) for k in ("auc", "cmax", "tmax", "cmin", "tmin",
-                                                        "trough")}
+        m = {k: np.full(starts.shape, np.nan) for k in ("auc", "cmax", "tmax", "cmin", "trough")}
         for w in range(starts.shape[1]):  # over windows, vectorised over subjects
             rows = np.flatnonzero(~np.isnan(starts[:, w]))
             j0, j1 = _grid_window(result, rows, starts[rows, w], ends[rows, w], where,
@@ -279,7 +274,7 @@ def _metrics(result, starts, ends, troughs, low_high, used, rule, where) -> dict
     with np.errstate(divide="ignore", invalid="ignore"):
         cavg = m["auc"] / (ends - starts)
         out = {"auc": m["auc"], "cmax": m["cmax"], "tmax": m["tmax"], "cmin": m["cmin"],
-               "tmin": m["tmin"], "cavg": cavg, "trough": m["trough"],
+               "cavg": cavg, "trough": m["trough"],
                "fluctuation_pct": 100 * (m["cmax"] - m["cmin"]) / cavg,
                "swing": (m["cmax"] - m["cmin"]) / m["cmin"]}
     if low_high is not None:
@@ -305,8 +300,8 @@ def _grid(times, conc, rows, j0, j1, trough_at, rule) -> dict[str, np.ndarray]:
     auc = _row_sums(np.where(segment, _areas(t, c, rule), 0.0))
     n = np.arange(rows.size)
     peak = np.argmax(np.where(inside, c, -np.inf), axis=1)
-    low = np.argmin(np.where(inside, c, np.inf), axis=1)
-    return {"auc": auc, "cmax": c[n, peak], "tmax": t[peak], "cmin": c[n, low], "tmin": t[low],
+    return {"auc": auc, "cmax": c[n, peak], "tmax": t[peak],
+            "cmin": np.where(inside, c, np.inf).min(axis=1),
             "trough": np.where(trough_at >= 0, conc[rows, np.maximum(trough_at, 0)], np.nan)}
 
 

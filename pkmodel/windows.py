@@ -111,13 +111,16 @@ class Schedule:
         tol = 1e-9 * max(1.0, abs(until_h))
         first = np.flatnonzero(np.r_[True, np.diff(time_h) > 0])   # columns at one time add
         times = time_h[first]
-        total = np.add.reduceat(mg, first, axis=1) if time_h.size else mg
-        oral_mg = (np.add.reduceat(np.where(compartment == oral, mg, 0.0), first, axis=1)
-                   if time_h.size else mg)
+        oral_mg = mg if np.all(compartment == oral) else np.where(compartment == oral, mg, 0.0)
+        total = mg
+        if first.size < time_h.size:
+            total, oral_mg = (np.add.reduceat(mg, first, axis=1),
+                              np.add.reduceat(oral_mg, first, axis=1))
         on = (total > 0) & (times <= until_h + tol)
         if on.shape[0] and (on == on[0]).all():   # one schedule for all (a Regimen's, mostly)
-            packed = [np.broadcast_to(times[on[0]], (on.shape[0], int(on[0].sum()))),
-                      total[:, on[0]], oral_mg[:, on[0]]]
+            keep = slice(None) if on[0].all() else on[0]                  # (no copy if all)
+            packed = [np.broadcast_to(times[keep], (on.shape[0], int(on[0].sum()))),
+                      total[:, keep], oral_mg[:, keep]]
         else:
             rows, columns = np.nonzero(on)
             slot = (np.cumsum(on, axis=1) - 1)[rows, columns]
@@ -180,20 +183,12 @@ def steady_state_windows(schedule: Schedule, ids: np.ndarray, times_h: np.ndarra
     the simulated times, is refused, naming its subject.
     """
     t, p, tol = schedule.tail_h, schedule.period, schedule.tol_h
-    rows = np.arange(t.shape[0])
-    q = np.maximum(p, 1)
-    gaps = t[:, :0:-1] - t[:, -2::-1]          # [:, r - 1]: the gap before the r-th dose from the end
-    r = np.arange(1, MAX_DOSES_PER_PERIOD + 1)
-    own = np.where(r <= q[:, None], gaps[:, :MAX_DOSES_PER_PERIOD], -np.inf)
-    longest = own.max(axis=1)
-    # the earliest of the last period's doses after its longest gap (ties: the period's first)
-    after_longest = np.max(np.where(own >= longest[:, None] - tol, r, 1), axis=1)
-    first = t[rows, _LAST - after_longest]
-    period_h = t[:, -1] - t[rows, _LAST - 1 - q]
-    fits = (after_longest == q) & (first + period_h <= times_h[-1] + tol)
-    start = np.where(fits, first, t[rows, _LAST - after_longest - q])
-    end = np.where(fits, first + period_h, first)
-    bad = (p == 0) | np.isnan(start) | (start < times_h[0] - tol)
+    if np.array_equal(t, np.broadcast_to(t[:1], t.shape), equal_nan=True) and np.all(p == p[0]):
+        start, end = (np.repeat(v, t.shape[0]) for v in _windows(t[:1], p[:1], tol, times_h[-1]))
+    else:
+        start, end = _windows(t, p, tol, times_h[-1])
+    with np.errstate(invalid="ignore"):
+        bad = (p == 0) | np.isnan(start) | (start < times_h[0] - tol)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         own_times = schedule.time_h[i, :schedule.count[i]]
@@ -207,12 +202,34 @@ def steady_state_windows(schedule: Schedule, ids: np.ndarray, times_h: np.ndarra
     return start, end
 
 
+def _windows(t: np.ndarray, p: np.ndarray, tol: float, end_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end of each row's steady-state window (module docstring), NaN where none.
+
+    t : the last doses, right-aligned (`_last`), shape (n, _LAST); p : their period, shape (n,).
+    """
+    rows = np.arange(t.shape[0])
+    q = np.maximum(p, 1)
+    gaps = t[:, :0:-1] - t[:, -2::-1]          # [:, r - 1]: the gap before the r-th dose from the end
+    r = np.arange(1, MAX_DOSES_PER_PERIOD + 1)
+    own = np.where(r <= q[:, None], gaps[:, :MAX_DOSES_PER_PERIOD], -np.inf)
+    longest = own.max(axis=1)
+    with np.errstate(invalid="ignore"):
+        # the earliest of the last period's doses after its longest gap (ties: the period's first)
+        after_longest = np.max(np.where(own >= longest[:, None] - tol, r, 1), axis=1)
+        first = t[rows, _LAST - after_longest]
+        period_h = t[:, -1] - t[rows, _LAST - 1 - q]
+        fits = (after_longest == q) & (first + period_h <= end_h + tol)
+    return (np.where(fits, first, t[rows, _LAST - after_longest - q]),
+            np.where(fits, first + period_h, first))
+
+
 def _last(times: np.ndarray, mg: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The last _LAST of each row's left-aligned values, right-aligned, NaN before: shape (n, _LAST)."""
     n, width = times.shape
     if width and (count == width).all():     # every row full: a slice
-        pad = np.full((n, max(0, _LAST - width)), np.nan)
-        return (np.hstack([pad, times[:, -_LAST:]]), np.hstack([pad, mg[:, -_LAST:]]))
+        out = np.full((2, n, _LAST), np.nan)
+        out[0, :, -width:], out[1, :, -width:] = times[:, -_LAST:], mg[:, -_LAST:]
+        return out[0], out[1]
     index = count[:, None] - _LAST + np.arange(_LAST)
     known = index >= 0
     if not width:
@@ -231,25 +248,36 @@ def _period(t: np.ndarray, mg: np.ndarray, tol: float) -> np.ndarray:
     both, times alone (a titration step at the last dose).
     """
     count = np.sum(~np.isnan(t), axis=1)
-    gaps = t[:, :0:-1] - t[:, -2::-1]          # [:, r - 1]: the gap before the r-th dose from the end
-    amounts = mg[:, ::-1][:, :-1]              # [:, r - 1]: the r-th dose from the end
-    found = np.where(count == 2, 1, 0)        # two doses: one interval
-    whole = np.minimum(count - 1, gaps.shape[1])   # held over every gap: no longer period can win
     with np.errstate(invalid="ignore"):
-        for with_amounts in (True, False):
-            best = np.zeros(t.shape[0], dtype=np.int64)
-            reach = np.zeros(t.shape[0], dtype=np.int64)
-            for p in range(1, MAX_DOSES_PER_PERIOD + 1):  # over periods, vectorised over subjects
-                rows = np.flatnonzero((found == 0) & (reach < whole))
-                if not rows.size:
-                    break
-                g = gaps[rows]
-                same = np.abs(g[:, :-p] - g[:, p:]) <= tol
-                if with_amounts:
-                    a = amounts[rows]
-                    same &= np.abs(a[:, :-p] - a[:, p:]) <= _AMOUNT_RTOL * a[:, p:]
-                run = np.where(same.all(axis=1), same.shape[1], np.argmin(same, axis=1))  # from the end
-                longer = (run >= 1) & (p + run > reach[rows])
-                best[rows[longer]], reach[rows[longer]] = p, p + run[longer]
-            found = np.where(found == 0, best, found)
-    return found
+        varies = ~np.all((np.abs(mg - mg[:, -1:]) <= _AMOUNT_RTOL * mg[:, -1:]) | np.isnan(mg),
+                         axis=1)
+        found = np.zeros(t.shape[0], dtype=np.int64)
+        found[varies] = _longest_period(t[varies], mg[varies], tol)
+        rest = found == 0                    # constant amounts: the times' period
+        if np.array_equal(t, np.broadcast_to(t[:1], t.shape), equal_nan=True):
+            found[rest] = _longest_period(t[:1], None, tol)[0]   # one schedule for all
+        else:
+            found[rest] = _longest_period(t[rest], None, tol)
+    return np.where(count == 2, 1, found)       # two doses: one interval
+
+
+def _longest_period(t: np.ndarray, mg: np.ndarray | None, tol: float) -> np.ndarray:
+    """The period (`_period`) of times t and, unless None, amounts mg, shape (n,); 0: none."""
+    gaps = t[:, :0:-1] - t[:, -2::-1]          # [:, r - 1]: the gap before the r-th dose from the end
+    amounts = None if mg is None else mg[:, ::-1][:, :-1]   # [:, r - 1]: the r-th dose from the end
+    whole = np.minimum(np.sum(~np.isnan(t), axis=1) - 1, gaps.shape[1])
+    best = np.zeros(t.shape[0], dtype=np.int64)
+    reach = np.zeros(t.shape[0], dtype=np.int64)
+    for p in range(1, MAX_DOSES_PER_PERIOD + 1):  # over periods, vectorised over subjects
+        rows = np.flatnonzero(reach < whole)        # held over every gap: no period can beat it
+        if not rows.size:
+            break
+        g = gaps[rows]
+        same = np.abs(g[:, :-p] - g[:, p:]) <= tol
+        if amounts is not None:
+            a = amounts[rows]
+            same &= np.abs(a[:, :-p] - a[:, p:]) <= _AMOUNT_RTOL * a[:, p:]
+        run = np.where(same.all(axis=1), same.shape[1], np.argmin(same, axis=1))  # from the end
+        longer = (run >= 1) & (p + run > reach[rows])
+        best[rows[longer]], reach[rows[longer]] = p, p + run[longer]
+    return best

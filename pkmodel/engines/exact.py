@@ -28,7 +28,7 @@ from ..structures import Structure
 from . import analytic
 from .common import Epochs, dose_input, steady_state
 
-SCAN = 32            # scan points per stretch between inputs
+SCAN = 16            # scan steps per stretch between inputs
 _ITERATIONS = 80     # bisection alone would shrink a bracket by 2^-80
 
 
@@ -209,10 +209,13 @@ class _Path:
             g, dg = self._slope(self._advance(x0, tau))
             return sign * g, sign * dg
 
-        lo, hi = np.maximum(u - 1, 0) * step, np.minimum(u + 1, SCAN) * step
+        # the root is on the side dC/dt points to from the best scan point: bracket that step
+        ahead = slope(u * step)[0] > 0
+        lo = np.where(ahead, u, np.maximum(u - 1, 0)) * step
+        hi = np.where(ahead, np.minimum(u + 1, SCAN), u) * step
         todo = (slope(lo)[0] > 0) & (slope(hi)[0] < 0) & (length > 0)
         if todo.any():
-            tau = np.where(todo, 0.5 * (lo + hi), 0.0)
+            tau = np.where(todo, u * step, 0.0)                 # from the best scan point
             active = todo.copy()     # a subject stops at its own convergence: batch-independent
             for _ in range(_ITERATIONS):  # Newton in a bracket, vectorised over subjects
                 g, dg = slope(tau)
