@@ -12,8 +12,10 @@ solver's tolerance, not bit for bit.)
 - keep="concentrations" (default) assembles the usual `Result`.
 - keep="exposure" computes `pk.exposure` on each chunk and keeps only that
   and each child's parameters (an `ExposureResult`): memory grows by the
-  metrics, parameters and random effects of each child (16 numbers for the
-  card model), never by n_subjects x n_times.
+  window, metrics, parameters and random effects of each child (18 numbers
+  for the card model), never by n_subjects x n_times. Each child's window is
+  its own (`pkmodel.windows`) and its exact metrics are computed apart from
+  the others', so the chunking changes no number here either.
 - out="dir/" writes each chunk's concentrations to `dir/part-000000.parquet`,
   ... (columns id, time in h, conc in mg/L; read the whole dataset with
   `pandas.read_parquet("dir/")`), each file appearing whole: written under a

@@ -282,6 +282,9 @@ def test_exposure_of_uncertainty_replicates_has_a_row_per_replicate_and_child(tm
     assert e["id"].tolist() == [1, 2] * 3 and e["replicate"].tolist() == [0, 0, 1, 1, 2, 2]
     # exact steady-state AUC uses each row's own CL: F dose / CL
     np.testing.assert_allclose(e["auc_ss"], (2.0 / 3 * np.tile([15.0, 30.0], 3)) / res.individual["CL"])
+    # and the exact AUC each row's own parameters (the superposed closed form, to rounding)
+    np.testing.assert_allclose(e["auc"], superposed_auc(res, e["start_h"].to_numpy(),
+                                                        e["end_h"].to_numpy()), rtol=1e-10)
 
 
 # --- issue 12 item 1: each child's own steady-state window ------------------------------------
@@ -492,17 +495,6 @@ def test_the_issues_grid_bias_is_gone_exact_cavg_is_the_closed_form_on_any_grid(
     assert 0.985 < np.median(ratio) < 0.995 and ratio.min() < 0.9     # the bias the issue saw
     for res in (fine, coarse):
         np.testing.assert_allclose(pk.exposure(res, window="steady_state")["cavg"], closed, rtol=1e-9)
-
-
-def test_exact_uses_each_row_of_uncertainty_replicates(tmp_path):
-    from conftest import write_model
-    model = pk.load_model(write_model(tmp_path, CL={"rse": 0.2}))
-    cohort = pk.Cohort(weight_kg=[15.0, 30.0], age_years=[5.0, 10.0])
-    res = pk.simulate(model, cohort, pk.Regimen.weight_based(2.0, 3, 3), np.arange(0, 72.5, 0.5),
-                      seed=1, replicates=3)
-    e = pk.exposure(res, window="steady_state")
-    np.testing.assert_allclose(e["auc"], superposed_auc(res, e["start_h"].to_numpy(),
-                                                        e["end_h"].to_numpy()), rtol=1e-10)
 
 
 def test_infusions_and_iv_doses_are_exact_too(card):
