@@ -93,7 +93,8 @@ def exposure(result: Result, start: float | None = None, end: float | None = Non
     DataFrame, one row per subject: id, [replicate], start_h, end_h (the
     window, h), auc (mg*h/L), cmax (mg/L), tmax (h), cmin (mg/L), cavg = auc / (end_h - start_h) (mg/L), trough (mg/L: the value just before
     the subject's last scheduled dose inside (start_h, end_h], or at the end of
-    its last dosing interval; NaN if there is none), fluctuation_pct = 100
+    its last dosing interval; NaN if there is none or, on the grid, if that is
+    not an output time), fluctuation_pct = 100
     (cmax - cmin) / cavg, swing = (cmax - cmin) / cmin (inf if cmin is 0),
     then auc_ss, cavg_ss (steady-state window, linear models), time_below_h,
     time_in_range_h, time_above_h, frac_in_range (target_range) and method
