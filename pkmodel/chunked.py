@@ -12,8 +12,10 @@ solver's tolerance, not bit for bit.)
 - keep="concentrations" (default) assembles the usual `Result`.
 - keep="exposure" computes `pk.exposure` on each chunk and keeps only that
   and each child's parameters (an `ExposureResult`): memory grows by the
-  metrics, parameters and random effects of each child (16 numbers for the
-  card model), never by n_subjects x n_times.
+  window, metrics, parameters and random effects of each child (18 numbers
+  for the card model), never by n_subjects x n_times. Each child's window is
+  its own (`pkmodel.windows`) and its exact metrics are computed apart from
+  the others', so the chunking changes no number here either.
 - out="dir/" writes each chunk's concentrations to `dir/part-000000.parquet`,
   ... (columns id, time in h, conc in mg/L; read the whole dataset with
   `pandas.read_parquet("dir/")`), each file appearing whole: written under a
@@ -37,9 +39,10 @@ import pyarrow.parquet as pq
 from ._checks import is_number
 from .cohort import Cohort
 from .dosing import Doses, Regimen
-from .exposure import STEADY_STATE, exposure, steady_state_window
+from .exposure import USED, exposure
 from .io import atomic_write
 from .result import ExposureResult, Result
+from .windows import STEADY_STATE, window_spec
 
 KEEP = ("concentrations", "exposure")
 BACKENDS = ("dask",)
@@ -54,7 +57,8 @@ def simulate(plan, cohort: Cohort, *, chunk_size, keep: str, window, out, client
         Children per chunk; default: as many as make about 64 MiB of
         concentrations (12,464 children for 673 output times).
     keep : "concentrations" (a Result) or "exposure" (an ExposureResult)
-    window : "steady_state" (default) or (start, end) in h; keep="exposure" only
+    window : "steady_state" (default: each child's own, `pkmodel.windows`) or (start, end)
+        in h, the same for every child; keep="exposure" only
     out : str or Path, optional
         A new or empty directory for the Parquet dataset of concentrations.
     client : distributed.Client, optional; backend : "dask", optional
@@ -79,17 +83,13 @@ def simulate(plan, cohort: Cohort, *, chunk_size, keep: str, window, out, client
     task = _Task(plan=plan, keep=keep, window=window, out=directory,
                  width=max(6, len(str(len(bounds) - 1))))
     parts = (task(*job) for job in jobs) if client is None else _on_dask(client, task, jobs)
-    columns, windows = {}, set()
-    for index, arrays, used in parts:  # over chunks, as they finish
+    columns = {}
+    for index, arrays in parts:  # over chunks, as they finish
         a, b = bounds[index]
         for name, values in arrays.items():
             if name not in columns:
                 columns[name] = np.empty((n,) + values.shape[1:], dtype=values.dtype)
             columns[name][a:b] = values
-        windows.add(used)
-    if len(windows) > 1:
-        raise ValueError(f"the steady-state window differs between chunks ({sorted(windows)} h); "
-                         "expected window=(start, end) for the same window for every child")
 
     individual = {name.split(".", 1)[1]: v for name, v in columns.items()
                   if name.startswith("individual.")}
@@ -102,8 +102,10 @@ def simulate(plan, cohort: Cohort, *, chunk_size, keep: str, window, out, client
                       doses=plan.doses(cohort) if whole is None else whole, **common)
     metrics = {name.split(".", 1)[1]: v for name, v in columns.items()
                if name.startswith("exposure.")}
-    return ExposureResult(exposure=pd.DataFrame({"id": cohort.ids, **metrics}, copy=False),
-                          window=windows.pop(), out=directory, **common)
+    metrics["method"] = pd.Categorical.from_codes(metrics["method"], categories=USED)
+    frame = pd.DataFrame({"id": cohort.ids, **metrics}, copy=False)
+    frame.attrs["method"] = frame["method"].iloc[0]
+    return ExposureResult(exposure=frame, window=window, out=directory, **common)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,8 +119,8 @@ class _Task:
     width: int
 
     def __call__(self, index: int, first: int, cohort: Cohort,
-                 doses: Doses | None) -> tuple[int, dict, tuple | None]:
-        """Returns (index, per-child arrays by name, the exposure window or None)."""
+                 doses: Doses | None) -> tuple[int, dict]:
+        """Returns (index, per-child arrays by name)."""
         result = self.plan.run(cohort, first, doses)
         if self.out is not None:
             write_part(self.out / f"part-{index:0{self.width}d}.parquet", result)
@@ -126,15 +128,15 @@ class _Task:
         if self.keep == "concentrations":
             arrays["concentrations"] = result.concentrations
             arrays.update({f"individual.{k}": v for k, v in result.individual.items()})
-            return index, arrays, None
+            return index, arrays
         arrays.update({f"individual.{k}": v for k, v in result.individual.items()
                        if k in self.plan.model.parameters})
-        if self.window == STEADY_STATE:
-            frame, used = exposure(result, window=STEADY_STATE), steady_state_window(result)
-        else:
-            frame, used = exposure(result, *self.window), self.window
-        arrays.update({f"exposure.{c}": frame[c].to_numpy() for c in frame.columns if c != "id"})
-        return index, arrays, used
+        frame = exposure(result, window=self.window)
+        for name, values in frame.drop(columns="id").items():   # categories as their codes
+            arrays[f"exposure.{name}"] = (values.cat.codes.to_numpy()
+                                          if isinstance(values.dtype, pd.CategoricalDtype)
+                                          else values.to_numpy())
+        return index, arrays
 
 
 def write_part(path: Path, result: Result) -> None:
@@ -169,13 +171,13 @@ def _rows(cohort: Cohort, a: int, b: int) -> Cohort:
 
 
 def _dose_rows(doses: Doses, a: int, b: int) -> Doses:
-    """Children a..b-1 of `doses` (amounts and timing offsets are per child)."""
-    return dataclasses.replace(doses, amount_mg=doses.amount_mg[a:b],
-                               offset_h=None if doses.offset_h is None else doses.offset_h[a:b])
+    """Children a..b-1 of `doses` (amounts, timing offsets and missed amounts are per child)."""
+    return dataclasses.replace(doses, **{name: value[a:b] for name in ("amount_mg", "offset_h", "missed_mg")
+                                         if (value := getattr(doses, name)) is not None})
 
 
 def _on_dask(client, task: _Task, jobs):
-    """Yield each chunk's (index, arrays, window) as the workers finish them."""
+    """Yield each chunk's (index, arrays) as the workers finish them."""
     from distributed import as_completed
 
     in_flight = 2 * max(1, sum(client.nthreads().values()))
@@ -211,11 +213,7 @@ def _window(window, keep: str):
     if keep != "exposure":
         raise ValueError(f"window is {window!r} with keep={keep!r}; a window is for "
                          "keep='exposure' (the metrics' window)")
-    if isinstance(window, str) and window == STEADY_STATE:
-        return window
-    if isinstance(window, (tuple, list)) and len(window) == 2 and all(map(is_number, window)):
-        return float(window[0]), float(window[1])
-    raise ValueError(f"window is {window!r}; expected {STEADY_STATE!r} or (start, end) in h")
+    return window_spec(window, where="simulate")
 
 
 def _client(client, backend):

@@ -6,16 +6,17 @@ import pandas as pd
 
 from .cohort import Cohort
 from .dosing import Regimen
-from .exposure import STEADY_STATE, exposure
+from .exposure import exposure
 from .model import Model
 from .simulate import simulate
+from .windows import STEADY_STATE, window_spec
 
 
 def compare(model: Model, cohort: Cohort, regimens: Mapping[str, Regimen], times, *,
             seed: int | None = None, variability: bool = True,
             window: str | tuple[float, float] = STEADY_STATE,
-            target_range: tuple[float, float] | None = None,
-            auc_method: str = "linear-up/log-down", engine: str = "analytic",
+            target_range: tuple[float, float] | None = None, method: str = "auto",
+            auc_method: str | None = None, engine: str = "analytic",
             **engine_options) -> pd.DataFrame:
     """Exposure of every child on each regimen, as one tidy table.
 
@@ -30,9 +31,9 @@ def compare(model: Model, cohort: Cohort, regimens: Mapping[str, Regimen], times
     regimens : {label: Regimen}, e.g. {"TID": r1, "QID": r2}
     times : array_like, shape (n_times,)
         Output times, h (as `pk.simulate`).
-    window : "steady_state" (each regimen's last full dosing interval) or
-        (start, end) in h, the same for every regimen
-    target_range, auc_method : as `pk.exposure`
+    window : "steady_state" (each child's own last full dosing interval on each
+        regimen, `pk.exposure`) or (start, end) in h, the same for every regimen
+    target_range, method, auc_method : as `pk.exposure`
 
     Returns
     -------
@@ -45,18 +46,14 @@ def compare(model: Model, cohort: Cohort, regimens: Mapping[str, Regimen], times
     bad = [label for label in regimens if not isinstance(label, str) or not label]
     if bad:
         raise ValueError(f"regimens has label {bad[0]!r}; expected non-empty strings")
-    if window == STEADY_STATE:
-        span = {"window": STEADY_STATE}
-    elif isinstance(window, tuple) and len(window) == 2:
-        span = {"start": window[0], "end": window[1]}
-    else:
-        raise ValueError(f"window is {window!r}; expected {STEADY_STATE!r} or (start, end) in h")
+    window = window_spec(window, where="compare")
     frames = []
     for label, regimen in regimens.items():  # over regimens, each vectorised over the cohort
         res = simulate(model, cohort, regimen, times, engine=engine, variability=variability,
                        seed=seed, **engine_options)
         seed = res.seed if variability else seed
-        table = exposure(res, **span, target_range=target_range, auc_method=auc_method)
+        table = exposure(res, window=window, target_range=target_range, method=method,
+                         auc_method=auc_method)
         table.insert(0, "regimen", label)
         frames.append(table)
     out = pd.concat(frames, ignore_index=True)

@@ -46,6 +46,9 @@ class Doses:
     rate_mg_per_h : ndarray, shape (n_doses,), optional
         0 for a bolus (default); > 0 for a zero-order input at that rate,
         lasting amount / rate h.
+    missed_mg : ndarray, shape (n_subjects, n_doses), optional
+        What a subject was to take but missed, mg (amount_mg is 0 there):
+        the schedule, which exposure windows follow, is amount_mg + missed_mg.
     """
 
     time_h: np.ndarray
@@ -55,6 +58,7 @@ class Doses:
     ii_h: np.ndarray | None = None
     offset_h: np.ndarray | None = None
     rate_mg_per_h: np.ndarray | None = None
+    missed_mg: np.ndarray | None = None
 
     @property
     def actual_time_h(self) -> np.ndarray:
@@ -401,7 +405,7 @@ class Regimen:
             child's draws depend on its position, not on how the cohort is cut.
         """
         amount = self._prescribed(cohort)
-        offset = None
+        offset = missed_mg = None
         if self.random:
             if seed is None:
                 raise ValueError(f"Regimen: missed_dose_probability is {self.missed_dose_probability!r}, "
@@ -411,12 +415,14 @@ class Regimen:
             if self.missed_dose_probability > 0:
                 missed = (uniforms(seed_entropy(seed), STREAM_ADHERENCE, start, *amount.shape)
                           < self.missed_dose_probability)
+                missed_mg = np.where(missed, amount, 0.0)
+                missed_mg.flags.writeable = False
                 amount[missed] = 0.0
             if self.timing_sd_h > 0:
                 offset = self.timing_sd_h * standard_normals(seed_entropy(seed), STREAM_TIMING, start,
                                                              *amount.shape)
         amount.flags.writeable = False
-        return Doses(time_h=self.time_h, amount_mg=amount, offset_h=offset)
+        return Doses(time_h=self.time_h, amount_mg=amount, offset_h=offset, missed_mg=missed_mg)
 
     @property
     def random(self) -> bool:

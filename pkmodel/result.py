@@ -144,12 +144,15 @@ class ExposureResult:
     Attributes
     ----------
     exposure : DataFrame, one row per subject
-        `pkmodel.exposure` of each child over `window`: id, auc (mg*h/L),
-        cmax (mg/L), tmax (h), cmin, cavg, trough (mg/L), fluctuation_pct,
-        swing, and for the steady-state window auc_ss, cavg_ss.
-    window : (start, end), h
-        The window the exposure is over (for "steady_state": the last full
-        dosing interval, as `pk.exposure(result, window="steady_state")`).
+        `pkmodel.exposure` of each child over `window`: id, start_h, end_h
+        (the child's window, h), auc (mg*h/L), cmax (mg/L), tmax (h), cmin,
+        cavg, trough (mg/L), fluctuation_pct, swing, for the
+        steady-state window auc_ss, cavg_ss, and method ("exact" or "grid").
+    window : "steady_state" or (start, end), h
+        The window asked for. "steady_state" is each child's own (its last
+        full dosing interval, or day for an uneven daily schedule, as
+        `pk.exposure(result, window="steady_state")`): see the exposure's
+        start_h and end_h; (start, end) is the same for every child.
     times : ndarray, shape (n_times,)
         The simulated output times, h.
     individual : dict of ndarray, shape (n_subjects,)
@@ -161,7 +164,7 @@ class ExposureResult:
     """
 
     exposure: pd.DataFrame
-    window: tuple[float, float]
+    window: str | tuple[float, float]
     times: np.ndarray
     individual: Mapping[str, np.ndarray]
     etas: np.ndarray

@@ -127,13 +127,52 @@ def test_keep_exposure_is_the_exposure_of_the_whole_result(card):
     res = pk.simulate(card, cohort, TID_14_DAYS, W1_TIMES, seed=2, chunk_size=700,
                       keep="exposure")
     assert isinstance(res, pk.ExposureResult) and len(res) == 3000
-    assert res.window == LAST_INTERVAL_H
+    # each child's own steady-state window: for everyone on TID, the 328-336 h interval
+    assert res.window == "steady_state"
+    assert set(res.exposure["start_h"]) == {LAST_INTERVAL_H[0]}
+    assert set(res.exposure["end_h"]) == {LAST_INTERVAL_H[1]}
+    assert res.exposure.attrs["method"] == "exact"
     pd.testing.assert_frame_equal(res.exposure, pk.exposure(whole, window="steady_state"),
                                   check_exact=True)
     pd.testing.assert_frame_equal(res.parameters, whole.parameters, check_exact=True)
     # He 2014: Cavg at steady state = (2/24 mg/kg/h) / CL per kg, median over children
     # 0.3053 mg/L; rtol 0.02: median of 3000 log-normal CLs (omega 0.334) errs ~0.8 % (1 SE)
     np.testing.assert_allclose(np.median(res.exposure["cavg_ss"]), CAVG_2_MG_KG_DAY, rtol=0.02)
+
+
+@pytest.mark.parametrize("jitter_h", [0.0, 0.5])
+def test_chunk_sizes_1_7_and_n_give_identical_exposure_with_missed_doses(card, jitter_h):
+    # issue 12: with missed doses one steady-state window for a chunk depended on who was in it
+    # (chunk_size=1 raised "the steady-state window differs between chunks"). Each child's own
+    # window follows its schedule: the same numbers, bit for bit, in any chunking.
+    reg = pk.Regimen.weight_based(2.0, 3, 14, missed_dose_probability=0.25, timing_sd_h=jitter_h)
+    cohort = w1_cohort(60)
+    runs = [pk.simulate(card, cohort, reg, W1_TIMES, seed=21, chunk_size=size, keep="exposure")
+            for size in (1, 7, 60)]
+    for run in runs[1:]:
+        pd.testing.assert_frame_equal(run.exposure, runs[0].exposure, check_exact=True)
+    whole = pk.exposure(pk.simulate(card, cohort, reg, W1_TIMES, seed=21), window="steady_state")
+    pd.testing.assert_frame_equal(runs[0].exposure, whole, check_exact=True)
+    # every child's window is the 328-336 h interval it was scheduled, missed doses or not
+    assert set(whole["start_h"]) == {LAST_INTERVAL_H[0]}
+
+
+def test_chunks_of_an_event_table_give_identical_per_child_windows(card):
+    # children on their own schedules (q8h, q12h from 2 h, q6h): each chunk holds the table's
+    # dose times; a child's window and numbers do not depend on its chunk
+    rows = {1: [(8.0 * i, 10.0) for i in range(6)], 2: [(2 + 12.0 * i, 15.0) for i in range(4)],
+            3: [(6.0 * i, 5.0) for i in range(8)]}
+    ids, times, amounts = zip(*((i, t, a) for i, doses in rows.items() for t, a in doses))
+    events = pk.read_events(pd.DataFrame({"ID": ids, "TIME": times, "AMT": amounts, "EVID": 1,
+                                          "CMT": 1}))
+    cohort = pk.Cohort(weight_kg=[15.0, 30.0, 22.0], age_years=[4.0, 9.0, 6.0])
+    times_h = np.arange(0, 50.5, 0.5)
+    runs = [pk.simulate(card, cohort, events, times_h, seed=16, chunk_size=size, keep="exposure")
+            for size in (1, 2, 3)]
+    for run in runs[1:]:
+        pd.testing.assert_frame_equal(run.exposure, runs[0].exposure, check_exact=True)
+    assert runs[0].exposure["start_h"].tolist() == [40.0, 38.0, 42.0]
+    assert runs[0].exposure["end_h"].tolist() == [48.0, 50.0, 48.0]
 
 
 def test_keep_exposure_over_a_given_window(card):

@@ -56,8 +56,10 @@ def test_backend_dask_runs_on_the_current_client(card, two_workers):
 
 
 def test_an_error_on_a_worker_reaches_the_caller(card, two_workers):
-    # a window that is not on the output grid is found by the first chunk, on a worker
-    with pytest.raises(ValueError, match=r"exposure window: start is 312\.25 h; expected one of "
-                                         r"the simulated times"):
-        pk.simulate(card, w1_cohort(100), TID_14_DAYS, W1_TIMES, seed=1, chunk_size=50,
-                    keep="exposure", window=(312.25, 336), client=two_workers)
+    # a child whose doses do not repeat has no steady-state window: found by its chunk, on a worker
+    events = pk.read_events(pd.DataFrame({"ID": [1, 1, 1, 2, 2, 2], "TIME": [0.0, 8, 16, 0, 5, 13],
+                                          "AMT": 10.0, "EVID": 1, "CMT": 1}))
+    with pytest.raises(ValueError, match=r"exposure: window 'steady_state': child ID 2 has no full "
+                                         r"dosing interval that repeats"):
+        pk.simulate(card, w1_cohort(2), events, W1_TIMES, seed=1, chunk_size=1,
+                    keep="exposure", client=two_workers)

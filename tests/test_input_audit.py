@@ -623,8 +623,8 @@ ROWS = [
     Row("concentration-unit", OTHER, "a concentration unit pkmodel does not show",
         lambda t: pk.units.concentration_in(1.0, "ng/L"), ValueError,
         r"concentration unit is 'ng/L'; expected one of \['mg/L', 'ng/mL', 'ug/mL'\]"),
-    Row("exposure-window-grid", OTHER, "an exposure window off the simulated times",
-        lambda t: pk.exposure(run(seed=1), start=0.25, end=24.0), ValueError,
+    Row("exposure-window-grid", OTHER, "a grid exposure window off the simulated times",
+        lambda t: pk.exposure(run(seed=1), start=0.25, end=24.0, method="grid"), ValueError,
         r"exposure window: start is 0\.25 h; expected one of the simulated times \(0 to 24 h\)"),
     Row("exposure-window-order", OTHER, "an exposure window that ends where it starts",
         lambda t: pk.exposure(run(seed=1), start=12.0, end=12.0), ValueError,
@@ -876,6 +876,40 @@ ROWS = [
         lambda t: run(regimen=pk.Regimen.fixed(mg=5000, every_h=24, n_doses=1), strict=True),
         pk.ValidityError, r"has a largest single dose of 250 mg/kg, outside "
                           r"validity\.dose_mg_per_kg 0 to 2 mg/kg"),
+
+    # --- issue 12 A: exposure ---
+    Row("steady-state-no-repeat", OTHER, "a steady-state window for a schedule that does not repeat",
+        lambda t: pk.exposure(run(regimen=events(TIME=[0.0, 5.0, 13.0], AMT=[5.0] * 3,
+                                                 EVID=[1] * 3, CMT=[1] * 3, ID=[1] * 3)),
+                              window="steady_state"), ValueError,
+        r"exposure: window 'steady_state': child ID 1 has no full dosing interval that repeats "
+        r"inside the simulated times \(0 to 24 h\); its scheduled dose times up to 24 h are "
+        r"\[0, 5, 13\] h"),
+    Row("exposure-method", OTHER, "an exposure method pkmodel does not have",
+        lambda t: pk.exposure(run(seed=1), start=0.0, end=24.0, method="nca"), ValueError,
+        r"exposure: method is 'nca'; expected one of \['auto', 'exact', 'grid'\]"),
+    Row("exposure-exact-ode", OTHER, "exact exposure of an ode engine result",
+        lambda t: pk.exposure(run(engine="ode", seed=1), start=0.0, end=24.0, method="exact"),
+        ValueError, r"exposure: method is 'exact' but the result is from the 'ode' engine \(exact "
+        r"exposure uses the analytic engine's solution\); expected method='grid'"),
+    Row("exposure-auc-method-exact", OTHER, "a trapezoid rule without method='grid'",
+        lambda t: pk.exposure(run(seed=1), start=0.0, end=24.0, auc_method="linear"), ValueError,
+        r"exposure: auc_method is 'linear' with method='auto'; expected method='grid'"),
+    Row("interval-grid-off-output", OTHER, "grid exposure of dosing intervals off the output times",
+        lambda t: pk.exposure_by_interval(run(times=np.arange(0.0, 25.0, 5.0), seed=1),
+                                          method="grid"), ValueError,
+        r"exposure_by_interval: child ID 1's window 0 to 8 h does not start and end on output "
+        r"times; expected output times at its dose times \(method='grid'\), or method='exact'"),
+    Row("time-in-range-off-grid", OTHER, "a target range over an exact window off the output times",
+        lambda t: pk.exposure(run(seed=1), start=0.25, end=24.0, target_range=(0.08, 0.4)),
+        ValueError, r"exposure window: start is 0\.25 h; expected one of the simulated times "
+        r"\(0 to 24 h\) \(the time in target_range is read on the output grid\)"),
+    Row("window-reversed-in-chunks", OPTIONS, "an exposure window in chunks that ends before it starts",
+        lambda t: run(keep="exposure", window=(24, 16)), ValueError,
+        r"exposure window: end is 16 h, start is 24 h; expected end > start"),
+    Row("window-text-in-compare", OPTIONS, "an exposure window of text in compare",
+        lambda t: pk.compare(CARD, CHILD, {"A": REG}, TIMES, window=(0, "24")), ValueError,
+        r"exposure window: end is '24'; expected a number of hours"),
 ]
 
 

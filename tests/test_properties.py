@@ -228,3 +228,66 @@ def test_ode_engine_agrees_with_the_analytic_engine(model, doses, times):
     floor = np.maximum(VISIBLE * peak(model, doses, HORIZON_H), solver / ODE_RTOL)
     check("analytic vs ode", error(conc(model, doses, times, "ode"), conc(model, doses, times),
                                    floor), ODE_RTOL)
+
+
+# --- exposure windows (issue 12): each child's own, whoever it is simulated with -------------
+
+WINDOW_HORIZON_H = 120.0
+DAILY_PATTERNS = ((8.0, 14.0, 20.0), (7.0, 12.0, 17.0, 22.0), (8.0, 13.0))  # uneven, clock hours
+
+
+@st.composite
+def own_schedules(draw):
+    """A child's doses and the steady-state window and mg per period they imply, worked out here
+    from how they were drawn: (times, mg per dose, (start, end), mg per period)."""
+    mg = draw(st.sampled_from([2.5, 5.0, 10.0, 20.0]))
+    if draw(st.booleans()):   # every tau h from a start on the 0.5 h lattice
+        tau = draw(st.sampled_from([3.0, 4.0, 6.0, 8.0, 12.0, 24.0]))
+        first = draw(st.integers(0, 47)) / 2
+        n = draw(st.integers(2, int((WINDOW_HORIZON_H - first) // tau) + 1))
+        times = first + tau * np.arange(n)
+        last = times[-1]
+        window = (last, last + tau) if last + tau <= WINDOW_HORIZON_H else (last - tau, last)
+        return times, mg, window, mg
+    hours = np.array(draw(st.sampled_from(DAILY_PATTERNS)))
+    day0 = draw(st.integers(0, 1))
+    days = draw(st.integers(2, int(WINDOW_HORIZON_H // 24) - day0))
+    times = (24.0 * (day0 + np.arange(days))[:, None] + hours).ravel()
+    # each day starts with the dose after the night (the longest gap); the last whole one inside
+    morning = 24.0 * (day0 + days - 1) + hours[0]
+    window = (morning, morning + 24) if morning + 24 <= WINDOW_HORIZON_H else (morning - 24, morning)
+    return times, mg, window, mg * hours.size
+
+
+@settings(max_examples=50, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(own_schedules(), min_size=1, max_size=4), st.lists(st.floats(10, 60), min_size=4,
+                                                                  max_size=4))
+def test_each_childs_steady_state_window_is_its_own_whoever_it_is_simulated_with(schedules, weights):
+    import pandas as pd
+
+    card = pk.load_model("baclofen_cp_card")
+    times = np.arange(0, WINDOW_HORIZON_H + 0.25, 0.5)
+    rows = [(i + 1, t, mg) for i, (doses, mg, _, _) in enumerate(schedules) for t in doses]
+    table = pd.DataFrame(rows, columns=["ID", "TIME", "AMT"]).assign(EVID=1, CMT=1)
+    n = len(schedules)
+    together = pk.exposure(pk.simulate(card, pk.Cohort(weight_kg=weights[:n], age_years=[8.0] * n),
+                                       pk.read_events(table), times, variability=False),
+                           window="steady_state")
+    for i, (_, _, window, per_period) in enumerate(schedules):
+        alone_table = table[table["ID"] == i + 1]
+        alone = pk.exposure(pk.simulate(card, pk.Cohort(weight_kg=[weights[i]], age_years=[8.0],
+                                                        ids=[i + 1]),
+                                        pk.read_events(alone_table), times, variability=False),
+                            window="steady_state").iloc[0]
+        row = together.iloc[i]
+        # the window the schedule implies, the same alone and with the others
+        assert (row["start_h"], row["end_h"]) == window == (alone["start_h"], alone["end_h"])
+        # cavg_ss = F dose per period / (CL period), CL = 0.273 L/h/kg x weight
+        expected = per_period / (0.273 * weights[i] * (window[1] - window[0]))
+        np.testing.assert_allclose([row["cavg_ss"], alone["cavg_ss"]], expected, rtol=1e-12)
+        # exact metrics alone and together: the others' dose times only split the same exact
+        # steps (rounding, 1e-15 measured)
+        values = ["auc", "cmax", "cmin", "cavg", "trough"]
+        np.testing.assert_allclose(row[values].astype(float), alone[values].astype(float), rtol=1e-9)
+        np.testing.assert_allclose(row["tmax"], alone["tmax"], atol=1e-9)
