@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 
 from ._checks import is_number
 from .cohort import Cohort
+from .doses import SubjectDoses
 from .dosing import Doses, Regimen
 from .exposure import STEADY_STATE, exposure, steady_state_window
 from .io import atomic_write
@@ -168,10 +169,9 @@ def _rows(cohort: Cohort, a: int, b: int) -> Cohort:
         if isinstance(value := getattr(cohort, f.name), np.ndarray)})
 
 
-def _dose_rows(doses: Doses, a: int, b: int) -> Doses:
-    """Children a..b-1 of `doses` (amounts and timing offsets are per child)."""
-    return dataclasses.replace(doses, amount_mg=doses.amount_mg[a:b],
-                               offset_h=None if doses.offset_h is None else doses.offset_h[a:b])
+def _dose_rows(doses: Doses | SubjectDoses, a: int, b: int) -> Doses | SubjectDoses:
+    """Children a..b-1 of `doses`."""
+    return doses.subjects(a, b)
 
 
 def _on_dask(client, task: _Task, jobs):
