@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ._checks import is_number, plain
+from .doses import SubjectDoses
 from .result import Result
 
 BACLOFEN_TARGET_MG_L = (0.08, 0.40)
@@ -218,6 +219,8 @@ def _metrics(times, conc, j0, j1, trough_at, low_high, auc_method) -> dict[str, 
 
 def _dose_times(result: Result) -> np.ndarray:
     doses = result.doses
+    if isinstance(doses, SubjectDoses):    # each child's own doses (an event table)
+        return np.unique(doses.time_h[doses.amount_mg > 0])
     return np.unique(doses.time_h[(doses.amount_mg > 0).any(axis=0)])
 
 
@@ -256,7 +259,11 @@ def _amount_at(result: Result, time_h: float) -> np.ndarray:
     """Each row's total dose at `time_h`, mg, shape (n_rows,) (replicates share the doses)."""
     doses = result.doses
     same = np.abs(doses.time_h - time_h) <= _tolerance(time_h)
-    return np.tile(doses.amount_mg[:, same].sum(axis=1), len(result) // doses.amount_mg.shape[0])
+    if isinstance(doses, SubjectDoses):
+        total = np.bincount(doses.subject[same], weights=doses.amount_mg[same], minlength=doses.n_subjects)
+    else:
+        total = doses.amount_mg[:, same].sum(axis=1)
+    return np.tile(total, len(result) // doses.n_subjects)
 
 
 def _rows(result: Result) -> dict:

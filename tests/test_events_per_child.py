@@ -6,6 +6,7 @@ child (SubjectDoses). Memory: a 1e6-row table with per-child times expands and
 simulates without ever building children x all rows.
 """
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -207,3 +208,19 @@ def test_chunks_of_children_at_their_own_times_give_the_unchunked_bits():
     for size in (1, 7):
         chunked = pk.simulate(model, cohort, events, times, seed=6, chunk_size=size)
         np.testing.assert_array_equal(chunked.concentrations, whole.concentrations)
+
+
+def test_exposure_reads_the_doses_of_children_at_their_own_times(card):
+    # the same table stored per child (SubjectDoses) and on shared columns (Doses): the same
+    # exposure, window by window (issue 12 item 1 will give each child its own window)
+    table = pd.DataFrame({"ID": [1, 1, 1, 2, 2, 2], "TIME": [0.0, 8.0, 16.0, 0.0, 8.0, 16.0],
+                          "AMT": [10.0, 10.0, 10.0, 20.0, 20.0, 20.0], "EVID": 1, "CMT": 1})
+    cohort = pk.Cohort(weight_kg=[20.0, 40.0], age_years=[6.0, 12.0])
+    times = np.arange(0.0, 24.5, 0.5)
+    shared = pk.simulate(card, cohort, pk.read_events(table), times, variability=False)
+    assert isinstance(shared.doses, Doses)
+    own = dataclasses.replace(shared, doses=shared.doses.per_subject())
+    for window in ("steady_state", None):
+        a = pk.exposure(shared, window=window) if window else pk.exposure(shared, start=0.0, end=24.0)
+        b = pk.exposure(own, window=window) if window else pk.exposure(own, start=0.0, end=24.0)
+        pd.testing.assert_frame_equal(a, b)
