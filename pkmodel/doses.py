@@ -148,9 +148,8 @@ class SubjectDoses:
         time_h, amount_mg and `fields` (compartment, ss, ii_h, rate_mg_per_h): shape (n_records,).
         Records of one subject at one time keep their order.
         """
-        order = np.lexsort((time_h, subject))
-        counts = np.bincount(subject, minlength=n_subjects)
-        return cls(offsets=np.r_[0, np.cumsum(counts)], time_h=time_h[order], amount_mg=amount_mg[order],
+        order, offsets = by_subject(n_subjects, subject, time_h)
+        return cls(offsets=offsets, time_h=time_h[order], amount_mg=amount_mg[order],
                    **{k: np.asarray(v)[order] for k, v in fields.items()})
 
     @property
@@ -204,6 +203,17 @@ class SubjectDoses:
         return Doses(time_h=columns[:, 0].copy(), amount_mg=amount,
                      compartment=columns[:, 2].astype(np.int64), rate_mg_per_h=columns[:, 3].copy(),
                      ss=columns[:, 4].astype(np.int64), ii_h=columns[:, 5].copy())
+
+
+def by_subject(n_subjects: int, subject: np.ndarray, time_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The order that sorts records by subject, then time (ties keep their order), and the offsets.
+
+    subject : ndarray of int, shape (n_records,), 0-based < n_subjects; time_h : shape (n_records,).
+    Returns order, shape (n_records,), and offsets, shape (n_subjects + 1,): subject i's records
+    are order[offsets[i]:offsets[i + 1]].
+    """
+    order = np.lexsort((time_h, subject))
+    return order, np.r_[0, np.cumsum(np.bincount(subject, minlength=n_subjects))]
 
 
 def union_columns(offsets: np.ndarray, time_h: np.ndarray, keys, max_columns: int | None = None):

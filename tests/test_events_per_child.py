@@ -224,3 +224,39 @@ def test_exposure_reads_the_doses_of_children_at_their_own_times(card):
         a = pk.exposure(shared, window=window) if window else pk.exposure(shared, start=0.0, end=24.0)
         b = pk.exposure(own, window=window) if window else pk.exposure(own, start=0.0, end=24.0)
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_children_at_their_own_times_step_through_epochs_as_each_alone(card):
+    # growing children (a new epoch every 24 h) with 1-6 doses each at their own times: the
+    # per-subject path inserts every epoch start into each child's own events
+    from pkmodel.chunked import _rows
+    rng = np.random.default_rng(7)
+    counts = [2, 6, 3, 5, 1, 4, 6, 2]
+    table = pd.DataFrame({"ID": np.repeat(np.arange(1, 9), counts),
+                          "TIME": np.concatenate([np.sort(rng.uniform(-1, 70, c)) for c in counts]),
+                          "AMT": rng.uniform(5, 20, sum(counts)), "EVID": 1, "CMT": 1})
+    cohort = pk.Cohort.from_growth_charts(8, seed=8)
+    times = np.arange(0.0, 96.5, 0.5)
+    together = pk.simulate(card, cohort, pk.read_events(table), times, variability=False,
+                           weight_update_h=24)
+    assert isinstance(together.doses, SubjectDoses)
+    for i in range(8):
+        alone = pk.simulate(card, _rows(cohort, i, i + 1), pk.read_events(table[table.ID == i + 1]),
+                            times, variability=False, weight_update_h=24).concentrations[0]
+        # per child: Phi(tau) directly; alone: walked along the grid (rounding only)
+        np.testing.assert_allclose(together.concentrations[i], alone, rtol=1e-12, atol=1e-16)
+
+
+def test_the_ode_engine_refuses_a_union_of_times_beyond_its_limit(card, monkeypatch):
+    # 40 children at their own times: 40 x 200 union amounts, over a limit lowered to 1000
+    from pkmodel.engines import ode
+    monkeypatch.setattr(ode, "MAX_UNION_AMOUNTS", 1000)
+    rng = np.random.default_rng(3)
+    table = pd.DataFrame({"ID": np.repeat(np.arange(1, 41), 5),
+                          "TIME": (np.arange(5) * 8.0 + rng.uniform(0, 2, (40, 5))).ravel(),
+                          "AMT": 10.0, "EVID": 1, "CMT": 1})
+    cohort = pk.Cohort(weight_kg=np.full(40, 20.0), age_years=np.full(40, 6.0))
+    with pytest.raises(ValueError, match=r"engine 'ode': children at their own dose times are stepped on "
+                                         r"the union of everyone's times, 40 children x 200 times = 8,000 "
+                                         r"amounts; expected at most 1,000: use engine='analytic'"):
+        pk.simulate(card, cohort, pk.read_events(table), TIMES, engine="ode", variability=False)

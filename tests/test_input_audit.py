@@ -672,6 +672,13 @@ ROWS = [
         lambda t: run(regimen=events(SS=[1, 0], II=[8.0, 0.0], RATE=[0.0, 5.0], CMT=[1, 2])),
         NotImplementedError, r"steady-state doses \(SS\) in a simulation with zero-order inputs \(RATE\) "
         r"are not supported"),
+    Row("ode-union-limit", OPTIONS, "engine='ode' on 12,000 children each dosed at its own time",
+        lambda t: run(cohort=pk.Cohort(weight_kg=np.full(12_000, 20.0), age_years=np.full(12_000, 8.0)),
+                      regimen=pk.read_events(pd.DataFrame({
+                          "ID": np.arange(1, 12_001), "TIME": np.arange(12_000) / 1000, "AMT": 5.0,
+                          "EVID": 1, "CMT": 1})), engine="ode", variability=False), ValueError,
+        r"engine 'ode': children at their own dose times are stepped on the union of everyone's times, "
+        r"12,000 children x 12,000 times = 144,000,000 amounts; expected at most 134,217,728"),
     Row("doses-ss", OTHER, "SS 3 in Doses",
         lambda t: pk.Doses(time_h=np.zeros(1), amount_mg=np.ones((1, 1)), ss=[3], ii_h=[8.0]), ValueError,
         r"Doses\.ss\[0\] is 3; expected 0, 1 or 2 \(NONMEM SS\)"),

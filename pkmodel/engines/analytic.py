@@ -30,7 +30,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..doses import Doses, SubjectDoses
+from ..doses import Doses, SubjectDoses, by_subject
 from ..structures import Structure
 from .common import Epochs, SubjectInputs, as_epochs, dose_input, segments, shared_timeline
 from .linalg import expm, matmul, steady_state, sum_of_products
@@ -381,12 +381,12 @@ def _with_epoch_starts(inputs: SubjectInputs, starts: np.ndarray):
     subject = np.r_[inputs.subject, np.repeat(np.arange(n), starts.size)]
     extra = n * starts.size
     times = np.r_[inputs.times_h, np.tile(starts, n)]
-    order = np.lexsort((times, subject))
+    order, offsets = by_subject(n, subject, times)
     joined = (times, np.r_[inputs.amounts_mg, np.zeros(extra)],
               np.r_[inputs.compartment, np.zeros(extra, dtype=np.int64)],
               np.r_[inputs.ss, np.zeros(extra, dtype=np.int64)], np.r_[inputs.ii_h, np.zeros(extra)],
               np.r_[inputs.since_h, np.zeros(extra)])
-    return tuple(f[order] for f in joined) + (inputs.offsets + np.arange(n + 1) * starts.size,)
+    return tuple(f[order] for f in joined) + (offsets,)
 
 
 def _steady_states(solutions: list["Solution"], epoch, subjects, ii, since, amount, into, ss, x):

@@ -5,7 +5,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..doses import Doses, SubjectDoses, union_columns
+from ..doses import Doses, SubjectDoses, by_subject, union_columns
 from ..structures import Structure
 
 
@@ -208,9 +208,8 @@ def _subject_input(structure: Structure, epochs: Epochs, doses: SubjectDoses, m:
         compartment = np.concatenate([np.where(infused, m, compartment), np.full(n_stop, m)])
         ss = np.concatenate([ss, np.zeros(n_stop, dtype=np.int64)])
         ii, since = np.concatenate([ii, np.zeros(n_stop)]), np.concatenate([since, np.zeros(n_stop)])
-    order = np.lexsort((times, subject))     # by subject, then time; ties keep their order
-    counts = np.bincount(subject, minlength=doses.n_subjects)
-    return SubjectInputs(offsets=np.r_[0, np.cumsum(counts)], times_h=times[order],
+    order, offsets = by_subject(doses.n_subjects, subject, times)
+    return SubjectInputs(offsets=offsets, times_h=times[order],
                          amounts_mg=amount[order], compartment=compartment[order], ss=ss[order],
                          ii_h=ii[order], since_h=since[order], infusion_into=infusion_into)
 
@@ -286,15 +285,22 @@ def shared_timeline(epochs: Epochs, inputs: Inputs) -> Timeline:
                     ss=ss[first], ii_h=ii[first], since_h=since[first], epoch=epochs.at(times[first]))
 
 
-def union_of_times(inputs: SubjectInputs) -> Inputs:
+def union_of_times(inputs: SubjectInputs, max_amounts: int, who: str) -> Inputs:
     """Per-subject input times as times shared by every subject, with zeros.
 
     One column per distinct (time, place at that time, compartment, ss, ii,
     since); a subject's inputs keep their order. Shape (n_subjects, n_columns):
-    as large as the subjects times all distinct input times.
+    as large as the subjects times all distinct input times, refused (naming
+    `who`, the engine) beyond max_amounts before it is allocated.
     """
     slot, columns = union_columns(inputs.offsets, inputs.times_h,
                                   (inputs.compartment, inputs.ss, inputs.ii_h, inputs.since_h))
+    size = inputs.n_subjects * columns.shape[0]
+    if size > max_amounts:
+        raise ValueError(f"{who}: children at their own dose times are stepped on the union of "
+                         f"everyone's times, {inputs.n_subjects:,} children x {columns.shape[0]:,} "
+                         f"times = {size:,} amounts; expected at most {max_amounts:,}: use "
+                         "engine='analytic' (each child's own doses) or a smaller chunk_size")
     amounts = np.zeros((inputs.n_subjects, columns.shape[0]))
     amounts[inputs.subject, slot] = inputs.amounts_mg
     return Inputs(times_h=columns[:, 0].copy(), amounts_mg=amounts,

@@ -29,6 +29,9 @@ from .common import Epochs, as_epochs, dose_input, last_event_before, shared_tim
 from .linalg import steady_state
 
 OPTIONS = {"rtol": 1e-10, "atol": 1e-12, "method": "DOP853"}
+# the union of per-child dose times, (n_subjects, n_times) amounts, holds at most this many
+# (1 GiB); beyond it the engine refuses before allocating
+MAX_UNION_AMOUNTS = 2 ** 27
 _SPARSE_JACOBIAN = {"Radau", "BDF"}  # LSODA gets the band instead
 
 
@@ -42,7 +45,7 @@ def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, do
     epochs = as_epochs(params)
     inputs = dose_input(structure, epochs, doses)
     if not inputs.shared:
-        inputs = union_of_times(inputs)
+        inputs = union_of_times(inputs, MAX_UNION_AMOUNTS, "engine 'ode'")
     timeline = shared_timeline(epochs, inputs)
     rates = [structure.rate_matrix(p, infusion_into=inputs.infusion_into) for p in epochs.params]
     systems = [stacked_rate_matrix(k) for k in rates]
