@@ -301,12 +301,16 @@ def _check_fields(path: str, raw: bytes) -> None:
     empty lines are skipped (as pandas does).
     """
     b = np.frombuffer(raw, dtype=np.uint8)
-    outside = np.cumsum(b == ord('"')) % 2 == 0
-    ends = np.flatnonzero((b == ord("\n")) & outside)
+    newline, comma = b == ord("\n"), b == ord(",")
+    if b'"' in raw:   # inside quotes after an odd number of them (uint8 wraps: parity stays)
+        outside = (np.cumsum(b == ord('"'), dtype=np.uint8) & 1) == 0
+        newline &= outside
+        comma &= outside
+    ends = np.flatnonzero(newline)
     if ends.size == 0 or ends[-1] != b.size - 1:
         ends = np.append(ends, b.size)
     starts = np.r_[0, ends[:-1] + 1]
-    commas = np.r_[0, np.cumsum((b == ord(",")) & outside)]
+    commas = np.flatnonzero(comma)
     blank = ends - starts - (b[np.maximum(ends - 1, 0)] == ord("\r")) <= 0
     lines = np.flatnonzero(~blank)
     header_line = lines[0]
@@ -318,7 +322,7 @@ def _check_fields(path: str, raw: bytes) -> None:
     if repeated:
         raise ValueError(f"{path}: column {repeated[0]} appears {names.count(repeated[0])} times in "
                          "the header; expected each column once")
-    fields = commas[ends[lines]] - commas[starts[lines]] + 1
+    fields = np.searchsorted(commas, ends[lines]) - np.searchsorted(commas, starts[lines]) + 1
     wrong = np.flatnonzero(fields[1:] != fields[0])
     if wrong.size:
         row = int(wrong[0])
