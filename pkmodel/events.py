@@ -10,7 +10,7 @@ column. TIME may be negative (as in NONMEM 7.4 and later). IDs are kept
 exactly as int64 (never through a float).
 
 An event table is bounded before anything is allocated for it: ADDL expands
-to at most MAX_DOSES doses in all. A dose costs about 400 bytes from reading
+to at most MAX_TABLE_DOSES doses in all. A dose costs about 400 bytes from reading
 to simulating (measured: 1e6 doses of 20,000 children at their own times peak
 at 0.6 GB with the interpreter), so the limit keeps a table near 2 GB.
 """
@@ -34,7 +34,7 @@ OPTIONAL = ("II", "ADDL", "SS", "RATE", "DV", "MDV")
 _DOSE_EVIDS = (1, 4)      # dose; reset and dose
 _DOSE_FIELDS = ("AMT", "II", "ADDL", "SS", "RATE")  # 0 or missing on rows that are not doses
 _EXACT_INTEGER = 2.0 ** 53  # floats below this that equal an integer are written as one
-MAX_DOSES = 5_000_000     # doses in one event table, ADDL expanded
+MAX_TABLE_DOSES = 5_000_000  # doses in one event table, ADDL expanded
 
 
 @dataclass(frozen=True, eq=False)
@@ -227,15 +227,15 @@ class EventTable:
         return ids
 
     def _refuse_too_many_doses(self, addl: np.ndarray) -> None:
-        """Refuse, before expanding it, a table whose ADDL would give more than MAX_DOSES doses.
+        """Refuse, before expanding it, a table whose ADDL would give more than MAX_TABLE_DOSES doses.
 
         addl : ADDL of each dose row, -1 on rows that are not doses (float: any size).
         """
         total = float(np.sum(addl + 1.0))
-        if total > MAX_DOSES:
+        if total > MAX_TABLE_DOSES:
             row = int(np.argmax(addl))
-            raise ValueError(f"{self._found(row, 'ADDL')}; expected at most {MAX_DOSES:,} doses in "
-                             f"one event table (pkmodel.events.MAX_DOSES), ADDL expanded: this "
+            raise ValueError(f"{self._found(row, 'ADDL')}; expected at most {MAX_TABLE_DOSES:,} doses in "
+                             f"one event table (pkmodel.events.MAX_TABLE_DOSES), ADDL expanded: this "
                              f"table would give {total:,.0f}")
 
     def _refuse(self, bad: np.ndarray, column: str, expected: str, also: str | None = None) -> None:

@@ -169,8 +169,7 @@ def _shared_input(structure: Structure, epochs: Epochs, doses: Doses, m: int) ->
         return None
     flow = np.where(given, rate[infused], 0.0)
     stop = times[infused] + np.where(anyone, longest, 0.0)
-    amounts = amounts.copy()
-    amounts[:, infused] = flow
+    amounts[:, infused] = flow             # amounts[:, rep] above is a copy
     n_stop = stop.size
     all_times = np.concatenate([times, stop])
     order = np.argsort(all_times, kind="stable")
