@@ -12,20 +12,23 @@ from .events import EventTable, read_events, write_events
 from .exposure import BACLOFEN_TARGET_MG_L, exposure, exposure_by_interval
 from .formulations import Formulation, bundled_formulations
 from .io import ResultFileError, SavedResult, load_result
-from .model import (CovariateEffect, Model, ModelFileError, Parameter, RandomEffect, ResidualError,
-                    bundled_models, load_model)
+from .model import (CovariateEffect, Model, ModelFileError, NegativeObservationWarning, Parameter,
+                    RandomEffect, ResidualError, bundled_models, load_model)
 from .result import ExposureResult, Result
+from .sensitivity import sensitivity
 from .simulate import ENGINES, simulate
 from .structures import Structure
 from .summary import add_bands, summarize, target_attainment
+from .validity import ValidityError, ValidityWarning, ValidRange
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BACLOFEN_TARGET_MG_L", "Cohort", "CovariateEffect", "Doses", "ENGINES", "EventTable",
-    "ExposureResult", "Formulation", "Model", "ModelFileError", "Parameter", "RandomEffect", "Regimen",
-    "ResidualError", "Result", "ResultFileError", "SavedResult", "Structure", "add_bands",
+    "ExposureResult", "Formulation", "Model", "ModelFileError", "NegativeObservationWarning",
+    "Parameter", "RandomEffect", "Regimen", "ResidualError", "Result", "ResultFileError",
+    "SavedResult", "Structure", "ValidRange", "ValidityError", "ValidityWarning", "add_bands",
     "bundled_formulations", "bundled_models", "compare", "exposure", "exposure_by_interval",
-    "find_dose", "growth", "load_model", "load_result", "read_events", "simulate", "summarize",
-    "target_attainment", "units", "write_events",
+    "find_dose", "growth", "load_model", "load_result", "read_events", "sensitivity", "simulate",
+    "summarize", "target_attainment", "units", "write_events",
 ]

@@ -53,9 +53,19 @@ def whole(where: str, name: str, value, minimum: int) -> int:
     return int(value)
 
 
+def refuse_masked(name: str, values) -> None:
+    """A masked array is refused: numpy's conversions drop its mask and keep the hidden values."""
+    if isinstance(values, np.ma.MaskedArray):
+        raise ValueError(f"{name} is a masked array; expected plain values (fill or drop the "
+                         "masked entries first: pkmodel does not guess them)")
+
+
 def numbers(name: str, values, expected: str = "a number") -> np.ndarray:
     """`values` as a float array, at least 1-D; text, True/False and None are refused (naming
-    the first), not converted."""
+    the first), not converted; so is a masked array."""
+    refuse_masked(name, values)
+    if isinstance(values, (list, tuple)):  # numpy turns [20.0, True] into [20.0, 1.0]
+        refuse_first([isinstance(v, (bool, np.bool_)) for v in values], name, values, expected)
     try:
         raw = np.array(values, ndmin=1)
     except (TypeError, ValueError):  # ragged

@@ -25,7 +25,7 @@ import pandas as pd
 
 from . import __version__
 from . import provenance as _provenance
-from .cohort import Cohort
+from .cohort import GMFCS_MIX, Cohort
 from .dosing import Regimen
 from .exposure import BACLOFEN_TARGET_MG_L, exposure
 from .io import atomic_write
@@ -34,12 +34,6 @@ from .simulate import simulate
 from .summary import add_bands, summarize, target_attainment
 from .units import concentration_in
 
-# GMFCS levels I-V of the job's children: the mean proportions over nine population CP
-# registries, 34.2, 25.6, 11.5, 13.7 and 15.6 % (Reid SM, Carlin JB, Reddihough DS. Dev Med
-# Child Neurol 2011;53:1007-12); as published they sum to 100.6 %, so they are normalised here.
-# Registries count every child with CP, not only those given baclofen.
-REGISTRY_GMFCS_PERCENT = (34.2, 25.6, 11.5, 13.7, 15.6)
-GMFCS_MIX = {level: p / sum(REGISTRY_GMFCS_PERCENT) for level, p in enumerate(REGISTRY_GMFCS_PERCENT, 1)}
 DEFAULT_MODEL = "baclofen_cp_card"
 # exposure is read over each regimen's last day; the concentration figure shows the last two
 WINDOW_H = 24.0
@@ -404,6 +398,10 @@ def _report(record: dict, results: dict, table: pd.DataFrame, attainment: pd.Dat
         "## Exposure by age band", "",
         "Median [5th-95th percentile]: weight, dose received over the last day, and Cmax, Cmin "
         "and Cavg over the last day.", "",
+        "Cavg depends only on CL/F and the dose received. Cmax and Cmin also depend on the "
+        "absorption and distribution numbers the published model does not give (marked assumed "
+        "in the model file): they move with those assumptions, Cavg does not (`pk.sensitivity`; "
+        "the models against published data: docs/validation.md).", "",
         _markdown(_wide(table)), "",
         "## Target attainment by weight band", "",
         "Share of children with Cavg within the target range.", "",

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from . import growth
-from ._checks import ID_PROBLEMS, integer_ids, is_number, numbers, plain, readonly, refuse_first
+from ._checks import (ID_PROBLEMS, integer_ids, is_number, numbers, plain, readonly, refuse_first,
+                      refuse_masked)
 from .variability import seed_entropy
 
 _SEXES = ("M", "F")
@@ -27,10 +28,26 @@ _SPELLINGS = {
 _REQUIRED = ("age_years", "weight_kg")
 # Bounds no person passes, so that a number in another unit (g for kg, m or mm for cm) is
 # refused rather than simulated: heaviest recorded ~635 kg, oldest 122 y, an extremely
-# preterm newborn ~25 cm, the tallest 272 cm.
+# preterm newborn ~25 cm, the tallest 272 cm; the lightest newborns who survive weigh
+# about 0.2 kg (a weight in tonnes is 1000 times smaller).
 MAX_WEIGHT_KG = 650.0
+MIN_WEIGHT_KG = 0.2
 MAX_AGE_YEARS = 125.0
 HEIGHT_RANGE_CM = (20.0, 300.0)
+# GMFCS levels I-V of children with CP: the mean proportions over nine population CP
+# registries, 34.2, 25.6, 11.5, 13.7 and 15.6 % (Reid SM, Carlin JB, Reddihough DS. Dev Med
+# Child Neurol 2011;53:1007-12); as published they sum to 100.6 %, so they are normalised.
+# Registries count every child with CP, not only those given baclofen. gmfcs="registry".
+REGISTRY_GMFCS_PERCENT = (34.2, 25.6, 11.5, 13.7, 15.6)
+GMFCS_MIX = MappingProxyType({level: p / sum(REGISTRY_GMFCS_PERCENT)
+                              for level, p in enumerate(REGISTRY_GMFCS_PERCENT, 1)})
+# GMFCS proportions are normalised when they sum to 1 within this (published percentages are
+# rounded, or means over registries: Reid 2011's sum to 1.006); further off is refused.
+GMFCS_SUM_TOLERANCE = 0.01
+# A weight-for-age z shift beyond this moves the cohort's median child outside -6 to +5, the
+# z-scores the WHO growth standards flag as biologically implausible (Ruiz Brunner 2022's
+# offsets are -0.571 and -1.751, Krick 1996's -2.4).
+MAX_WEIGHT_Z_SHIFT = 5.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +89,10 @@ class Cohort:
     covariates: Mapping[str, np.ndarray] | None = None
 
     def __post_init__(self):
+        for f in fields(self):
+            refuse_masked(f"Cohort.{f.name}", getattr(self, f.name))
+        for name, values in (self.covariates or {}).items():
+            refuse_masked(f"Cohort.covariates[{name!r}]", values)
         weight = _finite_vector("weight_kg", self.weight_kg)
         age = _finite_vector("age_years", self.age_years)
         n = weight.shape[0]
@@ -79,6 +100,9 @@ class Cohort:
             raise ValueError("Cohort.weight_kg is empty; expected at least one child")
         _same_length("age_years", age, n)
         refuse_first(~(weight > 0), "Cohort.weight_kg", weight, "a weight > 0 kg")
+        refuse_first(weight < MIN_WEIGHT_KG, "Cohort.weight_kg", weight,
+                     f"a weight in kg, at least {MIN_WEIGHT_KG:g} (the lightest newborns who "
+                     "survive; a weight in tonnes is 1000 times smaller)")
         refuse_first(weight > MAX_WEIGHT_KG, "Cohort.weight_kg", weight,
                      f"a weight in kg, at most {MAX_WEIGHT_KG:g} (a weight in g is 1000 times larger)")
         refuse_first(~(age >= 0), "Cohort.age_years", age, "an age >= 0 years")
@@ -105,6 +129,7 @@ class Cohort:
                          f"a height in cm, {low:g} to {high:g} (in m it is 100 times smaller)")
             object.__setattr__(self, "height_cm", readonly(height))
         if self.gmfcs is not None:
+            numbers("Cohort.gmfcs", self.gmfcs, "a GMFCS level 1, 2, 3, 4 or 5")  # no True
             gmfcs = np.array(self.gmfcs, ndmin=1)
             _same_length("gmfcs", gmfcs, n)
             refuse_first(~np.isin(gmfcs, growth.GMFCS_LEVELS), "Cohort.gmfcs", gmfcs,
@@ -209,9 +234,13 @@ class Cohort:
             Same seed, same cohort; age, sex, z-scores and GMFCS level each come
             from their own stream, so changing `gmfcs` or `weight_z_shift` keeps
             the same children (ages, sexes, heights).
-        gmfcs : int 1-5, or proportions over levels, optional
-            One level for every child, or {level: proportion} (summing to 1;
-            absent levels 0), or five proportions for levels 1-5.
+        gmfcs : int 1-5, "registry", or proportions over levels, optional
+            One level for every child; "registry", the mean mix of nine CP
+            registries (Reid 2011, `GMFCS_MIX`); {level: proportion} (absent
+            levels 0) or five proportions for levels 1-5, summing to 1 within
+            GMFCS_SUM_TOLERANCE (0.01) and then normalised, so published
+            rounded percentages (Reid's 0.342 ... summing to 1.006) are taken
+            as they are printed.
         weight_z_shift : float or mapping, optional
             Added to the weight-for-age z-score: a number for every child,
             {GMFCS level: shift}, or {"M": shift, "F": shift}. Default: with
@@ -219,7 +248,8 @@ class Cohort:
             Rep 2022: -0.571 for GMFCS I-II, -1.751 for III-V;
             `data/gmfcs_weight_z.toml`), else 0. These are regression offsets,
             not validated GMFCS growth charts; Krick et al. 1996 (quadriplegic
-            CP) is the alternative {"M": -2.4, "F": -2.1}.
+            CP) is the alternative {"M": -2.4, "F": -2.1}. At most
+            MAX_WEIGHT_Z_SHIFT (5) either way.
         height_weight_corr : float
             Correlation of the height and weight z-scores (within a GMFCS
             level), -1 to 1.
@@ -238,7 +268,8 @@ class Cohort:
         z_height, independent = z_rng.standard_normal((2, n))
         rho = float(height_weight_corr)
         z_weight = rho * z_height + math.sqrt(1.0 - rho * rho) * independent + shift
-        return cls(weight_kg=growth.measurement_at_z("weight_kg", z_weight, sex, age), age_years=age,
+        weight = growth.measurement_at_z("weight_kg", z_weight, sex, age)
+        return cls(weight_kg=weight, age_years=age,
                    sex=sex, height_cm=growth.measurement_at_z("stature_cm", z_height, sex, age),
                    weight_z=z_weight, gmfcs=levels)
 
@@ -273,6 +304,10 @@ class Cohort:
             found = _find_column(where, frame, columns, field, spellings)
             if found is not None:
                 spelling, name = found
+                repeats = int(np.count_nonzero(frame.columns == name))
+                if repeats > 1:
+                    raise ValueError(f"{where}: the table has {repeats} columns named {name!r}; "
+                                     f"expected one ({field})")
                 factor = spellings[spelling]
                 values[field] = frame[name].to_numpy() if factor is None else \
                     _numbers(where, name, frame[name]) * factor
@@ -325,6 +360,11 @@ def _draw_gmfcs(where: str, gmfcs, n: int, rng: np.random.Generator) -> np.ndarr
     levels = growth.GMFCS_LEVELS
     if gmfcs is None:
         return None
+    if isinstance(gmfcs, str):
+        if gmfcs != "registry":
+            raise ValueError(f"{where}: gmfcs is {gmfcs!r}; expected 'registry' (Reid 2011's mix), "
+                             "a level 1-5, {level: proportion} or five proportions for levels 1-5")
+        gmfcs = GMFCS_MIX
     if is_number(gmfcs):
         if gmfcs not in levels:
             raise ValueError(f"{where}: gmfcs is {gmfcs!r}; expected a GMFCS level 1, 2, 3, 4 or 5, "
@@ -338,13 +378,15 @@ def _draw_gmfcs(where: str, gmfcs, n: int, rng: np.random.Generator) -> np.ndarr
     elif isinstance(gmfcs, (list, tuple, np.ndarray)) and len(gmfcs) == len(levels):
         shares = list(gmfcs)
     else:
-        raise ValueError(f"{where}: gmfcs is {gmfcs!r}; expected a level 1-5, {{level: proportion}} "
-                         "or five proportions for levels 1-5")
+        raise ValueError(f"{where}: gmfcs is {gmfcs!r}; expected a level 1-5, 'registry', "
+                         "{level: proportion} or five proportions for levels 1-5")
     refuse_first([not (is_number(p) and p >= 0) for p in shares], f"{where}: gmfcs proportion of level",
                  shares, "a number >= 0 (index 0 is level 1)")
     total = float(np.sum(shares))
-    if abs(total - 1.0) > 1e-6:
-        raise ValueError(f"{where}: gmfcs proportions sum to {total:g}; expected 1")
+    if not abs(total - 1.0) <= GMFCS_SUM_TOLERANCE:
+        hint = " (percentages? divide them by 100)" if 99 <= total <= 101 else ""
+        raise ValueError(f"{where}: gmfcs proportions sum to {total:g}; expected 1, within "
+                         f"{GMFCS_SUM_TOLERANCE:g} (then normalised){hint}")
     return rng.choice(np.array(levels, dtype=np.int64), size=n, p=np.asarray(shares, dtype=float) / total)
 
 
@@ -354,15 +396,14 @@ def _weight_z_shift(where: str, weight_z_shift, levels: np.ndarray | None, sex: 
         if levels is None:
             return 0.0
         weight_z_shift = growth.gmfcs_weight_z_shifts()
-    elif is_number(weight_z_shift) and math.isfinite(weight_z_shift):
+    elif is_number(weight_z_shift):
+        _z_shift(where, "weight_z_shift", weight_z_shift)
         return float(weight_z_shift)
     elif not isinstance(weight_z_shift, Mapping):
         raise ValueError(f"{where}: weight_z_shift is {weight_z_shift!r}; expected a number, "
                          "{GMFCS level: shift} or {'M': shift, 'F': shift}")
-    bad = [key for key, value in weight_z_shift.items() if not (is_number(value) and math.isfinite(value))]
-    if bad:
-        raise ValueError(f"{where}: weight_z_shift[{bad[0]!r}] is {weight_z_shift[bad[0]]!r}; "
-                         "expected a finite number")
+    for key, value in weight_z_shift.items():
+        _z_shift(where, f"weight_z_shift[{key!r}]", value)
     if set(weight_z_shift) == set(_SEXES):
         return np.where(sex == "M", float(weight_z_shift["M"]), float(weight_z_shift["F"]))
     if not set(weight_z_shift) <= set(growth.GMFCS_LEVELS):
@@ -379,6 +420,14 @@ def _weight_z_shift(where: str, weight_z_shift, levels: np.ndarray | None, sex: 
         raise ValueError(f"{where}: weight_z_shift has no shift for GMFCS level {plain(missing[0])}; "
                          "expected one for every level drawn")
     return by_level[levels]
+
+
+def _z_shift(where: str, name: str, value) -> None:
+    if not (is_number(value) and abs(value) <= MAX_WEIGHT_Z_SHIFT):
+        raise ValueError(f"{where}: {name} is {value!r}; expected a shift of the weight-for-age "
+                         f"z-score from -{MAX_WEIGHT_Z_SHIFT:g} to +{MAX_WEIGHT_Z_SHIFT:g} (a difference "
+                         "in z, not a weight; the WHO flags weight-for-age z-scores below -6 or "
+                         "above +5 as implausible)")
 
 
 def _find_column(where: str, frame: pd.DataFrame, columns: dict, field: str, spellings: dict):

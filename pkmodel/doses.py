@@ -74,6 +74,10 @@ class Doses:
         n = np.shape(self.time_h)[-1]
         _per_dose_fields(self, n)
 
+    def largest_mg(self) -> np.ndarray:
+        """Each subject's largest single dose, mg, shape (n_subjects,) (0 for none)."""
+        return self.amount_mg.max(axis=1, initial=0.0)
+
     def subjects(self, start: int, stop: int) -> "Doses":
         """The doses of subjects start..stop-1 (0-based positions)."""
         return replace(self, amount_mg=self.amount_mg[start:stop],
@@ -165,6 +169,12 @@ class SubjectDoses:
     def subject(self) -> np.ndarray:
         """The subject (0-based position) of each record, shape (n_records,)."""
         return np.repeat(np.arange(self.n_subjects), self.counts)
+
+    def largest_mg(self) -> np.ndarray:
+        """Each subject's largest single dose, mg, shape (n_subjects,) (0 for none)."""
+        largest = np.zeros(self.n_subjects)
+        np.maximum.at(largest, self.subject, self.amount_mg)
+        return largest
 
     def subjects(self, start: int, stop: int) -> "SubjectDoses":
         """The doses of subjects start..stop-1 (0-based positions)."""

@@ -233,9 +233,11 @@ class Regimen:
         of the last daily amount before it (under the dose and daily caps) and
         step up by step_mg per dose each period from there: 20 mg TID (60
         mg/day) is followed by 15 mg QID (60 mg/day), then 17.5 mg QID.
-        He 2014: start 2.5 mg TID, +2.5 mg per dose weekly over 10-12 weeks,
-        up to 20 mg QID (80 mg/day). Amounts may be text with a unit, as in
-        `weight_based`; the other arguments as there.
+        He 2014 titrated from 2.5 mg TID over 10-12 weeks to the maximum
+        tolerated dose, up to 20 mg QID (80 mg/day); its steps are not
+        published, so the +2.5 mg per dose weekly of pkmodel's examples is an
+        assumption. Amounts may be text with a unit, as in `weight_based`; the
+        other arguments as there.
         """
         where = "Regimen.titration"
         start_mg = as_dose(start_mg, "mg", f"{where}: start_mg")

@@ -1,5 +1,6 @@
 """simulate(): model + cohort + regimen + engine -> Result."""
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Mapping
@@ -7,9 +8,9 @@ from typing import Mapping
 import numpy as np
 from scipy.integrate import OdeSolver
 
-from . import chunked, growth
+from . import chunked, growth, validity
 from . import variability as _variability
-from ._checks import is_number, numbers, refuse_first
+from ._checks import is_number, numbers, plain, refuse_first
 from .cohort import Cohort
 from .dosing import Doses, Regimen
 from .engines import analytic, ode
@@ -17,18 +18,26 @@ from .engines.common import Epochs
 from .events import EventTable
 from .model import Model
 from .result import ExposureResult, Result
+from .structures import OPTIONAL, UNITS
 
 ENGINES = {"analytic": analytic.simulate, "ode": ode.simulate}
 _ENGINE_OPTIONS = {"analytic": analytic.OPTIONS, "ode": ode.OPTIONS}
 _ODE_METHODS = ("RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA")
 _RTOL_FLOOR = 100 * np.finfo(float).eps
+# atol (mg) at least this times the largest dose: an absolute error below it is below the
+# rounding of the amounts at the solver's own relative floor (rtol >= 100 eps), and solve_ivp
+# then fails ("step size less than spacing", measured for BDF at 4 eps x the dose) or, at
+# 1e-300, overflows its error norm. The default 1e-12 mg is raised to it above 45 mg.
+_ATOL_FLOOR_PER_MG = _RTOL_FLOOR
+# children whose doses are drawn at a time to check them (bounded memory in chunked runs)
+_DOSE_CHECK_CHILDREN = 4 * _variability.BLOCK
 
 
 def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times, *,
              engine: str = "analytic", variability: bool = True, seed: int | None = None,
              occasions=None, replicates: int | None = None, weight_update_h: float | None = None,
              chunk_size: int | None = None, keep: str = "concentrations", window=None,
-             out=None, client=None, backend: str | None = None,
+             out=None, client=None, backend: str | None = None, strict: bool = False,
              **engine_options) -> Result | ExposureResult:
     """Concentration-time curves of every child in `cohort` on `regimen`.
 
@@ -67,21 +76,29 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
         in the directory `out`, or run the chunks on a Dask cluster
         (client=distributed.Client, or backend="dask" for the current one).
         Same numbers whatever the chunking; see `pkmodel.chunked.simulate`.
+    strict : bool
+        The model's validity ranges (`Model.validity`: age, weight,
+        weight-for-age z, mg/kg per dose) are checked before simulating: a
+        child outside gives a `ValidityWarning` naming the child and the bound,
+        or with strict=True a `ValidityError`.
     **engine_options
-        For engine="ode": rtol, atol (mg), method (a solve_ivp method).
+        For engine="ode": rtol (>= 100 eps), atol (mg, >= 100 eps x the
+        largest dose; default 1e-12, raised to that floor for larger doses),
+        method (a solve_ivp method).
     """
     _expect(model, Model, "model", "a Model (pk.load_model)")
     _expect(cohort, Cohort, "cohort", "a Cohort")
     _expect(regimen, (Regimen, EventTable), "regimen", "a Regimen or an event table (pk.read_events)")
-    if engine not in ENGINES:
-        raise ValueError(f"engine is {engine!r}; expected one of {sorted(ENGINES)}")
+    if not (isinstance(engine, str) and engine in ENGINES):
+        raise ValueError(f"engine is {engine!r}; expected one of {sorted(ENGINES)} (a name)")
     unknown = sorted(set(engine_options) - set(_ENGINE_OPTIONS[engine]))
     if unknown:
         raise ValueError(f"engine {engine!r} has no option {unknown[0]!r}; expected "
                          f"{sorted(_ENGINE_OPTIONS[engine]) or 'none'}")
     _check_ode_options(engine_options)
-    if not isinstance(variability, (bool, np.bool_)):
-        raise ValueError(f"variability is {variability!r}; expected True or False")
+    for name, flag in (("variability", variability), ("strict", strict)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise ValueError(f"{name} is {flag!r}; expected True or False")
     times_h = check_times(times)
     occasion_starts = _occasions(occasions, model)
     growth_starts = _growth_starts(weight_update_h, times_h, cohort)
@@ -91,13 +108,24 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
 
     if isinstance(regimen, EventTable):
         regimen.check_compartments(model.structure)
+    validity.check_cohort(model, cohort, bool(strict))
     plan = Plan(model=model, regimen=regimen, times_h=times_h, engine=engine,
                 engine_options=engine_options, variability=bool(variability), entropy=entropy,
                 occasion_starts=occasion_starts, growth_starts=growth_starts,
                 replicates=n_replicates if replicates else None)
-    if (chunk_size, keep, window, out, client, backend) == (None, "concentrations", None, None,
-                                                            None, None):
-        return plan.run(cohort)
+    whole = (chunk_size, keep, window, out, client, backend) == (None, "concentrations", None,
+                                                                 None, None, None)
+    doses = None
+    if engine == "ode":  # atol's floor needs the doses first (cheap beside solving)
+        doses = plan.doses(cohort) if whole else None
+        largest = _largest_doses(plan, cohort, doses)
+        validity.check_doses(model, cohort, largest, bool(strict))
+        plan = dataclasses.replace(plan, engine_options=_atol_for_doses(engine_options, largest))
+    else:  # checked as each chunk's doses are drawn, not drawn twice
+        plan = dataclasses.replace(plan, dose_check="strict" if strict else "warn",
+                                   in_chunks=not whole)
+    if whole:
+        return plan.run(cohort, doses=doses)
     return chunked.simulate(plan, cohort, chunk_size=chunk_size, keep=keep, window=window,
                             out=out, client=client, backend=backend)
 
@@ -122,6 +150,8 @@ class Plan:
     occasion_starts: np.ndarray
     growth_starts: np.ndarray
     replicates: int | None
+    dose_check: str | None = None  # "warn" | "strict": check each child's doses against validity
+    in_chunks: bool = False        # run by chunked.simulate (dose warnings per chunk)
 
     @property
     def starts(self) -> np.ndarray:
@@ -143,6 +173,9 @@ class Plan:
         n_replicates = replicates or 1
         n = len(cohort)
         doses = self.doses(cohort, first) if doses is None else doses
+        if self.dose_check:
+            validity.check_doses(model, cohort, doses.largest_mg(),
+                                 self.dose_check == "strict", first=first, chunk=self.in_chunks)
         blocks, individual, etas, kappas = [], [], [], []
         for r in range(n_replicates):  # over replicates, each vectorised over the cohort
             replicate_model = _replicate_model(model, entropy, r) if replicates else model
@@ -154,8 +187,11 @@ class Plan:
                 params = Epochs(start_h=starts, params=tuple(
                     _with_kappas(replicate_model.individual_parameters(c, eta), model.iov_names,
                                  kappa[:, o]) for c, o in zip(covariates, occasion)))
+                for p in params.params:
+                    _check_individual(model, p, cohort, first)
             else:
                 params = _with_kappas(own, model.iov_names, kappa[:, 0])
+                _check_individual(model, params, cohort, first)
             blocks.append(ENGINES[engine](model.structure, params, doses, times_h,
                                           **self.engine_options))
             individual.append(own)
@@ -167,6 +203,49 @@ class Plan:
                       cohort=cohort, doses=doses, model=model, engine=engine, seed=entropy,
                       regimen=self.regimen.label, variability=self.variability,
                       replicate=np.repeat(np.arange(n_replicates), n) if replicates else None)
+
+
+def _check_individual(model: Model, params: Mapping[str, np.ndarray], cohort: Cohort,
+                      first: int) -> None:
+    """Refuse a child whose parameter is not a finite number > 0 (tlag >= 0), naming both."""
+    dimensions = {**model.structure.parameters, **{n: d for n, (d, _) in OPTIONAL.items()}}
+    for name, values in params.items():
+        ok = np.isfinite(values) & ((values >= 0) if name == "tlag" else (values > 0))
+        bad = np.flatnonzero(~ok)
+        if bad.size:
+            i = int(bad[0])
+            unit = UNITS[dimensions[name]][-1]
+            raise ValueError(
+                f"model {model.name!r}: child ID {plain(cohort.ids[i])} (position {first + i}) "
+                f"has {name} = {plain(values[i])!r} {unit}; expected a finite number "
+                f"{'>= 0' if name == 'tlag' else '> 0'} (from the model's value "
+                f"{model.parameters[name].value!r} {model.parameters[name].unit}, the child's "
+                f"weight {plain(cohort.weight_kg[i])!r} kg, covariates and random effects)")
+
+
+def _largest_doses(plan: "Plan", cohort: Cohort, doses: Doses | None) -> np.ndarray:
+    """Each child's largest single dose, mg, shape (n_subjects,): from `doses`, or drawn a block
+    of children at a time (memory bounded as in chunked runs)."""
+    if doses is None and isinstance(plan.regimen, EventTable):
+        doses = plan.doses(cohort)
+    if doses is not None:
+        return doses.largest_mg()
+    n = len(cohort)
+    return np.concatenate([
+        plan.doses(chunked._rows(cohort, a, min(a + _DOSE_CHECK_CHILDREN, n)), first=a)
+        .largest_mg() for a in range(0, n, _DOSE_CHECK_CHILDREN)])
+
+
+def _atol_for_doses(options: Mapping, largest_dose_mg: np.ndarray) -> dict:
+    """The ode engine's options with atol at or above its floor for these doses (mg)."""
+    floor = _ATOL_FLOOR_PER_MG * float(largest_dose_mg.max(initial=0.0))
+    if "atol" not in options:
+        return {**options, "atol": max(ode.OPTIONS["atol"], floor)}
+    if options["atol"] < floor:
+        raise ValueError(f"engine option atol is {options['atol']!r} mg; expected >= {floor:.3g} "
+                         f"mg, 100 eps x the largest dose ({float(largest_dose_mg.max()):g} mg): "
+                         "a smaller absolute error is below the rounding of the amounts")
+    return dict(options)
 
 
 def _with_kappas(params: dict, names, kappa: np.ndarray) -> dict:

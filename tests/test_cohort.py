@@ -112,7 +112,8 @@ def test_gmfcs_iii_to_v_cohort_has_median_weight_z_of_ruiz_brunner():
     z = reference_z("weight_kg", cohort.weight_kg, cohort.sex, cohort.age_years)
     # Ruiz Brunner 2022: -1.751 for GMFCS III-V; sampling error of a median ~0.004
     assert abs(np.median(z) - (-1.751)) < 0.03
-    np.testing.assert_allclose(z, cohort.weight_z, atol=1e-8)  # the stored z is the chart's
+    lms = cohort.weight_z <= pk.growth.TAIL_FROM_Z  # plain LMS up to z = 2, a linear tail above
+    np.testing.assert_allclose(z[lms], cohort.weight_z[lms], atol=1e-8)  # the stored z is the chart's
     assert set(np.unique(cohort.gmfcs)) == {3, 4, 5}
 
 
@@ -206,10 +207,45 @@ def test_gmfcs_level_outside_one_to_five_is_refused(level):
         pk.Cohort.from_growth_charts(10, seed=1, gmfcs=level)
 
 
-def test_gmfcs_proportions_not_summing_to_one_are_refused():
-    # Reid 2011's registry means as published sum to 100.6 %: they must be normalised first
-    with pytest.raises(ValueError, match=r"gmfcs proportions sum to 1\.006; expected 1"):
-        pk.Cohort.from_growth_charts(10, seed=1, gmfcs=[0.342, 0.256, 0.115, 0.137, 0.156])
+REID_2011 = [0.342, 0.256, 0.115, 0.137, 0.156]  # GMFCS I-V as published: they sum to 1.006
+
+
+def test_registry_mix_is_reid_2011_normalised_as_on_the_command_line():
+    # --gmfcs registry and gmfcs="registry" are the same mix: Reid's percentages over 100.6
+    n = 200_000
+    cohort = pk.Cohort.from_growth_charts(n, seed=3, gmfcs="registry")
+    shares = np.bincount(cohort.gmfcs, minlength=6)[1:] / n
+    expected = np.array(REID_2011) / 1.006
+    # binomial SD of a share sqrt(p (1 - p) / n) <= 0.0011; 4 SD
+    np.testing.assert_allclose(shares, expected, atol=4 * math.sqrt(0.25 / n))
+    from pkmodel import cli
+    np.testing.assert_allclose([cli.GMFCS_MIX[level] for level in range(1, 6)], expected,
+                               rtol=1e-12)
+
+
+def test_reid_published_proportions_are_accepted_and_normalised():
+    # summing to 1.006 (within the 0.01 tolerance): the same children as gmfcs="registry"
+    reid = pk.Cohort.from_growth_charts(5000, seed=4, gmfcs=REID_2011)
+    registry = pk.Cohort.from_growth_charts(5000, seed=4, gmfcs="registry")
+    by_level = pk.Cohort.from_growth_charts(5000, seed=4, gmfcs=dict(enumerate(REID_2011, 1)))
+    assert np.array_equal(reid.gmfcs, registry.gmfcs) and np.array_equal(reid.gmfcs, by_level.gmfcs)
+    np.testing.assert_array_equal(reid.weight_kg, registry.weight_kg)
+
+
+@pytest.mark.parametrize("shares, message", [
+    ([0.35, 0.26, 0.12, 0.14, 0.16], r"gmfcs proportions sum to 1\.03; expected 1, within 0\.01 "
+                                     r"\(then normalised\)$"),
+    ([34.2, 25.6, 11.5, 13.7, 15.6], r"gmfcs proportions sum to 100\.6; expected 1, within 0\.01 "
+                                     r"\(then normalised\) \(percentages\? divide them by 100\)"),
+])
+def test_gmfcs_proportions_off_by_more_than_the_tolerance_are_refused(shares, message):
+    with pytest.raises(ValueError, match=message):
+        pk.Cohort.from_growth_charts(10, seed=1, gmfcs=shares)
+
+
+def test_gmfcs_mix_by_another_name_is_refused():
+    with pytest.raises(ValueError, match=r"gmfcs is 'reid'; expected 'registry' \(Reid 2011's mix\)"):
+        pk.Cohort.from_growth_charts(10, seed=1, gmfcs="reid")
 
 
 def test_gmfcs_proportion_for_an_unknown_level_is_refused():
@@ -346,3 +382,54 @@ def test_further_covariates_travel_with_the_cohort_and_reach_the_model():
         cohort.with_covariates(x=[1, 2])
     with pytest.raises(ValueError, match=r"Cohort\.covariates has 'weight_kg'; expected a name other than"):
         cohort.with_covariates(weight_kg=[1, 2, 3])
+
+
+# --- accepted nonsense, refused (issue 12, item 17) ---------------------------------------
+
+def test_a_shift_of_fifty_is_refused_as_a_z_score_not_as_a_weight():
+    with pytest.raises(ValueError, match=r"from_growth_charts: weight_z_shift is 50; expected a shift "
+                                         r"of the weight-for-age z-score from -5 to \+5 \(a "
+                                         r"difference in z, not a weight"):
+        pk.Cohort.from_growth_charts(10, seed=1, weight_z_shift=50)
+    with pytest.raises(ValueError, match=r"weight_z_shift\[3\] is -7; expected a shift"):
+        pk.Cohort.from_growth_charts(10, seed=1, gmfcs=3, weight_z_shift={3: -7})
+
+
+@pytest.mark.parametrize("weight", [1e-300, 0.19])
+def test_a_weight_below_the_lightest_newborns_is_refused(weight):
+    with pytest.raises(ValueError, match=rf"Cohort\.weight_kg\[0\] is {weight!r}; expected a "
+                                         r"weight in kg, at least 0\.2"):
+        pk.Cohort(weight_kg=[weight], age_years=[8.0])
+    assert pk.Cohort(weight_kg=[0.2], age_years=[0.0]).weight_kg[0] == 0.2  # the bound is kept
+
+
+@pytest.mark.parametrize("field, values", [("gmfcs", [True]), ("gmfcs", [2, True]),
+                                           ("weight_kg", [20.0, True])])
+def test_true_is_not_a_number_even_among_numbers(field, values):
+    # numpy turns [2, True] into [2, 1]: True would be GMFCS level 1, or a 1 kg child
+    given = {"weight_kg": [20.0] * len(values), "age_years": [8.0] * len(values), field: values}
+    with pytest.raises(ValueError, match=rf"Cohort\.{field}\[{len(values) - 1}\] is True; "
+                                         r"expected a"):
+        pk.Cohort(**given)
+
+
+@pytest.mark.parametrize("field", ["weight_kg", "age_years", "gmfcs", "sex"])
+def test_a_masked_array_is_refused_not_read_through_its_mask(field):
+    # np.asarray of a masked array keeps the masked (hidden) values: -1 kg, 99 y, level 0
+    values = {"weight_kg": [20.0, -1.0], "age_years": [8.0, 99.0], "gmfcs": [2, 0],
+              "sex": ["M", "?"]}
+    given = {"weight_kg": [20.0, 30.0], "age_years": [8.0, 9.0]}
+    given[field] = np.ma.masked_array(values[field], mask=[False, True])
+    with pytest.raises(ValueError, match=rf"Cohort\.{field} is a masked array; expected plain "
+                                         r"values \(fill or drop the masked entries first"):
+        pk.Cohort(**given)
+
+
+def test_from_frame_repeated_column_names_are_refused():
+    table = pd.DataFrame([[20.0, 8.0, 21.0]], columns=["weight_kg", "age_years", "weight_kg"])
+    with pytest.raises(ValueError, match=r"from_frame: the table has 2 columns named 'weight_kg'; "
+                                         r"expected one \(weight_kg\)"):
+        pk.Cohort.from_frame(table)
+    mapped = pd.DataFrame([[20.0, 8.0, 9.0]], columns=["WT", "AGE", "AGE"])
+    with pytest.raises(ValueError, match=r"2 columns named 'AGE'; expected one \(age_years\)"):
+        pk.Cohort.from_frame(mapped, columns={"weight_kg": "WT", "age_years": "AGE"})

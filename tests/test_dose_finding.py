@@ -184,7 +184,11 @@ def test_the_table_states_the_caps_it_used_and_no_band_dose_is_above_them():
     band = pk.add_bands(pd.DataFrame({"id": kids.ids}), kids)["weight_band"].astype(str).to_numpy()
     for label, dose, pta in zip(capped["weight_band"].astype(str), capped["mg_per_dose"], capped["pta"]):
         cavg = per_mg[band == label] * min(dose, 20.0)
-        assert np.mean((cavg >= 0.08) & (cavg <= 0.40)) == pta
+        # a band's best PTA may be reached only at a dose that puts a child exactly on 0.08 or
+        # 0.40 mg/L, where rounding in the last bit decides: such children may count either way
+        edge = np.isclose(cavg, 0.08, rtol=1e-12) | np.isclose(cavg, 0.40, rtol=1e-12)
+        inside = (cavg >= 0.08) & (cavg <= 0.40)
+        assert np.mean(inside & ~edge) <= pta <= np.mean(inside | edge)
 
 
 def test_age_banded_daily_caps_hold_each_child_at_its_own_cap(card):

@@ -8,7 +8,8 @@ import pkmodel as pk
 from pkmodel import variability
 from conftest import typical_cohort
 
-# He 2014 trial titration: 2.5 mg TID, +2.5 mg per dose every week, to 2 mg/kg/day, 20 mg/dose cap
+# a titration like He 2014's (its steps are not published): 2.5 mg TID, +2.5 mg per dose every
+# week, to 2 mg/kg/day, 20 mg/dose cap
 TRIAL = dict(start_mg=2.5, doses_per_day=3, step_mg=2.5, step_every_days=7, target_mg_per_kg_day=2.0,
              days=84, max_mg_per_dose=20)
 # common pediatric references: 40 mg/day for ages 2-7, 60 mg/day from 8 years

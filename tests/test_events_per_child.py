@@ -76,7 +76,7 @@ def lagged(tmp_path_factory):
 def test_any_event_table_simulates_each_child_as_that_child_alone(lagged, table, which):
     model = lagged[which]
     ids = np.unique(table.ID)
-    cohort = pk.Cohort(weight_kg=10.0 + 7.0 * ids, age_years=2.0 + ids, ids=ids)
+    cohort = pk.Cohort(weight_kg=25.0 + 8.0 * ids, age_years=8.0 + 2.0 * ids, ids=ids)  # <= 1.2 mg/kg
     events = pk.read_events(table)
     together = pk.simulate(model, cohort, events, TIMES, variability=False)
     # the same doses stored per child: the analytic engine's per-subject path

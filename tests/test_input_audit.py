@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 import pkmodel as pk
+from pkmodel import plots as pkplots
 from pkmodel.io import atomic_write
 from conftest import card_document, typical_cohort, write_model, write_toml
 
@@ -132,7 +133,7 @@ ROWS = [
     Row("model-unknown-name", MODEL, "not a bundled model's name",
         lambda t: pk.load_model("baclofen"), ValueError,
         r"model 'baclofen' is not a bundled model; expected one of \['baclofen_cp_card', "
-        r"'baclofen_cp_he2014'\] or a path"),
+        r"'baclofen_cp_he2014', 'baclofen_cp_he2014_fast_absorption'\] or a path"),
     Row("model-not-a-name", MODEL, "a number for the name or path",
         lambda t: pk.load_model(5), TypeError,
         r"load_model: name_or_path is 5 \(int\); expected a bundled model's name or a path"),
@@ -160,7 +161,8 @@ ROWS = [
         r"'two_compartment_oral'\]"),
     Row("model-unknown-absorption", MODEL, "unknown absorption",
         lambda t: model_with(t, model={"absorption": "zero_order"}), ModelFileError,
-        r"model\.absorption is 'zero_order'; expected one of \['first_order', 'transit'\]"),
+        r"model\.absorption is 'zero_order'; expected one of \['first_order', 'transit', "
+        r"'transit_first_order'\]"),
     Row("model-transit-count-missing", MODEL, "transit absorption without n_transit",
         lambda t: model_with(t, model={"absorption": "transit"}), ModelFileError,
         r"model\.n_transit is missing; transit absorption needs the number of transit"),
@@ -690,6 +692,186 @@ ROWS = [
                                variability=False), ValueError,
         r"find_dose: band '<15 kg': .* mg rounds to 5\.0 mg as 'granules'"),
 
+    # --- issue 18 ---
+    Row("covariate-iiv-above-own", MODEL, "a covariate keeps more IIV than its parameter has",
+        lambda t: model_with(t, CL={"covariates": {"sex": {
+            "type": "categorical", "values": {"M": 0.3, "F": 0.25}, "iiv_sd": 0.5}}}),
+        ModelFileError,
+        r"parameters\.CL\.covariates\.sex\.iiv_sd is 0\.5; expected the SD of parameters\.CL's "
+        r"own random effect left when the covariate is known, a number from 0 to its iiv_sd "
+        r"\(0\.334\)"),
+    Row("transit-first-order-count-missing", MODEL, "transit then first-order absorption without "
+        "n_transit", lambda t: model_with(t, model={"absorption": "transit_first_order"},
+                                          MTT={"value": 0.389, "unit": "h"}),
+        ModelFileError, r"model\.n_transit is missing; transit absorption needs the number of "
+                        r"transit compartments"),
+    Row("sensitivity-unknown-name", OPTIONS, "sensitivity of a number the model does not have",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"Vmax": [1.0]}), ValueError,
+        r"sensitivity: parameters names 'Vmax'; expected one of 'baclofen_cp_card''s parameters "
+        r"\['CL', 'V', 'ka'\] or \['n_transit', 'V1_split', 'omega'\]"),
+    Row("sensitivity-bad-value", OPTIONS, "a negative setting for a rate",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": [2.0, -1.0]}), ValueError,
+        r"sensitivity: parameters\['ka'\] has -1\.0; expected finite numbers > 0 in 1/h"),
+    Row("sensitivity-not-a-list", OPTIONS, "one setting where a list of settings belongs",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": 2.0}), ValueError,
+        r"sensitivity: parameters\['ka'\] is 2\.0; expected a list of settings"),
+    Row("sensitivity-empty", OPTIONS, "nothing to vary",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {}), ValueError,
+        r"sensitivity: parameters is \{\}; expected \{name: \[settings\]\}"),
+    Row("sensitivity-split-one-compartment", OPTIONS, "a V1/V2 split of a one-compartment model",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"V1_split": [0.3]}), ValueError,
+        r"sensitivity: parameters\['V1_split'\]: model 'baclofen_cp_card' has one compartment; "
+        r"expected two to split V1 and V2"),
+    Row("sensitivity-split-too-large", OPTIONS, "a central volume above Vss",
+        lambda t: pk.sensitivity(pk.load_model("baclofen_cp_he2014"), CHILD, REG,
+                                 {"V1_split": [1.5]}), ValueError,
+        r"sensitivity: parameters\['V1_split'\] has 1\.5; expected V1 between 0 and Vss = "
+        r"1\.16 L/kg"),
+    Row("sensitivity-transit-first-order", OPTIONS, "transit compartments of a first-order model",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"n_transit": [3]}), ValueError,
+        r"sensitivity: parameters\['n_transit'\]: model 'baclofen_cp_card' has first-order "
+        r"absorption; expected a transit model to vary n_transit"),
+    Row("sensitivity-transit-count", OPTIONS, "a fractional number of transit compartments",
+        lambda t: pk.sensitivity(pk.load_model("baclofen_cp_he2014"), CHILD, REG,
+                                 {"n_transit": [2.5]}), ValueError,
+        r"sensitivity: parameters\['n_transit'\] has 2\.5; expected whole numbers >= 0"),
+    Row("sensitivity-omega", OPTIONS, "an omega convention other than sd or cv",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"omega": ["percent"]}), ValueError,
+        r"sensitivity: parameters\['omega'\] has 'percent'; expected one of \['sd', 'cv'\]"),
+    Row("sensitivity-metric", OPTIONS, "an exposure metric sensitivity does not give",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": [1.0]}, metrics=["auc"]), ValueError,
+        r"sensitivity: metrics has 'auc'; expected some of \['cmax', 'cmin', 'cavg', 'pta'\]"),
+    Row("sensitivity-grid", OPTIONS, "a grid step of 0 h",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": [1.0]}, dt_h=0.0), ValueError,
+        r"sensitivity: dt_h is 0\.0; expected a grid step in h, 0 < dt_h <= 1"),
+    Row("sensitivity-one-dose", OPTIONS, "a single dose (no steady state to read)",
+        lambda t: pk.sensitivity(CARD, CHILD, pk.Regimen.fixed(mg=10, every_h=24, n_doses=1),
+                                 {"ka": [1.0]}), ValueError,
+        r"sensitivity: the regimen has fewer than two dose times; expected repeated doses"),
+    Row("sensitivity-not-a-model", OPTIONS, "a model's name where the Model belongs",
+        lambda t: pk.sensitivity("baclofen_cp_card", CHILD, REG, {"ka": [1.0]}), TypeError,
+        r"sensitivity: model is str; expected a Model \(pk\.load_model\)"),
+    Row("tornado-not-sensitivity", OTHER, "a tornado of a table that is not pk.sensitivity's",
+        lambda t: pkplots.tornado(pd.DataFrame({"metric": [], "statistic": [], "parameter": [],
+                                                 "value": []})), ValueError,
+        r"tornado: the table has no 'cmax' 'median' rows with a baseline; expected a "
+        r"pk\.sensitivity table"),
+
+    # --- issue 12 E: inputs and science checks ---
+    Row("model-random-effects-not-table", MODEL, "[random_effects] Vss = 5 (a number for a table)",
+        lambda t: model_plus(t, "[random_effects]\nVss = 5\n"), ModelFileError,
+        r"random_effects\.Vss is 5; expected a table \(\[random_effects\.Vss\] with sd and"),
+    Row("model-correlations-not-array", MODEL, "correlations = 5",
+        lambda t: model_doc(t, lambda d: d.update(correlations=5)), ModelFileError,
+        r"correlations is 5; expected an array of tables \(\[\[correlations\]\] with between"),
+    Row("model-residual-not-table", MODEL, "residual_error = 5",
+        lambda t: model_doc(t, lambda d: d.update(residual_error=5)), ModelFileError,
+        r"residual_error is 5; expected a table \(\[residual_error\]\)"),
+    Row("model-covariates-not-table", MODEL, "covariates = 5 in a parameter",
+        lambda t: model_with(t, CL={"covariates": 5}), ModelFileError,
+        r"parameters\.CL\.covariates is 5; expected a table"),
+    Row("model-structure-list", MODEL, "structure = [] (a list for a name)",
+        lambda t: model_with(t, model={"structure": []}), ModelFileError,
+        r"model\.structure is \[\]; expected one of \['one_compartment_oral', "
+        r"'two_compartment_oral'\]"),
+    Row("model-unit-not-text", MODEL, "a unit that is a number",
+        lambda t: model_with(t, CL={"unit": 5}), ModelFileError,
+        r"parameters\.CL\.unit is 5; expected the unit as text \(e\.g\. 'L/h/kg'\)"),
+    Row("model-source-not-text", MODEL, "a source that is a number",
+        lambda t: model_with(t, CL={"source": 2014}), ModelFileError,
+        r"parameters\.CL\.source is 2014; expected text"),
+    Row("model-effect-parameters-not-names", MODEL, "a shared random effect's parameters nested",
+        lambda t: model_plus(t, '[random_effects.Vss]\nsd = 0.1\nparameters = [["V"]]\n'),
+        ModelFileError, r"random_effects\.Vss\.parameters is \[\['V'\]\]; expected a list of "
+                        r"parameter names"),
+    Row("model-derived-too-long", MODEL, "a 100,000-term derived formula",
+        lambda t: model_with(t, ka={"derived": "+".join(["0.0"] * 100_000) + " + 1 / 0.389"}),
+        ModelFileError, r"parameters\.ka\.derived is 400,011 characters long; expected a formula "
+                        r"of at most 1,000 characters"),
+    Row("model-toml-too-deep", MODEL, "arrays nested 100,000 deep",
+        lambda t: pk.load_model(write_text(t / "m.toml", "x = " + "[" * 100_000 + "]" * 100_000)),
+        ModelFileError, r"m\.toml: not readable as TOML: its arrays or tables are nested too "
+                        r"deeply"),
+    Row("model-file-too-large", MODEL, "a file of more than 1,000,000 bytes",
+        lambda t: pk.load_model(write_text(t / "m.toml", "# " + "x" * 1_000_000)), ModelFileError,
+        r"m\.toml: is 1,000,002 bytes; expected a model file of at most 1,000,000 bytes"),
+    Row("model-not-utf8", MODEL, "a file in Latin-1",
+        lambda t: pk.load_model(write_bytes(t / "m.toml", b"# H\xe9 2014\n")), ModelFileError,
+        r"m\.toml: not UTF-8 text \(byte 3\); expected a TOML file in UTF-8"),
+    Row("model-correlation-twice", MODEL, "a correlation given twice, contradicting itself",
+        lambda t: model_plus(t, '[[correlations]]\nbetween = ["CL", "V"]\nvalue = 0.3\n'
+                                '[[correlations]]\nbetween = ["V", "CL"]\nvalue = -0.5\n'),
+        ModelFileError, r"correlations\[0\] and correlations\[1\] both give the correlation "
+                        r"between 'V' and 'CL' \(0\.3 and then -0\.5\); expected each pair once"),
+    Row("model-transit-too-many", MODEL, "n_transit = 1000",
+        lambda t: model_with(t, model={"absorption": "transit", "n_transit": 1000}, drop=["ka"],
+                             MTT={"value": 0.389, "unit": "h"}), ModelFileError,
+        r"model\.n_transit is 1000; expected at most 50 transit compartments"),
+    Row("model-validity-order", MODEL, "a validity range given high to low",
+        lambda t: model_doc(t, lambda d: d["validity"]["age_years"].update(range=[17.0, 2.0])),
+        ModelFileError, r"validity\.age_years\.range is \[17\.0, 2\.0\]; expected \[low, high\], "
+                        r"finite numbers with low <= high"),
+    Row("model-validity-unknown", MODEL, "a validity range of a quantity pkmodel does not check",
+        lambda t: model_plus(t, "[validity.age_months]\nrange = [24, 204]\n"), ModelFileError,
+        r"validity has 'age_months'; expected some of \['age_years', 'weight_kg', "
+        r"'weight_for_age_z', 'dose_mg_per_kg'\]"),
+    Row("cohort-weight-tonnes", COHORT, "a weight of 1e-300 kg (or in tonnes)",
+        lambda t: cohort(weight_kg=[1e-300]), ValueError,
+        r"Cohort\.weight_kg\[0\] is 1e-300; expected a weight in kg, at least 0\.2"),
+    Row("cohort-gmfcs-true", COHORT, "gmfcs=[True] (was level 1)",
+        lambda t: cohort(gmfcs=[True]), ValueError,
+        r"Cohort\.gmfcs\[0\] is True; expected a GMFCS level 1, 2, 3, 4 or 5"),
+    Row("cohort-true-among-numbers", COHORT, "True among weights (numpy reads 1.0)",
+        lambda t: pk.Cohort(weight_kg=[20.0, True], age_years=[8.0, 9.0]), ValueError,
+        r"Cohort\.weight_kg\[1\] is True; expected a number"),
+    Row("cohort-masked", COHORT, "a masked array (its masked values would be used)",
+        lambda t: pk.Cohort(weight_kg=np.ma.masked_array([20.0, -1.0], mask=[False, True]),
+                            age_years=[8.0, 9.0]), ValueError,
+        r"Cohort\.weight_kg is a masked array; expected plain values \(fill or drop the masked"),
+    Row("frame-repeated-column", COHORT, "a patient table with two weight_kg columns",
+        lambda t: pk.Cohort.from_frame(pd.DataFrame([[20.0, 8.0, 21.0]],
+                                                    columns=["weight_kg", "age_years", "weight_kg"])),
+        ValueError, r"Cohort\.from_frame: the table has 2 columns named 'weight_kg'; expected one"),
+    Row("charts-shift-fifty", COHORT, "weight_z_shift=+50 (was blamed on grams)",
+        lambda t: pk.Cohort.from_growth_charts(10, seed=1, weight_z_shift=50), ValueError,
+        r"weight_z_shift is 50; expected a shift of the weight-for-age z-score from -5 to \+5 "
+        r"\(a difference in z, not a weight"),
+    Row("charts-gmfcs-percent", COHORT, "GMFCS percentages where proportions belong",
+        lambda t: pk.Cohort.from_growth_charts(10, seed=1, gmfcs=[34.2, 25.6, 11.5, 13.7, 15.6]),
+        ValueError, r"gmfcs proportions sum to 100\.6; expected 1, within 0\.01 \(then "
+                    r"normalised\) \(percentages\? divide them by 100\)"),
+    Row("charts-gmfcs-name", COHORT, "a GMFCS mix by a name pkmodel does not have",
+        lambda t: pk.Cohort.from_growth_charts(10, seed=1, gmfcs="cp"), ValueError,
+        r"gmfcs is 'cp'; expected 'registry' \(Reid 2011's mix\), a level 1-5"),
+    Row("engine-not-a-name", OPTIONS, "engine=['ode'] (a list)",
+        lambda t: run(engine=["ode"]), ValueError,
+        r"engine is \['ode'\]; expected one of \['analytic', 'ode'\] \(a name\)"),
+    Row("ode-atol-below-floor", OPTIONS, "atol=1e-300 (the solver failed after accepting it)",
+        lambda t: run(engine="ode", atol=1e-300), ValueError,
+        r"engine option atol is 1e-300 mg; expected >= 2\.22e-13 mg, 100 eps x the largest dose "
+        r"\(10 mg\)"),
+    Row("parameter-not-finite", OPTIONS, "CL of 1e308 L/h/kg (inf for a 20 kg child)",
+        lambda t: run(model=model_with(t, CL={"value": 1e308})), ValueError,
+        r"model 'baclofen_cp_card': child ID 1 \(position 0\) has CL = inf L/h; expected a "
+        r"finite number > 0"),
+    Row("strict-text", OPTIONS, "strict='yes'",
+        lambda t: run(strict="yes"), ValueError, r"strict is 'yes'; expected True or False"),
+    Row("validity-age", OPTIONS, "strict=True and a child of 0.5 y",
+        lambda t: run(cohort=cohort(weight_kg=[7.5], age_years=[0.5]), strict=True),
+        pk.ValidityError, r"child ID 1 \(position 0\) has an age of 0\.5 y, outside "
+                          r"validity\.age_years 2 to 18 y"),
+    Row("validity-months", OPTIONS, "strict=True and an age in months (36)",
+        lambda t: run(cohort=cohort(weight_kg=[14.0], age_years=[36.0]), strict=True),
+        pk.ValidityError, r"has an age of 36 y \(an age in months\? 36 months is 3 years\)"),
+    Row("validity-weight-for-age", OPTIONS, "strict=True and a boy of 4 at 60 kg",
+        lambda t: run(cohort=cohort(weight_kg=[60.0], age_years=[4.0], sex=["M"]), strict=True),
+        pk.ValidityError, r"has a weight-for-age z-score of \d+\.?\d* \(4 y, 60 kg\), outside "
+                          r"validity\.weight_for_age_z -6 to 5"),
+    Row("validity-dose", OPTIONS, "strict=True and 5000 mg for a 20 kg child",
+        lambda t: run(regimen=pk.Regimen.fixed(mg=5000, every_h=24, n_doses=1), strict=True),
+        pk.ValidityError, r"has a largest single dose of 250 mg/kg, outside "
+                          r"validity\.dose_mg_per_kg 0 to 2 mg/kg"),
+
     # --- issue 12 B: events and engines ---
     Row("cohort-ids-uint64-2-63", COHORT, "an ID of 2**63 (uint64), beyond int64",
         lambda t: cohort(ids=np.array([2 ** 63], dtype=np.uint64)), ValueError,
@@ -754,6 +936,11 @@ ROWS = [
 
 def write_text(path: Path, text: str) -> Path:
     path.write_text(text)
+    return path
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
     return path
 
 

@@ -158,3 +158,53 @@ def test_bad_occasions_and_replicates_are_refused(card, tmp_path):
         pk.simulate(card, cohort, reg, [1.0], replicates=10)
     with pytest.raises(ValueError, match=r"replicates is 0; expected a whole number >= 1"):
         pk.simulate(card, cohort, reg, [1.0], replicates=0)
+
+
+# --- negative observations under normal residual errors (issue 12, item 12) ---------------
+
+def test_proportional_error_gives_negatives_at_the_normal_rate_kept_and_said(card):
+    # NONMEM's convention, kept: C (1 + 0.24 e) < 0 when e < -1/0.24, P = Phi(-4.1667) = 1.5454e-5
+    from scipy.stats import norm
+    p = norm.cdf(-1 / 0.24)
+    n_children, n_times = 20_000, 200
+    cohort = pk.Cohort(weight_kg=np.full(n_children, 20.0), age_years=np.full(n_children, 6.0))
+    res = pk.simulate(card, cohort, pk.Regimen.fixed(mg=5, every_h=8, n_doses=3),
+                      np.linspace(0.5, 24.0, n_times), seed=12)
+    with pytest.warns(pk.NegativeObservationWarning,
+                      match=r"residual error: (\d+) of 4,000,000 observations are negative \(smallest "
+                            r"-0\.\d+ mg/L\); the proportional error model is simulated as NONMEM does "
+                            r"\(expected fraction: ResidualError\.negative_probability, 1\.55e-05 "
+                            r"here\); kept as drawn") as caught:
+        obs = res.observations
+    negative = obs < 0
+    count = int(negative.sum())
+    # Poisson: 61.8 expected, SD 7.9; 4 SD
+    assert abs(count - p * obs.size) < 4 * np.sqrt(p * obs.size)
+    assert f"{count:,} of" in str(caught[0].message)
+    # kept as drawn, not truncated: each is C (1 + 0.24 e) with the run's residual stream
+    z = variability.standard_normals(12, variability.STREAM_RESIDUAL, 0, n_children, 2 * n_times)
+    conc = res.concentrations
+    np.testing.assert_allclose(obs[negative], (conc * (1 + 0.24 * z[:, :n_times]))[negative],
+                               rtol=1e-15)
+
+
+def test_negative_probability_is_the_normal_cdf_of_each_error_model():
+    from scipy.stats import norm
+    c = np.array([0.0, 0.05, 0.2, 1.0])
+    prop = pk.ResidualError("proportional", proportional_sd=0.24)
+    add = pk.ResidualError("additive", additive_sd=0.05)
+    combined = pk.ResidualError("combined", proportional_sd=0.24, additive_sd=0.05)
+    # closed forms: P(C (1 + sp e1) + sa e2 < 0) = Phi(-C / sqrt(sp^2 C^2 + sa^2))
+    np.testing.assert_allclose(prop.negative_probability(c), [0.0] + [norm.cdf(-1 / 0.24)] * 3,
+                               rtol=1e-12)
+    np.testing.assert_allclose(add.negative_probability(c), norm.cdf(-c / 0.05), rtol=1e-12)
+    np.testing.assert_allclose(combined.negative_probability(c),
+                               norm.cdf(-c / np.sqrt((0.24 * c) ** 2 + 0.05 ** 2)), rtol=1e-12)
+    assert not pk.ResidualError("exponential", proportional_sd=1.5).negative_probability(c).any()
+    # and the draws follow it: combined error at C = 0.2 mg/L, p = Phi(-2.887) = 0.00195
+    rng = np.random.default_rng(1)
+    e1, e2 = rng.standard_normal((2, 1_000_000))
+    with pytest.warns(pk.NegativeObservationWarning, match=r"the combined error model"):
+        obs = combined.apply(np.full(1_000_000, 0.2), e1, e2)
+    expected = 1_000_000 * combined.negative_probability(0.2)
+    assert abs((obs < 0).sum() - expected) < 4 * np.sqrt(expected)   # Poisson SD 44; 4 SD
