@@ -73,3 +73,57 @@ def numbers(name: str, values, expected: str = "a number") -> np.ndarray:
     if raw.dtype.kind not in "iuf":
         refuse_first([not is_number(v) for v in raw.ravel()], name, raw.ravel(), expected)
     return raw.astype(float)
+
+
+_INT64 = (-2 ** 63, 2 ** 63 - 1)
+_EXACT_FLOAT = 2.0 ** 53
+# why an ID cannot be an int64 exactly, by code (0: it can)
+ID_PROBLEMS = {
+    1: "a whole-number subject ID",
+    2: "a whole-number subject ID, not True/False",
+    3: "a subject ID from -2**63 to 2**63 - 1 (int64)",
+    4: "a whole-number subject ID below 2**53 when given as a float (larger floats are not "
+       "exact: give large IDs as integers)",
+}
+
+
+def integer_ids(values) -> tuple[np.ndarray, np.ndarray]:
+    """Subject IDs as int64, exactly, or why not: never rounded, wrapped or taken from a bool.
+
+    Returns (ids, problem): ids int64 (0 where there is a problem), problem an int code
+    per ID (0 none, else a key of ID_PROBLEMS), both shape (n,).
+    """
+    arr = np.array(values, ndmin=1)
+    if not isinstance(values, np.ndarray) and arr.dtype.kind in "iuf":   # [True, 2] is [1, 2]
+        if any(isinstance(v, (bool, np.bool_)) for v in np.array(values, dtype=object, ndmin=1).ravel()):
+            arr = np.array(values, dtype=object, ndmin=1)
+    arr = arr.ravel()
+    problem = np.zeros(arr.size, dtype=np.int64)
+    kind = arr.dtype.kind
+    if kind == "i":
+        return arr.astype(np.int64), problem
+    if kind == "u":
+        problem[arr > np.uint64(_INT64[1])] = 3
+    elif kind == "f":
+        whole = np.isfinite(arr) & (arr == np.round(arr))
+        problem[~whole] = 1
+        problem[whole & (np.abs(arr) >= _EXACT_FLOAT)] = 4
+    elif kind == "b":
+        problem[:] = 2
+    elif kind == "O":   # one at a time: Python ints of any size, bools, text
+        for i, v in enumerate(arr):
+            if isinstance(v, (bool, np.bool_)):
+                problem[i] = 2
+            elif isinstance(v, (int, np.integer)):
+                problem[i] = 0 if _INT64[0] <= v <= _INT64[1] else 3
+            elif isinstance(v, (float, np.floating)):
+                problem[i] = (1 if not (math.isfinite(v) and v == round(v)) else
+                              4 if abs(v) >= _EXACT_FLOAT else 0)
+            else:
+                problem[i] = 1
+    else:
+        problem[:] = 1
+    ids = np.zeros(arr.size, dtype=np.int64)
+    ok = problem == 0
+    ids[ok] = arr[ok].astype(np.int64) if kind != "O" else [int(v) for v in arr[ok]]
+    return ids, problem

@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 
 from ._checks import is_number
 from .cohort import Cohort
+from .doses import SubjectDoses
 from .dosing import Doses, Regimen
 from .exposure import USED, exposure
 from .io import atomic_write
@@ -170,10 +171,9 @@ def _rows(cohort: Cohort, a: int, b: int) -> Cohort:
         if isinstance(value := getattr(cohort, f.name), np.ndarray)})
 
 
-def _dose_rows(doses: Doses, a: int, b: int) -> Doses:
-    """Children a..b-1 of `doses` (amounts, timing offsets and missed amounts are per child)."""
-    return dataclasses.replace(doses, **{name: value[a:b] for name in ("amount_mg", "offset_h", "missed_mg")
-                                         if (value := getattr(doses, name)) is not None})
+def _dose_rows(doses: Doses | SubjectDoses, a: int, b: int) -> Doses | SubjectDoses:
+    """Children a..b-1 of `doses`."""
+    return doses.subjects(a, b)
 
 
 def _on_dask(client, task: _Task, jobs):

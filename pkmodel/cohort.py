@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from . import growth
-from ._checks import is_number, numbers, plain, readonly, refuse_first, refuse_masked
+from ._checks import (ID_PROBLEMS, integer_ids, is_number, numbers, plain, readonly, refuse_first,
+                      refuse_masked)
 from .variability import seed_entropy
 
 _SEXES = ("M", "F")
@@ -114,12 +115,7 @@ class Cohort:
             _same_length("sex", sex, n)
             refuse_first(~np.isin(sex, _SEXES), "Cohort.sex", sex, "'M' or 'F'")
             object.__setattr__(self, "sex", readonly(sex, dtype=object))
-        ids = np.arange(1, n + 1) if self.ids is None else np.array(self.ids, ndmin=1)
-        _same_length("ids", ids, n)
-        if ids.dtype.kind not in "iu":
-            if not (ids.dtype.kind == "f" and np.all(np.isfinite(ids)) and np.all(ids == np.round(ids))):
-                raise ValueError(f"Cohort.ids has dtype {ids.dtype}; expected integers")
-        ids = ids.astype(np.int64)
+        ids = self._checked_ids(n)
         if self.ids is not None and np.unique(ids).size != n:  # 1..n are unique
             values, counts = np.unique(ids, return_counts=True)
             raise ValueError(f"Cohort.ids repeats {plain(values[counts > 1][0])}; expected unique IDs")
@@ -150,6 +146,22 @@ class Cohort:
             _same_length(f"covariates[{name!r}]", arr, n)
             extra[name] = readonly(arr, dtype=arr.dtype)
         object.__setattr__(self, "covariates", MappingProxyType(extra))
+
+    def _checked_ids(self, n: int) -> np.ndarray:
+        """IDs as int64, exactly (1..n by default): never rounded, wrapped or read from True/False."""
+        if self.ids is None:
+            return np.arange(1, n + 1)
+        given = np.array(self.ids, ndmin=1)
+        _same_length("ids", given, n)
+        ids, problem = integer_ids(self.ids)
+        if problem.any():
+            i = int(np.flatnonzero(problem)[0])
+            if problem[i] == 1:
+                raise ValueError(f"Cohort.ids has dtype {given.dtype}; expected integers")
+            value = np.array(self.ids, dtype=object, ndmin=1).ravel()[i]
+            raise ValueError(f"Cohort.ids[{i}] is {plain(value)!r}; expected "
+                             f"{ID_PROBLEMS[problem[i]]}")
+        return ids
 
     def with_covariates(self, **values) -> "Cohort":
         """The same children with further covariates (one value per child each)."""

@@ -10,6 +10,7 @@ import pandas as pd
 from ._checks import is_number, nonnegative, numbers, positive, readonly, refuse_first, whole
 from . import labels
 from .cohort import Cohort
+from .doses import Doses
 from .formulations import (DEFAULT_MAX_CHANGE, Formulation, as_formulation, check_change,
                            check_max_change, check_rounding)
 from .schedule import MAX_DOSES, age_bands, daily_cap, dose_times, titration_levels
@@ -19,63 +20,6 @@ from .variability import STREAM_ADHERENCE, STREAM_TIMING, seed_entropy, standard
 # Daily totals closer than this (relative) are the same dose level: sums of a
 # day's doses in floating point differ in the last bits.
 _SAME_LEVEL_RTOL = 1e-12
-
-
-@dataclass(frozen=True, eq=False)
-class Doses:
-    """Doses for a cohort: times shared by every subject, amounts per subject.
-
-    Parameters
-    ----------
-    time_h : ndarray, shape (n_doses,)
-        Non-decreasing, h; doses at the same time add.
-    amount_mg : ndarray, shape (n_subjects, n_doses)
-        >= 0, mg (0: no dose for that subject at that time).
-    compartment : ndarray of int, shape (n_doses,), optional
-        Index into the structure's compartments (0, the depot, by default).
-        Bioavailability F and lag tlag apply to depot doses only.
-    ss : ndarray of int, shape (n_doses,), optional
-        NONMEM SS: 0 an ordinary dose; 1 the dose brings its subject to the
-        steady state of this dose given every ii_h (amounts reset first);
-        2 the same steady state added to what is there.
-    ii_h : ndarray, shape (n_doses,), optional
-        Dosing interval of a steady-state dose, h (> 0 where ss > 0).
-    offset_h : ndarray, shape (n_subjects, n_doses), optional
-        When each subject took each dose relative to time_h, h (timing
-        jitter); time_h stays the schedule (dosing intervals, exposure windows).
-    rate_mg_per_h : ndarray, shape (n_doses,), optional
-        0 for a bolus (default); > 0 for a zero-order input at that rate,
-        lasting amount / rate h.
-    missed_mg : ndarray, shape (n_subjects, n_doses), optional
-        What a subject was to take but missed, mg (amount_mg is 0 there):
-        the schedule, which exposure windows follow, is amount_mg + missed_mg.
-    """
-
-    time_h: np.ndarray
-    amount_mg: np.ndarray
-    compartment: np.ndarray | None = None
-    ss: np.ndarray | None = None
-    ii_h: np.ndarray | None = None
-    offset_h: np.ndarray | None = None
-    rate_mg_per_h: np.ndarray | None = None
-    missed_mg: np.ndarray | None = None
-
-    @property
-    def actual_time_h(self) -> np.ndarray:
-        """When each dose was taken: shape (n_doses,), or (n_subjects, n_doses) with jitter."""
-        return self.time_h if self.offset_h is None else self.time_h[None, :] + self.offset_h
-
-    def __post_init__(self):
-        n = np.shape(self.time_h)[-1]
-        for name, dtype in (("compartment", np.int64), ("ss", np.int64), ("ii_h", float),
-                            ("rate_mg_per_h", float)):
-            values = getattr(self, name)
-            object.__setattr__(self, name, readonly(np.zeros(n) if values is None else
-                                                    np.broadcast_to(values, (n,)), dtype=dtype))
-        bad = (self.ss > 0) & ~(self.ii_h > 0)
-        refuse_first(bad, "Doses.ii_h", self.ii_h, "an interval > 0 h for a steady-state dose")
-        refuse_first(~(self.rate_mg_per_h >= 0), "Doses.rate_mg_per_h", self.rate_mg_per_h,
-                     "a rate >= 0 mg/h (0: a bolus)")
 
 
 @dataclass(frozen=True, eq=False)
@@ -432,20 +376,26 @@ class Regimen:
     def events(self, cohort: Cohort, seed: int | None = None) -> pd.DataFrame:
         """NONMEM-style records of the doses given: ID, TIME (h), AMT (mg), EVID (1), CMT (1, depot).
 
-        Doses not given (missed, or on a schedule the child is not on) have no row.
+        Doses not given (missed, or on a schedule the child is not on) have no
+        row; a child given no dose at all has one EVID 2 record (AMT 0, CMT
+        missing) at start_h, so that the table still names every child. With
+        timing jitter the first TIME may be below 0 (event tables accept
+        negative times, as NONMEM 7.4 does). `simulate` on the table gives the
+        regimen's own curves.
         """
-        doses = self.doses(cohort, seed)
-        n, d = doses.amount_mg.shape
-        given = doses.amount_mg.ravel() > 0
+        given = self.doses(cohort, seed).per_subject()
+        ids = cohort.ids[given.subject]
+        none = np.flatnonzero(given.counts == 0)
+        n = ids.size
         frame = pd.DataFrame({
-            "ID": np.repeat(cohort.ids, d)[given],
-            "TIME": np.broadcast_to(doses.actual_time_h, (n, d)).ravel()[given],
-            "AMT": doses.amount_mg.ravel()[given],
-            "EVID": np.ones(given.sum(), dtype=np.int64),
-            "CMT": np.ones(given.sum(), dtype=np.int64),
+            "ID": np.r_[ids, cohort.ids[none]],
+            "TIME": np.r_[given.time_h, np.full(none.size, self.start_h)],
+            "AMT": np.r_[given.amount_mg, np.zeros(none.size)],
+            "EVID": np.r_[np.ones(n, dtype=np.int64), np.full(none.size, 2)],
+            "CMT": np.r_[np.ones(n), np.full(none.size, np.nan)] if none.size else np.ones(n, np.int64),
         })
-        # with timing jitter a child's doses may swap order (and the first may come before 0)
-        return frame.sort_values(["ID", "TIME"], kind="stable", ignore_index=True)
+        # per_subject() has each child's doses in the order taken (jitter may swap two)
+        return frame.sort_values("ID", kind="stable", ignore_index=True)
 
     def describe(self, cohort: Cohort) -> pd.DataFrame:
         """Per child, what the regimen comes to (as prescribed: no missed doses).

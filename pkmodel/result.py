@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import variability as _variability
 from .cohort import Cohort
-from .dosing import Doses
+from .doses import Doses, SubjectDoses
 from .io import save_result
 from .model import Model
 
@@ -54,7 +54,7 @@ class Result:
     kappas: np.ndarray
     occasions: np.ndarray
     cohort: Cohort
-    doses: Doses
+    doses: Doses | SubjectDoses    # per_subject(): each child's doses, either way
     model: Model
     engine: str
     seed: int | None

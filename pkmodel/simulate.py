@@ -174,7 +174,7 @@ class Plan:
         n = len(cohort)
         doses = self.doses(cohort, first) if doses is None else doses
         if self.dose_check:
-            validity.check_doses(model, cohort, doses.amount_mg.max(axis=1, initial=0.0),
+            validity.check_doses(model, cohort, doses.largest_mg(),
                                  self.dose_check == "strict", first=first, chunk=self.in_chunks)
         blocks, individual, etas, kappas = [], [], [], []
         for r in range(n_replicates):  # over replicates, each vectorised over the cohort
@@ -229,11 +229,11 @@ def _largest_doses(plan: "Plan", cohort: Cohort, doses: Doses | None) -> np.ndar
     if doses is None and isinstance(plan.regimen, EventTable):
         doses = plan.doses(cohort)
     if doses is not None:
-        return doses.amount_mg.max(axis=1, initial=0.0)
+        return doses.largest_mg()
     n = len(cohort)
     return np.concatenate([
         plan.doses(chunked._rows(cohort, a, min(a + _DOSE_CHECK_CHILDREN, n)), first=a)
-        .amount_mg.max(axis=1, initial=0.0) for a in range(0, n, _DOSE_CHECK_CHILDREN)])
+        .largest_mg() for a in range(0, n, _DOSE_CHECK_CHILDREN)])
 
 
 def _atol_for_doses(options: Mapping, largest_dose_mg: np.ndarray) -> dict:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import is_number, plain
-from .dosing import Doses
+from .doses import Doses, SubjectDoses
 
 STEADY_STATE = "steady_state"
 MAX_DOSES_PER_PERIOD = 24
@@ -60,26 +60,36 @@ def _span(start, end) -> tuple[float, float]:
     return float(start), float(end)
 
 
-def scheduled_doses(doses: Doses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def scheduled_doses(doses: Doses | SubjectDoses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What each subject was scheduled to get: the one place exposure reads `Doses`.
 
     Returns
     -------
-    time_h : ndarray, shape (n_doses,)
-        Scheduled times (no timing jitter), non-decreasing, h.
+    time_h : ndarray, shape (n_doses,), or (n_subjects, n_doses) for SubjectDoses
+        Scheduled times (no timing jitter), non-decreasing, h; each subject's own
+        for SubjectDoses (an event table's records, NaN after a subject's own).
     mg : ndarray, shape (n_subjects, n_doses)
         Given + missed, mg (0: not on the subject's schedule).
-    compartment : ndarray of int, shape (n_doses,)
+    compartment : ndarray of int, shape (n_doses,) or (n_subjects, n_doses)
     """
+    if isinstance(doses, SubjectDoses):
+        slot = np.arange(doses.time_h.size) - np.repeat(doses.offsets[:-1], doses.counts)
+        shape = (doses.n_subjects, int(doses.counts.max(initial=0)))
+        out = [np.full(shape, np.nan), np.zeros(shape), np.full(shape, -1, dtype=np.int64)]
+        for o, values in zip(out, (doses.time_h, doses.amount_mg, doses.compartment)):
+            o[doses.subject, slot] = values
+        return tuple(out)
     mg = doses.amount_mg if doses.missed_mg is None else doses.amount_mg + doses.missed_mg
     return doses.time_h, mg, doses.compartment
 
 
-def rows_of(doses: Doses, n_rows: int) -> Doses:
+def rows_of(doses: Doses | SubjectDoses, n_rows: int) -> Doses | SubjectDoses:
     """`doses` for n_rows result rows: the cohort's repeated, replicate-major (replicates share doses)."""
-    repeats = n_rows // doses.amount_mg.shape[0]
+    repeats = n_rows // doses.n_subjects
     if repeats == 1:
         return doses
+    if isinstance(doses, SubjectDoses):
+        return doses.repeated(repeats)
     return dataclasses.replace(doses, **{
         name: np.tile(value, (repeats, 1)) for name in ("amount_mg", "offset_h", "missed_mg")
         if (value := getattr(doses, name)) is not None})
@@ -109,15 +119,19 @@ class Schedule:
         """The schedules of `doses`, repeated to n_rows (replicates share doses); oral: the depot."""
         time_h, mg, compartment = scheduled_doses(doses)
         tol = 1e-9 * max(1.0, abs(until_h))
-        first = np.flatnonzero(np.r_[True, np.diff(time_h) > 0])   # columns at one time add
-        times = time_h[first]
         oral_mg = mg if np.all(compartment == oral) else np.where(compartment == oral, mg, 0.0)
-        total = mg
-        if first.size < time_h.size:
-            total, oral_mg = (np.add.reduceat(mg, first, axis=1),
-                              np.add.reduceat(oral_mg, first, axis=1))
-        on = (total > 0) & (times <= until_h + tol)
-        if on.shape[0] and (on == on[0]).all():   # one schedule for all (a Regimen's, mostly)
+        if time_h.ndim == 2:      # each subject's own times: records at one time add
+            times, total, oral_mg = _merge_same_times(time_h, mg, oral_mg)
+        else:
+            first = np.flatnonzero(np.r_[True, np.diff(time_h) > 0])   # columns at one time add
+            times = time_h[first]
+            total = mg
+            if first.size < time_h.size:
+                total, oral_mg = (np.add.reduceat(mg, first, axis=1),
+                                  np.add.reduceat(oral_mg, first, axis=1))
+        with np.errstate(invalid="ignore"):
+            on = (total > 0) & (times <= until_h + tol)
+        if times.ndim == 1 and on.shape[0] and (on == on[0]).all():   # one schedule for all
             keep = slice(None) if on[0].all() else on[0]                  # (no copy if all)
             packed = [np.broadcast_to(times[keep], (on.shape[0], int(on[0].sum()))),
                       total[:, keep], oral_mg[:, keep]]
@@ -166,6 +180,28 @@ class Schedule:
         if ends.shape[1]:
             ends[rows, last] = np.where(self.count > 0, self.next_dose_h(), np.nan)
         return self.time_h, ends
+
+
+def _merge_same_times(time_h: np.ndarray, *amounts: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each row's records at one time as one (amounts added), left-aligned, NaN-padded:
+    time_h and amounts of shape (n, k), time_h non-decreasing along a row then NaN."""
+    n, k = time_h.shape
+    with np.errstate(invalid="ignore"):
+        new = np.ones((n, k), dtype=bool)
+        new[:, 1:] = time_h[:, 1:] != time_h[:, :-1]
+    new &= ~np.isnan(time_h)
+    slot = np.cumsum(new, axis=1) - 1                 # the merged column of each record
+    width = int(new.sum(axis=1).max(initial=0))
+    rows = np.broadcast_to(np.arange(n)[:, None], (n, k))
+    real = ~np.isnan(time_h)
+    times = np.full((n, width), np.nan)
+    times[rows[new], slot[new]] = time_h[new]
+    out = [times]
+    for values in amounts:
+        merged = np.zeros((n, width))
+        np.add.at(merged, (rows[real], slot[real]), values[real])
+        out.append(merged)
+    return tuple(out)
 
 
 def _last_where(values: np.ndarray, mask: np.ndarray) -> np.ndarray:

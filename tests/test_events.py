@@ -74,7 +74,8 @@ def test_doses_at_the_same_time_add(card):
     once = table()
     a = pk.simulate(card, COHORT, pk.read_events(twice), TIMES, variability=False)
     b = pk.simulate(card, COHORT, pk.read_events(once), TIMES, variability=False)
-    np.testing.assert_array_equal(a.doses.amount_mg, [[5.0], [7.5]])
+    # each record stays a dose of its own (two infusions must stay two); the engine adds boluses
+    np.testing.assert_array_equal(a.doses.amount_mg, [[2.0, 3.0], [7.5, 0.0]])
     # 2 + 3 mg at once is 5 mg: the same curve to rounding
     np.testing.assert_allclose(a.concentrations, b.concentrations, rtol=1e-14)
 
@@ -253,9 +254,18 @@ def test_a_dose_amount_on_an_observation_row_is_refused():
         pk.read_events(table(AMT=[5.0, 5.0, 7.5, 0.0]))
 
 
-def test_negative_time_is_refused():
-    with pytest.raises(ValueError, match=r"events row 0, column TIME is -1\.0; expected a finite time >= 0 h"):
-        pk.read_events(table(TIME=[-1.0, 4.0, 0.0, 4.0]))
+def test_a_dose_before_time_0_is_taken_as_nonmem_7_4_takes_it(card):
+    # NONMEM 7.4 accepts negative TIME; a dose at -2 h is the dose at 0 h seen 2 h later
+    # (time invariance: the same exact solution at offsets t + 2)
+    early = pk.simulate(card, COHORT, pk.read_events(table(TIME=[-2.0, 4.0, -2.0, 4.0])), TIMES,
+                        variability=False)
+    at_0 = pk.simulate(card, COHORT, pk.read_events(table()), TIMES + 2.0, variability=False)
+    np.testing.assert_allclose(early.concentrations, at_0.concentrations, rtol=1e-12)
+
+
+def test_infinite_time_is_refused():
+    with pytest.raises(ValueError, match=r"events row 0, column TIME is -inf; expected a finite time \(h\)"):
+        pk.read_events(table(TIME=[-np.inf, 4.0, 0.0, 4.0]))
 
 
 def test_fractional_id_is_refused():
@@ -299,3 +309,169 @@ def test_a_file_names_itself_in_the_message(tmp_path):
     path.write_text("ID,TIME,AMT,EVID,CMT\n1,0,5,1,1\n1,2,-1,1,1\n")
     with pytest.raises(ValueError, match=r"bad\.csv row 1, column AMT is -1; expected an amount >= 0 mg"):
         pk.read_events(path)
+
+
+# --- issue 12: every record stays a dose of its own, in record order -------------------
+
+@pytest.mark.parametrize("engine", ["analytic", "ode"])
+def test_two_infusions_at_one_time_run_side_by_side_and_their_rates_add(card, engine):
+    # 2 x 10 mg at 5 mg/h into central from 0 h: 10 mg/h for 2 h (not 5 mg/h for 4 h)
+    two = pd.DataFrame({"ID": [1, 1], "TIME": [0.0, 0.0], "AMT": [10.0, 10.0], "EVID": 1, "CMT": 2,
+                        "RATE": [5.0, 5.0]})
+    one = pk.Cohort(weight_kg=[20.0], age_years=[6.0])
+    times = np.arange(0, 12.25, 0.25)
+    res = pk.simulate(card, one, pk.read_events(two), times, engine=engine, variability=False)
+    cl, v = res.individual["CL"][0], res.individual["V"][0]
+    k = cl / v
+    during, after = np.clip(times, 0, 2.0), np.clip(times - 2.0, 0, None)
+    # textbook: R/CL (1 - e^{-k t}) while the 10 mg/h run, then first-order decline
+    expected = 10.0 / cl * (1 - np.exp(-k * during)) * np.exp(-k * after)
+    np.testing.assert_allclose(res.concentrations[0], expected,
+                               rtol=1e-11 if engine == "analytic" else 1e-7, atol=1e-15)
+
+
+@pytest.mark.parametrize("engine", ["analytic", "ode"])
+def test_a_dose_on_the_row_after_an_ss1_dose_at_its_time_is_given_after_the_reset(card, engine):
+    one = pk.Cohort(weight_kg=[20.0], age_years=[6.0])
+    times = np.arange(24.25, 48.25, 0.25)
+    ss = {"ID": [1], "TIME": [24.0], "AMT": [10.0], "EVID": 1, "CMT": 1, "SS": [1], "II": [8.0]}
+    extra = {"ID": [1], "TIME": [24.0], "AMT": [6.0], "EVID": 1, "CMT": 1, "SS": [0], "II": [0.0]}
+
+    def run(*parts):
+        frame = pd.concat([pd.DataFrame(p) for p in parts], ignore_index=True)
+        return pk.simulate(card, one, pk.read_events(frame), times, engine=engine,
+                           variability=False).concentrations[0]
+
+    rtol = 1e-12 if engine == "analytic" else 1e-7
+    # record order, as NONMEM: after the SS=1 record the 6 mg adds (superposition of the steady
+    # state and one 6 mg dose); before it, the reset wipes it out
+    np.testing.assert_allclose(run(ss, extra), run(ss) + run(extra), rtol=rtol)
+    np.testing.assert_allclose(run(extra, ss), run(ss), rtol=rtol)
+
+
+def test_children_on_their_own_schedules_are_each_simulated_as_alone(card):
+    # q8h and q6h children, one 1 h late: the union of their times holds zeros for the others
+    ev = pd.DataFrame({"ID": [1, 2, 3], "TIME": [0.0, 0.0, 1.0], "AMT": [10.0, 7.5, 5.0], "EVID": 1,
+                       "CMT": 1, "II": [8.0, 6.0, 8.0], "ADDL": [8, 11, 8]})
+    cohort = pk.Cohort(weight_kg=[20.0, 30.0, 40.0], age_years=[6.0, 9.0, 12.0])
+    times = np.arange(0, 72.5, 0.5)
+    together = pk.simulate(card, cohort, pk.read_events(ev), times, variability=False).concentrations
+    for i in range(3):
+        alone = pk.simulate(card, pk.Cohort(weight_kg=[cohort.weight_kg[i]], age_years=[cohort.age_years[i]],
+                                            ids=[i + 1]), pk.read_events(ev[ev.ID == i + 1]), times,
+                            variability=False).concentrations[0]
+        # 1e-12: the others' columns split each child's steps (rounding only)
+        np.testing.assert_allclose(together[i], alone, rtol=1e-12)
+
+
+# --- issue 12: IDs exactly ----------------------------------------------------------------
+
+def test_ids_2_to_the_53_and_one_more_keep_their_own_doses(card):
+    ids = np.array([2 ** 53, 2 ** 53 + 1], dtype=np.int64)
+    cohort = pk.Cohort(weight_kg=[20.0, 20.0], age_years=[6.0, 6.0], ids=ids)
+    ev = pd.DataFrame({"ID": ids, "TIME": [0.0, 0.0], "AMT": [10.0, 30.0], "EVID": 1, "CMT": 1})
+    res = pk.simulate(card, cohort, pk.read_events(ev), TIMES, variability=False)
+    # the same child given 10 and 30 mg: 3 times the curve (an ID read through a float would
+    # give both doses to one child)
+    np.testing.assert_allclose(res.concentrations[1], 3 * res.concentrations[0], rtol=1e-14)
+    assert res.concentrations[0].max() > 0
+
+
+def test_17_digit_ids_from_a_csv_are_read_exactly(card, tmp_path):
+    path = tmp_path / "ids.csv"
+    path.write_text("ID,TIME,AMT,EVID,CMT\n12345678901234567,0,10,1,1\n12345678901234568,0,20,1,1\n")
+    ev = pk.read_events(path)
+    np.testing.assert_array_equal(ev.doses_given.id, [12345678901234567, 12345678901234568])
+    cohort = pk.Cohort(weight_kg=[20.0, 20.0], age_years=[6.0, 6.0],
+                       ids=[12345678901234568, 12345678901234567])
+    res = pk.simulate(card, cohort, ev, TIMES, variability=False)
+    np.testing.assert_allclose(res.concentrations[0], 2 * res.concentrations[1], rtol=1e-14)
+
+
+@pytest.mark.parametrize("ids, message", [
+    ([2.0 ** 53, 1.0], r"events row 0, column ID is 9007199254740992\.0; expected a whole-number subject "
+                      r"ID below 2\*\*53 when given as a float"),
+    (np.array([2 ** 63, 1], dtype=np.uint64), r"events row 0, column ID is 9223372036854775808; expected a "
+                                              r"subject ID from -2\*\*63 to 2\*\*63 - 1"),
+    ([True, False], r"events row 0, column ID is True; expected a whole-number subject ID, not True/False"),
+    (pd.array([1, True], dtype=object), r"events row 1, column ID is True; expected a whole-number subject "
+                                        r"ID, not True/False"),
+])
+def test_ids_that_are_not_exact_integers_are_refused(ids, message):
+    with pytest.raises(ValueError, match=message):
+        pk.read_events(pd.DataFrame({"ID": ids, "TIME": [0.0, 0.0], "AMT": [5.0, 5.0], "EVID": 1, "CMT": 1}))
+
+
+def test_true_and_false_are_not_numbers_in_any_column():
+    with pytest.raises(ValueError, match=r"events row 0, column EVID is True; expected a number, not "
+                                         r"True/False"):
+        pk.read_events(table(EVID=[True, False, True, False]))
+
+
+# --- issue 12: Regimen.events round-trips ---------------------------------------------
+
+def test_regimen_events_with_jitter_and_missed_doses_round_trip_to_the_same_curves(card, tmp_path):
+    cohort = pk.Cohort.from_growth_charts(30, seed=5)
+    reg = pk.Regimen.weight_based(2.0, 3, days=2, missed_dose_probability=0.7, timing_sd_h=0.5)
+    ev = reg.events(cohort, seed=9)
+    given = ev[ev.EVID == 1].groupby("ID").size().reindex(cohort.ids, fill_value=0)
+    assert (given == 0).any() and ev.TIME.min() < 0       # a child missed every dose; a dose before 0
+    pk.write_events(ev, tmp_path / "given.csv")
+    back = pk.read_events(tmp_path / "given.csv")
+    pd.testing.assert_frame_equal(back.to_frame(), ev, check_dtype=False)
+    times = np.arange(0, 48.5, 0.5)
+    from_table = pk.simulate(card, cohort, back, times, seed=9)
+    from_regimen = pk.simulate(card, cohort, reg, times, seed=9)
+    # the same doses at the same times (every child at its own), through the same engine path
+    np.testing.assert_allclose(from_table.concentrations, from_regimen.concentrations, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(from_table.concentrations[(given == 0).to_numpy()], 0.0)
+
+
+# --- issue 12: bounded cost, clear errors for broken files --------------------------------
+
+def test_addl_beyond_the_stated_limit_is_refused_before_expanding():
+    with pytest.raises(ValueError, match=r"events row 0, column ADDL is 100000000; expected at most "
+                                         r"5,000,000 doses in one event table "
+                                         r"\(pkmodel\.events\.MAX_TABLE_DOSES\), ADDL expanded: this "
+                                         r"table would give 100,000,002"):
+        pk.read_events(table(ADDL=[100_000_000, 0, 0, 0], II=[8.0, 0, 0, 0]))
+
+
+def test_a_repeated_column_is_refused_in_a_table_and_in_a_file(tmp_path):
+    twice = pd.concat([table(), table()[["ID"]]], axis=1)
+    with pytest.raises(ValueError, match=r"events: column ID appears 2 times; expected each column once"):
+        pk.read_events(twice)
+    path = tmp_path / "twice.csv"
+    path.write_text("ID,TIME,AMT,EVID,CMT,AMT\n1,0,5,1,1,7\n")
+    with pytest.raises(ValueError, match=r"twice\.csv: column AMT appears 2 times in the header; expected "
+                                         r"each column once"):
+        pk.read_events(path)
+
+
+@pytest.mark.parametrize("lines, message", [
+    (["1,0,5,1,1", "1,2,5,1", "1,4,5,1,1"], r"line 3 \(row 1\) has 4 fields; expected 5"),
+    (["1,0,5,1,1", "1,2,5,1,1,7", "1,4,5,1,1"], r"line 3 \(row 1\) has 6 fields; expected 5"),
+    (["1,0,5,1,1,9", "1,2,5,1,1"], r"line 2 \(row 0\) has 6 fields; expected 5"),
+    (["1,0,5,1,1", "", '1,2,"5,0",1,1,8'], r"line 4 \(row 1\) has 6 fields; expected 5"),
+])
+def test_a_ragged_line_is_blamed_on_its_own_line_and_row(tmp_path, lines, message):
+    # a first row with one field too many would otherwise become the index, shifting every column
+    path = tmp_path / "ragged.csv"
+    path.write_text("\n".join(["ID,TIME,AMT,EVID,CMT"] + lines) + "\n")
+    with pytest.raises(ValueError, match=r"ragged\.csv " + message + ", as many as the header"):
+        pk.read_events(path)
+
+
+def test_an_empty_file_names_its_path(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("\n")
+    with pytest.raises(ValueError, match=r"empty\.csv: the file is empty; expected a header line"):
+        pk.read_events(path)
+
+
+def test_quoted_commas_and_blank_lines_do_not_count_as_fields(tmp_path):
+    path = tmp_path / "quoted.csv"
+    path.write_text('ID,TIME,AMT,EVID,CMT,NOTE\n1,0,5,1,1,"a, b"\n\n1,8,5,1,1,c\n')
+    ev = pk.read_events(path)
+    assert ev.to_frame()["NOTE"].tolist() == ["a, b", "c"]
+    np.testing.assert_array_equal(ev.doses_given.time_h, [0.0, 8.0])

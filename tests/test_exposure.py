@@ -9,6 +9,7 @@ import pytest
 from scipy.optimize import brentq
 
 import pkmodel as pk
+from pkmodel.doses import SubjectDoses
 from pkmodel.engines import exact
 from pkmodel.exposure import auc_linear, auc_linear_up_log_down, time_in_range
 
@@ -25,9 +26,17 @@ def superposed_auc(res: pk.Result, start: np.ndarray, end: np.ndarray) -> np.nda
     p = res.individual
     f, v, ka, tlag = p["F"][:, None], p["V"][:, None], p["ka"][:, None], p["tlag"][:, None]
     k = (p["CL"] / p["V"])[:, None]
-    repeats = (len(res) // res.doses.amount_mg.shape[0], 1)   # replicates share the doses
-    amount = np.tile(res.doses.amount_mg, repeats)
-    arrived = np.tile(np.broadcast_to(res.doses.actual_time_h, res.doses.amount_mg.shape), repeats) + tlag
+    doses = res.doses
+    if isinstance(doses, SubjectDoses):    # each child's own doses, as rows padded with 0 mg
+        slot = np.arange(doses.time_h.size) - np.repeat(doses.offsets[:-1], doses.counts)
+        given = np.zeros((doses.n_subjects, doses.counts.max()))
+        taken = np.zeros(given.shape)
+        given[doses.subject, slot], taken[doses.subject, slot] = doses.amount_mg, doses.time_h
+    else:
+        given, taken = doses.amount_mg, np.broadcast_to(doses.actual_time_h, doses.amount_mg.shape)
+    repeats = (len(res) // given.shape[0], 1)   # replicates share the doses
+    amount = np.tile(given, repeats)
+    arrived = np.tile(taken, repeats) + tlag
     lo = np.maximum(start[:, None] - arrived, 0.0)
     hi = np.maximum(end[:, None] - arrived, 0.0)
     part = ((np.exp(-k * lo) - np.exp(-k * hi)) / k - (np.exp(-ka * lo) - np.exp(-ka * hi)) / ka)
@@ -283,6 +292,24 @@ def test_exposure_of_uncertainty_replicates_has_a_row_per_replicate_and_child(tm
     # exact steady-state AUC uses each row's own CL: F dose / CL
     np.testing.assert_allclose(e["auc_ss"], (2.0 / 3 * np.tile([15.0, 30.0], 3)) / res.individual["CL"])
     # and the exact AUC each row's own parameters (the superposed closed form, to rounding)
+    np.testing.assert_allclose(e["auc"], superposed_auc(res, e["start_h"].to_numpy(),
+                                                        e["end_h"].to_numpy()), rtol=1e-10)
+
+
+def test_replicates_of_children_with_their_own_dose_times_share_their_doses(tmp_path):
+    # doses kept per child (40 children at their own times) are repeated for every replicate:
+    # each row's window is its child's, and its exact Cavg at steady state F dose / (CL tau)
+    from conftest import write_model
+    model = pk.load_model(write_model(tmp_path, CL={"rse": 0.2}))
+    starts = 0.01 * np.arange(40)
+    doses = event_table({i + 1: [(s + 8.0 * k, 10.0) for k in range(9)] for i, s in enumerate(starts)})
+    cohort = pk.Cohort(weight_kg=np.full(40, 20.0), age_years=np.full(40, 8.0))
+    res = pk.simulate(model, cohort, doses, np.round(np.arange(0, 80.005, 0.01), 10), seed=1,
+                      replicates=2)
+    assert isinstance(res.doses, SubjectDoses)
+    e = pk.exposure(res, window="steady_state")
+    np.testing.assert_allclose(e["start_h"], np.tile(starts + 64.0, 2), rtol=1e-12)
+    np.testing.assert_allclose(e["cavg_ss"], 10 / (np.asarray(res.individual["CL"]) * 8), rtol=1e-12)
     np.testing.assert_allclose(e["auc"], superposed_auc(res, e["start_h"].to_numpy(),
                                                         e["end_h"].to_numpy()), rtol=1e-10)
 
@@ -565,3 +592,28 @@ def test_exact_peak_of_a_single_dose_through_transits_long_before_the_first_equa
     assert e["cmax"] >= grid["cmax"]
     np.testing.assert_allclose(e["cmax"], grid["cmax"], rtol=2e-6)
     np.testing.assert_allclose(e["tmax"], grid["tmax"], atol=1e-3)
+
+
+def test_children_with_their_own_dose_times_get_their_own_windows_and_exact_metrics(card):
+    # 40 children, each starting 10 mg q8h at its own time (0.01 h apart): too many distinct
+    # times to share columns, so the doses are kept per child (SubjectDoses). Each child's
+    # window and exact metrics are those of the same child simulated alone (no variability:
+    # the same weight gives the same parameters).
+    starts = 0.01 * np.arange(40)
+    weights = np.linspace(12.0, 40.0, 40)
+    doses = {i + 1: [(s + 8.0 * k, 10.0) for k in range(12)] for i, s in enumerate(starts)}
+    times = np.round(np.arange(0, 100.005, 0.01), 10)
+    cohort = pk.Cohort(weight_kg=weights, age_years=np.full(40, 8.0))
+    res = pk.simulate(card, cohort, event_table(doses), times, variability=False)
+    assert isinstance(res.doses, SubjectDoses)
+    together = pk.exposure(res, window="steady_state")
+    np.testing.assert_allclose(together["start_h"], starts + 88.0, rtol=1e-12)  # the last dose's interval
+    metrics = ["start_h", "end_h", "auc", "cmax", "tmax", "cmin", "cavg", "trough", "cavg_ss"]
+    for i in (0, 17, 39):
+        child = pk.Cohort(weight_kg=[weights[i]], age_years=[8.0], ids=[i + 1])
+        alone = pk.simulate(card, child, event_table({i + 1: doses[i + 1]}), times, variability=False)
+        own = pk.exposure(alone, window="steady_state").iloc[0]
+        np.testing.assert_allclose(together.iloc[i][metrics].astype(float),
+                                   own[metrics].astype(float), rtol=1e-12)
+    # F dose / (CL tau) for every child
+    np.testing.assert_allclose(together["cavg_ss"], 10 / (CL_PER_KG * weights * 8), rtol=1e-12)

@@ -221,8 +221,8 @@ def test_per_subject_path_equals_the_shared_path_when_times_agree(he2014):
     epochs = common.Epochs.constant(params)
     solutions = [analytic.solution(he2014.structure, params)]
     shared = analytic.propagate(solutions, common.shared_timeline(epochs, common.Inputs.from_doses(doses)), times)
-    inputs = common.Inputs.from_doses(doses)
-    each = analytic.per_subject(solutions, epochs, common.Inputs(
-        np.broadcast_to(doses.time_h, doses.amount_mg.shape), doses.amount_mg, inputs.compartment,
-        inputs.ss, inputs.ii_h), times)
+    # the same doses stored per child (SubjectDoses) take the per-subject path
+    own = common.dose_input(he2014.structure, epochs, doses.per_subject())
+    assert not own.shared
+    each = analytic.per_subject(he2014.structure, epochs, own, times)
     np.testing.assert_allclose(each, shared, rtol=1e-10, atol=1e-14)

@@ -20,7 +20,7 @@ straight into the (n_subjects, n_times) output.
 
 A subject's numbers do not depend on the other subjects it is computed with
 (so chunked simulation gives the same bits): sums over compartments are
-written out in a fixed order (`_sum_of_products`) rather than left to einsum
+written out in a fixed order (`linalg.sum_of_products`) rather than left to einsum
 or tensordot, whose order of summation may follow the array layout, and the
 matrix exponential scales each matrix by its own power of two.
 """
@@ -30,24 +30,22 @@ from typing import Mapping
 
 import numpy as np
 
-from ..dosing import Doses
+from ..doses import Doses, SubjectDoses, by_subject
 from ..structures import Structure
-from .common import Epochs, Inputs, as_epochs, dose_input, segments, shared_timeline, steady_state
+from .common import Epochs, SubjectInputs, as_epochs, dose_input, segments, shared_timeline
+from .linalg import expm, matmul, steady_state, sum_of_products
 
 OPTIONS: dict = {}
 
 
-def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, doses: Doses,
-             times_h: np.ndarray) -> np.ndarray:
+def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs,
+             doses: Doses | SubjectDoses, times_h: np.ndarray) -> np.ndarray:
     """Concentrations, shape (n_subjects, n_times), mg/L."""
     epochs = as_epochs(params)
     inputs = dose_input(structure, epochs, doses)
-    solutions = [solution(structure, p, inputs.infusion_into) for p in epochs.params]
     if not inputs.shared:
-        if inputs.ss.any():
-            raise NotImplementedError("steady-state doses (SS) with dose times that differ between "
-                                      "children (jitter, a lag with variability) are not supported")
-        return per_subject(solutions, epochs, inputs, times_h)
+        return per_subject(structure, epochs, inputs, times_h)
+    solutions = [solution(structure, p, inputs.infusion_into) for p in epochs.params]
     return propagate(solutions, shared_timeline(epochs, inputs), times_h)
 
 
@@ -105,6 +103,10 @@ class Solution:
     def transition(self, dt: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def first(self, n: int) -> "Solution":
+        """The same solution for the first n subjects only (views, no copies)."""
+        raise NotImplementedError
+
     def step(self, dt: float) -> np.ndarray:
         """Phi(dt) for every subject, shape (m, m, n_subjects); cached by dt."""
         if dt not in self._steps:
@@ -135,7 +137,7 @@ class Solution:
         rows[:, 0] = self.step(tau[0])[self.central]
         for u in range(1, tau.size):
             step = self.step(tau[u] - tau[u - 1])
-            _sum_of_products(((rows[j, u - 1], step[j]) for j in range(self.m)), out=rows[:, u])
+            sum_of_products(((rows[j, u - 1], step[j]) for j in range(self.m)), out=rows[:, u])
         return rows
 
 
@@ -151,6 +153,7 @@ class OneCompartmentOral(Solution):
 
     def __init__(self, structure: Structure, params: Mapping[str, np.ndarray]):
         super().__init__(structure, params)
+        self._args = (structure, params)
         self.ka = params["ka"]
         self.k = params["CL"] / params["V"]
         self.gap = np.abs(self.ka - self.k)
@@ -174,6 +177,10 @@ class OneCompartmentOral(Solution):
         phi[1, 0] = h
         return phi
 
+    def first(self, n: int) -> "OneCompartmentOral":
+        structure, params = self._args
+        return OneCompartmentOral(structure, {k: v[:n] for k, v in params.items()})
+
 
 class MatrixExponential(Solution):
     """Phi = exp(K dt) for any linear structure (batched scaling and squaring)."""
@@ -184,10 +191,16 @@ class MatrixExponential(Solution):
         in mg) replace the structure's K and concentration read-out when given."""
         super().__init__(structure, params)
         rates = structure.rate_matrix(params) if rates is None else rates
+        self._args = (structure, params, rates, observe)
         self.rates = rates.transpose(1, 2, 0)   # (m, m, N)
         self.m = rates.shape[1]
         if observe is not None:
             self.central, self.inv_volume = observe, np.ones(rates.shape[0])
+
+    def first(self, n: int) -> "MatrixExponential":
+        structure, params, rates, observe = self._args
+        return MatrixExponential(structure, {k: v[:n] for k, v in params.items()}, rates=rates[:n],
+                                 observe=observe)
 
     def transition(self, dt: np.ndarray) -> np.ndarray:
         t = dt if dt.ndim == 2 else dt[:, None]      # (n_dt, N) or (n_dt, 1)
@@ -206,7 +219,7 @@ class MatrixExponential(Solution):
                 if 1 < ratio < 2.0 ** 64 and ratio == 2.0 ** round(math.log2(ratio)):
                     phi = self._steps[known]
                     for _ in range(round(math.log2(ratio))):
-                        phi = _matmul(phi, phi)
+                        phi = matmul(phi, phi)
                     self._steps[dt] = phi
                     break
         return super().step(dt)
@@ -231,12 +244,15 @@ def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.nd
         x = states[e]
         if e and t > event_times[e - 1]:
             phi = solutions[timeline.epoch[e - 1]].step(t - event_times[e - 1])
-            _sum_of_products(((phi[:, j], states[e - 1, j]) for j in range(first.m)), out=x)
+            sum_of_products(((phi[:, j], states[e - 1, j]) for j in range(first.m)), out=x)
         elif e:
             x[...] = states[e - 1]                            # events at the same time
         if timeline.ss[e]:
-            at_steady_state = steady_state(solutions[timeline.epoch[e]].step(timeline.ii_h[e]),
-                                           given[e], timeline.compartment[e])
+            sol = solutions[timeline.epoch[e]]
+            at_steady_state = steady_state(sol.step(timeline.ii_h[e]), given[e], timeline.compartment[e])
+            if timeline.since_h[e] > 0:   # the last lagged dose arrived since_h before
+                phi = sol.step(timeline.since_h[e])
+                at_steady_state = sum_of_products((phi[:, j], at_steady_state[j]) for j in range(first.m))
             if timeline.ss[e] == 2:
                 at_steady_state += x
             np.copyto(x, at_steady_state, where=given[e] > 0)  # only children given this dose
@@ -273,54 +289,133 @@ def _batches(runs: list[tuple[int, int, int]], rows: list[np.ndarray]) -> list[t
     return batches
 
 
-def per_subject(solutions: list[Solution], epochs: Epochs, inputs: Inputs,
+def per_subject(structure: Structure, epochs: Epochs, inputs: SubjectInputs,
                 times_h: np.ndarray) -> np.ndarray:
     """The same exact solution when each subject has its own input times.
 
-    inputs.times_h and amounts_mg have shape (n_subjects, n_inputs). Slower
-    than `propagate`: offsets no longer repeat across subjects, so every
-    output takes its own Phi(tau). Returns shape (n_subjects, n_times), mg/L.
+    Each subject's inputs are its own (SubjectInputs: stored flat, never
+    subjects x everyone's times), stepped in turn: the k-th inputs of every
+    subject with more than k are one vectorised step. Slower than `propagate`:
+    offsets no longer repeat across subjects, so every output takes its own
+    Phi(tau). Returns shape (n_subjects, n_times), mg/L.
     """
-    amounts = inputs.amounts_mg
-    n = amounts.shape[0]
-    starts = np.broadcast_to(epochs.start_h[1:], (n, epochs.start_h.size - 1))
-    times = np.concatenate([np.broadcast_to(inputs.times_h, amounts.shape), starts], axis=1)
-    given = np.concatenate([amounts, np.zeros(starts.shape)], axis=1)
-    into = np.concatenate([inputs.compartment, np.zeros(starts.shape[1], dtype=np.int64)])
-    order = np.argsort(times, axis=1, kind="stable")
-    times = np.take_along_axis(times, order, axis=1)        # (N, K): each subject's events
-    given = np.take_along_axis(given, order, axis=1)
-    into = into[order]
-    epoch = epochs.at(times)                                 # (N, K)
-    first, subject = solutions[0], np.arange(n)
+    n = inputs.n_subjects
+    times, given, into, ss, ii, since, offsets = _with_epoch_starts(inputs, epochs.start_h[1:])
+    if times.size == 0:
+        return np.zeros((n, times_h.size))
+    counts = np.diff(offsets)
+    epoch = epochs.at(times)                                 # (n_records,)
+    solutions = [solution(structure, p, inputs.infusion_into) for p in epochs.params]
+    states = _per_subject_states(structure, epochs, inputs.infusion_into, solutions, offsets,
+                                 (times, given, into, ss, ii, since, epoch))
 
-    states = np.empty((times.shape[1], first.m, n))           # just after each event
-    x = np.zeros((first.m, n))
-    for k in range(times.shape[1]):  # over each subject's k-th event, vectorised
-        if k:
-            phi = _transition_each(solutions, epoch[None, :, k - 1],
-                                   (times[:, k] - times[:, k - 1])[None, :])
-            x = _sum_of_products((phi[:, j, 0], x[j]) for j in range(first.m))
-        x[into[:, k], subject] += given[:, k]
-        states[k] = x
-
-    last = np.full((n, times_h.size), -1, dtype=np.int64)   # last event strictly before
-    for k in range(times.shape[1]):
-        last += times[:, k, None] < times_h[None, :]
-    out = np.zeros((times_h.size, n))
-    width = max(1, 250_000 // (n * first.m))                 # outputs per batch: bounded memory
-    for j0 in range(0, times_h.size, width):
-        k = last[:, j0:j0 + width].T                          # (J, N)
+    # last record strictly before each output: count each subject's records before it
+    n_times = times_h.size
+    after = np.searchsorted(times_h, times, side="right")    # first output after each record
+    subject = np.repeat(np.arange(n), counts)
+    before = np.bincount(subject * (n_times + 1) + after, minlength=n * (n_times + 1))
+    last = np.cumsum(before.reshape(n, n_times + 1)[:, :-1], axis=1) - 1   # (n, n_times); -1: none
+    first, m = solutions[0], solutions[0].m
+    out = np.zeros((n_times, n))
+    inv_volume = np.stack([s.inv_volume for s in solutions])
+    width = max(1, 250_000 // (max(n, 1) * m))               # outputs per batch: bounded memory
+    rows = np.arange(n)
+    for j0 in range(0, n_times, width):
+        k = last[:, j0:j0 + width].T                          # (J, n)
         known = k >= 0
-        k = np.where(known, k, 0)
-        tau = np.where(known, times_h[j0:j0 + width, None] - times[subject, k], 0.0)
-        phi = _transition_each(solutions, epoch[subject, k], tau)    # (m, m, J, N)
-        x_at = states[k, :, subject]                          # (J, N, m)
-        inv_volume = np.stack([s.inv_volume for s in solutions])[epoch[subject, k], subject]
-        conc = _sum_of_products((phi[first.central, c], x_at[:, :, c]) for c in range(first.m))
-        conc *= inv_volume
+        record = np.where(known, offsets[None, :-1] + k, 0)
+        tau = np.where(known, times_h[j0:j0 + width, None] - times[record], 0.0)
+        phi = _transition_each(solutions, epoch[record], tau)    # (m, m, J, n)
+        x_at = states[record]                                 # (J, n, m)
+        conc = sum_of_products((phi[first.central, c], x_at[:, :, c]) for c in range(m))
+        conc *= inv_volume[epoch[record], rows]
         out[j0:j0 + width] = np.where(known, conc, 0.0)
     return out.T
+
+
+def _per_subject_states(structure, epochs, infusion_into, solutions, offsets, records) -> np.ndarray:
+    """The state just after each record, shape (n_records, m), stepping subjects' k-th records together.
+
+    Subjects are ranked by their number of records, most first, so that the
+    subjects with a k-th record are a prefix (their parameters views).
+    """
+    times, given, into, ss, ii, since, epoch = records
+    counts = np.diff(offsets)
+    n, m = counts.size, solutions[0].m
+    rank = np.argsort(-counts, kind="stable")
+    if np.any(rank != np.arange(n)):
+        solutions = [solution(structure, {k: v[rank] for k, v in p.items()}, infusion_into)
+                     for p in epochs.params]
+    start, counts = offsets[:-1][rank], counts[rank]
+    active = np.searchsorted(-counts, -np.arange(counts[0] if n else 0), side="left")
+    prefix = {n: solutions}
+    states = np.empty((times.size, m))
+    x = np.zeros((m, n))
+    for k, a in enumerate(active):  # over each subject's k-th record, vectorised over subjects
+        e = start[:a] + k
+        if a not in prefix:
+            prefix[a] = [s.first(a) for s in solutions]
+        here = prefix[a]
+        if k:
+            phi = _transition_each(here, epoch[None, e - 1], (times[e] - times[e - 1])[None, :])
+            x[:, :a] = sum_of_products((phi[:, j, 0], x[j, :a]) for j in range(m))
+        plain = np.flatnonzero(ss[e] == 0)
+        x[into[e[plain]], plain] += given[e[plain]]
+        steady = np.flatnonzero((ss[e] > 0) & (given[e] > 0))
+        if steady.size:
+            d = e[steady]
+            x[:, steady] = _steady_states(here, epoch[d], steady, ii[d], since[d], given[d], into[d],
+                                          ss[d], x[:, steady])
+        states[e] = x[:, :a].T
+    return states
+
+
+def _with_epoch_starts(inputs: SubjectInputs, starts: np.ndarray):
+    """Each subject's inputs with an empty event at every epoch start (the rates change there).
+
+    Returns times, amounts, compartments, ss, ii, since (n_records,) and offsets (n_subjects + 1,).
+    """
+    fields = (inputs.times_h, inputs.amounts_mg, inputs.compartment, inputs.ss, inputs.ii_h,
+              inputs.since_h)
+    if starts.size == 0:
+        return fields + (inputs.offsets,)
+    n = inputs.n_subjects
+    subject = np.r_[inputs.subject, np.repeat(np.arange(n), starts.size)]
+    extra = n * starts.size
+    times = np.r_[inputs.times_h, np.tile(starts, n)]
+    order, offsets = by_subject(n, subject, times)
+    joined = (times, np.r_[inputs.amounts_mg, np.zeros(extra)],
+              np.r_[inputs.compartment, np.zeros(extra, dtype=np.int64)],
+              np.r_[inputs.ss, np.zeros(extra, dtype=np.int64)], np.r_[inputs.ii_h, np.zeros(extra)],
+              np.r_[inputs.since_h, np.zeros(extra)])
+    return tuple(f[order] for f in joined) + (offsets,)
+
+
+def _steady_states(solutions: list["Solution"], epoch, subjects, ii, since, amount, into, ss, x):
+    """The state set by steady-state doses of some subjects (each its own interval, phase, epoch).
+
+    subjects : positions among the solutions' subjects; the rest shape (n_steady,); x, shape
+    (m, n_steady), the state before. Returns shape (m, n_steady).
+    """
+    m = x.shape[0]
+    sub = [_Rows(s, subjects) for s in solutions]
+    phi_ii = _transition_each(sub, epoch[None, :], ii[None, :])[:, :, 0]
+    at = steady_state(phi_ii, amount, into)
+    phi = _transition_each(sub, epoch[None, :], since[None, :])[:, :, 0]   # Phi(0) = I
+    at = sum_of_products((phi[:, j], at[j]) for j in range(m))
+    return np.where(ss == 2, at + x, at)
+
+
+class _Rows:
+    """Some subjects of a Solution (transitions only)."""
+
+    def __init__(self, sol: "Solution", subjects: np.ndarray):
+        self._sol, self._subjects, self.m = sol, subjects, sol.m
+
+    def transition(self, dt: np.ndarray) -> np.ndarray:
+        full = np.zeros(dt.shape[:-1] + (self._sol.inv_volume.size,))
+        full[..., self._subjects] = dt
+        return self._sol.transition(full)[..., self._subjects]
 
 
 def _transition_each(solutions: list[Solution], epoch: np.ndarray, dt: np.ndarray) -> np.ndarray:
@@ -332,56 +427,3 @@ def _transition_each(solutions: list[Solution], epoch: np.ndarray, dt: np.ndarra
         if np.any(epoch == e):
             phi = np.where(epoch == e, sol.transition(dt), phi)
     return phi
-
-
-_TAYLOR_BLOCKS = np.array([[1.0 / math.factorial(4 * k + i) if 4 * k + i <= 18 else 0.0
-                            for i in range(4)] for k in range(5)])
-
-
-def _sum_of_products(pairs, out: np.ndarray | None = None) -> np.ndarray:
-    """Sum of x * y over the (x, y) pairs, added in the order given (broadcasting).
-
-    Written out so that each element's rounding is the same whatever the
-    shape of the batch around it (einsum's and BLAS's are not).
-    """
-    pairs = iter(pairs)
-    out = np.multiply(*next(pairs), out=out)
-    term = None                                 # one buffer for every further term
-    for x, y in pairs:
-        term = np.multiply(x, y, out=term)
-        out += term
-    return out
-
-
-def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Products of stacked matrices held along the first two axes, (m, m, ...)."""
-    return _sum_of_products((a[:, j, None], b[None, j]) for j in range(a.shape[1]))
-
-
-def expm(a: np.ndarray) -> np.ndarray:
-    """Matrix exponential of stacked matrices held along the first two axes, (m, m, ...).
-
-    Scaling and squaring: exp(A) = T18(A / 2^s)^(2^s), with T18 the degree-18
-    Taylor polynomial evaluated by Paterson-Stockmeyer (6 matrix products) and
-    s chosen for each matrix so that ||A / 2^s||_1 <= 1, where the truncation
-    error is below 1/19! ~ 8e-18. Each matrix gets its own s, so a subject's
-    exponential does not depend on the others it is batched with (the same
-    numbers whatever the chunking).
-    """
-    m = a.shape[0]
-    norm = np.abs(a).sum(axis=0).max(axis=0) if a.size else np.zeros(a.shape[2:])
-    s = np.ceil(np.log2(np.maximum(norm, 1.0))).astype(int)  # 0 where the norm is <= 1
-    powers = np.empty((4,) + a.shape)
-    powers[0] = np.eye(m).reshape((m, m) + (1,) * (a.ndim - 2))
-    np.multiply(a, np.ldexp(1.0, -s), out=powers[1])         # exact: a power of two
-    powers[2] = _matmul(powers[1], powers[1])
-    powers[3] = _matmul(powers[2], powers[1])
-    x4 = _matmul(powers[2], powers[2])
-    # blocks[k] = sum_i x^i / (4k + i)!, i = 0..3: the Taylor terms of degree 4k..4k+3
-    blocks = [_sum_of_products(zip(coefficients, powers)) for coefficients in _TAYLOR_BLOCKS]
-    result = blocks[4]
-    for k in (3, 2, 1, 0):
-        result = blocks[k] + _matmul(x4, result)
-    for j in range(int(s.max(initial=0))):
-        result = np.where(s > j, _matmul(result, result), result)
-    return result

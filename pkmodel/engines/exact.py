@@ -5,7 +5,7 @@ starts and stops) with the analytic engine's exact transitions
 (`analytic.solution`: closed form, or matrix exponential). Inside a window,
 each stretch between the subject's own inputs is walked in `SCAN` equal
 steps of the system augmented with the area, dA/dt = C, whose exact
-transition (`analytic.expm`) gives the AUC of the stretch exactly and C at
+transition (`linalg.expm`) gives the AUC of the stretch exactly and C at
 the scan points. Where the largest (smallest) C found has dC/dt =
 (K x)_central / V changing sign beside it, Newton's method on the exact
 solution, kept inside that bracket by bisection, finds the peak (trough) to
@@ -23,10 +23,11 @@ from typing import Mapping
 
 import numpy as np
 
-from ..dosing import Doses
+from ..doses import Doses, SubjectDoses
 from ..structures import Structure
 from . import analytic
-from .common import Epochs, dose_input, steady_state
+from .common import Epochs, SubjectInputs, dose_input
+from .linalg import expm, matmul, steady_state, sum_of_products
 
 SCAN = 16            # equal scan steps per stretch between inputs
 # where in a stretch C is read, as fractions of its length: SCAN equal steps, and halving steps
@@ -38,13 +39,15 @@ _GEOMETRIC = np.searchsorted(FRACTIONS, 2.0 ** -np.arange(24, 4, -1))
 _ITERATIONS = 80     # bisection alone would shrink a bracket by 2^-80
 
 
-def unsupported(structure: Structure, params: Mapping[str, np.ndarray], doses: Doses) -> str | None:
+def unsupported(structure: Structure, params: Mapping[str, np.ndarray],
+                doses: Doses | SubjectDoses) -> str | None:
     """Why exact exposure cannot be computed for these doses, or None."""
     steady = doses.ss > 0
     if steady.any():
         lagged = (doses.compartment[steady] == structure.dose_index).any() and np.any(params["tlag"] != 0)
-        if lagged or doses.offset_h is not None:
-            return "steady-state doses (SS) with a lag time or timing jitter"
+        if lagged or isinstance(doses, SubjectDoses) or doses.offset_h is not None:
+            return ("steady-state doses (SS) with a lag time, timing jitter or dose times that "
+                    "differ between subjects")
     return None
 
 
@@ -98,10 +101,11 @@ class _Path:
             ss, ii = inputs.ss[order], inputs.ii_h[order]
             self.amounts = amounts[:, order]
         else:
-            order = np.argsort(times, axis=1, kind="stable")
-            self.times = np.take_along_axis(times, order, axis=1)
-            self.amounts = np.take_along_axis(amounts, order, axis=1)
-            into, ss, ii = inputs.compartment[order], None, None
+            if inputs.ss.any():
+                raise NotImplementedError("exact exposure: steady-state doses (SS) at times that "
+                                          "differ between subjects are not supported")
+            self.times, self.amounts, into = _padded(inputs)
+            ss = ii = None
         self.states = np.empty((self.amounts.shape[1], self.m, n))   # just after each input
         x = np.zeros((self.m, n))
         for e in range(self.amounts.shape[1]):  # over inputs, in record order, vectorised
@@ -186,7 +190,7 @@ class _Path:
             values = scan[:, 1 + j * width:1 + (j + 1) * width]
             values[:, 0] = self.conc(starts[j])
             # equal steps: C and the area; the last point is the value before the next input
-            phi = analytic.expm(self.augmented * (lengths[:, j] / SCAN))
+            phi = expm(self.augmented * (lengths[:, j] / SCAN))
             y = np.vstack([starts[j], np.zeros((1, n))])
             for u in range(1, SCAN + 1):
                 y = _apply(phi, y)
@@ -198,7 +202,7 @@ class _Path:
             phi = self.solution.transition((lengths[:, j] * FRACTIONS[_GEOMETRIC[0]])[None, :])[:, :, 0]
             for g, column in enumerate(_GEOMETRIC):
                 if g:
-                    phi = analytic._matmul(phi, phi)
+                    phi = matmul(phi, phi)
                 values[:, column] = self.conc(_apply(phi, starts[j]))
             values[lengths[:, j] <= 0] = np.nan
         out = {"auc": auc}
@@ -257,6 +261,26 @@ class _Path:
         return np.where(first, scan[:, 0], value), np.where(first, bounds[:, 0], at)
 
 
+def _padded(inputs: SubjectInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each subject's inputs as rows: times, amounts (mg) and compartments, shape (n, k), in
+    time order; padded after a subject's own with its last time (0 if none) and amount 0, so
+    that the state after the padding is the state after its last input."""
+    n, counts = inputs.n_subjects, np.diff(inputs.offsets)
+    width = max(int(counts.max(initial=0)), 1)
+    slot = np.arange(inputs.times_h.size) - np.repeat(inputs.offsets[:-1], counts)
+    subject = inputs.subject
+    last = np.zeros(n)
+    has = counts > 0
+    last[has] = inputs.times_h[inputs.offsets[1:][has] - 1]
+    times = np.repeat(last[:, None], width, axis=1)
+    amounts = np.zeros((n, width))
+    into = np.zeros((n, width), dtype=np.int64)
+    times[subject, slot] = inputs.times_h
+    amounts[subject, slot] = inputs.amounts_mg
+    into[subject, slot] = inputs.compartment
+    return times, amounts, into
+
+
 def _apply(phi: np.ndarray, x: np.ndarray) -> np.ndarray:
     """phi @ x per subject: phi shape (r, m, n), x shape (m, n) -> (r, n), summed in a fixed order."""
-    return analytic._sum_of_products((phi[:, j], x[j]) for j in range(x.shape[0]))
+    return sum_of_products((phi[:, j], x[j]) for j in range(x.shape[0]))

@@ -4,8 +4,10 @@ The whole cohort is one state vector, shape (n_subjects * n_compartments,),
 subject-major (index i * m + c, i.e. an (n_subjects, m) array raveled), so
 one solver call advances every subject. Integration runs piecewise from event
 to event (doses, occasion starts); doses are added to the state between
-pieces. Subjects with doses at their own times (a per-subject absorption lag)
-are integrated over the union of everyone's dose times.
+pieces. Subjects with doses at their own times (a per-subject absorption lag,
+jitter, an event table's own times) are integrated over the union of
+everyone's dose times: (n_subjects, all distinct times) amounts, which the
+analytic engine never builds.
 
 scipy's default tolerances (rtol 1e-3) err by about 1e-3; the defaults here
 hold the ode engine to the analytic one within 1e-6 relative. solve_ivp's
@@ -20,17 +22,20 @@ import numpy as np
 from scipy import sparse
 from scipy.integrate import solve_ivp
 
-from ..dosing import Doses
+from ..doses import Doses, SubjectDoses
 from ..structures import Structure
 from . import analytic
-from .common import (Epochs, as_epochs, dose_input, last_event_before, shared_timeline, steady_state,
-                     union_of_times)
+from .common import Epochs, as_epochs, dose_input, last_event_before, shared_timeline, union_of_times
+from .linalg import steady_state
 
 OPTIONS = {"rtol": 1e-10, "atol": 1e-12, "method": "DOP853"}
+# the union of per-child dose times, (n_subjects, n_times) amounts, holds at most this many
+# (1 GiB); beyond it the engine refuses before allocating
+MAX_UNION_AMOUNTS = 2 ** 27
 _SPARSE_JACOBIAN = {"Radau", "BDF"}  # LSODA gets the band instead
 
 
-def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, doses: Doses,
+def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, doses: Doses | SubjectDoses,
              times_h: np.ndarray, rtol: float = OPTIONS["rtol"], atol: float = OPTIONS["atol"],
              method: str = OPTIONS["method"]) -> np.ndarray:
     """Concentrations, shape (n_subjects, n_times), mg/L.
@@ -40,10 +45,7 @@ def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, do
     epochs = as_epochs(params)
     inputs = dose_input(structure, epochs, doses)
     if not inputs.shared:
-        if inputs.ss.any():
-            raise NotImplementedError("steady-state doses (SS) with dose times that differ between "
-                                      "children (jitter, a lag with variability) are not supported")
-        inputs = union_of_times(inputs)
+        inputs = union_of_times(inputs, MAX_UNION_AMOUNTS, "engine 'ode'")
     timeline = shared_timeline(epochs, inputs)
     rates = [structure.rate_matrix(p, infusion_into=inputs.infusion_into) for p in epochs.params]
     systems = [stacked_rate_matrix(k) for k in rates]
@@ -67,9 +69,11 @@ def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, do
         state = y.reshape(n_subjects, m)  # a view: doses go into y
         given = timeline.amounts_mg[:, e]
         if timeline.ss[e]:  # exactly, from the matrix exponential over one interval
-            phi = analytic.MatrixExponential(structure, epochs.params[timeline.epoch[e]],
-                                             rates=rates[timeline.epoch[e]]).step(timeline.ii_h[e])
-            at_steady_state = steady_state(phi, given, timeline.compartment[e]).T
+            exact = analytic.MatrixExponential(structure, epochs.params[timeline.epoch[e]],
+                                               rates=rates[timeline.epoch[e]])
+            at_steady_state = steady_state(exact.step(timeline.ii_h[e]), given, timeline.compartment[e]).T
+            if timeline.since_h[e] > 0:   # the last lagged dose arrived since_h before
+                at_steady_state = np.einsum("ijn,nj->ni", exact.step(timeline.since_h[e]), at_steady_state)
             if timeline.ss[e] == 2:
                 at_steady_state += state
             state[:] = np.where(given[:, None] > 0, at_steady_state, state)
