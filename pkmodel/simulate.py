@@ -28,7 +28,7 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
              engine: str = "analytic", variability: bool = True, seed: int | None = None,
              occasions=None, replicates: int | None = None, weight_update_h: float | None = None,
              chunk_size: int | None = None, keep: str = "concentrations", window=None,
-             out=None, client=None, backend: str | None = None,
+             out=None, client=None, backend: str | None = None, target_range=None,
              **engine_options) -> Result | ExposureResult:
     """Concentration-time curves of every child in `cohort` on `regimen`.
 
@@ -67,6 +67,9 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
         in the directory `out`, or run the chunks on a Dask cluster
         (client=distributed.Client, or backend="dask" for the current one).
         Same numbers whatever the chunking; see `pkmodel.chunked.simulate`.
+    target_range : (low, high), mg/L, optional
+        With keep="exposure": each child's time below, in and above the range
+        too (as `pk.exposure(..., target_range=...)`).
     **engine_options
         For engine="ode": rtol, atol (mg), method (a solve_ivp method).
     """
@@ -95,11 +98,11 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
                 engine_options=engine_options, variability=bool(variability), entropy=entropy,
                 occasion_starts=occasion_starts, growth_starts=growth_starts,
                 replicates=n_replicates if replicates else None)
-    if (chunk_size, keep, window, out, client, backend) == (None, "concentrations", None, None,
-                                                            None, None):
+    if (chunk_size, keep, window, out, client, backend, target_range) == (
+            None, "concentrations", None, None, None, None, None):
         return plan.run(cohort)
     return chunked.simulate(plan, cohort, chunk_size=chunk_size, keep=keep, window=window,
-                            out=out, client=client, backend=backend)
+                            out=out, client=client, backend=backend, target_range=target_range)
 
 
 @dataclass(frozen=True, eq=False)
