@@ -90,13 +90,21 @@ def from_parquet(path: str | Path) -> dict:
         metadata = pq.read_schema(path).metadata or {}
     except Exception as err:  # any failure to decode: pyarrow's words chained
         raise ValueError(f"{path}: not readable as Parquet ({type(err).__name__})") from err
+    return from_metadata(metadata, str(path))
+
+
+def from_metadata(metadata: Mapping[bytes, bytes], where: str) -> dict:
+    """The provenance record in Parquet schema metadata (`where` names the file in errors).
+
+    Raises ValueError when there is none, or it is not a JSON object.
+    """
     if PARQUET_KEY not in metadata:
-        raise ValueError(f"{path}: no {PARQUET_KEY.decode()!r} in the Parquet schema metadata; "
+        raise ValueError(f"{where}: no {PARQUET_KEY.decode()!r} in the Parquet schema metadata; "
                          "expected a file written by pkmodel")
     try:
         record = json.loads(metadata[PARQUET_KEY].decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         record = None
     if not isinstance(record, dict):
-        raise ValueError(f"{path}: the {PARQUET_KEY.decode()!r} record is not a JSON object")
+        raise ValueError(f"{where}: the provenance record is not a JSON object")
     return record

@@ -15,7 +15,6 @@ import base64
 import binascii
 import dataclasses
 import hashlib
-import json
 import zlib
 from dataclasses import dataclass
 from functools import cached_property
@@ -30,7 +29,7 @@ from .io import atomic_write, checked_path
 
 RESULT_FORMAT = "pkmodel.result/2"
 _CONCENTRATIONS = "concentration_mg_per_L"
-_RECORD_KEY = b"pkmodel.provenance"      # = pkmodel.provenance.PARQUET_KEY
+_RECORD_KEY = b"pkmodel.provenance"      # = pkmodel.provenance.PARQUET_KEY (imported late)
 _ARRAY_KEY = "pkmodel.array."
 _KINDS = ("float64", "int64", "uint64", "bool", "string")
 _ARRAY_DTYPES = ("<f8", "<i8", "|b1", "|u1")
@@ -298,14 +297,13 @@ def _digest(record: Mapping, columns, conc: np.ndarray, arrays: Mapping[str, np.
 
 def _record(metadata: dict, where: str) -> dict:
     """The provenance record, its fields checked for presence and type."""
-    if _RECORD_KEY not in metadata:
-        raise ResultFileError(f"{where}: no {_RECORD_KEY.decode()!r} in the Parquet schema "
-                              "metadata; expected a file written by pkmodel")
+    from .provenance import from_metadata
+
     try:
-        record = json.loads(metadata[_RECORD_KEY].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise ResultFileError(f"{where}: the provenance record is not JSON text") from None
-    kind = record.get("format") if isinstance(record, dict) else None
+        record = from_metadata(metadata, where)
+    except ValueError as err:
+        raise ResultFileError(str(err)) from None
+    kind = record.get("format")
     if kind != RESULT_FORMAT:
         raise ResultFileError(f"{where}: provenance format is {kind!r}; expected "
                               f"{RESULT_FORMAT!r} (a file written by Result.save)")

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pkmodel as pk
-from pkmodel import cli, io
+from pkmodel import cli, csvfile, io, study
 from conftest import typical_cohort
 
 
@@ -139,15 +139,15 @@ def test_write_csv_writes_what_pandas_writes(floats, data):
     frame["band"] = pd.Categorical(data.draw(st.lists(st.sampled_from(["2-6 y", ">=50 kg", "a,b"]),
                                                       min_size=n, max_size=n)))
     written = StringIO()
-    io.write_csv(frame, written)
+    csvfile.write_csv(frame, written)
     assert written.getvalue() == frame.to_csv(index=False)
 
 
 def test_write_csv_writes_big_tables_in_slices_with_one_header(monkeypatch):
-    monkeypatch.setattr(io, "_CSV_ROWS", 7)
+    monkeypatch.setattr(csvfile, "_CSV_ROWS", 7)
     frame = pd.DataFrame({"a": np.arange(20) / 3, "b": ["x"] * 20})
     written = StringIO()
-    io.write_csv(frame, written)
+    csvfile.write_csv(frame, written)
     assert written.getvalue() == frame.to_csv(index=False)
 
 
@@ -259,6 +259,16 @@ def test_a_folder_that_must_not_be_replaced_is_kept_even_if_it_changed_meanwhile
     assert listing(tmp_path) == ["run"]
 
 
+def test_a_link_to_a_folder_stays_a_link_to_the_new_folder(tmp_path):
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "scratch" / "a.csv").write_text("old\n")
+    (tmp_path / "run").symlink_to(tmp_path / "scratch")
+    with io.atomic_folder(tmp_path / "run", overwrite=True) as aside:
+        (aside / "a.csv").write_text("new\n")
+    assert (tmp_path / "run").is_symlink() and (tmp_path / "run" / "a.csv").read_text() == "new\n"
+    assert listing(tmp_path) == ["run", "scratch"]
+
+
 def test_without_renameat2_the_folder_is_still_swapped(tmp_path, monkeypatch):
     monkeypatch.setattr(io, "_libc", lambda: None)   # as on macOS or Windows
     out = tmp_path / "run"
@@ -286,7 +296,7 @@ def test_cli_overwrite_replaces_the_files_whole(tmp_path):
     (tmp_path / "report.md").write_text("an earlier run's report\n")
     assert cli.main([*STUDY, "--out", str(tmp_path), "--overwrite"]) == 0
     assert (tmp_path / "report.md").read_text().startswith("# pkmodel")
-    assert listing(tmp_path) == sorted(cli.study_files("parquet"))   # no temporary file left
+    assert listing(tmp_path) == sorted(study.study_files("parquet"))   # no temporary file left
 
 
 def test_write_events_keeps_an_existing_file_unless_overwrite(tmp_path):
