@@ -1,29 +1,37 @@
 # The two commands: `make run` (the main job on defaults) and `make test`.
-# Each creates .venv with python3, installs pkmodel into it, then runs.
+# Each creates .venv with python3 and installs pkmodel into it: `run` only what
+# running needs, `test` the test extras too (Jupyter, hypothesis, Dask).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+RUN_STAMP  := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed
 
 .PHONY: run test bench clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(TEST_STAMP) $(RUN_STAMP)
 
 # the main job: TID vs QID at 2 mg/kg/day with caps, 1,000 children with CP, report in out/
 # (--overwrite: out/ is this job's own output, made again on every run)
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(VENV)/bin/pkmodel compare --out out --n 1000 --ages 2-17 --seed 1 --overwrite \
 	    --regimen "TID=2 mg/kg/day TID for 14 days, max 20 mg/dose, max 80 mg/day" \
 	    --regimen "QID=2 mg/kg/day QID for 14 days, max 20 mg/dose, max 80 mg/day"
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(PY) -m pytest
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(PY) -m bench
 
 clean:

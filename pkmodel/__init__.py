@@ -15,6 +15,7 @@ from .model import (CovariateEffect, Model, ModelFileError, Parameter, RandomEff
                     bundled_models, load_model)
 from .result import ExposureResult, Result
 from .resultfile import ResultFileError, SavedResult, load_result
+from .sensitivity import sensitivity
 from .simulate import ENGINES, simulate
 from .structures import Structure
 from .summary import add_bands, summarize, target_attainment
@@ -26,6 +27,6 @@ __all__ = [
     "ExposureResult", "Formulation", "Model", "ModelFileError", "Parameter", "RandomEffect", "Regimen",
     "ResidualError", "Result", "ResultFileError", "SavedResult", "Structure", "add_bands",
     "bundled_formulations", "bundled_models", "compare", "exposure", "exposure_by_interval",
-    "find_dose", "growth", "load_model", "load_result", "read_events", "simulate", "summarize",
-    "target_attainment", "units", "write_events",
+    "find_dose", "growth", "load_model", "load_result", "read_events", "sensitivity", "simulate",
+    "summarize", "target_attainment", "units", "write_events",
 ]

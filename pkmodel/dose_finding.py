@@ -22,20 +22,21 @@ from ._checks import is_number
 from .cohort import Cohort
 from .dosing import Regimen
 from .exposure import check_range
-from .formulations import as_formulation
+from .formulations import DEFAULT_MAX_CHANGE, as_formulation, check_max_change, check_rounding
 from .model import Model
 from .simulate import simulate
 from .summary import BAND_COVARIATES, AGE_BANDS, WEIGHT_BANDS, band_of
+from .units import as_dose
 
 _DEFAULT_BANDS = {"weight_band": WEIGHT_BANDS, "age_band": AGE_BANDS}
 _BISECTION_RTOL = 1e-12
 
 
 def find_dose(model: Model, cohort: Cohort, target: float | tuple[float, float],
-              doses_per_day: int = 3, *, by: str | None = None,
+              doses_per_day: int = 3, *, max_mg_per_dose, max_mg_per_day, by: str | None = None,
               bands: Mapping[str, tuple[float, float]] | None = None,
-              max_mg_per_dose: float | None = None, max_mg_per_day: float | None = None,
-              formulation=None, variability: bool = True,
+              formulation=None, rounding: str = "nearest",
+              max_rounding_change: float | None = DEFAULT_MAX_CHANGE, variability: bool = True,
               seed: int | None = None) -> pd.DataFrame:
     """The dose whose steady-state Cavg in `cohort` meets `target` (see module docstring).
 
@@ -54,12 +55,19 @@ def find_dose(model: Model, cohort: Cohort, target: float | tuple[float, float],
     bands : {label: (low, high)}, optional
         The bands (kg or years, each [low, high)); default
         `pkmodel.summary.WEIGHT_BANDS` or `AGE_BANDS`.
-    max_mg_per_dose, max_mg_per_day : caps on each dose, as `Regimen.weight_based`
+    max_mg_per_dose, max_mg_per_day : required; None for no cap
+        Caps on each dose, as `Regimen.weight_based` (mg/day: a number or age
+        bands {(from_years, to_years): mg/day}). There is no default: a dose
+        found without caps can be one no child should get (120 mg/day for
+        the heaviest band), so the caller says which apply, and the table
+        says which were used.
     formulation : Formulation or str, optional (with `by` only)
-        Round each band's dose to what the formulation can deliver (nearest,
-        ties down, never above a cap): mg_per_dose is then the rounded dose,
-        mg_per_dose_exact the unrounded one, and median_cavg or pta what the
-        rounded dose reaches.
+        Round each band's dose to what the formulation can deliver (never
+        above a cap): mg_per_dose is then the rounded dose, mg_per_dose_exact
+        the unrounded one, and median_cavg or pta what the rounded dose
+        reaches (each child's dose capped and rounded, as a Regimen would).
+    rounding, max_rounding_change : as `Regimen` (nearest, ties down; a change
+        beyond 25 % is refused)
     variability, seed : as `pk.simulate` (the random effects of the children)
 
     Returns
@@ -70,7 +78,9 @@ def find_dose(model: Model, cohort: Cohort, target: float | tuple[float, float],
     for a range. By band, one row per band (n=0 and NaN for an empty band):
     the band, n, median_weight_kg, doses_per_day, mg_per_dose, mg_per_day,
     mg_per_kg_day (mg_per_day at the band's median weight), then median_cavg,
-    or pta, mg_per_dose_low, mg_per_dose_high.
+    or pta, mg_per_dose_low, mg_per_dose_high. Every table ends with the
+    caps used: max_mg_per_dose and max_mg_per_day (mg; inf for none; age
+    bands as the mapping given).
     """
     low_high = _check_target(target)
     if by is not None and by not in _DEFAULT_BANDS:
@@ -82,18 +92,22 @@ def find_dose(model: Model, cohort: Cohort, target: float | tuple[float, float],
                          "'age_band' (a weight-based dose is rounded per child: Regimen(formulation=))")
     if formulation is not None:
         formulation = as_formulation(formulation, "find_dose")
+        check_rounding(rounding, "find_dose")
+        check_max_change(max_rounding_change, "find_dose", "max_rounding_change")
     unit = Regimen.weight_based(1.0, doses_per_day, 1, max_mg_per_day=max_mg_per_day,
                                 max_mg_per_dose=max_mg_per_dose)
     individual = simulate(model, cohort, unit, [0.0], variability=variability, seed=seed).individual
     tau_h = 24.0 / doses_per_day
     per_mg = individual.get("F", 1.0) / (individual["CL"] * tau_h)  # Cavg per mg per dose, 1/L
-    cap_mg = float(unit.max_mg[0])
+    cap_mg = np.broadcast_to(unit.caps(cohort), (len(cohort), unit.time_h.size))[:, 0]  # per child
     weight = cohort.weight_kg
+    caps = {"max_mg_per_dose": _cap_used(max_mg_per_dose, "mg", "max_mg_per_dose"),
+            "max_mg_per_day": _cap_used(max_mg_per_day, "mg/day", "max_mg_per_day")}
 
     if by is None:
         row = _solve(per_mg, weight / doses_per_day, cap_mg, target, low_high, "all children")
         return pd.DataFrame([{"n": len(cohort), "doses_per_day": doses_per_day,
-                              **_named(row, "mg_per_kg_day")}])
+                              **_named(row, "mg_per_kg_day"), **caps}])
 
     band = band_of(getattr(cohort, BAND_COVARIATES[by]), bands or _DEFAULT_BANDS[by],
                    f"Cohort.{BAND_COVARIATES[by]}")
@@ -101,26 +115,37 @@ def find_dose(model: Model, cohort: Cohort, target: float | tuple[float, float],
     for code, label in enumerate(band.categories):  # over bands, vectorised over their children
         members = band.codes == code
         n = int(members.sum())
-        row = (_solve(per_mg[members], np.ones(n), cap_mg, target, low_high, f"band {label!r}")
-               if n else dict.fromkeys(_solution_keys(low_high), math.nan))
+        row = (_solve(per_mg[members], np.ones(n), cap_mg[members], target, low_high,
+                      f"band {label!r}") if n else dict.fromkeys(_solution_keys(low_high), math.nan))
         if formulation is not None and n:
-            row = _rounded(row, formulation, per_mg[members], cap_mg, low_high)
+            try:
+                row = _rounded(row, formulation, per_mg[members], cap_mg[members], low_high,
+                               rounding, max_rounding_change)
+            except ValueError as err:
+                raise ValueError(f"find_dose: band {label!r}: {err}") from None
         median_weight = float(np.median(weight[members])) if n else math.nan
         mg_per_day = row["dose"] * doses_per_day
         rows.append({by: label, "n": n, "median_weight_kg": median_weight,
                      "doses_per_day": doses_per_day, "mg_per_dose": row["dose"],
                      "mg_per_day": mg_per_day, "mg_per_kg_day": mg_per_day / median_weight,
-                     **_named({k: v for k, v in row.items() if k != "dose"}, "mg_per_dose")})
+                     **_named({k: v for k, v in row.items() if k != "dose"}, "mg_per_dose"),
+                     **caps})
     table = pd.DataFrame(rows)
     table[by] = pd.Categorical(table[by], categories=band.categories, ordered=True)
     return table
 
 
-def _rounded(row: dict, formulation, per_mg, cap_mg, low_high) -> dict[str, float]:
-    """A band's solution with its dose rounded to `formulation`, and what that dose reaches."""
+def _rounded(row: dict, formulation, per_mg, cap_mg, low_high, rounding,
+             max_change) -> dict[str, float]:
+    """A band's solution with its dose rounded to `formulation`, and what that dose reaches.
+
+    Each child is given the rounded dose capped at its own cap, rounded again where the cap
+    binds (as `Regimen` rounds a fixed dose).
+    """
     exact = row["dose"]
-    dose = float(formulation.round(np.array([exact]), cap_mg)[0])
-    cavg = _cavg(per_mg, 1.0, cap_mg, dose)
+    dose = float(formulation.round(np.array([exact]), cap_mg.max(), rounding, max_change)[0])
+    given = formulation.round(np.minimum(dose, cap_mg), cap_mg, rounding, max_change)
+    cavg = per_mg * given
     reached = ({"median_cavg": float(np.median(cavg))} if low_high is None else
                {"pta": float(np.mean((cavg >= low_high[0]) & (cavg <= low_high[1])))})
     return {**row, "dose": dose, "dose_exact": exact, **reached}
@@ -142,14 +167,18 @@ def _cavg(per_mg, u, cap_mg, x) -> np.ndarray:
 
 def _dose_for_median(per_mg, u, cap_mg, target, who) -> float:
     lowest = target / np.median(per_mg * u)  # the answer without caps; caps only lower Cavg
-    if math.isinf(cap_mg):
+    if np.all(np.isinf(cap_mg)):
         return float(lowest)
     reachable = np.median(per_mg * cap_mg)
     if reachable < target:
         raise ValueError(f"find_dose: target median Cavg {target!r} mg/L is out of reach for "
-                         f"{who} under the caps (max {cap_mg:g} mg per dose): at most "
+                         f"{who} under the caps ({_caps_text(cap_mg)}): at most "
                          f"{reachable:.4g} mg/L; expected a lower target or higher caps")
-    lo, hi = float(lowest), float(np.max(cap_mg / u))  # from hi on, every child is capped
+    finite = np.isfinite(cap_mg)
+    lo = float(lowest)
+    hi = max(float(np.max(cap_mg[finite] / u[finite])) if finite.any() else lo, lo)
+    while np.median(_cavg(per_mg, u, cap_mg, hi)) < target:  # only with some children uncapped
+        hi *= 2.0
     while hi - lo > _BISECTION_RTOL * hi:
         mid = 0.5 * (lo + hi)
         if np.median(_cavg(per_mg, u, cap_mg, mid)) >= target:
@@ -166,7 +195,7 @@ def _dose_for_range(per_mg, u, cap_mg, low, high, who) -> tuple[float, float, fl
     can = top >= low
     if not can.any():
         raise ValueError(f"find_dose: no dose brings any child of {who} to Cavg >= {low!r} mg/L "
-                         f"under the caps (max {cap_mg:g} mg per dose); expected a lower range "
+                         f"under the caps ({_caps_text(cap_mg)}); expected a lower range "
                          "or higher caps")
     starts = low / slope[can]
     stops = np.where(top[can] > high, high / slope[can], math.inf)
@@ -178,6 +207,20 @@ def _dose_for_range(per_mg, u, cap_mg, low, high, who) -> tuple[float, float, fl
     x_low, x_high = float(position[order][best]), float(position[order][best + 1])
     chosen = math.sqrt(x_low * x_high) if math.isfinite(x_high) else x_low
     return chosen, x_low, x_high, int(count[best])
+
+
+def _caps_text(cap_mg: np.ndarray) -> str:
+    low, high = float(np.min(cap_mg)), float(np.max(cap_mg))
+    return f"max {high:g} mg per dose" if low == high else f"max {low:g} to {high:g} mg per dose"
+
+
+def _cap_used(cap, unit: str, name: str):
+    """A cap as the table states it: mg (inf for none), or the age bands {(from, to): mg/day}."""
+    cap = as_dose(cap, unit, f"find_dose: {name}")
+    if cap is None:
+        return math.inf
+    return {tuple(map(float, k)): float(v) for k, v in cap.items()} if isinstance(cap, Mapping) \
+        else float(cap)
 
 
 def _named(row: dict, dose_name: str) -> dict:

@@ -1,22 +1,21 @@
 """Regimens (what is prescribed) and doses (what each child receives)."""
 
 import math
-import re
-from dataclasses import dataclass
-from types import MappingProxyType
+from dataclasses import dataclass, fields
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
 from ._checks import is_number, nonnegative, numbers, positive, readonly, refuse_first, whole
+from . import labels
 from .cohort import Cohort
-from .formulations import Formulation, as_formulation
+from .formulations import (DEFAULT_MAX_CHANGE, Formulation, as_formulation, check_change,
+                           check_max_change, check_rounding)
+from .schedule import MAX_DOSES, age_bands, daily_cap, dose_times, titration_levels
 from .units import as_dose
 from .variability import STREAM_ADHERENCE, STREAM_TIMING, seed_entropy, standard_normals, uniforms
 
-_FREQUENCY = {1: "QD", 2: "BID", 3: "TID", 4: "QID"}
-_CLOCK = re.compile(r"(\d{2}):(\d{2})")
 # Daily totals closer than this (relative) are the same dose level: sums of a
 # day's doses in floating point differ in the last bits.
 _SAME_LEVEL_RTOL = 1e-12
@@ -83,12 +82,15 @@ class Regimen:
 
         min(mg[d], mg_per_kg[d] * w_i), capped at min(max_mg[d], band_i / doses_per_day[d]),
 
-    rounded to `formulation` if one is given (nearest deliverable amount, ties
-    down, never above the cap), and only if min_weight_kg[d] < w_i <=
+    rounded to `formulation` if one is given (`rounding`: nearest deliverable
+    amount, ties down, or down, or up; never above the cap; a change beyond
+    `max_rounding_change` is refused), and only if min_weight_kg[d] < w_i <=
     max_weight_kg[d] (else 0). band_i is the maximum mg/day of the child's
     age band in `max_mg_per_day_by_age`. `mg` is the fixed or titrated amount,
     `mg_per_kg` the weight-based one (inf: not used; not both inf).
-    Build with `Regimen.weight_based`, `Regimen.titration` or `Regimen.fixed`.
+    Build with `Regimen.weight_based`, `Regimen.titration` or `Regimen.fixed`:
+    their label says every argument, and `Regimen.parse(r.label) == r`.
+    Regimens are equal when every field is (arrays exactly, and the label).
 
     Parameters
     ----------
@@ -111,11 +113,16 @@ class Regimen:
     missed_dose_probability : float
         Chance that each dose is missed (amount 0), drawn per child and dose
         from the simulation's seed; 0 (default) gives every dose.
+    start_h : float, optional
+        When day 0 begins, h (default: the first dose); days are 24 h.
     timing_sd_h : float
         Timing jitter: each child takes each dose at its scheduled time plus
         N(0, timing_sd_h^2) h, drawn from the simulation's seed (0: on time).
-    start_h : float, optional
-        When day 0 begins, h (default: the first dose); days are 24 h.
+    rounding : "nearest", "down" or "up"
+        How doses are rounded to the formulation (only with one).
+    max_rounding_change : float or None
+        Largest relative change rounding may make to a child's dose (default
+        0.25); None allows any (only with a formulation).
     """
 
     time_h: np.ndarray
@@ -131,6 +138,8 @@ class Regimen:
     missed_dose_probability: float = 0.0
     start_h: float | None = None
     timing_sd_h: float = 0.0
+    rounding: str = "nearest"
+    max_rounding_change: float | None = DEFAULT_MAX_CHANGE
 
     def __post_init__(self):
         time_h = numbers("Regimen.time_h", self.time_h, "a number of hours")
@@ -160,7 +169,7 @@ class Regimen:
                          "a finite number > 0")
         if self.max_mg_per_day_by_age is not None:
             object.__setattr__(self, "max_mg_per_day_by_age",
-                               _age_bands("Regimen", self.max_mg_per_day_by_age))
+                               age_bands("Regimen", self.max_mg_per_day_by_age))
             if self.doses_per_day is None:
                 raise ValueError("Regimen: max_mg_per_day_by_age needs doses_per_day; expected the "
                                  "number of doses per day of each dose's schedule")
@@ -177,6 +186,13 @@ class Regimen:
             raise ValueError(f"Regimen: start_h is {start!r}; expected a finite time <= the first dose, "
                              f"{time_h[0]:g} h")
         object.__setattr__(self, "start_h", float(start))
+        check_rounding(self.rounding, "Regimen")
+        change = check_max_change(self.max_rounding_change, "Regimen", "max_rounding_change")
+        object.__setattr__(self, "max_rounding_change", change)
+        if self.formulation is None and (self.rounding != "nearest" or change != DEFAULT_MAX_CHANGE):
+            raise ValueError(f"Regimen: rounding is {self.rounding!r}, max_rounding_change is "
+                             f"{change!r}, without a formulation; expected a formulation to round "
+                             "to (or the defaults, 'nearest' and 0.25)")
 
     def _per_dose(self, name: str) -> np.ndarray:
         """Field `name` broadcast to one value per dose, stored read-only."""
@@ -188,10 +204,31 @@ class Regimen:
         object.__setattr__(self, name, arr)
         return arr
 
+    def __eq__(self, other) -> bool:
+        """Every field equal: arrays element by element, exactly; the age bands and the label too."""
+        if not isinstance(other, Regimen):
+            return NotImplemented
+        for f in fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+                if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+                        and a.shape == b.shape and np.array_equal(a, b)):
+                    return False
+            elif isinstance(a, Mapping) and isinstance(b, Mapping):
+                if dict(a) != dict(b):
+                    return False
+            elif a != b:
+                return False
+        return True
+
+    def __hash__(self) -> int:
+        return hash((self.label, self.time_h.size, float(self.time_h[-1])))
+
     @classmethod
     def weight_based(cls, mg_per_kg_day: float | str, doses_per_day: int, days: float,
                      max_mg_per_day=None, max_mg_per_dose: float | str | None = None,
                      start_h: float = 0.0, *, times_of_day=None, formulation=None,
+                     rounding: str = "nearest", max_rounding_change: float | None = DEFAULT_MAX_CHANGE,
                      missed_dose_probability: float = 0.0, timing_sd_h: float = 0.0) -> "Regimen":
         """Equal doses of mg_per_kg_day / doses_per_day mg/kg, capped.
 
@@ -199,48 +236,60 @@ class Regimen:
         max_mg_per_day / doses_per_day). `max_mg_per_day` is a number or age
         bands {(from_years, to_years): mg/day}. Doses come every
         24/doses_per_day h from `start_h`, or at `times_of_day` ("HH:MM", one
-        per dose, daily; start_h is then the first day's midnight). Amounts are
-        numbers in their documented unit or text with a unit ("2 mg/kg/day",
-        "20 mg", "2500 ug"; `pkmodel.units.as_dose`).
+        per dose, daily; start_h is then the first day's midnight); at most
+        MAX_DOSES of them. Amounts are numbers in their documented unit or text
+        with a unit ("2 mg/kg/day", "20 mg", "2500 ug"; `pkmodel.units.as_dose`).
+        formulation, rounding, max_rounding_change, missed_dose_probability,
+        timing_sd_h: as the fields of `Regimen`.
         """
         where = "Regimen.weight_based"
         mg_per_kg_day = as_dose(mg_per_kg_day, "mg/kg/day", f"{where}: mg_per_kg_day")
         max_mg_per_day = as_dose(max_mg_per_day, "mg/day", f"{where}: max_mg_per_day")
         max_mg_per_dose = as_dose(max_mg_per_dose, "mg", f"{where}: max_mg_per_dose")
         positive(where, "mg_per_kg_day", mg_per_kg_day)
-        time_h = _schedule(where, doses_per_day, days, times_of_day, start_h)
+        time_h = dose_times(where, doses_per_day, days, times_of_day, start_h)
         per_dose_cap = positive(where, "max_mg_per_dose", max_mg_per_dose, optional=True)
-        day_cap, bands = _daily_cap(where, max_mg_per_day)
-        label = (f"{mg_per_kg_day:g} mg/kg/day {_frequency(doses_per_day)}{_at(times_of_day)} "
-                 f"for {days:g} days")
-        return cls(time_h=time_h, mg=np.inf, mg_per_kg=mg_per_kg_day / doses_per_day,
-                   max_mg=min(per_dose_cap, day_cap / doses_per_day), doses_per_day=doses_per_day,
-                   max_mg_per_day_by_age=bands, formulation=formulation,
-                   missed_dose_probability=missed_dose_probability, start_h=start_h,
-                   timing_sd_h=timing_sd_h,
-                   label=label + _details(max_mg_per_dose, max_mg_per_day, formulation,
-                                          missed_dose_probability))
+        day_cap, bands = daily_cap(where, max_mg_per_day)
+        regimen = cls(time_h=time_h, mg=np.inf, mg_per_kg=mg_per_kg_day / doses_per_day,
+                      max_mg=min(per_dose_cap, day_cap / doses_per_day), doses_per_day=doses_per_day,
+                      max_mg_per_day_by_age=bands, formulation=formulation, rounding=rounding,
+                      max_rounding_change=max_rounding_change,
+                      missed_dose_probability=missed_dose_probability, start_h=start_h,
+                      timing_sd_h=timing_sd_h)
+        return _labelled(regimen, f"{labels.number(mg_per_kg_day)} mg/kg/day "
+                                  f"{labels.frequency(doses_per_day)}{labels.clock(times_of_day)} "
+                                  f"{labels.duration(time_h.size, doses_per_day)}",
+                         per_dose_cap, day_cap)
 
     @classmethod
     def titration(cls, start_mg: float, doses_per_day: int, step_mg: float, step_every_days: int,
                   target_mg_per_kg_day: float, days: float, *, max_mg_per_dose: float | None = None,
                   max_mg_per_day=None, switch_to_qid_above_mg_per_day: float | None = None,
                   times_of_day=None, qid_times_of_day=None, formulation=None,
+                  rounding: str = "nearest", max_rounding_change: float | None = DEFAULT_MAX_CHANGE,
                   missed_dose_probability: float = 0.0, timing_sd_h: float = 0.0,
                   start_h: float = 0.0) -> "Regimen":
         """Start low, step up every few days to a weight-based target, and stay there.
 
-        On day j the prescribed dose is start_mg + step_mg * (j // step_every_days)
-        mg, and each child receives the lower of that and its target,
-        target_mg_per_kg_day * weight / doses_per_day; caps always win
-        (`max_mg_per_day`: a number or age bands {(from_years, to_years): mg/day}).
-        With `switch_to_qid_above_mg_per_day`, a child moves to four doses a
-        day (every 6 h from start_h, or at `qid_times_of_day`) from the first
-        day its daily amount before caps, min(doses_per_day * prescribed,
-        target), is above that threshold; the titration continues per dose.
-        He 2014: start 2.5 mg TID, +2.5 mg per dose weekly over 10-12 weeks,
-        up to 20 mg QID (80 mg/day). Amounts may be text with a unit, as in
-        `weight_based`.
+        In step period k (days k * step_every_days onwards) the prescribed dose
+        is start_mg + step_mg * k mg, and each child receives the lower of that
+        and its target, target_mg_per_kg_day * weight / doses_per_day; caps
+        always win (`max_mg_per_day`: a number or age bands {(from_years,
+        to_years): mg/day}).
+
+        With `switch_to_qid_above_mg_per_day`, the children whose target is
+        above that daily amount move to four doses a day (every 6 h from
+        start_h, or at `qid_times_of_day`) in the first period k* whose
+        prescribed daily amount, doses_per_day * (start_mg + step_mg * k*), is
+        above it. The switch keeps the daily dose: QID doses start at a quarter
+        of the last daily amount before it (under the dose and daily caps) and
+        step up by step_mg per dose each period from there: 20 mg TID (60
+        mg/day) is followed by 15 mg QID (60 mg/day), then 17.5 mg QID.
+        He 2014 titrated from 2.5 mg TID over 10-12 weeks to the maximum
+        tolerated dose, up to 20 mg QID (80 mg/day); its steps are not
+        published, so the +2.5 mg per dose weekly of pkmodel's examples is an
+        assumption. Amounts may be text with a unit, as in `weight_based`; the
+        other arguments as there.
         """
         where = "Regimen.titration"
         start_mg = as_dose(start_mg, "mg", f"{where}: start_mg")
@@ -256,11 +305,12 @@ class Regimen:
         every = whole(where, "step_every_days", step_every_days, 1)
         target = positive(where, "target_mg_per_kg_day", target_mg_per_kg_day)
         per_dose_cap = positive(where, "max_mg_per_dose", max_mg_per_dose, optional=True)
-        day_cap, bands = _daily_cap(where, max_mg_per_day)
-        time_h = _schedule(where, doses_per_day, days, times_of_day, start_h)
-        level = start + step * (np.arange(time_h.size) // doses_per_day // every)
-        per_day = np.full(time_h.size, float(doses_per_day))
-        low, high = np.zeros(time_h.size), np.full(time_h.size, np.inf)
+        day_cap, bands = daily_cap(where, max_mg_per_day)
+        time_h = dose_times(where, doses_per_day, days, times_of_day, start_h)
+        head = (f"titration {labels.number(start)} mg {labels.frequency(doses_per_day)}"
+                f"{labels.clock(times_of_day)} +{labels.number(step)} mg/dose every "
+                f"{labels.plural(every, 'day')} to {labels.number(target)} mg/kg/day "
+                f"{labels.duration(time_h.size, doses_per_day)}")
         if switch_to_qid_above_mg_per_day is not None:
             threshold = positive(where, "switch_to_qid_above_mg_per_day", switch_to_qid_above_mg_per_day)
             if doses_per_day >= 4:
@@ -269,62 +319,62 @@ class Regimen:
             if times_of_day is not None and qid_times_of_day is None:
                 raise ValueError(f"{where}: qid_times_of_day is None; expected 4 clock times for the "
                                  "QID doses, as times_of_day gives the others")
-            switch_weight = threshold / target  # above it, the target itself is above the threshold
-            high[level * doses_per_day > threshold] = switch_weight
-            qid_time = _schedule(where, 4, days, qid_times_of_day, start_h, "qid_times_of_day")
-            qid_level = start + step * (np.arange(qid_time.size) // 4 // every)
-            qid = qid_level * doses_per_day > threshold
-            order = np.argsort(np.r_[time_h, qid_time[qid]], kind="stable")
-            time_h, level = np.r_[time_h, qid_time[qid]][order], np.r_[level, qid_level[qid]][order]
-            per_day = np.r_[per_day, np.full(qid.sum(), 4.0)][order]
-            low = np.r_[low, np.full(qid.sum(), switch_weight)][order]
-            high = np.r_[high, np.full(qid.sum(), np.inf)][order]
+            qid_time = dose_times(where, 4, days, qid_times_of_day, start_h, "qid_times_of_day")
+            head += (f", QID above {labels.number(threshold)} mg/day"
+                     f"{labels.clock(qid_times_of_day)}")
         elif qid_times_of_day is not None:
             raise ValueError(f"{where}: qid_times_of_day is {qid_times_of_day!r} without "
                              "switch_to_qid_above_mg_per_day; expected None")
-        label = (f"titration {start:g} mg {_frequency(doses_per_day)}{_at(times_of_day)} +{step:g} "
-                 f"mg/dose every {every} days to {target:g} mg/kg/day for {days:g} days")
-        if switch_to_qid_above_mg_per_day is not None:
-            label += f", QID above {switch_to_qid_above_mg_per_day:g} mg/day{_at(qid_times_of_day)}"
-        return cls(time_h=time_h, mg=level, mg_per_kg=target / per_day,
-                   max_mg=np.minimum(per_dose_cap, day_cap / per_day), doses_per_day=per_day,
-                   max_mg_per_day_by_age=bands, min_weight_kg=low, max_weight_kg=high,
-                   formulation=formulation, missed_dose_probability=missed_dose_probability,
-                   timing_sd_h=timing_sd_h,
-                   start_h=start_h,
-                   label=label + _details(max_mg_per_dose, max_mg_per_day, formulation,
-                                          missed_dose_probability))
+        else:
+            threshold = qid_time = None
+        time_h, level, per_day, low, high = titration_levels(
+            time_h, doses_per_day, start, step, every, target, per_dose_cap, day_cap, threshold, qid_time)
+        regimen = cls(time_h=time_h, mg=level, mg_per_kg=target / per_day,
+                      max_mg=np.minimum(per_dose_cap, day_cap / per_day), doses_per_day=per_day,
+                      max_mg_per_day_by_age=bands, min_weight_kg=low, max_weight_kg=high,
+                      formulation=formulation, rounding=rounding,
+                      max_rounding_change=max_rounding_change,
+                      missed_dose_probability=missed_dose_probability, timing_sd_h=timing_sd_h,
+                      start_h=start_h)
+        return _labelled(regimen, head, per_dose_cap, day_cap)
 
     @classmethod
     def fixed(cls, mg: float | str, every_h: float, n_doses: int, start_h: float = 0.0, *,
-              times_of_day=None, formulation=None,
-              missed_dose_probability: float = 0.0) -> "Regimen":
-        """The same amount for every child, every `every_h` hours, `n_doses` times.
+              times_of_day=None, formulation=None, rounding: str = "nearest",
+              max_rounding_change: float | None = DEFAULT_MAX_CHANGE,
+              missed_dose_probability: float = 0.0, timing_sd_h: float = 0.0) -> "Regimen":
+        """The same amount for every child, every `every_h` hours, `n_doses` times (<= MAX_DOSES).
 
         `mg` is a number of mg or text with a unit ("2.5 mg", "2500 ug").
         times_of_day : "HH:MM" clock times, one per dose of the day (24 / every_h
         of them), in place of a dose every `every_h` h from `start_h` (start_h is
-        then the first day's midnight). formulation, missed_dose_probability:
-        as `Regimen.weight_based`.
+        then the first day's midnight). The other arguments as `Regimen.weight_based`.
         """
         where = "Regimen.fixed"
         mg = as_dose(mg, "mg", f"{where}: mg")
         positive(where, "mg", mg)
-        positive(where, "every_h", every_h)
+        every_h = positive(where, "every_h", every_h)
         whole(where, "n_doses", n_doses, 1)
+        if n_doses > MAX_DOSES:
+            raise ValueError(f"{where}: n_doses is {n_doses!r}; expected at most {MAX_DOSES:,} doses "
+                             "per regimen (pkmodel.dosing.MAX_DOSES)")
         nonnegative(where, "start_h", start_h)
-        time_h = start_h + np.arange(n_doses) * float(every_h)
+        time_h = start_h + np.arange(n_doses) * every_h
+        per_day = 24.0 / every_h
         if times_of_day is not None:
-            per_day = 24.0 / every_h
             if abs(per_day - round(per_day)) > 1e-9:
                 raise ValueError(f"{where}: every_h is {every_h!r} with times_of_day; expected a "
                                  "whole number of doses per day (24 / every_h)")
-            per_day = int(round(per_day))
-            time_h = _schedule(where, per_day, n_doses / per_day, times_of_day, start_h)
-        return cls(time_h=time_h, mg=mg, mg_per_kg=np.inf, max_mg=np.inf, formulation=formulation,
-                   missed_dose_probability=missed_dose_probability, start_h=start_h,
-                   label=f"{mg:g} mg every {every_h:g} h{_at(times_of_day)} x {n_doses}"
-                         + _details(None, None, formulation, missed_dose_probability))
+            time_h = dose_times(where, int(round(per_day)), n_doses / round(per_day), times_of_day,
+                               start_h)
+        regimen = cls(time_h=time_h, mg=mg, mg_per_kg=np.inf, max_mg=np.inf, formulation=formulation,
+                      rounding=rounding, max_rounding_change=max_rounding_change,
+                      missed_dose_probability=missed_dose_probability, start_h=start_h,
+                      timing_sd_h=timing_sd_h)
+        return _labelled(regimen, f"{labels.fixed_amount(mg, every_h)} {labels.interval(every_h)}"
+                                  f"{labels.clock(times_of_day)} "
+                                  f"{labels.duration(n_doses, labels.whole_per_day(every_h))}",
+                         math.inf, math.inf)
 
     @classmethod
     def parse(cls, text: str) -> "Regimen":
@@ -395,11 +445,13 @@ class Regimen:
         """Per child, what the regimen comes to (as prescribed: no missed doses).
 
         Columns: id, weight_kg, age_years; day_target_reached (day, 0-based
-        from start_h, from which the daily amount stays at its final level;
-        NaN if the child is still being titrated up at the last dose);
-        final_mg_per_dose (the last dose), final_mg_per_day and
-        final_doses_per_day (the last day), final_mg_per_kg_day; cap_bound
-        (a cap held the last dose below the prescribed or weight-based amount).
+        from start_h, from which the daily amount stays at its target level;
+        NaN if the child is still being titrated up at the last dose, or if a
+        cap holds it below its target); day_cap_reached (the same day for a
+        child a cap holds, NaN for the others); final_mg_per_dose (the last
+        dose), final_mg_per_day and final_doses_per_day (the last day),
+        final_mg_per_kg_day; cap_bound (a cap held the last dose below the
+        prescribed or weight-based amount).
         """
         amount = self._prescribed(cohort)
         n, d = amount.shape
@@ -410,18 +462,21 @@ class Regimen:
         last = d - 1 - np.argmax(amount[:, ::-1] > 0, axis=1)  # each child's last dose
         rows = np.arange(n)
         weight_amount = self.mg_per_kg[last] * cohort.weight_kg
-        cap = np.broadcast_to(self._caps(cohort), (n, d))[rows, last]
+        cap = np.broadcast_to(self.caps(cohort), (n, d))[rows, last]
         climbing = np.isfinite(self.mg_per_kg[last]) & (self.mg[last] < np.minimum(weight_amount, cap))
+        cap_bound = cap < np.minimum(self.mg[last], weight_amount)
+        settled = day[since].astype(float)
         return pd.DataFrame({
             "id": cohort.ids,
             "weight_kg": cohort.weight_kg,
             "age_years": cohort.age_years,
-            "day_target_reached": np.where(climbing, np.nan, day[since]),
+            "day_target_reached": np.where(climbing | cap_bound, np.nan, settled),
+            "day_cap_reached": np.where(cap_bound, settled, np.nan),
             "final_mg_per_dose": amount[rows, last],
             "final_mg_per_day": final,
             "final_doses_per_day": (amount[:, last_day:] > 0).sum(axis=1),
             "final_mg_per_kg_day": final / cohort.weight_kg,
-            "cap_bound": cap < np.minimum(self.mg[last], weight_amount),
+            "cap_bound": cap_bound,
         })
 
     def daily_mg(self, cohort: Cohort, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -457,17 +512,26 @@ class Regimen:
         """Amounts before missed doses, shape (n_subjects, n_doses), mg (writable)."""
         amount = np.multiply.outer(cohort.weight_kg, self.mg_per_kg)
         np.minimum(amount, self.mg, out=amount)  # in place: large temporaries cost page faults
-        cap = self._caps(cohort)
-        if self.formulation is None:
-            np.minimum(amount, cap, out=amount)
-        else:
-            amount = self.formulation.round(amount, cap)
+        cap = self.caps(cohort)
+        np.minimum(amount, cap, out=amount)      # the amount intended
+        off = None
         if np.any(self.min_weight_kg > 0) or np.any(np.isfinite(self.max_weight_kg)):
             w = cohort.weight_kg[:, None]
-            amount[(w <= self.min_weight_kg) | (w > self.max_weight_kg)] = 0.0
+            off = (w <= self.min_weight_kg) | (w > self.max_weight_kg)  # not this child's schedule
+        if self.formulation is not None:
+            rounded = self.formulation.round_unchecked(amount, cap, self.rounding)
+            if off is not None:
+                amount[off] = rounded[off]       # doses not given are not checked
+            check_change(amount, rounded, self.max_rounding_change, self.formulation.name,
+                         lambda i: (f"Regimen: child ID {cohort.ids[i[0]]} ({cohort.weight_kg[i[0]]:g} "
+                                    f"kg), dose {i[1]} at {self.time_h[i[1]]:g} h: "
+                                    f"{float(amount[i])!r} mg"), "max_rounding_change")
+            amount = rounded
+        if off is not None:
+            amount[off] = 0.0
         return amount
 
-    def _caps(self, cohort: Cohort) -> np.ndarray:
+    def caps(self, cohort: Cohort) -> np.ndarray:
         """Largest amount per dose, mg: shape (n_doses,), or (n_subjects, n_doses) with age bands."""
         if self.max_mg_per_day_by_age is None:
             return self.max_mg
@@ -485,96 +549,14 @@ class Regimen:
         return np.minimum(self.max_mg, np.divide.outer(day_cap, self.doses_per_day))
 
 
-def _schedule(where: str, doses_per_day, days, times_of_day, start_h,
-              name: str = "times_of_day") -> np.ndarray:
-    """Dose times, h: every 24/doses_per_day h from start_h, or at the clock times daily."""
-    n = _dose_count(where, doses_per_day, days)
-    nonnegative(where, "start_h", start_h)
-    i = np.arange(n)
-    if times_of_day is None:
-        return start_h + i * (24.0 / doses_per_day)
-    hours = _clock_hours(where, name, times_of_day, doses_per_day)
-    return start_h + 24.0 * (i // doses_per_day) + hours[i % doses_per_day]
-
-
-def _clock_hours(where: str, name: str, times_of_day, doses_per_day: int) -> np.ndarray:
-    """'HH:MM' strings -> hours after midnight, shape (doses_per_day,), increasing."""
-    if not (isinstance(times_of_day, (list, tuple)) and all(isinstance(t, str) for t in times_of_day)):
-        raise ValueError(f"{where}: {name} is {times_of_day!r}; expected clock times like "
-                         "('08:00', '14:00', '20:00')")
-    if len(times_of_day) != doses_per_day:
-        raise ValueError(f"{where}: {name} has {len(times_of_day)} times; expected {doses_per_day}, "
-                         "one per dose of the day")
-    hours = []
-    for i, text in enumerate(times_of_day):
-        match = _CLOCK.fullmatch(text)
-        if not match or int(match[1]) > 23 or int(match[2]) > 59:
-            raise ValueError(f"{where}: {name}[{i}] is {text!r}; expected a clock time 'HH:MM' "
-                             "from '00:00' to '23:59'")
-        hours.append(int(match[1]) + int(match[2]) / 60)
-        if i and hours[i] <= hours[i - 1]:
-            raise ValueError(f"{where}: {name}[{i}] is {text!r}; expected a time later in the day "
-                             f"than {times_of_day[i - 1]!r}")
-    return np.array(hours)
-
-
-def _daily_cap(where: str, max_mg_per_day) -> tuple[float, Mapping | None]:
-    """A daily cap given as a number (-> (cap, None)) or as age bands (-> (inf, bands))."""
-    if isinstance(max_mg_per_day, Mapping):
-        return math.inf, _age_bands(where, max_mg_per_day)
-    return positive(where, "max_mg_per_day", max_mg_per_day, optional=True), None
-
-
-def _age_bands(where: str, bands) -> Mapping[tuple[float, float], float]:
-    """{(from_years, to_years): mg/day}, checked and sorted by age."""
-    if not isinstance(bands, Mapping) or not bands:
-        raise ValueError(f"{where}: max_mg_per_day_by_age is {bands!r}; expected "
-                         "{(from_years, to_years): mg/day, ...}")
-    checked = {}
-    for key, cap in bands.items():
-        if not (isinstance(key, tuple) and len(key) == 2 and all(is_number(a) for a in key)
-                and 0 <= key[0] < key[1]):
-            raise ValueError(f"{where}: max_mg_per_day age band {key!r} is not an age range; expected "
-                             "(from_years, to_years) with 0 <= from < to")
-        checked[(float(key[0]), float(key[1]))] = positive(where, f"max_mg_per_day[{key!r}]", cap)
-    ordered = sorted(checked)
-    for (lo, hi), (next_lo, next_hi) in zip(ordered, ordered[1:]):
-        if next_lo < hi:
-            raise ValueError(f"{where}: max_mg_per_day age bands ({lo:g}, {hi:g}) and ({next_lo:g}, "
-                             f"{next_hi:g}) overlap; expected disjoint age ranges")
-    return MappingProxyType({key: checked[key] for key in ordered})
-
-
-def _at(times_of_day) -> str:
-    return "" if times_of_day is None else " at " + "/".join(times_of_day)
-
-
-def _details(max_mg_per_dose, max_mg_per_day, formulation, missed) -> str:
-    """The label's tail: caps, formulation, adherence."""
-    text = ""
-    if max_mg_per_dose is not None:
-        text += f", max {max_mg_per_dose:g} mg/dose"
-    if isinstance(max_mg_per_day, Mapping):
-        text += ", max " + ", ".join(f"{cap:g} mg/day at {lo:g}-{hi:g} y"
-                                     for (lo, hi), cap in max_mg_per_day.items())
-    elif max_mg_per_day is not None:
-        text += f", max {max_mg_per_day:g} mg/day"
-    if formulation is not None:
-        text += f", as {formulation if isinstance(formulation, str) else formulation.name}"
-    if missed:
-        text += f", {100 * missed:g} % of doses missed"
-    return text
-
-
-def _dose_count(where: str, doses_per_day, days) -> int:
-    whole(where, "doses_per_day", doses_per_day, 1)
-    positive(where, "days", days)
-    n = doses_per_day * days
-    if abs(n - round(n)) > 1e-9:
-        raise ValueError(f"{where}: days is {days!r}; expected a whole number of dosing intervals "
-                         f"({doses_per_day} doses per day)")
-    return int(round(n))
-
-
-def _frequency(doses_per_day: int) -> str:
-    return _FREQUENCY.get(doses_per_day, f"{doses_per_day}x/day")
+def _labelled(regimen: "Regimen", head: str, per_dose_cap: float, day_cap: float) -> "Regimen":
+    """`regimen` with its label: `head` (dose, frequency, times, duration) and every other field
+    that is not its default, from the checked fields (so a bad value is refused, not written)."""
+    tail = labels.details(
+        max_mg_per_dose=None if math.isinf(per_dose_cap) else per_dose_cap,
+        max_mg_per_day=regimen.max_mg_per_day_by_age or (None if math.isinf(day_cap) else day_cap),
+        formulation=regimen.formulation, rounding=regimen.rounding,
+        max_rounding_change=regimen.max_rounding_change, missed=regimen.missed_dose_probability,
+        timing_sd_h=regimen.timing_sd_h, start_h=regimen.start_h)
+    object.__setattr__(regimen, "label", head + tail)
+    return regimen

@@ -7,13 +7,25 @@ stature-for-age (cm) (the file's BMI-for-age rows are not used: BMI is
 weight / height^2). A measurement at z-score z is M (1 + L S z)^(1/L), or
 M exp(S z) when L = 0.
 
-Between tabulated ages, L, M and S are interpolated linearly in age. Above
-z = +3, weight continues linearly in z with the step between z = 2 and z = 3
-(the WHO 2006 "restricted application of the LMS method" for weight-based
-indicators): with L < 0 the LMS curve runs to infinity at z = 1/(|L| S), as
-low as z = 3.3 for the weight of older girls. Everywhere else, including
-weight below z = -3 (where the curve stays positive and CP weight deficits
-lie) and stature, the plain CDC LMS formulas apply.
+Between tabulated ages, L, M and S are interpolated linearly in age.
+
+The upper tail of weight. With L < 0 the LMS weight curve runs to infinity at
+z = 1/(|L| S), as low as z = 3.34 for girls of 17.5 y (L = -1.87, S = 0.160),
+and is already 190 kg at z = 3 there: the WHO 2006 "restricted application of
+the LMS method" (above z = 3, go on linearly with the step between z = 2 and
+z = 3) would start from that. The CDC 2000 curves are published from the 3rd
+to the 97th percentile (z = +/-1.88), and L, M, S were fitted to smoothed
+percentiles in that range only (Ogden CL et al., "The 2000 CDC growth charts:
+several insights after 8 years", Karger 2010; Flegal KM et al., Am J Clin
+Nutr 2009, on extreme BMI): beyond it the LMS formula is extrapolation. So
+above z = +2 (TAIL_FROM_Z) weight continues linearly in z with the step
+between z = 1 and z = 2: the WHO construction applied one SD lower, from the
+last point the published curves support. The heaviest weight this gives at
+any age of the charts is below MAX_WEIGHT_KG (200 kg) for every z below 6.6,
+a value a standard normal exceeds once in 6 x 10^10 draws
+(tests/test_growth.py draws 10^6 children). Everywhere else, including weight
+below z = -3 (where the curve stays positive and CP weight deficits lie) and
+stature, the plain CDC LMS formulas apply.
 """
 
 import tomllib
@@ -29,6 +41,8 @@ CHART_AGE_YEARS = (2.0, 20.0)  # the range every measure covers
 HOURS_PER_YEAR = 24 * 365.25
 MEASURES = ("weight_kg", "stature_cm")
 GMFCS_LEVELS = (1, 2, 3, 4, 5)
+TAIL_FROM_Z = 2.0      # weight goes on linearly above this z-score (module docstring)
+MAX_WEIGHT_KG = 200.0  # the stated bound on chart weights: reached only beyond z = 6.6
 _SEXES = ("male", "female")  # rows of the (2, n_ages) tables, as spelled in the CSV
 
 
@@ -92,42 +106,43 @@ def lms_z(x, L, M, S) -> np.ndarray:
 def measurement_at_z(measure: str, z, sex, age_years) -> np.ndarray:
     """`measure` (kg or cm) of children of `sex` and `age_years` at z-score `z`.
 
-    Weight continues linearly above z = 3 (module docstring). All
-    arguments broadcast together; the result has their broadcast shape.
+    Weight continues linearly above z = TAIL_FROM_Z (module docstring). All
+    arguments broadcast together (scalars too); the result has their
+    broadcast shape (a numpy scalar when all are scalars).
     """
     L, M, S, z = np.broadcast_arrays(*lms(measure, sex, age_years), np.asarray(z, dtype=float))
     refuse_first(np.ravel(~np.isfinite(z)), "z", np.ravel(z), "a finite z-score")
-    x = lms_value(z, L, M, S)
+    x = np.array(lms_value(z, L, M, S), dtype=float, ndmin=0)
     high = _linear_tail(measure, z)
     if high.any():
-        x3, step = _z3_and_step(L[high], M[high], S[high])
-        x[high] = x3 + (z[high] - 3.0) * step
+        start, step = _tail_start_and_step(L[high], M[high], S[high])
+        x[high] = start + (z[high] - TAIL_FROM_Z) * step
     refuse_first(np.ravel(~(x > 0)), "z", np.ravel(z),
                  f"a z-score the CDC 2000 {measure} curve reaches (1 + L S z > 0)")
-    return x
+    return x[()]
 
 
 def z_score(measure: str, x, sex, age_years) -> np.ndarray:
     """CDC 2000 z-score of `measure` values `x` (kg or cm); inverse of `measurement_at_z`."""
     L, M, S, x = np.broadcast_arrays(*lms(measure, sex, age_years), np.asarray(x, dtype=float))
     refuse_first(np.ravel(~(np.isfinite(x) & (x > 0))), measure, np.ravel(x), "a finite value > 0")
-    z = lms_z(x, L, M, S)
+    z = np.array(lms_z(x, L, M, S), dtype=float, ndmin=0)
     high = _linear_tail(measure, z)
     if high.any():
-        x3, step = _z3_and_step(L[high], M[high], S[high])
-        z[high] = 3.0 + (x[high] - x3) / step
-    return z
+        start, step = _tail_start_and_step(L[high], M[high], S[high])
+        z[high] = TAIL_FROM_Z + (x[high] - start) / step
+    return z[()]
 
 
 def _linear_tail(measure: str, z: np.ndarray) -> np.ndarray:
-    """Where `measure` leaves the LMS curve: weight above z = 3 (module docstring)."""
-    return z > 3 if measure == "weight_kg" else np.zeros(z.shape, dtype=bool)
+    """Where `measure` leaves the LMS curve: weight above TAIL_FROM_Z (module docstring)."""
+    return z > TAIL_FROM_Z if measure == "weight_kg" else np.zeros(z.shape, dtype=bool)
 
 
-def _z3_and_step(L, M, S):
-    """The measurement at z = 3 and its rise from z = 2: the line it goes on along above z = 3."""
-    x3 = lms_value(3.0, L, M, S)
-    return x3, x3 - lms_value(2.0, L, M, S)
+def _tail_start_and_step(L, M, S):
+    """The measurement at z = 2 and its rise from z = 1: the line weight goes on along above z = 2."""
+    start = lms_value(TAIL_FROM_Z, L, M, S)
+    return start, start - lms_value(TAIL_FROM_Z - 1.0, L, M, S)
 
 
 def weight_trajectory(cohort, times_h) -> np.ndarray:

@@ -44,7 +44,8 @@ _MODEL_KEYS = {"name", "structure", "absorption", "n_transit", "description", "c
                "source"}
 _PARAMETER_KEYS = {"value", "unit", "derived", "iiv_sd", "iov_sd", "rse", "covariates", "source",
                    "iiv_source", "iov_source", "rse_source", "note", "assumed"}
-_COVARIATE_KEYS = {"type", "reference", "exponent", "slope", "values", "missing", "source", "note"}
+_COVARIATE_KEYS = {"type", "reference", "exponent", "slope", "values", "missing", "iiv_sd",
+                   "source", "note"}
 _EFFECT_KEYS = {"sd", "parameters", "source", "note"}
 _CORRELATION_KEYS = {"between", "value", "source", "note"}
 _RESIDUAL_KEYS = {"type", "proportional_sd", "additive_sd", "source", "note", "assumed"}
@@ -65,6 +66,11 @@ class CovariateEffect:
     of each level (in the parameter's unit) replaces the parameter's value.
     missing: "error", or "typical" (children without the covariate keep the
     typical value: an optional covariate).
+    iiv_sd: the SD (omega) of the parameter's own random effect left for
+        children whose covariate the cohort gives, when the covariate explains
+        part of the parameter's iiv_sd (so it is not counted twice): their
+        eta is the drawn one times iiv_sd / the parameter's iiv_sd. None: all
+        of the parameter's variability is kept.
     """
 
     covariate: str
@@ -73,6 +79,7 @@ class CovariateEffect:
     coefficient: float | None = None
     values: Mapping[str, float] | None = None
     missing: str = "error"
+    iiv_sd: float | None = None
 
 
 @dataclass(frozen=True)
@@ -318,8 +325,16 @@ class Model:
         out = self.typical_values(cohort)
         for i, effect in enumerate(self.etas):
             for name in effect.parameters:
-                out[name] = out[name] * np.exp(etas[:, i])
+                out[name] = out[name] * np.exp(etas[:, i] * self._eta_scale(name, effect, cohort))
         return out
+
+    def _eta_scale(self, name: str, effect: RandomEffect, cohort) -> float:
+        """iiv_sd kept / iiv_sd for a parameter's own eta when the cohort gives a covariate
+        that explains part of it (CovariateEffect.iiv_sd), else 1."""
+        p = self.parameters[name]
+        kept = [c.iiv_sd for c in p.covariates if c.iiv_sd is not None
+                and cohort_covariate(cohort, c.covariate) is not None]
+        return min(kept) / p.iiv_sd if kept and effect.name == name else 1.0
 
     def with_typical_values(self, values: Mapping[str, float]) -> "Model":
         """The same model with other typical values (e.g. one uncertainty replicate)."""
@@ -352,6 +367,11 @@ def _check_covariate(effect: CovariateEffect, p: Parameter, where: str) -> None:
     if effect.covariate == "weight_kg" and p.per_kg:
         raise ModelFileError(f"{where}: {field_}: unit {p.unit!r} already scales with weight; "
                              "expected an absolute unit (e.g. 'L/h') with a weight covariate")
+    if effect.iiv_sd is not None and not (
+            is_number(effect.iiv_sd) and 0 <= effect.iiv_sd <= p.iiv_sd and p.iiv_sd > 0):
+        raise ModelFileError(f"{where}: {field_}.iiv_sd is {effect.iiv_sd!r}; expected the SD of "
+                             f"parameters.{p.name}'s own random effect left when the covariate is "
+                             f"known, a number from 0 to its iiv_sd ({p.iiv_sd!r})")
     if effect.kind == "categorical":
         values = effect.values
         if not values or not all(is_number(v) and math.isfinite(v) and v > 0 for v in values.values()):
@@ -461,7 +481,7 @@ def _model_from_dict(doc: dict, where: str) -> Model:
         raise ModelFileError(f"{where}: model.absorption is {absorption!r}; expected one of "
                              f"{list(ABSORPTIONS)}")
     n_transit = meta.get("n_transit", 0)
-    if absorption == "transit" and "n_transit" not in meta:
+    if absorption != "first_order" and "n_transit" not in meta:
         raise ModelFileError(f"{where}: model.n_transit is missing; transit absorption needs the "
                              "number of transit compartments")
     try:
@@ -529,7 +549,7 @@ def _parameter(name: str, table: dict, where: str) -> Parameter:
         covariates.append(CovariateEffect(
             covariate=covariate, kind=kind, reference=spec.get("reference"),
             coefficient=coefficient, values=spec.get("values"),
-            missing=spec.get("missing", "error")))
+            missing=spec.get("missing", "error"), iiv_sd=spec.get("iiv_sd")))
     return Parameter(name=name, value=value, unit=table["unit"],
                      iiv_sd=table.get("iiv_sd", 0.0), iov_sd=table.get("iov_sd", 0.0),
                      rse=table.get("rse", 0.0), covariates=tuple(covariates),

@@ -207,3 +207,34 @@ def daily_doses(regimen, cohort, seed: int | None = None, ax=None):
     ax.set_title(regimen.label, fontsize="small", wrap=True)
     ax.legend(frameon=False)
     return fig
+
+
+def tornado(table: pd.DataFrame, metric: str = "cmax", statistic: str | None = None,
+            unit: str = "ng/mL", ax=None):
+    """Tornado of `pk.sensitivity`: per assumed number, the range of `metric` across its settings.
+
+    One bar per parameter from its lowest to its highest value, widest on top, around the
+    baseline (the model as given, a vertical line). statistic : "median" (default), "p5" or
+    "p95" for concentrations; PTA has "share" only (shown in %).
+    """
+    statistic = statistic or ("share" if metric == "pta" else "median")
+    rows = table[(table["metric"] == metric) & (table["statistic"] == statistic)]
+    if rows.empty or not (rows["parameter"] == "baseline").any():
+        raise ValueError(f"tornado: the table has no {metric!r} {statistic!r} rows with a baseline; "
+                         "expected a pk.sensitivity table")
+    scale = 100.0 if metric == "pta" else float(concentration_in(1.0, unit))
+    label = "PTA (%)" if metric == "pta" else f"{metric} {statistic} ({unit})"
+    base = scale * rows.loc[rows["parameter"] == "baseline", "value"].iloc[0]
+    spans = (rows[rows["parameter"] != "baseline"].groupby("parameter", sort=False)["value"]
+             .agg(["min", "max"]) * scale)
+    spans = spans.assign(width=spans["max"] - spans["min"]).sort_values("width")
+    fig, ax = _figure(ax)
+    ax.barh(spans.index, spans["max"] - spans["min"], left=spans["min"], color="tab:blue", alpha=0.7)
+    for y, (lo, hi) in enumerate(zip(spans["min"], spans["max"])):
+        ax.annotate(f"{lo:.3g} to {hi:.3g}", (hi, y), xytext=(4, 0), textcoords="offset points",
+                    va="center", fontsize="small")
+    ax.axvline(base, color="black", lw=1)
+    ax.set_xlabel(label)
+    ax.margins(x=0.2)
+    ax.set_title(f"{label} across each assumed number (baseline {base:.3g})")
+    return fig

@@ -8,10 +8,20 @@ from the same description: the ode engine integrates K x, the analytic engine
 solves it exactly.
 
 Disposition: "one_compartment" (CL, V) or "two_compartment" (CL, V1, Q, V2:
-central <-> peripheral). Absorption: "first_order" (ka, depot -> central) or
-"transit": depot -> n transit compartments -> central, every transfer at the
-same rate ktr = (n + 1) / MTT, so that MTT is the mean time from the dose to
-its arrival in central (n = 0 is first-order absorption with ka = 1/MTT).
+central <-> peripheral). Absorption:
+
+- "first_order" (ka): depot -> central at ka.
+- "transit" (MTT): depot -> n transit compartments -> central, every transfer
+  at the same rate ktr = (n + 1) / MTT, so that MTT is the mean time from the
+  dose to its arrival in central (n = 0 is first-order absorption with
+  ka = 1/MTT).
+- "transit_first_order" (MTT, ka): depot -> n transit compartments ->
+  absorption -> central. The depot and each transit compartment empty into
+  the next at ktr = (n + 1) / MTT, as above, so MTT is the mean time from the
+  dose to its arrival in the absorption compartment (the mean transit time
+  of Savic et al., J Pharmacokinet Pharmacodyn 2007;34:711); the absorption
+  compartment empties into central at ka. The mean time from the dose to
+  central is MTT + 1/ka.
 """
 
 from dataclasses import dataclass, field
@@ -35,7 +45,7 @@ DISPOSITIONS = {
     "two_compartment": {"CL": "clearance", "V1": "volume", "Q": "clearance", "V2": "volume"},
 }
 STRUCTURE_NAMES = {"one_compartment_oral": "one_compartment", "two_compartment_oral": "two_compartment"}
-ABSORPTIONS = ("first_order", "transit")
+ABSORPTIONS = ("first_order", "transit", "transit_first_order")
 # Optional parameters every oral structure takes, with their value when absent.
 OPTIONAL = MappingProxyType({"F": ("fraction", 1.0), "tlag": ("time", 0.0)})
 
@@ -44,8 +54,9 @@ OPTIONAL = MappingProxyType({"F": ("fraction", 1.0), "tlag": ("time", 0.0)})
 class Structure:
     """A linear oral compartment model.
 
-    Compartments, in order: depot, transit_1..transit_n (transit only),
-    central, peripheral (two compartments only).
+    Compartments, in order: depot, transit_1..transit_n (transit absorptions),
+    absorption ("transit_first_order" only), central, peripheral (two
+    compartments only).
     """
 
     name: str
@@ -69,13 +80,16 @@ class Structure:
     @property
     def compartments(self) -> tuple[str, ...]:
         transit = tuple(f"transit_{i + 1}" for i in range(self.n_transit))
+        if self.absorption == "transit_first_order":
+            transit += ("absorption",)
         tail = ("central", "peripheral") if self.disposition == "two_compartment" else ("central",)
         return ("depot",) + transit + tail
 
     @property
     def parameters(self) -> Mapping[str, str]:
         """Required parameters and their dimensions (keys of UNITS)."""
-        absorption = {"ka": "rate"} if self.absorption == "first_order" else {"MTT": "time"}
+        absorption = {"first_order": {"ka": "rate"}, "transit": {"MTT": "time"},
+                      "transit_first_order": {"MTT": "time", "ka": "rate"}}[self.absorption]
         return MappingProxyType({**DISPOSITIONS[self.disposition], **absorption})
 
     @property
@@ -94,11 +108,23 @@ class Structure:
     def label(self) -> str:
         if self.absorption == "transit":
             return f"{self.name} with {self.n_transit} transit compartments"
+        if self.absorption == "transit_first_order":
+            return (f"{self.name} with {self.n_transit} transit compartments and first-order "
+                    "absorption")
         return self.name
 
-    def absorption_rate(self, p: Mapping[str, np.ndarray]) -> np.ndarray:
-        """ka, or ktr = (n + 1) / MTT for transit absorption; 1/h, shape (n_subjects,)."""
-        return p["ka"] if self.absorption == "first_order" else (self.n_transit + 1) / p["MTT"]
+    def absorption_rates(self, p: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """The rate at which each compartment before central empties into the next, in order.
+
+        Each 1/h, shape (n_subjects,): ka (first order); ktr = (n + 1) / MTT for
+        the depot and every transit compartment, then ka for the absorption
+        compartment ("transit_first_order").
+        """
+        if self.absorption == "first_order":
+            return [p["ka"]]
+        ktr = (self.n_transit + 1) / p["MTT"]
+        tail = [p["ka"]] if self.absorption == "transit_first_order" else []
+        return [ktr] * (self.n_transit + 1) + tail
 
     def rate_matrix(self, p: Mapping[str, np.ndarray], eliminated: bool = False,
                     infusion_into: int | None = None) -> np.ndarray:
@@ -110,12 +136,12 @@ class Structure:
         infusion_into : add a compartment (after the structure's own) holding
             the current zero-order input rate, mg/h, that flows into this one.
         """
-        rate = self.absorption_rate(p)
+        absorption = self.absorption_rates(p)
         c = self.central_index
         own = len(self.compartments)
         m = own + (infusion_into is not None) + eliminated
-        rates = np.zeros((rate.shape[0], m, m))
-        for i in range(c):  # depot and transit compartments, each emptying into the next
+        rates = np.zeros((absorption[0].shape[0], m, m))
+        for i, rate in enumerate(absorption):  # the compartments before central, each into the next
             rates[:, i, i] = -rate
             rates[:, i + 1, i] = rate
         if self.disposition == "one_compartment":

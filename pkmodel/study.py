@@ -324,6 +324,10 @@ def _report(record: dict, outcome: Outcome) -> str:
         "## Exposure by age band", "",
         "Median [5th-95th percentile]: weight, dose received over the last day, and Cmax, Cmin "
         "and Cavg over the last day.", "",
+        "Cavg depends only on CL/F and the dose received. Cmax and Cmin also depend on the "
+        "absorption and distribution numbers the published model does not give (marked assumed "
+        "in the model file): they move with those assumptions, Cavg does not (`pk.sensitivity`; "
+        "the models against published data: docs/validation.md).", "",
         _markdown(wide(outcome.table)), "",
         "## Target attainment by weight band", "",
         "Share of children with Cavg within the target range.", "",

@@ -89,20 +89,40 @@ def as_dose(value, unit: str, name: str):
     if not isinstance(value, str):
         return value
     number, written = parse_quantity(value, name)
-    factor, kind = _dose_unit(written)
-    if kind is None:
+    converted = dose_in(number, written)
+    if converted is None:
         raise ValueError(f"{name} is {value!r}: {written!r} is not a dose unit; expected {unit} "
                          f"({_DIMENSION[DOSE_UNITS[unit]]}; mass in {', '.join(MASS_UNITS)})")
-    if kind != DOSE_UNITS[unit]:
-        raise ValueError(f"{name} is {value!r}: {written!r} is {_DIMENSION[kind]}; expected {unit} "
-                         f"({_DIMENSION[DOSE_UNITS[unit]]})")
-    try:  # exact only once known finite and > 0 ("1e999999999" is no integer to build)
-        dose = float(Fraction(number) * factor) if 0 < float(number) < math.inf else math.nan
-    except OverflowError:  # finite as written, not in mg ("1e308 g")
-        dose = math.inf
+    dose, kind = converted
+    if kind != unit:
+        raise ValueError(f"{name} is {value!r}: {written!r} is {_DIMENSION[DOSE_UNITS[kind]]}; "
+                         f"expected {unit} ({_DIMENSION[DOSE_UNITS[unit]]})")
     if not (math.isfinite(dose) and dose > 0):
         raise ValueError(f"{name} is {value!r}; expected a finite number > 0 of {unit}")
     return dose
+
+
+def dose_in(number: str, unit: str) -> tuple[float, str] | None:
+    """A dose written as `number` (decimal text) and `unit` ("2500", "ug/kg/day"), in its
+    documented unit: (value, one of DOSE_UNITS), e.g. (2.5, "mg/kg/day"); None when `unit`
+    is no dose unit.
+
+    The value is the double nearest the exact product (300 ug -> 0.3 mg); it may be 0,
+    inf or NaN for a number that is not a finite amount > 0, for the caller to refuse.
+    """
+    factor, kind = _dose_unit(unit)
+    if kind is None:
+        return None
+    documented = next(name for name, k in DOSE_UNITS.items() if k == kind)
+    try:  # exact only once known finite and > 0 ("1e999999999" is no integer to build)
+        value = float(number)
+        if 0 < value < math.inf:
+            value = float(Fraction(number) * factor)
+    except OverflowError:  # finite as written, not in mg ("1e308 g")
+        value = math.inf
+    except ValueError:  # more digits than Python builds an integer from: near enough
+        value = float(number) * float(factor)
+    return value, documented
 
 
 def _dose_unit(text: str) -> tuple[Fraction, tuple[bool, bool] | None]:

@@ -8,7 +8,8 @@ import pkmodel as pk
 from pkmodel import variability
 from conftest import typical_cohort
 
-# He 2014 trial titration: 2.5 mg TID, +2.5 mg per dose every week, to 2 mg/kg/day, 20 mg/dose cap
+# a titration like He 2014's (its steps are not published): 2.5 mg TID, +2.5 mg per dose every
+# week, to 2 mg/kg/day, 20 mg/dose cap
 TRIAL = dict(start_mg=2.5, doses_per_day=3, step_mg=2.5, step_every_days=7, target_mg_per_kg_day=2.0,
              days=84, max_mg_per_dose=20)
 # common pediatric references: 40 mg/day for ages 2-7, 60 mg/day from 8 years
@@ -133,18 +134,53 @@ def test_trial_titration_never_exceeds_a_cap_over_500_children():
 
 
 def test_he_2014_schedule_moves_heavy_children_to_qid_up_to_80_mg_day():
-    # TID to 20 mg (60 mg/day, day 49); next week the wanted TID amount min(3 x 22.5, 2w) is above
-    # 60 mg/day for 35 and 50 kg: QID from day 56 at min(22.5, 2w/4, 20) = 17.5 and 20 mg.
+    # TID to 20 mg (60 mg/day, day 49); next week the prescribed TID amount, 3 x 22.5, is above 60
+    # mg/day: children whose target 2w is above 60 (35 and 50 kg) go QID from day 56 at the same
+    # 60 mg/day (15 mg QID), then +2.5 mg/dose weekly: 35 kg reaches its 70 mg/day (17.5 mg QID)
+    # on day 63; 50 kg is held at 80 mg/day (20 mg/dose) from day 70, its 100 never reached.
     # 30 kg wants 60 mg/day: stays TID.
     reg = pk.Regimen.titration(**TRIAL, max_mg_per_day=80, switch_to_qid_above_mg_per_day=60)
     cohort = typical_cohort(30, 35, 50)
     described = reg.describe(cohort)
     assert described["final_doses_per_day"].tolist() == [3, 4, 4]
     np.testing.assert_allclose(described["final_mg_per_day"], [60.0, 70.0, 80.0], rtol=1e-15)
-    assert described["day_target_reached"].tolist() == [49, 56, 56]
+    np.testing.assert_array_equal(described["day_target_reached"], [49, 63, np.nan])
+    np.testing.assert_array_equal(described["day_cap_reached"], [np.nan, np.nan, 70])
+    assert described["cap_bound"].tolist() == [False, False, True]
     day, mg = reg.daily_mg(cohort)
     assert np.all(mg <= 80.0) and reg.doses(cohort).amount_mg.max() <= 20.0
-    np.testing.assert_allclose(mg[:, 55], [60.0, 60.0, 60.0], rtol=1e-15)
+    np.testing.assert_allclose(mg[:, 55:57], 60.0, rtol=1e-15)  # the switch keeps the daily dose
+
+
+def test_a_45_kg_child_switching_to_qid_follows_the_hand_computed_schedule():
+    # issue 12 item 10: it went from 60 to 80 mg/day in one week (20 mg TID -> 20 mg QID).
+    # By hand: week k (days 7k..7k+6) TID at 2.5 (k + 1) mg/dose -> 7.5, 15, ..., 60 mg/day in
+    # week 7 (20 mg TID). Week 8: TID would be 3 x 22.5 = 67.5 > 60 and the target 2 x 45 = 90 is
+    # above 60: QID at 60 / 4 = 15 mg (60 mg/day), then +2.5 mg/dose: 17.5 (70), 20 (80, the dose
+    # cap), and 22.5 is held at 20 (80 mg/day; the 90 mg/day target is never reached).
+    reg = pk.Regimen.titration(**TRIAL, max_mg_per_day=80, switch_to_qid_above_mg_per_day=60)
+    child = typical_cohort(45)
+    weekly = [7.5 * (k + 1) for k in range(8)] + [60.0, 70.0, 80.0, 80.0]
+    day, mg = reg.daily_mg(child)
+    np.testing.assert_array_equal(day, np.arange(84))
+    np.testing.assert_allclose(mg[0], np.repeat(weekly, 7), rtol=1e-15)
+    per_dose = reg.doses(child).amount_mg[0]
+    given = per_dose > 0  # the TID doses of lighter children stay in the schedule, at 0 for this one
+    from_week_8 = given & (reg.time_h >= 56 * 24)
+    np.testing.assert_array_equal(per_dose[from_week_8], np.repeat([15, 17.5, 20, 20], 28))
+    np.testing.assert_array_equal(np.diff(reg.time_h[from_week_8]), 6.0)  # every 6 h
+    assert np.diff(weekly).max() == 10.0  # never more than +2.5 mg/dose x 4 doses in a week
+    row = reg.describe(child).iloc[0]
+    assert np.isnan(row["day_target_reached"]) and row["day_cap_reached"] == 70 and row["cap_bound"]
+
+
+def test_the_switch_keeps_the_daily_dose_a_lower_dose_cap_allows():
+    # max 15 mg/dose: TID is held at 45 mg/day from day 35 (15 mg), the prescription climbs on; at
+    # the switch (week 8) QID starts at 45 / 4 = 11.25 mg (45 mg/day), then 13.75, 15 (the cap)
+    reg = pk.Regimen.titration(**{**TRIAL, "max_mg_per_dose": 15}, switch_to_qid_above_mg_per_day=60)
+    _, mg = reg.daily_mg(typical_cohort(45))
+    np.testing.assert_allclose(mg[0, ::7], [7.5, 15, 22.5, 30, 37.5, 45, 45, 45, 45, 55, 60, 60],
+                               rtol=1e-15)
 
 
 def test_a_child_still_climbing_at_the_end_has_not_reached_its_target():
@@ -418,3 +454,82 @@ def test_jittered_doses_are_simulated_at_the_times_taken(card):
 def test_negative_timing_sd_is_refused():
     with pytest.raises(ValueError, match=r"Regimen: timing_sd_h is -1\.0; expected a finite SD >= 0 h"):
         pk.Regimen.weight_based(2.0, 3, 1, timing_sd_h=-1.0)
+
+
+# --- value equality, labels, bounded work ------------------------------------------------
+
+def test_regimens_are_equal_when_every_field_is():
+    a = pk.Regimen.weight_based(2.0, 3, 14, max_mg_per_dose=20)
+    assert a == pk.Regimen.weight_based("2 mg/kg/day", 3, 14, max_mg_per_dose="20 mg")
+    assert hash(a) == hash(pk.Regimen.weight_based(2.0, 3, 14, max_mg_per_dose=20))
+    # one field apart: the dose cap, a dose time, the jitter, the label
+    assert a != pk.Regimen.weight_based(2.0, 3, 14, max_mg_per_dose=25)
+    assert a != pk.Regimen.weight_based(2.0, 3, 14, max_mg_per_dose=20, start_h=1.0)
+    assert a != pk.Regimen.weight_based(2.0, 3, 14, max_mg_per_dose=20, timing_sd_h=0.5)
+    assert a != dataclasses.replace(a, label="TID")
+    raw = pk.Regimen(time_h=[0.0, 8.0], mg=[5.0, 7.5], mg_per_kg=np.inf, max_mg=np.inf)
+    assert raw == pk.Regimen(time_h=[0.0, 8.0], mg=[5.0, 7.5], mg_per_kg=np.inf, max_mg=np.inf)
+    assert raw != pk.Regimen(time_h=[0.0, 8.0], mg=[5.0, 7.5 + 1e-15], mg_per_kg=np.inf, max_mg=np.inf)
+    assert raw != "5 mg"
+
+
+def test_the_binding_builders_read_back_from_their_labels():
+    for reg in (pk.Regimen.weight_based(mg_per_kg_day=2.0, doses_per_day=3, days=14, max_mg_per_day=80),
+                pk.Regimen.fixed(mg=10, every_h=24, n_doses=1),
+                pk.Regimen.weight_based(2.0, 3, 14, timing_sd_h=0.5),
+                pk.Regimen.titration(**TRIAL, switch_to_qid_above_mg_per_day=60, timing_sd_h=0.25,
+                                     missed_dose_probability=0.1, formulation="tablet")):
+        assert pk.Regimen.parse(reg.label) == reg
+    # issue 20: the jitter is in the label
+    assert pk.Regimen.weight_based(2.0, 3, 14, timing_sd_h=0.5).label == (
+        "2 mg/kg/day TID for 14 days, timing sd 0.5 h")
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: pk.Regimen.weight_based(2.0, 4, 100_000_000),
+     r"Regimen\.weight_based: days is 100000000, 4e\+08 doses at 4 a day; expected at most 100,000 "
+     r"doses per regimen"),
+    (lambda: pk.Regimen.fixed(2.0, 8, 300_000_000),
+     r"Regimen\.fixed: n_doses is 300000000; expected at most 100,000 doses per regimen"),
+    (lambda: pk.Regimen.titration(**{**TRIAL, "days": 10**8}),
+     r"Regimen\.titration: days is 100000000, 3e\+08 doses"),
+])
+def test_a_regimen_of_too_many_doses_is_refused_before_anything_is_allocated(build, message):
+    # issue 12 item 16: QID for 1e8 days was OOM-killed. Refused before the 3.2 GB of dose times:
+    # tracemalloc (which numpy reports to) sees less than 1 MB allocated at the peak
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=message):
+            build()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1e6
+
+
+def test_the_most_doses_allowed_are_scheduled():
+    assert pk.dosing.MAX_DOSES == 100_000
+    assert pk.Regimen.fixed(1.0, 6, 100_000).time_h[-1] == 6 * 99_999
+
+
+def test_rounding_that_changes_a_childs_dose_by_more_than_25_percent_is_refused_naming_the_child():
+    # 0.1 mg/kg/day TID for 20 kg: 0.667 mg per dose would be 2.5 mg of tablets (x 3.75)
+    cohort = pk.Cohort(weight_kg=[40.0, 20.0], age_years=[12.0, 6.0], ids=[7, 8])
+    reg = pk.Regimen.weight_based(0.1, 3, 1, formulation="tablet")
+    with pytest.raises(ValueError, match=r"Regimen: child ID 7 \(40 kg\), dose 0 at 0 h: "
+                                         r"1\.3333333333333333 mg rounds to 2\.5 mg as 'tablet' "
+                                         r"\(\+87\.5 %\); expected a change of at most 25 % "
+                                         r"\(max_rounding_change\)"):
+        reg.doses(cohort)
+    allowed = pk.Regimen.weight_based(0.1, 3, 1, formulation="tablet", max_rounding_change=None)
+    np.testing.assert_array_equal(allowed.doses(cohort).amount_mg, 2.5)
+    down = pk.Regimen.weight_based(2.0, 3, 1, formulation="tablet", rounding="down")
+    # 2 x 40 / 3 = 26.67 -> 25; 13.33 -> 12.5 (nearest would be 12.5 too; 26.67 -> 27.5)
+    np.testing.assert_array_equal(down.doses(cohort).amount_mg[:, 0], [25.0, 12.5])
+
+
+def test_rounding_options_without_a_formulation_are_refused():
+    with pytest.raises(ValueError, match=r"Regimen: rounding is 'up', max_rounding_change is 0\.25, "
+                                         r"without a formulation"):
+        pk.Regimen.weight_based(2.0, 3, 1, rounding="up")

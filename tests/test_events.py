@@ -113,7 +113,7 @@ def test_simulate_refuses_what_the_engines_do_not_support_yet(card, columns, mes
 # --- steady state and compartments ------------------------------------------------
 
 @pytest.mark.parametrize("engine", ["analytic", "ode"])
-@pytest.mark.parametrize("name", ["baclofen_cp_card", "baclofen_cp_he2014"])
+@pytest.mark.parametrize("name", ["baclofen_cp_card", "baclofen_cp_he2014_fast_absorption"])
 def test_ss1_dose_equals_60_days_of_repeated_dosing(engine, name):
     model = pk.load_model(name)
     cohort = pk.Cohort(weight_kg=[12.0, 45.0], age_years=[4.0, 14.0])

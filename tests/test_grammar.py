@@ -46,6 +46,28 @@ PHRASINGS = [
      W(2.0, 3, 14, max_mg_per_dose=20, missed_dose_probability=0.1)),
     ("7 mg TID for 3 days as suspension 5 mg/mL", F(7.0, 8, 9, formulation="suspension_5mg_ml")),
     ("2MG/KG/DAY tid FOR 14 DAYS,MAX 20 MG/DOSE", W(2.0, 3, 14, max_mg_per_dose=20)),
+    # issue 12 item 19: what README lists and the API accepts
+    ("10 mg every 12 h x 1 doses", F(10.0, 12, 1)),
+    ("300 ug/kg/day TID for 14 days", W("300 ug/kg/day", 3, 14)),
+    ("2 mg/kg/d BID for 14 d", W(2.0, 2, 14)),
+    ("2000 mcg/kg/day QID for 2 wk, max 0.02 g/dose", W(2.0, 4, 14, max_mg_per_dose=20)),
+    ("10 mg once", F(10.0, 24, 1)),
+    ("2 mg/kg once", W(2.0, 1, 1)),
+    ("5 mg once daily for 7 days", F(5.0, 24, 7)),
+    ("5 mg twice a day for 7 days", F(5.0, 12, 14)),
+    ("2 mg/kg/day 5 times a day for 2 days", W(2.0, 5, 2)),
+    ("5 mg every 36 h x 4", F(5.0, 36, 4)),
+    ("2 mg/kg/day TID for 1 day, starting at 7.5 h", W(2.0, 3, 1, start_h=7.5)),
+    ("10 mg TID for 3 days, as tablets rounded up within 40 %",
+     F(10.0, 8, 9, formulation="tablet", rounding="up", max_rounding_change=0.4)),
+    ("2 mg/kg/day TID for 3 days as 'halves' pieces 2.5/5 mg, rounded without limit",
+     W(2.0, 3, 3, formulation=pk.Formulation("halves", (2.5, 5.0)), max_rounding_change=None)),
+    # issue 20 part 1: timing jitter, an SD
+    ("2 mg/kg/day at 08:00, 14:00, 20:00 for 14 days, 10 % of doses missed, timing sd 0.5 h",
+     W(2.0, 3, 14, times_of_day=TIMES, missed_dose_probability=0.1, timing_sd_h=0.5)),
+    ("2 mg/kg/day TID for 14 days ± 30 min", W(2.0, 3, 14, timing_sd_h=0.5)),
+    ("2.5 mg TID, +2.5 mg/dose weekly to 2 mg/kg/day, timing SD 15 min",
+     T(2.5, 3, 2.5, 7, 2.0, 84, timing_sd_h=0.25)),
 ]
 
 
@@ -57,11 +79,12 @@ def doses_of(regimen):
 @pytest.mark.parametrize("text, built", PHRASINGS, ids=[t for t, _ in PHRASINGS])
 def test_phrasing_reads_to_the_regimen_it_means(text, built):
     parsed = pk.Regimen.parse(text)
-    times, amounts = doses_of(parsed)
-    expected_times, expected_amounts = doses_of(built)
-    np.testing.assert_array_equal(times, expected_times)
-    np.testing.assert_array_equal(amounts, expected_amounts)
-    assert parsed.label == built.label
+    assert parsed == built  # every field, the label too
+    if built.formulation is None or built.max_rounding_change is None:
+        times, amounts = doses_of(parsed)
+        expected_times, expected_amounts = doses_of(built)
+        np.testing.assert_array_equal(times, expected_times)
+        np.testing.assert_array_equal(amounts, expected_amounts)
 
 
 def test_a_plain_phrase_gives_the_times_and_amounts_worked_out_by_hand():
@@ -93,6 +116,7 @@ def test_the_titration_of_the_issue_runs_twelve_weeks_and_steps_weekly():
 ], ids=["weight_based", "titration", "fixed"])
 def test_the_label_of_a_regimen_reads_back_to_the_same_regimen(built):
     parsed = pk.Regimen.parse(built.label)
+    assert parsed == built
     for got, expected in zip(doses_of(parsed), doses_of(built)):
         np.testing.assert_array_equal(got, expected)
 
@@ -114,6 +138,16 @@ MALFORMED = [
     ("0 mg TID for 1 day", r"'0' at column 1 .*a number > 0"),
     ("2.5 mg TID, +2.5 mg/dose every 7 days to", r"ends after 'to' \(column 39\).*target dose"),
     ("2 mg/kg/day TID for 14 days, 120 % of doses missed", r"'120' at column 30 .*0 to 100"),
+    ("2 mg/kg/day TID for 14 days, rounded up", r"'rounded' at column 30 .*with a formulation"),
+    ("2 mg/kg/day TID for 14 days, as tablets, rounded sideways",
+     r"'sideways' at column 50 .*down, nearest or up"),
+    ("2 mg/kg/day TID for 14 days, timing sd 30 s", r"'s' at column 43 .*h or min"),
+    ("2 mg/kg/day TID for 14 days, max 20 mg", r"'mg' at column 37 .*mg/dose or mg/day"),
+    ("2 mg/kg/day TID for 14 days once", r"'once' at column 29 .*one frequency only"),
+    ("5 mg every 36 h for 1 day", r"'for' at column 17 .*whole dosing intervals"),
+    ("2 mg/kg/day every 36 h for 3 days", r"'every' at column 13 .*divides 24 h"),
+    ("2 mg/kg/day TID for 14 days as 'x' pieces 1/1.000001 mg",
+     r"\"'x'\" at column 32 .*gaps up to 999,999,000,000 steps"),
 ]
 
 
@@ -149,3 +183,41 @@ def test_a_regimen_the_builders_refuse_is_refused_with_their_reason():
 def test_text_that_is_not_a_string_is_a_type_error():
     with pytest.raises(TypeError, match=r"Regimen\.parse: text is a int; expected a str"):
         pk.Regimen.parse(2)
+
+
+@pytest.mark.parametrize("text, message", [
+    # issue 12 item 16: OOM-killed, and past 120 s; refused before any dose time is made
+    ("2 mg/kg/day QID for 100000000 days", r"'for' at column 17 .*at most 100,000 doses \(pkmodel\."
+                                           r"dosing\.MAX_DOSES\), not 4e\+08"),
+    ("2 mg TID for 100000000 days", r"'for' at column 10 .*at most 100,000 doses .*not 3e\+08"),
+    ("2 mg q1h x 1e300", r"'x' at column 10 .*at most 100,000 doses .*not 1e\+300"),
+    ("2.5 mg TID +2.5 mg weekly to 2 mg/kg/day for 1e9 weeks", r".*not 2\.1e\+10"),
+])
+def test_too_many_doses_are_refused_before_anything_is_allocated(text, message):
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"^Regimen\.parse: " + message):
+            pk.Regimen.parse(text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1e6  # bytes: the 1e8 days of QID would be 3.2 GB of dose times
+
+
+def test_text_longer_than_the_limit_is_refused_before_it_is_read():
+    from pkmodel.grammar import MAX_TEXT
+    with pytest.raises(ValueError, match=r"Regimen\.parse: text is 100,001 characters long; expected "
+                                         r"at most 100,000"):
+        pk.Regimen.parse("2 mg TID for 1 day" + " " * (MAX_TEXT + 1 - 18))
+
+
+def test_the_readme_examples_read_back_from_their_labels():
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Regimens in words"):readme.index("## Bundled models")]
+    examples = section.split("```")[3].strip().splitlines()  # the block after the grammar
+    assert len(examples) == 9
+    for text in examples:
+        regimen = pk.Regimen.parse(text)
+        assert pk.Regimen.parse(regimen.label) == regimen

@@ -62,7 +62,7 @@ def test_z_to_measurement_to_z_round_trips_at_every_tabulated_age(measure):
     rows = table[table["measure"] == measure]
     sex = np.where(rows["sex"] == "male", "M", "F")
     age = rows["age_months"].to_numpy() / 12
-    z = np.linspace(-5, 5, 41)[:, None]  # includes |z| > 3, where weight goes linear
+    z = np.linspace(-5, 5, 41)[:, None]  # includes z > 2, where weight goes linear
     x = growth.measurement_at_z(measure, z, sex, age)
     assert np.all(np.diff(x, axis=0) > 0)  # increasing in z at every age
     np.testing.assert_allclose(growth.z_score(measure, x, sex, age), np.broadcast_to(z, x.shape),
@@ -71,17 +71,46 @@ def test_z_to_measurement_to_z_round_trips_at_every_tabulated_age(measure):
         assert np.abs(rows["L"]).min() < 0.003
 
 
-def test_above_z3_weight_goes_on_linearly_with_the_step_from_z2_to_z3():
-    # girls 17 y: L S = -0.30, so the LMS curve has no value beyond z = 3.3
+def test_above_z2_weight_goes_on_linearly_with_the_step_from_z1_to_z2():
+    # girls 17 y: L S = -0.30, so the LMS curve has no value beyond z = 3.3 and is absurd at 3
     L, M, S = (a.item() for a in growth.lms("weight_kg", ["F"], [17.0]))
-    assert 1 + L * S * 4 < 0
-    x2, x3 = lms_formula(2, L, M, S), lms_formula(3, L, M, S)
-    np.testing.assert_allclose(growth.measurement_at_z("weight_kg", [3.5, 4.0], ["F", "F"], [17.0, 17.0]),
-                               [x3 + 0.5 * (x3 - x2), x3 + (x3 - x2)], rtol=1e-12)
-    # stature keeps the plain LMS curve above z = 3
+    assert 1 + L * S * 4 < 0 and lms_formula(3, L, M, S) > 150
+    x1, x2 = lms_formula(1, L, M, S), lms_formula(2, L, M, S)
+    np.testing.assert_allclose(growth.measurement_at_z("weight_kg", [1.5, 2.5, 4.0], ["F"] * 3, [17.0] * 3),
+                               [lms_formula(1.5, L, M, S), x2 + 0.5 * (x2 - x1), x2 + 2 * (x2 - x1)],
+                               rtol=1e-12)
+    # stature keeps the plain LMS curve above z = 2
     Lh, Mh, Sh = (a.item() for a in growth.lms("stature_cm", ["F"], [17.0]))
     np.testing.assert_allclose(growth.measurement_at_z("stature_cm", 4.0, "F", 17.0),
                                lms_formula(4.0, Lh, Mh, Sh), rtol=1e-12)
+
+
+def test_measurement_at_z_and_z_score_take_scalars_in_the_tail():
+    # the issue: a scalar z > 3 raised TypeError (assignment into a numpy scalar)
+    w = growth.measurement_at_z("weight_kg", 3.5, "F", 16.6)
+    assert np.ndim(w) == 0
+    np.testing.assert_allclose(growth.z_score("weight_kg", w, "F", 16.6), 3.5, rtol=1e-12)
+    np.testing.assert_allclose(w, growth.measurement_at_z("weight_kg", [3.5], ["F"], [16.6])[0], rtol=0)
+
+
+def test_no_chart_weight_reaches_the_stated_bound_below_z_6_6():
+    # the tail is linear from z = 2, so the z that reaches 200 kg at each age is exact:
+    # 2 + (200 - x2) / (x2 - x1); its smallest over every age and sex of the charts
+    ages = np.linspace(2, 20, 4321)
+    lowest = min(float(np.min(2 + (growth.MAX_WEIGHT_KG - x2) / (x2 - x1)))
+                 for sex in "MF"
+                 for L, M, S in [growth.lms("weight_kg", np.full(ages.shape, sex), ages)]
+                 for x1, x2 in [(lms_formula(1, L, M, S), lms_formula(2, L, M, S))])
+    assert growth.MAX_WEIGHT_KG == 200.0 and lowest > 6.6    # a standard normal: once in 6e10
+
+
+def test_a_million_children_from_the_charts_stay_below_the_bound():
+    cohort = pk.Cohort.from_growth_charts(1_000_000, age_years=(2, 17), seed=1)
+    heaviest = float(cohort.weight_kg.max())
+    assert heaviest < growth.MAX_WEIGHT_KG
+    # and below the 175-236 kg adolescents the linear tail from z = 3 gave: the heaviest is a
+    # z ~ 5 adolescent on the extended curve (about 160 kg), not an LMS extrapolation
+    assert heaviest < 165 and cohort.weight_z.max() > 4.5
 
 
 def test_gmfcs_offsets_are_ruiz_brunner_2022():

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 import pkmodel as pk
+from pkmodel import plots as pkplots
 from pkmodel.io import atomic_write
 from conftest import card_document, typical_cohort, write_model, write_toml
 
@@ -198,7 +199,7 @@ ROWS = [
     Row("model-unknown-name", MODEL, "not a bundled model's name",
         lambda t: pk.load_model("baclofen"), ValueError,
         r"model 'baclofen' is not a bundled model; expected one of \['baclofen_cp_card', "
-        r"'baclofen_cp_he2014'\] or a path"),
+        r"'baclofen_cp_he2014', 'baclofen_cp_he2014_fast_absorption'\] or a path"),
     Row("model-not-a-name", MODEL, "a number for the name or path",
         lambda t: pk.load_model(5), TypeError,
         r"load_model: name_or_path is 5 \(int\); expected a bundled model's name or a path"),
@@ -226,7 +227,8 @@ ROWS = [
         r"'two_compartment_oral'\]"),
     Row("model-unknown-absorption", MODEL, "unknown absorption",
         lambda t: model_with(t, model={"absorption": "zero_order"}), ModelFileError,
-        r"model\.absorption is 'zero_order'; expected one of \['first_order', 'transit'\]"),
+        r"model\.absorption is 'zero_order'; expected one of \['first_order', 'transit', "
+        r"'transit_first_order'\]"),
     Row("model-transit-count-missing", MODEL, "transit absorption without n_transit",
         lambda t: model_with(t, model={"absorption": "transit"}), ModelFileError,
         r"model\.n_transit is missing; transit absorption needs the number of transit"),
@@ -694,6 +696,138 @@ ROWS = [
     Row("exposure-window-order", OTHER, "an exposure window that ends where it starts",
         lambda t: pk.exposure(run(seed=1), start=12.0, end=12.0), ValueError,
         r"exposure window: end is 12\.0 h, start is 12\.0 h; expected end > start"),
+
+    # --- issue 12 C: regimens ---
+    Row("rounding-change", REGIMEN, "a formulation rounding a dose by more than 25 % (1 mg of tablets)",
+        lambda t: pk.bundled_formulations()["tablet"].round(np.array([1.0])), ValueError,
+        r"1\.0 mg rounds to 2\.5 mg as 'tablet' \(\+150 %\); expected a change of at most 25 % "
+        r"\(max_change\)"),
+    Row("rounding-change-child", REGIMEN, "a regimen whose rounding multiplies a child's dose",
+        lambda t: pk.Regimen.weight_based(0.1, 3, 1, formulation="tablet").doses(CHILD), ValueError,
+        r"Regimen: child ID 1 \(20 kg\), dose 0 at 0 h: 0\.6666666666666666 mg rounds to 2\.5 mg as "
+        r"'tablet' \(\+275 %\); expected a change of at most 25 % \(max_rounding_change\)"),
+    Row("rounding-unknown", REGIMEN, "a rounding that is not down, nearest or up",
+        lambda t: pk.Regimen.weight_based(2, 3, 1, formulation="tablet", rounding="sideways"),
+        ValueError, r"Regimen: rounding is 'sideways'; expected one of \['down', 'nearest', 'up'\]"),
+    Row("rounding-change-negative", REGIMEN, "a negative largest rounding change",
+        lambda t: pk.Regimen.weight_based(2, 3, 1, formulation="tablet", max_rounding_change=-0.1),
+        ValueError, r"Regimen: max_rounding_change is -0\.1; expected a relative change >= 0"),
+    Row("rounding-without-formulation", REGIMEN, "rounding options without a formulation",
+        lambda t: pk.Regimen.weight_based(2, 3, 1, rounding="up"), ValueError,
+        r"Regimen: rounding is 'up', max_rounding_change is 0\.25, without a formulation"),
+    Row("rounding-down-to-nothing", REGIMEN, "rounding down below the smallest piece",
+        lambda t: pk.bundled_formulations()["tablet"].round(np.array([1.0]), rounding="down",
+                                                          max_change=None), ValueError,
+        r"formulation 'tablet' rounding down 1 mg gives no dose \(its smallest is 2\.5 mg\)"),
+    Row("formulation-pieces-gaps", REGIMEN, "pieces whose sums leave endless gaps (1 and 1.000001 mg)",
+        lambda t: pk.Formulation("close", (1.0, 1.000001)), ValueError,
+        r"Formulation 'close': pieces_mg \(1\.0, 1\.000001\) share a step of 1e-06 mg, and sums of "
+        r"them leave gaps up to 999,999,000,000 steps"),
+    Row("formulation-name-empty", REGIMEN, "a formulation without a name",
+        lambda t: pk.Formulation(" ", (2.5,)), ValueError,
+        r"Formulation: name is ' '; expected a non-empty name"),
+    Row("formulation-name-quotes", REGIMEN, "a formulation name with both kinds of quote",
+        lambda t: pk.Formulation("""it's "x\"""", (2.5,)), ValueError,
+        r"Formulation: name is .*; expected a name without both kinds of quote"),
+    Row("formulation-listing-too-long", REGIMEN, "listing more than a million deliverable amounts",
+        lambda t: pk.Formulation("tiny", (1e-7,)).deliverable_mg(20.0), ValueError,
+        r"Formulation 'tiny': deliverable_mg up to 20 mg spans 200,000,000 steps of 1e-07 mg; "
+        r"expected at most 1,000,000"),
+    Row("regimen-too-many-doses", REGIMEN, "a weight-based regimen of 4e8 doses",
+        lambda t: pk.Regimen.weight_based(2, 4, 100_000_000), ValueError,
+        r"Regimen\.weight_based: days is 100000000, 4e\+08 doses at 4 a day; expected at most "
+        r"100,000 doses per regimen"),
+    Row("regimen-fixed-too-many-doses", REGIMEN, "a fixed regimen of 3e8 doses",
+        lambda t: pk.Regimen.fixed(2, 8, 300_000_000), ValueError,
+        r"Regimen\.fixed: n_doses is 300000000; expected at most 100,000 doses per regimen"),
+    Row("parse-too-many-doses", REGIMEN, "a regimen in words of 3e8 doses",
+        lambda t: pk.Regimen.parse("2 mg TID for 100000000 days"), ValueError,
+        r"'for' at column 10 of '2 mg TID for 100000000 days'; expected a duration of at most "
+        r"100,000 doses \(pkmodel\.dosing\.MAX_DOSES\), not 3e\+08"),
+    Row("parse-too-long", REGIMEN, "a regimen text of more than 100,000 characters",
+        lambda t: pk.Regimen.parse("2 mg TID for 1 day" + " " * 100_000), ValueError,
+        r"Regimen\.parse: text is 100,018 characters long; expected at most 100,000"),
+    Row("parse-rounding-without-formulation", REGIMEN, "'rounded' in words without a formulation",
+        lambda t: pk.Regimen.parse("2 mg/kg/day TID for 14 days, rounded up"), ValueError,
+        r"'rounded' at column 30 .*; expected 'rounded' with a formulation"),
+    Row("parse-interval-weight-based", REGIMEN, "a weight-based dose every 36 h",
+        lambda t: pk.Regimen.parse("2 mg/kg/day every 36 h for 3 days"), ValueError,
+        r"'every' at column 13 .*: an interval that divides 24 h"),
+    Row("find-dose-rounding-change", REGIMEN, "a band dose find_dose would round by more than 25 %",
+        lambda t: pk.find_dose(CARD, typical_cohort(8), target=0.05, by="weight_band",
+                               formulation="granules", max_mg_per_dose=None, max_mg_per_day=None,
+                               variability=False), ValueError,
+        r"find_dose: band '<15 kg': .* mg rounds to 5\.0 mg as 'granules'"),
+
+    # --- issue 18 ---
+    Row("covariate-iiv-above-own", MODEL, "a covariate keeps more IIV than its parameter has",
+        lambda t: model_with(t, CL={"covariates": {"sex": {
+            "type": "categorical", "values": {"M": 0.3, "F": 0.25}, "iiv_sd": 0.5}}}),
+        ModelFileError,
+        r"parameters\.CL\.covariates\.sex\.iiv_sd is 0\.5; expected the SD of parameters\.CL's "
+        r"own random effect left when the covariate is known, a number from 0 to its iiv_sd "
+        r"\(0\.334\)"),
+    Row("transit-first-order-count-missing", MODEL, "transit then first-order absorption without "
+        "n_transit", lambda t: model_with(t, model={"absorption": "transit_first_order"},
+                                          MTT={"value": 0.389, "unit": "h"}),
+        ModelFileError, r"model\.n_transit is missing; transit absorption needs the number of "
+                        r"transit compartments"),
+    Row("sensitivity-unknown-name", OPTIONS, "sensitivity of a number the model does not have",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"Vmax": [1.0]}), ValueError,
+        r"sensitivity: parameters names 'Vmax'; expected one of 'baclofen_cp_card''s parameters "
+        r"\['CL', 'V', 'ka'\] or \['n_transit', 'V1_split', 'omega'\]"),
+    Row("sensitivity-bad-value", OPTIONS, "a negative setting for a rate",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": [2.0, -1.0]}), ValueError,
+        r"sensitivity: parameters\['ka'\] has -1\.0; expected finite numbers > 0 in 1/h"),
+    Row("sensitivity-not-a-list", OPTIONS, "one setting where a list of settings belongs",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": 2.0}), ValueError,
+        r"sensitivity: parameters\['ka'\] is 2\.0; expected a list of settings"),
+    Row("sensitivity-empty", OPTIONS, "nothing to vary",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {}), ValueError,
+        r"sensitivity: parameters is \{\}; expected \{name: \[settings\]\}"),
+    Row("sensitivity-split-one-compartment", OPTIONS, "a V1/V2 split of a one-compartment model",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"V1_split": [0.3]}), ValueError,
+        r"sensitivity: parameters\['V1_split'\]: model 'baclofen_cp_card' has one compartment; "
+        r"expected two to split V1 and V2"),
+    Row("sensitivity-split-too-large", OPTIONS, "a central volume above Vss",
+        lambda t: pk.sensitivity(pk.load_model("baclofen_cp_he2014"), CHILD, REG,
+                                 {"V1_split": [1.5]}), ValueError,
+        r"sensitivity: parameters\['V1_split'\] has 1\.5; expected V1 between 0 and Vss = "
+        r"1\.16 L/kg"),
+    Row("sensitivity-transit-first-order", OPTIONS, "transit compartments of a first-order model",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"n_transit": [3]}), ValueError,
+        r"sensitivity: parameters\['n_transit'\]: model 'baclofen_cp_card' has first-order "
+        r"absorption; expected a transit model to vary n_transit"),
+    Row("sensitivity-transit-count", OPTIONS, "a fractional number of transit compartments",
+        lambda t: pk.sensitivity(pk.load_model("baclofen_cp_he2014"), CHILD, REG,
+                                 {"n_transit": [2.5]}), ValueError,
+        r"sensitivity: parameters\['n_transit'\] has 2\.5; expected whole numbers >= 0"),
+    Row("sensitivity-omega", OPTIONS, "an omega convention other than sd or cv",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"omega": ["percent"]}), ValueError,
+        r"sensitivity: parameters\['omega'\] has 'percent'; expected one of \['sd', 'cv'\]"),
+    Row("sensitivity-metric", OPTIONS, "an exposure metric sensitivity does not give",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": [1.0]}, metrics=["auc"]), ValueError,
+        r"sensitivity: metrics has 'auc'; expected some of \['cmax', 'cmin', 'cavg', 'pta'\]"),
+    Row("sensitivity-grid", OPTIONS, "a grid step of 0 h",
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": [1.0]}, dt_h=0.0), ValueError,
+        r"sensitivity: dt_h is 0\.0; expected a grid step in h, 0 < dt_h <= 1"),
+    Row("sensitivity-one-dose", OPTIONS, "a single dose (no steady state to read)",
+        lambda t: pk.sensitivity(CARD, CHILD, pk.Regimen.fixed(mg=10, every_h=24, n_doses=1),
+                                 {"ka": [1.0]}), ValueError,
+        r"sensitivity: the regimen has fewer than two dose times; expected repeated doses"),
+    Row("sensitivity-not-a-model", OPTIONS, "a model's name where the Model belongs",
+        lambda t: pk.sensitivity("baclofen_cp_card", CHILD, REG, {"ka": [1.0]}), TypeError,
+        r"sensitivity: model is str; expected a Model \(pk\.load_model\)"),
+    Row("events-ss-with-lag", EVENTS, "a steady-state dose (SS=1) to a model with a lag time",
+        lambda t: run(pk.load_model("baclofen_cp_he2014"), regimen=events(SS=[1, 0], II=[8.0, 0.0])),
+        NotImplementedError,
+        r"steady-state doses \(SS\) into the depot of a model with a lag time \(tlag\) are not "
+        r"supported yet"),
+    Row("tornado-not-sensitivity", OTHER, "a tornado of a table that is not pk.sensitivity's",
+        lambda t: pkplots.tornado(pd.DataFrame({"metric": [], "statistic": [], "parameter": [],
+                                                 "value": []})), ValueError,
+        r"tornado: the table has no 'cmax' 'median' rows with a baseline; expected a "
+        r"pk\.sensitivity table"),
     # --- issue 12 D: files and CLI ---
     Row("load-edited-field", FILES, "a saved result's seed edited in its record",
         lambda t: pk.load_result(edited_record(t, seed=2)), pk.ResultFileError,

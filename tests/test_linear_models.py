@@ -13,45 +13,103 @@ from pkmodel.structures import Structure
 from conftest import CAVG_2_MG_KG_DAY, relative_error_where_visible, terminal_half_life, typical_cohort
 
 
+HE2014_NAMES = ["baclofen_cp_he2014", "baclofen_cp_he2014_fast_absorption"]
+
+
 @pytest.fixture(scope="module")
 def he2014():
+    """The first He 2014 reconstruction (no absorption step after the transit chain)."""
+    return pk.load_model("baclofen_cp_he2014_fast_absorption")
+
+
+@pytest.fixture(scope="module")
+def calibrated():
     return pk.load_model("baclofen_cp_he2014")
 
 
-def test_he2014_file_marks_every_assumed_number(he2014):
-    text = (pk.bundled_models()["baclofen_cp_he2014"]).read_text()
-    for name in ("V1", "V2", "Q"):
-        assert "assumed" in he2014.parameters[name].source
+@pytest.mark.parametrize("name", HE2014_NAMES)
+def test_he2014_file_marks_every_assumed_number(name):
+    model = pk.load_model(name)
+    text = (pk.bundled_models()[name]).read_text()
+    for p in ("V1", "V2", "Q") + (("ka", "tlag") if name == "baclofen_cp_he2014" else ()):
+        assert "assumed" in model.parameters[p].source
     assert "n_transit = 3" in text and "n_transit = 3 is assumed" in text
-    assert he2014.structure.n_transit == 3 and he2014.structure.disposition == "two_compartment"
+    assert model.structure.n_transit == 3 and model.structure.disposition == "two_compartment"
     # Vss = V1 + V2 = 1.16 L/kg (He 2014), one random effect on both volumes
-    np.testing.assert_allclose(he2014.parameters["V1"].value + he2014.parameters["V2"].value, 1.16, rtol=1e-13)
-    vss, = [e for e in he2014.etas if e.name == "Vss"]
+    np.testing.assert_allclose(model.parameters["V1"].value + model.parameters["V2"].value, 1.16, rtol=1e-13)
+    vss, = [e for e in model.etas if e.name == "Vss"]
     assert vss.sd == 0.439 and vss.parameters == ("V1", "V2")
 
 
+@pytest.mark.parametrize("name", HE2014_NAMES)
 @pytest.mark.parametrize("engine", ["analytic", "ode"])
-def test_he2014_terminal_half_life_is_4_5_h(he2014, engine):
-    # distribution phase (1.29 /h) is e^-31 of the terminal phase by 24 h
-    np.testing.assert_allclose(terminal_half_life(he2014, engine), 4.5, rtol=0.01)
+def test_he2014_terminal_half_life_is_4_5_h(name, engine):
+    # distribution phase (1.29 /h) is e^-31 of the terminal phase by 24 h; the issue's bound
+    # 4.50 +/- 0.05 h (log-linear fit of 24-48 h, an independent reading of the curve)
+    assert abs(terminal_half_life(pk.load_model(name), engine) - 4.5) <= 0.05
 
 
-def test_he2014_steady_state_cavg_at_2_mg_kg_day(he2014):
+@pytest.mark.parametrize("name", HE2014_NAMES)
+def test_he2014_steady_state_cavg_at_2_mg_kg_day(name):
     reg = pk.Regimen.weight_based(mg_per_kg_day=2.0, doses_per_day=3, days=14)
-    res = pk.simulate(he2014, typical_cohort(10, 20, 30), reg, np.linspace(0, 336, 6721), variability=False)
+    res = pk.simulate(pk.load_model(name), typical_cohort(10, 20, 30), reg, np.linspace(0, 336, 6721),
+                      variability=False)
     # log-down trapezoid on 0.05 h: ~0.01 % low; target 1 %
     np.testing.assert_allclose(pk.exposure(res, start=312, end=336)["cavg"], CAVG_2_MG_KG_DAY, rtol=0.01)
 
 
-def test_two_compartment_transit_analytic_and_ode_agree_with_variability(he2014):
+@pytest.mark.parametrize("name", HE2014_NAMES)
+def test_two_compartment_transit_analytic_and_ode_agree_with_variability(name):
     rng = np.random.default_rng(3)
     cohort = pk.Cohort(weight_kg=rng.uniform(10, 60, 100), age_years=rng.uniform(2, 17, 100))
     reg = pk.Regimen.weight_based(mg_per_kg_day=2.0, doses_per_day=4, days=3)
     times = np.arange(0, 72.25, 0.25)
-    exact = pk.simulate(he2014, cohort, reg, times, seed=2)
-    ode = pk.simulate(he2014, cohort, reg, times, seed=2, engine="ode")
+    model = pk.load_model(name)
+    exact = pk.simulate(model, cohort, reg, times, seed=2)
+    ode = pk.simulate(model, cohort, reg, times, seed=2, engine="ode")
     assert exact.individual["MTT"].min() < 0.1   # fast absorbers make the ode stiff-ish: a real test
     assert relative_error_where_visible(ode.concentrations, exact.concentrations) < 1e-6
+
+
+# --- the calibrated He 2014 model (issue 18) -------------------------------------------
+
+def test_calibrated_he2014_typical_tmax_is_1_64_h_inside_the_observed_1_to_2_h(calibrated):
+    times = np.round(np.arange(0, 12.0005, 0.001), 6)
+    res = pk.simulate(calibrated, typical_cohort(20), pk.Regimen.fixed(mg=10, every_h=24, n_doses=1),
+                      times, variability=False)
+    tmax = times[res.concentrations[0].argmax()]
+    # Kriel 1997 (children, 1-2.1 h) and the issue's target 1-2 h; 1.64 h is what the file states
+    # (0.001 h grid: the grid's resolution is the tolerance)
+    assert 1.0 <= tmax <= 2.0
+    assert abs(tmax - 1.641) <= 0.001
+
+
+def test_calibrated_he2014_keeps_mtt_vss_and_the_half_life(calibrated):
+    p = calibrated.parameters
+    assert p["MTT"].value == 0.389 and p["MTT"].iiv_sd == 0.837          # He 2014 as published
+    np.testing.assert_allclose(p["V1"].value + p["V2"].value, 1.16, rtol=1e-13)
+    # the chain's mean residence (depot + transits) is MTT; the absorption compartment 1/ka
+    k = calibrated.structure.rate_matrix({n: np.array([q.value]) for n, q in p.items()})[0]
+    residence = -np.linalg.inv(k[:5, :5])[:, 0]
+    np.testing.assert_allclose([residence[:4].sum(), residence[4]], [0.389, 1 / p["ka"].value],
+                               rtol=1e-12)
+    # terminal half-life from the disposition's eigenvalues: 4.5 h by Q's derivation (closed form)
+    lz = np.min(-np.linalg.eigvals(k[5:, 5:]).real)
+    np.testing.assert_allclose(math.log(2) / lz, 4.5, rtol=1e-12)
+
+
+def test_calibration_leaves_auc_and_cavg_unchanged(calibrated, he2014):
+    # AUC(0-inf) of a unit dose = -e_central' K^-1 e_depot / V1 (the integral of exp(K t)),
+    # computed for each model from its own rate matrix; F = 1 in both, so this is also
+    # Cavg at steady state times tau for any regimen (superposition)
+    def auc(model, weight_kg=20.0):
+        p = model.typical_values(typical_cohort(weight_kg))
+        k = model.structure.rate_matrix(p)[0]
+        c = model.structure.central_index
+        return -np.linalg.solve(k, np.eye(k.shape[0])[:, 0])[c] / p["V1"][0]
+    # 1e-9 relative: the issue's bound; both are 1/CL = 1/(0.273 * 20) to rounding
+    np.testing.assert_allclose(auc(calibrated), auc(he2014), rtol=1e-9)
+    np.testing.assert_allclose(auc(calibrated), 1 / (0.273 * 20), rtol=1e-9)
 
 
 # --- random linear models ------------------------------------------------------------

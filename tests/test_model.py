@@ -175,6 +175,26 @@ def test_categorical_genotype_covariate_is_optional_and_takes_each_levels_value(
                                rtol=1e-14)
 
 
+def test_a_known_genotype_keeps_only_the_iiv_it_does_not_explain():
+    # He 2014's 33.4 % IIV on CL includes the genotype; a child whose genotype is given keeps
+    # omega 0.28 (McLaughlin 2018's TT SD/mean, 0.07/0.25), one without it the full 0.334
+    model = pk.load_model("baclofen_cp_he2014")
+    n = 20_000
+    plain = pk.Cohort(weight_kg=np.full(n, 20.0), age_years=np.full(n, 6.0))
+    genotyped = plain.with_covariates(abcc9_rs11046232=np.where(np.arange(n) % 2, "AT", "TT"))
+    etas = np.random.default_rng(5).normal(size=(n, len(model.etas))) * np.sqrt(np.diag(model.omega))
+    i = model.eta_names.index("CL")
+    log_ratio = np.log(model.individual_parameters(genotyped, etas)["CL"]
+                       / model.typical_values(genotyped)["CL"])
+    # the drawn eta scaled by 0.28 / 0.334 exactly (1e-12: exp and log)
+    np.testing.assert_allclose(log_ratio, etas[:, i] * 0.28 / 0.334, rtol=1e-12, atol=1e-15)
+    # so the SD of log CL within a genotype is 0.28 (4 SE of an SD from 10,000 children: 0.006)
+    for level in ("TT", "AT"):
+        assert abs(np.std(log_ratio[genotyped.covariates["abcc9_rs11046232"] == level]) - 0.28) < 0.006
+    without = np.log(model.individual_parameters(plain, etas)["CL"] / model.typical_values(plain)["CL"])
+    np.testing.assert_allclose(without, etas[:, i], rtol=1e-12, atol=1e-15)
+
+
 def test_unknown_covariate_is_refused(tmp_path):
     path = write_model(tmp_path, CL={"covariates": {"shoe_size": {"type": "power", "reference": 30,
                                                                   "exponent": 1}}})

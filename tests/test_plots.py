@@ -122,7 +122,8 @@ def test_pta_by_band_draws_one_line_per_regimen(table, tmp_path):
 
 
 def test_nomogram_draws_a_bar_per_band(card, kids, tmp_path):
-    doses = pk.find_dose(card, kids, target=0.3053, by="weight_band", seed=1)
+    doses = pk.find_dose(card, kids, target=0.3053, by="weight_band", seed=1, max_mg_per_dose=None,
+                         max_mg_per_day=None)
     fig = plots.nomogram(doses)
     ax = fig.axes[0]
     assert len(ax.patches) == 6

@@ -49,3 +49,30 @@ def test_negative_transit_count_is_refused():
 def test_unknown_absorption_is_refused():
     with pytest.raises(ValueError, match=r"absorption is 'zero_order'; expected one of"):
         Structure("one_compartment_oral", "zero_order")
+
+
+def test_transit_then_first_order_absorption_empties_the_chain_at_ktr_then_ka():
+    s = Structure("two_compartment_oral", "transit_first_order", 3)
+    assert s.compartments == ("depot", "transit_1", "transit_2", "transit_3", "absorption",
+                              "central", "peripheral")
+    assert dict(s.parameters) == {"CL": "clearance", "V1": "volume", "Q": "clearance",
+                                  "V2": "volume", "MTT": "time", "ka": "rate"}
+    k = s.rate_matrix(_params())[0]
+    ktr = 4 / 0.8
+    # depot and three transits at ktr = (n + 1) / MTT, each into the next; absorption at ka
+    np.testing.assert_allclose(np.diag(k)[:5], [-ktr] * 4 + [-1.5])
+    np.testing.assert_allclose([k[1, 0], k[2, 1], k[3, 2], k[4, 3], k[5, 4]], [ktr] * 4 + [1.5])
+    np.testing.assert_allclose(k.sum(axis=0), [0, 0, 0, 0, 0, -2 / 4, 0], atol=1e-15)
+
+
+@pytest.mark.parametrize("n", [0, 3, 6])
+def test_mtt_is_the_mean_time_through_the_chain_and_1_over_ka_the_time_in_absorption(n):
+    # mean residence time of a unit dose in compartment i: integral of x_i = -(K^-1)[i, 0],
+    # K the block of the compartments before central (everything passes through them)
+    s = Structure("one_compartment_oral", "transit_first_order", n)
+    k = s.rate_matrix(_params(MTT=0.389, ka=2.0))[0]
+    c = s.central_index
+    residence = -np.linalg.inv(k[:c, :c])[:, 0]
+    # 1e-12: a 2-8 state triangular inverse
+    np.testing.assert_allclose(residence[:-1].sum(), 0.389, rtol=1e-12)   # depot + transits: MTT
+    np.testing.assert_allclose(residence[-1], 1 / 2.0, rtol=1e-12)        # absorption: 1/ka

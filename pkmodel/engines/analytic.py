@@ -244,7 +244,9 @@ def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.nd
             x[timeline.compartment[e]] += given[e]
 
     out = np.empty((n_subjects, times_h.size))
-    by_subject = states.transpose(2, 0, 1)                   # (n_subjects, n_events, m), a view
+    # (n_subjects, n_events, m), contiguous: numpy's matmul takes another path (another
+    # rounding) for a strided view of one subject than of many, so chunks would differ
+    by_subject = np.ascontiguousarray(states.transpose(2, 0, 1))
     for e, k, j0, w in _batches(runs, rows):
         # k events read through the same rows: per subject (k, m) @ (m, n_tau);
         # splitting the contiguous time axis into (k, n_tau) is always a view

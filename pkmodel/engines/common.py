@@ -100,6 +100,11 @@ def dose_input(structure: Structure, epochs: Epochs, doses: Doses) -> Inputs:
         if np.any(f != 1):
             amounts = np.where(here, amounts * f[:, None], amounts)
         lags.append((here, lag))
+        if doses.ss is not None and np.any(doses.ss[here] > 0) and np.any(lag > 0):
+            raise NotImplementedError(
+                "steady-state doses (SS) into the depot of a model with a lag time (tlag) are not "
+                "supported yet: between the dose and its lagged arrival the steady state of the "
+                "earlier doses is not there")
     if doses.offset_h is None and all(np.all(lag == lag[0]) for _, lag in lags):
         times = doses.time_h + sum(np.where(sel, lag[0], 0.0) for sel, lag in lags)
     else:
