@@ -11,10 +11,10 @@ from .dosing import Doses, Regimen
 from .events import EventTable, read_events, write_events
 from .exposure import BACLOFEN_TARGET_MG_L, exposure, exposure_by_interval
 from .formulations import Formulation, bundled_formulations
-from .io import ResultFileError, SavedResult, load_result
 from .model import (CovariateEffect, Model, ModelFileError, NegativeObservationWarning, Parameter,
                     RandomEffect, ResidualError, bundled_models, load_model)
 from .result import ExposureResult, Result
+from .resultfile import ResultFileError, SavedResult, load_result
 from .sensitivity import sensitivity
 from .simulate import ENGINES, simulate
 from .structures import Structure

@@ -28,7 +28,6 @@ solver's tolerance, not bit for bit.)
 
 import dataclasses
 import itertools
-import os
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +39,8 @@ from ._checks import is_number
 from .cohort import Cohort
 from .doses import SubjectDoses
 from .dosing import Doses, Regimen
-from .exposure import USED, exposure
-from .io import atomic_write
+from .exposure import USED, check_range, exposure
+from .io import atomic_write, checked_path, remove_stale_temporaries
 from .result import ExposureResult, Result
 from .windows import STEADY_STATE, window_spec
 
@@ -51,7 +50,7 @@ CHUNK_BYTES = 64 * 2**20  # default chunk size: about this much concentration da
 
 
 def simulate(plan, cohort: Cohort, *, chunk_size, keep: str, window, out, client,
-             backend) -> Result | ExposureResult:
+             backend, target_range=None) -> Result | ExposureResult:
     """Run `plan` (a checked `pkmodel.simulate.Plan`) on `cohort` chunk by chunk.
 
     chunk_size : whole number >= 1, optional
@@ -60,6 +59,8 @@ def simulate(plan, cohort: Cohort, *, chunk_size, keep: str, window, out, client
     keep : "concentrations" (a Result) or "exposure" (an ExposureResult)
     window : "steady_state" (default: each child's own, `pkmodel.windows`) or (start, end)
         in h, the same for every child; keep="exposure" only
+    target_range : (low, high), mg/L, optional; keep="exposure" only
+        Adds each child's time below, in and above the range (`pk.exposure`).
     out : str or Path, optional
         A new or empty directory for the Parquet dataset of concentrations.
     client : distributed.Client, optional; backend : "dask", optional
@@ -68,6 +69,11 @@ def simulate(plan, cohort: Cohort, *, chunk_size, keep: str, window, out, client
     if keep not in KEEP:
         raise ValueError(f"keep is {keep!r}; expected one of {list(KEEP)}")
     window = _window(window, keep)
+    if target_range is not None:
+        if keep != "exposure":
+            raise ValueError(f"target_range is {target_range!r} with keep={keep!r}; a target "
+                             "range is for keep='exposure' (the metrics' range)")
+        target_range = check_range(target_range, "target_range")
     if plan.replicates:
         raise ValueError(f"replicates is {plan.replicates}; replicates are not simulated in "
                          "chunks (chunk_size, keep='exposure', out, client): expected "
@@ -79,9 +85,9 @@ def simulate(plan, cohort: Cohort, *, chunk_size, keep: str, window, out, client
     # an event table's dose times are those of all its rows: found once, the same in every chunk
     # (a Regimen's doses are drawn chunk by chunk, by position)
     whole = None if isinstance(plan.regimen, Regimen) else plan.doses(cohort)
-    jobs = ((i, a, _rows(cohort, a, b), None if whole is None else _dose_rows(whole, a, b))
+    jobs = ((i, a, cohort_rows(cohort, a, b), None if whole is None else _dose_rows(whole, a, b))
             for i, (a, b) in enumerate(bounds))
-    task = _Task(plan=plan, keep=keep, window=window, out=directory,
+    task = _Task(plan=plan, keep=keep, window=window, target_range=target_range, out=directory,
                  width=max(6, len(str(len(bounds) - 1))))
     parts = (task(*job) for job in jobs) if client is None else _on_dask(client, task, jobs)
     columns = {}
@@ -116,6 +122,7 @@ class _Task:
     plan: object
     keep: str
     window: object
+    target_range: tuple[float, float] | None
     out: Path | None
     width: int
 
@@ -132,7 +139,7 @@ class _Task:
             return index, arrays
         arrays.update({f"individual.{k}": v for k, v in result.individual.items()
                        if k in self.plan.model.parameters})
-        frame = exposure(result, window=self.window)
+        frame = exposure(result, window=self.window, target_range=self.target_range)
         for name, values in frame.drop(columns="id").items():   # categories as their codes
             arrays[f"exposure.{name}"] = (values.cat.codes.to_numpy()
                                           if isinstance(values.dtype, pd.CategoricalDtype)
@@ -162,7 +169,7 @@ def write_part(path: Path, result: Result) -> None:
         pq.write_table(table, f)
 
 
-def _rows(cohort: Cohort, a: int, b: int) -> Cohort:
+def cohort_rows(cohort: Cohort, a: int, b: int) -> Cohort:
     """Children a..b-1 of `cohort` (0-based positions), as a Cohort."""
     if (a, b) == (0, len(cohort)):
         return cohort
@@ -240,15 +247,16 @@ def _client(client, backend):
 
 
 def _directory(out) -> Path | None:
-    """The dataset directory, made if new; refused if it is a file or holds anything."""
+    """The dataset directory, made if new; refused if it is a file or holds anything (but
+    temporaries of dead processes, removed first)."""
     if out is None:
         return None
-    if not isinstance(out, (str, os.PathLike)):
-        raise TypeError(f"out is a {type(out).__name__}; expected a directory path (str or Path)")
-    path = Path(out).resolve()  # absolute: workers may run elsewhere
+    path = checked_path(out, "out", "a directory path").resolve()  # absolute: workers may run elsewhere
     if path.exists() and not path.is_dir():
         raise ValueError(f"out is {str(out)!r}, a file; expected a directory for the Parquet "
                          "dataset")
+    if path.is_dir():
+        remove_stale_temporaries(path)   # a killed run's part files under their temporary names
     if path.is_dir() and any(path.iterdir()):
         raise ValueError(f"out is {str(out)!r}, a directory that is not empty; expected a new or "
                          "empty directory (old part files would mix with the new)")

@@ -1,53 +1,46 @@
 """The command line: `pkmodel models | simulate | compare` (also `python -m pkmodel`).
 
 `simulate` runs one regimen, `compare` two or more on the same children with
-the same random effects; both write the concentrations (Parquet, or CSV with
-`--format csv`), each child's parameters and exposures, a summary table by age
-band (printed and saved), PNG figures and a Markdown report into `--out`.
-Every file carries its provenance (`pkmodel.provenance`): Parquet files in
-their schema metadata, the others through `provenance.json` beside them,
-which also lists each file's SHA-256. Files are written atomically (a
-temporary file, then renamed: `pkmodel.io.atomic_write`), and files of an
-earlier run are kept unless `--overwrite` (checked before the run). Errors
-print one line on stderr and exit non-zero; `--debug` shows the traceback.
+the same random effects; both write (`pkmodel.study`) the concentrations
+(Parquet, or CSV with `--format csv`), each child's parameters and exposures, a
+summary table by age band (printed and saved), PNG figures and a Markdown report
+into `--out`. Every file carries its provenance (`pkmodel.provenance`): Parquet
+files in their schema metadata, the others through `provenance.json` beside
+them, which also lists each file's SHA-256 (of the bytes as written).
+
+`--out` is the run's own folder: it is built aside and put in place whole
+(`pkmodel.io.atomic_folder`), so it holds one run's files or is untouched, even
+when a run is killed or two runs write there at once. An earlier run's folder is
+replaced only with `--overwrite`, and a folder holding anything else never.
+Option values are checked before any work (exit 2); other errors print one line
+on stderr and exit 1; `--debug` shows the traceback.
 
 A research tool, not clinical dosing advice.
 """
 
 import argparse
+import json
+import os
 import shlex
 import sys
-import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from . import __version__
+from . import __version__, growth, study
 from . import provenance as _provenance
 from .cohort import GMFCS_MIX, Cohort
 from .dosing import Regimen
-from .exposure import BACLOFEN_TARGET_MG_L, exposure
-from .io import atomic_write
+from .exposure import BACLOFEN_TARGET_MG_L
+from .io import atomic_folder, is_temporary
 from .model import bundled_models, load_model
-from .simulate import simulate
-from .summary import add_bands, summarize, target_attainment
-from .units import concentration_in
+from .study import GMFCS_MIX, WINDOW_H, study_files, study_times
+from .summary import AGE_BANDS
 
 DEFAULT_MODEL = "baclofen_cp_card"
-# exposure is read over each regimen's last day; the concentration figure shows the last two
-WINDOW_H = 24.0
-SHOWN_H = 48.0
-# what the summary table gives, per regimen and age band
-SUMMARY_METRICS = ("weight (kg)", "dose (mg/kg/day)", "cmax (ng/mL)", "cmin (ng/mL)", "cavg (ng/mL)")
-# file name: (title, caption in the report)
-FIGURES = {"concentrations.png": ("Concentrations over the last two days",
-                                  "median, 25-75 % and 5-95 % of children"),
-           "cavg.png": ("Average concentration over the last day (Cavg)",
-                        "cumulative distribution, with the target range shaded"),
-           "pta.png": ("Share of children with Cavg in the target range", "by weight band")}
-# the tables a study writes besides its concentrations
-TABLE_FILES = ("parameters.csv", "exposures.csv", "summary.csv", "exposure_summary.csv", "pta.csv")
+# --ages: within the growth charts, and within the report's age bands
+AGES_YEARS = (growth.CHART_AGE_YEARS[0],
+              min(growth.CHART_AGE_YEARS[1], max(high for _, high in AGE_BANDS.values())))
 _PROGRESS_DELAY_S = 1.0  # runs shorter than this show no progress bar
 
 
@@ -58,8 +51,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"pkmodel: error: {message} (see {self.prog} --help)\n")
 
 
+class _UsageError(ValueError):
+    """Option values that do not go together, found after parsing (exit 2, as argparse's)."""
+
+
 def main(argv=None) -> int:
-    """Run the command line; returns the exit code (0 on success)."""
+    """Run the command line; returns the exit code (0 on success, 2 for bad option values)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
     try:
@@ -71,8 +68,9 @@ def main(argv=None) -> int:
         if args.debug:
             raise
         kind = "" if isinstance(err, (ValueError, OSError)) else f"{type(err).__name__}: "
-        print(f"pkmodel: error: {kind}{' '.join(str(err).split())}", file=sys.stderr)
-        return 1
+        hint = f" (see {args.prog} --help)" if isinstance(err, _UsageError) else ""
+        print(f"pkmodel: error: {kind}{' '.join(str(err).split())}{hint}", file=sys.stderr)
+        return 2 if isinstance(err, _UsageError) else 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -83,42 +81,54 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND",
                                      parser_class=_Parser)
     listing = commands.add_parser("models", help="list the bundled models")
-    listing.set_defaults(command=_models)
+    listing.set_defaults(command=_models, prog="pkmodel models")
     listing.add_argument("--debug", action="store_true", help="show the traceback of an error")
     one = commands.add_parser("simulate", help="one regimen on a growth-chart cohort", description=(
         "Simulate one regimen on children drawn from the CDC 2000 growth charts; write "
         "concentrations, parameters, exposures, a summary, figures and a report into --out."))
-    one.add_argument("--regimen", required=True, help='e.g. "2 mg/kg/day TID for 14 days, max 20 '
-                                                      'mg/dose" (grammar: README, pkmodel.grammar)')
-    one.set_defaults(command=_simulate)
+    one.add_argument("--regimen", required=True, type=_regimen, metavar="TEXT",
+                     help='e.g. "2 mg/kg/day TID for 14 days, max 20 mg/dose" (grammar: README, '
+                          'pkmodel.grammar)')
+    one.set_defaults(command=_simulate, prog="pkmodel simulate")
     many = commands.add_parser("compare", help="regimens on the same children", description=(
         "Compare regimens on the same children with the same random effects; write the tables, "
         "figures and a Markdown report into --out."))
-    many.add_argument("--regimen", action="append", required=True, metavar="[LABEL=]TEXT",
+    many.add_argument("--regimen", action="append", required=True, type=_labelled_regimen,
+                      metavar="[LABEL=]TEXT",
                       help="a regimen, once per regimen (e.g. --regimen \"TID=2 mg/kg/day TID for "
                            "14 days\"); the label defaults to the text")
-    many.set_defaults(command=_compare)
+    many.set_defaults(command=_compare, prog="pkmodel compare")
     for sub in (one, many):
-        sub.add_argument("--model", default=DEFAULT_MODEL,
+        sub.add_argument("--model", default=DEFAULT_MODEL, type=_model,
                          help=f"bundled model name or path to a .toml file (default {DEFAULT_MODEL})")
         sub.add_argument("--n", type=_whole, default=1000, help="children (default 1000)")
         sub.add_argument("--ages", type=_ages, default=(2.0, 17.0), metavar="FROM-TO",
-                         help="ages, years, drawn uniformly (default 2-17)")
+                         help=f"ages, years, drawn uniformly (default 2-17; within "
+                              f"{AGES_YEARS[0]:g}-{AGES_YEARS[1]:g})")
         sub.add_argument("--gmfcs", type=_gmfcs, default="registry", metavar="MIX",
                          help="GMFCS levels of the children: 'registry' (the mean mix of nine CP "
                               "registries, Reid 2011; default), a level 1-5, or 'none' (the CDC "
                               "charts without CP weight offsets)")
-        sub.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-        sub.add_argument("--dt", type=float, default=0.5, help="output time step, h (default 0.5)")
-        sub.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
+        sub.add_argument("--seed", type=_seed, default=1, help="random seed, a whole number >= 0 "
+                                                                "(default 1)")
+        sub.add_argument("--dt", type=_step, default=0.5,
+                         help="output time step, h, dividing 24 h (default 0.5)")
+        sub.add_argument("--out", type=_folder, default="out",
+                         help="output folder, the run's own (default out/)")
         sub.add_argument("--format", choices=("parquet", "csv"), default="parquet",
                          help="file format of the concentrations (default parquet)")
+        sub.add_argument("--curves", type=_curves, default=study.CURVES_DEFAULT, metavar="N|all",
+                         help="curves written and drawn: those of the first N children (default "
+                              f"{study.CURVES_DEFAULT}; 'all': every child, as far as 1 GiB holds "
+                              "them); exposures are of every child")
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
         sub.add_argument("--overwrite", action="store_true",
-                         help="replace the files of an earlier run in --out (default: refuse)")
+                         help="replace the folder of an earlier run (default: refuse)")
         sub.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser
 
+
+# --- option values (argparse types: a bad value exits with 2, naming the option) -----------
 
 def _whole(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
@@ -126,13 +136,34 @@ def _whole(text: str) -> int:
     return int(text)
 
 
-def _ages(text: str) -> tuple[float, float]:
+def _seed(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed; expected a whole number >= 0")
+    return int(text)
+
+
+def _step(text: str) -> float:
     try:
-        low, high = (float(part) for part in text.split("-"))
+        step = float(text)
+        study.check_step(step)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an age range; expected FROM-TO in "
-                                         "years, e.g. 2-17") from None
-    return low, high
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time step in h that divides 24 h; "
+                                         "expected e.g. 0.5, 0.25 or 1") from None
+    return step
+
+
+def _ages(text: str) -> tuple[float, float]:
+    low, high = AGES_YEARS
+    expected = (f"expected FROM-TO in years with {low:g} <= FROM < TO <= {high:g} (the CDC 2000 "
+                f"growth charts run {growth.CHART_AGE_YEARS[0]:g}-{growth.CHART_AGE_YEARS[1]:g} y, "
+                f"the report's age bands {', '.join(AGE_BANDS)} end at {high:g} y), e.g. 2-17")
+    try:
+        youngest, oldest = (float(part) for part in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an age range; {expected}") from None
+    if not low <= youngest < oldest <= high:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside the ages a study covers; {expected}")
+    return youngest, oldest
 
 
 def _gmfcs(text: str):
@@ -141,6 +172,50 @@ def _gmfcs(text: str):
     raise argparse.ArgumentTypeError(f"{text!r} is not a GMFCS mix; expected 'registry', 'none' or "
                                      "a level 1-5")
 
+
+def _folder(text: str) -> Path:
+    if not text:
+        raise argparse.ArgumentTypeError("'' is not a folder; expected a folder path (an empty "
+                                         "path would mean the working directory)")
+    path, here = Path(text), Path.cwd().resolve()
+    if path.resolve() == here or path.resolve() in here.parents:
+        raise argparse.ArgumentTypeError(f"{text!r} is the working directory or holds it; expected "
+                                         "a folder of the run's own (e.g. out)")
+    return path
+
+
+def _curves(text) -> int | None:
+    if text == "all":
+        return None
+    if isinstance(text, int) or (text.isdigit() and int(text) >= 1):
+        return int(text)
+    raise argparse.ArgumentTypeError(f"{text!r} is not a number of children; expected a whole "
+                                     "number >= 1 or 'all'")
+
+
+def _model(text: str):
+    try:
+        return load_model(text)
+    except (OSError, ValueError, TypeError) as err:
+        raise argparse.ArgumentTypeError(" ".join(str(err).split())) from None
+
+
+def _regimen(text: str) -> tuple[str, Regimen]:
+    try:
+        return text, Regimen.parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(" ".join(str(err).split())) from None
+
+
+def _labelled_regimen(given: str) -> tuple[str, str, Regimen]:
+    label, _, text = given.partition("=") if "=" in given else (given, "", given)
+    if not label.strip():
+        raise argparse.ArgumentTypeError(f"{given!r} has an empty label; expected LABEL=TEXT or "
+                                         "TEXT")
+    return (label.strip(), *_regimen(text.strip()))
+
+
+# --- commands ------------------------------------------------------------------------------
 
 def _models(args, argv) -> int:
     names = bundled_models()
@@ -151,276 +226,106 @@ def _models(args, argv) -> int:
 
 
 def _simulate(args, argv) -> int:
-    return _study(args, argv, {args.regimen: args.regimen})
+    text, regimen = args.regimen
+    return _study(args, argv, {text: (text, regimen)})
 
 
 def _compare(args, argv) -> int:
-    texts = {}
-    for given in args.regimen:
-        label, _, text = given.partition("=") if "=" in given else (given, "", given)
-        label, text = label.strip(), text.strip()
-        if not label:
-            raise ValueError(f"--regimen {given!r} has an empty label; expected LABEL=TEXT or TEXT")
-        if label in texts:
-            raise ValueError(f"--regimen label {label!r} is given twice; expected one label per "
-                             "regimen")
-        texts[label] = text
-    return _study(args, argv, texts)
+    regimens = {}
+    for label, text, regimen in args.regimen:
+        if label in regimens:
+            raise _UsageError(f"--regimen label {label!r} is given twice; expected one label per "
+                              "regimen")
+        regimens[label] = (text, regimen)
+    return _study(args, argv, regimens)
 
 
-def _study(args, argv, texts: dict[str, str]) -> int:
-    """Simulate the regimens on one cohort and write the files (module docstring)."""
+def _study(args, argv, given: dict[str, tuple[str, Regimen]]) -> int:
+    """Simulate the regimens on one cohort and write the run's folder (module docstring)."""
     from tqdm import tqdm
 
-    regimens = {label: Regimen.parse(text) for label, text in texts.items()}
-    model = load_model(args.model)
+    regimens = {label: regimen for label, (_, regimen) in given.items()}
+    texts = {label: text for label, (text, _) in given.items()}
+    times, ends = study_times(regimens, args.dt)
+    curves = args.n if args.curves is None else min(args.curves, args.n)
+    limit = study.curve_limit(times.size, len(regimens))
+    if curves > limit:
+        raise _UsageError(
+            f"--curves {'all' if args.curves is None else args.curves}: the curves of {curves:,} "
+            f"children at {times.size} output times on {len(regimens)} regimen(s) would take "
+            f"{8 * curves * times.size * len(regimens) / 2**30:.1f} GiB; expected at most "
+            f"{limit:,} children (a larger --dt or a smaller --curves; every child's curve: "
+            "pk.simulate(..., out=...) in Python)")
+    out = args.out
+    _check_out(out, args.format, args.overwrite)   # before any work
     gmfcs = GMFCS_MIX if args.gmfcs == "registry" else None if args.gmfcs == "none" else int(args.gmfcs)
     cohort = Cohort.from_growth_charts(args.n, age_years=args.ages, seed=args.seed, gmfcs=gmfcs)
-    times, ends = study_times(regimens, args.dt)
-    out = _output_folder(args.out)
-    _keep_earlier_files(out, args.format, args.overwrite)
     record = _provenance.provenance(
-        model, args.seed, texts if len(texts) > 1 else next(iter(texts.values())),
+        args.model, args.seed, texts if len(texts) > 1 else next(iter(texts.values())),
         command=shlex.join(["pkmodel", *argv]),
         cohort={"n": args.n, "age_years": list(args.ages), "gmfcs": args.gmfcs,
-                "from": "Cohort.from_growth_charts (CDC 2000)"},
+                "from": "Cohort.from_growth_charts (CDC 2000)", "curves": curves},
         times_h={"step": args.dt, "end": float(times[-1])},
         exposure_window_h={label: [ends[label] - WINDOW_H, ends[label]] for label in regimens},
         target_range_mg_l=list(BACLOFEN_TARGET_MG_L))
-    steps = len(regimens) + 2
-    with tqdm(total=steps, desc="pkmodel", unit="step", disable=args.quiet,
-              delay=_PROGRESS_DELAY_S, leave=False, file=sys.stderr) as bar:
-        results = {}
-        for label, regimen in regimens.items():  # over regimens, each vectorised over children
-            bar.set_postfix_str(f"simulating {label}", refresh=False)
-            results[label] = simulate(model, cohort, regimen, times, seed=args.seed)
+    with tqdm(total=2 * len(regimens) + 2, desc="pkmodel", unit="step", disable=args.quiet,
+              delay=_PROGRESS_DELAY_S, leave=False, file=sys.stderr) as bar, \
+            atomic_folder(out, overwrite=args.overwrite, replaceable=_replaceable(out),
+                          flag="--overwrite") as aside:
+        def progress(text: str) -> None:
+            bar.set_postfix_str(text, refresh=False)
             bar.update()
-        bar.set_postfix_str("exposure", refresh=False)
-        exposures = study_exposures(results, ends)
-        table = summary_table(exposures)
-        attainment = target_attainment(exposures, by=["regimen", "weight_band"])
-        bar.update()
-        bar.set_postfix_str("writing", refresh=False)
-        written = _write(out, args.format, record, results, exposures, table, attainment,
-                         args.overwrite)
-        bar.update()
+
+        outcome = study.run(args.model, cohort, regimens, times, ends, args.seed, curves,
+                            progress=progress)
+        progress("writing")
+        written = study.write(aside, args.format, record, outcome)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(_wide(table).to_string(index=False))
-    print(f"wrote {len(written)} files to {out}/ (report: {out / 'report.md'})")
+        print(study.wide(outcome.table).to_string(index=False))
+    shown = "" if curves == args.n else f"; curves of the first {curves:,} of {args.n:,} children"
+    print(f"wrote {len(written)} files to {out}/ (report: {out / 'report.md'}){shown}")
     return 0
 
 
-def study_times(regimens: dict[str, Regimen], dt_h: float) -> tuple[np.ndarray, dict[str, float]]:
-    """Output times, h, and the end of each regimen's last dosing day, h.
-
-    Times run every `dt_h` (which must divide 24 h) from 0 to the latest end,
-    with every dose time added, so that each regimen's last day [end - 24, end]
-    starts and ends on an output time.
-    """
-    if not (np.isfinite(dt_h) and dt_h > 0 and abs(WINDOW_H / dt_h - round(WINDOW_H / dt_h)) < 1e-9):
-        raise ValueError(f"--dt is {dt_h!r}; expected a time step in h that divides 24 h "
-                         "(e.g. 0.5, 0.25, 1)")
-    ends = {label: r.start_h + WINDOW_H * (np.floor((r.time_h[-1] - r.start_h) / WINDOW_H) + 1)
-            for label, r in regimens.items()}
-    end = max(ends.values())
-    grid = np.arange(int(round(end / dt_h)) + 1) * dt_h
-    doses = np.concatenate([r.time_h for r in regimens.values()])
-    return np.union1d(grid, doses[doses <= end]), {k: float(v) for k, v in ends.items()}
-
-
-def study_exposures(results: dict, ends: dict[str, float]) -> pd.DataFrame:
-    """Exposure of every child on each regimen over its last day, with the dose received and bands.
-
-    Returns
-    -------
-    DataFrame: regimen (categorical, in the order given), the columns of
-    `pk.exposure` with the target range `BACLOFEN_TARGET_MG_L`, weight_kg,
-    dose_mg_per_kg_day (received over the last day), age_band, weight_band.
-    """
-    frames = []
-    for label, res in results.items():
-        end = ends[label]
-        table = exposure(res, start=end - WINDOW_H, end=end, target_range=BACLOFEN_TARGET_MG_L)
-        last_day = (res.doses.time_h >= end - WINDOW_H) & (res.doses.time_h < end)
-        table.insert(0, "regimen", label)
-        table["weight_kg"] = res.cohort.weight_kg
-        table["dose_mg_per_kg_day"] = res.doses.amount_mg[:, last_day].sum(axis=1) / res.cohort.weight_kg
-        frames.append(table)
-    out = pd.concat(frames, ignore_index=True)
-    out["regimen"] = pd.Categorical(out["regimen"], categories=list(results), ordered=True)
-    return add_bands(out, next(iter(results.values())).cohort)
-
-
-def summary_table(exposures: pd.DataFrame) -> pd.DataFrame:
-    """Median and 5th-95th percentile by regimen and age band of `SUMMARY_METRICS`.
-
-    Returns
-    -------
-    DataFrame: regimen, age_band, metric, n, median, p5, p95 (weight in kg,
-    dose received in mg/kg/day, Cmax, Cmin and Cavg over the last day in ng/mL).
-    """
-    shown = {"weight (kg)": exposures["weight_kg"].to_numpy(),
-             "dose (mg/kg/day)": exposures["dose_mg_per_kg_day"].to_numpy()}
-    for metric in ("cmax", "cmin", "cavg"):
-        shown[f"{metric} (ng/mL)"] = concentration_in(exposures[metric].to_numpy(), "ng/mL")
-    values = pd.DataFrame({"regimen": exposures["regimen"], "age_band": exposures["age_band"], **shown})
-    long = values.melt(id_vars=["regimen", "age_band"], var_name="metric")
-    long["metric"] = pd.Categorical(long["metric"], categories=SUMMARY_METRICS, ordered=True)
-    grouped = long.groupby(["regimen", "age_band", "metric"], observed=True, sort=True)["value"]
-    return pd.DataFrame({"n": grouped.size(), "median": grouped.median(),
-                         "p5": grouped.quantile(0.05), "p95": grouped.quantile(0.95)}).reset_index()
-
-
-def _wide(table: pd.DataFrame) -> pd.DataFrame:
-    """The summary as one row per regimen and age band: n, then 'median [p5-p95]' per metric."""
-    cells = table.assign(cell=[f"{m:.3g} [{lo:.3g}-{hi:.3g}]"
-                               for m, lo, hi in zip(table["median"], table["p5"], table["p95"])])
-    wide = cells.pivot(index=["regimen", "age_band", "n"], columns="metric", values="cell")
-    wide.columns = [str(c) for c in wide.columns]
-    return wide.reset_index()
-
-
-def _figures(results: dict, exposures: pd.DataFrame, attainment: pd.DataFrame) -> dict:
-    """The report's figures, by file name (FIGURES)."""
-    from .plots import exposure_distribution, percentile_band, pta_by_band
-
-    end = max(res.times[-1] for res in results.values())
-    band = percentile_band(results, start=max(0.0, end - SHOWN_H), end=end)
-    by = "regimen" if len(results) > 1 else "age_band"
-    cavg = exposure_distribution(exposures, metric="cavg", by=by)
-    pta = pta_by_band(attainment, band="weight_band", by="regimen")
-    figures = dict(zip(FIGURES, (band, cavg, pta)))
-    for name, figure in figures.items():
-        figure.axes[0].set_title(FIGURES[name][0], fontsize="medium")
-    return figures
-
-
-def study_files(file_format: str) -> list[str]:
-    """The names of the files a study writes into --out, in the order written."""
-    return [f"concentrations.{file_format}", *TABLE_FILES, *FIGURES, "report.md", "provenance.json"]
-
-
-def _keep_earlier_files(out: Path, file_format: str, overwrite: bool) -> None:
-    """Refuse, before any work, to write over the files of an earlier run (unless --overwrite)."""
-    taken = [name for name in study_files(file_format) if (out / name).exists()]
-    if taken and not overwrite:
+def _check_out(out: Path, file_format: str, overwrite: bool) -> None:
+    """Refuse, before any work, a folder that cannot be written or must not be replaced."""
+    try:
+        Path(os.path.abspath(out)).parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(Path(os.path.abspath(out)).parent, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as err:
+        raise OSError(f"cannot write to the output folder {str(out)!r}: {err.strerror or err}") from None
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {str(out)!r} is a file; expected a folder")
+    if not out.is_dir() or not any(os.scandir(out)):
+        return
+    problem = _replaceable(out)(out)
+    if problem:
+        raise FileExistsError(problem)
+    if not overwrite:
+        taken = sorted(os.listdir(out), key=lambda name: (is_temporary(name), name))
         raise FileExistsError(f"{str(out / taken[0])!r} exists ({len(taken)} of this study's files "
                               "are there from an earlier run); pass --overwrite to replace them")
 
 
-def _write(out: Path, file_format: str, record: dict, results: dict, exposures: pd.DataFrame,
-           table: pd.DataFrame, attainment: pd.DataFrame, overwrite: bool) -> list[str]:
-    """Write every file of a study atomically, provenance.json last; returns the file names."""
-    import matplotlib.pyplot as plt
-
-    first = next(iter(results.values()))
-    concentrations = pd.concat([_long(label, res) for label, res in results.items()], ignore_index=True)
-    concentrations["regimen"] = pd.Categorical(concentrations["regimen"], categories=list(results))
-    tables = dict(zip(TABLE_FILES, (first.parameters, exposures, table,
-                                    summarize(exposures, by=["regimen", "age_band"], unit="ng/mL"),
-                                    attainment)))
-    written = []
-    if file_format == "parquet":
-        _write_parquet(out / "concentrations.parquet", concentrations, record, overwrite)
-        written.append("concentrations.parquet")
-    else:
-        tables = {"concentrations.csv": concentrations, **tables}
-    for name, frame in tables.items():
-        with atomic_write(out / name, overwrite=overwrite, text=True) as f:
-            frame.to_csv(f, index=False)
-        written.append(name)
-    for name, figure in _figures(results, exposures, attainment).items():
-        with atomic_write(out / name, overwrite=overwrite) as f:
-            figure.savefig(f, format="png", dpi=110, bbox_inches="tight")
-        plt.close(figure)
-        written.append(name)
-    with atomic_write(out / "report.md", overwrite=overwrite, text=True) as f:
-        f.write(_report(record, results, table, attainment))
-    written.append("report.md")
-    sidecar = dict(record, files={name: _provenance.sha256_of(out / name) for name in written})
-    with atomic_write(out / "provenance.json", overwrite=overwrite, text=True) as f:
-        f.write(_provenance.to_json(sidecar))
-    return [*written, "provenance.json"]
+def _replaceable(shown: Path):
+    """A check that a folder holds nothing but a pkmodel study's files (`atomic_folder`)."""
+    def check(folder: Path) -> str | None:
+        known = {*study_files("parquet"), *study_files("csv"), *_listed(folder)}
+        for name in sorted(os.listdir(folder)):
+            if name not in known and not is_temporary(name):
+                return (f"--out {str(shown)!r} holds {name!r}, which is not a file of a pkmodel "
+                        "run; expected a new or empty folder, or the folder of an earlier run "
+                        "(replaced with --overwrite)")
+        return None
+    return check
 
 
-def _long(label: str, res) -> pd.DataFrame:
-    """One regimen's concentrations, tidy: regimen, id, time_h, conc_mg_L (subject-major)."""
-    n, t = res.concentrations.shape
-    return pd.DataFrame({"regimen": label, "id": np.repeat(res.ids, t), "time_h": np.tile(res.times, n),
-                         "conc_mg_L": res.concentrations.ravel(order="C")})
-
-
-def _write_parquet(path: Path, frame: pd.DataFrame, record: dict, overwrite: bool) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    metadata = {**(table.schema.metadata or {}),
-                _provenance.PARQUET_KEY: _provenance.to_json(record).encode("utf-8")}
-    with atomic_write(path, overwrite=overwrite) as f:
-        pq.write_table(table.replace_schema_metadata(metadata), f)
-
-
-def _output_folder(path: Path) -> Path:
-    """`path`, created if need be, after a probe that a file can be written in it."""
+def _listed(folder: Path) -> set[str]:
+    """The file names an earlier run's provenance.json lists (none if it cannot be read)."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as err:
-        raise OSError(f"cannot write to the output folder {str(path)!r}: {err.strerror or err}") from None
-    return path
-
-
-def _report(record: dict, results: dict, table: pd.DataFrame, attainment: pd.DataFrame) -> str:
-    """The Markdown report: what was run, the summary by age band, PTA, the figures."""
-    regimens = record["regimen"] if isinstance(record["regimen"], dict) else {
-        next(iter(results)): record["regimen"]}
-    cohort = record["cohort"]
-    windows = ", ".join(f"{label}: h {lo:g}-{hi:g}" for label, (lo, hi) in
-                        record["exposure_window_h"].items())
-    low, high = concentration_in(np.array(record["target_range_mg_l"]), "ng/mL")
-    first = next(iter(results.values()))
-    lines = [
-        f"# pkmodel: {' vs '.join(results)}", "",
-        "A research tool, not clinical dosing advice: the model is a reconstruction from "
-        "published population analyses, with stated assumptions.", "",
-        f"- Model: `{record['model']}` ({first.model.description}); file `{record['model_file']}`, "
-        f"SHA-256 `{record['model_sha256']}`",
-        f"- Children: {cohort['n']} aged {cohort['age_years'][0]:g}-{cohort['age_years'][1]:g} y "
-        f"from the CDC 2000 growth charts, GMFCS {cohort['gmfcs']}; seed {record['seed']}; the same "
-        "children and random effects on every regimen",
-        "- Regimens:", *[f"  - **{label}**: `{text}`" for label, text in regimens.items()],
-        f"- Exposure over each regimen's last day ({windows}); target range {low:g}-{high:g} ng/mL "
-        "(a laboratory-stated serum range, not validated in children)",
-        f"- Command: `{record['command']}`; pkmodel {record['pkmodel_version']}, "
-        f"{record['created_utc']}", "",
-        "## Exposure by age band", "",
-        "Median [5th-95th percentile]: weight, dose received over the last day, and Cmax, Cmin "
-        "and Cavg over the last day.", "",
-        "Cavg depends only on CL/F and the dose received. Cmax and Cmin also depend on the "
-        "absorption and distribution numbers the published model does not give (marked assumed "
-        "in the model file): they move with those assumptions, Cavg does not (`pk.sensitivity`; "
-        "the models against published data: docs/validation.md).", "",
-        _markdown(_wide(table)), "",
-        "## Target attainment by weight band", "",
-        "Share of children with Cavg within the target range.", "",
-        _markdown(attainment.assign(pta=[f"{100 * p:.0f} %" for p in attainment["pta"]])), "",
-        "## Figures", "",
-    ]
-    for name, (title, caption) in FIGURES.items():
-        lines += [f"![{title}]({name})", "", f"*{title}: {caption}.*", ""]
-    lines += ["Files: `concentrations.*` (every child's curve), `parameters.csv`, `exposures.csv`, "
-              "`summary.csv`, `exposure_summary.csv`, `pta.csv`; `provenance.json` says how they "
-              "were made and holds each file's SHA-256."]
-    return "\n".join(lines) + "\n"
-
-
-def _markdown(frame: pd.DataFrame) -> str:
-    """A DataFrame as a Markdown table (numbers to 3 significant digits)."""
-    def cell(value) -> str:
-        return f"{value:.3g}" if isinstance(value, (float, np.floating)) else str(value)
-
-    rows = [[str(c) for c in frame.columns], ["---"] * frame.shape[1],
-            *[[cell(v) for v in row] for row in frame.itertuples(index=False)]]
-    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
+        files = json.loads((folder / "provenance.json").read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {name for name in files if isinstance(name, str) and "/" not in name and
+            name not in ("", ".", "..")} if isinstance(files, dict) else set()

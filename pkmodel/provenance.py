@@ -66,15 +66,45 @@ def provenance(model: Model, seed: int | None, regimen_text: str | Mapping[str, 
 
 def to_json(record: Mapping) -> str:
     """The record as indented JSON text."""
-    return json.dumps(record, indent=2, sort_keys=False) + "\n"
+    return json.dumps(record, indent=2, sort_keys=False, allow_nan=False) + "\n"
+
+
+def canonical_json(record: Mapping) -> str:
+    """The record as one canonical JSON text (sorted keys, no spaces, ASCII): what is hashed.
+
+    Raises ValueError for what JSON cannot hold exactly (NaN, infinity).
+    """
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      allow_nan=False)
 
 
 def from_parquet(path: str | Path) -> dict:
-    """The provenance record in a Parquet file's schema metadata."""
+    """The provenance record in a Parquet file's schema metadata.
+
+    Raises ValueError naming the file when it is not readable as Parquet or holds no record,
+    or a record that is not a JSON object.
+    """
     import pyarrow.parquet as pq
 
-    metadata = pq.read_schema(path).metadata or {}
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except Exception as err:  # any failure to decode: pyarrow's words chained
+        raise ValueError(f"{path}: not readable as Parquet ({type(err).__name__})") from err
+    return from_metadata(metadata, str(path))
+
+
+def from_metadata(metadata: Mapping[bytes, bytes], where: str) -> dict:
+    """The provenance record in Parquet schema metadata (`where` names the file in errors).
+
+    Raises ValueError when there is none, or it is not a JSON object.
+    """
     if PARQUET_KEY not in metadata:
-        raise ValueError(f"{path}: no {PARQUET_KEY.decode()!r} in the Parquet schema metadata; "
+        raise ValueError(f"{where}: no {PARQUET_KEY.decode()!r} in the Parquet schema metadata; "
                          "expected a file written by pkmodel")
-    return json.loads(metadata[PARQUET_KEY])
+    try:
+        record = json.loads(metadata[PARQUET_KEY].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        record = None
+    if not isinstance(record, dict):
+        raise ValueError(f"{where}: the provenance record is not a JSON object")
+    return record

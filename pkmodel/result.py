@@ -11,7 +11,7 @@ import pandas as pd
 from . import variability as _variability
 from .cohort import Cohort
 from .doses import Doses, SubjectDoses
-from .io import save_result
+from .resultfile import save_result
 from .model import Model
 
 
@@ -110,12 +110,13 @@ class Result:
                            self.model, self._covariates())
 
     def save(self, path, overwrite: bool = False):
-        """Write the concentrations and parameters, with their provenance, as Parquet.
+        """Write the concentrations, parameters and doses, with their provenance, as Parquet.
 
         The record holds the pkmodel version, the model's name, file and SHA-256,
-        the engine, seed, regimen and times; `pk.load_result` checks it when
-        reading back. Written to a temporary name and renamed into place; an
-        existing file is kept (FileExistsError) unless overwrite=True. Returns the path.
+        the engine, seed, regimen and times, and the SHA-256 of everything in the
+        file (`pkmodel.resultfile`); `pk.load_result` checks it when reading back.
+        Written to a temporary name and renamed into place; an existing file is
+        kept (FileExistsError) unless overwrite=True. Returns the path.
         """
         return save_result(self, path, overwrite=overwrite)
 

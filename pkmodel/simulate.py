@@ -37,7 +37,8 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
              engine: str = "analytic", variability: bool = True, seed: int | None = None,
              occasions=None, replicates: int | None = None, weight_update_h: float | None = None,
              chunk_size: int | None = None, keep: str = "concentrations", window=None,
-             out=None, client=None, backend: str | None = None, strict: bool = False,
+             out=None, client=None, backend: str | None = None, target_range=None,
+             strict: bool = False,
              **engine_options) -> Result | ExposureResult:
     """Concentration-time curves of every child in `cohort` on `regimen`.
 
@@ -76,6 +77,9 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
         in the directory `out`, or run the chunks on a Dask cluster
         (client=distributed.Client, or backend="dask" for the current one).
         Same numbers whatever the chunking; see `pkmodel.chunked.simulate`.
+    target_range : (low, high), mg/L, optional
+        With keep="exposure": each child's time below, in and above the range
+        too (as `pk.exposure(..., target_range=...)`).
     strict : bool
         The model's validity ranges (`Model.validity`: age, weight,
         weight-for-age z, mg/kg per dose) are checked before simulating: a
@@ -113,8 +117,8 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
                 engine_options=engine_options, variability=bool(variability), entropy=entropy,
                 occasion_starts=occasion_starts, growth_starts=growth_starts,
                 replicates=n_replicates if replicates else None)
-    whole = (chunk_size, keep, window, out, client, backend) == (None, "concentrations", None,
-                                                                 None, None, None)
+    whole = (chunk_size, keep, window, out, client, backend, target_range) == (
+        None, "concentrations", None, None, None, None, None)
     doses = None
     if engine == "ode":  # atol's floor needs the doses first (cheap beside solving)
         doses = plan.doses(cohort) if whole else None
@@ -127,7 +131,7 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
     if whole:
         return plan.run(cohort, doses=doses)
     return chunked.simulate(plan, cohort, chunk_size=chunk_size, keep=keep, window=window,
-                            out=out, client=client, backend=backend)
+                            out=out, client=client, backend=backend, target_range=target_range)
 
 
 @dataclass(frozen=True, eq=False)
@@ -232,7 +236,7 @@ def _largest_doses(plan: "Plan", cohort: Cohort, doses: Doses | None) -> np.ndar
         return doses.largest_mg()
     n = len(cohort)
     return np.concatenate([
-        plan.doses(chunked._rows(cohort, a, min(a + _DOSE_CHECK_CHILDREN, n)), first=a)
+        plan.doses(chunked.cohort_rows(cohort, a, min(a + _DOSE_CHECK_CHILDREN, n)), first=a)
         .largest_mg() for a in range(0, n, _DOSE_CHECK_CHILDREN)])
 
 

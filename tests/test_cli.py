@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import pkmodel as pk
-from pkmodel import cli
+from pkmodel import cli, study
 
 PARAMS = Path(__file__).resolve().parents[1] / "params"
 ENTRY_POINT = Path(sys.executable).with_name("pkmodel")   # the installed console script
@@ -31,7 +32,7 @@ def test_main_job_compares_tid_and_qid_by_age_band_in_a_report(tmp_path, capsys)
     out = tmp_path / "out"
     assert cli.main(["compare", *JOB, "--out", str(out), "--n", "200", "--seed", "3", "--quiet"]) == 0
     table = pd.read_csv(out / "summary.csv")
-    for figure in cli.FIGURES:
+    for figure in study.FIGURES:
         assert (out / figure).stat().st_size > 10_000
     assert table[["regimen", "age_band", "metric"]].values.tolist() == [
         [r, b, m] for r in ("TID", "QID") for b in BANDS for m in METRICS]
@@ -62,14 +63,14 @@ def test_main_job_compares_tid_and_qid_by_age_band_in_a_report(tmp_path, capsys)
     report = (out / "report.md").read_text()
     # the report holds the age-band table, the regimen texts and embeds every figure
     assert "| TID | 12-17 y |" in report and "`2 mg/kg/day QID for 14 days, max 20 mg/dose" in report
-    assert all(f"]({figure})" in report for figure in cli.FIGURES)
+    assert all(f"]({figure})" in report for figure in study.FIGURES)
     assert "not clinical dosing advice" in report
 
 
 def test_job_cohort_is_a_cp_mix_from_the_growth_charts():
     # Reid 2011 registry means, normalised: level I 34.2 / 100.6
-    assert abs(sum(cli.GMFCS_MIX.values()) - 1) < 1e-12
-    np.testing.assert_allclose(cli.GMFCS_MIX[1], 34.2 / 100.6, rtol=1e-12)
+    assert abs(sum(study.GMFCS_MIX.values()) - 1) < 1e-12
+    np.testing.assert_allclose(study.GMFCS_MIX[1], 34.2 / 100.6, rtol=1e-12)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ def simulated(tmp_path_factory):
     return out, done
 
 
-def api_result(n=40, seed=7, gmfcs=cli.GMFCS_MIX):
+def api_result(n=40, seed=7, gmfcs=study.GMFCS_MIX):
     cohort = pk.Cohort.from_growth_charts(n, age_years=(2, 17), seed=seed, gmfcs=gmfcs)
     times = np.arange(0, 14 * 24 + 0.25, 0.5)   # 0.5 h to the end of day 14
     return pk.simulate(pk.load_model("baclofen_cp_card"), cohort, pk.Regimen.parse(TID_TEXT), times,
@@ -92,7 +93,7 @@ def test_simulate_exits_0_quietly_and_writes_every_file(simulated):
     out, done = simulated
     assert done.returncode == 0 and done.stderr == ""   # --quiet: no progress bar
     names = {"concentrations.parquet", "parameters.csv", "exposures.csv", "summary.csv",
-             "exposure_summary.csv", "pta.csv", "report.md", "provenance.json", *cli.FIGURES}
+             "exposure_summary.csv", "pta.csv", "report.md", "provenance.json", *study.FIGURES}
     assert {p.name for p in out.iterdir()} == names
     assert "12-17 y" in done.stdout and f"wrote {len(names)} files" in done.stdout
 
@@ -183,15 +184,16 @@ def test_bad_option_value_is_one_line_naming_it(tmp_path):
 
 
 def test_debug_shows_the_traceback(tmp_path):
-    done = run("simulate", "--regimen", "2 mg/kg/day TIDD for 14 days", "--debug",
-               "--out", str(tmp_path / "o"))
-    assert done.returncode != 0 and "Traceback" in done.stderr and "'TIDD'" in done.stderr
+    (tmp_path / "a_file").write_text("")
+    done = run("simulate", "--regimen", TID_TEXT, "--n", "5", "--debug",
+               "--out", str(tmp_path / "a_file" / "o"))
+    assert done.returncode != 0 and "Traceback" in done.stderr and "a_file" in done.stderr
 
 
 def test_study_times_end_each_regimen_on_its_last_dosing_day_and_hold_every_dose():
     regimens = {"qd": pk.Regimen.parse("1 mg/kg/day QD for 3 days"),
                 "clock": pk.Regimen.parse("2 mg/kg/day at 08:15, 14:00, 20:00 for 2 days")}
-    times, ends = cli.study_times(regimens, 0.5)
+    times, ends = study.study_times(regimens, 0.5)
     # QD doses at 0, 24, 48 h: the last day ends at 72 h; clock times: day 2 ends at 48 h
     assert ends == {"qd": 72.0, "clock": 48.0}
     assert times[-1] == 72.0 and {8.25, 32.25} <= set(times)
@@ -199,7 +201,7 @@ def test_study_times_end_each_regimen_on_its_last_dosing_day_and_hold_every_dose
 
 def test_a_time_step_that_does_not_divide_a_day_is_refused():
     with pytest.raises(ValueError, match=r"--dt is 0\.7; expected a time step in h that divides 24 h"):
-        cli.study_times({"a": pk.Regimen.parse(TID_TEXT)}, 0.7)
+        study.study_times({"a": pk.Regimen.parse(TID_TEXT)}, 0.7)
 
 
 def test_a_model_path_that_does_not_exist_is_one_line_naming_it(tmp_path):
@@ -217,6 +219,82 @@ def test_version_is_the_package_version(capsys):
 def test_a_regimen_label_given_twice_is_refused(tmp_path, capsys):
     code = cli.main(["compare", "--regimen", f"A={TID_TEXT}", "--regimen", f"A={TID_TEXT}",
                      "--out", str(tmp_path / "o")])
-    assert code == 1
+    assert code == 2   # a bad option value, as argparse's own
     assert capsys.readouterr().err == ("pkmodel: error: --regimen label 'A' is given twice; expected "
-                                       "one label per regimen\n")
+                                       "one label per regimen (see pkmodel compare --help)\n")
+    assert not (tmp_path / "o").exists()
+
+
+# --- bad option values: exit 2, naming the option, before any work ---------------------------
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--dt", "0.7", "argument --dt: '0.7' is not a time step in h that divides 24 h"),
+    ("--ages", "17-2", "argument --ages: '17-2' is outside the ages a study covers; expected "
+                       "FROM-TO in years with 2 <= FROM < TO <= 18"),
+    ("--ages", "2-20", "argument --ages: '2-20' is outside the ages a study covers"),
+    ("--ages", "1-5", "the CDC 2000 growth charts run 2-20 y, the report's age bands 2-6 y, 7-11 y, "
+                      "12-17 y end at 18 y"),
+    ("--seed", "-1", "argument --seed: '-1' is not a seed; expected a whole number >= 0"),
+    ("--out", "", "argument --out: '' is not a folder; expected a folder path (an empty path would "
+                  "mean the working directory)"),
+    ("--out", ".", "argument --out: '.' is the working directory or holds it"),
+    ("--curves", "0", "argument --curves: '0' is not a number of children"),
+    ("--n", "0", "argument --n: '0' is not a whole number >= 1"),
+], ids=["dt", "ages reversed", "ages to 20", "ages from 1", "seed", "out empty", "out here",
+        "curves", "n"])
+def test_a_bad_option_value_exits_2_naming_the_option(tmp_path, monkeypatch, capsys, option, value,
+                                                      message):
+    monkeypatch.chdir(tmp_path)
+    given = ["--out", "o"] if option != "--out" else []
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["compare", "--regimen", TID_TEXT, *given, option, value])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err and len(err.splitlines()) == 1, err
+    assert "scipy" not in err and "overwrite=True" not in err
+    assert os.listdir(tmp_path) == []     # refused before anything was made
+
+
+def test_bad_option_values_exit_2_through_the_entry_point(tmp_path):
+    for option in (["--dt", "0.7"], ["--ages", "17-2"], ["--seed", "-1"]):
+        done = run("simulate", "--regimen", TID_TEXT, "--out", str(tmp_path / "o"), *option)
+        one_line_error(done, f"argument {option[0]}: ")
+        assert done.returncode == 2
+
+
+def test_the_widest_ages_a_study_covers_run(tmp_path):
+    out = tmp_path / "o"
+    assert cli.main(["simulate", "--regimen", "2 mg/kg/day TID for 1 day", "--n", "30",
+                     "--ages", "2-18", "--out", str(out), "--quiet"]) == 0
+    ages = pd.read_csv(out / "parameters.csv")["age_years"]
+    assert ages.min() >= 2 and ages.max() < 18 and ages.max() > 17   # 30 uniform draws
+
+
+def test_too_many_curves_are_refused_before_the_run(tmp_path, capsys):
+    code = cli.main(["simulate", "--regimen", TID_TEXT, "--n", "200000", "--curves", "all",
+                     "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    # 200,000 children x 673 times x 8 bytes = 1.0 GiB, over the 1 GiB the curves may take
+    assert code == 2 and "--curves all: the curves of 200,000 children at 673 output times" in err
+    assert "expected at most 199," in err and not (tmp_path / "o").exists()
+
+
+# --- what is written at scale: every child's exposure, the first children's curves -----------
+
+def test_curves_of_the_first_children_and_the_exposure_of_all(tmp_path):
+    out = tmp_path / "o"
+    assert cli.main(["simulate", "--regimen", TID_TEXT, "--n", "30", "--seed", "7", "--curves",
+                     "10", "--out", str(out), "--quiet"]) == 0
+    res = api_result(n=30)                 # all 30 children at once, unchunked: the reference
+    frame = pd.read_parquet(out / "concentrations.parquet")
+    t = res.times.size
+    assert len(frame) == 10 * t and frame["id"].unique().tolist() == res.cohort.ids[:10].tolist()
+    np.testing.assert_array_equal(frame["conc_mg_L"].to_numpy().reshape(10, t),
+                                  res.concentrations[:10])     # the same numbers, to the last bit
+    exposures = pd.read_csv(out / "exposures.csv")
+    np.testing.assert_array_equal(exposures["cavg"], pk.exposure(res, start=312, end=336)["cavg"])
+    assert len(pd.read_csv(out / "parameters.csv")) == 30
+    report = (out / "report.md").read_text()
+    assert "the first 10 of 30 children (`--curves`)" in report
+    assert "*Concentrations over the last two days: median, 25-75 % and 5-95 % of children (the " \
+           "first 10 of 30 children).*" in report
+    assert json.loads((out / "provenance.json").read_text())["cohort"]["curves"] == 10

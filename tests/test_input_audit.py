@@ -119,6 +119,72 @@ def existing(tmp: Path) -> Path:
     return tmp / "run.parquet"
 
 
+class ExitCode(Exception):
+    """What the command line printed on stderr and the code it exited with (its audit rows)."""
+
+
+def command(*args: str):
+    """Run `pkmodel ARGS` in this process; raise ExitCode with its exit code and message."""
+    import contextlib
+    from io import StringIO
+
+    from pkmodel import cli
+    err = StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(StringIO()):
+        try:
+            code = cli.main(list(args))
+        except SystemExit as stop:
+            code = stop.code
+    raise ExitCode(f"exit {code}: {err.getvalue().strip()}")
+
+
+def study(tmp: Path, *args: str):
+    """`pkmodel compare` of one short regimen on 5 children into tmp/o, with more options."""
+    return command("compare", "--regimen", "2 mg/kg/day TID for 1 day", "--n", "5", "--quiet",
+                   "--out", str(tmp / "o"), *args)
+
+
+def edited_record(tmp: Path, **changes) -> Path:
+    import json
+
+    import pyarrow.parquet as pq
+    path = saved(tmp)
+    table = pq.read_table(path)
+    metadata = dict(table.schema.metadata)
+    record = json.loads(metadata[b"pkmodel.provenance"])
+    metadata[b"pkmodel.provenance"] = json.dumps(dict(record, **changes)).encode()
+    pq.write_table(table.replace_schema_metadata(metadata), path)
+    return path
+
+
+def edited_cl(tmp: Path) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    path = saved(tmp)
+    table = pq.read_table(path)
+    i = table.column_names.index("CL")
+    values = table.column(i).to_numpy().copy()
+    values[0] *= 2
+    pq.write_table(table.set_column(i, "CL", pa.array(values))
+                   .replace_schema_metadata(table.schema.metadata), path)
+    return path
+
+
+def record_not_json(tmp: Path) -> Path:
+    import pyarrow.parquet as pq
+    path = saved(tmp)
+    table = pq.read_table(path)
+    metadata = {**table.schema.metadata, b"pkmodel.provenance": b'{"format": "pkmodel.res'}
+    pq.write_table(table.replace_schema_metadata(metadata), path)
+    return path
+
+
+def foreign_file_in(tmp: Path) -> Path:
+    (tmp / "o").mkdir()
+    write_text(tmp / "o" / "notes.txt", "someone's notes\n")
+    return tmp
+
+
 # --- the audit ----------------------------------------------------------------------------
 
 MODEL, COHORT, REGIMEN, EVENTS, TIMES_, OPTIONS, FILES, OTHER = (
@@ -613,11 +679,12 @@ ROWS = [
         r"run\.parquet: concentrations do not match the provenance record \(SHA-256 differs\)"),
     Row("load-study-file", FILES, "a study's concentrations (pkmodel compare) given as a result",
         lambda t: pk.load_result(study_file(t)), pk.ResultFileError,
-        r"concentrations\.parquet: provenance format is None; expected 'pkmodel\.result/1' \(a "
+        r"concentrations\.parquet: provenance format is None; expected 'pkmodel\.result/2' \(a "
         r"file written by Result\.save\)"),
     Row("load-not-parquet", FILES, "a file that is not Parquet",
         lambda t: pk.load_result(write_text(t / "run.parquet", "id,conc\n1,0\n")),
-        pk.ResultFileError, r"run\.parquet: not a pkmodel result \(not readable as Parquet\)"),
+        pk.ResultFileError, r"run\.parquet: not a pkmodel result \(not readable as Parquet",
+        cut="not readable as Parquet"),
 
     # units, exposure
     Row("concentration-unit", OTHER, "a concentration unit pkmodel does not show",
@@ -965,6 +1032,71 @@ ROWS = [
         lambda t: pk.doses.SubjectDoses(offsets=[0, 2], time_h=[8.0, 0.0], amount_mg=[5.0, 5.0]),
         ValueError, r"SubjectDoses\.time_h\[1\] is 0\.0; expected times that do not decrease within a "
         r"subject"),
+
+    # --- issue 12 D: files and CLI ---
+    Row("load-edited-field", FILES, "a saved result's seed edited in its record",
+        lambda t: pk.load_result(edited_record(t, seed=2)), pk.ResultFileError,
+        r"run\.parquet: its contents do not match the provenance record's sha256 \(a parameter, "
+        r"dose, time or record field differs from what was written\)"),
+    Row("load-edited-times", FILES, "a saved result's times doubled in its record",
+        lambda t: pk.load_result(edited_record(t, times_h=[0.0, 2.0, 4.0])), pk.ResultFileError,
+        r"run\.parquet: its contents do not match the provenance record's sha256"),
+    Row("load-edited-parameter", FILES, "a saved result's CL doubled",
+        lambda t: pk.load_result(edited_cl(t)), pk.ResultFileError,
+        r"run\.parquet: its contents do not match the provenance record's sha256"),
+    Row("load-record-not-json", FILES, "a saved result's record cut short",
+        lambda t: pk.load_result(record_not_json(t)), pk.ResultFileError,
+        r"run\.parquet: the provenance record is not a JSON object"),
+    Row("save-empty-path", FILES, "an empty path to save a result to",
+        lambda t: run(seed=1).save(""), ValueError,
+        r"path is ''; expected a path \(an empty path would mean the working directory\)"),
+    Row("out-empty", OPTIONS, "an empty path for the Parquet dataset",
+        lambda t: run(out=""), ValueError,
+        r"out is ''; expected a directory path \(an empty path would mean the working directory\)"),
+    Row("target-range-concentrations", OPTIONS, "a target range while keeping concentrations",
+        lambda t: run(target_range=(0.08, 0.4)), ValueError,
+        r"target_range is \(0\.08, 0\.4\) with keep='concentrations'; a target range is for "
+        r"keep='exposure'"),
+    Row("target-range-reversed", OPTIONS, "a target range from high to low",
+        lambda t: run(keep="exposure", target_range=(0.4, 0.08)), ValueError,
+        r"target_range is \(0\.4, 0\.08\); expected low < high \(mg/L\)"),
+    Row("cli-dt", OPTIONS, "pkmodel --dt that does not divide a day",
+        lambda t: study(t, "--dt", "0.7"), ExitCode,
+        r"exit 2: pkmodel: error: argument --dt: '0\.7' is not a time step in h that divides 24 h"),
+    Row("cli-ages-reversed", OPTIONS, "pkmodel --ages from old to young",
+        lambda t: study(t, "--ages", "17-2"), ExitCode,
+        r"exit 2: pkmodel: error: argument --ages: '17-2' is outside the ages a study covers; "
+        r"expected FROM-TO in years with 2 <= FROM < TO <= 18"),
+    Row("cli-ages-beyond-bands", OPTIONS, "pkmodel --ages beyond the report's age bands",
+        lambda t: study(t, "--ages", "2-20"), ExitCode,
+        r"exit 2: pkmodel: error: argument --ages: '2-20' is outside the ages a study covers"),
+    Row("cli-seed", OPTIONS, "pkmodel --seed below 0",
+        lambda t: study(t, "--seed", "-1"), ExitCode,
+        r"exit 2: pkmodel: error: argument --seed: '-1' is not a seed; expected a whole number >= 0"),
+    Row("cli-out-empty", OPTIONS, "pkmodel --out ''",
+        lambda t: study(t, "--out", ""), ExitCode,
+        r"exit 2: pkmodel: error: argument --out: '' is not a folder; expected a folder path"),
+    Row("cli-out-here", OPTIONS, "pkmodel --out . (the working directory)",
+        lambda t: study(t, "--out", "."), ExitCode,
+        r"exit 2: pkmodel: error: argument --out: '\.' is the working directory or holds it"),
+    Row("cli-curves", OPTIONS, "pkmodel --curves 0",
+        lambda t: study(t, "--curves", "0"), ExitCode,
+        r"exit 2: pkmodel: error: argument --curves: '0' is not a number of children"),
+    Row("cli-curves-too-many", OPTIONS, "pkmodel --curves all beyond what memory holds",
+        lambda t: study(t, "--n", "3000000", "--curves", "all"), ExitCode,
+        r"exit 2: pkmodel: error: --curves all: the curves of 3,000,000 children at 49 output "
+        r"times on 1 regimen\(s\) would take 1\.1 GiB; expected at most 2,739,137 children"),
+    Row("cli-label-twice", OPTIONS, "pkmodel compare with one label for two regimens",
+        lambda t: study(t, "--regimen", "2 mg/kg/day TID for 1 day"), ExitCode,
+        r"exit 2: pkmodel: error: --regimen label '2 mg/kg/day TID for 1 day' is given twice"),
+    Row("cli-out-foreign", FILES, "pkmodel --out holding files of its own",
+        lambda t: study(foreign_file_in(t)), ExitCode,
+        r"exit 1: pkmodel: error: --out '.*o' holds 'notes\.txt', which is not a file of a pkmodel "
+        r"run; expected a new or empty folder, or the folder of an earlier run"),
+    Row("cli-out-earlier-run", FILES, "pkmodel --out of an earlier run, without --overwrite",
+        lambda t: study(write_text((t / "o").mkdir() or t / "o" / "report.md", "old").parents[1]),
+        ExitCode, r"exit 1: pkmodel: error: '.*o/report\.md' exists \(1 of this study's files are "
+        r"there from an earlier run\); pass --overwrite to replace them"),
 ]
 
 
@@ -1001,7 +1133,8 @@ message. Each row is a test (`tests/test_input_audit.py`, one test per row, pinn
 exception type and the message); this page is generated from those rows with the messages
 the calls really give (`python tests/test_input_audit.py`), and a test fails if it falls
 behind. `<dir>` stands for the folder of the file in question. `ModelFileError` and
-`ResultFileError` are ValueErrors.
+`ResultFileError` are ValueErrors; `ExitCode` stands for what the command line does (its
+exit code and the one line it prints on stderr).
 
 Accepted on purpose: bioavailability F above 1 (relative bioavailability), negative or
 zero subject IDs (any integer names a subject), a seed with `variability=False` (nothing is

@@ -1,18 +1,24 @@
-"""Files written atomically and never over an existing file unless asked; results saved with
-their provenance and checked when read back."""
+"""Files written atomically and never over an existing file unless asked, hashed as written;
+folders swapped in whole; temporaries of dead processes removed, those of live ones kept."""
 
 import hashlib
-import json
+from io import StringIO
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import pkmodel as pk
-from pkmodel import cli, io, provenance
+from pkmodel import cli, csvfile, io, study
 from conftest import typical_cohort
 
 
@@ -84,111 +90,192 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     assert (tmp_path / "a.csv").stat().st_mode & 0o777 == 0o644
 
 
-# --- results ------------------------------------------------------------------------------
+# --- hashed as written ----------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def result():
-    model = pk.load_model("baclofen_cp_he2014")
-    cohort = pk.Cohort(weight_kg=[12.0, 25.0, 41.0], age_years=[3.0, 7.0, 12.0],
-                       sex=["F", "M", "F"])
-    reg = pk.Regimen.weight_based(2.0, 3, 2, max_mg_per_dose=20)
-    return pk.simulate(model, cohort, reg, np.arange(0.0, 48.25, 0.25), seed=11)
-
-
-def test_saved_result_reads_back_exactly_with_its_provenance(tmp_path, result):
-    path = result.save(tmp_path / "run.parquet")
-    back = pk.load_result(path)
-    np.testing.assert_array_equal(back.concentrations, result.concentrations)  # bit for bit
-    np.testing.assert_array_equal(back.times, result.times)
-    pd.testing.assert_frame_equal(back.parameters, result.parameters, check_dtype=False)
-    record = back.provenance
-    model_file = pk.bundled_models()["baclofen_cp_he2014"]
-    assert record["model_sha256"] == hashlib.sha256(model_file.read_bytes()).hexdigest()
-    assert (record["pkmodel_version"], record["model"], record["model_file"], record["engine"],
-            record["seed"], record["regimen"], record["variability"]) == (
-        pk.__version__, "baclofen_cp_he2014", "baclofen_cp_he2014.toml", "analytic", result.seed,
-        result.regimen, True)
-    assert record["format"] == "pkmodel.result/1" and len(back) == 3
-    assert listing(tmp_path) == ["run.parquet"]
+def test_the_digest_is_the_sha256_of_the_bytes_that_reached_the_file(tmp_path):
+    # the digest comes from what went through the writer; hashlib over the file read back
+    # afterwards is the independent check (text with non-ASCII, Parquet, PNG)
+    with io.atomic_write(tmp_path / "a.csv", text=True) as text:
+        pd.DataFrame({"x": [1 / 3, 2.5e-300], "who": ["Zoë", "Łukasz"]}).to_csv(text, index=False)
+    with io.atomic_write(tmp_path / "b.parquet") as binary:
+        pq.write_table(pa.table({"a": [0.1, 0.2]}), binary)
+    for name, f in (("a.csv", text), ("b.parquet", binary)):
+        assert f.sha256 == hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
+    assert (tmp_path / "a.csv").read_text(encoding="utf-8").splitlines()[1:] == [
+        "0.3333333333333333,Zoë", "2.5e-300,Łukasz"]
 
 
-def test_an_interrupted_save_leaves_no_result_file(tmp_path, result, monkeypatch):
-    def half_then_fail(table, where, **kwargs):
-        where.write(b"PAR1" + b"\0" * 4096)           # the first bytes of a Parquet file
-        raise Interrupted()
-    monkeypatch.setattr(pq, "write_table", half_then_fail)
+def test_an_empty_path_is_refused_not_taken_for_the_working_directory():
+    with pytest.raises(ValueError, match=r"path is ''; expected a path \(an empty path would mean "
+                                         r"the working directory\)"):
+        with io.atomic_write("") as f:
+            f.write(b"x")
+
+
+# --- CSV: pandas' text, faster ----------------------------------------------------------------
+
+# the same 200 examples on every run, as test_properties
+PROPERTY = settings(max_examples=200, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+TEXT = st.text(alphabet=st.sampled_from(list('ab ,"\r\né-')), max_size=6)
+
+
+@PROPERTY
+@given(floats=st.lists(st.floats(width=64) | st.sampled_from([1e-4, 1e15, 1e16, -0.0, 5e-324,
+                                                              9.999999999999998e15, 100.0]),
+                       min_size=1, max_size=30),
+       data=st.data())
+def test_write_csv_writes_what_pandas_writes(floats, data):
+    # pandas' own to_csv is the reference: every character the same, for floats of every
+    # magnitude (Python writes 1e-05 and 100.0 where Arrow writes 0.00001 and 100), whole
+    # numbers, True/False, text that needs quotes, categories, missing values
+    n = len(floats)
+    frame = pd.DataFrame({
+        "x": np.array(floats),
+        "i": data.draw(st.lists(st.integers(-2**63, 2**63 - 1), min_size=n, max_size=n)),
+        "flag": data.draw(st.lists(st.booleans(), min_size=n, max_size=n)),
+        "s, t": data.draw(st.lists(TEXT | st.none(), min_size=n, max_size=n)),
+    })
+    frame["band"] = pd.Categorical(data.draw(st.lists(st.sampled_from(["2-6 y", ">=50 kg", "a,b"]),
+                                                      min_size=n, max_size=n)))
+    written = StringIO()
+    csvfile.write_csv(frame, written)
+    assert written.getvalue() == frame.to_csv(index=False)
+
+
+def test_write_csv_writes_big_tables_in_slices_with_one_header(monkeypatch):
+    monkeypatch.setattr(csvfile, "_CSV_ROWS", 7)
+    frame = pd.DataFrame({"a": np.arange(20) / 3, "b": ["x"] * 20})
+    written = StringIO()
+    csvfile.write_csv(frame, written)
+    assert written.getvalue() == frame.to_csv(index=False)
+
+
+# --- temporaries of dead and live processes -------------------------------------------------
+
+def python(code: str, *args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+KILLED_MID_WRITE = """
+    import os, signal, sys
+    from pkmodel import io
+    with io.atomic_write(sys.argv[1]) as f:
+        f.write(b"half a file")
+        f.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
+    done = python(KILLED_MID_WRITE, tmp_path / "a.csv")
+    assert done.wait() == -signal.SIGKILL
+    (left,) = listing(tmp_path)            # the dead process's hidden temporary ...
+    assert left.startswith(".a.csv.") and left.endswith(f"-{done.pid}-" + left.split("-")[-1])
+    with io.atomic_write(tmp_path / "b.csv", text=True) as f:
+        f.write("x\n")
+    assert listing(tmp_path) == ["b.csv"]  # ... is gone after the next write into the folder
+
+
+def test_a_live_writers_temporary_is_never_removed(tmp_path):
+    writer = python("""
+        import sys
+        from pkmodel import io
+        with io.atomic_write(sys.argv[1], text=True) as f:
+            f.write("begun\\n")
+            print("writing", flush=True)
+            sys.stdin.readline()              # until the test says go on
+            f.write("finished\\n")
+    """, tmp_path / "slow.csv")
+    assert writer.stdout.readline() == "writing\n"
+    (temporary,) = listing(tmp_path)
+    with io.atomic_write(tmp_path / "other.csv", text=True) as f:   # cleans the folder ...
+        f.write("x\n")
+    assert io.remove_stale_temporaries(tmp_path) == []
+    assert listing(tmp_path) == sorted([temporary, "other.csv"])   # ... but not a live run's
+    writer.communicate("go on\n")
+    assert writer.returncode == 0
+    assert (tmp_path / "slow.csv").read_text() == "begun\nfinished\n"
+    assert listing(tmp_path) == ["other.csv", "slow.csv"]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="start times from Linux /proc")
+def test_only_temporaries_of_dead_processes_on_this_host_are_removed(tmp_path):
+    live = io.temporary_name("x.csv")          # this process: kept
+    host, boot, pid, start = live.split(".")[-2].split("-")
+    stem = ".x.csv.0123456789ab"
+    reused = f"{stem}.{host}-{boot}-{pid}-{int(start) + 1}.partial"   # our ID, another start
+    booted_before = f"{stem}.{host}-{'f' * 8 if boot != 'f' * 8 else 'e' * 8}-{pid}-{start}.partial"
+    other_host = f"{stem}.{'f' * 8 if host != 'f' * 8 else 'e' * 8}-{boot}-1-1.partial"
+    old_style = f"{stem}.partial"              # earlier pkmodel: no owner, never removed
+    for name in (live, reused, booted_before, other_host, old_style):
+        (tmp_path / name).write_bytes(b"")
+    assert sorted(io.remove_stale_temporaries(tmp_path)) == sorted([reused, booted_before])
+    assert listing(tmp_path) == sorted([live, other_host, old_style])
+
+
+# --- folders swapped in whole ---------------------------------------------------------------
+
+def test_a_folder_is_put_in_place_whole_and_replaces_only_with_overwrite(tmp_path):
+    out = tmp_path / "run"
+    with io.atomic_folder(out) as aside:
+        assert aside.parent == tmp_path and aside.name.startswith(".run.") and not out.exists()
+        (aside / "a.csv").write_text("first\n")
+    assert listing(out) == ["a.csv"] and listing(tmp_path) == ["run"]
+    with pytest.raises(FileExistsError, match=r"run' exists and is not empty; pass overwrite=True"):
+        with io.atomic_folder(out):
+            pass
+    with io.atomic_folder(out, overwrite=True) as aside:
+        (aside / "b.csv").write_text("second\n")
+    assert listing(out) == ["b.csv"] and listing(tmp_path) == ["run"]   # the old one removed
+
+
+def test_a_failure_while_building_leaves_the_old_folder_as_it_was(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "a.csv").write_text("old\n")
     with pytest.raises(Interrupted):
-        result.save(tmp_path / "run.parquet")
-    assert listing(tmp_path) == []
+        with io.atomic_folder(out, overwrite=True) as aside:
+            (aside / "a.csv").write_text("new, half")
+            raise Interrupted()
+    assert listing(tmp_path) == ["run"] and (out / "a.csv").read_text() == "old\n"
 
 
-def test_saving_over_an_existing_result_needs_overwrite(tmp_path, result):
-    path = result.save(tmp_path / "run.parquet")
-    with pytest.raises(FileExistsError, match=r"run\.parquet' exists; pass overwrite=True"):
-        result.save(path)
-    result.save(path, overwrite=True)
-    np.testing.assert_array_equal(pk.load_result(path).concentrations, result.concentrations)
+def test_a_folder_that_must_not_be_replaced_is_kept_even_if_it_changed_meanwhile(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "a.csv").write_text("old\n")
+
+    def replaceable(folder):
+        return None if listing(folder) == ["a.csv"] else f"holds {listing(folder)}"
+
+    with pytest.raises(FileExistsError, match=r"holds \['a\.csv', 'notes\.txt'\]"):
+        with io.atomic_folder(out, overwrite=True, replaceable=replaceable) as aside:
+            (out / "notes.txt").write_text("someone's notes, written during the run\n")
+            (aside / "a.csv").write_text("new\n")
+    # swapped out, found to hold a file not ours, swapped back: nothing lost
+    assert listing(out) == ["a.csv", "notes.txt"] and (out / "a.csv").read_text() == "old\n"
+    assert listing(tmp_path) == ["run"]
 
 
-def rewrite(path, table=None, record=None):
-    """The Parquet file at path rewritten with another table and/or provenance record."""
-    old = pq.read_table(path)
-    table = old if table is None else table
-    metadata = dict(old.schema.metadata)
-    if record is None:
-        metadata.pop(provenance.PARQUET_KEY)
-    else:
-        metadata[provenance.PARQUET_KEY] = json.dumps(record).encode()
-    pq.write_table(table.replace_schema_metadata(metadata), path)
+def test_a_link_to_a_folder_stays_a_link_to_the_new_folder(tmp_path):
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "scratch" / "a.csv").write_text("old\n")
+    (tmp_path / "run").symlink_to(tmp_path / "scratch")
+    with io.atomic_folder(tmp_path / "run", overwrite=True) as aside:
+        (aside / "a.csv").write_text("new\n")
+    assert (tmp_path / "run").is_symlink() and (tmp_path / "run" / "a.csv").read_text() == "new\n"
+    assert listing(tmp_path) == ["run", "scratch"]
 
 
-def test_a_result_without_provenance_is_refused(tmp_path, result):
-    path = result.save(tmp_path / "run.parquet")
-    rewrite(path, record=None)
-    with pytest.raises(pk.ResultFileError, match=r"no 'pkmodel\.provenance' in the Parquet schema "
-                                                 r"metadata; expected a file written by pkmodel"):
-        pk.load_result(path)
-
-
-def test_a_result_whose_record_lacks_a_field_is_refused(tmp_path, result):
-    path = result.save(tmp_path / "run.parquet")
-    record = pk.load_result(path).provenance
-    rewrite(path, record={k: v for k, v in record.items() if k != "model_sha256"})
-    with pytest.raises(pk.ResultFileError, match=r"provenance record has no 'model_sha256'"):
-        pk.load_result(path)
-
-
-def test_a_result_whose_concentrations_were_changed_is_refused(tmp_path, result):
-    path = result.save(tmp_path / "run.parquet")
-    table = pq.read_table(path)
-    conc = result.concentrations.copy()
-    conc[1, 40] *= 1.0000001
-    column = pa.FixedSizeListArray.from_arrays(pa.array(conc.ravel()), conc.shape[1])
-    i = table.column_names.index("concentration_mg_per_L")
-    rewrite(path, table=table.set_column(i, "concentration_mg_per_L", column),
-            record=pk.load_result(path).provenance)
-    with pytest.raises(pk.ResultFileError, match=r"concentrations do not match the provenance record"):
-        pk.load_result(path)
-
-
-def test_a_result_with_rows_missing_is_refused(tmp_path, result):
-    path = result.save(tmp_path / "run.parquet")
-    record = pk.load_result(path).provenance
-    rewrite(path, table=pq.read_table(path).slice(0, 2), record=record)
-    with pytest.raises(pk.ResultFileError, match=r"concentrations have shape \(2, 193\); the "
-                                                 r"provenance record says \(3, 193\)"):
-        pk.load_result(path)
-
-
-def test_a_file_that_is_not_parquet_is_refused(tmp_path):
-    (tmp_path / "run.parquet").write_text("id,time,conc\n1,0,0\n")
-    with pytest.raises(pk.ResultFileError, match=r"run\.parquet: not a pkmodel result"):
-        pk.load_result(tmp_path / "run.parquet")
-
-
-def test_a_missing_result_file_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"result file '.*nothing\.parquet' does not exist"):
-        pk.load_result(tmp_path / "nothing.parquet")
+def test_without_renameat2_the_folder_is_still_swapped(tmp_path, monkeypatch):
+    monkeypatch.setattr(io, "_libc", lambda: None)   # as on macOS or Windows
+    out = tmp_path / "run"
+    for text in ("first\n", "second\n"):
+        with io.atomic_folder(out, overwrite=True) as aside:
+            (aside / "a.csv").write_text(text)
+    assert (out / "a.csv").read_text() == "second\n" and listing(tmp_path) == ["run"]
 
 
 # --- what pkmodel writes ------------------------------------------------------------------
@@ -209,7 +296,7 @@ def test_cli_overwrite_replaces_the_files_whole(tmp_path):
     (tmp_path / "report.md").write_text("an earlier run's report\n")
     assert cli.main([*STUDY, "--out", str(tmp_path), "--overwrite"]) == 0
     assert (tmp_path / "report.md").read_text().startswith("# pkmodel")
-    assert listing(tmp_path) == sorted(cli.study_files("parquet"))   # no temporary file left
+    assert listing(tmp_path) == sorted(study.study_files("parquet"))   # no temporary file left
 
 
 def test_write_events_keeps_an_existing_file_unless_overwrite(tmp_path):
