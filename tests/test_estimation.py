@@ -169,9 +169,15 @@ def test_modes_equal_the_modes_of_a_brute_force_grid_posterior():
     for i, child in enumerate(children):   # over 5 children: a grid each
         def objective(eta):
             return neg2_log_posterior(eta, typical[i], model.omega, child, 0.24)
-        coarse, *_ = grid_posterior(objective, np.zeros(3), 3 * sd, 25)   # the prior's box
-        mode, *_, fine, _, _ = grid_posterior(objective, coarse, 6 * sd / 24, 31)  # ±1 coarse step
-        assert np.all(np.abs(fit.eta[i] - mode) <= fine / 2 + 1e-12), (i, fit.eta[i], mode, fine)
+        mode, *_ = grid_posterior(objective, np.zeros(3), 3 * sd, 25)    # the prior's box
+        half = 6 * sd / 24                                                  # ±1 coarse step
+        for _ in range(10):   # a finer box, moved until its best point is inside it
+            centre = mode
+            mode, *_, fine, _, _ = grid_posterior(objective, centre, half, 31)
+            if np.all(np.abs(mode - centre) < half - fine / 2):
+                break
+        # within the grid step (a tilted valley can put the best node over half a step away)
+        assert np.all(np.abs(fit.eta[i] - mode) <= fine), (i, fit.eta[i], mode, fine)
 
 
 def test_laplace_covariance_equals_a_grid_posteriors_where_it_is_near_normal():
