@@ -95,7 +95,9 @@ def read_problem(model: Model, data, cohort: Cohort | None = None) -> Problem:
         bad = int(np.flatnonzero(~(np.isfinite(ids) & (ids == np.round(ids))))[0])
         raise ValueError(f"{source} row {bad}: ID is {plain(frame[col['ID']].iloc[bad])!r}; expected "
                          "a whole-number subject ID")
-    order = pd.unique(ids.astype(np.int64))  # order of first appearance
+    ids = ids.astype(np.int64)
+    number["ID"] = ids
+    order = pd.unique(ids)  # order of first appearance
     cohort, known = _cohort(model, frame, col, ids, order, cohort, source)
     dosed = np.unique(ids[dose])
     undosed = np.setdiff1d(ids[used], dosed)
@@ -215,7 +217,7 @@ def _observations(model, number, used, cohort, source) -> Observations:
         where = np.flatnonzero(bad)
         if where.size:
             i = int(where[0])
-            raise ValueError(f"{source} row {int(rows[i])}, ID {plain(ids[i].astype(np.int64))}: "
+            raise ValueError(f"{source} row {int(rows[i])}, ID {plain(ids[i])}: "
                              f"{column} is {plain(values[i])!r}; expected {expected}")
 
     refuse(~(np.isfinite(time) & (time >= 0)), "TIME", time, "a finite time >= 0 h")
@@ -228,7 +230,7 @@ def _observations(model, number, used, cohort, source) -> Observations:
                "(its log is taken; BLQ = 1 for a value below the limit)")
     negative = np.flatnonzero(~blq & (dv < 0))
     if negative.size:  # possible under normal error (an assay's noise), never a concentration
-        shown = ", ".join(f"row {int(rows[i])} (ID {plain(ids[i].astype(np.int64))}, DV {plain(dv[i])!r})"
+        shown = ", ".join(f"row {int(rows[i])} (ID {plain(ids[i])}, DV {plain(dv[i])!r})"
                           for i in negative[:5])
         more = f" and {negative.size - 5} more" if negative.size > 5 else ""
         warnings.warn(f"{source}: negative DV at {shown}{more}; kept in the likelihood (the model's "
