@@ -87,6 +87,7 @@ def test_bauer402_etas_equal_nonmem_conditional_modes(bauer402):
     nonmem = phi[["ETA(1)", "ETA(2)", "ETA(3)", "ETA(4)"]].to_numpy()
     # issue 16: 1e-4 absolute; NONMEM prints 7 significant digits, an independent MAP gives 2e-7
     np.testing.assert_allclose(fit.etas.to_numpy(), nonmem, atol=1e-4, rtol=0)
+    print(f"run 402: largest |eta - NONMEM| {np.abs(fit.etas.to_numpy() - nonmem).max():.2g}")
     assert np.abs(fit.etas.to_numpy() - nonmem).max() < 1e-6
     np.testing.assert_array_equal(fit.etas.index, phi.ID.astype(int))
 
@@ -104,6 +105,7 @@ def test_bauer402_objective_is_nonmem_individual_objective(bauer402):
     # = ours + log det Ω − log det ETC; printed to 15 digits, our etas 2e-7 from NONMEM's
     laplace = (fit.objective.to_numpy() + np.linalg.slogdet(model.omega)[1]
                - np.linalg.slogdet(fit.first_order_covariance)[1])
+    print(f"run 402: largest |OBJ - NONMEM's| {np.abs(laplace - phi.OBJ.to_numpy()).max():.2g}")
     np.testing.assert_allclose(laplace, phi.OBJ.to_numpy(), atol=1e-4, rtol=0)
 
 
@@ -133,6 +135,9 @@ def test_bauer402_laplace_standard_errors_against_etc_and_the_exact_posterior(ba
     posterior_sd = np.sqrt(w @ (draws[:, k] - mean[k]) ** 2)
     laplace_sd = math.sqrt(fit.covariance[s, k, k])
     etc_sd = math.sqrt(etc[s, k, k])
+    print(f"run 402 subject {fit.etas.index[s]}, eta {k + 1}: posterior SD {posterior_sd:.4f}, "
+          f"Laplace {laplace_sd:.4f}, ETC {etc_sd:.4f}; SE ratios to ETC "
+          f"{ratio.min():.3f}-{ratio.max():.3f}, {np.mean(np.abs(ratio - 1) <= 0.1):.1%} within 10 %")
     assert abs(laplace_sd / posterior_sd - 1) < 0.05 < abs(etc_sd / posterior_sd - 1)
 
 
@@ -232,6 +237,7 @@ def test_m3_half_below_lloq_equals_a_direct_maximisation_of_the_censored_likelih
     best = optimize.minimize(lambda e: float(neg2_log_posterior(e, typical, model.omega, child, 0.24)),
                              np.zeros(3), method="Nelder-Mead",
                              options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 20000})
+    print(f"M3: largest |eta - direct maximisation| {np.abs(fit.eta[0] - best.x).max():.2g}")
     np.testing.assert_allclose(fit.eta[0], best.x, atol=1e-4, rtol=0)
     # and the objective is that likelihood's, to rounding
     np.testing.assert_allclose(fit.objective.iloc[0], best.fun, atol=1e-8)

@@ -93,8 +93,8 @@ class IndividualFit:
     first_order_covariance : ndarray, shape (n_subjects, n_etas, n_etas)
         The same with the expected (Gauss–Newton) Hessian, Σ f'ᵀ f' / var +
         ½ var'ᵀ var' / var² + Ω⁻¹: what NONMEM prints as ETC. It leaves out
-        the residuals' own curvature, so it can be 10-15 % off a posterior
-        SD where `covariance` is within 1-3 % (tests/test_estimation.py).
+        the residuals' own curvature: in NONMEM's run 402 one SD is 15 % below
+        the exact posterior's, where `covariance` is 3 % below (tests/test_estimation.py).
     objective : Series, −2 log posterior at the mode, without constants (NONMEM's)
     converged : Series of bool; `reason` says why not
     """
