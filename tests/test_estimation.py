@@ -400,7 +400,7 @@ def test_a_dv_in_ng_per_ml_is_named_in_a_warning():
 
 def test_an_observation_before_the_first_dose_is_refused():
     _, _, data, _ = child_data([1.0, 4.0], seed=10, n=1)
-    data = pd.concat([pd.DataFrame({"ID": [1], "TIME": [0.0], "DV": [0.0], "EVID": [0],
+    data = pd.concat([pd.DataFrame({"ID": [1], "TIME": [0.0], "DV": [0.05], "EVID": [0],
                                     "WT": data.WT.iloc[0], "AGE": data.AGE.iloc[0]}), data],
                      ignore_index=True)
     with pytest.raises(ValueError, match=r"data row 0, ID 1: the prediction at TIME 0 h is 0 for "

@@ -659,6 +659,10 @@ ROWS = [
         lambda t: pk.estimate_individual(exponential(t), est_data(DV=[None, 0.3, 0.0])),
         ValueError, r"data row 2, ID 1: DV is 0\.0; expected a concentration > 0 mg/L with "
         r"exponential error"),
+    Row("est-proportional-zero", ESTIMATION, "a DV of 0 under proportional error",
+        lambda t: pk.estimate_individual(CARD, est_data(DV=[None, 0.3, 0.0])), ValueError,
+        r"data row 2, ID 1: DV is 0\.0; expected a concentration other than 0 with proportional "
+        r"error"),
     Row("est-no-weight", ESTIMATION, "no WT column for a per-kg model",
         lambda t: pk.estimate_individual(CARD, est_data().drop(columns="WT")), ValueError,
         r"data: column WT is missing, and model 'baclofen_cp_card' uses covariates"),

@@ -225,9 +225,14 @@ def _observations(model, number, used, cohort, source) -> Observations:
            "a limit of quantification > 0 mg/L on a BLQ record")
     refuse(~blq & np.isnan(dv), "DV", dv, "a concentration in mg/L on an observation record (or "
            "MDV = 1 to skip it, BLQ = 1 for a value below the limit)")
-    if model.residual_error is not None and model.residual_error.kind == "exponential":
+    kind = None if model.residual_error is None else model.residual_error.kind
+    if kind == "exponential":
         refuse(~blq & (dv <= 0), "DV", dv, "a concentration > 0 mg/L with exponential error "
                "(its log is taken; BLQ = 1 for a value below the limit)")
+    if kind == "proportional":
+        refuse(~blq & (dv == 0), "DV", dv, "a concentration other than 0 with proportional error "
+               "(a 0 is infinitely likely where the prediction is 0; BLQ = 1 for a value below the "
+               "limit)")
     negative = np.flatnonzero(~blq & (dv < 0))
     if negative.size:  # possible under normal error (an assay's noise), never a concentration
         shown = ", ".join(f"row {int(rows[i])} (ID {plain(ids[i])}, DV {plain(dv[i])!r})"

@@ -180,5 +180,5 @@ def _check_predictions(model, problem: Problem, objective: Objective, f, note) -
         warnings.warn(
             f"{problem.source}: every DV of {shown}{more} is more than {UNIT_RATIO:g} times its "
             "typical prediction (median DV/prediction in brackets); expected DV in mg/L (ng/mL is "
-            "1000x)", UserWarning, stacklevel=4)
+            "1000x)", UserWarning, stacklevel=5)
         note[odd] = f"every DV is over {UNIT_RATIO:g}x its typical prediction: DV in mg/L?"

@@ -61,8 +61,7 @@ class Objective:
         """O per subject, shape (n_subjects,); +inf where not finite (a step into overflow)."""
         rows, t = self.terms(f, active)
         total = self._per_subject(rows, t.t) + self.prior(eta)
-        total[~active] = np.nan
-        return np.where(np.isnan(total) & active, np.inf, total)
+        return np.where(active, np.where(np.isfinite(total), total, np.inf), np.nan)
 
     def prior(self, eta: np.ndarray) -> np.ndarray:
         return np.sum((eta @ self.omega_inv) * eta, axis=1)
