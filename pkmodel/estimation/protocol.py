@@ -20,6 +20,7 @@ from .._checks import is_number, positive, whole
 from ..cohort import Cohort
 from ..dosing import Doses, Regimen
 from ..exposure import check_range, exposure
+from ..formulations import Formulation, as_formulation
 from ..model import Model
 from ..result import Result
 from ..simulate import ENGINES
@@ -83,7 +84,7 @@ class Protocol:
     doses_per_day: int = 3
     max_mg_per_dose: float | None = None
     max_mg_per_day: float | None = None
-    formulation: object = None
+    formulation: Formulation | str | None = None
     lloq_mg_l: float | None = None
 
     def __post_init__(self):
@@ -113,6 +114,10 @@ class Protocol:
         if self.metric not in METRICS:
             raise ValueError(f"Protocol: metric is {self.metric!r}; expected one of {list(METRICS)}")
         whole("Protocol", "doses_per_day", self.doses_per_day, 1)
+        positive("Protocol", "max_mg_per_dose", self.max_mg_per_dose, optional=True)
+        positive("Protocol", "max_mg_per_day", self.max_mg_per_day, optional=True)
+        if self.formulation is not None:
+            object.__setattr__(self, "formulation", as_formulation(self.formulation, "Protocol"))
         if self.lloq_mg_l is not None:
             positive("Protocol", "lloq_mg_l", self.lloq_mg_l)
 
