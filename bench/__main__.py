@@ -22,6 +22,7 @@ EXPOSURE_SIZE = 10_000_000
 DASK_SIZE = 1_000_000
 DASK_WORKERS = 2
 COHORT_SIZE = 1_000_000
+MAP_SIZE = 10_000
 MALLOC_TRIM = 2**30  # the Dask row again with workers trimming their heap above 1 GiB, not 64 KiB
 BUDGET_S = 120.0  # a size-sweep row is skipped if its runs (timed + untimed first) would take longer
 
@@ -40,6 +41,8 @@ def plan(args) -> list[dict]:
                  {"workload": "W1", "engine": "analytic", "n": args.dask_size, "mode": "dask",
                   "workers": DASK_WORKERS, "malloc_trim": MALLOC_TRIM}]
     rows += [{"workload": "C1", "engine": "-", "n": n, "mode": "cohort"} for n in args.cohort_sizes]
+    rows += [{"workload": "E1", "engine": "analytic", "n": n, "mode": m} for n in args.map_sizes
+             for m in ("map", "map-split")]
     unique = []
     for row in rows:
         if row not in unique:
@@ -80,7 +83,8 @@ def run_row(row: dict) -> dict:
 
 
 MODES = {"simulate": "whole Result", "exposure": "exposure only, chunked",
-         "dask": f"exposure only, Dask {DASK_WORKERS} workers", "cohort": "cohort"}
+         "dask": f"exposure only, Dask {DASK_WORKERS} workers", "cohort": "cohort",
+         "map": "MAP, 4 obs each, from the data frame", "map-split": "MAP, 4 obs each, data read before"}
 
 
 def mode(row: dict) -> str:
@@ -139,6 +143,11 @@ def targets(rows: list[dict]) -> list[str]:
                      f"{single['seconds']:.2f} s in one process, ratio "
                      f"{r['seconds'] / single['seconds']:.2f}" for r in dask)
                      + f" ({dask[0]['notes']})" if single and dask else "not measured"))
+    for m in ("map", "map-split"):
+        r = find("E1", "analytic", m, MAP_SIZE)
+        lines.append(f"- E1 ({MODES[m]}): MAP of {MAP_SIZE:,} children in under 10 s (issue 16): "
+                     + (f"{r['seconds']:.1f} s, {r['subjects_per_s']:,.0f} subjects/s — "
+                        f"{verdict(r['seconds'] < 10)}" if r else "not measured"))
     r = find("C1", "-", "cohort", 1_000_000)
     lines.append("- C1: 1,000,000 growth-chart children in under a few seconds (issue 5): " + (
         f"{r['seconds']:.2f} s — {verdict(r['seconds'] < 5)}" if r else "not measured"))
@@ -155,6 +164,7 @@ def main(argv=None) -> None:
     parser.add_argument("--dask-size", type=int, default=DASK_SIZE,
                         help="N of the Dask vs one-process rows (0: none)")
     parser.add_argument("--cohort-sizes", type=int, nargs="*", default=[COHORT_SIZE])
+    parser.add_argument("--map-sizes", type=int, nargs="*", default=[MAP_SIZE])
     parser.add_argument("--max-n", type=int, default=10**8, help="skip rows above this N")
     parser.add_argument("--budget-s", type=float, default=BUDGET_S,
                         help="skip a row whose runs would take longer (estimated)")

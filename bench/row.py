@@ -1,8 +1,9 @@
 """One benchmark row in a fresh process: `python -m bench.row '<json spec>'` prints JSON.
 
-spec: workload ("W1", "W2", "C1"), engine, n, repeats, mode:
+spec: workload ("W1", "W2", "C1", "E1"), engine, n, repeats, mode:
 - "simulate": `pk.simulate` returning the whole Result;
 - "exposure": `pk.simulate(..., keep="exposure")`, chunked (default chunk size);
+- "map", "map-split" (E1): `pk.estimate_individual` from the data frame, or the MAP alone;
 - "dask": the same on a LocalCluster of `workers` worker processes (one
   thread each), started before the timing; `malloc_trim` (bytes), if given,
   replaces the MALLOC_TRIM_THRESHOLD_ of 64 KiB that Dask gives its workers
@@ -23,6 +24,7 @@ import statistics
 import sys
 import time
 
+from .estimation import e1_floor, run_e1
 from .workloads import exp_floor, normal_floor, run, run_c1
 
 LONG_RUN_S = 10.0
@@ -38,6 +40,9 @@ def measure(spec: dict) -> dict:
     if spec["workload"] == "C1":
         once, floor = functools.partial(run_c1, n), functools.partial(normal_floor, n)
         run_c1(1000)  # load the growth charts
+    elif spec["workload"] == "E1":
+        once = functools.partial(run_e1, n, split=mode == "map-split")
+        floor = functools.partial(e1_floor, n)
     else:
         options, cluster = {}, None
         if mode in ("exposure", "dask"):

@@ -189,6 +189,7 @@ def foreign_file_in(tmp: Path) -> Path:
 
 MODEL, COHORT, REGIMEN, EVENTS, TIMES_, OPTIONS, FILES, OTHER = (
     "model file", "cohort", "regimen", "event table", "times", "options", "files", "units, exposure")
+ESTIMATION = "estimation"
 ModelFileError = pk.ModelFileError
 
 ROWS = [
@@ -1097,7 +1098,187 @@ ROWS = [
         lambda t: study(write_text((t / "o").mkdir() or t / "o" / "report.md", "old").parents[1]),
         ExitCode, r"exit 1: pkmodel: error: '.*o/report\.md' exists \(1 of this study's files are "
         r"there from an earlier run\); pass --overwrite to replace them"),
+
+    # --- issue 16 ---
+    Row("est-data-kind", ESTIMATION, "data that is neither a frame nor a path",
+        lambda t: pk.estimate_individual(CARD, 3), TypeError,
+        r"data is a int; expected a DataFrame or a path to a CSV file with ID, TIME, DV"),
+    Row("est-column-missing", ESTIMATION, "a frame without DV",
+        lambda t: pk.estimate_individual(CARD, est_data().drop(columns="DV")), ValueError,
+        r"data: column DV is missing; expected ID, TIME, DV and the dose records"),
+    Row("est-text", ESTIMATION, "text in DV",
+        lambda t: pk.estimate_individual(CARD, est_data(DV=[None, 0.3, "high"])), ValueError,
+        r"data row 2, column DV is 'high'; expected a number"),
+    Row("est-id-not-whole", ESTIMATION, "an ID that is not a whole number",
+        lambda t: pk.estimate_individual(CARD, est_data(ID=[1.5, 1.5, 1.5])), ValueError,
+        r"data row 0: ID is 1\.5; expected a whole-number subject ID"),
+    Row("est-obs-without-dose", ESTIMATION, "a subject with observations and no dose",
+        lambda t: pk.estimate_individual(CARD, est_data(ID=[1, 1, 2])), ValueError,
+        r"data: ID 2 has observations but no dose record; expected doses \(AMT > 0\)"),
+    Row("est-dv-nan", ESTIMATION, "an observation record without DV",
+        lambda t: pk.estimate_individual(CARD, est_data(DV=[None, 0.3, None])), ValueError,
+        r"data row 2, ID 1: DV is nan; expected a concentration in mg/L on an observation record"),
+    Row("est-time-negative", ESTIMATION, "an observation at a negative time",
+        lambda t: pk.estimate_individual(CARD, est_data(TIME=[0.0, -1.0, 4.0])), ValueError,
+        r"data row 1, ID 1: TIME is -1\.0; expected a finite time >= 0 h"),
+    Row("est-blq-no-limit", ESTIMATION, "a BLQ record with no limit",
+        lambda t: pk.estimate_individual(CARD, est_data(DV=[None, 0.3, None], BLQ=[0, 0, 1])),
+        ValueError, r"data row 2, ID 1: DV is nan; expected a limit of quantification > 0 mg/L on "
+        r"a BLQ record"),
+    Row("est-exponential-zero", ESTIMATION, "a DV of 0 under exponential error",
+        lambda t: pk.estimate_individual(exponential(t), est_data(DV=[None, 0.3, 0.0])),
+        ValueError, r"data row 2, ID 1: DV is 0\.0; expected a concentration > 0 mg/L with "
+        r"exponential error"),
+    Row("est-proportional-zero", ESTIMATION, "a DV of 0 under proportional error",
+        lambda t: pk.estimate_individual(CARD, est_data(DV=[None, 0.3, 0.0])), ValueError,
+        r"data row 2, ID 1: DV is 0\.0; expected a concentration other than 0 with proportional "
+        r"error"),
+    Row("est-no-weight", ESTIMATION, "no WT column for a per-kg model",
+        lambda t: pk.estimate_individual(CARD, est_data().drop(columns="WT")), ValueError,
+        r"data: column WT is missing, and model 'baclofen_cp_card' uses covariates"),
+    Row("est-weight-varies", ESTIMATION, "a weight that changes within an ID",
+        lambda t: pk.estimate_individual(CARD, est_data(WT=[20.0, 20.0, 21.0])), ValueError,
+        r"data: column WT changes within ID 1; expected one value per ID"),
+    Row("est-cohort-ids", ESTIMATION, "a cohort of other children",
+        lambda t: pk.estimate_individual(CARD, est_data(), cohort=cohort(ids=[7])), ValueError,
+        r"data: ID 1 of the data is not in the cohort; expected the same IDs in both"),
+    Row("est-cohort-kind", ESTIMATION, "a frame where the cohort belongs",
+        lambda t: pk.estimate_individual(CARD, est_data(), cohort=est_data()), TypeError,
+        r"cohort is a DataFrame; expected a Cohort \(or None: covariates WT, AGE from the data\)"),
+    Row("est-model-kind", ESTIMATION, "a model name where the model belongs",
+        lambda t: pk.estimate_individual("baclofen_cp_card", est_data()), TypeError,
+        r"model is a str; expected a Model \(pk\.load_model\)"),
+    Row("est-no-residual", ESTIMATION, "a model without residual error",
+        lambda t: pk.estimate_individual(model_doc(t, lambda d: d.pop("residual_error")),
+                                         est_data()), ValueError,
+        r"estimate_individual: model 'baclofen_cp_card' has no residual_error"),
+    Row("est-no-etas", ESTIMATION, "a model without random effects",
+        lambda t: pk.estimate_individual(model_with(t, CL={"iiv_sd": 0.0}, V={"iiv_sd": 0.0},
+                                                    ka={"iiv_sd": 0.0}), est_data()),
+        ValueError, r"model 'baclofen_cp_card' has no random effects; expected at least one"),
+    Row("est-iov", ESTIMATION, "a model with inter-occasion variability",
+        lambda t: pk.estimate_individual(model_with(t, CL={"iov_sd": 0.2}), est_data()),
+        ValueError, r"model 'baclofen_cp_card' has inter-occasion variability on \['CL'\]; MAP "
+        r"of occasion effects is not supported"),
+    Row("est-omega-singular", ESTIMATION, "random effects correlated 1 (no prior density)",
+        lambda t: pk.estimate_individual(model_plus(t, "[[correlations]]\nbetween = ['CL', 'V']\n"
+                                                    "value = 1.0"), est_data()),
+        ValueError, r"omega of model 'baclofen_cp_card' is singular \(smallest eigenvalue"),
+    Row("est-engine", ESTIMATION, "an engine pkmodel does not have",
+        lambda t: pk.estimate_individual(CARD, est_data(), engine="fast"), ValueError,
+        r"estimate_individual: engine is 'fast'; expected 'auto' or one of \['analytic', 'ode'\]"),
+    Row("est-before-dose", ESTIMATION, "an observation before the first dose",
+        lambda t: pk.estimate_individual(CARD, est_data(TIME=[1.0, 0.5, 4.0])), ValueError,
+        r"data row 1, ID 1: the prediction at TIME 0\.5 h is 0 for every eta \(before its first "
+        r"dose\?\)"),
+    Row("fit-predict-regimen", ESTIMATION, "text where a regimen belongs (predict)",
+        lambda t: est_fit().predict("2 mg/kg/day TID", [1.0]), TypeError,
+        r"predict: regimen is a str; expected a Regimen or an event table"),
+    Row("fit-sample-method", ESTIMATION, "a posterior sampler pkmodel does not have",
+        lambda t: est_fit().sample(10, method="mcmc"), ValueError,
+        r"sample: method is 'mcmc'; expected one of \['laplace', 'sir'\]"),
+    Row("fit-sample-count", ESTIMATION, "zero posterior draws",
+        lambda t: est_fit().sample(0), ValueError,
+        r"sample: samples is 0; expected a whole number >= 1"),
+    Row("dose-fit-kind", ESTIMATION, "a Result where a fit belongs (individual_dose)",
+        lambda t: pk.individual_dose(run(seed=1), 0.3), TypeError,
+        r"individual_dose: fit is a Result; expected an IndividualFit"),
+    Row("dose-target-zero", ESTIMATION, "a target of 0 mg/L",
+        lambda t: pk.individual_dose(est_fit(), 0.0), ValueError,
+        r"individual_dose: target is 0\.0; expected a concentration > 0 mg/L or a range"),
+    Row("dose-target-range-zero", ESTIMATION, "a target range from 0",
+        lambda t: pk.individual_dose(est_fit(), (0.0, 0.4)), ValueError,
+        r"individual_dose: target is \(0\.0, 0\.4\); expected 0 < low < high < inf mg/L"),
+    Row("dose-two-ranges", ESTIMATION, "a range as target and a target_range",
+        lambda t: pk.individual_dose(est_fit(), (0.1, 0.4), target_range=(0.1, 0.4)), ValueError,
+        r"individual_dose: target is \(0\.1, 0\.4\) and target_range is \(0\.1, 0\.4\); "
+        r"expected a range in one of them only"),
+    Row("dose-metric", ESTIMATION, "an exposure metric individual_dose does not aim at",
+        lambda t: pk.individual_dose(est_fit(), 0.3, metric="auc"), ValueError,
+        r"individual_dose: metric is 'auc'; expected one of \['cavg', 'cmin'\]"),
+    Row("dose-per-day", ESTIMATION, "no doses a day",
+        lambda t: pk.individual_dose(est_fit(), 0.3, doses_per_day=0), ValueError,
+        r"individual_dose: doses_per_day is 0; expected a whole number >= 1"),
+    Row("dose-cap", ESTIMATION, "a negative cap",
+        lambda t: pk.individual_dose(est_fit(), 0.3, max_mg_per_dose=-5), ValueError,
+        r"individual_dose: max_mg_per_dose is -5; expected a finite number > 0"),
+    Row("dose-cmin-lag", ESTIMATION, "a trough target with a lag time",
+        lambda t: pk.individual_dose(est_fit(model_with(t, tlag={"value": 0.5, "unit": "h"})),
+                                     0.1, metric="cmin", samples=None), NotImplementedError,
+        r"individual_dose: metric 'cmin' with a lag time \(tlag\) is not supported yet"),
+    Row("visit-time", ESTIMATION, "a visit at 0 h",
+        lambda t: pk.Visit(0.0, (0.0,)), ValueError,
+        r"Visit: at_h is 0\.0; expected a finite number > 0"),
+    Row("visit-samples-after", ESTIMATION, "a sample after its visit",
+        lambda t: pk.Visit(10.0, (5.0, 12.0)), ValueError,
+        r"Visit: samples_h is \(5\.0, 12\.0\); expected increasing times from 0 h to the visit "
+        r"at 10 h"),
+    Row("protocol-start-kind", ESTIMATION, "text where the start regimen belongs",
+        lambda t: protocol(start="2 mg/kg/day TID"), TypeError,
+        r"Protocol: start is a str; expected a Regimen"),
+    Row("protocol-no-visits", ESTIMATION, "a protocol without visits",
+        lambda t: protocol(visits=()), ValueError,
+        r"Protocol: visits is \(\); expected one or more Visit"),
+    Row("protocol-visit-order", ESTIMATION, "a visit sampling before the visit before it",
+        lambda t: protocol(visits=(pk.Visit(48.0, (40.0,)), pk.Visit(96.0, (44.0,)))),
+        ValueError, r"Protocol: the visit at 96 h samples at 44 h; expected samples after the "
+        r"visit before it \(48 h\)"),
+    Row("protocol-visit-late", ESTIMATION, "a visit after the end of the trial",
+        lambda t: protocol(days=1), ValueError,
+        r"Protocol: the last visit is at 48 h; expected it before the end of the trial \(24 h"),
+    Row("protocol-range", ESTIMATION, "a target range from 0",
+        lambda t: protocol(target_range=(0.0, 0.4)), ValueError,
+        r"Protocol: target_range is \(0\.0, 0\.4\); expected 0 < low < high < inf mg/L"),
+    Row("protocol-metric", ESTIMATION, "a protocol metric pkmodel does not aim at",
+        lambda t: protocol(metric="auc"), ValueError,
+        r"Protocol: metric is 'auc'; expected one of \['cavg', 'cmin'\]"),
+    Row("protocol-formulation", ESTIMATION, "a formulation pkmodel does not have",
+        lambda t: protocol(formulation="capsules"), ValueError,
+        r"Protocol: formulation is 'capsules'; expected a Formulation or one of \['granules'"),
+    Row("protocol-cap", ESTIMATION, "a cap of 0 mg per dose",
+        lambda t: protocol(max_mg_per_dose=0), ValueError,
+        r"Protocol: max_mg_per_dose is 0; expected a finite number > 0"),
+    Row("trial-protocol-kind", ESTIMATION, "a regimen where the protocol belongs",
+        lambda t: pk.simulate_protocol(CARD, CHILD, REG), TypeError,
+        r"simulate_protocol: protocol is a Regimen; expected a Protocol"),
+    Row("trial-reference-short", ESTIMATION, "a reference regimen that ends before the trial",
+        lambda t: pk.simulate_protocol(CARD, CHILD, protocol(), reference=REG, seed=1), ValueError,
+        r"simulate_protocol: the reference regimen's last dose is at 16 h; expected doses over the "
+        r"trial's last day \(from 144 h; days is 7\)"),
+    Row("trial-no-residual", ESTIMATION, "samples with error from a model without one",
+        lambda t: pk.simulate_protocol(model_doc(t, lambda d: d.pop("residual_error")), CHILD,
+                                       protocol(), estimation_model=CARD, seed=1), ValueError,
+        r"simulate_protocol: model 'baclofen_cp_card' has no residual_error; expected one, or "
+        r"residual_error=False"),
 ]
+
+
+
+# --- issue 16: inputs of the estimation rows ------------------------------------------------
+
+def est_data(**columns):
+    """One child: a 10 mg dose at 0 h, samples at 1 and 4 h (columns as given replace these)."""
+    base = {"ID": [1, 1, 1], "TIME": [0.0, 1.0, 4.0], "AMT": [10.0, None, None],
+            "EVID": [1, 0, 0], "CMT": [1, None, None], "DV": [None, 0.3, 0.2],
+            "WT": [20.0] * 3, "AGE": [8.0] * 3}
+    base.update(columns)
+    return pd.DataFrame(base)
+
+
+def est_fit(model=CARD):
+    return pk.estimate_individual(model, est_data())
+
+
+def exponential(tmp: Path):
+    def change(doc):
+        doc["residual_error"]["type"] = "exponential"
+    return model_doc(tmp, change)
+
+
+def protocol(**fields):
+    base = {"start": pk.Regimen.weight_based(2.0, 3, 7), "visits": (pk.Visit(48.0, (40.0, 48.0)),),
+            "days": 7, "target_range": (0.08, 0.4)}
+    return pk.Protocol(**{**base, **fields})
 
 
 def write_text(path: Path, text: str) -> Path:
@@ -1120,7 +1301,7 @@ def test_bad_input_is_refused(row, tmp_path):
 def test_the_audit_covers_every_area_and_ids_are_unique():
     assert len({row.id for row in ROWS}) == len(ROWS) >= 40
     assert {row.area for row in ROWS} == {MODEL, COHORT, REGIMEN, EVENTS, TIMES_, OPTIONS, FILES,
-                                          OTHER}
+                                          OTHER, ESTIMATION}
 
 
 # --- the document -------------------------------------------------------------------------
