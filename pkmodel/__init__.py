@@ -3,25 +3,25 @@
 A research tool, not clinical dosing advice.
 """
 
-from . import growth, units
-from .cohort import Cohort
-from .compare import compare
-from .dose_finding import find_dose
-from .dosing import Doses, Regimen
+from . import units
+from .population import growth
+from .population.cohort import Cohort
+from .analysis.compare import compare
+from .analysis.dose_finding import find_dose
+from .dosing.regimen import Doses, Regimen
 from .estimation import (IndividualFit, Protocol, ProtocolResult, Visit, estimate_individual,
                          individual_dose, simulate_protocol)
-from .events import EventTable, read_events, write_events
-from .exposure import BACLOFEN_TARGET_MG_L, exposure, exposure_by_interval
-from .formulations import Formulation, bundled_formulations
-from .model import (CovariateEffect, Model, ModelFileError, NegativeObservationWarning, Parameter,
-                    RandomEffect, ResidualError, bundled_models, load_model)
-from .result import ExposureResult, Result
-from .resultfile import ResultFileError, SavedResult, load_result
-from .sensitivity import sensitivity
-from .simulate import ENGINES, simulate
-from .structures import Structure
-from .summary import add_bands, summarize, target_attainment
-from .validity import ValidityError, ValidityWarning, ValidRange
+from .dosing.events import EventTable, read_events, write_events
+from .analysis.exposure import BACLOFEN_TARGET_MG_L, exposure, exposure_by_interval
+from .dosing.formulations import Formulation, bundled_formulations
+from .model.model import CovariateEffect, Model, ModelFileError, NegativeObservationWarning, Parameter, RandomEffect, ResidualError, bundled_models, load_model
+from .simulation.result import ExposureResult, Result
+from .io.resultfile import ResultFileError, SavedResult, load_result
+from .analysis.sensitivity import sensitivity
+from .simulation.simulate import ENGINES, simulate
+from .model.structures import Structure
+from .analysis.summary import add_bands, summarize, target_attainment
+from .model.validity import ValidityError, ValidityWarning, ValidRange
 
 __version__ = "0.1.0"
 

@@ -6,7 +6,7 @@ band, target attainment, figures and a report, written into one folder.
 first `curves` children (all of them by default up to `CURVES_DEFAULT`): their concentrations
 are written and drawn, the same numbers as in a run of the whole cohort (a child's draws
 depend only on the seed and its position). `write` puts the files into a folder, each
-hashed from the bytes written (`pkmodel.io.atomic_write`), `provenance.json` last.
+hashed from the bytes written (`pkmodel.io.files.atomic_write`), `provenance.json` last.
 """
 
 from dataclasses import dataclass
@@ -14,16 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import provenance as _provenance
-from .chunked import CHUNK_BYTES, cohort_rows
-from .cohort import Cohort
-from .dosing import Regimen
-from .csvfile import write_csv
-from .exposure import BACLOFEN_TARGET_MG_L, METRICS
-from .io import atomic_write
-from .model import Model
-from .simulate import simulate
-from .summary import add_bands, summarize, target_attainment
+from .io import provenance as _provenance
+from .simulation.chunked import CHUNK_BYTES, cohort_rows
+from .population.cohort import Cohort
+from .dosing.regimen import Regimen
+from .io.csvfile import write_csv
+from .analysis.exposure import BACLOFEN_TARGET_MG_L, METRICS
+from .io.files import atomic_write
+from .model.model import Model
+from .simulation.simulate import simulate
+from .analysis.summary import add_bands, summarize, target_attainment
 from .units import concentration_in
 
 # GMFCS levels I-V of the job's children: the mean proportions over nine population CP

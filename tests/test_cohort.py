@@ -74,7 +74,7 @@ CP_III_TO_V = {3: 1 / 3, 4: 1 / 3, 5: 1 / 3}
 
 
 def reference_z(measure, x, sex, age_years):
-    """Plain-LMS z-scores, L M S interpolated with np.interp: independent of pkmodel.growth."""
+    """Plain-LMS z-scores, L M S interpolated with np.interp: independent of pkmodel.population.growth."""
     z = np.empty(len(x))
     for name, code in (("male", "M"), ("female", "F")):
         rows = CDC[(CDC["measure"] == measure) & (CDC["sex"] == name)]

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import pkmodel as pk
-from pkmodel import growth
+from pkmodel.population import growth
 
 CDC_CSV = Path(__file__).resolve().parents[1] / "pkmodel" / "data" / "cdc2000_lms_2to20y.csv"
 

@@ -20,7 +20,8 @@ import pytest
 
 import pkmodel as pk
 from pkmodel import plots as pkplots
-from pkmodel.io import atomic_write
+from pkmodel.dosing.doses import SubjectDoses
+from pkmodel.io.files import atomic_write
 from conftest import card_document, typical_cohort, write_model, write_toml
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "input_audit.md"
@@ -1030,7 +1031,7 @@ ROWS = [
         lambda t: pk.Doses(time_h=np.zeros(1), amount_mg=np.ones((1, 1)), ss=[3], ii_h=[8.0]), ValueError,
         r"Doses\.ss\[0\] is 3; expected 0, 1 or 2 \(NONMEM SS\)"),
     Row("subject-doses-order", OTHER, "a child's doses out of time order in SubjectDoses",
-        lambda t: pk.doses.SubjectDoses(offsets=[0, 2], time_h=[8.0, 0.0], amount_mg=[5.0, 5.0]),
+        lambda t: SubjectDoses(offsets=[0, 2], time_h=[8.0, 0.0], amount_mg=[5.0, 5.0]),
         ValueError, r"SubjectDoses\.time_h\[1\] is 0\.0; expected times that do not decrease within a "
         r"subject"),
 

@@ -18,7 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pkmodel as pk
-from pkmodel import cli, csvfile, io, study
+from pkmodel import cli, study
+from pkmodel.io import csvfile
+from pkmodel.io import files as io
 from conftest import typical_cohort
 
 

@@ -8,8 +8,8 @@ import pytest
 
 import pkmodel as pk
 from pkmodel.engines import analytic
-from pkmodel.model import Model, Parameter
-from pkmodel.structures import Structure
+from pkmodel.model.model import Model, Parameter
+from pkmodel.model.structures import Structure
 from conftest import CAVG_2_MG_KG_DAY, relative_error_where_visible, terminal_half_life, typical_cohort
 
 

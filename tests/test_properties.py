@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import pkmodel as pk
 from pkmodel.engines import analytic, ode
-from pkmodel.structures import Structure
+from pkmodel.model.structures import Structure
 
 # 200 examples per property, the same ones on every run (no example database, derandomized):
 # a failure in CI is a failure on every machine.

@@ -1,4 +1,4 @@
-"""Sensitivity of exposure to the numbers the baclofen models assume (pkmodel.sensitivity)."""
+"""Sensitivity of exposure to the numbers the baclofen models assume (pkmodel.analysis.sensitivity)."""
 
 import math
 
@@ -8,7 +8,7 @@ from scipy.linalg import expm
 
 import pkmodel as pk
 from pkmodel import plots
-from pkmodel.sensitivity import variant
+from pkmodel.analysis.sensitivity import variant
 
 # the plausible range of each number He 2014 does not publish (the model file's `assumed`)
 UNKNOWNS = {"n_transit": [0, 1, 3, 6], "V1_split": [0.30, 0.4552, 0.60, 0.80],

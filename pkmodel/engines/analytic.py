@@ -30,8 +30,8 @@ from typing import Mapping
 
 import numpy as np
 
-from ..doses import Doses, SubjectDoses, by_subject
-from ..structures import Structure
+from ..dosing.doses import Doses, SubjectDoses, by_subject
+from ..model.structures import Structure
 from .common import Epochs, SubjectInputs, as_epochs, dose_input, segments, shared_timeline
 from .linalg import expm, matmul, steady_state, sum_of_products
 

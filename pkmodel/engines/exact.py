@@ -23,8 +23,8 @@ from typing import Mapping
 
 import numpy as np
 
-from ..doses import Doses, SubjectDoses
-from ..structures import Structure
+from ..dosing.doses import Doses, SubjectDoses
+from ..model.structures import Structure
 from . import analytic
 from .common import Epochs, SubjectInputs, dose_input
 from .linalg import expm, matmul, steady_state, sum_of_products

@@ -22,8 +22,8 @@ import numpy as np
 from scipy import sparse
 from scipy.integrate import solve_ivp
 
-from ..doses import Doses, SubjectDoses
-from ..structures import Structure
+from ..dosing.doses import Doses, SubjectDoses
+from ..model.structures import Structure
 from . import analytic
 from .common import Epochs, as_epochs, dose_input, last_event_before, shared_timeline, union_of_times
 from .linalg import steady_state

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from .._checks import is_number, positive, whole
-from ..dosing import Doses
-from ..exposure import check_range
-from ..formulations import as_formulation
-from ..simulate import ENGINES
+from ..dosing.regimen import Doses
+from ..analysis.exposure import check_range
+from ..dosing.formulations import as_formulation
+from ..simulation.simulate import ENGINES
 from .fit import IndividualFit
 from .posterior import tiled_cohort
 

@@ -6,13 +6,13 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from .. import variability as _variability
-from ..cohort import Cohort
-from ..dosing import Doses, Regimen
-from ..events import EventTable
-from ..model import Model
-from ..result import Result
-from ..simulate import ENGINES, check_times
+from ..population import variability as _variability
+from ..population.cohort import Cohort
+from ..dosing.regimen import Doses, Regimen
+from ..dosing.events import EventTable
+from ..model.model import Model
+from ..simulation.result import Result
+from ..simulation.simulate import ENGINES, check_times
 from .data import Problem, read_problem
 from .map import find_modes
 from .objective import Objective, engine_name

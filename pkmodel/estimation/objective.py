@@ -9,7 +9,7 @@ mixed second differences for the Hessian at the mode.
 
 import numpy as np
 
-from ..simulate import ENGINES
+from ..simulation.simulate import ENGINES
 from .likelihood import Terms, observed_scale, terms
 from .predict import layout, predict
 

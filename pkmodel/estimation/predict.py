@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..dosing import Doses
+from ..dosing.regimen import Doses
 
 MAX_BLOCK_TIMES = 256
 MAX_BLOCK_CELLS = 2 ** 21
