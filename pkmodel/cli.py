@@ -30,15 +30,14 @@ import pandas as pd
 from . import __version__, study
 from .population import growth
 from .io import provenance as _provenance
-from .population.cohort import GMFCS_MIX, Cohort
+from .population.cerebral_palsy import GMFCS_MIX, cp_cohort
 from .dosing.regimen import Regimen
-from .analysis.exposure import BACLOFEN_TARGET_MG_L
+from .drugs.baclofen import BACLOFEN_TARGET_MG_L, DEFAULT_MODEL
 from .io.files import atomic_folder, is_temporary
 from .model.model import bundled_models, load_model
-from .study import GMFCS_MIX, WINDOW_H, study_files, study_times
+from .study import WINDOW_H, study_files, study_times
 from .analysis.summary import AGE_BANDS
 
-DEFAULT_MODEL = "baclofen_cp_card"
 # --ages: within the growth charts, and within the report's age bands
 AGES_YEARS = (growth.CHART_AGE_YEARS[0],
               min(growth.CHART_AGE_YEARS[1], max(high for _, high in AGE_BANDS.values())))
@@ -260,7 +259,7 @@ def _study(args, argv, given: dict[str, tuple[str, Regimen]]) -> int:
     out = args.out
     _check_out(out, args.format, args.overwrite)   # before any work
     gmfcs = GMFCS_MIX if args.gmfcs == "registry" else None if args.gmfcs == "none" else int(args.gmfcs)
-    cohort = Cohort.from_growth_charts(args.n, age_years=args.ages, seed=args.seed, gmfcs=gmfcs)
+    cohort = cp_cohort(args.n, args.ages, seed=args.seed, gmfcs=gmfcs)
     record = _provenance.provenance(
         args.model, args.seed, texts if len(texts) > 1 else next(iter(texts.values())),
         command=shlex.join(["pkmodel", *argv]),

@@ -233,7 +233,7 @@ def test_exposure_reads_the_doses_of_children_at_their_own_times(card):
 def test_children_at_their_own_times_step_through_epochs_as_each_alone(card):
     # growing children (a new epoch every 24 h) with 1-6 doses each at their own times: the
     # per-subject path inserts every epoch start into each child's own events
-    from pkmodel.simulation.chunked import cohort_rows as _rows
+    from pkmodel.population.cohort import cohort_rows as _rows
     rng = np.random.default_rng(7)
     counts = [2, 6, 3, 5, 1, 4, 6, 2]
     table = pd.DataFrame({"ID": np.repeat(np.arange(1, 9), counts),

@@ -26,13 +26,13 @@ def he2014():
 def typical(he2014):
     """The typical 20 kg child, no variability: every setting of every unknown."""
     return pk.sensitivity(he2014, pk.Cohort(weight_kg=[20.0], age_years=[7.0]), TID, UNKNOWNS,
-                          variability=False)
+                          variability=False, target_range=pk.BACLOFEN_TARGET_MG_L)
 
 
 @pytest.fixture(scope="module")
 def cohort_table(he2014):
     cohort = pk.Cohort.from_growth_charts(300, age_years=(2, 17), seed=1)
-    return pk.sensitivity(he2014, cohort, TID, UNKNOWNS, seed=1)
+    return pk.sensitivity(he2014, cohort, TID, UNKNOWNS, seed=1, target_range=pk.BACLOFEN_TARGET_MG_L)
 
 
 def values(table, metric, statistic, parameters=None):

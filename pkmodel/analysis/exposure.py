@@ -31,17 +31,6 @@ from ..engines import exact
 from ..simulation.result import Result
 from .windows import STEADY_STATE, Schedule, rows_of, steady_state_windows, window_spec
 
-BACLOFEN_TARGET_MG_L = (0.08, 0.40)
-"""Baclofen serum range, mg/L (80-400 ng/mL): a laboratory-stated range, not a validated one.
-
-Source: NMS Labs, "Baclofen, Serum", as listed in the Ohio State University
-Wexner Medical Center laboratory test catalog (test LABYBACLO): "Serum
-concentrations required for therapeutic effects reportedly range from
-0.08-0.40 mcg/mL". Other laboratories state other ranges (e.g. 0.10-0.60 mg/L,
-medics labor, Bern). No therapeutic range has been validated in children or in
-cerebral palsy: use it as a reference line, not as a dosing goal.
-"""
-
 METHODS = ("auto", "exact", "grid")
 USED = ("exact", "grid")    # what the method column can say
 AUC_METHODS = ("linear-up/log-down", "linear")

@@ -31,7 +31,7 @@ from .._checks import is_number
 from ..population.cohort import Cohort
 from ..dosing.regimen import Regimen
 from ..engines import analytic
-from .exposure import BACLOFEN_TARGET_MG_L, check_range, exposure
+from .exposure import check_range, exposure
 from ..model.model import Model
 from ..simulation.simulate import simulate
 from ..model.structures import Structure
@@ -45,7 +45,7 @@ STATISTICS = {"median": 50, "p5": 5, "p95": 95}
 def sensitivity(model: Model, cohort: Cohort, regimen: Regimen,
                 parameters: Mapping[str, Sequence], metrics: Sequence[str] = METRICS, *,
                 seed: int = 1, variability: bool = True,
-                target_range: tuple[float, float] = BACLOFEN_TARGET_MG_L,
+                target_range: tuple[float, float],
                 dt_h: float = 0.01) -> pd.DataFrame:
     """Steady-state exposure across the plausible values of each assumed number.
 
@@ -55,6 +55,8 @@ def sensitivity(model: Model, cohort: Cohort, regimen: Regimen,
         Each name varied alone, the others as in the model (see the module docstring).
     metrics : subset of ("cmax", "cmin", "cavg", "pta")
     variability : False for the typical children only.
+    target_range : (low, high), mg/L: PTA is the share of children with Cavg in it (a drug's
+        own, e.g. `pk.BACLOFEN_TARGET_MG_L`).
     dt_h : grid step over the last dosing interval, h (Cmax, Cmin).
 
     Returns

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .._checks import is_number, plain
 from ..population.cohort import Cohort
-from .exposure import BACLOFEN_TARGET_MG_L, METRICS, check_range
+from .exposure import METRICS, check_range
 from ..units import metric_in
 
 Bands = Mapping[str, tuple[float, float]]
@@ -111,13 +111,12 @@ def summarize(exposures: pd.DataFrame, by: str | Sequence[str] | None = None,
 
 
 def target_attainment(exposures: pd.DataFrame, by: str | Sequence[str] | None = None,
-                      metric: str = "cavg", target: tuple[float, float] = BACLOFEN_TARGET_MG_L
-                      ) -> pd.DataFrame:
+                      metric: str = "cavg", *, target: tuple[float, float]) -> pd.DataFrame:
     """Probability of target attainment (PTA): the share of subjects with low <= metric <= high.
 
     metric : an exposure column; target : (low, high) in that metric's unit
-    (mg/L for concentrations). Default: Cavg within 80-400 ng/mL
-    (`pkmodel.drugs.baclofen.BACLOFEN_TARGET_MG_L`, not validated in children). For
+    (mg/L for concentrations), required: a drug's own (baclofen's 80-400 ng/mL,
+    `pk.BACLOFEN_TARGET_MG_L`, is not validated in children). For
     ">= 80 % of the time in range": metric="frac_in_range", target=(0.8, 1.0),
     with exposures computed with a target_range.
 

@@ -1,75 +1,18 @@
-"""Regimens in words: the mini-language of `Regimen.parse` and the command line.
-
-A regimen is a dose followed by phrases, in any order, commas optional;
-words are case-insensitive::
-
-    regimen   = ["titration"] dose {phrase}
-    dose      = NUMBER MASS ["/kg"] ["/day" | "/d" | "/dose"]     mg, g, ug (µg, mcg), ng
-    phrase    = frequency
-              | "for" NUMBER ("days" | "d" | "weeks" | "wk")    how long
-              | "x" NUMBER ["doses"]                            how many doses
-              | "once"                                          one dose
-              | "at" CLOCK {["," | "/" | "and"] CLOCK}          clock times HH:MM, one per dose a day
-              | "+" NUMBER MASS["/dose"] step "to" NUMBER MASS"/kg/day"    titration
-              | "max" NUMBER MASS"/dose"
-              | "max" NUMBER MASS"/day" ["at" AGE-AGE ("y" | "years")]     age-banded cap
-              | "QID above" NUMBER MASS"/day" ["at" CLOCK ...]  a titration moves to four doses a day
-              | "as" FORMULATION                                tablets, oral solution 1 mg/mL, ...
-              | "as" QUOTED-NAME "pieces" NUMBER {"/" NUMBER} MASS    a formulation of your own
-              | "rounded" ["down" | "nearest" | "up"] ["within" NUMBER "%" | "without limit"]
-              | NUMBER "%" ["of doses"] "missed"
-              | "timing sd" NUMBER ("h" | "min") | "±" NUMBER ("h" | "min")    timing jitter (SD)
-              | "starting at" NUMBER "h"                        when day 0 begins
-    frequency = "QD" | "daily" | "once daily" | "BID" | "twice daily" | "TID" | "QID"
-              | "q" N "h" | "every" NUMBER ("h" | "hours") | NUMBER "times a day"
-    step      = "every" [NUMBER] ("days" | "weeks") | "daily" | "weekly"
-
-What each dose means:
-
-- ``mg/kg/day`` (or ``mg/kg/dose``, ``mg/kg``: per dose, times the doses a
-  day): a weight-based regimen, `Regimen.weight_based`, caps allowed.
-- ``mg`` (``mg/dose``; ``mg/day`` is divided over the doses of the day): the
-  same amount for everyone, `Regimen.fixed` (a cap on it is refused: write the
-  dose you mean); with a ``+`` step, the start of a `Regimen.titration`. Only
-  a fixed dose may come at an interval that does not divide 24 h.
-- The frequency may be left out when clock times give it ("at 08:00, 14:00,
-  20:00" is three doses a day).
-- A duration is required, except for a titration, which runs 12 weeks when
-  none is given (He 2014 titrated over 10-12 weeks); the label says so.
-  At most `pkmodel.dosing.MAX_DOSES` doses.
-- FORMULATION is a bundled one (`bundled_formulations`), by its name or in
-  words: "tablets", "oral solution 1 mg/mL", "oral solution 2 mg/mL",
-  "suspension 5 mg/mL", "granules". Rounding is nearest (ties down), within
-  25 % of the dose, unless "rounded ..." says otherwise.
-- Timing jitter: each dose taken at its time plus a normal deviate with
-  that SD ("± 30 min" is an SD of 0.5 h, not a window).
-
-Examples::
-
-    2 mg/kg/day TID for 14 days, max 20 mg/dose
-    2.5 mg TID, +2.5 mg/dose every 7 days to 2 mg/kg/day, max 20 mg/dose
-    2 mg/kg/day at 08:00, 14:00, 20:00 for 2 weeks, as oral solution 1 mg/mL, ± 30 min
-    10 mg q8h for 3 days
-
-Text that cannot be read is refused with a ValueError that quotes the first
-word it cannot read and its column (1-based), and says what was expected
-there. The label of every regimen the builders make (`Regimen.label`,
-`pkmodel.dosing.text`) reads back to an equal regimen.
+"""The tokenizer and parser of the regimen language (`pkmodel.dosing.text`, which holds the
+contract: the grammar, and the labels it reads back).
 """
 
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from .regimen import MAX_DOSES, Regimen
-from .formulations import DEFAULT_MAX_CHANGE, ROUNDING, Formulation, bundled_formulations
 from ..units import dose_in
+from .formulations import DEFAULT_MAX_CHANGE, ROUNDING, Formulation, bundled_formulations
+from .schedule import MAX_DOSES
 
 # a titration with no duration runs this long: He 2014 titrated over 10-12 weeks
 DEFAULT_TITRATION_DAYS = 84
-# the longest text read (a label with 1,440 clock times is under 9,000 characters)
-MAX_TEXT = 100_000
 
 _TOKEN = re.compile(r"""
     (?P<clock>\d{1,2}:\d{2}(?![\d:]))
@@ -92,6 +35,16 @@ _YEARS = ("y", "years")
 _EXPECT_FREQUENCY = "a frequency (QD, BID, TID, QID, q8h or every 8 h)"
 _EXPECT_PHRASE = ("a phrase: a frequency, 'for', 'x', 'once', 'at', '+', 'max', 'QID above', 'as', "
                   "'rounded', 'N % missed', 'timing sd' or 'starting at'")
+
+
+@dataclass(frozen=True)
+class BuilderCall:
+    """What a text asks for: `Regimen.<builder>(*args, **kwargs)` (the regimen builds it)."""
+
+    builder: str                   # "weight_based", "titration" or "fixed"
+    args: tuple
+    kwargs: dict[str, Any]
+    text: str
 
 
 class _Token(NamedTuple):
@@ -123,24 +76,6 @@ class _Spec:
     timing_sd_h: float = 0.0
     start_h: float = 0.0
     said: dict = field(default_factory=dict)       # phrase -> token that began it
-
-
-def parse(text: str) -> Regimen:
-    """The Regimen `text` describes (grammar: module docstring).
-
-    Raises
-    ------
-    ValueError
-        Quoting the first word that cannot be read, its column and what was
-        expected; or a builder's message when the words ask for an impossible
-        regimen (e.g. 14.2 days of TID).
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"Regimen.parse: text is a {type(text).__name__}; expected a str")
-    if len(text) > MAX_TEXT:
-        raise ValueError(f"Regimen.parse: text is {len(text):,} characters long; expected at most "
-                         f"{MAX_TEXT:,} (pkmodel.dosing.text.MAX_TEXT)")
-    return _Parser(text).regimen()
 
 
 class _Parser:
@@ -223,7 +158,7 @@ class _Parser:
         spec.said[phrase] = token
 
     # -- the grammar -----------------------------------------------------------------------
-    def regimen(self) -> Regimen:
+    def regimen(self) -> BuilderCall:
         spec = _Spec()
         self.skip("titration")
         spec.said["dose"] = self.peek()
@@ -453,8 +388,13 @@ class _Parser:
                                          "'within N %' or 'without limit'")
 
 
-def _build(parser: _Parser, spec: _Spec) -> Regimen:
-    """The Regimen of a parsed text, through the builders of `Regimen`."""
+def read(text: str) -> BuilderCall:
+    """The builder call `text` describes (`pkmodel.dosing.text`); the text is a checked str."""
+    return _Parser(text).regimen()
+
+
+def _build(parser: _Parser, spec: _Spec) -> BuilderCall:
+    """The builder of `Regimen` and its arguments that a parsed text asks for."""
     said = spec.said
     interval = spec.interval_h
     if spec.times is not None:
@@ -494,38 +434,33 @@ def _build(parser: _Parser, spec: _Spec) -> Regimen:
     common = {"times_of_day": spec.times, "formulation": spec.formulation, "rounding": spec.rounding,
               "max_rounding_change": spec.max_change, "missed_dose_probability": spec.missed,
               "timing_sd_h": spec.timing_sd_h}
-    try:
-        if spec.step is not None:
-            if spec.unit.startswith("mg/kg"):
-                raise parser.fail(said["dose"], "a titration to start from mg per dose (e.g. "
-                                                "'2.5 mg TID, +2.5 mg/dose every 7 days ...')")
-            mg, every, target = spec.step
-            days = spec.days if spec.n_doses is None and spec.days is not None else n_doses / per_day
-            return Regimen.titration(
-                _per_dose(spec, interval), per_day, mg, every, target, days,
-                max_mg_per_dose=spec.max_mg_per_dose, max_mg_per_day=day_cap,
-                switch_to_qid_above_mg_per_day=spec.switch_above, qid_times_of_day=spec.qid_times,
-                start_h=spec.start_h, **common)
-        if not fixed:
-            days = spec.days if spec.n_doses is None else n_doses / per_day
-            mg_per_kg_day = spec.amount * (per_day if spec.unit == "mg/kg" else 1)
-            return Regimen.weight_based(mg_per_kg_day, per_day, days, max_mg_per_day=day_cap,
-                                        max_mg_per_dose=spec.max_mg_per_dose,
-                                        start_h=spec.start_h, **common)
-        capped = [said[k] for k in ("cap in mg/dose", "cap in mg/day", "cap in mg/day by age")
-                  if k in said]
-        if capped:
-            raise parser.fail(capped[0], "no cap on a fixed dose (every child gets the same mg: "
-                                         "write the dose you mean)")
-        if abs(n_doses - round(n_doses)) > 1e-9:
-            raise parser.fail(said["duration"], f"a duration of whole dosing intervals "
-                                                f"(a dose every {interval:g} h)")
-        return Regimen.fixed(_per_dose(spec, interval), interval, int(round(n_doses)),
-                             start_h=spec.start_h, **common)
-    except ValueError as err:
-        if str(err).startswith("Regimen.parse"):
-            raise
-        raise ValueError(f"Regimen.parse: {parser.text!r}: {err}") from None
+    if spec.step is not None:
+        if spec.unit.startswith("mg/kg"):
+            raise parser.fail(said["dose"], "a titration to start from mg per dose (e.g. "
+                                            "'2.5 mg TID, +2.5 mg/dose every 7 days ...')")
+        mg, every, target = spec.step
+        days = spec.days if spec.n_doses is None and spec.days is not None else n_doses / per_day
+        return BuilderCall("titration", (_per_dose(spec, interval), per_day, mg, every, target, days),
+                           dict(max_mg_per_dose=spec.max_mg_per_dose, max_mg_per_day=day_cap,
+                                switch_to_qid_above_mg_per_day=spec.switch_above,
+                                qid_times_of_day=spec.qid_times, start_h=spec.start_h, **common),
+                           parser.text)
+    if not fixed:
+        days = spec.days if spec.n_doses is None else n_doses / per_day
+        mg_per_kg_day = spec.amount * (per_day if spec.unit == "mg/kg" else 1)
+        return BuilderCall("weight_based", (mg_per_kg_day, per_day, days),
+                           dict(max_mg_per_day=day_cap, max_mg_per_dose=spec.max_mg_per_dose,
+                                start_h=spec.start_h, **common), parser.text)
+    capped = [said[k] for k in ("cap in mg/dose", "cap in mg/day", "cap in mg/day by age")
+              if k in said]
+    if capped:
+        raise parser.fail(capped[0], "no cap on a fixed dose (every child gets the same mg: "
+                                     "write the dose you mean)")
+    if abs(n_doses - round(n_doses)) > 1e-9:
+        raise parser.fail(said["duration"], f"a duration of whole dosing intervals "
+                                            f"(a dose every {interval:g} h)")
+    return BuilderCall("fixed", (_per_dose(spec, interval), interval, int(round(n_doses))),
+                       dict(start_h=spec.start_h, **common), parser.text)
 
 
 def _per_dose(spec: _Spec, interval_h: float) -> float:

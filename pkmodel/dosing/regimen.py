@@ -329,11 +329,25 @@ class Regimen:
 
         Grammar: `pkmodel.dosing.text` (doses in mg or mg/kg/day, QD-QID or q8h,
         durations, titration steps, caps, clock times, formulations). A word
-        it cannot read is refused with a ValueError quoting it and its column.
-        """
-        from ._grammar import parse  # the grammar builds through this class
+        it cannot read is refused with a ValueError quoting it and its column;
+        words that ask for an impossible regimen (e.g. 14.2 days of TID) with the
+        builder's message.
 
-        return parse(text)
+        Examples
+        --------
+        >>> r = Regimen.parse("2 mg/kg/day TID for 14 days, max 20 mg/dose")
+        >>> r.time_h.size, r.label
+        (42, '2 mg/kg/day TID for 14 days, max 20 mg/dose')
+        >>> Regimen.parse(r.label) == r
+        True
+        """
+        call = labels.read(text)
+        try:
+            return getattr(cls, call.builder)(*call.args, **call.kwargs)
+        except ValueError as err:
+            if str(err).startswith("Regimen.parse"):
+                raise
+            raise ValueError(f"Regimen.parse: {call.text!r}: {err}") from None
 
     def doses(self, cohort: Cohort, seed: int | None = None, first: int = 0) -> Doses:
         """Each child's amount at each dose time (amount_mg shape (n_subjects, n_doses)).
@@ -447,15 +461,6 @@ class Regimen:
         amount = self._prescribed(cohort) if seed is None else self.doses(cohort, seed).amount_mg
         day, daily, _ = self._by_day(amount)
         return day, daily
-
-    def plot(self, cohort: Cohort, seed: int | None = None, ax=None):
-        """Daily dose over the days of the regimen, one step line per child (a Figure).
-
-        seed : None shows the doses as prescribed; a seed, as given (missed doses drawn).
-        """
-        from ..plots import daily_doses
-
-        return daily_doses(self, cohort, seed=seed, ax=ax)
 
     def _by_day(self, amount: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """Days with doses (n_days,), totals per day (n_subjects, n_days), first dose of the last day."""

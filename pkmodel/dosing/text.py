@@ -1,9 +1,64 @@
-"""Regimen labels: what a builder was given, in the words `pkmodel.dosing.text` reads back.
+"""Regimens in words, both ways: the label a builder writes and the language that reads it back.
 
-The two halves of one contract: the builders of `Regimen` write a label with
-the functions here and `Regimen.parse(r.label) == r`. Every number is the
-shortest decimal that reads back to the same double (`number`; never
-``%g``), and every argument of the builder that is not its default appears.
+One contract: the builders of `Regimen` write their label with the functions here, and
+`Regimen.parse(r.label) == r` for every regimen they make. Every number in a label is the
+shortest decimal that reads back to the same double (`number`; never ``%g``), and every
+argument of the builder that is not its default appears. `read` turns a text into the
+builder call it asks for (tokenizer and parser: `_grammar.py`); `Regimen.parse` makes it.
+
+The language (`Regimen.parse` and the command line's --regimen): a dose followed by phrases,
+in any order, commas optional; words are case-insensitive::
+
+    regimen   = ["titration"] dose {phrase}
+    dose      = NUMBER MASS ["/kg"] ["/day" | "/d" | "/dose"]     mg, g, ug (µg, mcg), ng
+    phrase    = frequency
+              | "for" NUMBER ("days" | "d" | "weeks" | "wk")    how long
+              | "x" NUMBER ["doses"]                            how many doses
+              | "once"                                          one dose
+              | "at" CLOCK {["," | "/" | "and"] CLOCK}          clock times HH:MM, one per dose a day
+              | "+" NUMBER MASS["/dose"] step "to" NUMBER MASS"/kg/day"    titration
+              | "max" NUMBER MASS"/dose"
+              | "max" NUMBER MASS"/day" ["at" AGE-AGE ("y" | "years")]     age-banded cap
+              | "QID above" NUMBER MASS"/day" ["at" CLOCK ...]  a titration moves to four doses a day
+              | "as" FORMULATION                                tablets, oral solution 1 mg/mL, ...
+              | "as" QUOTED-NAME "pieces" NUMBER {"/" NUMBER} MASS    a formulation of your own
+              | "rounded" ["down" | "nearest" | "up"] ["within" NUMBER "%" | "without limit"]
+              | NUMBER "%" ["of doses"] "missed"
+              | "timing sd" NUMBER ("h" | "min") | "±" NUMBER ("h" | "min")    timing jitter (SD)
+              | "starting at" NUMBER "h"                        when day 0 begins
+    frequency = "QD" | "daily" | "once daily" | "BID" | "twice daily" | "TID" | "QID"
+              | "q" N "h" | "every" NUMBER ("h" | "hours") | NUMBER "times a day"
+    step      = "every" [NUMBER] ("days" | "weeks") | "daily" | "weekly"
+
+What each dose means:
+
+- ``mg/kg/day`` (or ``mg/kg/dose``, ``mg/kg``: per dose, times the doses a
+  day): a weight-based regimen, `Regimen.weight_based`, caps allowed.
+- ``mg`` (``mg/dose``; ``mg/day`` is divided over the doses of the day): the
+  same amount for everyone, `Regimen.fixed` (a cap on it is refused: write the
+  dose you mean); with a ``+`` step, the start of a `Regimen.titration`. Only
+  a fixed dose may come at an interval that does not divide 24 h.
+- The frequency may be left out when clock times give it ("at 08:00, 14:00,
+  20:00" is three doses a day).
+- A duration is required, except for a titration, which runs 12 weeks when
+  none is given (He 2014 titrated over 10-12 weeks); the label says so.
+  At most `pkmodel.dosing.MAX_DOSES` doses.
+- FORMULATION is a bundled one (`bundled_formulations`), by its name or in
+  words: "tablets", "oral solution 1 mg/mL", "oral solution 2 mg/mL",
+  "suspension 5 mg/mL", "granules". Rounding is nearest (ties down), within
+  25 % of the dose, unless "rounded ..." says otherwise.
+- Timing jitter: each dose taken at its time plus a normal deviate with
+  that SD ("± 30 min" is an SD of 0.5 h, not a window).
+
+Examples::
+
+    2 mg/kg/day TID for 14 days, max 20 mg/dose
+    2.5 mg TID, +2.5 mg/dose every 7 days to 2 mg/kg/day, max 20 mg/dose
+    2 mg/kg/day at 08:00, 14:00, 20:00 for 2 weeks, as oral solution 1 mg/mL, ± 30 min
+    10 mg q8h for 3 days
+
+Text that cannot be read is refused with a ValueError that quotes the first
+word it cannot read and its column (1-based), and says what was expected there.
 """
 
 from decimal import Decimal
@@ -11,10 +66,34 @@ from typing import Mapping
 
 import numpy as np
 
+from ._grammar import DEFAULT_TITRATION_DAYS as DEFAULT_TITRATION_DAYS
+from ._grammar import BuilderCall
+from ._grammar import read as _read
 from .formulations import DEFAULT_MAX_CHANGE, bundled_formulations
 
 FREQUENCY_WORDS = {1: "QD", 2: "BID", 3: "TID", 4: "QID"}
 DEFAULT_ROUNDING = "nearest"
+# the longest text read (a label with 1,440 clock times is under 9,000 characters)
+MAX_TEXT = 100_000
+
+
+def read(text: str) -> BuilderCall:
+    """The builder call `text` asks for (the language: module docstring).
+
+    Raises
+    ------
+    TypeError
+        When `text` is not a str.
+    ValueError
+        Quoting the first word that cannot be read, its column and what was
+        expected; or naming what is missing (a frequency, a duration).
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"Regimen.parse: text is a {type(text).__name__}; expected a str")
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"Regimen.parse: text is {len(text):,} characters long; expected at most "
+                         f"{MAX_TEXT:,} (pkmodel.dosing.text.MAX_TEXT)")
+    return _read(text)
 
 
 def number(x) -> str:

@@ -23,7 +23,7 @@ from ..analysis.exposure import check_range, exposure
 from ..dosing.formulations import Formulation, as_formulation
 from ..model.model import Model
 from ..simulation.result import Result
-from ..simulation.simulate import ENGINES
+from ..engines.base import ENGINES
 from .data import Observations, Problem
 from .dose import METRICS, individual_dose
 from .fit import IndividualFit, check_model, fit_problem, result_at
@@ -208,7 +208,7 @@ def simulate_protocol(model: Model, cohort: Cohort, protocol: Protocol, *,
     parts, fits, tables = [], [], []
     for k, visit in enumerate(protocol.visits):  # over visits, each vectorised over the children
         times = np.array(visit.samples_h)
-        true = ENGINES[name](model.structure, truth, doses, times)
+        true = ENGINES[name].simulate(model, truth, doses, times)
         s, first = times.size, sum(counts[:k])
         measured = (model.residual_error.apply(true, z[:, first:first + s],
                                                z[:, sum(counts) + first:sum(counts) + first + s])

@@ -16,7 +16,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..model.model import Model
 
 PARQUET_KEY = b"pkmodel.provenance"

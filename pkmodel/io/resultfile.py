@@ -26,11 +26,13 @@ import pandas as pd
 
 from ..dosing.doses import Doses, SubjectDoses
 from ..model.structures import OPTIONAL
-from .files import atomic_write, checked_path
+from . import provenance as _provenance
+from .files import checked_path
+from .provenance import canonical_json, from_metadata
+from .tables import write_parquet
 
 RESULT_FORMAT = "pkmodel.result/2"
 _CONCENTRATIONS = "concentration_mg_per_L"
-_RECORD_KEY = b"pkmodel.provenance"      # = pkmodel.provenance.PARQUET_KEY (imported late)
 _ARRAY_KEY = "pkmodel.array."
 _KINDS = ("float64", "int64", "uint64", "bool", "string")
 _ARRAY_DTYPES = ("<f8", "<i8", "|b1", "|u1")
@@ -140,12 +142,9 @@ class SavedResult:
 def save_result(result, path, overwrite: bool = False) -> Path:
     """Write a Result as Parquet with a provenance record that covers all of it (module docstring).
 
-    Written atomically (`atomic_write`); returns the path.
+    Written atomically (`pkmodel.io.tables.write_parquet`); returns the path.
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from . import provenance as _provenance  # here: it needs pkmodel.__version__
 
     path = checked_path(path, "path")
     conc = np.ascontiguousarray(result.concentrations, dtype="<f8")
@@ -170,11 +169,9 @@ def save_result(result, path, overwrite: bool = False) -> Path:
     table = pa.table({name: pa.array(values, type=_arrow_type(kind)) for name, kind, values in columns}
                      | {_CONCENTRATIONS: pa.FixedSizeListArray.from_arrays(
                          pa.array(conc.ravel(), type=pa.float64()), conc.shape[1])})
-    metadata = {_RECORD_KEY: _provenance.to_json(record).encode()}
-    metadata.update({(_ARRAY_KEY + name).encode(): base64.b64encode(zlib.compress(_bytes(a)))
-                     for name, a in arrays.items()})
-    with atomic_write(path, overwrite=overwrite) as f:
-        pq.write_table(table.replace_schema_metadata(metadata), f)
+    arrays_metadata = {(_ARRAY_KEY + name).encode(): base64.b64encode(zlib.compress(_bytes(a)))
+                       for name, a in arrays.items()}
+    write_parquet(path, table, record, metadata=arrays_metadata, overwrite=overwrite)
     return path
 
 
@@ -273,8 +270,6 @@ def _digest(record: Mapping, columns, conc: np.ndarray, arrays: Mapping[str, np.
     sha256), then each column, the concentrations and each array, each with its name."""
     import pyarrow as pa
 
-    from .provenance import canonical_json
-
     digest = hashlib.sha256(RESULT_FORMAT.encode())
 
     def chunk(data) -> None:  # length-prefixed: no two different contents hash alike
@@ -304,8 +299,6 @@ def _digest(record: Mapping, columns, conc: np.ndarray, arrays: Mapping[str, np.
 
 def _record(metadata: dict, where: str) -> dict:
     """The provenance record, its fields checked for presence and type."""
-    from .provenance import from_metadata
-
     try:
         record = from_metadata(metadata, where)
     except ValueError as err:

@@ -4,6 +4,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,6 @@ _SPELLINGS = {
     "sex": {"sex": None},
     "weight_kg": {"weight_kg": 1.0, "weight_g": 1e-3, "weight_lb": 0.45359237},
     "height_cm": {"height_cm": 1.0, "height_m": 100.0, "height_mm": 0.1, "height_in": 2.54},
-    "gmfcs": {"gmfcs": None},
 }
 _REQUIRED = ("age_years", "weight_kg")
 # Bounds no person passes, so that a number in another unit (g for kg, m or mm for cm) is
@@ -33,20 +33,35 @@ MAX_WEIGHT_KG = 650.0
 MIN_WEIGHT_KG = 0.2
 MAX_AGE_YEARS = 125.0
 HEIGHT_RANGE_CM = (20.0, 300.0)
-# GMFCS levels I-V of children with CP: the mean proportions over nine population CP
-# registries, 34.2, 25.6, 11.5, 13.7 and 15.6 % (Reid SM, Carlin JB, Reddihough DS. Dev Med
-# Child Neurol 2011;53:1007-12); as published they sum to 100.6 %, so they are normalised.
-# Registries count every child with CP, not only those given baclofen. gmfcs="registry".
-REGISTRY_GMFCS_PERCENT = (34.2, 25.6, 11.5, 13.7, 15.6)
-GMFCS_MIX = MappingProxyType({level: p / sum(REGISTRY_GMFCS_PERCENT)
-                              for level, p in enumerate(REGISTRY_GMFCS_PERCENT, 1)})
-# GMFCS proportions are normalised when they sum to 1 within this (published percentages are
-# rounded, or means over registries: Reid 2011's sum to 1.006); further off is refused.
-GMFCS_SUM_TOLERANCE = 0.01
 # A weight-for-age z shift beyond this moves the cohort's median child outside -6 to +5, the
 # z-scores the WHO growth standards flag as biologically implausible (Ruiz Brunner 2022's
 # offsets are -0.571 and -1.751, Krick 1996's -2.4).
 MAX_WEIGHT_Z_SHIFT = 5.0
+
+
+@dataclass(frozen=True)
+class CovariateRule:
+    """What a covariate with a meaning of its own brings, registered by the module that knows it
+    (the GMFCS level: `pkmodel.population.cerebral_palsy`). Every other covariate is data.
+
+    check(name, values, n) -> the values checked, shape (n,) (refused naming `name`);
+    draw(where, spec, n, rng) -> values drawn for `Cohort.from_growth_charts`, or None;
+    shift(where, weight_z_shift, values) -> each child's weight-for-age z shift, shape (n,),
+        from a {value: shift} mapping, or the default where weight_z_shift is None.
+    """
+
+    check: Callable[[str, Any, int], np.ndarray]
+    draw: Callable[[str, Any, int, np.random.Generator], np.ndarray | None]
+    shift: Callable[[str, Any, Any], np.ndarray]
+
+
+_RULES: dict[str, CovariateRule] = {}
+
+
+def register_covariate(name: str, rule: CovariateRule) -> None:
+    """Give covariate `name` its rules (checked in every Cohort; drawn by from_growth_charts and
+    read by from_frame under its own name)."""
+    _RULES[name] = rule
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,15 +82,14 @@ class Cohort:
     weight_z : array_like, shape (n_subjects,), optional
         CDC 2000 weight-for-age z-score of each child's weight (needs sex and
         ages of 2-20 years; checked against `growth.z_score` to 1e-8).
-    gmfcs : array_like of int 1-5, shape (n_subjects,), optional
-        Gross Motor Function Classification System level.
     covariates : mapping {name: array_like, shape (n_subjects,)}, optional
-        Further covariates a model may use, e.g. a genotype
-        ({"abcc9_rs11046232": ["AT", "TT", ...]}); add with `with_covariates`.
+        Further covariates a model may use by name, e.g. the GMFCS level
+        ({"gmfcs": [3, 4, ...]}, checked by `pkmodel.population.cerebral_palsy`) or a
+        genotype ({"abcc9_rs11046232": ["AT", "TT", ...]}); add with `with_covariates`.
 
     `to_frame()` has the columns id, age_years, sex, weight_kg, height_cm,
-    bmi_kg_m2, weight_z, gmfcs in that order, each only when the cohort knows
-    it (bmi_kg_m2 comes with height_cm), then the further covariates.
+    bmi_kg_m2, weight_z in that order, each only when the cohort knows it
+    (bmi_kg_m2 comes with height_cm), then the covariates.
     """
 
     weight_kg: np.ndarray
@@ -84,7 +98,6 @@ class Cohort:
     ids: np.ndarray | None = None
     height_cm: np.ndarray | None = None
     weight_z: np.ndarray | None = None
-    gmfcs: np.ndarray | None = None
     covariates: Mapping[str, np.ndarray] | None = None
 
     def __post_init__(self):
@@ -127,13 +140,6 @@ class Cohort:
             refuse_first((height < low) | (height > high), "Cohort.height_cm", height,
                          f"a height in cm, {low:g} to {high:g} (in m it is 100 times smaller)")
             object.__setattr__(self, "height_cm", readonly(height))
-        if self.gmfcs is not None:
-            numbers("Cohort.gmfcs", self.gmfcs, "a GMFCS level 1, 2, 3, 4 or 5")  # no True
-            gmfcs = np.array(self.gmfcs, ndmin=1)
-            _same_length("gmfcs", gmfcs, n)
-            refuse_first(~np.isin(gmfcs, growth.GMFCS_LEVELS), "Cohort.gmfcs", gmfcs,
-                         "a GMFCS level 1, 2, 3, 4 or 5")
-            object.__setattr__(self, "gmfcs", readonly(gmfcs, dtype=np.int64))
         if self.weight_z is not None:
             object.__setattr__(self, "weight_z", readonly(self._checked_weight_z(n)))
         extra = {}
@@ -141,6 +147,9 @@ class Cohort:
             if name in _FIELDS:
                 raise ValueError(f"Cohort.covariates has {name!r}; expected a name other than the "
                                  f"cohort's own fields {sorted(_FIELDS)} (give it as {name}=...)")
+            if name in _RULES:
+                extra[name] = _RULES[name].check(f"Cohort.covariates[{name!r}]", values, n)
+                continue
             arr = np.array(values, ndmin=1)
             _same_length(f"covariates[{name!r}]", arr, n)
             extra[name] = readonly(arr, dtype=arr.dtype)
@@ -190,7 +199,7 @@ class Cohort:
         return None if self.height_cm is None else self.weight_kg / (self.height_cm / 100.0) ** 2
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per child: id, age_years, sex, weight_kg, height_cm, bmi_kg_m2, weight_z, gmfcs.
+        """One row per child: id, age_years, sex, weight_kg, height_cm, bmi_kg_m2, weight_z, covariates.
 
         A column is left out when the cohort does not know it.
         """
@@ -203,8 +212,6 @@ class Cohort:
             columns["bmi_kg_m2"] = self.bmi_kg_m2
         if self.weight_z is not None:
             columns["weight_z"] = self.weight_z
-        if self.gmfcs is not None:
-            columns["gmfcs"] = self.gmfcs
         columns.update(self.covariates)
         return pd.DataFrame(columns)
 
@@ -235,11 +242,11 @@ class Cohort:
             the same children (ages, sexes, heights).
         gmfcs : int 1-5, "registry", or proportions over levels, optional
             One level for every child; "registry", the mean mix of nine CP
-            registries (Reid 2011, `GMFCS_MIX`); {level: proportion} (absent
+            registries (Reid 2011, `cerebral_palsy.GMFCS_MIX`); {level: proportion} (absent
             levels 0) or five proportions for levels 1-5, summing to 1 within
-            GMFCS_SUM_TOLERANCE (0.01) and then normalised, so published
+            `cerebral_palsy.GMFCS_SUM_TOLERANCE` (0.01) and then normalised, so published
             rounded percentages (Reid's 0.342 ... summing to 1.006) are taken
-            as they are printed.
+            as they are printed. The levels are the covariate "gmfcs".
         weight_z_shift : float or mapping, optional
             Added to the weight-for-age z-score: a number for every child,
             {GMFCS level: shift}, or {"M": shift, "F": shift}. Default: with
@@ -262,7 +269,7 @@ class Cohort:
         age_rng, sex_rng, z_rng, gmfcs_rng = (np.random.default_rng(s) for s in root.spawn(4))
         age = _draw_ages(where, age_years, n, age_rng)
         sex = np.where(sex_rng.random(n) < sex_ratio, "M", "F").astype(object)
-        levels = _draw_gmfcs(where, gmfcs, n, gmfcs_rng)
+        levels = _RULES["gmfcs"].draw(where, gmfcs, n, gmfcs_rng)
         shift = _weight_z_shift(where, weight_z_shift, levels, sex)
         z_height, independent = z_rng.standard_normal((2, n))
         rho = float(height_weight_corr)
@@ -270,14 +277,15 @@ class Cohort:
         weight = growth.measurement_at_z("weight_kg", z_weight, sex, age)
         return cls(weight_kg=weight, age_years=age,
                    sex=sex, height_cm=growth.measurement_at_z("stature_cm", z_height, sex, age),
-                   weight_z=z_weight, gmfcs=levels)
+                   weight_z=z_weight, covariates=None if levels is None else {"gmfcs": levels})
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, columns: Mapping[str, str] | None = None) -> "Cohort":
         """A cohort from a covariate table, one row per child.
 
-        Reads id, age_years, sex ("M"/"F"), weight_kg, height_cm and gmfcs
-        (age and weight required); other columns are ignored, and weight_z is
+        Reads id, age_years, sex ("M"/"F"), weight_kg, height_cm and the covariates
+        with rules of their own under their names (gmfcs) (age and weight required);
+        other columns are ignored, and weight_z is
         computed from the CDC 2000 chart when sex is given and every age is
         2-20 years. A column may also be named with another unit, converted:
         weight_g, weight_lb (0.45359237 kg), height_m, height_mm, height_in
@@ -294,12 +302,13 @@ class Cohort:
         if not isinstance(frame, pd.DataFrame):
             raise TypeError(f"{where}: frame is a {type(frame).__name__}; expected a pandas DataFrame")
         columns = dict(columns or {})
-        accepted = [spelling for spellings in _SPELLINGS.values() for spelling in spellings]
+        known = {**_SPELLINGS, **{name: {name: None} for name in _RULES}}
+        accepted = [spelling for spellings in known.values() for spelling in spellings]
         unknown = [key for key in columns if key not in accepted]
         if unknown:
             raise ValueError(f"{where}: columns has key {unknown[0]!r}; expected some of {accepted}")
         values = {}
-        for field, spellings in _SPELLINGS.items():
+        for field, spellings in known.items():
             found = _find_column(where, frame, columns, field, spellings)
             if found is not None:
                 spelling, name = found
@@ -311,7 +320,8 @@ class Cohort:
                 values[field] = frame[name].to_numpy() if factor is None else \
                     _numbers(where, name, frame[name]) * factor
         cohort = cls(weight_kg=values["weight_kg"], age_years=values["age_years"], sex=values.get("sex"),
-                     ids=values.get("id"), height_cm=values.get("height_cm"), gmfcs=values.get("gmfcs"))
+                     ids=values.get("id"), height_cm=values.get("height_cm"),
+                     covariates={name: values[name] for name in _RULES if name in values} or None)
         lo, hi = growth.CHART_AGE_YEARS
         if cohort.sex is None or not np.all((cohort.age_years >= lo) & (cohort.age_years <= hi)):
             return cohort
@@ -354,71 +364,21 @@ def _draw_ages(where: str, age_years, n: int, rng: np.random.Generator) -> np.nd
     return rng.uniform(float(age_years[0]), float(age_years[1]), n)
 
 
-def _draw_gmfcs(where: str, gmfcs, n: int, rng: np.random.Generator) -> np.ndarray | None:
-    """GMFCS level per child, shape (n,) of int: one level, or drawn from proportions."""
-    levels = growth.GMFCS_LEVELS
-    if gmfcs is None:
-        return None
-    if isinstance(gmfcs, str):
-        if gmfcs != "registry":
-            raise ValueError(f"{where}: gmfcs is {gmfcs!r}; expected 'registry' (Reid 2011's mix), "
-                             "a level 1-5, {level: proportion} or five proportions for levels 1-5")
-        gmfcs = GMFCS_MIX
-    if is_number(gmfcs):
-        if gmfcs not in levels:
-            raise ValueError(f"{where}: gmfcs is {gmfcs!r}; expected a GMFCS level 1, 2, 3, 4 or 5, "
-                             "or proportions over levels")
-        return np.full(n, int(gmfcs), dtype=np.int64)
-    if isinstance(gmfcs, Mapping):
-        outside = [level for level in gmfcs if level not in levels]
-        if outside:
-            raise ValueError(f"{where}: gmfcs has level {outside[0]!r}; expected GMFCS levels 1 to 5")
-        shares = [gmfcs.get(level, 0.0) for level in levels]
-    elif isinstance(gmfcs, (list, tuple, np.ndarray)) and len(gmfcs) == len(levels):
-        shares = list(gmfcs)
-    else:
-        raise ValueError(f"{where}: gmfcs is {gmfcs!r}; expected a level 1-5, 'registry', "
-                         "{level: proportion} or five proportions for levels 1-5")
-    refuse_first([not (is_number(p) and p >= 0) for p in shares], f"{where}: gmfcs proportion of level",
-                 shares, "a number >= 0 (index 0 is level 1)")
-    total = float(np.sum(shares))
-    if not abs(total - 1.0) <= GMFCS_SUM_TOLERANCE:
-        hint = " (percentages? divide them by 100)" if 99 <= total <= 101 else ""
-        raise ValueError(f"{where}: gmfcs proportions sum to {total:g}; expected 1, within "
-                         f"{GMFCS_SUM_TOLERANCE:g} (then normalised){hint}")
-    return rng.choice(np.array(levels, dtype=np.int64), size=n, p=np.asarray(shares, dtype=float) / total)
-
-
 def _weight_z_shift(where: str, weight_z_shift, levels: np.ndarray | None, sex: np.ndarray):
     """The weight-for-age z shift of each child: a number, or ndarray shape (n,)."""
     if weight_z_shift is None:
-        if levels is None:
-            return 0.0
-        weight_z_shift = growth.gmfcs_weight_z_shifts()
-    elif is_number(weight_z_shift):
+        return 0.0 if levels is None else _RULES["gmfcs"].shift(where, None, levels)
+    if is_number(weight_z_shift):
         _z_shift(where, "weight_z_shift", weight_z_shift)
         return float(weight_z_shift)
-    elif not isinstance(weight_z_shift, Mapping):
+    if not isinstance(weight_z_shift, Mapping):
         raise ValueError(f"{where}: weight_z_shift is {weight_z_shift!r}; expected a number, "
                          "{GMFCS level: shift} or {'M': shift, 'F': shift}")
     for key, value in weight_z_shift.items():
         _z_shift(where, f"weight_z_shift[{key!r}]", value)
     if set(weight_z_shift) == set(_SEXES):
         return np.where(sex == "M", float(weight_z_shift["M"]), float(weight_z_shift["F"]))
-    if not set(weight_z_shift) <= set(growth.GMFCS_LEVELS):
-        raise ValueError(f"{where}: weight_z_shift has keys {list(weight_z_shift)}; expected GMFCS "
-                         "levels 1-5, or both sexes 'M' and 'F'")
-    if levels is None:
-        raise ValueError(f"{where}: weight_z_shift is given by GMFCS level but gmfcs is None; "
-                         "expected gmfcs too")
-    by_level = np.full(max(growth.GMFCS_LEVELS) + 1, np.nan)
-    for level, value in weight_z_shift.items():
-        by_level[level] = value
-    missing = np.unique(levels[np.isnan(by_level[levels])])
-    if missing.size:
-        raise ValueError(f"{where}: weight_z_shift has no shift for GMFCS level {plain(missing[0])}; "
-                         "expected one for every level drawn")
-    return by_level[levels]
+    return _RULES["gmfcs"].shift(where, weight_z_shift, levels)
 
 
 def _z_shift(where: str, name: str, value) -> None:
@@ -462,6 +422,15 @@ def _numbers(where: str, name: str, column: pd.Series) -> np.ndarray:
     refuse_first(np.isnan(numbers) & column.notna().to_numpy(), f"{where}: column {name!r}",
                  column.to_numpy(), "a number")
     return numbers
+
+
+def cohort_rows(cohort: Cohort, a: int, b: int) -> Cohort:
+    """Children a..b-1 of `cohort` (0-based positions), as a Cohort."""
+    if (a, b) == (0, len(cohort)):
+        return cohort
+    return replace(cohort, covariates={k: v[a:b] for k, v in cohort.covariates.items()}, **{
+        f.name: value[a:b] for f in fields(cohort)
+        if isinstance(value := getattr(cohort, f.name), np.ndarray)})
 
 
 _FIELDS = frozenset(f.name for f in fields(Cohort)) | {"bmi_kg_m2"}

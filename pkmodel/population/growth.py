@@ -28,19 +28,17 @@ below z = -3 (where the curve stays positive and CP weight deficits lie) and
 stature, the plain CDC LMS formulas apply.
 """
 
-import tomllib
 from functools import cache
 from importlib.resources import files
 
 import numpy as np
 import pandas as pd
 
-from .._checks import is_number, refuse_first
+from .._checks import refuse_first
 
 CHART_AGE_YEARS = (2.0, 20.0)  # the range every measure covers
 HOURS_PER_YEAR = 24 * 365.25
 MEASURES = ("weight_kg", "stature_cm")
-GMFCS_LEVELS = (1, 2, 3, 4, 5)
 TAIL_FROM_Z = 2.0      # weight goes on linearly above this z-score (module docstring)
 MAX_WEIGHT_KG = 200.0  # the stated bound on chart weights: reached only beyond z = 6.6
 _SEXES = ("male", "female")  # rows of the (2, n_ages) tables, as spelled in the CSV
@@ -173,21 +171,6 @@ def weight_trajectory(cohort, times_h) -> np.ndarray:
     refuse_first(~(np.isfinite(t) & (t >= 0)), "times_h", t, "a finite time >= 0 h")
     ages = cohort.age_years[:, None] + t[None, :] / HOURS_PER_YEAR
     return measurement_at_z("weight_kg", cohort.weight_z[:, None], cohort.sex[:, None], ages)
-
-
-def gmfcs_weight_z_shifts() -> dict:
-    """{GMFCS level: weight-for-age z offset} (Ruiz Brunner 2022; `data/gmfcs_weight_z.toml`)."""
-    return dict(_gmfcs_shifts())
-
-
-@cache
-def _gmfcs_shifts() -> tuple:
-    doc = tomllib.loads(files("pkmodel").joinpath("data", "gmfcs_weight_z.toml").read_text())
-    shifts = {int(level): value for level, value in doc["default"]["weight_z_shift"].items()}
-    if sorted(shifts) != list(GMFCS_LEVELS) or not all(is_number(v) for v in shifts.values()):
-        raise ValueError(f"gmfcs_weight_z.toml: default.weight_z_shift is {shifts!r}; "
-                         f"expected a number for each level {GMFCS_LEVELS}")
-    return tuple(shifts.items())
 
 
 def _female(sex) -> np.ndarray:

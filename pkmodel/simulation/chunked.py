@@ -17,7 +17,7 @@ solver's tolerance, not bit for bit.)
   its own (`pkmodel.analysis.windows`) and its exact metrics are computed apart from
   the others', so the chunking changes no number here either.
 - out="dir/" writes each chunk's concentrations to `dir/part-000000.parquet`,
-  ... (columns id, time in h, conc in mg/L; read the whole dataset with
+  ... (the long format of `pkmodel.io.tables`: id, time_h, conc_mg_L; read the whole dataset with
   `pandas.read_parquet("dir/")`), each file appearing whole: written under a
   hidden temporary name, then renamed.
 - client=distributed.Client(...) (or backend="dask" for the client already
@@ -32,24 +32,25 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .._checks import is_number
-from ..population.cohort import Cohort
-from ..dosing.doses import SubjectDoses
-from ..dosing.regimen import Doses, Regimen
 from ..analysis.exposure import USED, check_range, exposure
-from ..io.files import atomic_write, checked_path, remove_stale_temporaries
-from .result import ExposureResult, Result
 from ..analysis.windows import STEADY_STATE, window_spec
+from ..dosing.doses import Doses, SubjectDoses
+from ..dosing.regimen import Regimen
+from ..io.files import checked_path, remove_stale_temporaries
+from ..io.provenance import provenance
+from ..io.tables import long_columns, long_schema, long_table, write_parquet
+from ..population.cohort import Cohort, cohort_rows
+from .plan import Plan
+from .result import ExposureResult, Result
 
 KEEP = ("concentrations", "exposure")
 BACKENDS = ("dask",)
 CHUNK_BYTES = 64 * 2**20  # default chunk size: about this much concentration data per chunk
 
 
-def simulate(plan, cohort: Cohort, *, chunk_size, keep: str, window, out, client,
+def simulate(plan: Plan, cohort: Cohort, *, chunk_size, keep: str, window, out, client,
              backend, target_range=None) -> Result | ExposureResult:
     """Run `plan` (a checked `pkmodel.simulation.plan.Plan`) on `cohort` chunk by chunk.
 
@@ -102,7 +103,7 @@ def simulate(plan, cohort: Cohort, *, chunk_size, keep: str, window, out, client
                   if name.startswith("individual.")}
     common = dict(times=plan.times_h, individual=individual, etas=columns["etas"],
                   kappas=columns["kappas"], occasions=plan.starts, cohort=cohort,
-                  model=plan.model, engine=plan.engine, seed=plan.entropy,
+                  model=plan.model, engine=plan.engine.name, seed=plan.entropy,
                   regimen=plan.regimen.label)
     if keep == "concentrations":
         return Result(concentrations=columns["concentrations"], variability=plan.variability,
@@ -119,7 +120,7 @@ def simulate(plan, cohort: Cohort, *, chunk_size, keep: str, window, out, client
 class _Task:
     """One chunk's work, here or on a worker: simulate, write, keep what is asked."""
 
-    plan: object
+    plan: Plan
     keep: str
     window: object
     target_range: tuple[float, float] | None
@@ -148,34 +149,13 @@ class _Task:
 
 
 def write_part(path: Path, result: Result) -> None:
-    """A Result's concentrations as one Parquet file, columns id, time (h), conc (mg/L).
-
-    With its provenance in the schema metadata (`pkmodel.io.provenance`), written
-    atomically (`pkmodel.io.files.atomic_write`: a hidden temporary file, renamed
-    when whole; readers skip names starting with ".").
-    """
-    from ..io import provenance  # here: it needs pkmodel.__version__
-
-    n, t = result.concentrations.shape
-    record = provenance.provenance(result.model, result.seed, result.regimen,
-                                   engine=result.engine, variability=bool(result.variability))
-    schema = pa.schema([pa.field("id", pa.int64()),
-                        pa.field("time", pa.float64(), metadata={"unit": "h"}),
-                        pa.field("conc", pa.float64(), metadata={"unit": "mg/L"})],
-                       metadata={provenance.PARQUET_KEY: provenance.to_json(record).encode()})
-    table = pa.table({"id": np.repeat(result.ids, t), "time": np.tile(result.times, n),
-                      "conc": np.ravel(result.concentrations)}, schema=schema)
-    with atomic_write(path) as f:
-        pq.write_table(table, f)
-
-
-def cohort_rows(cohort: Cohort, a: int, b: int) -> Cohort:
-    """Children a..b-1 of `cohort` (0-based positions), as a Cohort."""
-    if (a, b) == (0, len(cohort)):
-        return cohort
-    return dataclasses.replace(cohort, covariates={k: v[a:b] for k, v in cohort.covariates.items()}, **{
-        f.name: value[a:b] for f in dataclasses.fields(cohort)
-        if isinstance(value := getattr(cohort, f.name), np.ndarray)})
+    """A Result's concentrations as one Parquet file in the long format (`pkmodel.io.tables`:
+    id, time_h, conc_mg_L), its provenance in the schema metadata, written atomically (a
+    hidden temporary file, renamed when whole; readers skip names starting with ".")."""
+    record = provenance(result.model, result.seed, result.regimen, engine=result.engine,
+                        variability=bool(result.variability))
+    columns = long_columns(result.ids, result.times, result.concentrations)
+    write_parquet(path, long_table(columns, long_schema(None)), record)
 
 
 def _dose_rows(doses: Doses | SubjectDoses, a: int, b: int) -> Doses | SubjectDoses:
