@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 import pkmodel as pk
+from pkmodel.population import renal
 from pkmodel import plots as pkplots
 from pkmodel.dosing.doses import SubjectDoses
 from pkmodel.io.files import atomic_write
@@ -1251,6 +1252,24 @@ ROWS = [
                                        protocol(), estimation_model=CARD, seed=1), ValueError,
         r"simulate_protocol: model 'baclofen_cp_card' has no residual_error; expected one, or "
         r"residual_error=False"),
+    # --- renal function (issue 18 part 4) ---
+    Row("cohort-egfr-negative", COHORT, "an eGFR below 0",
+        lambda t: pk.Cohort(weight_kg=[30.0], age_years=[10.0],
+                            covariates={"egfr_ml_min_1_73m2": [-5.0]}), ValueError,
+        r"Cohort\.covariates\['egfr_ml_min_1_73m2'\]\[0\] is -5\.0; expected an eGFR in "
+        r"mL/min/1\.73 m\^2, > 0 and <= 300"),
+    Row("cohort-egfr-unit", COHORT, "an eGFR in mL/s (or per 1.73 m^2 mistaken) of 1200",
+        lambda t: pk.Cohort(weight_kg=[30.0], age_years=[10.0],
+                            covariates={"egfr_ml_min_1_73m2": [1200.0]}), ValueError,
+        r"Cohort\.covariates\['egfr_ml_min_1_73m2'\]\[0\] is 1200\.0; expected an eGFR"),
+    Row("egfr-creatinine-umol", COHORT, "serum creatinine in umol/L (53) where mg/dL is asked",
+        lambda t: renal.with_egfr(pk.Cohort(weight_kg=[30.0], age_years=[10.0], height_cm=[138.0]),
+                                  [53.0]), ValueError,
+        r"creatinine_mg_dl\[0\] is 53\.0; expected a serum creatinine in mg/dL, 0\.05 to 25 "
+        r"\(umol/L is 88\.4 times mg/dL\)"),
+    Row("egfr-no-height", COHORT, "an eGFR from creatinine for children without heights",
+        lambda t: renal.with_egfr(pk.Cohort(weight_kg=[30.0], age_years=[10.0]), [0.6]),
+        ValueError, r"with_egfr: the cohort has no height_cm; expected heights"),
 ]
 
 

@@ -39,7 +39,7 @@ class NegativeObservationWarning(UserWarning):
 KNOWN_COVARIATES = MappingProxyType({
     "weight_kg": "continuous", "age_years": "continuous", "height_cm": "continuous",
     "bmi_kg_m2": "continuous", "sex": "categorical", "gmfcs": "categorical",
-    "abcc9_rs11046232": "categorical",
+    "abcc9_rs11046232": "categorical", "egfr_ml_min_1_73m2": "continuous",
 })
 _COVARIATE_KINDS = {"power": "exponent", "linear": "slope", "exponential": "slope",
                     "categorical": None}
