@@ -9,12 +9,14 @@ TEST_STAMP := $(VENV)/.installed
 
 .PHONY: run test bench clean
 
+# no pip upgrade (venv's own pip installs editable pyproject packages, pip >= 21.3), and the run
+# install without byte-compiling every module of numpy, scipy, pandas, matplotlib and sympy
+# (those imported are compiled on first import): a fresh clone's `make run` is mostly install
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 
 $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet --no-compile -e .
 	touch $(RUN_STAMP)
 
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
