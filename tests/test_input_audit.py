@@ -1251,7 +1251,29 @@ ROWS = [
                                        protocol(), estimation_model=CARD, seed=1), ValueError,
         r"simulate_protocol: model 'baclofen_cp_card' has no residual_error; expected one, or "
         r"residual_error=False"),
+    # --- issue 13: engines of one's own, sensitivity's regimen ---
+    Row("register-not-an-engine", OPTIONS, "register_engine given something that is no engine",
+        lambda t: pk.register_engine(object()), TypeError,
+        r"register_engine: object has no 'name'; expected an Engine \(name, options, supports, "
+        r"simulate\)"),
+    Row("register-engine-auto", OPTIONS, "an engine named 'auto' (the name that picks one)",
+        lambda t: pk.register_engine(named_engine("auto")), ValueError,
+        r"register_engine: engine name is 'auto'; expected a non-empty name other than 'auto'"),
+    Row("sensitivity-jitter", OPTIONS, "sensitivity of a regimen with timing jitter",
+        lambda t: pk.sensitivity(CARD, CHILD, pk.Regimen.parse("10 mg q8h x 3, timing sd 0.5 h"),
+                                 {"CL": [0.2]}, target_range=pk.BACLOFEN_TARGET_MG_L), ValueError,
+        r"sensitivity: regimen has timing_sd_h 0\.5 h; expected doses on time \(0\), the same "
+        r"times for every child"),
+    Row("sensitivity-regimen-kind", OPTIONS, "sensitivity of an event table",
+        lambda t: pk.sensitivity(CARD, CHILD, events(), {"CL": [0.2]},
+                                 target_range=pk.BACLOFEN_TARGET_MG_L), TypeError,
+        r"sensitivity: regimen is a EventTable; expected a Regimen"),
 ]
+
+
+def named_engine(name: str):
+    """An object with the Engine contract's four parts, called `name` (never simulated)."""
+    return type("Named", (), {"name": name, "options": None, "supports": None, "simulate": None})()
 
 
 

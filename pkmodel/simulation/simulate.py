@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -22,6 +23,16 @@ from .result import ExposureResult, Result
 _DOSE_CHECK_CHILDREN = 4 * _variability.BLOCK
 
 
+# what keep= asks for decides the type returned: typed here so that callers need not ask
+@overload
+def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times, *,
+             keep: Literal["concentrations"] = ..., **options: Any) -> Result: ...
+@overload
+def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times, *,
+             keep: Literal["exposure"], **options: Any) -> ExposureResult: ...
+@overload
+def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times, *,
+             keep: str, **options: Any) -> Result | ExposureResult: ...
 def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times, *,
              engine: str = "auto", variability: bool = True, seed: int | None = None,
              occasions=None, replicates: int | None = None, weight_update_h: float | None = None,
@@ -187,6 +198,6 @@ def _replicates(replicates, model: Model, variability: bool) -> int:
     return int(replicates)
 
 
-def _expect(value, kind: type, name: str, what: str) -> None:
+def _expect(value, kind: type | tuple[type, ...], name: str, what: str) -> None:
     if not isinstance(value, kind):
         raise TypeError(f"{name} is a {type(value).__name__}; expected {what}")
