@@ -226,6 +226,15 @@ class Cohort:
         height_weight_corr : float
             Correlation of the height and weight z-scores (within a GMFCS
             level), -1 to 1.
+
+        Examples
+        --------
+        >>> import pkmodel as pk
+        >>> cohort = pk.Cohort.from_growth_charts(1000, age_years=(2, 17), seed=1)
+        >>> len(cohort), bool(cohort.age_years.min() >= 2 and cohort.age_years.max() <= 17)
+        (1000, True)
+        >>> round(float(cohort.weight_kg.mean()), 1)
+        34.9
         """
         where = "Cohort.from_growth_charts"
         if not (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1):
