@@ -1327,17 +1327,17 @@ ROWS = [
 ]
 
 
+CARD_TEXT = (Path(__file__).resolve().parents[1] / "params" / "baclofen_cp_card.toml").read_text()
+
+
 def validity_file(tmp: Path, toml: str):
-    """The bundled card file as m.toml with its validity ranges replaced by `toml`."""
-    text = (Path(__file__).resolve().parents[1] / "params" / "baclofen_cp_card.toml").read_text()
-    path = tmp / "m.toml"
-    path.write_text(text[:text.index("[validity")] + "\n" + toml)
-    return pk.load_model(path)
+    """The bundled card file as m.toml with its validity ranges (its last tables) replaced by `toml`."""
+    return card_file(tmp, replace=(CARD_TEXT[CARD_TEXT.index("[validity"):], "\n" + toml))
 
 
 def card_file(tmp: Path, before: str = "", after: str = "", replace: tuple = ()):
     """The bundled card file as m.toml, with TOML before it, after it or in place of a line."""
-    text = (Path(__file__).resolve().parents[1] / "params" / "baclofen_cp_card.toml").read_text()
+    text = CARD_TEXT
     if replace:
         assert replace[0] in text
         text = text.replace(replace[0], replace[1], 1)
