@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test test-fast lint bench clean
 
 # no pip upgrade (venv's own pip installs editable pyproject packages, pip >= 21.3), and the run
 # install without byte-compiling every module of numpy, scipy, pandas, matplotlib and sympy
@@ -32,6 +32,16 @@ run: $(RUN_STAMP)
 
 test: $(TEST_STAMP)
 	$(PY) -m pytest
+
+# the edit-test loop: everything but the tests marked slow (property tests, notebooks,
+# subprocess and memory tests), about a minute; `make test` and CI run them all
+test-fast: $(TEST_STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+# lint (ruff) and types (mypy), as configured in pyproject.toml; .ci/run runs it before the tests
+lint: $(TEST_STAMP)
+	$(VENV)/bin/ruff check pkmodel tests bench
+	$(VENV)/bin/mypy
 
 bench: $(TEST_STAMP)
 	$(PY) -m bench

@@ -105,7 +105,7 @@ def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, do
             start = t0 if j == 0 else stops[j - 1]
             # the step carried over may be longer than this interval (outputs closer together)
             step = None if first_step is None else min(first_step, t_stop - start)
-            sol = solve_ivp(lambda t, y: system @ y, (start, t_stop), y, method=method, rtol=rtol,
+            sol = solve_ivp(lambda t, y: system @ y, (start, t_stop), y, method=method, rtol=rtol,  # noqa: B023 (solved here)
                             atol=atol, first_step=step, **extra[epoch])
             if sol.status != 0:
                 raise RuntimeError(f"ode engine: solver {method} failed on [{start}, {t_stop}] h: "
