@@ -266,10 +266,18 @@ def union_columns(offsets: np.ndarray, time_h: np.ndarray, keys, max_columns: in
     first = np.maximum.accumulate(np.where(starts, np.arange(n), 0)) if n else np.zeros(0, np.int64)
     rank = np.arange(n) - first
     key = np.column_stack([time_h, rank, *keys]).astype(float)
-    columns, slot = np.unique(key, axis=0, return_inverse=True)
+    # the distinct rows, sorted by time, then rank, then keys: np.unique(key, axis=0) gives the
+    # same, but sorts the rows as opaque records (9 s for 420,000 records; lexsort: 0.1 s)
+    order = np.lexsort(key.T[::-1])
+    ordered = key[order]
+    new = np.ones(n, dtype=bool)
+    new[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+    columns = ordered[new]
     if max_columns is not None and columns.shape[0] > max_columns:
         return None, None
-    return slot.ravel(), columns
+    slot = np.empty(n, dtype=np.int64)
+    slot[order] = np.cumsum(new) - 1
+    return slot, columns
 
 
 def _per_dose_fields(doses, n: int) -> None:
