@@ -23,7 +23,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pkmodel"
 # below simulation (simulate(..., keep="exposure") reduces each chunk to them), its studies of
 # many simulations (compare, dose finding, sensitivity, validation, summaries) above it.
 LAYERS = (
-    ("foundations", ("pkmodel._version", "pkmodel._checks", "pkmodel.units")),
+    ("foundations", ("pkmodel._version", "pkmodel._checks", "pkmodel._arrays", "pkmodel.units")),
     ("population", ("pkmodel.population",)),
     ("model", ("pkmodel.model",)),
     ("files", ("pkmodel.io.files", "pkmodel.io.csvfile", "pkmodel.io.provenance",

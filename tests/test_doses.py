@@ -1,7 +1,8 @@
-"""pkmodel.dosing.doses: the dose layouts, and the shared columns of per-child records."""
+"""pkmodel.dosing.doses: the shared columns of per-child records; pkmodel._arrays.unique_rows."""
 
 import numpy as np
 
+from pkmodel._arrays import unique_rows
 from pkmodel.dosing.doses import union_columns
 
 
@@ -43,3 +44,14 @@ def test_union_columns_refuse_more_columns_than_allowed():
     slot, columns = union_columns(offsets, time_h, [np.zeros(4)], max_columns=4)
     np.testing.assert_array_equal(columns[:, 0], [0.0, 1.0, 8.0, 9.0])
     np.testing.assert_array_equal(slot, [0, 2, 1, 3])
+
+
+def test_unique_rows_is_numpys_unique_over_rows():
+    # the definition it replaces (np.unique(axis=0), ~100x slower): rows, order and inverse
+    rng = np.random.default_rng(1)
+    for shape in ((0, 3), (1, 2), (50, 1), (400, 4)):
+        a = rng.choice([0.0, -0.0, 1.0, 2.5, 8.0], size=shape)
+        rows, inverse = unique_rows(a)
+        ref_rows, ref_inverse = np.unique(a, axis=0, return_inverse=True)
+        np.testing.assert_array_equal(rows, ref_rows)
+        np.testing.assert_array_equal(inverse, ref_inverse.ravel())
