@@ -85,6 +85,9 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
     _expect(cohort, Cohort, "cohort", "a Cohort")
     _expect(regimen, (Regimen, EventTable), "regimen", "a Regimen or an event table (pk.read_events)")
     engine_ = get_engine(engine, model)
+    reason = engine_.supports(model, None)
+    if reason is not None:   # before anything is drawn: e.g. "analytic" on a nonlinear model
+        raise ValueError(f"engine {engine_.name!r} cannot simulate model {model.name!r}: {reason}")
     options = engine_.options(**engine_options)
     for name, flag in (("variability", variability), ("strict", strict)):
         if not isinstance(flag, (bool, np.bool_)):
