@@ -55,7 +55,7 @@ class AnalyticEngine:
         if model.structure is not None:
             return None
         reason = model.compartment_model.analytic_reason
-        return None if reason is None else f"model {model.name!r}: {reason}"
+        return reason
 
     def simulate(self, model, params, doses, times_h: np.ndarray, **options: Any):
         """Concentrations, shape (n_subjects, n_times), mg/L (`simulate` below); a model of

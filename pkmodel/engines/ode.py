@@ -251,12 +251,18 @@ def simulate_system(model, params, doses, times_h: np.ndarray, rtol: float = OPT
             return sparse.csr_array((block.ravel(), (rows, cols)), shape=(n * width, n * width))
         return f
 
+    carried = [None]   # the last full step, carried into the next piece (as `simulate` does)
+
     def advance(y, t0, t1, bound):
         extra = {"jac": jac(bound)} if method in _SPARSE_JACOBIAN else (
             {"lband": width - 1, "uband": width - 1} if method == "LSODA" else {})
-        sol = solve_ivp(rhs(bound), (t0, t1), y, method=method, rtol=rtol, atol=atol, **extra)
+        step = None if carried[0] is None else min(carried[0], t1 - t0)
+        sol = solve_ivp(rhs(bound), (t0, t1), y, method=method, rtol=rtol, atol=atol,
+                        first_step=step, **extra)
         if sol.status != 0:
             raise RuntimeError(f"ode engine: solver {method} failed on [{t0}, {t1}] h: {sol.message}")
+        if sol.t.size > 2:
+            carried[0] = sol.t[-2] - sol.t[-3]
         return sol.y[:, -1].copy()
 
     def steady(state, e):
@@ -284,7 +290,7 @@ def simulate_system(model, params, doses, times_h: np.ndarray, rtol: float = OPT
                 if change_before is not None:
                     with np.errstate(divide="ignore", invalid="ignore"):
                         rho = np.where(change_before > 0, change / change_before, 0.0)
-                    distance = np.where(rho < 1, change * rho / (1 - rho), np.inf)
+                        distance = np.where(rho < 1, change * rho / (1 - rho), np.inf)
                     if np.all(distance <= SS_RTOL * np.abs(y).max(axis=1) + atol):
                         break
                 change_before = change

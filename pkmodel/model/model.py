@@ -270,13 +270,6 @@ class Model:
             object.__setattr__(self, "_system", compiled)
         return compiled
 
-    def __getstate__(self):
-        # the compiled code is rebuilt on first use (it holds generated functions)
-        return {k: v for k, v in self.__dict__.items() if k not in ("_system", "_view")}
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-
     @property
     def is_linear(self) -> bool:
         """dx/dt = K x + b with K, b free of the amounts and t (named structures always are)."""
@@ -321,9 +314,11 @@ class Model:
     def covariate_values(self, cohort) -> dict[str, np.ndarray]:
         """The covariates the equations use, from `cohort`, each shape (n_subjects,), in the
         unit declared; refused when the cohort lacks one or it is not a finite number."""
-        out = {}
-        uses = self.system._uses if self.equations is not None else ()
-        for name in (c for c in self.system.system.covariates if c in uses):
+        out: dict[str, np.ndarray] = {}
+        if self.equations is None:
+            return out
+        uses = self.system._uses
+        for name in (c for c in self.equations.covariates if c in uses):
             values = cohort_covariate(cohort, name)
             unit = self.all_covariates[name].unit
             if values is None:

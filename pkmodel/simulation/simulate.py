@@ -100,7 +100,7 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
     entropy = _variability.seed_entropy(seed) if variability or drawn_doses else None
 
     if isinstance(regimen, EventTable):
-        regimen.check_compartments(model.structure)
+        regimen.check_compartments(model.compartment_model)
     validity.check_cohort(model, cohort, bool(strict))
     plan = Plan(model=model, regimen=regimen, times_h=times_h, engine=engine_,
                 engine_options=options, variability=bool(variability), entropy=entropy,
