@@ -152,7 +152,10 @@ def terminal_rate(model: Model, individual) -> np.ndarray:
     The slope a log-linear fit of the late concentrations measures (the disposition's
     slow phase, or absorption when that is slower: flip-flop).
     """
-    rates = model.structure.rate_matrix(individual)
+    if not model.is_linear:
+        raise ValueError(f"terminal_rate: model {model.name!r} is nonlinear "
+                         f"({model.nonlinear_reason}); its terminal rate depends on the dose")
+    rates = model.compartment_model.rate_matrix(individual)
     return np.min(-np.linalg.eigvals(rates).real, axis=1)
 
 

@@ -52,10 +52,9 @@ class AnalyticEngine:
     def supports(self, model, doses) -> str | None:
         """None for a linear model (dx/dt = K x between doses); else why not (a nonlinear
         model, with the compiler's reason, is the ode engine's)."""
-        if model.structure is not None:
+        if getattr(model, "equations", None) is None:   # a named structure (or no model yet)
             return None
-        reason = model.compartment_model.analytic_reason
-        return reason
+        return model.compartment_model.analytic_reason
 
     def simulate(self, model, params, doses, times_h: np.ndarray, **options: Any):
         """Concentrations, shape (n_subjects, n_times), mg/L (`simulate` below); a model of

@@ -156,7 +156,9 @@ class OdeEngine:
     def supports(self, model, doses) -> str | None:
         """Every model of a named structure, and of the language unless its doses cannot be
         stepped (`SystemStructure.dosing_reason`)."""
-        return None if model.structure is not None else model.compartment_model.dosing_reason
+        if getattr(model, "equations", None) is None:   # a named structure (or no model yet)
+            return None
+        return model.compartment_model.dosing_reason
 
     def simulate(self, model, params, doses, times_h: np.ndarray, **options: Any):
         """Concentrations, shape (n_subjects, n_times), mg/L (`simulate` below); a model of

@@ -282,17 +282,21 @@ class Model:
 
     @property
     def compartments(self) -> tuple[str, ...]:
-        return tuple(self.system.system.compartments)
+        if self.structure is not None:   # without compiling (sympy) the short form
+            return self.structure.compartments
+        return tuple(self.equations.compartments)
 
     @property
     def dose_compartment(self) -> str:
         """Where a plain dose goes (NONMEM's default dose compartment)."""
-        return self.system.system.dose_compartment
+        if self.structure is not None:
+            return self.structure.compartments[self.structure.dose_index]
+        return self.equations.dose_compartment
 
     @property
     def outputs(self) -> tuple[str, ...]:
         """The named outputs; "conc" (mg/L) is the concentration exposure reads."""
-        return tuple(self.system.system.outputs)
+        return ("conc",) if self.structure is not None else tuple(self.equations.outputs)
 
     @property
     def all_covariates(self) -> Mapping[str, Covariate]:

@@ -108,6 +108,10 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
                 replicates=n_replicates if replicates else None)
     whole = (chunk_size, keep, window, out, client, backend, target_range) == (
         None, "concentrations", None, None, None, None, None)
+    if not whole and len(model.outputs) > 1:
+        raise ValueError(f"model {model.name!r} has outputs {list(model.outputs)}; a chunked run "
+                         "(chunk_size, keep, window, out, client, backend, target_range) carries "
+                         "conc only: expected a whole run for its other outputs")
     doses = None
     for_doses = getattr(engine_, "for_doses", None)
     if for_doses is not None:  # options that follow the doses need them first (ode: atol's floor)
