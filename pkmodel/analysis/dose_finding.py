@@ -24,7 +24,8 @@ import pandas as pd
 from .._checks import is_number
 from ..population.cohort import Cohort
 from ..dosing.regimen import Regimen
-from .exposure import auc_per_mg, check_range
+from .exposure import check_range
+from .steady_state import auc_per_mg
 from ..dosing.formulations import DEFAULT_MAX_CHANGE, as_formulation, check_max_change, check_rounding
 from ..model.model import Model
 from ..simulation.simulate import simulate

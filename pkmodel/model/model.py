@@ -22,15 +22,16 @@ from typing import Mapping
 import numpy as np
 
 from .._checks import is_number
+from . import checks
 from .compiler import CompiledSystem, compile_system
 from .expressions import System
 from .linear import SystemStructure
 from .parameters import (COHORT_COVARIATES, Covariate, CovariateEffect, ModelFileError,
                          NegativeObservationWarning, Parameter, RandomEffect, ResidualError,
-                         _RESIDUAL_KINDS, _check_covariate, _covariate_factor, _refuse_percent,
-                         check_unit, cohort_covariate)
+                         _check_covariate, _covariate_factor, _refuse_percent, check_unit,
+                         cohort_covariate)
 from .structures import OPTIONAL, UNITS, Structure
-from .validity import QUANTITIES as VALIDITY_QUANTITIES, ValidRange
+from .validity import ValidRange
 
 __all__ = ["Covariate", "CovariateEffect", "Model", "ModelFileError", "NegativeObservationWarning",
            "Parameter", "RandomEffect", "ResidualError", "cohort_covariate", "load_model",
@@ -92,9 +93,9 @@ class Model:
                 f"{MAX_TRANSIT} transit compartments (each adds a state: the cost per child grows "
                 "with its cube)")
         self._check_parameters(where)
-        self._check_random_effects(where)
-        self._check_residual_error(where)
-        self._check_validity(where)
+        checks.check_random_effects(self, where)
+        checks.check_residual_error(self, where)
+        checks.check_validity(self, where)
 
     # --- validation -----------------------------------------------------------
 
@@ -173,90 +174,6 @@ class Model:
             _refuse_percent(where, f"parameters.{name}.{key}", value, meaning)
         for effect in p.covariates:
             _check_covariate(effect, p, where, self.all_covariates)
-
-    def _check_random_effects(self, where: str) -> None:
-        owner: dict[str, str] = {n: n for n, p in self.parameters.items() if p.iiv_sd > 0}
-        for effect in self.random_effects:
-            field_ = f"random_effects.{effect.name}"
-            if not (is_number(effect.sd) and math.isfinite(effect.sd) and effect.sd >= 0):
-                raise ModelFileError(f"{where}: {field_}.sd is {effect.sd!r}; expected a finite "
-                                     "number >= 0 (an SD on the log scale)")
-            _refuse_percent(where, f"{field_}.sd", effect.sd, "an SD on the log scale")
-            if effect.name in self.parameters:
-                raise ModelFileError(f"{where}: {field_} is named like a parameter; expected a "
-                                     "name of its own (e.g. 'Vss')")
-            if not effect.parameters:
-                raise ModelFileError(f"{where}: {field_}.parameters is empty; expected the "
-                                     "parameters it acts on")
-            for name in effect.parameters:
-                if name not in self.parameters:
-                    raise ModelFileError(f"{where}: {field_}.parameters names {name!r}; expected "
-                                         f"one of {list(self.parameters)}")
-                if name in owner:
-                    raise ModelFileError(f"{where}: parameters.{name} has two random effects "
-                                         f"({owner[name]!r} and {effect.name!r}); expected one")
-                owner[name] = effect.name
-        names = self.eta_names
-        given: dict[frozenset, tuple] = {}
-        for i, (a, b, r) in enumerate(self.correlations):
-            for n in (a, b):
-                if not isinstance(n, str) or n not in names:
-                    raise ModelFileError(f"{where}: correlation between {a!r} and {b!r}: {n!r} "
-                                         f"is not a random effect; expected one of {list(names)}")
-            if a == b or not (is_number(r) and -1 <= r <= 1):
-                raise ModelFileError(f"{where}: correlation between {a!r} and {b!r} is {r!r}; "
-                                     "expected a number in [-1, 1] between two random effects")
-            pair = frozenset((a, b))
-            if pair in given:
-                j, r0 = given[pair]
-                same = "the same value" if r0 == r else f"{r0!r} and then {r!r}"
-                raise ModelFileError(f"{where}: correlations[{j}] and correlations[{i}] both give "
-                                     f"the correlation between {a!r} and {b!r} ({same}); expected "
-                                     "each pair once")
-            given[pair] = (i, r)
-        omega = self.omega
-        if omega.size:
-            smallest = float(np.linalg.eigvalsh(omega).min())
-            if smallest < -1e-12 * float(np.abs(omega).max()):
-                raise ModelFileError(
-                    f"{where}: omega (random effects {list(names)}) is not positive "
-                    f"semi-definite: smallest eigenvalue {smallest:.3g}; expected correlations "
-                    "that can occur together")
-
-    def _check_residual_error(self, where: str) -> None:
-        e = self.residual_error
-        if e is None:
-            return
-        if not (isinstance(e.kind, str) and e.kind in _RESIDUAL_KINDS):
-            raise ModelFileError(f"{where}: residual_error.type is {e.kind!r}; expected one of "
-                                 f"{list(_RESIDUAL_KINDS)}")
-        for key in ("proportional_sd", "additive_sd"):
-            value = getattr(e, key)
-            if not (is_number(value) and math.isfinite(value) and value >= 0):
-                raise ModelFileError(f"{where}: residual_error.{key} is {value!r}; expected a "
-                                     "finite number >= 0")
-        _refuse_percent(where, "residual_error.proportional_sd", e.proportional_sd, "a fraction")
-        for key in _RESIDUAL_KINDS[e.kind]:
-            if getattr(e, key) == 0:
-                raise ModelFileError(f"{where}: residual_error.{key} is missing or 0; type "
-                                     f"{e.kind!r} needs it")
-
-    def _check_validity(self, where: str) -> None:
-        seen = set()
-        for bound in self.validity:
-            field_ = f"validity.{bound.quantity}"
-            if not (isinstance(bound.quantity, str) and bound.quantity in VALIDITY_QUANTITIES):
-                raise ModelFileError(f"{where}: validity has {bound.quantity!r}; expected some of "
-                                     f"{list(VALIDITY_QUANTITIES)}")
-            if bound.quantity in seen:
-                raise ModelFileError(f"{where}: {field_} is given twice; expected one range")
-            seen.add(bound.quantity)
-            low, high = bound.low, bound.high
-            if not (is_number(low) and is_number(high) and math.isfinite(low)
-                    and math.isfinite(high) and low <= high):
-                raise ModelFileError(f"{where}: {field_}.range is {[low, high]!r}; expected "
-                                     f"[low, high], finite numbers with low <= high "
-                                     f"({VALIDITY_QUANTITIES[bound.quantity]})")
 
     # --- equations ---------------------------------------------------------------
 
