@@ -63,7 +63,8 @@ class AnalyticEngine:
         view = model.compartment_model
         if model.structure is not None or view.central_index is not None:
             return simulate(view, params, doses, times_h)
-        return outputs(view, params, doses, times_h)
+        out = outputs(view, params, doses, times_h)
+        return out["conc"] if len(out) == 1 else out
 
 
 def outputs(view, params, doses, times_h: np.ndarray) -> dict[str, np.ndarray]:

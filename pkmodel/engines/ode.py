@@ -164,7 +164,8 @@ class OdeEngine:
         """Concentrations, shape (n_subjects, n_times), mg/L (`simulate` below); a model of
         the language: every output by name (`simulate_system`)."""
         if model.structure is None:
-            return simulate_system(model, params, doses, times_h, **options)
+            out = simulate_system(model, params, doses, times_h, **options)
+            return out["conc"] if len(out) == 1 else out
         return simulate(model.structure, params, doses, times_h, **options)
 
 

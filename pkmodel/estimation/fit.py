@@ -45,7 +45,7 @@ def estimate_individual(model: Model, data, *, cohort: Cohort | None = None,
     IndividualFit
     """
     check_model(model)
-    name = engine_name(engine, "estimate_individual")
+    name = engine_name(engine, "estimate_individual", model)
     return fit_problem(model, read_problem(model, data, cohort), name)
 
 
