@@ -269,3 +269,19 @@ def test_a_compartment_without_an_equation_and_an_unused_parameter_are_refused(t
                                            'compartments = ["central", "peripheral"]'))
     with pytest.raises(pk.ModelFileError, match=r"parameters\.KA is not used by any expression"):
         language(tmp_path, ONE_CMT + '\n[parameters.KA]\nvalue = 1.0\nunit = "1/h"\n', "b.toml")
+
+
+def test_each_childs_own_dose_times_and_growing_covariates_agree_between_engines():
+    # jittered doses: the per-child paths of both engines; weight updates: the parameters and
+    # the covariates the equations read (weight_kg, age_years) change every 24 h (epochs)
+    cohort = pk.Cohort.from_growth_charts(8, age_years=(2, 17), seed=15)
+    jitter = pk.Regimen.parse("10 mg q8h for 2 days, ± 30 min")
+    times = np.arange(0.0, 48.25, 0.25)
+    for model, options in ((THREE, {}), (pk.load_model("effect_compartment_emax"), {}),
+                           (pk.load_model("maturation_renal_cl"), {"weight_update_h": 24.0})):
+        exact = pk.simulate(model, cohort, jitter, times, seed=15, **options)
+        ode = pk.simulate(model, cohort, jitter, times, seed=15, engine="ode", **options)
+        assert exact.engine == "analytic"
+        assert relative_error_where_visible(ode.concentrations, exact.concentrations, 1e-6) <= 1e-8
+        for name in exact.outputs or ():
+            assert relative_error_where_visible(ode.outputs[name], exact.outputs[name], 1e-3) <= 1e-8

@@ -142,11 +142,13 @@ def _check_individual(model: Model, params: Mapping[str, np.ndarray], cohort: Co
         bad = np.flatnonzero(~ok)
         if bad.size:
             i = int(bad[0])
-            unit = UNITS[dimensions[name]][-1] if name in dimensions else "(individual)"
+            unit = (UNITS[dimensions[name]][-1] if name in dimensions
+                    else model.parameters[name].unit.removesuffix("/kg"))
             raise ValueError(
                 f"model {model.name!r}: child ID {plain(cohort.ids[i])} (position {first + i}) "
-                f"has {name} = {plain(values[i])!r} {unit}; expected a finite number "
-                f"{'>= 0' if name == 'tlag' else '> 0'} (from the model's value "
+                f"has {name} = {plain(values[i])!r} {unit}; expected a finite number"
+                f"{'' if name not in dimensions else ' >= 0' if name == 'tlag' else ' > 0'} "
+                "(from the model's value "
                 f"{model.parameters[name].value!r} {model.parameters[name].unit}, the child's "
                 f"weight {plain(cohort.weight_kg[i])!r} kg, covariates and random effects)")
 
