@@ -32,6 +32,8 @@ class NegativeObservationWarning(UserWarning):
 COHORT_COVARIATES = MappingProxyType({
     "weight_kg": "kg", "age_years": "years", "height_cm": "cm", "bmi_kg_m2": "kg/m2",
     "sex": "categorical", "gmfcs": "categorical",
+    # issue 18's renal function (pkmodel.population.renal.with_egfr, on main): bedside Schwartz
+    "egfr_ml_min_1_73m2": "mL/min/1.73m2",
 })
 _COVARIATE_KINDS = {"power": "exponent", "linear": "slope", "exponential": "slope",
                     "categorical": None}
