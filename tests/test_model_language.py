@@ -2,7 +2,6 @@
 give their short forms' numbers; linear models of any shape are solved exactly; files that
 cannot be read are refused naming the file, the section, the expression and the column."""
 
-import math
 import tomllib
 
 import numpy as np
