@@ -203,6 +203,9 @@ def exact_unavailable(result: Result) -> str | None:
     view = result.model.compartment_model
     if result.model.structure is None and view.central_index is None:
         return "the model's concentration is not one compartment's amount times a factor"
+    if (result.model.structure is None and result.model.equations.covariates
+            and getattr(result, "cohort", None) is None):
+        return "the result does not keep the cohort whose covariates the equations use"
     return exact.unsupported(view, _engine_params(result), result.doses)
 
 

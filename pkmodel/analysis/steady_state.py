@@ -58,8 +58,12 @@ def auc_ss(result, schedule, a: np.ndarray, b: np.ndarray):
             return None, ("doses go into compartments other than the dose compartment and the "
                           "first other one")
     oral, other = schedule.dose_in(a, b)
-    covariates = {} if model.structure is not None else model.covariate_values(result.cohort)
-    copies = len(result) // len(result.cohort)   # rows are replicates of the cohort
-    covariates = {name: np.tile(v, copies) for name, v in covariates.items()}
+    covariates = {}
+    if model.structure is None and model.equations.covariates:
+        cohort = getattr(result, "cohort", None)
+        if cohort is None:
+            return None, "the result does not keep the cohort whose covariates the equations use"
+        copies = len(result) // len(cohort)   # rows are replicates of the cohort
+        covariates = {name: np.tile(v, copies) for name, v in model.covariate_values(cohort).items()}
     per_oral, per_other = auc_per_mg(model, result.individual, covariates)
     return per_oral * oral + per_other * other, None
