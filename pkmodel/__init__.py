@@ -19,8 +19,9 @@ from .engines.base import ENGINES, Engine, register_engine
 from .estimation import (IndividualFit, Protocol, ProtocolResult, Visit, estimate_individual,
                          individual_dose, simulate_protocol)
 from .io.resultfile import ResultFileError, SavedResult, load_result
-from .model.model import (CovariateEffect, Model, ModelFileError, NegativeObservationWarning,
-                          Parameter, RandomEffect, ResidualError, bundled_models, load_model)
+from .model.files import bundled_models, load_model
+from .model.model import (Covariate, CovariateEffect, Model, ModelFileError,
+                          NegativeObservationWarning, Parameter, RandomEffect, ResidualError)
 from .model.structures import Structure
 from .model.validity import ValidityError, ValidityWarning, ValidRange
 from .population import growth
@@ -29,7 +30,7 @@ from .simulation.result import ExposureResult, Result, Simulated
 from .simulation.simulate import simulate
 
 __all__ = [
-    "BACLOFEN_TARGET_MG_L", "Cohort", "CovariateEffect", "Doses", "ENGINES", "Engine", "EventTable",
+    "BACLOFEN_TARGET_MG_L", "Cohort", "Covariate", "CovariateEffect", "Doses", "ENGINES", "Engine", "EventTable",
     "ExposureResult", "Formulation", "IndividualFit", "Model", "ModelFileError",
     "NegativeObservationWarning", "Parameter", "Protocol", "ProtocolResult", "RandomEffect",
     "Regimen", "ResidualError", "Result", "ResultFileError", "SavedResult", "Simulated",

@@ -35,7 +35,7 @@ from .population.cerebral_palsy import GMFCS_MIX, cp_cohort
 from .dosing.regimen import Regimen
 from .drugs.baclofen import BACLOFEN_TARGET_MG_L, DEFAULT_MODEL
 from .io.files import atomic_folder, is_temporary
-from .model.model import bundled_models, load_model
+from .model.files import bundled_models, load_model
 from .study import WINDOW_H, study_files, study_times
 from .analysis.summary import AGE_BANDS
 

@@ -202,7 +202,8 @@ ROWS = [
     Row("model-unknown-name", MODEL, "not a bundled model's name",
         lambda t: pk.load_model("baclofen"), ValueError,
         r"model 'baclofen' is not a bundled model; expected one of \['baclofen_cp_card', "
-        r"'baclofen_cp_he2014', 'baclofen_cp_he2014_fast_absorption'\] or a path"),
+        r"'baclofen_cp_he2014', 'baclofen_cp_he2014_fast_absorption', 'effect_compartment_emax', "
+        r"'maturation_renal_cl', 'phenytoin_mm_oral', 'three_compartment_iv_oral'\] or a path"),
     Row("model-not-a-name", MODEL, "a number for the name or path",
         lambda t: pk.load_model(5), TypeError,
         r"load_model: name_or_path is 5 \(int\); expected a bundled model's name or a path"),
@@ -220,7 +221,8 @@ ROWS = [
         r"model\.name is 5; expected the model's name as text"),
     Row("model-unknown-table", MODEL, "a table pkmodel does not know",
         lambda t: model_doc(t, lambda d: d.update(extras={"a": 1})), ModelFileError,
-        r"unknown field extras; expected one of \['correlations', 'model', 'parameters'"),
+        r"unknown field extras; expected one of \['correlations', 'covariates', 'derived', "
+        r"'dosing', 'model', 'odes', 'outputs', 'parameters'"),
     Row("model-misspelt-field", MODEL, "a misspelt field (vlaue)",
         lambda t: model_with(t, CL={"vlaue": 0.3}), ModelFileError,
         r"unknown field parameters\.CL\.vlaue; expected one of \['assumed', 'covariates'"),
@@ -1343,6 +1345,155 @@ ROWS = [
         lambda t: validity_file(t, "[validity]\nage_years = [2, 17]\n"), ModelFileError,
         r"m\.toml: validity\.age_years is \[2, 17\]; expected a table \(\[validity\.age_years\] "
         r"with range"),
+    # --- model language ---
+    Row("lang-syntax", MODEL, "an expression that does not parse",
+        lambda t: lang(t, odes='central = "-CL / V * * central"'), ModelFileError,
+        r"m\.toml: odes\.central: syntax error \(invalid syntax\) at column 11 of "
+        r"'-CL / V \* \* central'"),
+    Row("lang-unknown-name", MODEL, "a name that is nothing (a typo)",
+        lambda t: lang(t, odes='central = "-CL / V * centrl"'), ModelFileError,
+        r"odes\.central: unknown name 'centrl' \(did you mean 'central'\?\) at column 11 of "
+        r"'-CL / V \* centrl'; expected a parameter, covariate, compartment, t, or a derived name"),
+    Row("lang-unknown-function", MODEL, "a function the language does not have",
+        lambda t: lang(t, outputs='conc = "ln(central) / V"'), ModelFileError,
+        r"outputs\.conc: unknown function 'ln' .*at column 1 of 'ln\(central\) / V'; expected one "
+        r"of \['exp', 'log', 'sqrt', 'abs', 'min', 'max', 'where'\]"),
+    Row("lang-python-call", MODEL, "Python smuggled into an expression",
+        lambda t: lang(t, outputs='conc = "__import__(\'os\').system(\'ls\')"'), ModelFileError,
+        r"outputs\.conc: attribute access is not in the language at column 1"),
+    Row("lang-operator", MODEL, "an operator the language does not have (//)",
+        lambda t: lang(t, outputs='conc = "central // V"'), ModelFileError,
+        r"outputs\.conc: operator '//' at column 1 of 'central // V'; expected one of "
+        r"\+ - \* / \*\* and unary -"),
+    Row("lang-text-literal", MODEL, "a quoted word where a number belongs",
+        lambda t: lang(t, odes='central = "-\'CL\' * central"'), ModelFileError,
+        r"odes\.central: text \(a string\) is not a number at column 2"),
+    Row("lang-comparison-as-number", MODEL, "a comparison used as a number",
+        lambda t: lang(t, outputs='conc = "central > 1"'), ModelFileError,
+        r"outputs\.conc: a comparison used as a number at column 1 of 'central > 1'; expected a "
+        r"number \(comparisons go in where\(cond, a, b\)\)"),
+    Row("lang-where-condition", MODEL, "where() whose condition is not a comparison",
+        lambda t: lang(t, outputs='conc = "where(central, 1, 0)"'), ModelFileError,
+        r"outputs\.conc: where\(\) condition is not a comparison at column 7"),
+    Row("lang-not-text", MODEL, "an equation written as a number",
+        lambda t: lang(t, odes="central = 0"), ModelFileError,
+        r"odes\.central is 0 \(int\); expected an expression as text, e\.g\. \"0\""),
+    Row("lang-non-ascii", MODEL, "a character outside ASCII (a minus sign)",
+        lambda t: lang(t, odes='central = "\u2212CL / V * central"'), ModelFileError,
+        r"odes\.central: character '\u2212' at column 1"),
+    Row("lang-exponent", MODEL, "a constant power too large to compute",
+        lambda t: lang(t, outputs='conc = "central / V * 10 ** 10 ** 10"'), ModelFileError,
+        r"outputs\.conc: exponent 1e\+10 at column 21 of .*; expected \|exponent\| <= 1000"),
+    Row("lang-divide-by-zero", MODEL, "a constant part that divides by zero",
+        lambda t: lang(t, outputs='conc = "central / V / (1 - 1)"'), ModelFileError,
+        r"outputs\.conc: the constant '1 / \(1 - 1\)'|outputs\.conc: .*division by zero"),
+    Row("lang-no-equation", MODEL, "a compartment without an equation",
+        lambda t: lang(t, compartments='["central", "peripheral"]'), ModelFileError,
+        r"odes: compartment 'peripheral' has no equation; expected one expression per "
+        r"compartment of model\.compartments"),
+    Row("lang-equation-not-compartment", MODEL, "an equation for a compartment not listed",
+        lambda t: lang(t, odes='central = "-CL / V * central"\nperiph = "0"'), ModelFileError,
+        r"odes\.periph: 'periph' is not a compartment; expected one of model\.compartments "
+        r"\['central'\]"),
+    Row("lang-compartments-text", MODEL, "compartments as one text, not a list",
+        lambda t: lang(t, compartments='"central"'), ModelFileError,
+        r"model\.compartments is 'central'; expected a list of compartment names in order"),
+    Row("lang-compartment-twice", MODEL, "a compartment named twice",
+        lambda t: lang(t, compartments='["central", "central"]'), ModelFileError,
+        r"model\.compartments repeats \['central'\]; expected each name once"),
+    Row("lang-compartment-reserved", MODEL, "a compartment named like time (t)",
+        lambda t: lang(t, compartments='["central", "t"]', odes='central = "0"\nt = "0"'),
+        ModelFileError, r"model\.compartments has 't', which the language reserves \(time, h\)"),
+    Row("lang-name-clash", MODEL, "a compartment named like a parameter",
+        lambda t: lang(t, compartments='["central", "V"]', odes='central = "0"\nV = "0"'),
+        ModelFileError, r"'V' is in both model\.compartments and parameters; expected each name "
+        r"in one"),
+    Row("lang-dose-compartment", MODEL, "a dose compartment that is not a compartment",
+        lambda t: lang(t, extra_model='dose_compartment = "depot"'), ModelFileError,
+        r"model\.dose_compartment is 'depot'; expected one of \['central'\]"),
+    Row("lang-no-conc", MODEL, "no conc among the outputs",
+        lambda t: lang(t, outputs='level = "central / V"'), ModelFileError,
+        r"outputs has no 'conc'; expected conc = the concentration \(mg/L\) that exposure reads"),
+    Row("lang-no-odes", MODEL, "compartments without [odes]",
+        lambda t: lang(t, odes=None), ModelFileError,
+        r"table \[odes\] is missing; expected d\(amount\)/dt \(mg/h\) of every compartment"),
+    Row("lang-no-outputs", MODEL, "equations without [outputs]",
+        lambda t: lang(t, outputs=None), ModelFileError,
+        r"table \[outputs\] is missing; expected conc = the concentration \(mg/L\)"),
+    Row("lang-both-forms", MODEL, "a named structure and compartments together",
+        lambda t: lang(t, extra_model='structure = "one_compartment_oral"'), ModelFileError,
+        r"model\.structure given with model\.compartments; expected one form"),
+    Row("lang-odes-with-structure", MODEL, "[odes] in a file that names a structure",
+        lambda t: model_doc(t, lambda d: d.update(odes={"depot": "-ka * depot"})),
+        ModelFileError, r"\[odes\] given with model\.structure; the language's sections need "
+        r"model\.compartments instead"),
+    Row("lang-unit-missing", MODEL, "a parameter without a unit",
+        lambda t: lang(t, cl_unit=None), ModelFileError,
+        r"parameters\.CL\.unit is missing; every number names its unit"),
+    Row("lang-unit-unknown", MODEL, "a unit outside mg, L, h, kg, years",
+        lambda t: lang(t, cl_unit='"ml/min"'), ModelFileError,
+        r"parameters\.CL\.unit is 'ml/min'; expected a unit made of mg, L, h, kg, years, cm, m2, "
+        r"1 joined by \* and /"),
+    Row("lang-unused-parameter", MODEL, "a parameter no expression uses (a typo elsewhere)",
+        lambda t: lang(t, extra='[parameters.KA]\nvalue = 1.0\nunit = "1/h"'), ModelFileError,
+        r"parameters\.KA is not used by any expression; expected every parameter in \[derived\], "
+        r"\[odes\], \[outputs\] or \[dosing\]"),
+    Row("lang-derived-itself", MODEL, "a derived name defined by itself",
+        lambda t: lang(t, extra='[derived]\nK = "K * CL / V"'), ModelFileError,
+        r"derived\.K: 'K' refers to itself at column 1 of 'K \* CL / V'; expected names defined "
+        r"above it"),
+    Row("lang-derived-order", MODEL, "a derived name used before it is defined",
+        lambda t: lang(t, extra='[derived]\nA = "B * 2"\nB = "CL / V"'), ModelFileError,
+        r"derived\.A: 'B' is used before \[derived\] defines it at column 1 of 'B \* 2'"),
+    Row("lang-derived-shadows", MODEL, "a derived name that shadows a parameter",
+        lambda t: lang(t, extra='[derived]\nCL = "2 * V"'), ModelFileError,
+        r"derived\.CL shadows the parameter 'CL'; expected a new name"),
+    Row("lang-modifier-unknown", MODEL, "a dose modifier NONMEM does not have",
+        lambda t: lang(t, extra='[dosing.central]\nbioav = "1"'), ModelFileError,
+        r"dosing\.central\.bioav is not a dose modifier; expected one of \['F', 'lag', 'rate', "
+        r"'duration'\]"),
+    Row("lang-modifier-amount", MODEL, "a dose modifier that depends on an amount",
+        lambda t: lang(t, extra='[dosing.central]\nF = "central / 100"'), ModelFileError,
+        r"dosing\.central\.F: 'central' in a dose modifier at column 1 of 'central / 100'; "
+        r"expected parameters, covariates and derived names of those only"),
+    Row("lang-modifier-compartment", MODEL, "dose modifiers of a compartment not listed",
+        lambda t: lang(t, extra='[dosing.depot]\nF = "0.5"'), ModelFileError,
+        r"dosing\.depot: 'depot' is not a compartment; expected one of model\.compartments"),
+    Row("lang-covariate-undeclared", MODEL, "a covariate used but not declared",
+        lambda t: lang(t, odes='central = "-CL * CRCL / V * central"'), ModelFileError,
+        r"odes\.central: unknown name 'CRCL' \(did you mean 'CL'\?\) at column 7 .*a covariate "
+        r"is declared as \[covariates\.NAME\] with its unit"),
+    Row("lang-covariate-unit", MODEL, "a covariate declared without a unit",
+        lambda t: lang(t, extra='[covariates.CRCL]\nsource = "creatinine clearance"'),
+        ModelFileError, r"covariates\.CRCL\.unit is missing; every covariate names its unit"),
+    Row("lang-covariate-cohort-unit", MODEL, "a cohort covariate declared in another unit",
+        lambda t: lang(t, extra='[covariates.weight_kg]\nunit = "mg"'), ModelFileError,
+        r"covariates\.weight_kg is declared as 'mg'; the cohort gives weight_kg as 'kg'"),
+    Row("lang-covariate-absent", MODEL, "a declared covariate the cohort does not carry",
+        lambda t: run(lang(t, odes='central = "-CL * CRCL / 100 / V * central"',
+                           extra='[covariates.CRCL]\nunit = "L/h"')), ValueError,
+        r"model 'lang' uses covariate 'CRCL' \(L/h\), which the cohort does not have; expected "
+        r"cohort\.with_covariates\(CRCL=\.\.\.\)"),
+    Row("lang-analytic-nonlinear", OPTIONS, "engine='analytic' on a nonlinear model",
+        lambda t: run(lang(t, odes='central = "-CL * central / (1 + central)"'), engine="analytic"),
+        ValueError, r"engine 'analytic' cannot simulate model 'lang': the model is nonlinear \("
+        r".*odes\.central: -CL \* central / \(1 \+ central\) is not affine in the amounts \(central "
+        r"appears in a denominator\)\)"),
+    Row("lang-find-dose-nonlinear", OTHER, "find_dose on a nonlinear model",
+        lambda t: pk.find_dose(lang(t, odes='central = "-CL * central / (1 + central)"'), CHILD,
+                               0.3, max_mg_per_dose=None, max_mg_per_day=None), ValueError,
+        r"find_dose: model 'lang' is nonlinear \(.*\); the exact dose finding needs a linear "
+        r"model"),
+    Row("lang-chunked-outputs", OPTIONS, "a chunked run of a model with outputs besides conc",
+        lambda t: run(lang(t, outputs='conc = "central / V"\namount = "central"'), chunk_size=1),
+        ValueError, r"model 'lang' has outputs \['conc', 'amount'\]; a chunked run .* carries conc "
+        r"only"),
+    Row("lang-ss-time-varying", EVENTS, "a steady-state dose on a nonlinear model that uses t",
+        lambda t: run(lang(t, odes='central = "-CL * central / (1 + central) * (1 + t / 100)"'),
+                      regimen=pk.read_events(pd.DataFrame({"ID": [1], "TIME": [0.0],
+                                                           "AMT": [10.0], "EVID": [1], "CMT": [1],
+                                                           "SS": [1], "II": [12.0]}))),
+        ValueError, r"model 'lang': a steady-state dose \(SS\) needs equations free of t"),
 ]
 
 
@@ -1396,6 +1547,20 @@ def protocol(**fields):
     base = {"start": pk.Regimen.weight_based(2.0, 3, 7), "visits": (pk.Visit(48.0, (40.0, 48.0)),),
             "days": 7, "target_range": (0.08, 0.4)}
     return pk.Protocol(**{**base, **fields})
+
+
+# --- model language: inputs of its rows -------------------------------------------------------
+
+def lang(tmp: Path, compartments='["central"]', odes='central = "-CL / V * central"',
+         outputs='conc = "central / V"', cl_unit='"L/h"', extra_model="", extra="") -> pk.Model:
+    """A one-compartment model written in the language, with one part changed (None: left out)."""
+    parts = [f'[model]\nname = "lang"\ncompartments = {compartments}\n{extra_model}',
+             "[parameters.CL]\nvalue = 1.0" + ("" if cl_unit is None else f"\nunit = {cl_unit}"),
+             '[parameters.V]\nvalue = 10.0\nunit = "L"']
+    parts += [f"[odes]\n{odes}"] if odes is not None else []
+    parts += [f"[outputs]\n{outputs}"] if outputs is not None else []
+    parts += [extra] if extra else []
+    return pk.load_model(write_text(tmp / "m.toml", "\n\n".join(parts) + "\n"))
 
 
 def write_text(path: Path, text: str) -> Path:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 STUDIES = ["01_quickstart", "02_tid_vs_qid", "03_titration_12_weeks", "04_card_vs_published_model",
-           "05_dose_finding", "07_precision_dosing"]
+           "05_dose_finding", "06_your_own_model", "07_precision_dosing"]
 CELL_TIMEOUT_S = 120
 # imports of pkmodel other than `import pkmodel as pk` and `pkmodel.plots`, or private names
 _PRIVATE = re.compile(r"(from|import)\s+pkmodel\.(?!plots\b)\w+|\bpk\.(\w+\.)*_\w")

@@ -60,7 +60,9 @@ def table():
 
 
 def test_every_observation_is_compared_with_every_bundled_model(table):
-    assert set(validation.VALIDATED_MODELS) == set(pk.bundled_models())
+    # every baclofen model; the model language's examples (phenytoin, three compartments, ...)
+    # are illustrations, not models of baclofen's data
+    assert set(validation.VALIDATED_MODELS) == {n for n in pk.bundled_models() if n.startswith("baclofen")}
     assert set(zip(table["observation"], table["model"])) == set(EXPECTED)
 
 

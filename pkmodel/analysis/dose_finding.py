@@ -1,8 +1,11 @@
 """Dose finding: the daily dose that puts steady-state Cavg on a target.
 
-Exact, not searched on simulated curves: every pkmodel structure is linear, so
-at steady state a child's average concentration over a dosing interval is
-Cavg_i = F_i * dose_i / (CL_i * tau) whatever the structure. With
+Exact, not searched on simulated curves, for a linear model: at steady state a child's
+average concentration over a dosing interval is its single dose's AUC over all time
+divided by tau (superposition), Cavg_i = F_i * dose_i / (CL_i * tau) for every named
+structure, row (-K)^-1 e * F * dose / tau for a linear model of the language. A nonlinear
+model (Michaelis-Menten elimination: Cavg grows faster than the dose) is refused with the
+compiler's reason: no one factor turns a dose into its Cavg. With
 dose_i = min(u_i * x, cap) for the dose variable x (mg/kg/day: u_i = weight_i /
 doses_per_day; a band's fixed mg per dose: u_i = 1), Cavg_i is proportional to
 x until the cap binds. Without caps the median of Cavg is x times a constant,
@@ -22,6 +25,7 @@ from .._checks import is_number
 from ..population.cohort import Cohort
 from ..dosing.regimen import Regimen
 from .exposure import check_range
+from .steady_state import auc_per_mg
 from ..dosing.formulations import DEFAULT_MAX_CHANGE, as_formulation, check_max_change, check_rounding
 from ..model.model import Model
 from ..simulation.simulate import simulate
@@ -104,11 +108,19 @@ def find_dose(model: Model, cohort: Cohort, target: float | tuple[float, float],
         formulation = as_formulation(formulation, "find_dose")
         check_rounding(rounding, "find_dose")
         check_max_change(max_rounding_change, "find_dose", "max_rounding_change")
+    if not model.is_linear:
+        raise ValueError(f"find_dose: model {model.name!r} is nonlinear ({model.nonlinear_reason}); "
+                         "the exact dose finding needs a linear model (Cavg proportional to the "
+                         "dose): simulate candidate doses (pk.compare) and read "
+                         "pk.exposure(..., window='steady_state')")
     unit = Regimen.weight_based(1.0, doses_per_day, 1, max_mg_per_day=max_mg_per_day,
                                 max_mg_per_dose=max_mg_per_dose)
     individual = simulate(model, cohort, unit, [0.0], variability=variability, seed=seed).individual
     tau_h = 24.0 / doses_per_day
-    per_mg = individual.get("F", 1.0) / (individual["CL"] * tau_h)  # Cavg per mg per dose, 1/L
+    if model.structure is not None:
+        per_mg = individual.get("F", 1.0) / (individual["CL"] * tau_h)  # Cavg per mg per dose, 1/L
+    else:
+        per_mg = auc_per_mg(model, individual, model.covariate_values(cohort))[0] / tau_h
     cap_mg = np.broadcast_to(unit.caps(cohort), (len(cohort), unit.time_h.size))[:, 0]  # per child
     weight = cohort.weight_kg
     caps = {"max_mg_per_dose": _cap_used(max_mg_per_dose, "mg", "max_mg_per_dose"),

@@ -29,6 +29,7 @@ import pandas as pd
 from .._checks import is_number, plain
 from ..engines import exact
 from ..simulation.result import Result
+from .steady_state import auc_ss as _auc_ss
 from .windows import STEADY_STATE, Schedule, rows_of, steady_state_windows, window_spec
 
 METHODS = ("auto", "exact", "grid")
@@ -114,14 +115,11 @@ def exposure(result: Result, start: float | None = None, end: float | None = Non
                        "exposure" if spec == STEADY_STATE else None)
     frame = pd.DataFrame({**_rows(result), "start_h": a, "end_h": b,
                           **{name: v[:, 0] for name, v in metrics.items()}})
-    if spec == STEADY_STATE and getattr(result.model, "is_linear", True):
-        if result.occasions.size > 1:
-            warnings.warn("exposure: auc_ss and cavg_ss left out: the parameters change over time "
-                          "(occasions or weight updates), so no one CL gives the steady state",
-                          stacklevel=2)
+    if spec == STEADY_STATE:
+        auc_ss, why = _auc_ss(result, schedule, a, b)
+        if why:
+            warnings.warn(f"exposure: auc_ss and cavg_ss left out: {why}", stacklevel=2)
         else:
-            oral, other = schedule.dose_in(a, b)
-            auc_ss = (result.individual["F"] * oral + other) / result.individual["CL"]
             at = frame.columns.get_loc("swing") + 1
             frame.insert(at, "auc_ss", auc_ss)
             frame.insert(at + 1, "cavg_ss", auc_ss / (b - a))
@@ -212,7 +210,20 @@ def exact_unavailable(result: Result) -> str | None:
         return f"model {result.model.name!r} is nonlinear"
     if result.occasions.size > 1:
         return "the parameters change over time (occasions or weight updates)"
-    return exact.unsupported(result.model.structure, result.individual, result.doses)
+    view = result.model.compartment_model
+    if result.model.structure is None and view.central_index is None:
+        return "the model's concentration is not one compartment's amount times a factor"
+    if (result.model.structure is None and result.model.equations.covariates
+            and getattr(result, "cohort", None) is None):
+        return "the result does not keep the cohort whose covariates the equations use"
+    return exact.unsupported(view, _engine_params(result), result.doses)
+
+
+def _engine_params(result: Result) -> dict:
+    """The individual parameters with the covariates the equations use (the engines' dict)."""
+    if result.model.structure is None and result.model.equations.covariates:
+        return {**result.individual, **result.model.covariate_values(result.cohort)}
+    return result.individual
 
 
 def _options(result, target_range, method, auc_method, where) -> tuple:
@@ -248,7 +259,7 @@ def _stated(frame: pd.DataFrame, used: str) -> pd.DataFrame:
 
 def _schedule(result: Result) -> Schedule:
     return Schedule.of(result.doses, len(result), float(result.times[-1]),
-                       oral=result.model.structure.dose_index)
+                       oral=result.model.compartment_model.dose_index)
 
 
 def _metrics(result, starts, ends, troughs, low_high, used, rule, where) -> dict[str, np.ndarray]:
@@ -260,7 +271,7 @@ def _metrics(result, starts, ends, troughs, low_high, used, rule, where) -> dict
     """
     times, conc = result.times, result.concentrations
     if used == "exact":
-        m = exact.window_exposure(result.model.structure, result.individual,
+        m = exact.window_exposure(result.model.compartment_model, _engine_params(result),
                                   rows_of(result.doses, len(result)), starts, ends, troughs)
     else:
         m = {k: np.full(starts.shape, np.nan) for k in ("auc", "cmax", "tmax", "cmin", "trough")}

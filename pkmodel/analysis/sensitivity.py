@@ -68,6 +68,10 @@ def sensitivity(model: Model, cohort: Cohort, regimen: Regimen,
     where = "sensitivity"
     if not isinstance(model, Model):
         raise TypeError(f"{where}: model is {type(model).__name__}; expected a Model (pk.load_model)")
+    if model.structure is None:
+        raise ValueError(f"{where}: model {model.name!r} is written in the model language; "
+                         "sensitivity varies the assumed numbers of the named structures (its "
+                         "steady state is F dose / CL)")
     metrics = tuple(metrics)
     bad = [m for m in metrics if m not in METRICS]
     if bad or not metrics:

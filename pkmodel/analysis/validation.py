@@ -35,7 +35,8 @@ import pandas as pd
 from ..population.cohort import Cohort
 from ..dosing.regimen import Regimen
 from .exposure import exposure
-from ..model.model import Model, load_model
+from ..model.files import load_model
+from ..model.model import Model
 from ..simulation.simulate import simulate
 
 QUANTITIES = {  # name: (unit, meaning)
@@ -152,7 +153,10 @@ def terminal_rate(model: Model, individual) -> np.ndarray:
     The slope a log-linear fit of the late concentrations measures (the disposition's
     slow phase, or absorption when that is slower: flip-flop).
     """
-    rates = model.structure.rate_matrix(individual)
+    if not model.is_linear:
+        raise ValueError(f"terminal_rate: model {model.name!r} is nonlinear "
+                         f"({model.nonlinear_reason}); its terminal rate depends on the dose")
+    rates = model.compartment_model.rate_matrix(individual)
     return np.min(-np.linalg.eigvals(rates).real, axis=1)
 
 

@@ -50,14 +50,39 @@ class AnalyticEngine:
         return {}
 
     def supports(self, model, doses) -> str | None:
-        """None for a linear model; a nonlinear one (the model language) is the ode engine's."""
-        if not getattr(model, "is_linear", True):
-            return f"model {model.name!r} is nonlinear (the analytic engine solves linear models)"
-        return None
+        """None for a linear model (dx/dt = K x between doses); else why not (a nonlinear
+        model, with the compiler's reason, is the ode engine's)."""
+        if getattr(model, "equations", None) is None:   # a named structure (or no model yet)
+            return None
+        return model.compartment_model.analytic_reason
 
-    def simulate(self, model, params, doses, times_h: np.ndarray, **options: Any) -> np.ndarray:
-        """Concentrations, shape (n_subjects, n_times), mg/L (`simulate` below)."""
-        return simulate(model.structure, params, doses, times_h)
+    def simulate(self, model, params, doses, times_h: np.ndarray, **options: Any):
+        """Concentrations, shape (n_subjects, n_times), mg/L (`simulate` below); a model of
+        the language with outputs other than one compartment's concentration: every output,
+        evaluated on the exact amounts (`outputs`)."""
+        view = model.compartment_model
+        if model.structure is not None or view.central_index is not None:
+            return simulate(view, params, doses, times_h)
+        out = outputs(view, params, doses, times_h)
+        return out["conc"] if len(out) == 1 else out
+
+
+def outputs(view, params, doses, times_h: np.ndarray) -> dict[str, np.ndarray]:
+    """Every output of a linear SystemStructure, each (n_subjects, n_times): the amounts of
+    every compartment solved exactly (one read-out each), then the output expressions."""
+    amounts = np.stack([simulate(view.observe(j), params, doses, times_h)
+                        for j in range(len(view.compartments))], axis=-1)   # (n, n_times, m)
+    epochs = as_epochs(params)
+    which = epochs.at(times_h)
+    out: dict[str, np.ndarray] = {}
+    for e, p in enumerate(epochs.params):   # over epochs: each its own parameters
+        cols = np.flatnonzero(which == e)
+        if cols.size == 0:
+            continue
+        read = view.bind(p).outputs(times_h[cols], amounts[:, cols])
+        for name, value in read.items():
+            out.setdefault(name, np.zeros(amounts.shape[:2]))[:, cols] = value
+    return out
 
 
 def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs,

@@ -144,7 +144,7 @@ def _shared_input(structure: Structure, epochs: Epochs, doses: Doses, m: int) ->
     oral = doses.compartment == structure.dose_index
     amounts, lag = doses.amount_mg, np.zeros(doses.time_h.size)
     for e in np.unique(which[oral]):  # over epochs: F and tlag of the epoch a dose falls in
-        f, tlag = epochs.params[e]["F"], epochs.params[e]["tlag"]
+        f, tlag = structure.dose_modifiers(epochs.params[e])
         here = (which == e) & oral
         if np.any(f != 1):
             amounts = np.where(here, amounts * f[:, None], amounts)
@@ -191,8 +191,9 @@ def _subject_input(structure: Structure, epochs: Epochs, doses: SubjectDoses, m:
     amount, lag = doses.amount_mg.copy(), np.zeros(doses.time_h.size)
     for e in np.unique(which[oral]):
         here = (which == e) & oral
-        amount[here] *= epochs.params[e]["F"][subject[here]]
-        lag[here] = epochs.params[e]["tlag"][subject[here]]
+        f, tlag = structure.dose_modifiers(epochs.params[e])
+        amount[here] *= f[subject[here]]
+        lag[here] = tlag[subject[here]]
     rep, times, ss, ii, since = _arrivals(doses.time_h, lag, doses.ss, doses.ii_h)
     subject, amount = subject[rep], amount[rep]
     compartment, rate = doses.compartment[rep], doses.rate_mg_per_h[rep]

@@ -44,7 +44,7 @@ def unsupported(structure: Structure, params: Mapping[str, np.ndarray],
     """Why exact exposure cannot be computed for these doses, or None."""
     steady = doses.ss > 0
     if steady.any():
-        lagged = (doses.compartment[steady] == structure.dose_index).any() and np.any(params["tlag"] != 0)
+        lagged = (doses.compartment[steady] == structure.dose_index).any() and np.any(structure.dose_modifiers(params)[1] != 0)
         if lagged or isinstance(doses, SubjectDoses) or doses.offset_h is not None:
             return ("steady-state doses (SS) with a lag time, timing jitter or dose times that "
                     "differ between subjects")
@@ -91,7 +91,7 @@ class _Path:
         self.solution = solution(structure, params, inputs.infusion_into)
         self.rates = structure.rate_matrix(params, infusion_into=inputs.infusion_into)  # (n, m, m)
         self.m, self.c = self.rates.shape[1], structure.central_index
-        self.inv_volume = 1.0 / params[structure.volume]
+        self.inv_volume = structure.inv_volume(params)
         n = self.inv_volume.size
         self.rows = np.arange(n)
         times, amounts = inputs.times_h, inputs.amounts_mg

@@ -78,3 +78,26 @@ def steady_state(step: np.ndarray, amount_mg: np.ndarray, compartment) -> np.nda
     dose = np.zeros((n, m, 1))
     dose[np.arange(n), compartment, 0] = amount_mg
     return np.linalg.solve(system, dose)[:, :, 0].T
+
+
+def auc_per_dose(rates: np.ndarray, row: np.ndarray, compartment: int) -> np.ndarray:
+    """AUC over all time of the read-out row . x after 1 mg into `compartment`: row (-K)^-1 e.
+
+    The integral of exp(K t) from 0 to infinity is (-K)^-1 when every amount is eventually
+    eliminated; at steady state the AUC over one dosing interval is this times the dose
+    (superposition: exact for a linear model only).
+
+    rates : ndarray, shape (n_subjects, m, m), K in 1/h
+    row : ndarray, shape (n_subjects, m), the output per mg in each compartment, 1/L
+
+    Returns ndarray, shape (n_subjects,), mg*h/L per mg.
+    """
+    n, m = row.shape
+    unit = np.zeros((n, m, 1))
+    unit[:, compartment, 0] = 1.0
+    try:
+        x = np.linalg.solve(-rates, unit)[:, :, 0]   # mg*h in each compartment per mg
+    except np.linalg.LinAlgError:
+        raise ValueError("auc_per_dose: the rate matrix is singular (a compartment whose amount "
+                         "is never eliminated); expected every compartment to empty") from None
+    return sum_of_products((row[:, j], x[:, j]) for j in range(m))

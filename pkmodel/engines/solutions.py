@@ -44,7 +44,7 @@ class Solution:
         self.m = len(structure.compartments)
         self.central = structure.central_index   # the compartment read out
         self.dose = structure.dose_index
-        self.inv_volume = 1.0 / params[structure.volume]
+        self.inv_volume = structure.inv_volume(params)
         self._steps: dict[float, np.ndarray] = {}
         self._rows: dict[bytes, np.ndarray] = {}
 

@@ -74,6 +74,10 @@ def individual_dose(fit: IndividualFit, target, *, doses_per_day: int = 3,
     if not getattr(fit.model, "is_linear", True):  # every Structure is linear; a compiled model says
         raise ValueError(f"individual_dose: model {fit.model.name!r} is nonlinear; exposure is not "
                          "proportional to the dose, expected a linear model")
+    if fit.model.structure is None:
+        raise ValueError(f"individual_dose: model {fit.model.name!r} is written in the model "
+                         "language; individual doses are computed for the named structures "
+                         "(F dose / (CL tau)) only so far")
     tau_h = 24.0 / doses_per_day
     cap = min(positive("individual_dose", "max_mg_per_dose", max_mg_per_dose, optional=True),
               positive("individual_dose", "max_mg_per_day", max_mg_per_day, optional=True)

@@ -56,7 +56,7 @@ def estimate_individual(model: Model, data, *, cohort: Cohort | None = None,
     [2.1, 30.4]
     """
     check_model(model)
-    name = engine_name(engine, "estimate_individual")
+    name = engine_name(engine, "estimate_individual", model)
     return fit_problem(model, read_problem(model, data, cohort), name)
 
 

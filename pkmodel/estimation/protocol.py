@@ -179,6 +179,10 @@ def simulate_protocol(model: Model, cohort: Cohort, protocol: Protocol, *,
     """
     if not isinstance(model, Model):
         raise TypeError(f"simulate_protocol: model is a {type(model).__name__}; expected a Model")
+    if model.structure is None:
+        raise ValueError(f"simulate_protocol: model {model.name!r} is written in the model "
+                         "language; protocol trials use individual_dose, which needs a named "
+                         "structure so far")
     if not isinstance(cohort, Cohort):
         raise TypeError(f"simulate_protocol: cohort is a {type(cohort).__name__}; expected a Cohort")
     if not isinstance(protocol, Protocol):

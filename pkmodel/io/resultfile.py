@@ -112,7 +112,7 @@ class SavedResult:
         """The Model, loaded from the model file's bytes stored in the result (path None)."""
         import tempfile
 
-        from ..model.model import load_model
+        from ..model.files import load_model
 
         if self.model_bytes is None:
             raise ValueError(f"the result's model {self.provenance['model']!r} was built in memory "

@@ -357,7 +357,8 @@ class System:
                           "derived names in the order they are defined")
             close = difflib.get_close_matches(name, known, n=1)
             expr.fail(at, f"unknown name {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
-                      "a parameter, covariate, compartment, t, or a derived name defined above")
+                      "a parameter, covariate, compartment, t, or a derived name defined above "
+                      "(a covariate is declared as [covariates.NAME] with its unit)")
         return expr
 
     @classmethod

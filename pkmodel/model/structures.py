@@ -104,6 +104,14 @@ class Structure:
     def central_index(self) -> int:
         return self.compartments.index("central")
 
+    def inv_volume(self, p: Mapping[str, np.ndarray]) -> np.ndarray:
+        """1 / the central volume, 1/L, shape (n_subjects,): conc = amount in central / V."""
+        return 1.0 / p[self.volume]
+
+    def dose_modifiers(self, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """F (fraction) and lag (h) of doses into the depot, shape (n_subjects,)."""
+        return p["F"], p["tlag"]
+
     @property
     def label(self) -> str:
         if self.absorption == "transit":

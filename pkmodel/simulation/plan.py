@@ -90,14 +90,22 @@ class Plan:
                                  kappa[:, o]) for c, o in zip(covariates, occasion)))
                 for p in params.params:
                     _check_individual(model, p, cohort, first)
+                # the covariates the equations use (model language) go with the parameters
+                params = Epochs(start_h=starts, params=tuple(
+                    {**p, **model.covariate_values(c)} for p, c in zip(params.params, covariates)))
             else:
                 params = _with_kappas(own, model.iov_names, kappa[:, 0])
                 _check_individual(model, params, cohort, first)
-            blocks.append(engine.simulate(model, params, doses, times_h, **self.engine_options))
+                params.update(model.covariate_values(cohort))
+            blocks.append(_outputs(engine.simulate(model, params, doses, times_h,
+                                                   **self.engine_options), model))
             individual.append(own)
             etas.append(eta)
             kappas.append(kappa)
-        return Result(times=times_h, concentrations=np.concatenate(blocks) if replicates else blocks[0],
+        outputs = {name: np.concatenate([b[name] for b in blocks]) if len(blocks) > 1
+                   else blocks[0][name] for name in blocks[0]}
+        return Result(times=times_h, concentrations=outputs.pop("conc"),
+                      outputs=outputs or None,
                       individual={k: np.concatenate([p[k] for p in individual]) for k in individual[0]},
                       etas=np.concatenate(etas), kappas=np.concatenate(kappas), occasions=starts,
                       cohort=cohort, doses=doses, model=model, engine=engine.name, seed=entropy,
@@ -106,20 +114,41 @@ class Plan:
 
 
 
+def _outputs(block, model: Model) -> dict[str, np.ndarray]:
+    """An engine's answer as {output: (n_subjects, n_times)}: an array is the concentration;
+    a mapping must hold every output of the model."""
+    if not isinstance(block, Mapping):
+        return {"conc": block}
+    missing = [n for n in model.outputs if n not in block]
+    if missing:
+        raise ValueError(f"engine returned outputs {sorted(block)}; model {model.name!r} has "
+                         f"{list(model.outputs)} ({missing[0]!r} missing)")
+    return {n: block[n] for n in model.outputs}
+
+
 def _check_individual(model: Model, params: Mapping[str, np.ndarray], cohort: Cohort,
                       first: int) -> None:
-    """Refuse a child whose parameter is not a finite number > 0 (tlag >= 0), naming both."""
-    dimensions = {**model.structure.parameters, **{n: d for n, (d, _) in OPTIONAL.items()}}
+    """Refuse a child whose parameter is not a finite number > 0 (tlag >= 0), naming both;
+    in the model language, not a finite number."""
+    if model.structure is None:
+        dimensions = {}
+    else:
+        dimensions = {**model.structure.parameters, **{n: d for n, (d, _) in OPTIONAL.items()}}
     for name, values in params.items():
-        ok = np.isfinite(values) & ((values >= 0) if name == "tlag" else (values > 0))
+        if name not in dimensions:   # the model language: any finite number, in its own unit
+            ok = np.isfinite(values)
+        else:
+            ok = np.isfinite(values) & ((values >= 0) if name == "tlag" else (values > 0))
         bad = np.flatnonzero(~ok)
         if bad.size:
             i = int(bad[0])
-            unit = UNITS[dimensions[name]][-1]
+            unit = (UNITS[dimensions[name]][-1] if name in dimensions
+                    else model.parameters[name].unit.removesuffix("/kg"))
             raise ValueError(
                 f"model {model.name!r}: child ID {plain(cohort.ids[i])} (position {first + i}) "
-                f"has {name} = {plain(values[i])!r} {unit}; expected a finite number "
-                f"{'>= 0' if name == 'tlag' else '> 0'} (from the model's value "
+                f"has {name} = {plain(values[i])!r} {unit}; expected a finite number"
+                f"{'' if name not in dimensions else ' >= 0' if name == 'tlag' else ' > 0'} "
+                "(from the model's value "
                 f"{model.parameters[name].value!r} {model.parameters[name].unit}, the child's "
                 f"weight {plain(cohort.weight_kg[i])!r} kg, covariates and random effects)")
 

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Mapping
 
 import numpy as np
@@ -104,16 +105,23 @@ class Result(Simulated):
         False: typical children, no random effects and no residual error.
     replicate : ndarray of int, shape (n_rows,), or None
         Uncertainty replicate of each row.
+    outputs : {name: ndarray, shape (n_rows, n_times)}, or None
+        The model's outputs other than conc (an effect, an amount; `[outputs]` of the
+        model language), read-only, in the model's order; None when it has only conc.
     """
 
     concentrations: np.ndarray
     doses: Doses | SubjectDoses    # per_subject(): each child's doses, either way
     replicate: np.ndarray | None = None
     variability: bool = True
+    outputs: Mapping[str, np.ndarray] | None = None
 
     def __post_init__(self):
         super().__post_init__()
         object.__setattr__(self, "concentrations", _frozen(self.concentrations))
+        if self.outputs is not None:
+            object.__setattr__(self, "outputs", MappingProxyType(
+                {name: _frozen(v) for name, v in self.outputs.items()}))
         if self.replicate is not None:
             object.__setattr__(self, "replicate", readonly(self.replicate, dtype=np.int64))
 

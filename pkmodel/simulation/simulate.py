@@ -108,6 +108,9 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
     _expect(cohort, Cohort, "cohort", "a Cohort")
     _expect(regimen, (Regimen, EventTable), "regimen", "a Regimen or an event table (pk.read_events)")
     engine_ = get_engine(engine, model)
+    reason = engine_.supports(model, None)
+    if reason is not None:   # before anything is drawn: e.g. "analytic" on a nonlinear model
+        raise ValueError(f"engine {engine_.name!r} cannot simulate model {model.name!r}: {reason}")
     options = engine_.options(**engine_options)
     for name, flag in (("variability", variability), ("strict", strict)):
         if not isinstance(flag, (bool, np.bool_)):
@@ -120,7 +123,7 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
     entropy = _variability.seed_entropy(seed) if variability or drawn_doses else None
 
     if isinstance(regimen, EventTable):
-        regimen.check_compartments(model.structure)
+        regimen.check_compartments(model.compartment_model)
     validity.check_cohort(model, cohort, bool(strict))
     plan = Plan(model=model, regimen=regimen, times_h=times_h, engine=engine_,
                 engine_options=options, variability=bool(variability), entropy=entropy,
@@ -128,6 +131,10 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
                 replicates=n_replicates if replicates else None)
     whole = (chunk_size, keep, window, out, client, backend, target_range) == (
         None, "concentrations", None, None, None, None, None)
+    if not whole and len(model.outputs) > 1:
+        raise ValueError(f"model {model.name!r} has outputs {list(model.outputs)}; a chunked run "
+                         "(chunk_size, keep, window, out, client, backend, target_range) carries "
+                         "conc only: expected a whole run for its other outputs")
     doses = None
     for_doses = getattr(engine_, "for_doses", None)
     if for_doses is not None:  # options that follow the doses need them first (ode: atol's floor)
