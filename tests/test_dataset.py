@@ -22,18 +22,8 @@ NMTEST = pk.load_model(HERE / "data" / "nmtest_1cmt.toml")
 NMTEST_DOSING = {"central": {"F": "BIOAV", "lag": "LAGT", "rate": "RAT2", "duration": "DUR2"}}
 RTOL = 1e-4      # NONMEM prints 5 significant digits (its rounding alone reaches 5e-5)
 FLOOR = 1e-6     # relative error where |CP| > FLOOR, absolute below (CP in NONMEM's units)
-# nlmixr2 scenarios (nlmixr2/nmtests data/1001-data.R) that pkmodel does not match: SS doses
-# whose lag is longer than II, or a lagged SS infusion longer than II with ADDL. NONMEM 7.4.3's
-# profile there is not the periodic steady state at TIME with the lagged doses still to
-# arrive (pkmodel's construction, which matches every other lagged SS scenario, e.g.
-# mrgsolve 9, 11, 15, 23-25 and nlmixr2 109-311, 425-725): the rule it follows is not known.
-NOT_MATCHED = {310: "SS infusion, lag 7.4, duration 40.6 h > II 12, ADDL 4: later doses differ",
-               409: "SS infusion, lag 46 > II 24", 410: "SS infusion, lag 17 > II 12",
-               411: "SS infusion, lag 17 > II 12", 415: "SS bolus, lag 28 > II 24",
-               509: "SS infusion, lag 27.16 > II 24", 510: "SS infusion, lag 34 > II 12",
-               610: "SS infusion, lag 31.4 > II 12", 709: "SS infusion, lag 43.88 > II 24",
-               809: "SS infusion, lag 70 > II 24", 825: "SS infusion, lag 34 > II 12",
-               909: "SS infusion, lag 51.16 > II 24", 1009: "SS infusion, lag 67.88 > II 24"}
+# Every scenario matches, the lag > II ones included, where NONMEM's state at TIME is the
+# steady state II - lag (< 0) after an arrival (negative amounts in nlmixr2 IDs 409-1009).
 
 
 def _nmtest(suite: str, engine: str):
@@ -63,25 +53,20 @@ def _worst(suite: str, engine: str, scenario: int) -> float:
     return float(rel.max(initial=0.0))
 
 
-def _cases(ids, suite):
-    return [pytest.param(i, marks=pytest.mark.xfail(reason=NOT_MATCHED[i], strict=True))
-            if suite == "nlmixr2" and i in NOT_MATCHED else i for i in ids]
-
-
 NLMIXR2_IDS = list(range(1, 27)) + [102, 109, 110, 111, 125, 210, 211, 225, 310, 311, 325, 409, 410,
                                     411, 415, 425, 509, 510, 525, 609, 610, 625, 709, 725, 809, 825,
                                     909, 1009]
 
 
 @pytest.mark.parametrize("engine", ["analytic", "ode"])
-@pytest.mark.parametrize("scenario", _cases(range(1, 30), "mrgsolve"))
+@pytest.mark.parametrize("scenario", range(1, 30))
 def test_mrgsolve_nmtests_every_record_within_1e4_of_nonmem(scenario, engine):
     # NONMEM 7.5.1, every record (dose records and observations at dose times included)
     assert _worst("mrgsolve", engine, scenario) <= RTOL
 
 
 @pytest.mark.parametrize("engine", ["analytic", "ode"])
-@pytest.mark.parametrize("scenario", _cases(NLMIXR2_IDS, "nlmixr2"))
+@pytest.mark.parametrize("scenario", NLMIXR2_IDS)
 def test_nlmixr2_nmtests_every_record_within_1e4_of_nonmem(scenario, engine):
     # NONMEM 7.4.3, every record
     assert _worst("nlmixr2", engine, scenario) <= RTOL

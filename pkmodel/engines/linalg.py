@@ -82,7 +82,8 @@ def steady_state(step: np.ndarray, amount_mg: np.ndarray, compartment) -> np.nda
 
 def dataset_steady_state(rates: np.ndarray, amount_mg: np.ndarray, compartment: np.ndarray,
                          ii_h: np.ndarray, lag_h: np.ndarray, rate_mg_per_h: np.ndarray,
-                         duration_h: np.ndarray, constant: np.ndarray) -> np.ndarray:
+                         duration_h: np.ndarray, constant: np.ndarray,
+                         running: np.ndarray | None = None) -> np.ndarray:
     """Amounts and infusion rates at TIME of a NONMEM steady-state dose, exact (linear models).
 
     The dose is given every ii_h forever, each arriving lag_h after its time;
@@ -97,6 +98,9 @@ def dataset_steady_state(rates: np.ndarray, amount_mg: np.ndarray, compartment: 
     rates : ndarray, shape (n, m, m), 1/h: dx/dt = K x + r
     amount_mg, ii_h, lag_h, rate_mg_per_h (0: bolus), duration_h : shape (n,)
     compartment : ndarray of int, shape (n,), 0-based
+    running : ndarray of int, shape (n,), optional
+        How many infusions run at TIME, as the caller counts them (whose ends are its events:
+        the two must agree where an end falls on TIME within rounding)
 
     Returns
     -------
@@ -130,11 +134,13 @@ def dataset_steady_state(rates: np.ndarray, amount_mg: np.ndarray, compartment: 
     phi = _expm(aug * ii[:, None, None])[:, :m, :m]
     x0 = np.linalg.solve(np.eye(m) - phi, end[:, :m, None])[..., 0]   # just after an arrival
     z0[:, :m] = x0
-    phase = np.mod(-lag_h, ii)                        # TIME - the last arrival
+    phase = np.where(lag_h > 0, ii - lag_h, 0.0)      # TIME - the last arrival (NONMEM: < 0 when lag > II)
     ended = infusion & (phase >= rem)
     before_end = np.where(ended, rem, phase)
     z = step(z0, before_end)
     z = step(z - ended[:, None] * unit, phase - before_end)
+    if running is not None:
+        z[:, m:] = running[:, None] * unit[:, m:]
     if np.any(constant):
         r = unit[constant, m:]
         xs = np.linalg.solve(rates[constant], -r[..., None])[..., 0]

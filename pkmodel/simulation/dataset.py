@@ -252,7 +252,7 @@ def _events(ds: Dataset, params, mods, cmt, K, m) -> _Events:
     reset = np.isin(ds.evid, (3, 4)) | (dose & (ss == 1))
     seg = np.cumsum(reset)
     # generated events: (source record, time, rate change or bolus), from ADDL, lags, infusions, SS
-    src, when, kind, j = _arrivals(ds, dose, ss, ii, lag, duration)
+    src, when, kind, j, n_running = _arrivals(ds, dose, ss, ii, lag, duration)
     bolus = rate[src] == 0
     g_src = np.r_[src[bolus], src[~bolus], src[~bolus]]
     g_time = np.r_[when[bolus], when[~bolus], when[~bolus] + duration[src[~bolus]]]
@@ -303,7 +303,7 @@ def _events(ds: Dataset, params, mods, cmt, K, m) -> _Events:
     if s_ev.size:
         r = srcs[s_ev]
         add[s_ev] = dataset_steady_state(K[r], amount[r], cmt[r], ii[r], lag[r], rate[r], duration[r],
-                                         constant[r])
+                                         constant[r], running=n_running[r])
         scale[s_ev] = (ss[r] == 2).astype(float)
     report = np.where(kinds == 5, srcs, -1)
     offsets = np.r_[0, np.cumsum(np.bincount(subj, minlength=ds.n_subjects))]
@@ -338,13 +338,19 @@ def _arrivals(ds, dose, ss, ii, lag, duration):
     src3 = np.repeat(steady, span)
     j3 = np.arange(src3.size) - np.repeat(np.cumsum(span) - span, span)
     ahead = lag[src3] - j3 * ii[src3]                      # arrival - TIME
-    pending = ahead > 0
+    pending = (j3 == 0) & (lag[src3] > 0)                 # NONMEM: only the record's own dose
     running = ~pending & (ahead + duration[src3] > 0)
+    # lag > II: NONMEM's state at TIME is the steady state II - lag (< 0) after an arrival at
+    # TIME + lag - II, with the ceil(D / II) infusions of the last arrivals j = 1, 2, ... running
+    # (nlmixr2/nmtests IDs 409-1009, where NONMEM 7.4.3 even gives negative amounts)
+    beyond = lag[src3] > ii[src3]
+    running = np.where(beyond, ~pending & (j3 <= np.ceil(duration[src3] / ii[src3])), running)
     keep = pending | running
-    src3, j3, ahead, pending = src3[keep], j3[keep], ahead[keep], pending[keep]
+    src3, j3, ahead, pending, running = src3[keep], j3[keep], ahead[keep], pending[keep], running[keep]
+    n_running = np.bincount(src3[running & (duration[src3] > 0)], minlength=ds.time_h.size)
     when3 = ds.time_h[src3] + ahead
     src = np.r_[src1, src2, src3]
     when = np.r_[when1, when2, when3]
     kind = np.r_[np.zeros(src1.size + src2.size, int), np.where(pending, 0, 1)]
     j = np.r_[k1, k2, np.full(src3.size, -1)]
-    return src, when, kind, j
+    return src, when, kind, j, n_running
