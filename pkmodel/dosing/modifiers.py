@@ -53,7 +53,7 @@ def dose_modifiers(model, params: Mapping[str, np.ndarray], ds, dosing=None) -> 
             bad = ~np.isfinite(values) | (values < 0)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise ValueError(f"{ds.source} row {i}: dosing[{where!r}].{key} is {values[i]!r} "
+                raise ValueError(f"{ds.source} row {i}: dosing[{where!r}].{key} is {float(values[i])!r} "
                                  f"({value!r}); expected a finite {_UNITS[key]} >= 0")
             out[key][:, c] = values
     return out
