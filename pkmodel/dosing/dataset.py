@@ -156,8 +156,8 @@ def read_dataset(data, source: str | None = None) -> Dataset:
         if name in col:
             raw = table[col[name]]
             values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-            text = np.flatnonzero(np.isnan(values) & raw.notna().to_numpy()
-                                  & ~raw.astype(str).str.strip().isin([".", ""]).to_numpy())
+            text = np.flatnonzero(np.isnan(values) & raw.notna().to_numpy())
+            text = text[~raw.iloc[text].astype(str).str.strip().isin([".", ""]).to_numpy()]
             if text.size:
                 i = int(text[0])
                 raise ValueError(f"{source} row {i} (ID {plain(ids[subject[i]])!r}), column "

@@ -80,6 +80,11 @@ def steady_state(step: np.ndarray, amount_mg: np.ndarray, compartment) -> np.nda
     return np.linalg.solve(system, dose)[:, :, 0].T
 
 
+def expm_stacked(a: np.ndarray) -> np.ndarray:
+    """`expm` of matrices stacked along the first axis, (n, m, m) -> (n, m, m)."""
+    return np.ascontiguousarray(expm(np.moveaxis(a, 0, -1)).transpose(2, 0, 1))
+
+
 def dataset_steady_state(rates: np.ndarray, amount_mg: np.ndarray, compartment: np.ndarray,
                          ii_h: np.ndarray, lag_h: np.ndarray, rate_mg_per_h: np.ndarray,
                          duration_h: np.ndarray, constant: np.ndarray,
@@ -106,7 +111,7 @@ def dataset_steady_state(rates: np.ndarray, amount_mg: np.ndarray, compartment: 
     -------
     ndarray, shape (n, 2 m): amounts (mg), then the rates running into each compartment (mg/h).
     """
-    from scipy.linalg import expm as _expm
+    _expm = expm_stacked
     n, m = rates.shape[0], rates.shape[1]
     rows = np.arange(n)
     aug = np.zeros((n, 2 * m, 2 * m))

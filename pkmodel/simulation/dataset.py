@@ -27,12 +27,11 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 from scipy.integrate import solve_ivp
-from scipy.linalg import expm
 
 from .._checks import plain
 from ..dosing.dataset import ALIASES, Dataset, read_dataset
 from ..dosing.modifiers import dose_modifiers
-from ..engines.linalg import dataset_steady_state
+from ..engines.linalg import dataset_steady_state, expm_stacked
 from ..model.model import Model
 from ..population import variability as _variability
 
@@ -203,7 +202,7 @@ def _transitions(K, p, dt, m):
         M = np.zeros((b - a, 2 * m, 2 * m))
         M[:, :m, :m] = K[p[a:b]]
         M[:, :m, m:] = np.eye(m)
-        phi[a:b] = expm(M * dt[a:b, None, None])
+        phi[a:b] = expm_stacked(M * dt[a:b, None, None])
     return lambda e: phi[e]
 
 
