@@ -253,3 +253,21 @@ def test_an_id_in_two_blocks_is_refused():
     with pytest.raises(ValueError, match=r"row 2 \(ID 1\), column ID is 1; expected each ID's records "
                                          "together"):
         pk.simulate_dataset(NMTEST, data)
+
+
+# --- variability -------------------------------------------------------------------------------
+
+def test_variability_adds_pred_and_dv_sim_reproducibly_from_the_seed():
+    card = pk.load_model("baclofen_cp_card")       # IIV on CL and V, proportional residual error
+    data = pd.DataFrame({"ID": np.repeat([1, 2], 3), "TIME": np.tile([0.0, 2.0, 6.0], 2),
+                         "AMT": np.tile([10.0, 0, 0], 2), "EVID": np.tile([1, 0, 0], 2), "CMT": np.tile([1, 2, 2], 2),
+                         "WT": np.repeat([20.0, 30.0], 3)})
+    typical = pk.simulate_dataset(card, data)
+    a = pk.simulate_dataset(card, data, variability=True, seed=3)
+    b = pk.simulate_dataset(card, data, variability=True, seed=3)
+    pd.testing.assert_frame_equal(a, b)                                    # the seed decides
+    np.testing.assert_array_equal(a["PRED"], typical["IPRED"])             # PRED: no random effects
+    assert np.all(np.abs(a["IPRED"] - a["PRED"])[data.EVID == 0] > 1e-6)   # IPRED: each child's own
+    assert a["DV_SIM"][data.EVID == 1].isna().all()                        # only on observations
+    obs = (data.EVID == 0).to_numpy()
+    assert np.all(a["DV_SIM"][obs] != a["IPRED"][obs])
