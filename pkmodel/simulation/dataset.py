@@ -69,8 +69,12 @@ def simulate_dataset(model: Model, data, *, engine: str = "auto", variability: b
                          f"{list(COVARIATE_RULES)}")
     if engine not in ENGINES:
         raise ValueError(f"simulate_dataset: engine is {engine!r}; expected one of {list(ENGINES)}")
+    if not getattr(model, "is_linear", True):
+        raise NotImplementedError(f"simulate_dataset: model {model.name!r} is nonlinear; data sets "
+                                  "are simulated for linear models (steady states by the exact "
+                                  "linear solution)")
     if engine == "auto":
-        engine = "analytic" if getattr(model, "is_linear", True) else "ode"
+        engine = "analytic"
     ds = read_dataset(data)
     structure = model.structure
     n_cmt = len(structure.compartments)
