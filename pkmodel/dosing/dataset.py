@@ -116,8 +116,13 @@ class Dataset:
         return "missing" if pd.isna(value) else value
 
 
-def read_dataset(data, source: str | None = None) -> Dataset:
-    """A NONMEM data set from a CSV file or a DataFrame, checked (module docstring)."""
+def read_dataset(data, source: str | None = None, sort: bool = False) -> Dataset:
+    """A NONMEM data set from a CSV file or a DataFrame, checked (module docstring).
+
+    sort : True: the records first put in order of ID (first appearance), then TIME, stably
+        (records at one time keep their order), for callers that take them in any order
+        (`pk.estimate_individual`); row numbers in messages are then those of that order.
+    """
     if isinstance(data, Dataset):
         return data
     if isinstance(data, pd.DataFrame):
@@ -136,6 +141,10 @@ def read_dataset(data, source: str | None = None) -> Dataset:
                          "(column names are case-insensitive); expected each column once")
     table.columns = [str(c).strip() for c in table.columns]
     col = dict(zip(upper, table.columns))
+    if sort and "ID" in col and "TIME" in col:
+        first = pd.factorize(table[col["ID"]])[0]
+        time = pd.to_numeric(table[col["TIME"]], errors="coerce").to_numpy(dtype=float)
+        table = table.iloc[np.lexsort((time, first))].reset_index(drop=True)
     for name in ("ID", "TIME"):
         if name not in col:
             raise ValueError(f"{source}: column {name} is missing; expected ID, TIME and the NONMEM "

@@ -1,8 +1,8 @@
 """Observations and doses from a NONMEM-style frame: the estimation's one input adapter.
 
 The data set is read by the one NONMEM reader, `pkmodel.dosing.dataset.read_dataset`
-(comments, case-insensitive columns, EVID inferred from AMT without an EVID column),
-and split here:
+(comments, case-insensitive columns, EVID inferred from AMT without an EVID column;
+records taken in any order, put in order of ID and TIME first), and split here:
 
 - observation rows: EVID 0; MDV = 1 rows are skipped;
 - censored observations (M3): BLQ = 1 (the limit is LLOQ, or DV where there
@@ -75,7 +75,7 @@ class Problem:
 def read_problem(model: Model, data, cohort: Cohort | None = None) -> Problem:
     """Split `data` (DataFrame, CSV path or Dataset) into the cohort, its doses and its observations."""
     ds = read_dataset(data.table if isinstance(data, EventTable) else data,
-                      source=data.source if isinstance(data, EventTable) else None)
+                      source=data.source if isinstance(data, EventTable) else None, sort=True)
     frame, source = ds.table, ds.source
     col = {name.upper(): name for name in frame.columns}
     if "DV" not in col:
