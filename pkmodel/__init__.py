@@ -27,6 +27,7 @@ from .model.validity import ValidityError, ValidityWarning, ValidRange
 from .population import growth
 from .population.cohort import Cohort
 from .simulation.result import ExposureResult, Result, Simulated
+from .simulation.dataset import simulate_dataset
 from .simulation.simulate import simulate
 
 __all__ = [
@@ -38,6 +39,6 @@ __all__ = [
     "__version__", "add_bands", "bundled_formulations", "bundled_models", "compare",
     "estimate_individual", "exposure", "exposure_by_interval", "find_dose", "growth",
     "individual_dose", "load_model", "load_result", "read_events", "register_engine",
-    "sensitivity", "simulate", "simulate_protocol", "summarize", "target_attainment", "units",
+    "sensitivity", "simulate", "simulate_dataset", "simulate_protocol", "summarize", "target_attainment", "units",
     "write_events",
 ]

@@ -187,6 +187,18 @@ def foreign_file_in(tmp: Path) -> Path:
     return tmp
 
 
+# --- NONMEM data sets (simulate_dataset): one child, a dose and an observation ---
+
+def ds_frame(**changes) -> pd.DataFrame:
+    base = {"ID": [1, 1], "TIME": [0.0, 1.0], "AMT": [10.0, 0.0], "EVID": [1, 0], "CMT": [1, 2],
+            "WT": [20.0, 20.0]}
+    return pd.DataFrame({**base, **changes})
+
+
+def ds_run(tmp=None, model=CARD, **changes):
+    return pk.simulate_dataset(model, ds_frame(**changes))
+
+
 # --- the audit ----------------------------------------------------------------------------
 
 MODEL, COHORT, REGIMEN, EVENTS, TIMES_, OPTIONS, FILES, OTHER = (
@@ -1106,13 +1118,13 @@ ROWS = [
     # --- issue 16 ---
     Row("est-data-kind", ESTIMATION, "data that is neither a frame nor a path",
         lambda t: pk.estimate_individual(CARD, 3), TypeError,
-        r"data is a int; expected a DataFrame or a path to a CSV file with ID, TIME, DV"),
+        r"data is a int; expected a pandas DataFrame or a path to a CSV file \(a NONMEM data set\)"),
     Row("est-column-missing", ESTIMATION, "a frame without DV",
         lambda t: pk.estimate_individual(CARD, est_data().drop(columns="DV")), ValueError,
         r"data: column DV is missing; expected ID, TIME, DV and the dose records"),
     Row("est-text", ESTIMATION, "text in DV",
         lambda t: pk.estimate_individual(CARD, est_data(DV=[None, 0.3, "high"])), ValueError,
-        r"data row 2, column DV is 'high'; expected a number"),
+        r"data row 2 \(ID 1\), column DV is 'high'; expected a number"),
     Row("est-id-not-whole", ESTIMATION, "an ID that is not a whole number",
         lambda t: pk.estimate_individual(CARD, est_data(ID=[1.5, 1.5, 1.5])), ValueError,
         r"data row 0: ID is 1\.5; expected a whole-number subject ID"),
@@ -1123,7 +1135,7 @@ ROWS = [
         lambda t: pk.estimate_individual(CARD, est_data(DV=[None, 0.3, None])), ValueError,
         r"data row 2, ID 1: DV is nan; expected a concentration in mg/L on an observation record"),
     Row("est-time-negative", ESTIMATION, "an observation at a negative time",
-        lambda t: pk.estimate_individual(CARD, est_data(TIME=[0.0, -1.0, 4.0])), ValueError,
+        lambda t: pk.estimate_individual(CARD, est_data(TIME=[-2.0, -1.0, 4.0])), ValueError,
         r"data row 1, ID 1: TIME is -1\.0; expected a finite time >= 0 h"),
     Row("est-blq-no-limit", ESTIMATION, "a BLQ record with no limit",
         lambda t: pk.estimate_individual(CARD, est_data(DV=[None, 0.3, None], BLQ=[0, 0, 1])),
@@ -1172,8 +1184,8 @@ ROWS = [
         lambda t: pk.estimate_individual(CARD, est_data(), engine="fast"), ValueError,
         r"estimate_individual: engine is 'fast'; expected 'auto' or one of \['analytic', 'ode'\]"),
     Row("est-before-dose", ESTIMATION, "an observation before the first dose",
-        lambda t: pk.estimate_individual(CARD, est_data(TIME=[1.0, 0.5, 4.0])), ValueError,
-        r"data row 1, ID 1: the prediction at TIME 0\.5 h is 0 for every eta \(before its first "
+        lambda t: pk.estimate_individual(CARD, est_data(TIME=[1.0, 0.5, 4.0]).iloc[[1, 0, 2]]), ValueError,
+        r"data row 0, ID 1: the prediction at TIME 0\.5 h is 0 for every eta \(before its first "
         r"dose\?\)"),
     Row("fit-predict-regimen", ESTIMATION, "text where a regimen belongs (predict)",
         lambda t: est_fit().predict("2 mg/kg/day TID", [1.0]), TypeError,
@@ -1494,6 +1506,90 @@ ROWS = [
                                                            "AMT": [10.0], "EVID": [1], "CMT": [1],
                                                            "SS": [1], "II": [12.0]}))),
         ValueError, r"model 'lang': a steady-state dose \(SS\) needs equations free of t"),
+    # --- NONMEM data sets ---
+    Row("ds-evid", EVENTS, "a data-set EVID outside 0-4", lambda t: ds_run(EVID=[5, 0]), ValueError,
+        r"data row 0 \(ID 1\), column EVID is 5; expected 0, 1, 2, 3 or 4"),
+    Row("ds-ss-no-ii", EVENTS, "a data-set SS=1 dose without II (not a constant infusion)",
+        lambda t: ds_run(SS=[1, 0], II=[0.0, 0.0]), ValueError,
+        r"data row 0 \(ID 1\), column II is 0.0 \(SS is 1\); expected an interval > 0 h where SS is 1 or 2"),
+    Row("ds-rate-model", EVENTS, "RATE -1 where the model gives no rate for the compartment",
+        lambda t: ds_run(RATE=[-1, 0]), ValueError,
+        r"data row 0 \(ID 1\), column RATE is -1; expected a model that gives a rate for this "
+        r"compartment"),
+    Row("ds-duration-model", EVENTS, "RATE -2 where the model gives no duration for the compartment",
+        lambda t: ds_run(RATE=[-2, 0]), ValueError,
+        r"data row 0 \(ID 1\), column RATE is -2; expected a model that gives a duration"),
+    Row("ds-rate-negative", EVENTS, "a data-set RATE below 0 other than -1 and -2",
+        lambda t: ds_run(RATE=[-3, 0]), ValueError,
+        r"data row 0 \(ID 1\), column RATE is -3; expected a rate >= 0 mg/h, -1 \(rate from the "
+        r"model\) or -2"),
+    Row("ds-cmt", EVENTS, "a data-set CMT the model does not have", lambda t: ds_run(CMT=[3, 2]),
+        ValueError, r"data row 0 \(ID 1\), column CMT is 3; expected a compartment of "
+        r"one_compartment_oral: 1 \(depot\), 2 \(central\)"),
+    Row("ds-obs-cmt", EVENTS, "an observation of a compartment the model cannot observe",
+        lambda t: ds_run(CMT=[1, 1]), ValueError,
+        r"data row 1 \(ID 1\), column CMT is 1; expected the observed compartment on an observation "
+        r"record: 2"),
+    Row("ds-time-back", EVENTS, "data-set TIME decreasing within an ID without a reset",
+        lambda t: ds_run(TIME=[1.0, 0.0]), ValueError,
+        r"data row 1 \(ID 1\), column TIME is 0.0; expected a time >= 1.0, the TIME of row 0 "
+        r"\(TIME decreases within an ID only at a reset"),
+    Row("ds-id-blocks", EVENTS, "an ID whose records are split by another ID's",
+        lambda t: pk.simulate_dataset(CARD, pd.DataFrame(
+            {"ID": [1, 2, 1], "TIME": [0.0, 0.0, 1.0], "AMT": [1.0, 1.0, 0.0], "EVID": [1, 1, 0],
+             "CMT": [1, 1, 2], "WT": 20.0})), ValueError,
+        r"data row 2 \(ID 1\), column ID is 1; expected each ID's records together"),
+    Row("ds-id-missing", EVENTS, "a data-set record without an ID", lambda t: ds_run(ID=[1, None]),
+        ValueError, r"data row 1, column ID is missing; expected an ID on every record"),
+    Row("ds-column-twice", EVENTS, "a data-set column twice in different case",
+        lambda t: ds_run(time=[0.0, 1.0]), ValueError,
+        r"data: column TIME appears 2 times \(column names are case-insensitive\)"),
+    Row("ds-no-time", EVENTS, "a data set without TIME",
+        lambda t: pk.simulate_dataset(CARD, pd.DataFrame({"ID": [1], "AMT": [1.0]})), ValueError,
+        r"data: column TIME is missing; expected ID, TIME and the NONMEM items used"),
+    Row("ds-no-records", EVENTS, "a data set with a header and no records",
+        lambda t: pk.simulate_dataset(CARD, pd.DataFrame({"ID": [], "TIME": []})), ValueError,
+        r"data: the data set has no records; expected one or more"),
+    Row("ds-dose-field-on-obs", EVENTS, "an amount on an observation record",
+        lambda t: ds_run(AMT=[10.0, 5.0]), ValueError,
+        r"data row 1 \(ID 1\), column AMT is 5.0; expected 0 or missing on a record that is not a dose"),
+    Row("ds-text", EVENTS, "text in a numeric data-set column", lambda t: ds_run(TIME=[0.0, "one"]),
+        ValueError, r"data row 1 \(ID 1\), column TIME is 'one'; expected a number \('\.' for missing\)"),
+    Row("ds-no-weight", EVENTS, "a per-kg model and a data set without WT",
+        lambda t: pk.simulate_dataset(CARD, ds_frame().drop(columns="WT")), ValueError,
+        r"data: no column weight_kg or WT; model 'baclofen_cp_card' uses covariate 'weight_kg' "
+        r"\(a per-kg unit\)"),
+    Row("ds-covariate-missing", EVENTS, "a covariate the model uses missing on a record",
+        lambda t: ds_run(WT=[20.0, None]), ValueError,
+        r"data row 1 \(ID 1\), column WT is 'missing'; expected a number on every record"),
+    Row("ds-covariate-rule", OPTIONS, "a covariate rule other than NOCB and LOCF",
+        lambda t: pk.simulate_dataset(CARD, ds_frame(), covariates="linear"), ValueError,
+        r"simulate_dataset: covariates is 'linear'; expected one of \['nocb', 'locf'\]"),
+    Row("ds-engine", OPTIONS, "a data-set engine pkmodel does not have",
+        lambda t: pk.simulate_dataset(CARD, ds_frame(), engine="fast"), ValueError,
+        r"simulate_dataset: engine is 'fast'; expected one of \['auto', 'analytic', 'ode'\]"),
+    Row("ds-default-cmt", OPTIONS, "a default dose compartment the model does not have",
+        lambda t: pk.simulate_dataset(CARD, ds_frame(), default_cmt=3), ValueError,
+        r"simulate_dataset: default_cmt is 3; expected a compartment 1..2 of one_compartment_oral"),
+    Row("ds-dosing-compartment", OPTIONS, "dosing= for a compartment the model does not have",
+        lambda t: pk.simulate_dataset(CARD, ds_frame(), dosing={"gut": {"F": 0.5}}), ValueError,
+        r"dosing: compartment 'gut' is not one of model 'baclofen_cp_card': 1 \(depot\), 2 \(central\)"),
+    Row("ds-dosing-key", OPTIONS, "dosing= with a key other than F, lag, rate, duration",
+        lambda t: pk.simulate_dataset(CARD, ds_frame(), dosing={"central": {"ka": 1.0}}), ValueError,
+        r"dosing\['central'\] has key 'ka'; expected one of \['F', 'lag', 'rate', 'duration'\]"),
+    Row("ds-dosing-negative", OPTIONS, "a negative lag from a data-set column",
+        lambda t: pk.simulate_dataset(CARD, ds_frame(LAG=[-1.0, 0.0]), dosing={"depot": {"lag": "LAG"}}),
+        ValueError, r"data row 0: dosing\['depot'\].lag is -1.0 \('LAG'\); expected a finite h >= 0"),
+    Row("ds-kind", EVENTS, "a data set that is neither a frame nor a path",
+        lambda t: pk.simulate_dataset(CARD, [1, 2]), TypeError,
+        r"data is a list; expected a pandas DataFrame or a path to a CSV file"),
+    Row("ds-csv-fields", FILES, "a data-set CSV line with more fields than the first line",
+        lambda t: pk.simulate_dataset(CARD, write_text(t / "d.csv", "ID,TIME,AMT,WT\n1,0,10,20\n1,1,,20,5\n")),
+        ValueError, r"d\.csv: non-blank line 3 has 5 fields; expected 4, as many as the first line"),
+    Row("ds-language-model", MODEL, "a data set for a model written in the model language",
+        lambda t: pk.simulate_dataset(pk.load_model("three_compartment_iv_oral"), ds_frame()),
+        NotImplementedError, r"simulate_dataset: model 'three_compartment_iv_oral' is written in "
+        r"the model language; data sets are simulated for the named structures"),
 ]
 
 

@@ -101,3 +101,76 @@ def auc_per_dose(rates: np.ndarray, row: np.ndarray, compartment: int) -> np.nda
         raise ValueError("auc_per_dose: the rate matrix is singular (a compartment whose amount "
                          "is never eliminated); expected every compartment to empty") from None
     return sum_of_products((row[:, j], x[:, j]) for j in range(m))
+
+
+def expm_stacked(a: np.ndarray) -> np.ndarray:
+    """`expm` of matrices stacked along the first axis, (n, m, m) -> (n, m, m)."""
+    return np.ascontiguousarray(expm(np.moveaxis(a, 0, -1)).transpose(2, 0, 1))
+
+
+def dataset_steady_state(rates: np.ndarray, amount_mg: np.ndarray, compartment: np.ndarray,
+                         ii_h: np.ndarray, lag_h: np.ndarray, rate_mg_per_h: np.ndarray,
+                         duration_h: np.ndarray, constant: np.ndarray,
+                         running: np.ndarray | None = None) -> np.ndarray:
+    """Amounts and infusion rates at TIME of a NONMEM steady-state dose, exact (linear models).
+
+    The dose is given every ii_h forever, each arriving lag_h after its time;
+    at TIME the arrivals up to TIME are in (the last at TIME - ((-lag) mod II)),
+    infusions of duration_h running as they would (ceil(D / II) at once when
+    D > II). `constant`: SS=1 with AMT 0, II 0 (a constant infusion at its
+    steady state, x = -K^-1 r; the infusion does not run on after TIME, as NONMEM 7.4/7.5 give it,
+    mrgsolve/nmtests ID 29).
+
+    Parameters
+    ----------
+    rates : ndarray, shape (n, m, m), 1/h: dx/dt = K x + r
+    amount_mg, ii_h, lag_h, rate_mg_per_h (0: bolus), duration_h : shape (n,)
+    compartment : ndarray of int, shape (n,), 0-based
+    running : ndarray of int, shape (n,), optional
+        How many infusions run at TIME, as the caller counts them (whose ends are its events:
+        the two must agree where an end falls on TIME within rounding)
+
+    Returns
+    -------
+    ndarray, shape (n, 2 m): amounts (mg), then the rates running into each compartment (mg/h).
+    """
+    _expm = expm_stacked
+    n, m = rates.shape[0], rates.shape[1]
+    rows = np.arange(n)
+    aug = np.zeros((n, 2 * m, 2 * m))
+    aug[:, :m, :m] = rates
+    aug[:, :m, m:] = np.eye(m)
+
+    def step(z, dt):                                  # z (n, 2m) after dt (n,) of the free system
+        return np.einsum("nij,nj->ni", _expm(aug * dt[:, None, None]), z)
+
+    unit = np.zeros((n, 2 * m))
+    unit[rows, m + compartment] = rate_mg_per_h       # one infusion's rate
+    ii = np.where(ii_h > 0, ii_h, 1.0)
+    infusion = rate_mg_per_h > 0
+    full = np.floor(duration_h / ii)
+    rem = duration_h - full * ii
+    count = np.where(rem > 0, full + 1, full)         # infusions running just after an arrival
+    rem = np.where(rem > 0, rem, ii)                  # when, in the interval, one of them ends
+    z0 = np.zeros((n, 2 * m))
+    z0[:, m:] = count[:, None] * unit[:, m:]
+    # one interval from an arrival with nothing in the body: what it adds by the next arrival
+    end = step(step(z0, np.where(infusion, rem, 0.0)) - unit, ii - np.where(infusion, rem, 0.0))
+    end[:, m:] = 0.0
+    end[rows, compartment] += np.where(infusion, 0.0, amount_mg)   # the next bolus
+    # (boluses: x just after an arrival is Phi(II) x + AMT; infusions: Phi(II) x + what runs in)
+    phi = _expm(aug * ii[:, None, None])[:, :m, :m]
+    x0 = np.linalg.solve(np.eye(m) - phi, end[:, :m, None])[..., 0]   # just after an arrival
+    z0[:, :m] = x0
+    phase = np.where(lag_h > 0, ii - lag_h, 0.0)      # TIME - the last arrival (NONMEM: < 0 when lag > II)
+    ended = infusion & (phase >= rem)
+    before_end = np.where(ended, rem, phase)
+    z = step(z0, before_end)
+    z = step(z - ended[:, None] * unit, phase - before_end)
+    if running is not None:
+        z[:, m:] = running[:, None] * unit[:, m:]
+    if np.any(constant):
+        r = unit[constant, m:]
+        xs = np.linalg.solve(rates[constant], -r[..., None])[..., 0]
+        z[constant] = np.concatenate([xs, np.zeros_like(r)], axis=1)   # NONMEM: it does not run on
+    return z

@@ -285,7 +285,7 @@ def simulate_system(model, params, doses, times_h: np.ndarray, rtol: float = OPT
             y = np.zeros((n, width))
             y[:, c] = given
             change_before = None
-            for k in range(SS_MAX_INTERVALS):
+            for _ in range(SS_MAX_INTERVALS):
                 new = advance(y.ravel(), t0, t0 + ii, bound).reshape(n, width)
                 new[:, c] += given
                 change = np.abs(new - y).max(axis=1)

@@ -1,23 +1,21 @@
 """Observations and doses from a NONMEM-style frame: the estimation's one input adapter.
 
-Until the NONMEM data-set reader lands (issue 15), `pk.read_events` reads dose
-records only, so this module splits a frame (or CSV, '.' = missing) itself:
+The data set is read by the one NONMEM reader, `pkmodel.dosing.dataset.read_dataset`
+(comments, case-insensitive columns, EVID inferred from AMT without an EVID column;
+records taken in any order, put in order of ID and TIME first), and split here:
 
-- observation rows: EVID 0, or with no EVID column the rows without an
-  amount (AMT missing or 0); MDV = 1 rows are skipped;
+- observation rows: EVID 0; MDV = 1 rows are skipped;
 - censored observations (M3): BLQ = 1 (the limit is LLOQ, or DV where there
   is no LLOQ column, as NONMEM data sets often hold it), or, with an LLOQ
   column and no BLQ column, DV < LLOQ;
-- every other row (EVID 1, 3, 4; AMT > 0 without EVID) goes to `read_events`
-  with EVID 1 and CMT 1 (the depot) where the frame has no such column;
-  EVID 2 rows (other events) are dropped;
+- dose rows (EVID 1, 3, 4) go to an event table, CMT 1 (the depot) where not
+  given; EVID 2 rows (other events) are dropped;
 - covariates per ID from columns WT (kg) and AGE (years), or pass `cohort=`.
 
 An observation at a dose time sees the concentration before that dose (the
-engines' convention); issue 15 brings NONMEM's record order.
+engines' convention; `pk.simulate_dataset` follows NONMEM's record order).
 """
 
-import os
 import warnings
 from dataclasses import dataclass
 
@@ -27,6 +25,7 @@ import pandas as pd
 from .._checks import plain
 from ..population.cohort import Cohort
 from ..dosing.regimen import Doses
+from ..dosing.dataset import read_dataset
 from ..dosing.events import EventTable
 from ..model.model import Model
 
@@ -74,26 +73,24 @@ class Problem:
 
 
 def read_problem(model: Model, data, cohort: Cohort | None = None) -> Problem:
-    """Split `data` (DataFrame or CSV path) into the cohort, its doses and its observations."""
-    frame, source = _frame(data)
+    """Split `data` (DataFrame, CSV path or Dataset) into the cohort, its doses and its observations."""
+    ds = read_dataset(data.table if isinstance(data, EventTable) else data,
+                      source=data.source if isinstance(data, EventTable) else None, sort=True)
+    frame, source = ds.table, ds.source
     col = {name.upper(): name for name in frame.columns}
-    for name in ("ID", "TIME", "DV"):
-        if name not in col:
-            raise ValueError(f"{source}: column {name} is missing; expected ID, TIME, DV and the "
-                             "dose records (AMT, EVID, CMT, ...)")
-    number = {name: _numbers(frame, col[name], source) for name in
-              ("ID", "TIME", "DV", "AMT", "EVID", "MDV", "BLQ", "LLOQ") if name in col}
-    ids, amt = number["ID"], number.get("AMT", np.full(len(frame), np.nan))
-    if "EVID" in number:
-        observation = number["EVID"] == 0
-        dose = np.isin(number["EVID"], (1, 3, 4))
-    else:
-        observation = ~(amt > 0)
-        dose = ~observation
-    used = observation & ~(number.get("MDV", np.zeros(len(frame))) == 1)
-    if not np.all(np.isfinite(ids) & (ids == np.round(ids))):
-        bad = int(np.flatnonzero(~(np.isfinite(ids) & (ids == np.round(ids))))[0])
-        raise ValueError(f"{source} row {bad}: ID is {plain(frame[col['ID']].iloc[bad])!r}; expected "
+    if "DV" not in col:
+        raise ValueError(f"{source}: column DV is missing; expected ID, TIME, DV and the "
+                         "dose records (AMT, EVID, CMT, ...)")
+    number = {"TIME": ds.time_h, "DV": ds.dv}
+    number.update({name: _numbers(frame, col[name], source) for name in ("BLQ", "LLOQ") if name in col})
+    observation = ds.evid == 0
+    dose = ds.is_dose | (ds.evid == 3)
+    used = observation & (ds.mdv == 0)
+    raw_ids = ds.ids[ds.subject]
+    ids = pd.to_numeric(pd.Series(raw_ids), errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~(np.isfinite(ids) & (ids == np.round(ids))))
+    if bad.size:
+        raise ValueError(f"{source} row {int(bad[0])}: ID is {plain(raw_ids[bad[0]])!r}; expected "
                          "a whole-number subject ID")
     ids = ids.astype(np.int64)
     number["ID"] = ids
@@ -104,21 +101,10 @@ def read_problem(model: Model, data, cohort: Cohort | None = None) -> Problem:
     if undosed.size:
         raise ValueError(f"{source}: ID {plain(undosed[0])} has observations but no dose record; "
                          "expected doses (AMT > 0) before its observations")
-    events = _events(frame, col, dose, source)
+    events = _events(ds, ids, dose, source)
     doses = _all_doses(events, cohort, dosed)
     obs = _observations(model, number, used, cohort, source)
     return Problem(cohort=cohort, doses=doses, obs=obs, covariates_known=known, source=source)
-
-
-def _frame(data) -> tuple[pd.DataFrame, str]:
-    if isinstance(data, EventTable):
-        return data.table, data.source
-    if isinstance(data, pd.DataFrame):
-        return data.reset_index(drop=True), "data"
-    if isinstance(data, (str, os.PathLike)):
-        return pd.read_csv(data, na_values=["."], skipinitialspace=True), os.fspath(data)
-    raise TypeError(f"data is a {type(data).__name__}; expected a DataFrame or a path to a CSV file "
-                    "with ID, TIME, DV and dose records")
 
 
 def _numbers(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
@@ -176,16 +162,16 @@ def _per_id(frame, name, ids, order, source) -> np.ndarray:
     return spread["min"].reindex(order).to_numpy()
 
 
-def _events(frame, col, dose, source) -> EventTable | None:
+def _events(ds, ids, dose, source) -> EventTable | None:
+    """The dose records (EVID 1, 3, 4) as an event table; CMT 1 (the depot) where not given."""
     if not dose.any():
         return None
-    rows = frame.loc[dose, [col[c] for c in _DOSE_COLUMNS if c in col]]
-    rows.columns = [c.upper() for c in rows.columns]
-    if "EVID" not in rows:
-        rows["EVID"] = 1
-    if "CMT" not in rows:
-        rows["CMT"] = 1  # NONMEM's default dose compartment, pkmodel's depot
-    return EventTable(rows.reset_index(drop=True), source=f"{source} (dose records)")
+    rows = pd.DataFrame({"ID": ids[dose], "TIME": ds.time_h[dose], "AMT": ds.amt_mg[dose],
+                         "EVID": ds.evid[dose].astype(np.int64),
+                         "CMT": np.where(ds.cmt[dose] == 0, 1, ds.cmt[dose]).astype(np.int64),
+                         "II": ds.ii_h[dose], "ADDL": ds.addl[dose].astype(np.int64),
+                         "SS": ds.ss[dose].astype(np.int64), "RATE": ds.rate[dose]})
+    return EventTable(rows, source=f"{source} (dose records)")
 
 
 def _all_doses(events: EventTable | None, cohort: Cohort, dosed: np.ndarray) -> Doses:
