@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 import pkmodel as pk
-from pkmodel.study import GMFCS_MIX
+from pkmodel.population.cerebral_palsy import GMFCS_MIX
 
 W1_TIMES = np.arange(0, 336.5, 0.5)  # 673 outputs, every 0.5 h for 14 days
 MODELS = {"W1": "baclofen_cp_card", "W2": "baclofen_cp_he2014"}

@@ -199,13 +199,13 @@ def test_concentrations_stream_to_a_parquet_dataset(card, tmp_path):
     assert files == ["part-000000.parquet", "part-000001.parquet", "part-000002.parquet"]
     assert res.out == (tmp_path / "run").resolve()
     data = pd.read_parquet(tmp_path / "run")
-    assert list(data.columns) == ["id", "time", "conc"]
-    np.testing.assert_array_equal(data["conc"].to_numpy().reshape(2500, -1), whole.concentrations)
-    np.testing.assert_array_equal(data["time"].to_numpy()[:W1_TIMES.size], W1_TIMES)
+    assert list(data.columns) == ["id", "time_h", "conc_mg_L"]
+    np.testing.assert_array_equal(data["conc_mg_L"].to_numpy().reshape(2500, -1), whole.concentrations)
+    np.testing.assert_array_equal(data["time_h"].to_numpy()[:W1_TIMES.size], W1_TIMES)
     np.testing.assert_array_equal(data["id"].to_numpy()[::W1_TIMES.size], cohort.ids)
     schema = pq.read_schema(tmp_path / "run" / files[0])
-    assert schema.field("conc").metadata == {b"unit": b"mg/L"}
-    assert schema.field("time").metadata == {b"unit": b"h"}
+    assert schema.field("conc_mg_L").metadata == {b"unit": b"mg/L"}
+    assert schema.field("time_h").metadata == {b"unit": b"h"}
     record = json.loads(schema.metadata[b"pkmodel.provenance"])
     assert (record["model"], record["seed"], record["engine"]) == ("baclofen_cp_card", 4, "analytic")
 
@@ -227,7 +227,7 @@ def test_keep_concentrations_with_out_returns_the_result_and_writes_it(card, tmp
     res = pk.simulate(card, cohort, TID_14_DAYS, W1_TIMES, seed=5, out=str(tmp_path / "run"))
     np.testing.assert_array_equal(res.concentrations, whole.concentrations)
     data = pd.read_parquet(tmp_path / "run")
-    np.testing.assert_array_equal(data["conc"].to_numpy().reshape(300, -1), whole.concentrations)
+    np.testing.assert_array_equal(data["conc_mg_L"].to_numpy().reshape(300, -1), whole.concentrations)
 
 
 def test_importing_pkmodel_does_not_import_dask():
