@@ -17,9 +17,11 @@ import pandas as pd
 import pytest
 
 import pkmodel as pk
-from pkmodel import html_report, provenance, study
-from pkmodel.exposure import BACLOFEN_TARGET_MG_L
-from pkmodel.html_report import ReportFigure, ReportTable, model_assumptions, render_html
+from pkmodel import report, study
+from pkmodel.io import provenance
+from pkmodel.population.cerebral_palsy import GMFCS_MIX
+from pkmodel.drugs.baclofen import BACLOFEN_TARGET_MG_L
+from pkmodel.report import ReportFigure, ReportTable, model_assumptions, render_html
 
 # caps per dose only: 2 mg/kg/day capped at 20 mg/dose binds above 30 kg TID, 40 kg QID
 TEXTS = {"TID": "2 mg/kg/day TID for 3 days, max 20 mg/dose",
@@ -94,11 +96,11 @@ def finished():
     """A finished study: 150 children, TID and QID, the curves of the first 20."""
     model = pk.load_model("baclofen_cp_card")
     regimens = {label: pk.Regimen.parse(text) for label, text in TEXTS.items()}
-    cohort = pk.Cohort.from_growth_charts(150, age_years=(2, 17), seed=4, gmfcs=study.GMFCS_MIX)
+    cohort = pk.Cohort.from_growth_charts(150, age_years=(2, 17), seed=4, gmfcs=GMFCS_MIX)
     times, ends = study.study_times(regimens, 0.5)
     outcome = study.run(model, cohort, regimens, times, ends, seed=4, curves=20)
     record = _record(model, 4, len(cohort), times, ends)
-    return record, outcome, html_report.study_html(record, outcome)
+    return record, outcome, report.study_html(record, outcome)
 
 
 @pytest.fixture(scope="module")
@@ -185,8 +187,8 @@ def test_page_loads_nothing(finished, synthetic):
 
 def test_disclaimer_comes_first(finished):
     text = finished[2]
-    assert text.index(html_report.DISCLAIMER) < text.index("<h2>")
-    assert "A research tool, not clinical dosing advice" in html_report.DISCLAIMER
+    assert text.index(report.DISCLAIMER) < text.index("<h2>")
+    assert "A research tool, not clinical dosing advice" in report.DISCLAIMER
 
 
 def test_study_page_has_its_tables_figures_provenance_and_assumptions(finished):
@@ -216,7 +218,7 @@ def test_study_page_numbers_are_the_study_s(finished):
 
 def test_caps_bind_where_the_dose_per_kg_reaches_the_cap(finished):
     record, outcome, text = finished
-    caps, lightest = html_report._caps(outcome, TEXTS)
+    caps, lightest = report._caps(outcome, TEXTS)
     exposures = outcome.exposures
     for label, kg in CAP_FROM_KG.items():
         # closed form: 2 mg/kg/day / doses a day * weight > 20 mg/dose  <=>  weight > kg
@@ -228,7 +230,7 @@ def test_caps_bind_where_the_dose_per_kg_reaches_the_cap(finished):
         assert dict(zip(shown["weight band (kg)"], shown["held by a cap (n)"])) == by_band.to_dict()
         assert lightest[label] == heavy["weight_kg"].min()
         assert f"{label} from {heavy['weight_kg'].min():.1f} kg" in text
-    chunked, by_chunk = html_report._caps(outcome, TEXTS, chunk=7)   # chunks: the same table
+    chunked, by_chunk = report._caps(outcome, TEXTS, chunk=7)   # chunks: the same table
     pd.testing.assert_frame_equal(chunked, caps)
     assert by_chunk == lightest
 
@@ -258,7 +260,7 @@ def test_assumptions_of_a_model_in_memory_come_from_its_sources():
 def test_large_svg_is_embedded_as_png(monkeypatch):
     fig, ax = plt.subplots()
     ax.plot(np.arange(10), np.arange(10))
-    monkeypatch.setattr(html_report, "SVG_MAX_BYTES", 100)
+    monkeypatch.setattr(report, "SVG_MAX_BYTES", 100)
     mime, data = _decoded(Page(render_html("t", {}, [], [ReportFigure("f", fig, "c")])).images[0]["src"])
     plt.close(fig)
     assert mime == "image/png" and data.startswith(b"\x89PNG")
@@ -276,11 +278,11 @@ def test_bad_table_or_figure_is_refused_naming_it():
 def test_write_html_returns_the_hash_of_the_bytes_written(finished, tmp_path):
     record, outcome, _ = finished
     path = tmp_path / "report.html"
-    digest = html_report.write_html(path, record, outcome)
+    digest = report.write_html(path, record, outcome)
     assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
     assert Page(path.read_text(encoding="utf-8")).problems == []
     with pytest.raises(FileExistsError):                 # a run's files are new files
-        html_report.write_html(path, record, outcome)
+        report.write_html(path, record, outcome)
 
 
 # --- a real browser -----------------------------------------------------------------------

@@ -18,10 +18,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .cohort import Cohort
-from .dosing import Regimen
-from .io import atomic_write
-from .model import Model
+from .dosing.regimen import Regimen
+from .io.files import atomic_write
+from .model.model import Model
+from .population.cohort import Cohort
 from .units import concentration_in
 
 DISCLAIMER = ("A research tool, not clinical dosing advice. Its models are reconstructions from "
