@@ -5,7 +5,7 @@ A research tool, not clinical dosing advice.
 
 from . import units
 from ._version import __version__
-from .analysis.compare import compare
+from .analysis.compare import Comparison, compare
 from .analysis.dose_finding import find_dose
 from .analysis.exposure import exposure, exposure_by_interval
 from .analysis.sensitivity import sensitivity
@@ -29,7 +29,7 @@ from .simulation.result import ExposureResult, Result, Simulated
 from .simulation.simulate import simulate
 
 __all__ = [
-    "BACLOFEN_TARGET_MG_L", "Cohort", "CovariateEffect", "Doses", "ENGINES", "Engine", "EventTable",
+    "BACLOFEN_TARGET_MG_L", "Cohort", "Comparison", "CovariateEffect", "Doses", "ENGINES", "Engine", "EventTable",
     "ExposureResult", "Formulation", "IndividualFit", "Model", "ModelFileError",
     "NegativeObservationWarning", "Parameter", "Protocol", "ProtocolResult", "RandomEffect",
     "Regimen", "ResidualError", "Result", "ResultFileError", "SavedResult", "Simulated",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .. import _display
 from .._checks import readonly, refuse_first
 
 # A union of every child's dose times (one shared column per distinct time) is
@@ -64,6 +65,12 @@ class Doses:
     offset_h: np.ndarray | None = None
     rate_mg_per_h: np.ndarray | None = None
     missed_mg: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return _display.text(_display.doses(self))
+
+    def _repr_html_(self) -> str:
+        return _display.html(_display.doses(self))
 
     @property
     def actual_time_h(self) -> np.ndarray:
@@ -125,6 +132,12 @@ class SubjectDoses:
     ss: np.ndarray | None = None
     ii_h: np.ndarray | None = None
     rate_mg_per_h: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return _display.text(_display.doses(self))
+
+    def _repr_html_(self) -> str:
+        return _display.html(_display.doses(self))
 
     def __post_init__(self):
         offsets = readonly(self.offsets, dtype=np.int64)

@@ -22,6 +22,7 @@ from typing import Mapping
 import numpy as np
 from scipy import special
 
+from .. import _display
 from .._checks import is_number, plain
 from .structures import ABSORPTIONS, OPTIONAL, STRUCTURE_NAMES, UNITS, Structure
 from .validity import QUANTITIES as VALIDITY_QUANTITIES, ValidRange
@@ -214,6 +215,12 @@ class Model:
     concentration: str = ""
     source: str = ""
     path: str | None = field(default=None, compare=False)
+
+    def __repr__(self) -> str:
+        return _display.text(_display.model(self))
+
+    def _repr_html_(self) -> str:
+        return _display.html(_display.model(self))
 
     def __post_init__(self):
         object.__setattr__(self, "parameters", MappingProxyType(dict(self.parameters)))
