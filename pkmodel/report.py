@@ -1,10 +1,11 @@
-"""One self-contained HTML page: provenance, tables, figures and the model's assumptions.
+"""A study's reports: report.html, one self-contained page (provenance, tables, figures and
+the model's assumptions), and report.md.
 
 `render_html` is pure (text, DataFrames and figures in; the page's text out). The page
 loads nothing: figures are `data:` URIs (SVG, PNG where the SVG would be large), the CSS
-is inline, there is no script, every text is escaped. `study_html` builds the page of a
-finished study (`pkmodel.study`) and `write_html` writes it into the run's folder, next to
-report.md, hashed as written.
+is inline, there is no script, every text is escaped. `study_html` and `study_markdown` build
+the pages of a finished study (`pkmodel.study`); `write_html` and `write_markdown` write them
+into the run's folder, hashed as written (the command line passes them to `study.write`).
 """
 
 import base64
@@ -18,10 +19,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .dosing.regimen import Regimen
+from . import study
 from .io.files import atomic_write
 from .model.model import Model
-from .population.cohort import Cohort
 from .units import concentration_in
 
 DISCLAIMER = ("A research tool, not clinical dosing advice. Its models are reconstructions from "
@@ -47,6 +47,9 @@ _MARKS = ("assumed", "borrowed")
 _COLUMNS = {"age_band": "age band (years)", "weight_band": "weight band (kg)", "n": "children (n)",
             "cmax (ng/mL)": "Cmax (ng/mL)", "cmin (ng/mL)": "Cmin (ng/mL)",
             "cavg (ng/mL)": "Cavg (ng/mL)"}
+_CAP_COLUMNS = {"weight_band": "weight band (kg)", "n": "children (n)",
+                "n_capped": "held by a cap (n)", "capped_pct": "held by a cap (%)",
+                "dose_median_mg_per_kg_day": "dose received, median (mg/kg/day)"}
 _CSS = """
 body{font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",sans-serif;
  color:#1a1a1a;background:#fff;margin:0 auto;max-width:62rem;padding:0 1rem 2rem}
@@ -168,17 +171,11 @@ def _marked(table: Mapping, where: tuple) -> list[str]:
 def study_html(record: Mapping, outcome) -> str:
     """The page of a finished study: `outcome` from `pkmodel.study.run`, `record` its
     provenance (as the command line makes it: regimen texts, cohort, windows, target)."""
-    import matplotlib.pyplot as plt
-
-    from . import study  # study.write calls this: imported when called, not when loaded
-
     curves = outcome.curves
     first = next(iter(curves.values()))
-    texts = record["regimen"] if isinstance(record["regimen"], dict) else {
-        next(iter(curves)): record["regimen"]}
     low, high = concentration_in(np.array(record["target_range_mg_l"]), "ng/mL")
-    caps, lightest = _caps(outcome, texts)
-    binds = _where_caps_bind(lightest, list(texts))
+    caps = outcome.caps.rename(columns=_CAP_COLUMNS).round({"held by a cap (%)": 0})
+    binds = study.where_caps_bind(outcome.caps, outcome.lightest_capped)
     see = f"{binds[:-1]} (table: children held by a cap)."
     pct = f"Cavg in {low:g}-{high:g} ng/mL"
     summary = study.wide(outcome.table).rename(columns=lambda c: _COLUMNS.get(c, c))
@@ -187,7 +184,7 @@ def study_html(record: Mapping, outcome) -> str:
     pta["PTA (%)"] = (100 * pta.pop("pta")).round(0)
     tables = [
         ReportTable("Exposure by age band", summary,
-                    "Each cell: median [5th-95th percentile] over the children of the regimen and "
+                    f"Each cell: {study.PERCENTILES} over the children of the regimen and "
                     "age band. Weight in kg; dose: received over the last day, mg/kg/day (missed "
                     "doses included); Cmax, Cmin and Cavg over the last day, ng/mL. "
                     f"{see} Cavg depends only on CL/F and the dose received; Cmax and "
@@ -200,19 +197,23 @@ def study_html(record: Mapping, outcome) -> str:
                     "cap of the regimen (mg/dose, mg/day) binds (Regimen.describe: cap_bound, the "
                     "last dose as prescribed); dose received over the last day, median, in "
                     f"mg/kg/day. {binds}")]
-    drawn = study._figures(outcome)
-    captions = {"concentrations.png": "Concentration in ng/mL against time in h (the last two "
-                "days of each regimen).", "cavg.png": f"Cavg in ng/mL; target {low:g}-{high:g} ng/mL "
-                "shaded.", "pta.png": f"PTA in %, {pct}. {see}"}
-    try:
-        figures = [ReportFigure(fig.axes[0].get_title(), fig,
-                                f"{study.FIGURES[name][1].capitalize()}. {captions.get(name, '')}")
-                   for name, fig in drawn.items()]
-        return render_html(f"pkmodel: {' vs '.join(curves)}", record, tables, figures,
-                           model_assumptions(first.model), notes=_notes(record, outcome))
-    finally:
-        for fig in drawn.values():
-            plt.close(fig)
+    drawn = study.figures(outcome)
+    captions = {"concentrations": "Concentration in ng/mL against time in days (each regimen's "
+                f"last two days, its own, every {60 * study.PLOT_STEP_H:g} min); target "
+                f"{low:g}-{high:g} ng/mL shaded.", "cavg": f"Cavg in ng/mL; target {low:g}-{high:g} "
+                "ng/mL shaded.", "pta": f"PTA in %, {pct}; bars: 95 % Wilson score intervals. {see}"}
+    figures = [ReportFigure(fig.get_suptitle(), fig,
+                            f"{study.FIGURES[name][1].capitalize()}. {captions.get(name, '')}")
+               for name, fig in drawn.items()]
+    return render_html(f"pkmodel: {' vs '.join(curves)}", record, tables, figures,
+                       model_assumptions(first.model), notes=_notes(record, outcome))
+
+
+def write_markdown(path, record: Mapping, outcome, figure_formats=study.FIGURE_FORMATS) -> str:
+    """Write `study_markdown(...)` to `path` (a new file); returns its SHA-256 (hex)."""
+    with atomic_write(path, text=True) as f:
+        f.write(study_markdown(record, outcome, figure_formats))
+    return f.sha256
 
 
 def write_html(path, record: Mapping, outcome) -> str:
@@ -234,42 +235,6 @@ def _notes(record: Mapping, outcome) -> list[str]:
             + ("every child." if k == outcome.n else
                f"the first {k:,} children (tables, Cavg and PTA of every child)."),
             "The SHA-256 of every file of the run is in provenance.json beside this page."]
-
-
-def _caps(outcome, texts: Mapping[str, str], chunk: int = 100_000
-          ) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Per regimen and weight band: children, those a cap holds below the weight-based dose,
-    their median dose received; and per regimen the lightest child a cap holds, kg."""
-    children = outcome.parameters
-    bound = []
-    for label, text in texts.items():  # over regimens, chunks of children vectorised
-        regimen = Regimen.parse(text)
-        for a in range(0, len(children), chunk):
-            rows = children.iloc[a:a + chunk]
-            cohort = Cohort(weight_kg=rows["weight_kg"].to_numpy(),
-                            age_years=rows["age_years"].to_numpy(), ids=rows["id"].to_numpy())
-            bound.append(pd.DataFrame({"regimen": label, "id": cohort.ids,
-                                       "held": regimen.describe(cohort)["cap_bound"].to_numpy()}))
-    table = outcome.exposures[["regimen", "id", "weight_band", "weight_kg", "dose_mg_per_kg_day"]]
-    table = table.merge(pd.concat(bound).astype({"regimen": table["regimen"].dtype}),
-                        on=["regimen", "id"], validate="one_to_one")
-    out = table.groupby(["regimen", "weight_band"], observed=True, sort=True).agg(
-        n=("held", "size"), held=("held", "sum"), dose=("dose_mg_per_kg_day", "median")).reset_index()
-    held = table[table["held"]].groupby("regimen", observed=True)["weight_kg"].min()
-    return pd.DataFrame({"regimen": out["regimen"], "weight band (kg)": out["weight_band"],
-                         "children (n)": out["n"], "held by a cap (n)": out["held"],
-                         "held by a cap (%)": (100 * out["held"] / out["n"]).round(0),
-                         "dose received (mg/kg/day)": out["dose"]}), held.astype(float).to_dict()
-
-
-def _where_caps_bind(lightest: Mapping[str, float], labels: Sequence[str]) -> str:
-    """Where caps bind, in a sentence: from the lightest child each regimen's caps hold."""
-    if not lightest:
-        return "No cap binds for any child."
-    free = [label for label in labels if label not in lightest]
-    return ("Caps hold the dose below the weight-based amount for heavier children: "
-            + "; ".join(f"{label} from {kg:.1f} kg" for label, kg in lightest.items())
-            + (f"; none for {', '.join(free)}" if free else "") + ".")
 
 
 def _table(t: ReportTable) -> str:
@@ -317,3 +282,70 @@ def _embedded(image) -> tuple[str, str]:
 
 def _escape(text) -> str:
     return html.escape(str(text), quote=True)
+
+
+def study_markdown(record: Mapping, outcome, figure_formats=study.FIGURE_FORMATS) -> str:
+    """The Markdown report: what was run, the summary by age band, PTA, the figures."""
+    curves = outcome.curves
+    regimens = record["regimen"] if isinstance(record["regimen"], dict) else {
+        next(iter(curves)): record["regimen"]}
+    cohort = record["cohort"]
+    windows = ", ".join(f"{label}: h {lo:g}-{hi:g}" for label, (lo, hi) in
+                        record["exposure_window_h"].items())
+    low, high = concentration_in(np.array(record["target_range_mg_l"]), "ng/mL")
+    first = next(iter(curves.values()))
+    subset = study.subset(outcome)
+    shown = (f"the first {len(first):,} of {outcome.n:,} children (`--curves`); exposures, "
+             "tables and Cavg and PTA figures are of every child" if subset else "every child")
+    lines = [
+        f"# pkmodel: {' vs '.join(curves)}", "",
+        "A research tool, not clinical dosing advice: the model is a reconstruction from "
+        "published population analyses, with stated assumptions.", "",
+        f"- Model: `{record['model']}` ({first.model.description}); file `{record['model_file']}`, "
+        f"SHA-256 `{record['model_sha256']}`",
+        f"- Children: {cohort['n']} aged {cohort['age_years'][0]:g}-{cohort['age_years'][1]:g} y "
+        f"from the CDC 2000 growth charts, GMFCS {cohort['gmfcs']}; seed {record['seed']}; the same "
+        "children and random effects on every regimen",
+        "- Regimens:", *[f"  - **{label}**: `{text}`" for label, text in regimens.items()],
+        f"- Exposure over each regimen's last day ({windows}); target range {low:g}-{high:g} ng/mL "
+        "(a laboratory-stated serum range, not validated in children)",
+        f"- Curves (concentrations file and figure): {shown}",
+        f"- Command: `{record['command']}`; pkmodel {record['pkmodel_version']}, "
+        f"{record['created_utc']}", "",
+        "## Exposure by age band", "",
+        f"Each cell: {study.PERCENTILES} over the children of the regimen and age band: weight (kg), "
+        "dose received over the last day (mg/kg/day), and Cmax, Cmin and Cavg over the last "
+        "day (ng/mL).", "",
+        "Cavg depends only on CL/F and the dose received. Cmax and Cmin also depend on the "
+        "absorption and distribution numbers the published model does not give (marked assumed "
+        "in the model file): they move with those assumptions, Cavg does not (`pk.sensitivity`; "
+        "the models against published data: docs/validation.md).", "",
+        _markdown(study.wide(outcome.table)), "",
+        "## Target attainment by weight band", "",
+        "Share of children with Cavg within the target range.", "",
+        _markdown(outcome.attainment.assign(pta=[f"{100 * p:.0f} %" for p in outcome.attainment["pta"]])),
+        "", study.where_caps_bind(outcome.caps, outcome.lightest_capped)
+        + " A regimen whose caps hold more children gives them less per kg: compare PTA "
+        "between regimens with this in mind (`caps.csv`).", "", "## Figures", "",
+    ]
+    shown_as = next((f for f in ("png", "svg") if f in figure_formats), figure_formats[0])
+    drawn = study.subset(outcome, outcome.drawn)
+    for stem, (title, caption) in study.FIGURES.items():
+        lines += [f"![{title}]({stem}.{shown_as})", "",
+                  f"*{title}: {caption}{drawn if stem == 'concentrations' else ''}.*", ""]
+    lines += ["Files: `concentrations.*` (the curves), `parameters.csv`, `exposures.csv`, "
+              "`summary.csv`, `exposure_summary.csv`, `pta.csv`, `caps.csv` (column names carry "
+              "their units: `cmax_mg_L`, `CL_L_h`), the figures as "
+              + ", ".join(dict.fromkeys(figure_formats)).upper() + " and `report.html`; "
+              "`provenance.json` says how they were made and holds each file's SHA-256."]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    """A DataFrame as a Markdown table (numbers to 3 significant digits)."""
+    def cell(value) -> str:
+        return f"{value:.3g}" if isinstance(value, (float, np.floating)) else str(value)
+
+    rows = [[str(c) for c in frame.columns], ["---"] * frame.shape[1],
+            *[[cell(v) for v in row] for row in frame.itertuples(index=False)]]
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows)

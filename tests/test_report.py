@@ -218,19 +218,22 @@ def test_study_page_numbers_are_the_study_s(finished):
 
 def test_caps_bind_where_the_dose_per_kg_reaches_the_cap(finished):
     record, outcome, text = finished
-    caps, lightest = report._caps(outcome, TEXTS)
+    caps, lightest = outcome.caps, outcome.lightest_capped
     exposures = outcome.exposures
     for label, kg in CAP_FROM_KG.items():
         # closed form: 2 mg/kg/day / doses a day * weight > 20 mg/dose  <=>  weight > kg
         rows = exposures[exposures["regimen"] == label]
         heavy = rows[rows["weight_kg"] > kg]
-        assert caps.loc[caps["regimen"] == label, "held by a cap (n)"].sum() == len(heavy)
+        assert caps.loc[caps["regimen"] == label, "n_capped"].sum() == len(heavy)
         by_band = heavy.groupby("weight_band", observed=True).size()
-        shown = caps[(caps["regimen"] == label) & (caps["held by a cap (n)"] > 0)]
-        assert dict(zip(shown["weight band (kg)"], shown["held by a cap (n)"])) == by_band.to_dict()
+        shown = caps[(caps["regimen"] == label) & (caps["n_capped"] > 0)]
+        assert dict(zip(shown["weight_band"], shown["n_capped"])) == by_band.to_dict()
         assert lightest[label] == heavy["weight_kg"].min()
-        assert f"{label} from {heavy['weight_kg'].min():.1f} kg" in text
-    chunked, by_chunk = report._caps(outcome, TEXTS, chunk=7)   # chunks: the same table
+        assert (f"{label} from {heavy['weight_kg'].min():.1f} kg ({len(heavy):,} of "
+                f"{len(rows):,} children)") in text
+    cohort = pk.Cohort.from_growth_charts(150, age_years=(2, 17), seed=4, gmfcs=GMFCS_MIX)
+    regimens = {label: pk.Regimen.parse(t) for label, t in TEXTS.items()}
+    chunked, by_chunk = study.capped(exposures, cohort, regimens, chunk=7)   # chunks: the same
     pd.testing.assert_frame_equal(chunked, caps)
     assert by_chunk == lightest
 
