@@ -292,11 +292,14 @@ def test_a_plot_as_the_last_line_of_a_notebook_cell_shows_once(tmp_path):
             "res = pk.simulate(pk.load_model('baclofen_cp_card'), pk.Cohort(weight_kg=[20.0], "
             "age_years=[6.0]), pk.Regimen.weight_based(2.0, 3, 1), np.arange(0, 24.5, 0.5))\n"
             "pkplots.spaghetti(res, n=1)")
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    # and a pyplot figure of the researcher's own, after it, still shows (interactive mode kept)
+    own = "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([0, 1]);"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell),
+                                               nbformat.v4.new_code_cell(own)])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}
     nbclient.NotebookClient(notebook, km=kernel_manager(), timeout=120,
                             resources={"metadata": {"path": str(tmp_path)}}).execute(
         env={k: v for k, v in __import__("os").environ.items() if k != "MPLBACKEND"})
-    images = [o for o in notebook.cells[0].outputs if "image/png" in o.get("data", {})]
-    assert len(images) == 1
+    for shown in notebook.cells:
+        assert len([o for o in shown.outputs if "image/png" in o.get("data", {})]) == 1

@@ -33,7 +33,12 @@ def styled(function):
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         with matplotlib.style.context(STYLE):
-            return function(*args, **kwargs)
+            out = function(*args, **kwargs)
+            interactive = matplotlib.is_interactive()
+        # Jupyter's backend, loaded by the first figure, turns interactive mode on: leaving the
+        # style's context would turn it off again, and pyplot figures would no longer show
+        matplotlib.interactive(interactive)
+        return out
     return wrapper
 
 

@@ -60,7 +60,8 @@ def percentile_band(results: Mapping[str, Result], start: float | None = None,
     time : "days", "h" or "auto" (days when the range shown starts after the first day or
     spans more than two); ax : None (one panel per result, a shared concentration axis),
     one Axes per result, or one Axes for all (medians and the outer band's edges as
-    lines, a line style per result, nothing filled).
+    lines, a line style per result, nothing filled). A result of one subject is drawn as
+    its curve (no median, no band).
 
     A range that runs past a regimen's dosing (its last dose plus one interval) is refused:
     it would show the washout of a shorter regimen as if it were its steady state.
@@ -88,21 +89,23 @@ def percentile_band(results: Mapping[str, Result], start: float | None = None,
         x, xlabel = _time_axis(res.times[keep], time)
         conc = concentration_in(res.concentrations[:, keep], unit)
         colour = PALETTE[k % len(PALETTE)] if overlay else PALETTE[0]
+        one = len(res) == 1    # one subject: its curve, no median and no band
+        middle = "the subject's curve" if one else "median"
         if overlay:
             style = LINESTYLES[k % len(LINESTYLES)]
             a.plot(x, np.percentile(conc, 50, axis=0), color=colour, ls=style,
-                   label=f"{label}: median (n = {len(res):,})")
-            if bands:
+                   label=f"{label}: {middle} (n = {len(res):,})")
+            if bands and not one:
                 lo, hi = bands[0]
                 edges = np.percentile(conc, [lo, hi], axis=0)
                 a.plot(x, edges.T, color=colour, ls=style, lw=0.8, alpha=0.8)
                 a.lines[-2].set_label(f"{label}: {lo:g}th-{hi:g}th percentile")
         else:
-            for j, (lo, hi) in enumerate(bands):
+            for j, (lo, hi) in enumerate(() if one else bands):
                 low, high = np.percentile(conc, [lo, hi], axis=0)
                 a.fill_between(x, low, high, color=colour, alpha=0.18 + 0.17 * j, lw=0,
                                label=f"{lo:g}th-{hi:g}th percentile")
-            a.plot(x, np.percentile(conc, 50, axis=0), color=colour, label="median")
+            a.plot(x, np.percentile(conc, 50, axis=0), color=colour, label=middle)
             a.set_title(f"{label} (n = {len(res):,})", wrap=True)
         a.set_xlabel(xlabel)
     for a in axes:
