@@ -206,7 +206,8 @@ def test_pta_points_carry_95_percent_wilson_intervals(figures, attainment):
     qid_x = ax.containers[1].lines[0].get_xdata()
     assert np.all(qid_x - points.lines[0].get_xdata() > 0.1)
     first = int(tid["n"].iloc[0])   # the lightest band's children, each regimen
-    assert ax.get_xticklabels()[0].get_text() == f"<15 kg\nn = {first} per regimen"
+    assert ax.get_xticklabels()[0].get_text() == f"<15 kg\nn = {first}"
+    assert ax.get_title().endswith("n = 40 children per regimen; under each band its n per regimen")
 
 
 def test_wilson_interval_is_the_closed_form_and_stays_in_0_1():

@@ -77,14 +77,14 @@ def shade_target(ax, target_range, unit: str, *, vertical: bool = False) -> None
          label=f"target {low:g}-{high:g} {unit}")
 
 
-def n_text(counts: Sequence[int], of: str = "children") -> str:
-    """'n = 1,000 children', or 'n = 1,000 children per regimen' when every group has as many,
-    or 'n = 500, 480 children'."""
+def n_text(counts: Sequence[int], of: str = "children", per: str = "group") -> str:
+    """'n = 1,000 children', or 'n = 1,000 children per regimen' when every group (`per`) has
+    as many, or 'n = 500, 480 children'."""
     counts = [int(c) for c in counts]
     if len(counts) == 1:
         return f"n = {counts[0]:,} {of}"
     if len(set(counts)) == 1:
-        return f"n = {counts[0]:,} {of} each"
+        return f"n = {counts[0]:,} {of} per {per}"
     return f"n = {', '.join(f'{c:,}' for c in counts)} {of}"
 
 

@@ -114,7 +114,7 @@ def percentile_band(results: Mapping[str, Result], start: float | None = None,
         a.set_ylabel(f"concentration ({unit})")
         a.set_ylim(bottom=0)
     if overlay:
-        axes[0].set_title(n_text([len(r) for r in results.values()]))
+        axes[0].set_title(n_text([len(r) for r in results.values()], per="regimen"))
     legend_outside(axes[-1])
     return fig
 

@@ -85,7 +85,8 @@ def exposure_distribution(exposures: pd.DataFrame, metric: str = "cavg", by: str
         ax.set_ylabel(axis_label)
     if target_range is not None:
         shade_target(ax, target_range, unit, vertical=kind != "violin")
-    ax.set_title(f"{name}: {n_text([v.size for _, v in groups])}")
+    per = BAND_AXIS.get(by, str(by)).split(" (")[0] if by is not None else "group"
+    ax.set_title(f"{name}: {n_text([v.size for _, v in groups], per=per)}")
     legend_outside(ax)
     return fig
 
@@ -118,9 +119,8 @@ def pta_by_band(attainment: pd.DataFrame, band: str = "weight_band", by: str | N
                     color=PALETTE[j % len(PALETTE)], ms=5, capsize=3, lw=1.2, label=key)
     counts = attainment.groupby(band, observed=True)["n"].agg(["min", "max"])
     ax.set_xticks(np.arange(len(bands)), [
-        f"{b}\nn = {counts.loc[b, 'min']:,}" + ("" if by is None else f" per {by}")
-        if counts.loc[b, "min"] == counts.loc[b, "max"] else f"{b}\nn = {counts.loc[b, 'min']:,}-"
-        f"{counts.loc[b, 'max']:,}" for b in bands])
+        f"{b}\nn = {counts.loc[b, 'min']:,}" if counts.loc[b, "min"] == counts.loc[b, "max"]
+        else f"{b}\nn = {counts.loc[b, 'min']:,}-{counts.loc[b, 'max']:,}" for b in bands])
     ax.set_xlim(-0.5, len(bands) - 0.5)
     ax.set_xlabel(BAND_AXIS.get(band, band.replace("_", " ")))
     what = "PTA"
@@ -131,7 +131,9 @@ def pta_by_band(attainment: pd.DataFrame, band: str = "weight_band", by: str | N
     ax.set_ylim(0, 105)
     total = attainment.groupby(by, observed=True)["n"].sum() if by is not None else \
         pd.Series([attainment["n"].sum()])
-    ax.set_title(f"points: PTA; bars: 95 % Wilson interval; {n_text(total.to_numpy())}")
+    per = "" if by is None else f" per {by}"
+    ax.set_title(f"points: PTA; bars: 95 % Wilson interval; {n_text(total.to_numpy(), per=by)}; "
+                 f"under each band its n{per}")
     legend_outside(ax)
     return fig
 
