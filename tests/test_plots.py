@@ -304,3 +304,14 @@ def test_a_plot_as_the_last_line_of_a_notebook_cell_shows_once(tmp_path):
         env={k: v for k, v in __import__("os").environ.items() if k != "MPLBACKEND"})
     for shown in notebook.cells:
         assert len([o for o in shown.outputs if "image/png" in o.get("data", {})]) == 1
+
+
+def test_an_ecdf_of_many_children_draws_at_most_5000_steps_on_the_curve():
+    values = np.random.default_rng(1).lognormal(np.log(0.3), 0.4, 200_000)
+    frame = pd.DataFrame({"regimen": "TID", "cavg": values})
+    line = plots.exposure_distribution(frame, target_range=None).axes[0].lines[0]
+    x, y = line.get_xdata(), line.get_ydata()
+    assert x.size <= 5000 and x[0] == 1000 * values.min() and x[-1] == 1000 * values.max()
+    # every drawn step is on the exact ECDF: y % of children at or below x
+    exact = 100 * np.searchsorted(np.sort(1000 * values), x, side="right") / values.size
+    np.testing.assert_allclose(y, exact, atol=1e-9)
