@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench clean
+.PHONY: run test test-fast lint chromium bench clean
 
 # no pip upgrade (venv's own pip installs editable pyproject packages, pip >= 21.3), and the run
 # install without byte-compiling every module of numpy, scipy, pandas, matplotlib and sympy
@@ -30,7 +30,7 @@ run: $(RUN_STAMP)
 	    --regimen "TID=2 mg/kg/day TID for 14 days, max 20 mg/dose, max 80 mg/day" \
 	    --regimen "QID=2 mg/kg/day QID for 14 days, max 20 mg/dose, max 80 mg/day"
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) chromium
 	$(PY) -m pytest
 
 # the edit-test loop: everything but the tests marked slow (property tests, notebooks,
@@ -42,6 +42,14 @@ test-fast: $(TEST_STAMP)
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check pkmodel tests bench
 	$(VENV)/bin/mypy
+
+# the browser test of report.html drives Debian's chromium (playwright, a test extra): installed
+# here when missing, as root with apt-get; where that cannot be, the test skips and says why
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	    && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends chromium fonts-liberation >/dev/null; } \
+	    || echo "make: chromium is not installed and could not be (needs root, apt-get and Debian's package chromium): the browser test of report.html will skip"
 
 bench: $(TEST_STAMP)
 	$(PY) -m bench

@@ -5,7 +5,7 @@ A research tool, not clinical dosing advice.
 
 from . import units
 from ._version import __version__
-from .analysis.compare import compare
+from .analysis.compare import Comparison, compare
 from .analysis.dose_finding import find_dose
 from .analysis.exposure import exposure, exposure_by_interval
 from .analysis.sensitivity import sensitivity
@@ -31,7 +31,7 @@ from .simulation.dataset import simulate_dataset
 from .simulation.simulate import simulate
 
 __all__ = [
-    "BACLOFEN_TARGET_MG_L", "Cohort", "Covariate", "CovariateEffect", "Doses", "ENGINES", "Engine", "EventTable",
+    "BACLOFEN_TARGET_MG_L", "Cohort", "Comparison", "Covariate", "CovariateEffect", "Doses", "ENGINES", "Engine", "EventTable",
     "ExposureResult", "Formulation", "IndividualFit", "Model", "ModelFileError",
     "NegativeObservationWarning", "Parameter", "Protocol", "ProtocolResult", "RandomEffect",
     "Regimen", "ResidualError", "Result", "ResultFileError", "SavedResult", "Simulated",

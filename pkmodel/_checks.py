@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 
+from ._display import short
+
 
 def is_number(x) -> bool:
     """A real number (Python or numpy), not a bool."""
@@ -69,7 +71,7 @@ def numbers(name: str, values, expected: str = "a number") -> np.ndarray:
     try:
         raw = np.array(values, ndmin=1)
     except (TypeError, ValueError):  # ragged
-        raise ValueError(f"{name} is {values!r}; expected numbers") from None
+        raise ValueError(f"{name} is {short(values)}; expected numbers") from None
     if raw.dtype.kind not in "iuf":
         refuse_first([not is_number(v) for v in raw.ravel()], name, raw.ravel(), expected)
     return raw.astype(float)

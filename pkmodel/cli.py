@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import study
+from . import report, study
 from ._version import __version__
 from .population import growth
 from .io import provenance as _provenance
@@ -36,6 +36,7 @@ from .dosing.regimen import Regimen
 from .drugs.baclofen import BACLOFEN_TARGET_MG_L, DEFAULT_MODEL
 from .io.files import atomic_folder, is_temporary
 from .model.files import bundled_models, load_model
+from .plots import FORMATS, check_dpi
 from .study import WINDOW_H, study_files, study_times
 from .analysis.summary import AGE_BANDS
 
@@ -122,6 +123,13 @@ def _parser() -> argparse.ArgumentParser:
                          help="curves written and drawn: those of the first N children (default "
                               f"{study.CURVES_DEFAULT}; 'all': every child, as far as 1 GiB holds "
                               "them); exposures are of every child")
+        sub.add_argument("--figure-format", type=_figure_formats, action="append",
+                         metavar="FMT[,FMT]", dest="figure_format",
+                         help="figure file formats, of " + ", ".join(FORMATS) + " (repeat or "
+                              "separate by commas; default " + ",".join(study.FIGURE_FORMATS) + ")")
+        sub.add_argument("--dpi", type=_dpi, default=study.FIGURE_DPI,
+                         help=f"resolution of PNG figures, dots per inch (default "
+                              f"{study.FIGURE_DPI}; SVG and PDF are vector)")
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
         sub.add_argument("--overwrite", action="store_true",
                          help="replace the folder of an earlier run (default: refuse)")
@@ -194,6 +202,23 @@ def _curves(text) -> int | None:
                                      "number >= 1 or 'all'")
 
 
+def _figure_formats(text: str) -> tuple[str, ...]:
+    formats = tuple(part.strip().lower() for part in text.split(","))
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"{bad[0]!r} is not a figure format; expected one or "
+                                         f"more of {', '.join(FORMATS)} (e.g. png,svg)")
+    return formats
+
+
+def _dpi(text: str) -> float:
+    try:
+        return check_dpi(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a resolution; expected a number of dots "
+                                         "per inch from 50 to 1200 (e.g. 300)") from None
+
+
 def _model(text: str):
     try:
         return load_model(text)
@@ -257,6 +282,8 @@ def _study(args, argv, given: dict[str, tuple[str, Regimen]]) -> int:
             f"{8 * curves * times.size * len(regimens) / 2**30:.1f} GiB; expected at most "
             f"{limit:,} children (a larger --dt or a smaller --curves; every child's curve: "
             "pk.simulate(..., out=...) in Python)")
+    formats = tuple(dict.fromkeys(f for given in (args.figure_format or [study.FIGURE_FORMATS])
+                                  for f in given))
     out = args.out
     _check_out(out, args.format, args.overwrite)   # before any work
     gmfcs = GMFCS_MIX if args.gmfcs == "registry" else None if args.gmfcs == "none" else int(args.gmfcs)
@@ -280,11 +307,20 @@ def _study(args, argv, given: dict[str, tuple[str, Regimen]]) -> int:
         outcome = study.run(args.model, cohort, regimens, times, ends, args.seed, curves,
                             progress=progress)
         progress("writing")
-        written = study.write(aside, args.format, record, outcome)
+        written = study.write(aside, args.format, record, outcome, figure_formats=formats,
+                              dpi=args.dpi, pages={
+                                  "report.md": lambda path: report.write_markdown(
+                                      path, record, outcome, formats),
+                                  "report.html": lambda path: report.write_html(
+                                      path, record, outcome)})
+    print(f"{study.PERCENTILES} by regimen and age band, over the children of each: weight (kg), "
+          "dose received over the last day (mg/kg/day), Cmax, Cmin and Cavg over the last day "
+          "(ng/mL)")
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(study.wide(outcome.table).to_string(index=False))
+    print(study.where_caps_bind(outcome.caps, outcome.lightest_capped))
     shown = "" if curves == args.n else f"; curves of the first {curves:,} of {args.n:,} children"
-    print(f"wrote {len(written)} files to {out}/ (report: {out / 'report.md'}){shown}")
+    print(f"wrote {len(written)} files to {out}/ (report: {out / 'report.html'}){shown}")
     return 0
 
 
@@ -312,7 +348,7 @@ def _check_out(out: Path, file_format: str, overwrite: bool) -> None:
 def _replaceable(shown: Path):
     """A check that a folder holds nothing but a pkmodel study's files (`atomic_folder`)."""
     def check(folder: Path) -> str | None:
-        known = {*study_files("parquet"), *study_files("csv"), *_listed(folder)}
+        known = {*study_files("parquet", FORMATS), *study_files("csv", FORMATS), *_listed(folder)}
         for name in sorted(os.listdir(folder)):
             if name not in known and not is_temporary(name):
                 return (f"--out {str(shown)!r} holds {name!r}, which is not a file of a pkmodel "

@@ -5,8 +5,11 @@ band, target attainment, figures and a report, written into one folder.
 ..., keep="exposure")`, memory bounded whatever the number of children) and the curves of the
 first `curves` children (all of them by default up to `CURVES_DEFAULT`): their concentrations
 are written and drawn, the same numbers as in a run of the whole cohort (a child's draws
-depend only on the seed and its position). `write` puts the files into a folder, each
-hashed from the bytes written (`pkmodel.io.files.atomic_write`), `provenance.json` last.
+depend only on the seed and its position); the concentration figure draws each regimen's own
+last two days on a grid of its own (PLOT_STEP_H, whatever the output step). `write` puts the
+files into a folder, each hashed from the bytes written (`pkmodel.io.files.atomic_write`),
+`provenance.json` last: CSV tables whose column names carry their units (`with_units`), the
+figures as PNG (FIGURE_DPI) and SVG (or PDF), and the pages it is given (`pkmodel.report`).
 """
 
 from dataclasses import dataclass
@@ -30,9 +33,15 @@ from .simulation.simulate import simulate
 from .analysis.summary import add_bands, summarize, target_attainment
 from .units import concentration_in
 
-# exposure is read over each regimen's last day; the concentration figure shows the last two
+# exposure is read over each regimen's last day; the concentration figure shows the last two,
+# each regimen's own, on a grid of its own (PLOT_STEP_H whatever --dt: smooth peaks, tmax ~1.2 h)
+# of the first FIGURE_CHILDREN children of the curves
 WINDOW_H = 24.0
 SHOWN_H = 48.0
+PLOT_STEP_H = 1 / 12
+FIGURE_CHILDREN = 10_000
+FIGURE_FORMATS = ("png", "svg")  # written by default; pkmodel.plots.FORMATS may be asked for
+FIGURE_DPI = 300
 # curves written and drawn: those of the first CURVES_DEFAULT children (all, below that);
 # at most CURVE_BYTES of them are held at once (all regimens)
 CURVES_DEFAULT = 10_000
@@ -40,14 +49,21 @@ CURVE_BYTES = 2**30
 _ROWS_PER_WRITE = 2_000  # children per slice of the concentrations file
 # what the summary table gives, per regimen and age band
 SUMMARY_METRICS = ("weight (kg)", "dose (mg/kg/day)", "cmax (ng/mL)", "cmin (ng/mL)", "cavg (ng/mL)")
-# file name: (title, caption in the report)
-FIGURES = {"concentrations.png": ("Concentrations over the last two days",
-                                  "median, 25-75 % and 5-95 % of children"),
-           "cavg.png": ("Average concentration over the last day (Cavg)",
-                        "cumulative distribution, with the target range shaded"),
-           "pta.png": ("Share of children with Cavg in the target range", "by weight band")}
+# file name without its extension: (title, caption in the report)
+FIGURES = {"concentrations": ("Concentrations over each regimen's last two days",
+                              "median, 25th-75th and 5th-95th percentile of children"),
+           "cavg": ("Average concentration over the last day (Cavg)",
+                    "cumulative distribution, with the target range shaded"),
+           "pta": ("Share of children with Cavg in the target range",
+                   "by weight band, with 95 % Wilson intervals")}
 # the tables a study writes besides its concentrations
-TABLE_FILES = ("parameters.csv", "exposures.csv", "summary.csv", "exposure_summary.csv", "pta.csv")
+TABLE_FILES = ("parameters.csv", "exposures.csv", "summary.csv", "exposure_summary.csv", "pta.csv",
+               "caps.csv")
+PERCENTILES = "median [5th-95th percentile]"
+"""How the summary's cells read (`wide`), said wherever the table is shown."""
+# CSV column names carry their unit: the exposure metrics by dimension, the model's parameters
+# by their unit (pkmodel.io.tables's conc_mg_L convention: '/' and '*' become '_')
+_CSV_SUFFIX = {"concentration": "mg/L", "concentration*time": "mg*h/L"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,7 +75,11 @@ class Outcome:
         dose_mg_per_kg_day (received over the last day), age_band, weight_band
     parameters : one row per child (`ExposureResult.parameters`)
     curves : {label: Result} of the first `len(curves[label])` children
+    drawn : {label: Result} of the first of those (FIGURE_CHILDREN), over the regimen's last
+        two days every PLOT_STEP_H: the concentration figure's
     table, attainment : `summary_table(exposures)`, PTA by regimen and weight band
+    caps : `capped(...)`: per regimen and weight band, the children a cap holds
+    lightest_capped : {label: kg}, the lightest child a cap holds, per regimen it holds any
     n : children in the cohort
     """
 
@@ -69,6 +89,9 @@ class Outcome:
     table: pd.DataFrame
     attainment: pd.DataFrame
     n: int
+    drawn: dict
+    caps: pd.DataFrame
+    lightest_capped: dict
 
 
 def check_step(dt_h) -> None:
@@ -109,7 +132,8 @@ def run(model: Model, cohort: Cohort, regimens: dict[str, Regimen], times: np.nd
     size = max(1, CHUNK_BYTES // (8 * times.size))
     head = cohort_rows(cohort, 0, min(curves, len(cohort)))
     windows = {label: (ends[label] - WINDOW_H, ends[label]) for label in regimens}
-    tables, parameters, drawn = {}, None, {}
+    tables, parameters, kept, drawn = {}, None, {}, {}
+    few = cohort_rows(head, 0, min(FIGURE_CHILDREN, len(head)))
     runs = simulations(model, cohort, regimens, times, seed=seed, window=windows,
                        target_range=BACLOFEN_TARGET_MG_L, chunk_size=size)
     for label in regimens:  # over regimens, each vectorised over children in chunks
@@ -122,15 +146,66 @@ def run(model: Model, cohort: Cohort, regimens: dict[str, Regimen], times: np.nd
         parameters = ran.parameters if parameters is None else parameters
         del ran, table
         tell(f"curves of {label}")
-        drawn[label] = simulate(model, head, regimens[label], times, seed=seed)
+        kept[label] = simulate(model, head, regimens[label], times, seed=seed)
+        drawn[label] = simulate(model, few, regimens[label],
+                                figure_times(regimens[label], ends[label]), seed=seed)
     tell("exposure")
     exposures = stacked(tables)
     del tables
-    return Outcome(exposures=exposures, parameters=parameters, curves=drawn,
+    caps, lightest = capped(exposures, cohort, regimens)
+    return Outcome(exposures=exposures, parameters=parameters, curves=kept,
                    table=summary_table(exposures),
                    attainment=target_attainment(exposures, by=["regimen", "weight_band"],
                                                 target=BACLOFEN_TARGET_MG_L),
-                   n=len(cohort))
+                   n=len(cohort), drawn=drawn, caps=caps, lightest_capped=lightest)
+
+
+def figure_times(regimen: Regimen, end: float) -> np.ndarray:
+    """The concentration figure's times, h: the last SHOWN_H hours before `end` every
+    PLOT_STEP_H, with the regimen's dose times there (a peak starts on its dose)."""
+    start = max(0.0, end - SHOWN_H)
+    grid = start + np.arange(int(round((end - start) / PLOT_STEP_H)) + 1) * PLOT_STEP_H
+    doses = regimen.time_h[(regimen.time_h >= start) & (regimen.time_h <= end)]
+    return np.union1d(np.minimum(grid, end), doses)
+
+
+def capped(exposures: pd.DataFrame, cohort: Cohort, regimens: dict[str, Regimen],
+           chunk: int = 100_000) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Per regimen and weight band: children, those a cap holds below the weight-based dose,
+    their median dose received; and per regimen the lightest child a cap holds, kg.
+
+    Held by a cap: `Regimen.describe(cohort)["cap_bound"]` (the last dose as prescribed).
+    """
+    bound = []
+    for label, regimen in regimens.items():  # over regimens, chunks of children vectorised
+        for a in range(0, len(cohort), chunk):
+            rows = cohort_rows(cohort, a, min(a + chunk, len(cohort)))
+            bound.append(pd.DataFrame({"regimen": label, "id": rows.ids,
+                                       "held": regimen.describe(rows)["cap_bound"].to_numpy()}))
+    table = exposures[["regimen", "id", "weight_band", "weight_kg", "dose_mg_per_kg_day"]]
+    table = table.merge(pd.concat(bound).astype({"regimen": table["regimen"].dtype}),
+                        on=["regimen", "id"], validate="one_to_one")
+    out = table.groupby(["regimen", "weight_band"], observed=True, sort=True).agg(
+        n=("held", "size"), held=("held", "sum"), dose=("dose_mg_per_kg_day", "median")).reset_index()
+    held = table[table["held"]].groupby("regimen", observed=True)["weight_kg"].min()
+    return pd.DataFrame({"regimen": out["regimen"], "weight_band": out["weight_band"],
+                         "n": out["n"], "n_capped": out["held"],
+                         "capped_pct": 100 * out["held"] / out["n"],
+                         "dose_median_mg_per_kg_day": out["dose"]}), held.astype(float).to_dict()
+
+
+def where_caps_bind(caps: pd.DataFrame, lightest: dict[str, float]) -> str:
+    """Which children a cap holds, by regimen, in a sentence (from `capped`)."""
+    labels = list(caps["regimen"].cat.categories) if isinstance(
+        caps["regimen"].dtype, pd.CategoricalDtype) else list(dict.fromkeys(caps["regimen"]))
+    if not lightest:
+        return "No cap binds for any child."
+    totals = caps.groupby("regimen", observed=True)[["n", "n_capped"]].sum()
+    free = [label for label in labels if label not in lightest]
+    return ("Caps hold the dose below the weight-based amount for heavier children: "
+            + "; ".join(f"{label} from {kg:.1f} kg ({totals.loc[label, 'n_capped']:,} of "
+                        f"{totals.loc[label, 'n']:,} children)" for label, kg in lightest.items())
+            + (f"; none for {', '.join(free)}" if free else "") + ".")
 
 
 def _dose_received(regimen: Regimen, cohort: Cohort, seed: int, end: float, size: int) -> np.ndarray:
@@ -172,7 +247,8 @@ def summary_table(exposures: pd.DataFrame) -> pd.DataFrame:
 def summaries(exposures: pd.DataFrame) -> pd.DataFrame:
     """`pk.summarize(exposures, by=["regimen", "age_band"], unit="ng/mL")`, the same rows,
     computed a regimen and a metric at a time (memory: one column of one regimen)."""
-    present = [m for m in METRICS if m in exposures.columns]
+    # the peak's absolute time is no exposure to summarise (tmax_h_after_dose is)
+    present = [m for m in METRICS if m in exposures.columns and m != "tmax_h"]
     parts = []
     for label in exposures["regimen"].cat.categories:  # groups never span regimens or metrics
         rows = (exposures["regimen"] == label).to_numpy()
@@ -193,35 +269,52 @@ def wide(table: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def study_files(file_format: str) -> list[str]:
-    """The names of the files a study writes into its folder, in the order written."""
-    return [f"concentrations.{file_format}", *TABLE_FILES, *FIGURES, "report.md", "provenance.json"]
+def study_files(file_format: str, figure_formats=FIGURE_FORMATS,
+                pages=("report.md", "report.html")) -> list[str]:
+    """The names of the files a study writes into its folder, in the order written (the
+    command line's pages: `pkmodel.report`)."""
+    return [f"concentrations.{file_format}", *TABLE_FILES,
+            *[f"{stem}.{fmt}" for stem in FIGURES for fmt in dict.fromkeys(figure_formats)],
+            *pages, "provenance.json"]
 
 
-def write(folder, file_format: str, record: dict, outcome: Outcome) -> list[str]:
+def write(folder, file_format: str, record: dict, outcome: Outcome,
+          figure_formats=FIGURE_FORMATS, dpi: float = FIGURE_DPI, pages=None) -> list[str]:
     """Write every file of a study into `folder` (new files), provenance.json last with the
-    SHA-256 of each, taken from the bytes as written; returns the file names."""
-    import matplotlib.pyplot as plt
+    SHA-256 of each, taken from the bytes as written; returns the file names.
 
+    figure_formats : of `pkmodel.plots.FORMATS` (PNG at `dpi`); pages : {name: write(path) ->
+    SHA-256 hex}, written after the figures (the command line's report.md and report.html,
+    `pkmodel.report`).
+    """
+    from .plots import FORMATS, check_dpi
+    from .plots._style import metadata
+
+    bad = [f for f in figure_formats if f not in FORMATS]
+    if bad or not figure_formats:
+        raise ValueError(f"figure_formats is {list(figure_formats)!r}; expected one or more of "
+                         f"{list(FORMATS)}")
+    check_dpi(dpi)
     digests = {}
     name = f"concentrations.{file_format}"
     with atomic_write(folder / name, text=file_format == "csv") as f:
         _write_curves(f, file_format, record, outcome.curves)
     digests[name] = f.sha256
+    model = next(iter(outcome.curves.values())).model
     tables = dict(zip(TABLE_FILES, (outcome.parameters, outcome.exposures, outcome.table,
-                                    summaries(outcome.exposures), outcome.attainment)))
+                                    summaries(outcome.exposures), outcome.attainment,
+                                    outcome.caps)))
     for name, frame in tables.items():
         with atomic_write(folder / name, text=True) as f:
-            write_csv(frame, f)
+            write_csv(with_units(frame, model), f)
         digests[name] = f.sha256
-    for name, figure in _figures(outcome).items():
-        with atomic_write(folder / name) as f:
-            figure.savefig(f, format="png", dpi=110, bbox_inches="tight")
-        plt.close(figure)
-        digests[name] = f.sha256
-    with atomic_write(folder / "report.md", text=True) as f:
-        f.write(_report(record, outcome))
-    digests["report.md"] = f.sha256
+    for stem, figure in figures(outcome).items():
+        for fmt in dict.fromkeys(figure_formats):
+            with atomic_write(folder / f"{stem}.{fmt}") as f:
+                figure.savefig(f, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metadata(fmt))
+            digests[f"{stem}.{fmt}"] = f.sha256
+    for name, write_page in (pages or {}).items():
+        digests[name] = write_page(folder / name)
     with atomic_write(folder / "provenance.json", text=True) as f:
         f.write(_provenance.to_json(dict(record, files=digests)))
     return [*digests, "provenance.json"]
@@ -254,85 +347,48 @@ def _write_curves(f, file_format: str, record: dict, curves: dict) -> None:
         header = False
 
 
-def _figures(outcome: Outcome) -> dict:
-    """The report's figures, by file name (FIGURES)."""
+def figures(outcome: Outcome) -> dict:
+    """The study's figures (matplotlib Figures), by file name without extension (FIGURES)."""
     from .plots import exposure_distribution, percentile_band, pta_by_band
 
-    curves = outcome.curves
-    end = max(res.times[-1] for res in curves.values())
-    band = percentile_band(curves, start=max(0.0, end - SHOWN_H), end=end)
-    by = "regimen" if len(curves) > 1 else "age_band"
+    drawn = outcome.drawn
+    band = percentile_band(drawn, windows={label: (res.times[0], res.times[-1])
+                                           for label, res in drawn.items()},
+                           target_range=BACLOFEN_TARGET_MG_L)
+    by = "regimen" if len(drawn) > 1 else "age_band"
     cavg = exposure_distribution(outcome.exposures, metric="cavg", by=by,
                                  target_range=BACLOFEN_TARGET_MG_L)
-    pta = pta_by_band(outcome.attainment, band="weight_band", by="regimen")
-    figures = dict(zip(FIGURES, (band, cavg, pta)))
-    for name, figure in figures.items():
-        title = FIGURES[name][0] + (_subset(outcome) if name == "concentrations.png" else "")
-        figure.axes[0].set_title(title, fontsize="medium")
-    return figures
+    pta = pta_by_band(outcome.attainment, band="weight_band", by="regimen",
+                      target_range=BACLOFEN_TARGET_MG_L)
+    out = dict(zip(FIGURES, (band, cavg, pta)))
+    for stem, figure in out.items():
+        some = subset(outcome, drawn) if stem == "concentrations" else ""
+        figure.suptitle(FIGURES[stem][0] + some, fontsize="medium")
+    return out
 
 
-def _subset(outcome: Outcome) -> str:
+def with_units(frame: pd.DataFrame, model: Model | None = None) -> pd.DataFrame:
+    """`frame` with each column named with its unit, as the CSV files carry them.
+
+    Exposure metrics by dimension (cmax -> cmax_mg_L, auc -> auc_mg_h_L; times already end
+    in _h, fluctuation in _pct), the model's parameters by their unit per child (CL ->
+    CL_L_h: a unit per kg is the child's own after weight scaling). Columns that are
+    dimensionless (id, n, counts, swing, frac_in_range, pta, eta_*, z-scores) keep their name.
+    """
+    names = {}
+    parameters = getattr(model, "parameters", None) or {}
+    for column in frame.columns:
+        dimension = METRICS.get(column, (None,))[0]
+        unit = _CSV_SUFFIX.get(dimension)
+        if unit is None and column in parameters:
+            unit = str(parameters[column].unit).removesuffix("/kg")
+            unit = None if unit == "1" else unit
+        if unit is not None:
+            names[column] = f"{column}_{unit.replace('/', '_').replace('*', '_')}"
+    return frame.rename(columns=names)
+
+
+def subset(outcome: Outcome, curves: dict | None = None) -> str:
     """' (the first k of n children)' when the curves are not every child's, else ''."""
-    k = len(next(iter(outcome.curves.values())))
+    k = len(next(iter((curves or outcome.curves).values())))
     return "" if k == outcome.n else f" (the first {k:,} of {outcome.n:,} children)"
-
-
-def _report(record: dict, outcome: Outcome) -> str:
-    """The Markdown report: what was run, the summary by age band, PTA, the figures."""
-    curves = outcome.curves
-    regimens = record["regimen"] if isinstance(record["regimen"], dict) else {
-        next(iter(curves)): record["regimen"]}
-    cohort = record["cohort"]
-    windows = ", ".join(f"{label}: h {lo:g}-{hi:g}" for label, (lo, hi) in
-                        record["exposure_window_h"].items())
-    low, high = concentration_in(np.array(record["target_range_mg_l"]), "ng/mL")
-    first = next(iter(curves.values()))
-    subset = _subset(outcome)
-    shown = (f"the first {len(first):,} of {outcome.n:,} children (`--curves`); exposures, "
-             "tables and Cavg and PTA figures are of every child" if subset else "every child")
-    lines = [
-        f"# pkmodel: {' vs '.join(curves)}", "",
-        "A research tool, not clinical dosing advice: the model is a reconstruction from "
-        "published population analyses, with stated assumptions.", "",
-        f"- Model: `{record['model']}` ({first.model.description}); file `{record['model_file']}`, "
-        f"SHA-256 `{record['model_sha256']}`",
-        f"- Children: {cohort['n']} aged {cohort['age_years'][0]:g}-{cohort['age_years'][1]:g} y "
-        f"from the CDC 2000 growth charts, GMFCS {cohort['gmfcs']}; seed {record['seed']}; the same "
-        "children and random effects on every regimen",
-        "- Regimens:", *[f"  - **{label}**: `{text}`" for label, text in regimens.items()],
-        f"- Exposure over each regimen's last day ({windows}); target range {low:g}-{high:g} ng/mL "
-        "(a laboratory-stated serum range, not validated in children)",
-        f"- Curves (concentrations file and figure): {shown}",
-        f"- Command: `{record['command']}`; pkmodel {record['pkmodel_version']}, "
-        f"{record['created_utc']}", "",
-        "## Exposure by age band", "",
-        "Median [5th-95th percentile]: weight, dose received over the last day, and Cmax, Cmin "
-        "and Cavg over the last day.", "",
-        "Cavg depends only on CL/F and the dose received. Cmax and Cmin also depend on the "
-        "absorption and distribution numbers the published model does not give (marked assumed "
-        "in the model file): they move with those assumptions, Cavg does not (`pk.sensitivity`; "
-        "the models against published data: docs/validation.md).", "",
-        _markdown(wide(outcome.table)), "",
-        "## Target attainment by weight band", "",
-        "Share of children with Cavg within the target range.", "",
-        _markdown(outcome.attainment.assign(pta=[f"{100 * p:.0f} %" for p in outcome.attainment["pta"]])),
-        "", "## Figures", "",
-    ]
-    for name, (title, caption) in FIGURES.items():
-        lines += [f"![{title}]({name})", "",
-                  f"*{title}: {caption}{subset if name == 'concentrations.png' else ''}.*", ""]
-    lines += ["Files: `concentrations.*` (the curves above), `parameters.csv`, `exposures.csv`, "
-              "`summary.csv`, `exposure_summary.csv`, `pta.csv`; `provenance.json` says how they "
-              "were made and holds each file's SHA-256."]
-    return "\n".join(lines) + "\n"
-
-
-def _markdown(frame: pd.DataFrame) -> str:
-    """A DataFrame as a Markdown table (numbers to 3 significant digits)."""
-    def cell(value) -> str:
-        return f"{value:.3g}" if isinstance(value, (float, np.floating)) else str(value)
-
-    rows = [[str(c) for c in frame.columns], ["---"] * frame.shape[1],
-            *[[cell(v) for v in row] for row in frame.itertuples(index=False)]]
-    return "\n".join("| " + " | ".join(row) + " |" for row in rows)

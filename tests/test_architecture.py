@@ -23,7 +23,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pkmodel"
 # below simulation (simulate(..., keep="exposure") reduces each chunk to them), its studies of
 # many simulations (compare, dose finding, sensitivity, validation, summaries) above it.
 LAYERS = (
-    ("foundations", ("pkmodel._version", "pkmodel._checks", "pkmodel._arrays", "pkmodel.units")),
+    ("foundations", ("pkmodel._version", "pkmodel._checks", "pkmodel._arrays", "pkmodel._display",
+                     "pkmodel.units")),
     ("population", ("pkmodel.population",)),
     ("model", ("pkmodel.model",)),
     ("files", ("pkmodel.io.files", "pkmodel.io.csvfile", "pkmodel.io.provenance",
@@ -39,6 +40,7 @@ LAYERS = (
     ("drugs", ("pkmodel.drugs",)),
     ("plots", ("pkmodel.plots",)),
     ("study", ("pkmodel.study",)),
+    ("report", ("pkmodel.report",)),
     ("cli", ("pkmodel.cli", "pkmodel.__main__")),
     ("surface", ("pkmodel",)),
 )

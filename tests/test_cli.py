@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,8 +34,9 @@ def test_main_job_compares_tid_and_qid_by_age_band_in_a_report(tmp_path, capsys)
     out = tmp_path / "out"
     assert cli.main(["compare", *JOB, "--out", str(out), "--n", "200", "--seed", "3", "--quiet"]) == 0
     table = pd.read_csv(out / "summary.csv")
-    for figure in study.FIGURES:
-        assert (out / figure).stat().st_size > 10_000
+    for stem in study.FIGURES:   # PNG and SVG by default
+        assert (out / f"{stem}.png").stat().st_size > 10_000
+        assert b"<svg" in (out / f"{stem}.svg").read_bytes()[:2000]
     assert table[["regimen", "age_band", "metric"]].values.tolist() == [
         [r, b, m] for r in ("TID", "QID") for b in BANDS for m in METRICS]
     assert (table["p5"] <= table["median"]).all() and (table["median"] <= table["p95"]).all()
@@ -64,7 +66,7 @@ def test_main_job_compares_tid_and_qid_by_age_band_in_a_report(tmp_path, capsys)
     report = (out / "report.md").read_text()
     # the report holds the age-band table, the regimen texts and embeds every figure
     assert "| TID | 12-17 y |" in report and "`2 mg/kg/day QID for 14 days, max 20 mg/dose" in report
-    assert all(f"]({figure})" in report for figure in study.FIGURES)
+    assert all(f"]({stem}.png)" in report for stem in study.FIGURES)
     assert "not clinical dosing advice" in report
 
 
@@ -94,7 +96,8 @@ def test_simulate_exits_0_quietly_and_writes_every_file(simulated):
     out, done = simulated
     assert done.returncode == 0 and done.stderr == ""   # --quiet: no progress bar
     names = {"concentrations.parquet", "parameters.csv", "exposures.csv", "summary.csv",
-             "exposure_summary.csv", "pta.csv", "report.md", "provenance.json", *study.FIGURES}
+             "exposure_summary.csv", "pta.csv", "caps.csv", "report.md", "report.html",
+             "provenance.json", *(f"{stem}.{fmt}" for stem in study.FIGURES for fmt in ("png", "svg"))}
     assert {p.name for p in out.iterdir()} == names
     assert "12-17 y" in done.stdout and f"wrote {len(names)} files" in done.stdout
 
@@ -110,9 +113,9 @@ def test_simulate_parquet_reads_back_to_the_python_api_array(simulated):
     np.testing.assert_array_equal(frame["time_h"].to_numpy()[:t], res.times)
     np.testing.assert_array_equal(frame["id"].to_numpy()[::t], res.cohort.ids)
     parameters = pd.read_csv(out / "parameters.csv")
-    np.testing.assert_array_equal(parameters["CL"], res.parameters["CL"])   # CSV floats round-trip
+    np.testing.assert_array_equal(parameters["CL_L_h"], res.parameters["CL"])   # CSV floats round-trip
     exposures = pd.read_csv(out / "exposures.csv")
-    np.testing.assert_array_equal(exposures["cavg"], pk.exposure(res, start=312, end=336)["cavg"])
+    np.testing.assert_array_equal(exposures["cavg_mg_L"], pk.exposure(res, start=312, end=336)["cavg"])
 
 
 def test_every_file_records_version_model_hash_seed_and_regimen_text(simulated):
@@ -303,10 +306,73 @@ def test_curves_of_the_first_children_and_the_exposure_of_all(tmp_path):
     np.testing.assert_array_equal(frame["conc_mg_L"].to_numpy().reshape(10, t),
                                   res.concentrations[:10])     # the same numbers, to the last bit
     exposures = pd.read_csv(out / "exposures.csv")
-    np.testing.assert_array_equal(exposures["cavg"], pk.exposure(res, start=312, end=336)["cavg"])
+    np.testing.assert_array_equal(exposures["cavg_mg_L"], pk.exposure(res, start=312, end=336)["cavg"])
     assert len(pd.read_csv(out / "parameters.csv")) == 30
     report = (out / "report.md").read_text()
     assert "the first 10 of 30 children (`--curves`)" in report
-    assert "*Concentrations over the last two days: median, 25-75 % and 5-95 % of children (the " \
-           "first 10 of 30 children).*" in report
+    assert ("*Concentrations over each regimen's last two days: median, 25th-75th and 5th-95th "
+            "percentile of children (the first 10 of 30 children).*") in report
     assert json.loads((out / "provenance.json").read_text())["cohort"]["curves"] == 10
+
+
+# --- issue 19: figure formats, units in every CSV, what the printed tables mean -----------
+
+# a CSV column names its unit (the suffix), or is a label or a dimensionless number
+CSV_UNIT = re.compile(r"_(mg_L|mg_h_L|h|kg|years|cm|kg_m2|pct|L_h|L|1_h|mg_per_kg_day|"
+                      r"h_after_dose)$")
+DIMENSIONLESS = {"id", "n", "n_attained", "n_capped", "pta", "swing", "frac_in_range", "weight_z",
+                 "gmfcs", "median", "p5", "p25", "p75", "p95", "mean", "geo_mean"}
+LABELS = {"regimen", "age_band", "weight_band", "metric", "unit", "sex", "method"}
+
+
+def test_every_csv_names_the_unit_of_each_column(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["compare", *JOB, "--out", str(out), "--n", "60", "--seed", "2", "--quiet",
+                     "--format", "csv"]) == 0
+    for path in sorted(out.glob("*.csv")):
+        frame = pd.read_csv(path)
+        for column in frame.columns:
+            numeric = pd.api.types.is_numeric_dtype(frame[column])
+            assert (CSV_UNIT.search(column) or column in DIMENSIONLESS or column.startswith("eta_")
+                    or (column in LABELS and not numeric)), (path.name, column)
+    # long tables carry the unit of each row: in a unit column, or in the metric's name
+    assert set(pd.read_csv(out / "exposure_summary.csv")["unit"]) >= {"ng/mL", "ng*h/mL", "h"}
+    assert pd.read_csv(out / "summary.csv")["metric"].str.contains(r"\(.+\)$").all()
+    exposures = pd.read_csv(out / "exposures.csv")
+    assert {"tmax_h", "tmax_h_after_dose"} <= set(exposures.columns)
+    # at steady state TID the peak is ~1.1 h after its dose (0.5 h grid: within 0.5 h of it)
+    assert exposures["tmax_h_after_dose"].between(0, 8).all()
+    printed = capsys.readouterr().out
+    assert printed.startswith("median [5th-95th percentile] by regimen and age band")
+    caps = pd.read_csv(out / "caps.csv")
+    held = caps.groupby("regimen", sort=False)[["n", "n_capped"]].sum()
+    line = next(x for x in printed.splitlines() if x.startswith("Caps hold"))
+    for label in ("TID", "QID"):
+        assert f"{label} from " in line and (f"({held.loc[label, 'n_capped']:,} of "
+                                              f"{held.loc[label, 'n']:,} children)") in line
+
+
+def test_figure_formats_and_dpi(tmp_path):
+    out = tmp_path / "out"
+    assert cli.main(["simulate", "--regimen", TID_TEXT, "--n", "20", "--out", str(out), "--quiet",
+                     "--figure-format", "pdf", "--figure-format", "png,svg", "--dpi", "150"]) == 0
+    for stem in study.FIGURES:
+        assert (out / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
+        assert b"<svg" in (out / f"{stem}.svg").read_bytes()[:2000]
+        png = (out / f"{stem}.png").read_bytes()
+        # 150 dpi: the PNG is half as wide as at 300 dpi (inches x dpi, trimmed to the drawing)
+        width = int.from_bytes(png[16:20], "big")
+        assert 500 < width < 1500
+    record = json.loads((out / "provenance.json").read_text())
+    assert {f"{stem}.{fmt}" for stem in study.FIGURES for fmt in ("png", "svg", "pdf")} <= set(record["files"])
+    assert "report.html" in record["files"]
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--figure-format", "gif", "'gif' is not a figure format; expected one or more of png, svg, pdf"),
+    ("--dpi", "20", "'20' is not a resolution; expected a number of dots per inch from 50 to 1200"),
+])
+def test_bad_figure_options_exit_2_naming_them(tmp_path, capsys, option, value, message):
+    with pytest.raises(SystemExit) as done:
+        cli.main(["simulate", "--regimen", TID_TEXT, "--out", str(tmp_path / "o"), option, value])
+    assert done.value.code == 2 and message in capsys.readouterr().err

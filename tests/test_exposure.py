@@ -100,11 +100,11 @@ def test_grid_metrics_over_a_window_read_the_output_times(card):
     window = (times >= 24) & (times <= 36)
     c = res.concentrations[0, window]
     assert e["cmax"].iloc[0] == c.max() and e["cmin"].iloc[0] == c.min()
-    assert e["tmax"].iloc[0] == times[window][np.argmax(c)]
+    assert e["tmax_h"].iloc[0] == times[window][np.argmax(c)]
     np.testing.assert_allclose(e["cavg"], e["auc"] / 12, rtol=1e-15)
     # one dose peaks ln(ka/k)/(ka-k) = 1.17 h after it is given; on top of the
     # declining earlier doses a little sooner: the 24 h dose peaks within (24, 25.25]
-    assert 24 < e["tmax"].iloc[0] <= 25.25
+    assert 24 < e["tmax_h"].iloc[0] <= 25.25
     # the trough is the pre-dose value of the 36 h dose (the window's end)
     assert e["trough"].iloc[0] == res.concentrations[0, times == 36][0]
     assert (e["start_h"].iloc[0], e["end_h"].iloc[0]) == (24.0, 36.0)
@@ -331,7 +331,7 @@ def test_a_child_dosing_an_hour_after_another_gets_its_own_window(card):
     np.testing.assert_allclose(e.iloc[1][["auc", "cmax", "cmin", "cavg", "trough"]].astype(float),
                                e.iloc[0][["auc", "cmax", "cmin", "cavg", "trough"]].astype(float),
                                rtol=1e-12)
-    np.testing.assert_allclose(e["tmax"] - e["start_h"], e["tmax"].iloc[0] - 40.0, rtol=1e-12)
+    np.testing.assert_allclose(e["tmax_h"] - e["start_h"], e["tmax_h"].iloc[0] - 40.0, rtol=1e-12)
     # six doses from 0 h: 1 - e^{-k 48 h} = 99.94 % of steady state, the AUC by superposition
     np.testing.assert_allclose(e["auc"], superposed_auc(res, e["start_h"].to_numpy(),
                                                         e["end_h"].to_numpy()), rtol=1e-12)
@@ -459,7 +459,7 @@ def test_exact_peak_of_a_single_dose_is_the_closed_form(card):
     # tmax = ln(ka/k) / (ka - k) = 1.1716 h, between the 1.0 and 1.5 h outputs; Cmax there
     v = V_PER_KG * 20
     cmax = 10 * KA / (v * (KA - K)) * (math.exp(-K * TMAX_SINGLE_DOSE_H) - math.exp(-KA * TMAX_SINGLE_DOSE_H))
-    np.testing.assert_allclose([e["tmax"], e["cmax"]], [TMAX_SINGLE_DOSE_H, cmax], rtol=1e-9)
+    np.testing.assert_allclose([e["tmax_h"], e["cmax"]], [TMAX_SINGLE_DOSE_H, cmax], rtol=1e-9)
     # AUC(0-24 h) = (F dose / CL) (1 - (ka e^{-k 24} - k e^{-ka 24}) / (ka - k))
     auc = 10 / (CL_PER_KG * 20) * (1 - (KA * math.exp(-K * 24) - K * math.exp(-KA * 24)) / (KA - K))
     np.testing.assert_allclose(e["auc"], auc, rtol=1e-9)
@@ -474,7 +474,7 @@ def test_exact_steady_state_metrics_are_the_closed_forms(card, doses_per_day, ta
         e = pk.exposure(typical_child(card, doses_per_day, grid_h=grid_h),
                         window="steady_state").iloc[0]
         np.testing.assert_allclose(e["cavg"], (2.0 / doses_per_day) / (CL_PER_KG * tau), rtol=1e-9)
-        np.testing.assert_allclose([e["tmax"] - e["start_h"], e["cmax"]], [t_peak, conc(t_peak)],
+        np.testing.assert_allclose([e["tmax_h"] - e["start_h"], e["cmax"]], [t_peak, conc(t_peak)],
                                    rtol=1e-9)
         # the minimum is the pre-dose value at the interval's start (= its end at steady state)
         np.testing.assert_allclose([e["cmin"], e["trough"]], [conc(tau), conc(tau)], rtol=1e-9)
@@ -497,7 +497,7 @@ def test_exact_two_compartment_transit_peak_and_trough_against_a_0_001_h_grid(na
         e = pk.exposure(res, window="steady_state").iloc[0]
         assert e["cmax"] >= grid["cmax"] and e["cmin"] <= grid["cmin"]
         np.testing.assert_allclose([e["cmax"], e["cmin"]], [grid["cmax"], grid["cmin"]], rtol=1e-7)
-        np.testing.assert_allclose(e["tmax"], grid["tmax"], atol=1e-3)
+        np.testing.assert_allclose(e["tmax_h"], grid["tmax_h"], atol=1e-3)
         # the exact module also says when the minimum is: 0.019 h after the dose, as on 0.001 h
         m = exact.window_exposure(model.structure, res.individual, res.doses,
                                   np.array([[e["start_h"]]]), np.array([[e["end_h"]]]),
@@ -538,7 +538,7 @@ def test_infusions_and_iv_doses_are_exact_too(card):
     # all of it is eliminated by 600 h (e^{-k 576 h} = 1e-39): AUC = (F 20 mg + 20 mg) / CL
     np.testing.assert_allclose(e["auc"], 40 / (CL_PER_KG * 20), rtol=1e-9)
     # the IV bolus peaks at its own time, just after the dose: the output there (pre-dose) + 20 mg / V
-    assert e["tmax"] == 24.0
+    assert e["tmax_h"] == 24.0
     np.testing.assert_allclose(e["cmax"], res.concentrations[0, res.times == 24.0][0]
                                + 20 / (V_PER_KG * 20), rtol=1e-12)
     # the infusions' own peaks (0-24 h), continuous there: against a 0.001 h grid
@@ -547,7 +547,7 @@ def test_infusions_and_iv_doses_are_exact_too(card):
     grid = pk.exposure(fine, start=0, end=24, method="grid").iloc[0]
     day = pk.exposure(fine, start=0, end=24).iloc[0]
     assert day["cmax"] >= grid["cmax"]
-    np.testing.assert_allclose([day["cmax"], day["tmax"]], [grid["cmax"], grid["tmax"]],
+    np.testing.assert_allclose([day["cmax"], day["tmax_h"]], [grid["cmax"], grid["tmax_h"]],
                                rtol=1e-6, atol=1e-3)
     np.testing.assert_allclose(day["auc"], grid["auc"], rtol=1e-6)   # trapezoids on 0.001 h
 
@@ -591,7 +591,7 @@ def test_exact_peak_of_a_single_dose_through_transits_long_before_the_first_equa
     e = pk.exposure(coarse, start=0, end=24).iloc[0]
     assert e["cmax"] >= grid["cmax"]
     np.testing.assert_allclose(e["cmax"], grid["cmax"], rtol=2e-6)
-    np.testing.assert_allclose(e["tmax"], grid["tmax"], atol=1e-3)
+    np.testing.assert_allclose(e["tmax_h"], grid["tmax_h"], atol=1e-3)
 
 
 def test_children_with_their_own_dose_times_get_their_own_windows_and_exact_metrics(card):
@@ -608,7 +608,7 @@ def test_children_with_their_own_dose_times_get_their_own_windows_and_exact_metr
     assert isinstance(res.doses, SubjectDoses)
     together = pk.exposure(res, window="steady_state")
     np.testing.assert_allclose(together["start_h"], starts + 88.0, rtol=1e-12)  # the last dose's interval
-    metrics = ["start_h", "end_h", "auc", "cmax", "tmax", "cmin", "cavg", "trough", "cavg_ss"]
+    metrics = ["start_h", "end_h", "auc", "cmax", "tmax_h", "cmin", "cavg", "trough", "cavg_ss", "tmax_h_after_dose"]
     for i in (0, 17, 39):
         child = pk.Cohort(weight_kg=[weights[i]], age_years=[8.0], ids=[i + 1])
         alone = pk.simulate(card, child, event_table({i + 1: doses[i + 1]}), times, variability=False)

@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 import pytest
 
 import pkmodel as pk
@@ -1590,6 +1591,54 @@ ROWS = [
         lambda t: pk.simulate_dataset(pk.load_model("three_compartment_iv_oral"), ds_frame()),
         NotImplementedError, r"simulate_dataset: model 'three_compartment_iv_oral' is written in "
         r"the model language; data sets are simulated for the named structures"),
+    # --- issue 19: figures, reports, compare ---
+    Row("figure-format", OPTIONS, "a figure format matplotlib is not asked for",
+        lambda t: study(t, "--figure-format", "png,gif"), ExitCode,
+        r"exit 2: .*argument --figure-format: 'gif' is not a figure format; expected one or more "
+        r"of png, svg, pdf \(e\.g\. png,svg\)"),
+    Row("figure-dpi", OPTIONS, "a PNG resolution of 20 dpi",
+        lambda t: study(t, "--dpi", "20"), ExitCode,
+        r"exit 2: .*argument --dpi: '20' is not a resolution; expected a number of dots per inch "
+        r"from 50 to 1200 \(e\.g\. 300\)"),
+    Row("plots-save-format", OPTIONS, "a figure saved as GIF",
+        lambda t: pkplots.save(pkplots.nomogram(pd.DataFrame({"weight_band": ["<15 kg"],
+                                                              "mg_per_dose": [5.0],
+                                                              "doses_per_day": [3]})),
+                               t / "f", formats=("gif",)), ValueError,
+        r"formats is \['gif'\]; expected one or more of \['png', 'svg', 'pdf'\]"),
+    Row("plots-band-past-dosing", OTHER, "a shorter regimen's washout shown as its steady state",
+        lambda t: pkplots.percentile_band({"1 day": run(regimen=pk.Regimen.weight_based(2.0, 3, 1),
+                                                        times=np.arange(0, 48.5, 0.5))},
+                                          start=24, end=48), ValueError,
+        r"percentile_band: the range shown for '1 day' ends at 48 h, after its dosing ends "
+        r"\(24 h: last dose at 16 h plus one interval\); expected a range within each regimen's "
+        r"dosing"),
+    Row("plots-band-windows", OTHER, "windows for regimens that are not the results'",
+        lambda t: pkplots.percentile_band({"TID": run()}, windows={"QID": (0, 24)}), ValueError,
+        r"percentile_band: windows has labels \['QID'\]; expected the labels of results \['TID'\]"),
+    Row("plots-band-both", OTHER, "start/end and windows together",
+        lambda t: pkplots.percentile_band({"TID": run()}, start=0, windows={"TID": (0, 24)}),
+        ValueError, r"percentile_band: start/end and windows are both given; expected one"),
+    Row("plots-time-axis", OTHER, "a time axis in weeks",
+        lambda t: pkplots.spaghetti(run(), time="weeks"), ValueError,
+        r"time is 'weeks'; expected one of \['auto', 'days', 'h'\]"),
+    Row("plots-vpc-columns", OTHER, "observed levels without a concentration column",
+        lambda t: pkplots.vpc(run(), pd.DataFrame({"time_h": [1.0], "DV": [0.2]})), ValueError,
+        r"vpc: observed has no column 'conc_mg_L'; expected time_h \(h\) and conc_mg_L \(mg/L\)"),
+    Row("plots-pta-counts", OTHER, "a PTA table without its counts (no interval possible)",
+        lambda t: pkplots.pta_by_band(pd.DataFrame({"regimen": ["TID"], "weight_band": ["<15 kg"],
+                                                    "pta": [0.5]})), ValueError,
+        r"pta_by_band: the table has no column 'n'; expected a pk\.target_attainment table"),
+    Row("plots-axes-count", OTHER, "three Axes for two regimens' panels",
+        lambda t: pkplots.percentile_band({"a": run(), "b": run()},
+                                          ax=list(Figure().subplots(1, 3))), ValueError,
+        r"ax is 3 Axes; expected one Axes or 2 \(one per panel\)"),
+    Row("compare-keep", OPTIONS, "compare asked to keep the curves by a wrong word",
+        lambda t: pk.compare(CARD, CHILD, {"TID": REG}, TIMES, keep="curves"), ValueError,
+        r"compare: keep is 'curves'; expected one of \['exposure', 'both'\]"),
+    Row("compare-keep-chunks", OPTIONS, "every curve kept and chunks asked for",
+        lambda t: pk.compare(CARD, CHILD, {"TID": REG}, TIMES, keep="both", chunk_size=10),
+        ValueError, r"compare: keep is 'both' with chunk_size 10; expected chunk_size=None"),
 ]
 
 

@@ -1,18 +1,40 @@
 """Regimens compared on the same children with the same random effects."""
 
+from dataclasses import dataclass
 from typing import Iterator, Mapping
 
 import pandas as pd
 
+from .. import _display
+from .._display import short
 from ..dosing.regimen import Regimen
 from ..model.model import Model
 from ..population.cohort import Cohort
-from ..simulation.result import Simulated
+from ..simulation.result import Result, Simulated
 from ..simulation.simulate import simulate
 from .exposure import exposure
 from .windows import STEADY_STATE, window_spec
 
 Window = str | tuple[float, float]
+KEEPS = ("exposure", "both")
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """What `compare(..., keep="both")` returns: the exposure table and each regimen's curves.
+
+    exposure : DataFrame, as `compare` returns it (regimen categorical, one row per child and
+        regimen); results : {label: Result}, in the order given.
+    """
+
+    exposure: pd.DataFrame
+    results: Mapping[str, Result]
+
+    def __repr__(self) -> str:
+        return _display.text(_display.comparison(self))
+
+    def _repr_html_(self) -> str:
+        return _display.html(_display.comparison(self))
 
 
 def compare(model: Model, cohort: Cohort, regimens: Mapping[str, Regimen], times, *,
@@ -20,8 +42,8 @@ def compare(model: Model, cohort: Cohort, regimens: Mapping[str, Regimen], times
             window: Window | Mapping[str, Window] = STEADY_STATE,
             target_range: tuple[float, float] | None = None, method: str = "auto",
             auc_method: str | None = None, engine: str = "auto", chunk_size: int | None = None,
-            **engine_options) -> pd.DataFrame:
-    """Exposure of every child on each regimen, as one tidy table.
+            keep: str = "exposure", **engine_options) -> pd.DataFrame | Comparison:
+    """Exposure of every child on each regimen, as one tidy table (and the curves, asked for).
 
     Each regimen is simulated on the same cohort with the same random effects:
     a child's random effects depend only on the seed and its position in the
@@ -40,11 +62,14 @@ def compare(model: Model, cohort: Cohort, regimens: Mapping[str, Regimen], times
     target_range, method, auc_method : as `pk.exposure`
     chunk_size : children simulated at a time, optional (memory bounded whatever the cohort;
         method "auto" only)
+    keep : "exposure" (default: the table) or "both": a `Comparison` with the table as
+        `.exposure` and every regimen's `Result` as `.results` (all curves held: no
+        chunk_size), so the curves need no second simulation
 
     Returns
     -------
     DataFrame: regimen (categorical, in the order given), then the columns of
-    `pk.exposure`, one row per child and regimen.
+    `pk.exposure`, one row per child and regimen; with keep="both", a `Comparison`.
 
     Examples
     --------
@@ -57,11 +82,24 @@ def compare(model: Model, cohort: Cohort, regimens: Mapping[str, Regimen], times
     >>> table.groupby("regimen", observed=True)["cavg_ss"].median().round(4).tolist()
     [0.3053, 0.3053]
     """
-    return stacked({label: table for label, table, _ in
-                    simulations(model, cohort, regimens, times, seed=seed, variability=variability,
-                                window=window, target_range=target_range, method=method,
-                                auc_method=auc_method, engine=engine, chunk_size=chunk_size,
-                                **engine_options)})
+    if keep not in KEEPS:
+        raise ValueError(f"compare: keep is {short(keep)}; expected one of {list(KEEPS)}")
+    if keep == "both" and chunk_size is not None:
+        raise ValueError(f"compare: keep is 'both' with chunk_size {chunk_size!r}; expected "
+                         "chunk_size=None (keeping every curve holds them all: chunks would not "
+                         "bound memory)")
+    tables, results = {}, {}
+    for label, table, res in simulations(model, cohort, regimens, times, seed=seed,
+                                         variability=variability, window=window,
+                                         target_range=target_range, method=method,
+                                         auc_method=auc_method, engine=engine,
+                                         chunk_size=chunk_size, **engine_options):
+        tables[label] = table
+        if keep == "both":
+            results[label] = res
+        del res
+    exposure = stacked(tables)
+    return Comparison(exposure, results) if keep == "both" else exposure
 
 
 def simulations(model: Model, cohort: Cohort, regimens: Mapping[str, Regimen], times, *,
@@ -77,7 +115,7 @@ def simulations(model: Model, cohort: Cohort, regimens: Mapping[str, Regimen], t
     curves). Arguments as `compare`. One regimen's simulation is held at a time.
     """
     if not isinstance(regimens, Mapping) or not regimens:
-        raise ValueError(f"regimens is {regimens!r}; expected {{label: Regimen}} with at least one "
+        raise ValueError(f"regimens is {short(regimens)}; expected {{label: Regimen}} with at least one "
                          "regimen")
     bad = [label for label in regimens if not isinstance(label, str) or not label]
     if bad:

@@ -41,7 +41,8 @@ AUC_METHODS = ("linear-up/log-down", "linear")
 METRICS = {
     "auc": ("concentration*time", "AUC"),
     "cmax": ("concentration", "Cmax"),
-    "tmax": ("time", "Tmax"),
+    "tmax_h": ("time", "Tmax (absolute time)"),
+    "tmax_h_after_dose": ("time", "Tmax after dose"),
     "cmin": ("concentration", "Cmin"),
     "cavg": ("concentration", "Cavg"),
     "trough": ("concentration", "Ctrough"),
@@ -81,7 +82,9 @@ def exposure(result: Result, start: float | None = None, end: float | None = Non
     Returns
     -------
     DataFrame, one row per subject: id, [replicate], start_h, end_h (the
-    window, h), auc (mg*h/L), cmax (mg/L), tmax (h), cmin (mg/L), cavg = auc / (end_h - start_h) (mg/L), trough (mg/L: the value just before
+    window, h), auc (mg*h/L), cmax (mg/L), tmax_h (h, on the simulation's clock),
+    tmax_h_after_dose (h after the dose of the interval holding the peak: the last dose at or
+    before tmax_h), cmin (mg/L), cavg = auc / (end_h - start_h) (mg/L), trough (mg/L: the value just before
     the subject's last scheduled dose inside (start_h, end_h], or at the end of
     its last dosing interval; NaN if there is none or, on the grid, if that is
     not an output time), fluctuation_pct = 100
@@ -284,7 +287,8 @@ def _metrics(result, starts, ends, troughs, low_high, used, rule, where) -> dict
                 m[name][rows, w] = value
     with np.errstate(divide="ignore", invalid="ignore"):
         cavg = m["auc"] / (ends - starts)
-        out = {"auc": m["auc"], "cmax": m["cmax"], "tmax": m["tmax"], "cmin": m["cmin"],
+        out = {"auc": m["auc"], "cmax": m["cmax"], "tmax_h": m["tmax"],
+               "tmax_h_after_dose": _after_dose(_schedule(result), m["tmax"]), "cmin": m["cmin"],
                "cavg": cavg, "trough": m["trough"],
                "fluctuation_pct": 100 * (m["cmax"] - m["cmin"]) / cavg,
                "swing": (m["cmax"] - m["cmin"]) / m["cmin"]}
@@ -302,6 +306,16 @@ def _metrics(result, starts, ends, troughs, low_high, used, rule, where) -> dict
         out.update(time_below_h=spans["below"], time_in_range_h=spans["inside"],
                    time_above_h=spans["above"], frac_in_range=spans["inside"] / (ends - starts))
     return out
+
+
+def _after_dose(schedule: Schedule, tmax_h: np.ndarray) -> np.ndarray:
+    """Tmax after the dose of its interval: tmax_h minus the last scheduled dose at or before
+    it (h), shape (n_rows, n_windows) as tmax_h; NaN where no dose comes before the peak."""
+    t = schedule.time_h
+    with np.errstate(invalid="ignore"):
+        count = (t[:, None, :] <= tmax_h[:, :, None] + schedule.tol_h).sum(axis=2)
+    last = np.take_along_axis(t, np.maximum(count - 1, 0), axis=1) if t.shape[1] else tmax_h * np.nan
+    return np.where(count > 0, tmax_h - last, np.nan)
 
 
 def _grid(times, conc, rows, j0, j1, trough_at, rule) -> dict[str, np.ndarray]:

@@ -105,7 +105,9 @@ def sensitivity(model: Model, cohort: Cohort, regimen: Regimen,
             for statistic, q in STATISTICS.items():
                 rows.append((name, setting, metric, statistic,
                              float(np.percentile(per_child[metric], q))))
-    return pd.DataFrame(rows, columns=["parameter", "setting", "metric", "statistic", "value"])
+    table = pd.DataFrame(rows, columns=["parameter", "setting", "metric", "statistic", "value"])
+    table.attrs["n"] = len(cohort)  # children behind each statistic (the tornado's n)
+    return table
 
 
 def variant(model: Model, name: str, setting) -> Model:

@@ -143,7 +143,7 @@ def subject_values(model: Model, obs: Observation, n_subjects: int, seed: int) -
                 "t_half": math.log(2) / lambda_z}[obs.quantity]
     table = exposure(res, start=window[0], end=window[1])
     if obs.quantity == "tmax":
-        return table["tmax"].to_numpy() - window[0]
+        return table["tmax_h"].to_numpy() - window[0]
     return table["fluctuation_pct"].to_numpy()
 
 

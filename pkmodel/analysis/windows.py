@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import is_number, plain
+from .._display import short
 from ..dosing.doses import Doses, SubjectDoses
 
 STEADY_STATE = "steady_state"
@@ -47,14 +48,14 @@ def window_spec(window=None, start=None, end=None, where: str = "exposure"):
         return STEADY_STATE
     if isinstance(window, (tuple, list)) and len(window) == 2:
         return _span(*window)
-    raise ValueError(f"window is {window!r}; expected {STEADY_STATE!r} or (start, end) in h")
+    raise ValueError(f"window is {short(window)}; expected {STEADY_STATE!r} or (start, end) in h")
 
 
 def _span(start, end) -> tuple[float, float]:
     start, end = plain(start), plain(end)
     for name, value in (("start", start), ("end", end)):
         if not is_number(value) or not np.isfinite(value):
-            raise ValueError(f"exposure window: {name} is {value!r}; expected a number of hours")
+            raise ValueError(f"exposure window: {name} is {short(value)}; expected a number of hours")
     if not end > start:
         raise ValueError(f"exposure window: end is {end!r} h, start is {start!r} h; expected end > start")
     return float(start), float(end)

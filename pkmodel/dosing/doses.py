@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .. import _display
 from .._arrays import unique_rows
 from .._checks import readonly, refuse_first
 
@@ -65,6 +66,12 @@ class Doses:
     offset_h: np.ndarray | None = None
     rate_mg_per_h: np.ndarray | None = None
     missed_mg: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return _display.text(_display.doses(self))
+
+    def _repr_html_(self) -> str:
+        return _display.html(_display.doses(self))
 
     @property
     def actual_time_h(self) -> np.ndarray:
@@ -126,6 +133,12 @@ class SubjectDoses:
     ss: np.ndarray | None = None
     ii_h: np.ndarray | None = None
     rate_mg_per_h: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return _display.text(_display.doses(self))
+
+    def _repr_html_(self) -> str:
+        return _display.html(_display.doses(self))
 
     def __post_init__(self):
         offsets = readonly(self.offsets, dtype=np.int64)

@@ -7,6 +7,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from .. import _display
 from .._checks import is_number, numbers, readonly, refuse_first, whole
 from . import builders
 from . import text as labels
@@ -87,6 +88,12 @@ class Regimen:
     timing_sd_h: float = 0.0
     rounding: str = "nearest"
     max_rounding_change: float | None = DEFAULT_MAX_CHANGE
+
+    def __repr__(self) -> str:
+        return _display.text(_display.regimen(self))
+
+    def _repr_html_(self) -> str:
+        return _display.html(_display.regimen(self))
 
     def __post_init__(self):
         time_h = numbers("Regimen.time_h", self.time_h, "a number of hours")

@@ -6,6 +6,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from .. import _display
 from ..population import variability as _variability
 from ..population.cohort import Cohort
 from ..dosing.regimen import Doses, Regimen
@@ -122,6 +123,12 @@ class IndividualFit:
     why: np.ndarray
     note: np.ndarray
     iterations: np.ndarray
+
+    def __repr__(self) -> str:
+        return _display.text(_display.fit(self))
+
+    def _repr_html_(self) -> str:
+        return _display.html(_display.fit(self))
 
     def __post_init__(self):
         for array in (self.eta, self.cov, self.cov_fo, self.obj, self.ok):

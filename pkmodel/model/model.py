@@ -21,6 +21,7 @@ from typing import Mapping
 
 import numpy as np
 
+from .. import _display
 from .._checks import is_number
 from . import checks
 from .compiler import CompiledSystem, compile_system
@@ -73,6 +74,12 @@ class Model:
     path: str | None = field(default=None, compare=False)
     equations: System | None = None
     covariates: Mapping[str, Covariate] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return _display.text(_display.model(self))
+
+    def _repr_html_(self) -> str:
+        return _display.html(_display.model(self))
 
     def __post_init__(self):
         object.__setattr__(self, "parameters", MappingProxyType(dict(self.parameters)))

@@ -10,6 +10,7 @@ import pandas as pd
 
 from . import growth
 from .._checks import ID_PROBLEMS, integer_ids, is_number, numbers, plain, readonly, refuse_first, refuse_masked
+from .. import _display
 from ._table import _SPELLINGS, _find_column, _numbers
 from .covariates import _RULES
 from .variability import seed_entropy
@@ -66,6 +67,12 @@ class Cohort:
     height_cm: np.ndarray | None = None
     weight_z: np.ndarray | None = None
     covariates: Mapping[str, np.ndarray] | None = None
+
+    def __repr__(self) -> str:
+        return _display.text(_display.cohort(self))
+
+    def _repr_html_(self) -> str:
+        return _display.html(_display.cohort(self))
 
     def __post_init__(self):
         for f in fields(self):

@@ -12,6 +12,7 @@ import pandas as pd
 from ..population import variability as _variability
 from ..population.cohort import Cohort
 from ..dosing.doses import Doses, SubjectDoses
+from .. import _display
 from .._checks import readonly
 from ..io.resultfile import save_result
 from ..io.tables import long_columns
@@ -116,6 +117,12 @@ class Result(Simulated):
     variability: bool = True
     outputs: Mapping[str, np.ndarray] | None = None
 
+    def __repr__(self) -> str:
+        return _display.text(_display.result(self))
+
+    def _repr_html_(self) -> str:
+        return _display.html(_display.result(self))
+
     def __post_init__(self):
         super().__post_init__()
         object.__setattr__(self, "concentrations", _frozen(self.concentrations))
@@ -182,7 +189,7 @@ class ExposureResult(Simulated):
     ----------
     exposure : DataFrame, one row per subject
         `pkmodel.analysis.exposure` of each child over `window`: id, start_h, end_h
-        (the child's window, h), auc (mg*h/L), cmax (mg/L), tmax (h), cmin,
+        (the child's window, h), auc (mg*h/L), cmax (mg/L), tmax_h, tmax_h_after_dose (h), cmin,
         cavg, trough (mg/L), fluctuation_pct, swing, for the
         steady-state window auc_ss, cavg_ss, and method ("exact" or "grid").
     window : "steady_state" or (start, end), h
@@ -201,6 +208,12 @@ class ExposureResult(Simulated):
     exposure: pd.DataFrame
     window: str | tuple[float, float]
     out: Path | None = None
+
+    def __repr__(self) -> str:
+        return _display.text(_display.exposure_result(self))
+
+    def _repr_html_(self) -> str:
+        return _display.html(_display.exposure_result(self))
 
     def __len__(self) -> int:
         return len(self.exposure)
