@@ -6,6 +6,7 @@ these rows join the input audit when the language is wired into load_model.
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -272,3 +273,18 @@ def test_any_text_parses_or_is_refused_with_a_value_error(text):
     else:
         assert all(name.isidentifier() for name, _ in e.names)
         assert e.constant is None or math.isfinite(e.constant)
+
+
+@pytest.mark.parametrize("name", ["one_compartment_oral", "two_compartment_oral"])
+@pytest.mark.parametrize("absorption, n_transit", [("first_order", 0), ("transit", 3),
+                                                   ("transit_first_order", 3)])
+def test_the_equations_of_each_named_structure_are_its_rate_matrix(name, absorption, n_transit):
+    # System.from_structure writes out what Structure.rate_matrix (the analytic engine's K) is:
+    # the same K to rounding; transit_first_order once had ka for the whole chain (70 % off)
+    from pkmodel.model.compiler import compile_system
+    from pkmodel.model.structures import Structure
+    structure = Structure(name, absorption, n_transit)
+    rng = np.random.default_rng(6)
+    p = {k: rng.uniform(0.2, 5, 4) for k in (*structure.parameters, "F", "tlag")}
+    system = compile_system(System.from_structure(structure))
+    np.testing.assert_allclose(system.rate_matrix(p), structure.rate_matrix(p), rtol=1e-15, atol=0)
