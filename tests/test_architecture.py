@@ -32,7 +32,7 @@ LAYERS = (
     ("dosing", ("pkmodel.dosing",)),
     ("engines", ("pkmodel.engines",)),
     ("results", ("pkmodel.simulation.result", "pkmodel.io.resultfile", "pkmodel.io")),
-    ("metrics", ("pkmodel.analysis.windows", "pkmodel.analysis.exposure",
+    ("metrics", ("pkmodel.analysis.windows", "pkmodel.analysis.grid", "pkmodel.analysis.exposure",
                  "pkmodel.analysis.steady_state")),
     ("simulation", ("pkmodel.simulation",)),
     ("analysis", ("pkmodel.analysis",)),
