@@ -122,12 +122,13 @@ def integrate(rhs: Callable, jac: Callable, y0: np.ndarray, *, event_offsets: np
         early = np.flatnonzero(times < t0[owner])
         if early.size:
             i = owner[early[0]]
-            raise ValueError(f"integrate: subject {i}'s {name} time {times[early[0]]!r} is before "
-                             f"its start t0 = {t0[i]!r}")
+            raise ValueError(f"integrate: subject {i}'s {name} time {float(times[early[0]])!r} is "
+                             f"before its start t0 = {float(t0[i])!r}")
     atol = np.asarray(atol, dtype=float)
     atol = np.array(np.broadcast_to(atol[:, None] if atol.ndim == 1 else atol, (n, m)))
     if not (rtol > 0 and np.all(atol > 0)):
-        raise ValueError(f"integrate: rtol is {rtol!r} and atol min {atol.min()!r}; expected both > 0")
+        raise ValueError(f"integrate: rtol is {rtol!r} and the smallest atol {float(atol.min())!r}; "
+                         "expected both > 0")
     if observe is None:
         def observe(t, y, subjects):
             return y
@@ -155,7 +156,7 @@ def _csr(name, offsets, times, n):
         where = falls[~starts[falls]][0]
         subject = np.searchsorted(offsets, where, side="right") - 1
         raise ValueError(f"integrate: subject {subject}'s {name} times are not sorted "
-                         f"({times[where - 1]!r} then {times[where]!r})")
+                         f"({float(times[where - 1])!r} then {float(times[where])!r})")
     return offsets.astype(np.intp), times
 
 
@@ -286,8 +287,9 @@ class _Run:
         small = h < 10 * np.spacing(t)
         if small.any():
             i = np.flatnonzero(small)[0]
-            raise RuntimeError(f"integrate: subject {sid[i]}'s step fell to {h[i]!r} at t = {t[i]!r} "
-                               "(below the spacing of floating-point numbers there)")
+            raise RuntimeError(f"integrate: subject {sid[i]}'s step fell to {h[i]:.3g} h at "
+                               f"t = {float(t[i])!r} h (below the spacing of floating-point numbers "
+                               "there)")
         yt = y.T
         f0 = np.transpose(self.rhs(t, yt, sid))
         dfdt = None
