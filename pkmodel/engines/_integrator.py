@@ -354,8 +354,7 @@ class _Run:
         which = inside[row]
         times = self.output_times[index]
         theta = (times - t[which]) / h[which]
-        values = _rodas.dense(theta, _take(y, which), _take(y_new, which),
-                              [_take(s, which) for s in stages])
+        values = _rodas.dense(theta, _take(y, which), _take(y_new, which), _take(stages, which))
         self._record(index, times, values, a["sid"][which])
 
 

@@ -108,21 +108,19 @@ def lu_solve(factors, x):
     return x
 
 
-def _combine(coefficients, stages, start=None):
-    """start + sum_j coefficients[j] * stages[j] over the nonzero coefficients, in a new array."""
-    total, scratch = None, None
+def _combine(coefficients, stages, out, term):
+    """out = sum_j coefficients[j] * stages[j] over the nonzero coefficients, added in order
+    (not BLAS: each subject's rounding stays its own whatever the batch); term: scratch."""
+    first = True
     for c, s in zip(coefficients, stages):
         if not c:
             continue
-        if total is None:
-            total = np.multiply(s, c)
+        if first:
+            np.multiply(s, c, out=out)
+            first = False
         else:
-            if scratch is None:
-                scratch = np.empty_like(total)
-            total += np.multiply(s, c, out=scratch)
-    if start is not None:
-        total += start
-    return total
+            out += np.multiply(s, c, out=term)
+    return out
 
 
 def step(rhs, t, y, h, jac, f0, subjects, dfdt=None):
@@ -133,8 +131,8 @@ def step(rhs, t, y, h, jac, f0, subjects, dfdt=None):
     / dy at (t, y), as the callback gives it. rhs(t (k,), y (k, m), subjects)
     -> (k, m) is called with y a transposed view.
 
-    Returns y_new (m, k), the error estimate (m, k) and the 8 stages (each
-    (m, k), for `dense`).
+    Returns y_new (m, k), the error estimate (m, k) and the 8 stages, shape
+    (8, m, k) (for `dense`).
     """
     m, k = y.shape
     w = np.negative(np.transpose(jac, (1, 2, 0)), out=np.empty((m, m, k)))
@@ -143,42 +141,44 @@ def step(rhs, t, y, h, jac, f0, subjects, dfdt=None):
         w[i, i] += shift
     factors = lu_factor(w)
     inv_h = 1.0 / h
-    scratch = np.empty((m, k))
-    stages = []
+    stages = np.empty((8, m, k))
+    term = np.empty((m, k))
     for i in range(8):
+        g = stages[i]
         if i == 0:
-            g = np.array(f0, dtype=float)
+            g[:] = f0
         else:
             if i >= 6:  # stages 7 and 8 continue from the previous argument
-                u += stages[-1]
+                u += stages[i - 1]
             else:
-                u = _combine(_A[i, :i], stages, y)
+                u = _combine(_A[i, :i], stages, np.empty((m, k)), term)
+                u += y
             f = np.transpose(rhs(t + C_NODES[i] * h, u.T, subjects))
-            g = _combine(_C[i, :i], stages)
+            _combine(_C[i, :i], stages, g, term)
             g *= inv_h
             g += f
         if dfdt is not None and _D[i]:
-            g += np.multiply(dfdt, _D[i] * h, out=scratch)
-        stages.append(lu_solve(factors, g))
-    return u + stages[-1], stages[-1], stages
+            g += np.multiply(dfdt, _D[i] * h, out=term)
+        lu_solve(factors, g)
+    return u + stages[7], stages[7], stages
 
 
 def dense(theta, y, y_new, stages):
     """The dense output at theta = (t_out - t) / h in [0, 1], shape (r,).
 
-    y, y_new and each of the 8 stages: (m, r), the step's values for each output.
+    y, y_new: (m, r), and stages (8, m, r): the step's values for each output.
     y(t + theta h) = (1 - theta) y + theta y_new + sum_j w_j(theta) k_j with
     w_j = theta (1 - theta) (H1j + theta (H2j + theta H3j)).
     """
     rest = 1.0 - theta
     out = rest * y
     out += theta * y_new
-    ends = theta * rest
-    for j, stage in enumerate(stages):
-        weight = _H[2, j] * theta
-        weight += _H[1, j]
-        weight *= theta
-        weight += _H[0, j]
-        weight *= ends
-        out += weight * stage
+    weights = _H[2][:, None] * theta       # (8, r)
+    weights += _H[1][:, None]
+    weights *= theta
+    weights += _H[0][:, None]
+    weights *= theta * rest
+    term = np.empty_like(out)
+    for j in range(8):  # in a fixed order: each output's rounding is its own, whatever the batch
+        out += np.multiply(weights[j], stages[j], out=term)
     return out
