@@ -153,34 +153,38 @@ def _steady(state, t, y, s, e, ev):
 
 
 class _State:
-    """Per child: the epoch in effect and the infusion rate (mg/h); the bound system of the
-    children being stepped, bound again only when that set or an epoch changes."""
+    """Per child: the epoch in effect and the infusion rate (mg/h). The system is bound once
+    for the whole cohort (again after an epoch change); the children being stepped get
+    its subset, kept while the same set is stepped."""
 
     def __init__(self, compiled, epochs, n, covariates, infusion_into):
         self.compiled, self.epochs, self.covariates = compiled, epochs, covariates
         self.epoch = np.zeros(n, dtype=np.intp)
         self.rate = np.zeros(n)
         self.params = {k: np.array(v, dtype=float) for k, v in epochs.params[0].items()}
-        self._cache = []  # (subjects array, bound system, jacobian or None), the last two
         self.linear = compiled.is_linear
+        self._whole = None
+        self._cache = []  # [subjects array, bound subset, jacobian or None], the last two
 
     def covariates_of(self, s):
         return None if self.covariates is None else {k: v[s] for k, v in self.covariates.items()}
 
     def move(self, s, epoch):
+        """Children s enter these epochs (occasions): their parameters change."""
         self.epoch[s] = epoch
         for ep in np.unique(epoch):
             here = s[epoch == ep]
             for name, v in self.epochs.params[ep].items():
                 self.params[name][here] = v[here]
-        self._cache = []
+        self._whole, self._cache = None, []
 
     def _entry(self, s):
         for entry in self._cache:
             if entry[0] is s:
                 return entry
-        entry = [s, self.compiled.bind({k: v[s] for k, v in self.params.items()},
-                                       self.covariates_of(s)), None]
+        if self._whole is None:
+            self._whole = self.compiled.bind(self.params, self.covariates)
+        entry = [s, subset(self._whole, s), None]
         self._cache = [entry] + self._cache[:1]
         return entry
 
@@ -188,10 +192,21 @@ class _State:
         return self._entry(s)[1]
 
     def jacobian(self, t, y, s):
-        """d rhs / d y, (m, m, k); computed once per bound set for a linear system."""
+        """d rhs / d y, (m, m, k); computed once per set of children for a linear system."""
         entry = self._entry(s)
         if self.linear:
             if entry[2] is None:
                 entry[2] = entry[1].jacobian_by_compartment(t, y.T)
             return entry[2]
         return entry[1].jacobian_by_compartment(t, y.T)
+
+
+def subset(bound, s):
+    """TEMPORARY shim until BoundSystem.subset exists."""
+    import copy
+    b = copy.copy(bound)
+    b._p = tuple(None if v is None else v[s] for v in bound._p)
+    b._c = tuple(None if v is None else v[s] for v in bound._c)
+    b.n = s.size
+    b._h = {key: tuple(v[s] if np.ndim(v) else v for v in h) for key, h in bound._h.items()}
+    return b

@@ -304,14 +304,15 @@ class _Run:
         scale *= self.rtol
         scale += a["atol"]
         error = np.divide(error, scale, out=scale)
-        err = np.mean(np.square(error, out=error), axis=0)  # the squared RMS norm
+        err = np.add.reduce(np.square(error, out=error), axis=0)
+        err *= 1.0 / error.shape[0]  # the squared RMS norm
         ok = err <= 1.0  # NaN: rejected
         # SAFETY * err ** (-1 / (order + 1)), in float32: a step size needs no more digits
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             factor = SAFETY * np.exp(np.log(err.astype(np.float32)) * np.float32(0.5 * _EXPONENT))
         factor = factor.astype(float)
         grow = np.minimum(np.where(a["rejected"], 1.0, MAX_FACTOR), factor)
-        shrink = np.maximum(MIN_FACTOR, np.nan_to_num(factor, nan=MIN_FACTOR))
+        shrink = np.fmax(MIN_FACTOR, factor)  # fmax: a NaN factor (a NaN error) shrinks most
         h_next = h * np.where(ok, grow, shrink)
         # a step cut short to land may keep the longer step it was allowed
         h_next = np.where(land & ok, np.maximum(h_next, np.minimum(h_want, h * factor)), h_next)
