@@ -4,12 +4,12 @@
 the same random effects; both write (`pkmodel.study`) the concentrations
 (Parquet, or CSV with `--format csv`), each child's parameters and exposures, a
 summary table by age band (printed and saved), PNG figures and a Markdown report
-into `--out`. Every file carries its provenance (`pkmodel.provenance`): Parquet
+into `--out`. Every file carries its provenance (`pkmodel.io.provenance`): Parquet
 files in their schema metadata, the others through `provenance.json` beside
 them, which also lists each file's SHA-256 (of the bytes as written).
 
 `--out` is the run's own folder: it is built aside and put in place whole
-(`pkmodel.io.atomic_folder`), so it holds one run's files or is untouched, even
+(`pkmodel.io.files.atomic_folder`), so it holds one run's files or is untouched, even
 when a run is killed or two runs write there at once. An earlier run's folder is
 replaced only with `--overwrite`, and a folder holding anything else never.
 Option values are checked before any work (exit 2); other errors print one line
@@ -27,17 +27,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, growth, study
-from . import provenance as _provenance
-from .cohort import GMFCS_MIX, Cohort
-from .dosing import Regimen
-from .exposure import BACLOFEN_TARGET_MG_L
-from .io import atomic_folder, is_temporary
-from .model import bundled_models, load_model
-from .study import GMFCS_MIX, WINDOW_H, study_files, study_times
-from .summary import AGE_BANDS
+from . import __version__, study
+from .population import growth
+from .io import provenance as _provenance
+from .population.cerebral_palsy import GMFCS_MIX, cp_cohort
+from .dosing.regimen import Regimen
+from .drugs.baclofen import BACLOFEN_TARGET_MG_L, DEFAULT_MODEL
+from .io.files import atomic_folder, is_temporary
+from .model.model import bundled_models, load_model
+from .study import WINDOW_H, study_files, study_times
+from .analysis.summary import AGE_BANDS
 
-DEFAULT_MODEL = "baclofen_cp_card"
 # --ages: within the growth charts, and within the report's age bands
 AGES_YEARS = (growth.CHART_AGE_YEARS[0],
               min(growth.CHART_AGE_YEARS[1], max(high for _, high in AGE_BANDS.values())))
@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
         "concentrations, parameters, exposures, a summary, figures and a report into --out."))
     one.add_argument("--regimen", required=True, type=_regimen, metavar="TEXT",
                      help='e.g. "2 mg/kg/day TID for 14 days, max 20 mg/dose" (grammar: README, '
-                          'pkmodel.grammar)')
+                          'pkmodel.dosing.text)')
     one.set_defaults(command=_simulate, prog="pkmodel simulate")
     many = commands.add_parser("compare", help="regimens on the same children", description=(
         "Compare regimens on the same children with the same random effects; write the tables, "
@@ -259,7 +259,7 @@ def _study(args, argv, given: dict[str, tuple[str, Regimen]]) -> int:
     out = args.out
     _check_out(out, args.format, args.overwrite)   # before any work
     gmfcs = GMFCS_MIX if args.gmfcs == "registry" else None if args.gmfcs == "none" else int(args.gmfcs)
-    cohort = Cohort.from_growth_charts(args.n, age_years=args.ages, seed=args.seed, gmfcs=gmfcs)
+    cohort = cp_cohort(args.n, args.ages, seed=args.seed, gmfcs=gmfcs)
     record = _provenance.provenance(
         args.model, args.seed, texts if len(texts) > 1 else next(iter(texts.values())),
         command=shlex.join(["pkmodel", *argv]),

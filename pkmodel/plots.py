@@ -17,8 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .exposure import BACLOFEN_TARGET_MG_L, METRICS, check_range  # noqa: E402
-from .result import Result  # noqa: E402
+from .analysis.exposure import METRICS, check_range  # noqa: E402
+from .simulation.result import Result  # noqa: E402
 from .units import concentration_in, metric_in  # noqa: E402
 
 DISTRIBUTION_KINDS = ("ecdf", "hist", "violin")
@@ -72,16 +72,14 @@ def percentile_band(results: Mapping[str, Result], start: float | None = None,
 
 
 def exposure_distribution(exposures: pd.DataFrame, metric: str = "cavg", by: str | None = "regimen",
-                          kind: str = "ecdf",
-                          target_range: tuple[float, float] | None = BACLOFEN_TARGET_MG_L,
+                          kind: str = "ecdf", *, target_range: tuple[float, float] | None,
                           unit: str = "ng/mL", ax=None):
     """Distribution of one exposure metric per group, with the target range shaded.
 
     kind : "ecdf" (one step line per group), "hist" (one filled histogram per
         group, shared bins) or "violin" (one body per group, medians marked)
-    target_range : (low, high) in mg/L, shaded (None for none); only for a
-        concentration metric. Default: 80-400 ng/mL, a laboratory-stated range
-        not validated in children (`pkmodel.exposure.BACLOFEN_TARGET_MG_L`).
+    target_range : (low, high) in mg/L, shaded, or None for none (required: a drug's
+        own, e.g. `pk.BACLOFEN_TARGET_MG_L`); only for a concentration metric.
     """
     if metric not in METRICS or metric not in exposures.columns:
         raise ValueError(f"exposure_distribution: metric is {metric!r}; expected an exposure column "

@@ -6,7 +6,7 @@ band, target attainment, figures and a report, written into one folder.
 first `curves` children (all of them by default up to `CURVES_DEFAULT`): their concentrations
 are written and drawn, the same numbers as in a run of the whole cohort (a child's draws
 depend only on the seed and its position). `write` puts the files into a folder, each
-hashed from the bytes written (`pkmodel.io.atomic_write`), `provenance.json` last.
+hashed from the bytes written (`pkmodel.io.files.atomic_write`), `provenance.json` last.
 """
 
 from dataclasses import dataclass
@@ -14,24 +14,22 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import provenance as _provenance
-from .chunked import CHUNK_BYTES, cohort_rows
-from .cohort import Cohort
-from .dosing import Regimen
-from .csvfile import write_csv
-from .exposure import BACLOFEN_TARGET_MG_L, METRICS
-from .io import atomic_write
-from .model import Model
-from .simulate import simulate
-from .summary import add_bands, summarize, target_attainment
+from .io import provenance as _provenance
+from .population.cohort import cohort_rows
+from .simulation.chunked import CHUNK_BYTES
+from .population.cohort import Cohort
+from .dosing.regimen import Regimen
+from .io.csvfile import write_csv
+from .analysis.compare import simulations, stacked
+from .analysis.exposure import METRICS
+from .drugs.baclofen import BACLOFEN_TARGET_MG_L
+from .io.files import atomic_write
+from .io.tables import long_columns, long_schema, long_table, write_parquet
+from .model.model import Model
+from .simulation.simulate import simulate
+from .analysis.summary import add_bands, summarize, target_attainment
 from .units import concentration_in
 
-# GMFCS levels I-V of the job's children: the mean proportions over nine population CP
-# registries, 34.2, 25.6, 11.5, 13.7 and 15.6 % (Reid SM, Carlin JB, Reddihough DS. Dev Med
-# Child Neurol 2011;53:1007-12); as published they sum to 100.6 %, so they are normalised here.
-# Registries count every child with CP, not only those given baclofen.
-REGISTRY_GMFCS_PERCENT = (34.2, 25.6, 11.5, 13.7, 15.6)
-GMFCS_MIX = {level: p / sum(REGISTRY_GMFCS_PERCENT) for level, p in enumerate(REGISTRY_GMFCS_PERCENT, 1)}
 # exposure is read over each regimen's last day; the concentration figure shows the last two
 WINDOW_H = 24.0
 SHOWN_H = 48.0
@@ -56,7 +54,9 @@ TABLE_FILES = ("parameters.csv", "exposures.csv", "summary.csv", "exposure_summa
 class Outcome:
     """What a study found: every child's exposure, and the curves of the first children.
 
-    exposures : one row per child and regimen (`study_exposures`)
+    exposures : one row per child and regimen: regimen (categorical), the columns of
+        `pk.exposure` with the target range `BACLOFEN_TARGET_MG_L`, weight_kg,
+        dose_mg_per_kg_day (received over the last day), age_band, weight_band
     parameters : one row per child (`ExposureResult.parameters`)
     curves : {label: Result} of the first `len(curves[label])` children
     table, attainment : `summary_table(exposures)`, PTA by regimen and weight band
@@ -108,27 +108,28 @@ def run(model: Model, cohort: Cohort, regimens: dict[str, Regimen], times: np.nd
     tell = progress or (lambda text: None)
     size = max(1, CHUNK_BYTES // (8 * times.size))
     head = cohort_rows(cohort, 0, min(curves, len(cohort)))
-    frames, parameters, drawn = [], None, {}
-    for label, regimen in regimens.items():  # over regimens, each vectorised over children
+    windows = {label: (ends[label] - WINDOW_H, ends[label]) for label in regimens}
+    tables, parameters, drawn = {}, None, {}
+    runs = simulations(model, cohort, regimens, times, seed=seed, window=windows,
+                       target_range=BACLOFEN_TARGET_MG_L, chunk_size=size)
+    for label in regimens:  # over regimens, each vectorised over children in chunks
         tell(f"simulating {label}")
-        end = ends[label]
-        ran = simulate(model, cohort, regimen, times, seed=seed, keep="exposure", chunk_size=size,
-                       window=(end - WINDOW_H, end), target_range=BACLOFEN_TARGET_MG_L)
-        table = ran.exposure.copy()
-        table.insert(0, "regimen", label)
+        _, table, ran = next(runs)
         table["weight_kg"] = cohort.weight_kg
-        table["dose_mg_per_kg_day"] = _dose_received(regimen, cohort, seed, end, size) / cohort.weight_kg
-        frames.append(add_bands(table, cohort))
+        table["dose_mg_per_kg_day"] = (_dose_received(regimens[label], cohort, seed, ends[label], size)
+                                       / cohort.weight_kg)
+        tables[label] = add_bands(table, cohort)
         parameters = ran.parameters if parameters is None else parameters
         del ran, table
         tell(f"curves of {label}")
-        drawn[label] = simulate(model, head, regimen, times, seed=seed)
+        drawn[label] = simulate(model, head, regimens[label], times, seed=seed)
     tell("exposure")
-    exposures = study_exposures(frames, list(regimens))
-    del frames
+    exposures = stacked(tables)
+    del tables
     return Outcome(exposures=exposures, parameters=parameters, curves=drawn,
                    table=summary_table(exposures),
-                   attainment=target_attainment(exposures, by=["regimen", "weight_band"]),
+                   attainment=target_attainment(exposures, by=["regimen", "weight_band"],
+                                                target=BACLOFEN_TARGET_MG_L),
                    n=len(cohort))
 
 
@@ -140,20 +141,6 @@ def _dose_received(regimen: Regimen, cohort: Cohort, seed: int, end: float, size
         b = min(a + size, len(cohort))
         doses = regimen.doses(cohort_rows(cohort, a, b), seed=seed, first=a)
         out[a:b] = doses.amount_mg[:, last_day].sum(axis=1)
-    return out
-
-
-def study_exposures(frames: list[pd.DataFrame], labels: list[str]) -> pd.DataFrame:
-    """The regimens' exposure tables (each with its bands) as one.
-
-    Returns
-    -------
-    DataFrame: regimen (categorical, in the order given), the columns of
-    `pk.exposure` with the target range `BACLOFEN_TARGET_MG_L`, weight_kg,
-    dose_mg_per_kg_day (received over the last day), age_band, weight_band.
-    """
-    out = pd.concat(frames, ignore_index=True)
-    out["regimen"] = pd.Categorical(out["regimen"], categories=labels, ordered=True)
     return out
 
 
@@ -241,33 +228,30 @@ def write(folder, file_format: str, record: dict, outcome: Outcome) -> list[str]
 
 
 def _write_curves(f, file_format: str, record: dict, curves: dict) -> None:
-    """The curves, tidy (regimen, id, time_h, conc_mg_L; subject-major), a slice at a time."""
+    """The curves in the long format (`pkmodel.io.tables`: regimen, id, time_h, conc_mg_L;
+    subject-major), a slice of children at a time; Parquet through the one writer."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     labels = pa.array(list(curves), type=pa.string())
-    schema = pa.schema([pa.field("regimen", pa.dictionary(pa.int32(), pa.string())),
-                        pa.field("id", pa.int64()), pa.field("time_h", pa.float64()),
-                        pa.field("conc_mg_L", pa.float64())],
-                       metadata={_provenance.PARQUET_KEY: _provenance.to_json(record).encode()})
-    writer = pq.ParquetWriter(f, schema) if file_format == "parquet" else None
+    schema = long_schema(None, regimen=True)
+
+    def slices():
+        for k, res in enumerate(curves.values()):  # over regimens, then slices of children
+            n, t = res.concentrations.shape
+            for a in range(0, n, _ROWS_PER_WRITE):
+                b = min(a + _ROWS_PER_WRITE, n)
+                columns = {"regimen": pa.DictionaryArray.from_arrays(
+                               pa.array(np.full((b - a) * t, k, dtype=np.int32)), labels),
+                           **long_columns(res.ids[a:b], res.times, res.concentrations[a:b])}
+                yield k, columns
+
+    if file_format == "parquet":
+        write_parquet(f, (long_table(columns, schema) for _, columns in slices()), record)
+        return
     header = True
-    for k, res in enumerate(curves.values()):  # over regimens, then slices of children
-        n, t = res.concentrations.shape
-        for a in range(0, n, _ROWS_PER_WRITE):
-            b = min(a + _ROWS_PER_WRITE, n)
-            rows = (b - a) * t
-            columns = {"regimen": pa.DictionaryArray.from_arrays(
-                           pa.array(np.full(rows, k, dtype=np.int32)), labels),
-                       "id": np.repeat(res.ids[a:b], t), "time_h": np.tile(res.times, b - a),
-                       "conc_mg_L": np.ravel(res.concentrations[a:b], order="C")}
-            if writer is not None:
-                writer.write_table(pa.table(columns, schema=schema))
-            else:
-                write_csv(pd.DataFrame(dict(columns, regimen=np.asarray(labels)[k])), f, header)
-                header = False
-    if writer is not None:
-        writer.close()
+    for k, columns in slices():
+        write_csv(pd.DataFrame(dict(columns, regimen=np.asarray(labels)[k])), f, header)
+        header = False
 
 
 def _figures(outcome: Outcome) -> dict:
@@ -278,7 +262,8 @@ def _figures(outcome: Outcome) -> dict:
     end = max(res.times[-1] for res in curves.values())
     band = percentile_band(curves, start=max(0.0, end - SHOWN_H), end=end)
     by = "regimen" if len(curves) > 1 else "age_band"
-    cavg = exposure_distribution(outcome.exposures, metric="cavg", by=by)
+    cavg = exposure_distribution(outcome.exposures, metric="cavg", by=by,
+                                 target_range=BACLOFEN_TARGET_MG_L)
     pta = pta_by_band(outcome.attainment, band="weight_band", by="regimen")
     figures = dict(zip(FIGURES, (band, cavg, pta)))
     for name, figure in figures.items():

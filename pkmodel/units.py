@@ -26,7 +26,7 @@ def metric_in(values, dimension: str, unit: str) -> tuple[np.ndarray, str]:
     """Values of a metric (mg/L, mg*h/L, h, ...) with concentrations in `unit`, and their unit label.
 
     dimension : "concentration", "concentration*time", "time", "percent", "ratio" or "fraction"
-    (the first entry of `pkmodel.exposure.METRICS[name]`). A ratio or a fraction
+    (the first entry of `pkmodel.analysis.exposure.METRICS[name]`). A ratio or a fraction
     has the empty label.
     """
     if dimension in _FIXED_UNITS:

@@ -14,6 +14,7 @@ import pytest
 
 import pkmodel as pk
 from pkmodel import cli, study
+from pkmodel.population import cerebral_palsy
 
 PARAMS = Path(__file__).resolve().parents[1] / "params"
 ENTRY_POINT = Path(sys.executable).with_name("pkmodel")   # the installed console script
@@ -69,8 +70,8 @@ def test_main_job_compares_tid_and_qid_by_age_band_in_a_report(tmp_path, capsys)
 
 def test_job_cohort_is_a_cp_mix_from_the_growth_charts():
     # Reid 2011 registry means, normalised: level I 34.2 / 100.6
-    assert abs(sum(study.GMFCS_MIX.values()) - 1) < 1e-12
-    np.testing.assert_allclose(study.GMFCS_MIX[1], 34.2 / 100.6, rtol=1e-12)
+    assert abs(sum(cerebral_palsy.GMFCS_MIX.values()) - 1) < 1e-12
+    np.testing.assert_allclose(cerebral_palsy.GMFCS_MIX[1], 34.2 / 100.6, rtol=1e-12)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +83,7 @@ def simulated(tmp_path_factory):
     return out, done
 
 
-def api_result(n=40, seed=7, gmfcs=study.GMFCS_MIX):
+def api_result(n=40, seed=7, gmfcs=cerebral_palsy.GMFCS_MIX):
     cohort = pk.Cohort.from_growth_charts(n, age_years=(2, 17), seed=seed, gmfcs=gmfcs)
     times = np.arange(0, 14 * 24 + 0.25, 0.5)   # 0.5 h to the end of day 14
     return pk.simulate(pk.load_model("baclofen_cp_card"), cohort, pk.Regimen.parse(TID_TEXT), times,

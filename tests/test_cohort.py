@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 import pkmodel as pk
+from pkmodel.population import cerebral_palsy
 
 
 def test_ids_default_to_one_to_n_and_frame_has_one_row_per_child():
@@ -74,7 +75,7 @@ CP_III_TO_V = {3: 1 / 3, 4: 1 / 3, 5: 1 / 3}
 
 
 def reference_z(measure, x, sex, age_years):
-    """Plain-LMS z-scores, L M S interpolated with np.interp: independent of pkmodel.growth."""
+    """Plain-LMS z-scores, L M S interpolated with np.interp: independent of pkmodel.population.growth."""
     z = np.empty(len(x))
     for name, code in (("male", "M"), ("female", "F")):
         rows = CDC[(CDC["measure"] == measure) & (CDC["sex"] == name)]
@@ -114,7 +115,7 @@ def test_gmfcs_iii_to_v_cohort_has_median_weight_z_of_ruiz_brunner():
     assert abs(np.median(z) - (-1.751)) < 0.03
     lms = cohort.weight_z <= pk.growth.TAIL_FROM_Z  # plain LMS up to z = 2, a linear tail above
     np.testing.assert_allclose(z[lms], cohort.weight_z[lms], atol=1e-8)  # the stored z is the chart's
-    assert set(np.unique(cohort.gmfcs)) == {3, 4, 5}
+    assert set(np.unique(cohort.covariates["gmfcs"])) == {3, 4, 5}
 
 
 @pytest.mark.parametrize("rho", [0.7, 0.3])
@@ -135,7 +136,7 @@ def test_same_seed_same_cohort_and_cp_keeps_the_same_children():
     typical = pk.Cohort.from_growth_charts(1000, seed=5)
     np.testing.assert_array_equal(typical.age_years, a.age_years)
     np.testing.assert_array_equal(typical.height_cm, a.height_cm)
-    offset = np.array([np.nan, -0.571, -0.571, -1.751, -1.751, -1.751])[a.gmfcs]
+    offset = np.array([np.nan, -0.571, -0.571, -1.751, -1.751, -1.751])[a.covariates["gmfcs"]]
     np.testing.assert_allclose(a.weight_z - typical.weight_z, offset, atol=1e-12)
 
 
@@ -153,7 +154,7 @@ def test_sex_ratio_ages_and_gmfcs_proportions_are_drawn_as_asked():
                                           gmfcs={1: 0.5, 5: 0.5})
     # binomial sampling error of a share ~0.0016 at n = 100,000
     assert abs(np.mean(cohort.sex == "M") - 0.58) < 0.006
-    assert abs(np.mean(cohort.gmfcs == 5) - 0.5) < 0.006 and set(np.unique(cohort.gmfcs)) == {1, 5}
+    assert abs(np.mean(cohort.covariates["gmfcs"] == 5) - 0.5) < 0.006 and set(np.unique(cohort.covariates["gmfcs"])) == {1, 5}
     assert 4 <= cohort.age_years.min() < 4.01 and 8.99 < cohort.age_years.max() <= 9
     assert abs(cohort.age_years.mean() - 6.5) < 0.02  # uniform: SD 1.44 / sqrt(n) = 0.005
 
@@ -177,9 +178,9 @@ def test_a_number_shifts_every_child_and_a_level_mapping_overrides_the_paper():
     shifted = pk.Cohort.from_growth_charts(500, seed=10, gmfcs=[0.2] * 5, weight_z_shift=-1.0)
     by_level = pk.Cohort.from_growth_charts(500, seed=10, gmfcs=[0.2] * 5,
                                             weight_z_shift={1: 0, 2: 0, 3: -1, 4: -2, 5: -3})
-    typical = base.weight_z - np.array([np.nan, -0.571, -0.571, -1.751, -1.751, -1.751])[base.gmfcs]
+    typical = base.weight_z - np.array([np.nan, -0.571, -0.571, -1.751, -1.751, -1.751])[base.covariates["gmfcs"]]
     np.testing.assert_allclose(shifted.weight_z - typical, -1.0, atol=1e-12)
-    np.testing.assert_allclose(by_level.weight_z - typical, -np.maximum(base.gmfcs - 2, 0), atol=1e-12)
+    np.testing.assert_allclose(by_level.weight_z - typical, -np.maximum(base.covariates["gmfcs"] - 2, 0), atol=1e-12)
 
 
 def test_age_outside_the_charts_is_refused_naming_the_range():
@@ -214,12 +215,12 @@ def test_registry_mix_is_reid_2011_normalised_as_on_the_command_line():
     # --gmfcs registry and gmfcs="registry" are the same mix: Reid's percentages over 100.6
     n = 200_000
     cohort = pk.Cohort.from_growth_charts(n, seed=3, gmfcs="registry")
-    shares = np.bincount(cohort.gmfcs, minlength=6)[1:] / n
+    shares = np.bincount(cohort.covariates["gmfcs"], minlength=6)[1:] / n
     expected = np.array(REID_2011) / 1.006
     # binomial SD of a share sqrt(p (1 - p) / n) <= 0.0011; 4 SD
     np.testing.assert_allclose(shares, expected, atol=4 * math.sqrt(0.25 / n))
     from pkmodel import cli
-    np.testing.assert_allclose([cli.GMFCS_MIX[level] for level in range(1, 6)], expected,
+    np.testing.assert_allclose([cerebral_palsy.GMFCS_MIX[level] for level in range(1, 6)], expected,
                                rtol=1e-12)
 
 
@@ -228,7 +229,7 @@ def test_reid_published_proportions_are_accepted_and_normalised():
     reid = pk.Cohort.from_growth_charts(5000, seed=4, gmfcs=REID_2011)
     registry = pk.Cohort.from_growth_charts(5000, seed=4, gmfcs="registry")
     by_level = pk.Cohort.from_growth_charts(5000, seed=4, gmfcs=dict(enumerate(REID_2011, 1)))
-    assert np.array_equal(reid.gmfcs, registry.gmfcs) and np.array_equal(reid.gmfcs, by_level.gmfcs)
+    assert np.array_equal(reid.covariates["gmfcs"], registry.covariates["gmfcs"]) and np.array_equal(reid.covariates["gmfcs"], by_level.covariates["gmfcs"])
     np.testing.assert_array_equal(reid.weight_kg, registry.weight_kg)
 
 
@@ -291,8 +292,8 @@ def test_weight_z_without_sex_is_refused():
 
 
 def test_gmfcs_level_outside_one_to_five_is_refused_in_a_cohort():
-    with pytest.raises(ValueError, match=r"Cohort\.gmfcs\[1\] is 6; expected a GMFCS level 1, 2, 3, 4 or 5"):
-        pk.Cohort(weight_kg=[20.0, 30.0], age_years=[6.0, 9.0], gmfcs=[2, 6])
+    with pytest.raises(ValueError, match=r"Cohort\.covariates\[.gmfcs.\]\[1\] is 6; expected a GMFCS level 1, 2, 3, 4 or 5"):
+        pk.Cohort(weight_kg=[20.0, 30.0], age_years=[6.0, 9.0], covariates={"gmfcs": [2, 6]})
 
 
 def test_non_positive_height_is_refused():
@@ -407,9 +408,13 @@ def test_a_weight_below_the_lightest_newborns_is_refused(weight):
                                            ("weight_kg", [20.0, True])])
 def test_true_is_not_a_number_even_among_numbers(field, values):
     # numpy turns [2, True] into [2, 1]: True would be GMFCS level 1, or a 1 kg child
-    given = {"weight_kg": [20.0] * len(values), "age_years": [8.0] * len(values), field: values}
-    with pytest.raises(ValueError, match=rf"Cohort\.{field}\[{len(values) - 1}\] is True; "
-                                         r"expected a"):
+    # gmfcs is a covariate (Cohort.covariates), checked as strictly as the core fields
+    given = {"weight_kg": [20.0] * len(values), "age_years": [8.0] * len(values)}
+    if field == "gmfcs":
+        given["covariates"], name = {"gmfcs": values}, r"Cohort\.covariates\['gmfcs'\]"
+    else:
+        given[field], name = values, rf"Cohort\.{field}"
+    with pytest.raises(ValueError, match=rf"{name}\[{len(values) - 1}\] is True; expected a"):
         pk.Cohort(**given)
 
 
@@ -419,8 +424,12 @@ def test_a_masked_array_is_refused_not_read_through_its_mask(field):
     values = {"weight_kg": [20.0, -1.0], "age_years": [8.0, 99.0], "gmfcs": [2, 0],
               "sex": ["M", "?"]}
     given = {"weight_kg": [20.0, 30.0], "age_years": [8.0, 9.0]}
-    given[field] = np.ma.masked_array(values[field], mask=[False, True])
-    with pytest.raises(ValueError, match=rf"Cohort\.{field} is a masked array; expected plain "
+    masked = np.ma.masked_array(values[field], mask=[False, True])
+    if field == "gmfcs":  # a covariate (Cohort.covariates), checked as the core fields are
+        given["covariates"], name = {"gmfcs": masked}, r"Cohort\.covariates\['gmfcs'\]"
+    else:
+        given[field], name = masked, rf"Cohort\.{field}"
+    with pytest.raises(ValueError, match=rf"{name} is a masked array; expected plain "
                                          r"values \(fill or drop the masked entries first"):
         pk.Cohort(**given)
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from pkmodel.compiler import compile_system
-from pkmodel.expressions import System
-from pkmodel.structures import Structure
+from pkmodel.model.compiler import compile_system
+from pkmodel.model.expressions import System
+from pkmodel.model.structures import Structure
 
 STRUCTURES = [Structure("one_compartment_oral"), Structure("two_compartment_oral"),
               Structure("one_compartment_oral", "transit", 0),
@@ -328,7 +328,7 @@ def test_user_names_cannot_collide_with_the_generated_code():
 
 
 def test_import_pkmodel_and_the_compiler_do_not_load_sympy():
-    code = ("import sys, pkmodel, pkmodel.expressions, pkmodel.compiler; "
+    code = ("import sys, pkmodel, pkmodel.model.expressions, pkmodel.model.compiler; "
             "print('sympy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

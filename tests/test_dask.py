@@ -44,7 +44,7 @@ def test_workers_write_the_parquet_dataset(card, two_workers, tmp_path):
     np.testing.assert_array_equal(res.concentrations, whole.concentrations)
     assert len(list((tmp_path / "run").glob("part-*.parquet"))) == 3
     data = pd.read_parquet(tmp_path / "run")
-    np.testing.assert_array_equal(data["conc"].to_numpy().reshape(3000, -1), whole.concentrations)
+    np.testing.assert_array_equal(data["conc_mg_L"].to_numpy().reshape(3000, -1), whole.concentrations)
 
 
 def test_backend_dask_runs_on_the_current_client(card, two_workers):

@@ -1,11 +1,10 @@
 import dataclasses
 
-import matplotlib
 import numpy as np
 import pytest
 
 import pkmodel as pk
-from pkmodel import variability
+from pkmodel.population import variability
 from conftest import typical_cohort
 
 # a titration like He 2014's (its steps are not published): 2.5 mg TID, +2.5 mg per dose every
@@ -264,18 +263,6 @@ def test_daily_totals_are_as_prescribed_without_a_seed_and_as_given_with_one():
     np.testing.assert_allclose(given, reg.doses(cohort, seed=5).amount_mg.reshape(2, 4, 3).sum(axis=2),
                                rtol=1e-15)
     assert np.all(given <= prescribed + 1e-12) and given.sum() < prescribed.sum()
-
-
-def test_plot_draws_each_childs_daily_dose(tmp_path):
-    cohort = typical_cohort(10, 50)
-    reg = pk.Regimen.titration(**{**TRIAL, "days": 21})
-    fig = reg.plot(cohort)
-    lines = fig.axes[0].lines
-    assert [line.get_label() for line in lines] == ["ID 1 (10 kg)", "ID 2 (50 kg)"]
-    # 50 kg: 3 x 2.5, 3 x 5, 3 x 7.5 mg/day over weeks 1-3, the last day drawn a full day wide
-    np.testing.assert_allclose(lines[1].get_ydata()[[0, 7, 14, 20, 21]], [7.5, 15, 22.5, 22.5, 22.5])
-    fig.savefig(tmp_path / "doses.png")
-    matplotlib.pyplot.close(fig)
 
 
 # --- bad regimens ------------------------------------------------------------

@@ -432,7 +432,7 @@ def test_regimen_events_with_jitter_and_missed_doses_round_trip_to_the_same_curv
 def test_addl_beyond_the_stated_limit_is_refused_before_expanding():
     with pytest.raises(ValueError, match=r"events row 0, column ADDL is 100000000; expected at most "
                                          r"5,000,000 doses in one event table "
-                                         r"\(pkmodel\.events\.MAX_TABLE_DOSES\), ADDL expanded: this "
+                                         r"\(pkmodel\.dosing\.events\.MAX_TABLE_DOSES\), ADDL expanded: this "
                                          r"table would give 100,000,002"):
         pk.read_events(table(ADDL=[100_000_000, 0, 0, 0], II=[8.0, 0, 0, 0]))
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import pkmodel as pk
 from conftest import write_model
-from pkmodel.doses import Doses, SubjectDoses
+from pkmodel.dosing.doses import Doses, SubjectDoses
 from pkmodel.engines import analytic
 
 PROPERTY = settings(max_examples=100, deadline=None, derandomize=True, database=None,
@@ -142,7 +142,7 @@ MEMORY_CHILD = textwrap.dedent("""
     import json, sys
     import numpy as np, pandas as pd
     import pkmodel as pk
-    from pkmodel.doses import SubjectDoses
+    from pkmodel.dosing.doses import SubjectDoses
     n, k = 20_000, 50                        # 1,000,000 dose rows, every child at its own times
     rng = np.random.default_rng(1)
     time = (np.arange(k) * 8.0 + rng.uniform(-0.5, 0.5, (n, k))).ravel()
@@ -233,7 +233,7 @@ def test_exposure_reads_the_doses_of_children_at_their_own_times(card):
 def test_children_at_their_own_times_step_through_epochs_as_each_alone(card):
     # growing children (a new epoch every 24 h) with 1-6 doses each at their own times: the
     # per-subject path inserts every epoch start into each child's own events
-    from pkmodel.chunked import cohort_rows as _rows
+    from pkmodel.population.cohort import cohort_rows as _rows
     rng = np.random.default_rng(7)
     counts = [2, 6, 3, 5, 1, 4, 6, 2]
     table = pd.DataFrame({"ID": np.repeat(np.arange(1, 9), counts),

@@ -9,9 +9,9 @@ import pytest
 from scipy.optimize import brentq
 
 import pkmodel as pk
-from pkmodel.doses import SubjectDoses
+from pkmodel.dosing.doses import SubjectDoses
 from pkmodel.engines import exact
-from pkmodel.exposure import auc_linear, auc_linear_up_log_down, time_in_range
+from pkmodel.analysis.exposure import auc_linear, auc_linear_up_log_down, time_in_range
 
 from conftest import CAVG_2_MG_KG_DAY, CL_PER_KG, KA, V_PER_KG
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pkmodel.expressions import MAX_DEPTH, MAX_LENGTH, ExpressionError, System, parse_expression
-from pkmodel.structures import Structure
+from pkmodel.model.expressions import MAX_DEPTH, MAX_LENGTH, ExpressionError, System, parse_expression
+from pkmodel.model.structures import Structure
 
 WHERE = "m.toml: odes.central"
 

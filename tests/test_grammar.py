@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import pkmodel as pk
-from pkmodel.grammar import DEFAULT_TITRATION_DAYS
+from pkmodel.dosing.text import DEFAULT_TITRATION_DAYS
 
 # children across the weight range, so that weight-based amounts, caps (20 mg/dose binds from
 # 30 kg at 2 mg/kg/day TID) and the age bands of the caps all come into play
@@ -206,7 +206,7 @@ def test_too_many_doses_are_refused_before_anything_is_allocated(text, message):
 
 
 def test_text_longer_than_the_limit_is_refused_before_it_is_read():
-    from pkmodel.grammar import MAX_TEXT
+    from pkmodel.dosing.text import MAX_TEXT
     with pytest.raises(ValueError, match=r"Regimen\.parse: text is 100,001 characters long; expected "
                                          r"at most 100,000"):
         pk.Regimen.parse("2 mg TID for 1 day" + " " * (MAX_TEXT + 1 - 18))

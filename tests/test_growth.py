@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import pkmodel as pk
-from pkmodel import growth
+from pkmodel.population import cerebral_palsy, growth
 
 CDC_CSV = Path(__file__).resolve().parents[1] / "pkmodel" / "data" / "cdc2000_lms_2to20y.csv"
 
@@ -115,7 +115,7 @@ def test_a_million_children_from_the_charts_stay_below_the_bound():
 
 def test_gmfcs_offsets_are_ruiz_brunner_2022():
     # Sci Rep 2022, Table 2(b), main effect model: GMFCS I-II -0.571, III-V -1.751
-    assert growth.gmfcs_weight_z_shifts() == {1: -0.571, 2: -0.571, 3: -1.751, 4: -1.751, 5: -1.751}
+    assert cerebral_palsy.gmfcs_weight_z_shifts() == {1: -0.571, 2: -0.571, 3: -1.751, 4: -1.751, 5: -1.751}
 
 
 def test_weight_trajectory_keeps_each_childs_z_score():

@@ -19,8 +19,10 @@ import pandas as pd
 import pytest
 
 import pkmodel as pk
+from pkmodel.population import renal
 from pkmodel import plots as pkplots
-from pkmodel.io import atomic_write
+from pkmodel.dosing.doses import SubjectDoses
+from pkmodel.io.files import atomic_write
 from conftest import card_document, typical_cohort, write_model, write_toml
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "input_audit.md"
@@ -383,8 +385,8 @@ ROWS = [
         lambda t: cohort(height_cm=[1.2]), ValueError,
         r"Cohort\.height_cm\[0\] is 1\.2; expected a height in cm, 20 to 300"),
     Row("cohort-gmfcs", COHORT, "a GMFCS level outside 1-5",
-        lambda t: cohort(gmfcs=[6]), ValueError,
-        r"Cohort\.gmfcs\[0\] is 6; expected a GMFCS level 1, 2, 3, 4 or 5"),
+        lambda t: cohort(covariates={"gmfcs": [6]}), ValueError,
+        r"Cohort\.covariates\['gmfcs'\]\[0\] is 6; expected a GMFCS level 1, 2, 3, 4 or 5"),
     Row("cohort-weight-z-wrong", COHORT, "a weight z-score that is not the weight's",
         lambda t: cohort(sex=["M"], weight_z=[2.0]), ValueError,
         r"Cohort\.weight_z\[0\] is 2\.0; expected -?\d\.\d+, the CDC 2000 weight-for-age z-score"),
@@ -550,7 +552,7 @@ ROWS = [
     # options
     Row("engine-unknown", OPTIONS, "an engine pkmodel does not have",
         lambda t: run(engine="lsoda"), ValueError,
-        r"engine is 'lsoda'; expected one of \['analytic', 'ode'\]"),
+        r"engine is 'lsoda'; expected 'auto' or one of \['analytic', 'ode'\]"),
     Row("engine-option-analytic", OPTIONS, "a solver option for the analytic engine",
         lambda t: run(rtol=1e-6), ValueError,
         r"engine 'analytic' has no option 'rtol'; expected none"),
@@ -774,50 +776,50 @@ ROWS = [
         ModelFileError, r"model\.n_transit is missing; transit absorption needs the number of "
                         r"transit compartments"),
     Row("sensitivity-unknown-name", OPTIONS, "sensitivity of a number the model does not have",
-        lambda t: pk.sensitivity(CARD, CHILD, REG, {"Vmax": [1.0]}), ValueError,
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"Vmax": [1.0]}, target_range=pk.BACLOFEN_TARGET_MG_L), ValueError,
         r"sensitivity: parameters names 'Vmax'; expected one of 'baclofen_cp_card''s parameters "
         r"\['CL', 'V', 'ka'\] or \['n_transit', 'V1_split', 'omega'\]"),
     Row("sensitivity-bad-value", OPTIONS, "a negative setting for a rate",
-        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": [2.0, -1.0]}), ValueError,
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": [2.0, -1.0]}, target_range=pk.BACLOFEN_TARGET_MG_L), ValueError,
         r"sensitivity: parameters\['ka'\] has -1\.0; expected finite numbers > 0 in 1/h"),
     Row("sensitivity-not-a-list", OPTIONS, "one setting where a list of settings belongs",
-        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": 2.0}), ValueError,
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": 2.0}, target_range=pk.BACLOFEN_TARGET_MG_L), ValueError,
         r"sensitivity: parameters\['ka'\] is 2\.0; expected a list of settings"),
     Row("sensitivity-empty", OPTIONS, "nothing to vary",
-        lambda t: pk.sensitivity(CARD, CHILD, REG, {}), ValueError,
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {}, target_range=pk.BACLOFEN_TARGET_MG_L), ValueError,
         r"sensitivity: parameters is \{\}; expected \{name: \[settings\]\}"),
     Row("sensitivity-split-one-compartment", OPTIONS, "a V1/V2 split of a one-compartment model",
-        lambda t: pk.sensitivity(CARD, CHILD, REG, {"V1_split": [0.3]}), ValueError,
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"V1_split": [0.3]}, target_range=pk.BACLOFEN_TARGET_MG_L), ValueError,
         r"sensitivity: parameters\['V1_split'\]: model 'baclofen_cp_card' has one compartment; "
         r"expected two to split V1 and V2"),
     Row("sensitivity-split-too-large", OPTIONS, "a central volume above Vss",
         lambda t: pk.sensitivity(pk.load_model("baclofen_cp_he2014"), CHILD, REG,
-                                 {"V1_split": [1.5]}), ValueError,
+                                 {"V1_split": [1.5]}, target_range=pk.BACLOFEN_TARGET_MG_L), ValueError,
         r"sensitivity: parameters\['V1_split'\] has 1\.5; expected V1 between 0 and Vss = "
         r"1\.16 L/kg"),
     Row("sensitivity-transit-first-order", OPTIONS, "transit compartments of a first-order model",
-        lambda t: pk.sensitivity(CARD, CHILD, REG, {"n_transit": [3]}), ValueError,
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"n_transit": [3]}, target_range=pk.BACLOFEN_TARGET_MG_L), ValueError,
         r"sensitivity: parameters\['n_transit'\]: model 'baclofen_cp_card' has first-order "
         r"absorption; expected a transit model to vary n_transit"),
     Row("sensitivity-transit-count", OPTIONS, "a fractional number of transit compartments",
         lambda t: pk.sensitivity(pk.load_model("baclofen_cp_he2014"), CHILD, REG,
-                                 {"n_transit": [2.5]}), ValueError,
+                                 {"n_transit": [2.5]}, target_range=pk.BACLOFEN_TARGET_MG_L), ValueError,
         r"sensitivity: parameters\['n_transit'\] has 2\.5; expected whole numbers >= 0"),
     Row("sensitivity-omega", OPTIONS, "an omega convention other than sd or cv",
-        lambda t: pk.sensitivity(CARD, CHILD, REG, {"omega": ["percent"]}), ValueError,
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"omega": ["percent"]}, target_range=pk.BACLOFEN_TARGET_MG_L), ValueError,
         r"sensitivity: parameters\['omega'\] has 'percent'; expected one of \['sd', 'cv'\]"),
     Row("sensitivity-metric", OPTIONS, "an exposure metric sensitivity does not give",
-        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": [1.0]}, metrics=["auc"]), ValueError,
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": [1.0]}, metrics=["auc"], target_range=pk.BACLOFEN_TARGET_MG_L), ValueError,
         r"sensitivity: metrics has 'auc'; expected some of \['cmax', 'cmin', 'cavg', 'pta'\]"),
     Row("sensitivity-grid", OPTIONS, "a grid step of 0 h",
-        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": [1.0]}, dt_h=0.0), ValueError,
+        lambda t: pk.sensitivity(CARD, CHILD, REG, {"ka": [1.0]}, dt_h=0.0, target_range=pk.BACLOFEN_TARGET_MG_L), ValueError,
         r"sensitivity: dt_h is 0\.0; expected a grid step in h, 0 < dt_h <= 1"),
     Row("sensitivity-one-dose", OPTIONS, "a single dose (no steady state to read)",
         lambda t: pk.sensitivity(CARD, CHILD, pk.Regimen.fixed(mg=10, every_h=24, n_doses=1),
-                                 {"ka": [1.0]}), ValueError,
+                                 {"ka": [1.0]}, target_range=pk.BACLOFEN_TARGET_MG_L), ValueError,
         r"sensitivity: the regimen has fewer than two dose times; expected repeated doses"),
     Row("sensitivity-not-a-model", OPTIONS, "a model's name where the Model belongs",
-        lambda t: pk.sensitivity("baclofen_cp_card", CHILD, REG, {"ka": [1.0]}), TypeError,
+        lambda t: pk.sensitivity("baclofen_cp_card", CHILD, REG, {"ka": [1.0]}, target_range=pk.BACLOFEN_TARGET_MG_L), TypeError,
         r"sensitivity: model is str; expected a Model \(pk\.load_model\)"),
     Row("tornado-not-sensitivity", OTHER, "a tornado of a table that is not pk.sensitivity's",
         lambda t: pkplots.tornado(pd.DataFrame({"metric": [], "statistic": [], "parameter": [],
@@ -887,8 +889,8 @@ ROWS = [
         lambda t: cohort(weight_kg=[1e-300]), ValueError,
         r"Cohort\.weight_kg\[0\] is 1e-300; expected a weight in kg, at least 0\.2"),
     Row("cohort-gmfcs-true", COHORT, "gmfcs=[True] (was level 1)",
-        lambda t: cohort(gmfcs=[True]), ValueError,
-        r"Cohort\.gmfcs\[0\] is True; expected a GMFCS level 1, 2, 3, 4 or 5"),
+        lambda t: cohort(covariates={"gmfcs": [True]}), ValueError,
+        r"Cohort\.covariates\['gmfcs'\]\[0\] is True; expected a GMFCS level 1, 2, 3, 4 or 5"),
     Row("cohort-true-among-numbers", COHORT, "True among weights (numpy reads 1.0)",
         lambda t: pk.Cohort(weight_kg=[20.0, True], age_years=[8.0, 9.0]), ValueError,
         r"Cohort\.weight_kg\[1\] is True; expected a number"),
@@ -913,7 +915,7 @@ ROWS = [
         r"gmfcs is 'cp'; expected 'registry' \(Reid 2011's mix\), a level 1-5"),
     Row("engine-not-a-name", OPTIONS, "engine=['ode'] (a list)",
         lambda t: run(engine=["ode"]), ValueError,
-        r"engine is \['ode'\]; expected one of \['analytic', 'ode'\] \(a name\)"),
+        r"engine is \['ode'\]; expected 'auto' or one of \['analytic', 'ode'\] \(a name\)"),
     Row("ode-atol-below-floor", OPTIONS, "atol=1e-300 (the solver failed after accepting it)",
         lambda t: run(engine="ode", atol=1e-300), ValueError,
         r"engine option atol is 1e-300 mg; expected >= 2\.22e-13 mg, 100 eps x the largest dose "
@@ -1030,7 +1032,7 @@ ROWS = [
         lambda t: pk.Doses(time_h=np.zeros(1), amount_mg=np.ones((1, 1)), ss=[3], ii_h=[8.0]), ValueError,
         r"Doses\.ss\[0\] is 3; expected 0, 1 or 2 \(NONMEM SS\)"),
     Row("subject-doses-order", OTHER, "a child's doses out of time order in SubjectDoses",
-        lambda t: pk.doses.SubjectDoses(offsets=[0, 2], time_h=[8.0, 0.0], amount_mg=[5.0, 5.0]),
+        lambda t: SubjectDoses(offsets=[0, 2], time_h=[8.0, 0.0], amount_mg=[5.0, 5.0]),
         ValueError, r"SubjectDoses\.time_h\[1\] is 0\.0; expected times that do not decrease within a "
         r"subject"),
 
@@ -1250,6 +1252,24 @@ ROWS = [
                                        protocol(), estimation_model=CARD, seed=1), ValueError,
         r"simulate_protocol: model 'baclofen_cp_card' has no residual_error; expected one, or "
         r"residual_error=False"),
+    # --- renal function (issue 18 part 4) ---
+    Row("cohort-egfr-negative", COHORT, "an eGFR below 0",
+        lambda t: pk.Cohort(weight_kg=[30.0], age_years=[10.0],
+                            covariates={"egfr_ml_min_1_73m2": [-5.0]}), ValueError,
+        r"Cohort\.covariates\['egfr_ml_min_1_73m2'\]\[0\] is -5\.0; expected an eGFR in "
+        r"mL/min/1\.73 m\^2, > 0 and <= 300"),
+    Row("cohort-egfr-unit", COHORT, "an eGFR in mL/s (or per 1.73 m^2 mistaken) of 1200",
+        lambda t: pk.Cohort(weight_kg=[30.0], age_years=[10.0],
+                            covariates={"egfr_ml_min_1_73m2": [1200.0]}), ValueError,
+        r"Cohort\.covariates\['egfr_ml_min_1_73m2'\]\[0\] is 1200\.0; expected an eGFR"),
+    Row("egfr-creatinine-umol", COHORT, "serum creatinine in umol/L (53) where mg/dL is asked",
+        lambda t: renal.with_egfr(pk.Cohort(weight_kg=[30.0], age_years=[10.0], height_cm=[138.0]),
+                                  [53.0]), ValueError,
+        r"creatinine_mg_dl\[0\] is 53\.0; expected a serum creatinine in mg/dL, 0\.05 to 25 "
+        r"\(umol/L is 88\.4 times mg/dL\)"),
+    Row("egfr-no-height", COHORT, "an eGFR from creatinine for children without heights",
+        lambda t: renal.with_egfr(pk.Cohort(weight_kg=[30.0], age_years=[10.0]), [0.6]),
+        ValueError, r"with_egfr: the cohort has no height_cm; expected heights"),
 ]
 
 

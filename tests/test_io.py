@@ -18,7 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pkmodel as pk
-from pkmodel import cli, csvfile, io, study
+from pkmodel import cli, study
+from pkmodel.io import csvfile
+from pkmodel.io import files as io
 from conftest import typical_cohort
 
 
@@ -160,7 +162,7 @@ def python(code: str, *args) -> subprocess.Popen:
 
 KILLED_MID_WRITE = """
     import os, signal, sys
-    from pkmodel import io
+    from pkmodel.io import files as io
     with io.atomic_write(sys.argv[1]) as f:
         f.write(b"half a file")
         f.flush()
@@ -181,7 +183,7 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
 def test_a_live_writers_temporary_is_never_removed(tmp_path):
     writer = python("""
         import sys
-        from pkmodel import io
+        from pkmodel.io import files as io
         with io.atomic_write(sys.argv[1], text=True) as f:
             f.write("begun\\n")
             print("writing", flush=True)

@@ -8,8 +8,8 @@ import pytest
 
 import pkmodel as pk
 from pkmodel.engines import analytic
-from pkmodel.model import Model, Parameter
-from pkmodel.structures import Structure
+from pkmodel.model.model import Model, Parameter
+from pkmodel.model.structures import Structure
 from conftest import CAVG_2_MG_KG_DAY, relative_error_where_visible, terminal_half_life, typical_cohort
 
 
@@ -213,13 +213,13 @@ def test_lag_that_differs_between_children_matches_the_ode_engine(tmp_path):
 
 
 def test_per_subject_path_equals_the_shared_path_when_times_agree(he2014):
-    from pkmodel.engines import common
+    from pkmodel.engines import common, solutions
     cohort = pk.Cohort(weight_kg=[12.0, 25.0, 41.0], age_years=[3.0, 7.0, 12.0])
     params = he2014.individual_parameters(cohort, np.random.default_rng(1).normal(size=(3, 3)) * 0.3)
     doses = pk.Regimen.weight_based(2.0, 4, 2).doses(cohort)
     times = np.arange(0, 48.5, 0.5)
     epochs = common.Epochs.constant(params)
-    solutions = [analytic.solution(he2014.structure, params)]
+    solutions = [solutions.solution(he2014.structure, params)]
     shared = analytic.propagate(solutions, common.shared_timeline(epochs, common.Inputs.from_doses(doses)), times)
     # the same doses stored per child (SubjectDoses) take the per-subject path
     own = common.dose_input(he2014.structure, epochs, doses.per_subject())

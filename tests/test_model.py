@@ -290,8 +290,8 @@ def _card_text(tmp_path, before: str = "", after: str = "", replace: tuple = ())
      r"random_effects\.Vss\.parameters is \[\['V'\]\]; expected a list of parameter names"),
     (('structure = "one_compartment_oral"', "structure = []"), "",
      r"model\.structure is \[\]; expected one of \['one_compartment_oral', 'two_compartment_oral'\]"),
-    (("iiv_sd = 0.334", "iiv_sd = 0.334\ncovariates = 5"), "",
-     r"parameters\.CL\.covariates is 5; expected a table \(\[parameters\.CL\.covariates\]\)"),
+    (("iiv_sd = 0.439", "iiv_sd = 0.439\ncovariates = 5"), "",  # V: CL has covariate tables
+     r"parameters\.V\.covariates is 5; expected a table \(\[parameters\.V\.covariates\]\)"),
     (('unit = "L/h/kg"', "unit = 5"), "",
      r"parameters\.CL\.unit is 5; expected the unit as text"),
     (('source = "He 2014: apparent', 'source = 5\nnote = "He 2014: apparent'), "",

@@ -5,6 +5,7 @@ import pytest
 
 import pkmodel as pk
 from pkmodel import plots
+from conftest import typical_cohort
 
 TIMES = np.arange(0, 48.5, 0.5)
 
@@ -81,7 +82,7 @@ def test_percentile_band_on_a_given_axes(results, tmp_path):
 ])
 def test_exposure_distribution_per_regimen_with_the_target_shaded(table, tmp_path, kind, lines,
                                                                   patches, collections):
-    fig = plots.exposure_distribution(table, metric="cavg", kind=kind, unit="ng/mL")
+    fig = plots.exposure_distribution(table, metric="cavg", kind=kind, unit="ng/mL", target_range=pk.BACLOFEN_TARGET_MG_L)
     ax = fig.axes[0]
     assert (len(ax.lines), len(ax.patches), len(ax.collections)) == (lines, patches, collections)
     label = ax.get_ylabel() if kind == "violin" else ax.get_xlabel()
@@ -106,11 +107,11 @@ def test_exposure_distribution_of_auc_in_ng_h_per_ml(table, tmp_path):
 def test_a_target_range_on_a_metric_that_is_not_a_concentration_is_refused(table):
     with pytest.raises(ValueError, match=r"target_range is \(0.08, 0.4\) for metric 'tmax' \(time\); "
                                          r"expected target_range=None"):
-        plots.exposure_distribution(table, metric="tmax")
+        plots.exposure_distribution(table, metric="tmax", target_range=pk.BACLOFEN_TARGET_MG_L)
 
 
 def test_pta_by_band_draws_one_line_per_regimen(table, tmp_path):
-    pta = pk.target_attainment(table, by=["regimen", "age_band"])
+    pta = pk.target_attainment(table, by=["regimen", "age_band"], target=pk.BACLOFEN_TARGET_MG_L)
     fig = plots.pta_by_band(pta, band="age_band")
     ax = fig.axes[0]
     assert len(ax.lines) == 2
@@ -139,6 +140,19 @@ def test_no_plot_calls_show(monkeypatch, results, table, tmp_path):
     monkeypatch.setattr(plt, "show", refuse)
     monkeypatch.setattr(matplotlib.figure.Figure, "show", lambda self, *a, **k: refuse())
     for fig in (plots.spaghetti(results["QID"]), plots.percentile_band(results),
-                plots.exposure_distribution(table),
-                plots.pta_by_band(pk.target_attainment(table, by=["regimen", "weight_band"]))):
+                plots.exposure_distribution(table, target_range=pk.BACLOFEN_TARGET_MG_L),
+                plots.pta_by_band(pk.target_attainment(table, by=["regimen", "weight_band"], target=pk.BACLOFEN_TARGET_MG_L))):
         plt.close(fig)
+
+
+def test_daily_doses_draws_each_childs_daily_dose(tmp_path):
+    cohort = typical_cohort(10, 50)
+    reg = pk.Regimen.titration(start_mg=2.5, doses_per_day=3, step_mg=2.5, step_every_days=7,
+                               target_mg_per_kg_day=2.0, days=21, max_mg_per_dose=20)
+    fig = plots.daily_doses(reg, cohort)
+    lines = fig.axes[0].lines
+    assert [line.get_label() for line in lines] == ["ID 1 (10 kg)", "ID 2 (50 kg)"]
+    # 50 kg: 3 x 2.5, 3 x 5, 3 x 7.5 mg/day over weeks 1-3, the last day drawn a full day wide
+    np.testing.assert_allclose(lines[1].get_ydata()[[0, 7, 14, 20, 21]], [7.5, 15, 22.5, 22.5, 22.5])
+    fig.savefig(tmp_path / "doses.png")
+    matplotlib.pyplot.close(fig)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import pkmodel as pk
-from pkmodel.provenance import PARQUET_KEY, from_parquet, provenance, to_json
+from pkmodel.io.provenance import PARQUET_KEY, from_parquet, provenance, to_json
 
 from conftest import PARAMS
 

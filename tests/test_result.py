@@ -9,11 +9,11 @@ def test_to_frame_is_tidy_long_with_covariates(card):
     times = [0.0, 1.0, 2.0]
     res = pk.simulate(card, cohort, pk.Regimen.fixed(mg=5, every_h=8, n_doses=1), times, seed=1)
     frame = res.to_frame()
-    assert list(frame.columns) == ["id", "time", "conc", "age_years", "weight_kg"]
+    assert list(frame.columns) == ["id", "time_h", "conc_mg_L", "age_years", "weight_kg"]
     assert len(frame) == 6
     assert frame["id"].tolist() == [7, 7, 7, 8, 8, 8]
     assert frame["weight_kg"].tolist() == [10.0] * 3 + [20.0] * 3
-    np.testing.assert_array_equal(frame["conc"].to_numpy().reshape(2, 3), res.concentrations)
+    np.testing.assert_array_equal(frame["conc_mg_L"].to_numpy().reshape(2, 3), res.concentrations)
 
 
 def test_result_arrays_are_read_only(card):

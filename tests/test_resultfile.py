@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pkmodel as pk
-from pkmodel import provenance, resultfile
+from pkmodel.io import provenance
+from pkmodel.io import resultfile
 from conftest import write_model
 
 # the same 200 examples on every run (no example database, derandomized), as test_properties
@@ -313,7 +314,7 @@ def test_any_edit_of_a_field_or_a_stored_value_is_refused(tmp_path, small, data)
 def test_a_result_of_children_dosing_at_their_own_times_reads_back_with_its_doses(tmp_path, card):
     # 40 children starting q8h 0.01 h apart: doses kept per child (SubjectDoses); saved and
     # read back, the same layout and the same exposure to the last bit
-    from pkmodel.doses import SubjectDoses
+    from pkmodel.dosing.doses import SubjectDoses
     rows = [(i + 1, 0.01 * i + 8.0 * k) for i in range(40) for k in range(6)]
     table = pk.read_events(pd.DataFrame({"ID": [r[0] for r in rows], "TIME": [r[1] for r in rows],
                                          "AMT": 10.0, "EVID": 1, "CMT": 1}))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pkmodel import provenance
+from pkmodel.io import provenance
 
 ENTRY_POINT = Path(sys.executable).with_name("pkmodel")   # the installed console script
 # a small study: 20 children, two regimens over two days

@@ -1,4 +1,4 @@
-"""Sensitivity of exposure to the numbers the baclofen models assume (pkmodel.sensitivity)."""
+"""Sensitivity of exposure to the numbers the baclofen models assume (pkmodel.analysis.sensitivity)."""
 
 import math
 
@@ -8,7 +8,7 @@ from scipy.linalg import expm
 
 import pkmodel as pk
 from pkmodel import plots
-from pkmodel.sensitivity import variant
+from pkmodel.analysis.sensitivity import variant
 
 # the plausible range of each number He 2014 does not publish (the model file's `assumed`)
 UNKNOWNS = {"n_transit": [0, 1, 3, 6], "V1_split": [0.30, 0.4552, 0.60, 0.80],
@@ -26,13 +26,13 @@ def he2014():
 def typical(he2014):
     """The typical 20 kg child, no variability: every setting of every unknown."""
     return pk.sensitivity(he2014, pk.Cohort(weight_kg=[20.0], age_years=[7.0]), TID, UNKNOWNS,
-                          variability=False)
+                          variability=False, target_range=pk.BACLOFEN_TARGET_MG_L)
 
 
 @pytest.fixture(scope="module")
 def cohort_table(he2014):
     cohort = pk.Cohort.from_growth_charts(300, age_years=(2, 17), seed=1)
-    return pk.sensitivity(he2014, cohort, TID, UNKNOWNS, seed=1)
+    return pk.sensitivity(he2014, cohort, TID, UNKNOWNS, seed=1, target_range=pk.BACLOFEN_TARGET_MG_L)
 
 
 def values(table, metric, statistic, parameters=None):

@@ -21,7 +21,7 @@ def test_parameters_frame_has_one_row_per_child_with_units_and_covariates(card):
 
 
 def test_unknown_engine_is_refused(card):
-    with pytest.raises(ValueError, match=r"engine is 'euler'; expected one of \['analytic', 'ode'\]"):
+    with pytest.raises(ValueError, match=r"engine is 'euler'; expected 'auto' or one of \['analytic', 'ode'\]"):
         pk.simulate(card, typical_cohort(20), REG, [1.0], engine="euler")
 
 
@@ -108,7 +108,7 @@ def test_growing_weight_needs_a_chart_cohort_and_a_positive_step(card):
 # --- accepted nonsense, refused (issue 12, item 17) ---------------------------------------
 
 def test_an_engine_that_is_not_a_name_is_refused(card):
-    with pytest.raises(ValueError, match=r"engine is \['ode'\]; expected one of \['analytic', 'ode'\] "
+    with pytest.raises(ValueError, match=r"engine is \['ode'\]; expected 'auto' or one of \['analytic', 'ode'\] "
                                          r"\(a name\)"):
         pk.simulate(card, typical_cohort(20), REG, [1.0], engine=["ode"])
 

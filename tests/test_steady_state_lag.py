@@ -18,7 +18,7 @@ import pytest
 import pkmodel as pk
 from conftest import write_model
 from pkmodel.engines import analytic, ode
-from pkmodel.structures import Structure
+from pkmodel.model.structures import Structure
 
 NONMEM = Path(__file__).resolve().parents[2] / "shared" / "validation" / "nonmem" / "data"
 SS_AT_H = 60 * 24.0          # the SS record's time; the plain doses run from 0 h to it

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pkmodel.structures import Structure
+from pkmodel.model.structures import Structure
 
 
 def _params(n=1, **values):

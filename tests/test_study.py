@@ -7,6 +7,7 @@ import pytest
 
 import pkmodel as pk
 from pkmodel import study
+from pkmodel.population import cerebral_palsy
 
 TEXTS = {"TID": "2 mg/kg/day TID for 3 days, max 20 mg/dose, 20 % of doses missed",
          "QID": "2 mg/kg/day QID for 3 days, max 20 mg/dose, 20 % of doses missed"}
@@ -15,7 +16,7 @@ TEXTS = {"TID": "2 mg/kg/day TID for 3 days, max 20 mg/dose, 20 % of doses misse
 @pytest.fixture(scope="module")
 def outcome():
     regimens = {label: pk.Regimen.parse(text) for label, text in TEXTS.items()}
-    cohort = pk.Cohort.from_growth_charts(150, age_years=(2, 17), seed=4, gmfcs=study.GMFCS_MIX)
+    cohort = pk.Cohort.from_growth_charts(150, age_years=(2, 17), seed=4, gmfcs=cerebral_palsy.GMFCS_MIX)
     times, ends = study.study_times(regimens, 0.5)
     return study.run(pk.load_model("baclofen_cp_card"), cohort, regimens, times, ends, seed=4,
                      curves=20), regimens, cohort, times

@@ -102,4 +102,4 @@ def test_pta_target_with_low_not_below_high_is_refused():
 def test_pta_on_a_metric_with_missing_values_is_refused():
     with pytest.raises(ValueError, match=r"metric 'trough' is missing for 1 rows; expected a value "
                                          r"for every subject"):
-        pk.target_attainment(pd.DataFrame({"trough": [0.3, np.nan]}), metric="trough")
+        pk.target_attainment(pd.DataFrame({"trough": [0.3, np.nan]}), metric="trough", target=pk.BACLOFEN_TARGET_MG_L)

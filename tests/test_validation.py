@@ -1,4 +1,4 @@
-"""Validation: the bundled models against published observations (pkmodel.validation).
+"""Validation: the bundled models against published observations (pkmodel.analysis.validation).
 
 The verdicts are the science: each is asserted, with why it must come out that way, so that a
 model file that leaves an observed range (or enters one) fails here. docs/validation.md is
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import pkmodel as pk
-from pkmodel import validation
+from pkmodel.analysis import validation
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "validation.md"
 FIGURE = DOC.with_suffix(".png")

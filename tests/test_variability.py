@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import pkmodel as pk
-from pkmodel import variability
+from pkmodel.population import variability
 from conftest import CL_PER_KG
 
 

@@ -25,17 +25,39 @@ or tensordot, whose order of summation may follow the array layout, and the
 matrix exponential scales each matrix by its own power of two.
 """
 
-import math
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
-from ..doses import Doses, SubjectDoses, by_subject
-from ..structures import Structure
+from ..dosing.doses import Doses, SubjectDoses, by_subject
+from ..model.structures import Structure
 from .common import Epochs, SubjectInputs, as_epochs, dose_input, segments, shared_timeline
-from .linalg import expm, matmul, steady_state, sum_of_products
+from .base import refuse_unknown, register_engine
+from .linalg import steady_state, sum_of_products
+from .solutions import MatrixExponential, Solution, solution
 
 OPTIONS: dict = {}
+
+
+class AnalyticEngine:
+    """The analytic engine under the Engine contract (`pkmodel.engines.base`): linear models, exact."""
+
+    name = "analytic"
+
+    def options(self, **given: Any) -> dict[str, Any]:
+        """No options: any given is refused, naming it."""
+        refuse_unknown(self.name, given, OPTIONS)
+        return {}
+
+    def supports(self, model, doses) -> str | None:
+        """None for a linear model; a nonlinear one (the model language) is the ode engine's."""
+        if not getattr(model, "is_linear", True):
+            return f"model {model.name!r} is nonlinear (the analytic engine solves linear models)"
+        return None
+
+    def simulate(self, model, params, doses, times_h: np.ndarray, **options: Any) -> np.ndarray:
+        """Concentrations, shape (n_subjects, n_times), mg/L (`simulate` below)."""
+        return simulate(model.structure, params, doses, times_h)
 
 
 def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs,
@@ -66,163 +88,6 @@ def amounts(structure: Structure, params: Mapping[str, np.ndarray], doses: Doses
     return np.stack([
         propagate([MatrixExponential(structure, epochs.params[0], rates=rates, observe=c)],
                   timeline, times_h) for c in range(rates.shape[1])], axis=1)
-
-
-def solution(structure: Structure, params: Mapping[str, np.ndarray],
-             infusion_into: int | None = None) -> "Solution":
-    """The exact solution of one epoch: closed form where coded, else matrix exponential.
-
-    infusion_into : with zero-order inputs, the compartment they flow into
-    (the system gains a compartment holding the current rate).
-    """
-    if infusion_into is not None:
-        return MatrixExponential(structure, params,
-                                 rates=structure.rate_matrix(params, infusion_into=infusion_into))
-    if structure.name == "one_compartment_oral" and structure.absorption == "first_order":
-        return OneCompartmentOral(structure, params)
-    return MatrixExponential(structure, params)
-
-
-class Solution:
-    """Exact transitions of one linear system for a cohort, cached by time step.
-
-    Subclasses give `transition(dt)`: dt, shape (n_dt,) or (n_dt, n_subjects),
-    h -> Phi, shape (m, m, n_dt, n_subjects); and `_central_rows(tau)`:
-    tau, shape (n_tau,) -> Phi(tau)[central, :], shape (m, n_tau, n_subjects) (if
-    faster than taking it from `transition`).
-    """
-
-    def __init__(self, structure: Structure, params: Mapping[str, np.ndarray]):
-        self.m = len(structure.compartments)
-        self.central = structure.central_index   # the compartment read out
-        self.dose = structure.dose_index
-        self.inv_volume = 1.0 / params[structure.volume]
-        self._steps: dict[float, np.ndarray] = {}
-        self._rows: dict[bytes, np.ndarray] = {}
-
-    def transition(self, dt: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def first(self, n: int) -> "Solution":
-        """The same solution for the first n subjects only (views, no copies)."""
-        raise NotImplementedError
-
-    def step(self, dt: float) -> np.ndarray:
-        """Phi(dt) for every subject, shape (m, m, n_subjects); cached by dt."""
-        if dt not in self._steps:
-            self._steps[dt] = self.transition(np.array([dt]))[:, :, 0, :]
-        return self._steps[dt]
-
-    def readout(self, tau: np.ndarray) -> np.ndarray:
-        """Concentration per unit amount in each compartment, tau after an event.
-
-        tau : ndarray, shape (n_tau,), increasing, > 0
-        Returns Phi(tau)[central, :] / V, shape (n_subjects, m, n_tau), 1/L,
-        C-contiguous (one (m, n_tau) matrix per subject).
-        """
-        key = tau.tobytes()
-        if key not in self._rows:
-            rows = self._central_rows(tau).transpose(2, 0, 1)  # computed time-major: long inner loops
-            self._rows[key] = np.multiply(rows, self.inv_volume[:, None, None],
-                                          out=np.empty(rows.shape))
-        return self._rows[key]
-
-    def _central_rows(self, tau: np.ndarray) -> np.ndarray:
-        """Phi(tau)[central, :], shape (m, n_tau, n_subjects).
-
-        Walked along the offsets, e_c' Phi(tau_u) = e_c' Phi(tau_{u-1}) Phi(tau_u - tau_{u-1}):
-        one transition per distinct step (a regular grid has one) instead of one per offset.
-        """
-        rows = np.empty((self.m, tau.size, self.inv_volume.size))
-        rows[:, 0] = self.step(tau[0])[self.central]
-        for u in range(1, tau.size):
-            step = self.step(tau[u] - tau[u - 1])
-            sum_of_products(((rows[j, u - 1], step[j]) for j in range(self.m)), out=rows[:, u])
-        return rows
-
-
-class OneCompartmentOral(Solution):
-    """Closed form for depot -> central -> out (compartments depot, central).
-
-    Phi = [[e^{-ka t}, 0], [h(t), e^{-k t}]] with
-    h(t) = ka e^{-min(ka,k) t} (1 - e^{-|ka-k| t}) / |ka-k|, the textbook
-    ka/(ka-k) (e^{-kt} - e^{-ka t}) written with expm1 so that nothing
-    cancels when ka is close to k, and h(t) = ka t e^{-kt}, its limit, when
-    ka == k (no 0/0).
-    """
-
-    def __init__(self, structure: Structure, params: Mapping[str, np.ndarray]):
-        super().__init__(structure, params)
-        self._args = (structure, params)
-        self.ka = params["ka"]
-        self.k = params["CL"] / params["V"]
-        self.gap = np.abs(self.ka - self.k)
-        self.distinct = self.gap > 0
-        self.coef = self.ka / np.where(self.distinct, self.gap, 1.0)
-        self.ka_slower = self.ka < self.k
-
-    def transition(self, dt: np.ndarray) -> np.ndarray:
-        t = dt if dt.ndim == 2 else dt[:, None]
-        shape = np.broadcast_shapes(t.shape, self.ka.shape)
-        phi = np.empty((2, 2) + shape)
-        np.exp(-self.ka * t, out=phi[0, 0])
-        phi[0, 1] = 0.0
-        np.exp(-self.k * t, out=phi[1, 1])
-        h = np.expm1(-self.gap * t)
-        h *= -self.coef                                    # ka (1 - e^{-gap t}) / gap
-        if not self.distinct.all():
-            limit = self.ka * t                            # ka t, where ka == k
-            h[:, ~self.distinct] = np.broadcast_to(limit, shape)[:, ~self.distinct]
-        h *= np.where(self.ka_slower, phi[0, 0], phi[1, 1])
-        phi[1, 0] = h
-        return phi
-
-    def first(self, n: int) -> "OneCompartmentOral":
-        structure, params = self._args
-        return OneCompartmentOral(structure, {k: v[:n] for k, v in params.items()})
-
-
-class MatrixExponential(Solution):
-    """Phi = exp(K dt) for any linear structure (batched scaling and squaring)."""
-
-    def __init__(self, structure: Structure, params: Mapping[str, np.ndarray],
-                 rates: np.ndarray | None = None, observe: int | None = None):
-        """rates, shape (N, m, m), and observe (a compartment, read as an amount
-        in mg) replace the structure's K and concentration read-out when given."""
-        super().__init__(structure, params)
-        rates = structure.rate_matrix(params) if rates is None else rates
-        self._args = (structure, params, rates, observe)
-        self.rates = rates.transpose(1, 2, 0)   # (m, m, N)
-        self.m = rates.shape[1]
-        if observe is not None:
-            self.central, self.inv_volume = observe, np.ones(rates.shape[0])
-
-    def first(self, n: int) -> "MatrixExponential":
-        structure, params, rates, observe = self._args
-        return MatrixExponential(structure, {k: v[:n] for k, v in params.items()}, rates=rates[:n],
-                                 observe=observe)
-
-    def transition(self, dt: np.ndarray) -> np.ndarray:
-        t = dt if dt.ndim == 2 else dt[:, None]      # (n_dt, N) or (n_dt, 1)
-        return expm(self.rates[:, :, None, :] * t)   # (m, m, n_dt, N)
-
-    def step(self, dt: float) -> np.ndarray:
-        # steps that differ in the 13th digit (float grids: np.arange, linspace)
-        # share one exponential; tau itself is only known to that precision
-        dt = float(f"{dt:.12g}")
-        if dt not in self._steps:
-            # Phi(2^j d) is Phi(d) squared j times: reuse a cached shorter step
-            for known in list(self._steps):
-                # skip a zero step (two outputs that round to one offset) and ratios too large
-                # to be a power of two worth squaring to (or to hold in a float)
-                ratio = dt / known if known > 0 else math.inf
-                if 1 < ratio < 2.0 ** 64 and ratio == 2.0 ** round(math.log2(ratio)):
-                    phi = self._steps[known]
-                    for _ in range(round(math.log2(ratio))):
-                        phi = matmul(phi, phi)
-                    self._steps[dt] = phi
-                    break
-        return super().step(dt)
 
 
 def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.ndarray:
@@ -427,3 +292,6 @@ def _transition_each(solutions: list[Solution], epoch: np.ndarray, dt: np.ndarra
         if np.any(epoch == e):
             phi = np.where(epoch == e, sol.transition(dt), phi)
     return phi
+
+
+register_engine(AnalyticEngine())

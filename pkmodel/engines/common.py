@@ -5,8 +5,8 @@ from typing import Mapping
 
 import numpy as np
 
-from ..doses import Doses, SubjectDoses, by_subject, union_columns
-from ..structures import Structure
+from ..dosing.doses import Doses, SubjectDoses, by_subject, union_columns
+from ..model.structures import Structure
 
 
 @dataclass(frozen=True, eq=False)

@@ -2,7 +2,7 @@
 
 The state is carried from input to input (doses after F and lag, infusion
 starts and stops) with the analytic engine's exact transitions
-(`analytic.solution`: closed form, or matrix exponential). Inside a window,
+(`solutions.solution`: closed form, or matrix exponential). Inside a window,
 each stretch between the subject's own inputs is walked in `SCAN` equal
 steps of the system augmented with the area, dA/dt = C, whose exact
 transition (`linalg.expm`) gives the AUC of the stretch exactly and C at
@@ -23,9 +23,9 @@ from typing import Mapping
 
 import numpy as np
 
-from ..doses import Doses, SubjectDoses
-from ..structures import Structure
-from . import analytic
+from ..dosing.doses import Doses, SubjectDoses
+from ..model.structures import Structure
+from .solutions import solution
 from .common import Epochs, SubjectInputs, dose_input
 from .linalg import expm, matmul, steady_state, sum_of_products
 
@@ -88,7 +88,7 @@ class _Path:
 
     def __init__(self, structure: Structure, params: Mapping[str, np.ndarray], doses: Doses):
         inputs = dose_input(structure, Epochs.constant(params), doses)
-        self.solution = analytic.solution(structure, params, inputs.infusion_into)
+        self.solution = solution(structure, params, inputs.infusion_into)
         self.rates = structure.rate_matrix(params, infusion_into=inputs.infusion_into)  # (n, m, m)
         self.m, self.c = self.rates.shape[1], structure.central_index
         self.inv_volume = 1.0 / params[structure.volume]

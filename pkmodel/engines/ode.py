@@ -16,19 +16,29 @@ of the worst subject grows with cohort size: with the defaults, measured
 1.3e-10 relative for 200 children and 4.4e-8 for 10,000 (W1).
 """
 
-from typing import Mapping
+import math
+from typing import Any, Mapping
 
 import numpy as np
 from scipy import sparse
-from scipy.integrate import solve_ivp
+from scipy.integrate import OdeSolver, solve_ivp
 
-from ..doses import Doses, SubjectDoses
-from ..structures import Structure
-from . import analytic
+from .._checks import is_number
+from ..dosing.doses import Doses, SubjectDoses
+from ..model.structures import Structure
+from .solutions import MatrixExponential
+from .base import refuse_unknown, register_engine
 from .common import Epochs, as_epochs, dose_input, last_event_before, shared_timeline, union_of_times
 from .linalg import steady_state
 
 OPTIONS = {"rtol": 1e-10, "atol": 1e-12, "method": "DOP853"}
+METHODS = ("RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA")
+RTOL_FLOOR = 100 * np.finfo(float).eps
+# atol (mg) at least this times the largest dose: an absolute error below it is below the
+# rounding of the amounts at the solver's own relative floor (rtol >= 100 eps), and solve_ivp
+# then fails ("step size less than spacing", measured for BDF at 4 eps x the dose) or, at
+# 1e-300, overflows its error norm. The default 1e-12 mg is raised to it above 45 mg.
+ATOL_FLOOR_PER_MG = RTOL_FLOOR
 # the union of per-child dose times, (n_subjects, n_times) amounts, holds at most this many
 # (1 GiB); beyond it the engine refuses before allocating
 MAX_UNION_AMOUNTS = 2 ** 27
@@ -69,7 +79,7 @@ def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, do
         state = y.reshape(n_subjects, m)  # a view: doses go into y
         given = timeline.amounts_mg[:, e]
         if timeline.ss[e]:  # exactly, from the matrix exponential over one interval
-            exact = analytic.MatrixExponential(structure, epochs.params[timeline.epoch[e]],
+            exact = MatrixExponential(structure, epochs.params[timeline.epoch[e]],
                                                rates=rates[timeline.epoch[e]])
             at_steady_state = steady_state(exact.step(timeline.ii_h[e]), given, timeline.compartment[e]).T
             if timeline.since_h[e] > 0:   # the last lagged dose arrived since_h before
@@ -108,6 +118,50 @@ def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, do
     return out.T
 
 
+class OdeEngine:
+    """The ode engine under the Engine contract (`pkmodel.engines.base`): any model, solve_ivp."""
+
+    name = "ode"
+
+    def options(self, **given: Any) -> dict[str, Any]:
+        """rtol (>= 100 eps), atol (mg, > 0) and method (a solve_ivp method or an OdeSolver),
+        checked as solve_ivp can use them: it raises a smaller rtol to its floor without a
+        word, and never finishes a step with a NaN atol. An atol not given stays out: it
+        follows the doses (`for_doses`)."""
+        refuse_unknown(self.name, given, OPTIONS)
+        for name, ok, expected in (("rtol", lambda v: v >= RTOL_FLOOR,
+                                    f">= {RTOL_FLOOR:.3g} (solve_ivp's smallest)"),
+                                   ("atol", lambda v: v > 0, "> 0 mg")):
+            value = given.get(name)
+            if name in given and not (is_number(value) and math.isfinite(value) and ok(value)):
+                raise ValueError(f"engine option {name} is {value!r}; expected a finite number "
+                                 f"{expected}")
+        method = given.get("method", OPTIONS["method"])
+        if not (method in METHODS or (isinstance(method, type) and issubclass(method, OdeSolver))):
+            raise ValueError(f"engine option method is {method!r}; expected one of "
+                             f"{list(METHODS)} (scipy.integrate.solve_ivp) or an OdeSolver")
+        return dict(given)
+
+    def for_doses(self, options: Mapping[str, Any], largest_dose_mg: np.ndarray) -> dict[str, Any]:
+        """The options with atol at or above its floor for these doses (mg, shape (n_subjects,))."""
+        floor = ATOL_FLOOR_PER_MG * float(largest_dose_mg.max(initial=0.0))
+        if "atol" not in options:
+            return {**options, "atol": max(OPTIONS["atol"], floor)}
+        if options["atol"] < floor:
+            raise ValueError(f"engine option atol is {options['atol']!r} mg; expected >= {floor:.3g} "
+                             f"mg, 100 eps x the largest dose ({float(largest_dose_mg.max()):g} mg): "
+                             "a smaller absolute error is below the rounding of the amounts")
+        return dict(options)
+
+    def supports(self, model, doses) -> str | None:
+        """Every model (its structure's equations): None."""
+        return None
+
+    def simulate(self, model, params, doses, times_h: np.ndarray, **options: Any) -> np.ndarray:
+        """Concentrations, shape (n_subjects, n_times), mg/L (`simulate` below)."""
+        return simulate(model.structure, params, doses, times_h, **options)
+
+
 def stacked_rate_matrix(rates: np.ndarray) -> sparse.csr_array:
     """The cohort's K as one block-diagonal sparse matrix on the stacked state.
 
@@ -120,3 +174,6 @@ def stacked_rate_matrix(rates: np.ndarray) -> sparse.csr_array:
     cols = (first + j).ravel()
     values = rates[:, i, j].ravel()
     return sparse.csr_array((values, (rows, cols)), shape=(m * n, m * n))
+
+
+register_engine(OdeEngine())

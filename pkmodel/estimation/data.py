@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 
 from .._checks import plain
-from ..cohort import Cohort
-from ..dosing import Doses
-from ..events import EventTable
-from ..model import Model
+from ..population.cohort import Cohort
+from ..dosing.regimen import Doses
+from ..dosing.events import EventTable
+from ..model.model import Model
 
 _DOSE_COLUMNS = ("ID", "TIME", "AMT", "EVID", "CMT", "II", "ADDL", "SS", "RATE")
 _COVARIATE_COLUMNS = {"weight_kg": ("WT", "WEIGHT_KG"), "age_years": ("AGE", "AGE_YEARS")}

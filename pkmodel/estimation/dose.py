@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from .._checks import is_number, positive, whole
-from ..dosing import Doses
-from ..exposure import check_range
-from ..formulations import as_formulation
-from ..simulate import ENGINES
+from ..dosing.regimen import Doses
+from ..analysis.exposure import check_range
+from ..dosing.formulations import as_formulation
+from ..engines.base import ENGINES
 from .fit import IndividualFit
 from .posterior import tiled_cohort
 
@@ -123,7 +123,7 @@ def exposure_per_mg(fit: IndividualFit, eta: np.ndarray, metric: str, tau_h: flo
         n = out[rows].size
         unit = Doses(time_h=np.zeros(1), amount_mg=np.ones((n, 1)), ss=np.ones(1, dtype=np.int64),
                      ii_h=np.full(1, tau_h))
-        conc = ENGINES[fit.engine](fit.model.structure, {k: v[rows] for k, v in params.items()},
+        conc = ENGINES[fit.engine].simulate(fit.model, {k: v[rows] for k, v in params.items()},
                                    unit, grid)
         out[rows] = conc.min(axis=1)
     return out

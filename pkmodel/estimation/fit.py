@@ -6,13 +6,14 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from .. import variability as _variability
-from ..cohort import Cohort
-from ..dosing import Doses, Regimen
-from ..events import EventTable
-from ..model import Model
-from ..result import Result
-from ..simulate import ENGINES, check_times
+from ..population import variability as _variability
+from ..population.cohort import Cohort
+from ..dosing.regimen import Doses, Regimen
+from ..dosing.events import EventTable
+from ..model.model import Model
+from ..simulation.result import Result
+from ..engines.base import ENGINES
+from ..simulation.simulate import check_times
 from .data import Problem, read_problem
 from .map import find_modes
 from .objective import Objective, engine_name
@@ -212,7 +213,7 @@ def result_at(model: Model, cohort: Cohort, eta: np.ndarray, doses: Doses, times
     copies = eta.shape[0]
     flat = eta.reshape(-1, eta.shape[-1])
     individual = model.individual_parameters(tiled_cohort(cohort, copies), flat)
-    conc = ENGINES[engine](model.structure, individual, tiled_doses(doses, copies), times_h)
+    conc = ENGINES[engine].simulate(model, individual, tiled_doses(doses, copies), times_h)
     return Result(times=times_h, concentrations=conc, individual=individual, etas=flat,
                   kappas=np.zeros((flat.shape[0], 1, 0)), occasions=np.zeros(1), cohort=cohort,
                   doses=doses, model=model, engine=engine, seed=seed, regimen=label,

@@ -9,7 +9,7 @@ mixed second differences for the Hessian at the mode.
 
 import numpy as np
 
-from ..simulate import ENGINES
+from ..engines.base import ENGINES, get_engine
 from .likelihood import Terms, observed_scale, terms
 from .predict import layout, predict
 
@@ -19,15 +19,12 @@ STEP_JACOBIAN = 1e-6
 # Step for the Hessian at the mode: central second differences err by ~h²/12 (1e-9) and by
 # rounding ~eps/h² (2e-8); the mixed ones (forward corner) by ~h (1e-4 relative).
 STEP_HESSIAN = 1e-4
-_ENGINES = {"auto": "analytic"}  # "auto": analytic for every linear model (all of today's)
 
 
-def engine_name(engine: str, where: str) -> str:
-    """The engine `engine` stands for; "auto" is the analytic one."""
-    name = _ENGINES.get(engine, engine)
-    if name not in ENGINES:
-        raise ValueError(f"{where}: engine is {engine!r}; expected 'auto' or one of {sorted(ENGINES)}")
-    return name
+def engine_name(engine: str, where: str, model=None) -> str:
+    """The name of the registered engine `engine` stands for ("auto": the first that supports
+    `model`, the analytic one for a linear model)."""
+    return get_engine(engine, model, where).name
 
 
 class Objective:
@@ -40,7 +37,7 @@ class Objective:
     def __init__(self, model, problem, engine: str):
         error = model.residual_error
         self.model, self.cohort, self.obs = model, problem.cohort, problem.obs
-        self.simulate = ENGINES[engine]
+        self.engine = ENGINES[engine]
         self.kind, self.sd = error.kind, (error.proportional_sd, error.additive_sd)
         self.n, self.p = len(problem.cohort), len(model.eta_names)
         self.y = observed_scale(self.kind, self.obs.dv)
@@ -50,7 +47,7 @@ class Objective:
     def predictions(self, eta: np.ndarray, active: np.ndarray) -> np.ndarray:
         """f, shape (n_obs,), mg/L, at random effects eta (n_subjects, n_etas)."""
         params = self.model.individual_parameters(self.cohort, eta)
-        return predict(self.simulate, self.model.structure, params, self.blocks, active, len(self.obs))
+        return predict(self.engine, self.model, params, self.blocks, active, len(self.obs))
 
     def terms(self, f: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, Terms]:
         """The active subjects' observations (indices) and their terms."""

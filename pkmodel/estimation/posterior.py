@@ -13,8 +13,8 @@ import dataclasses
 import numpy as np
 
 from .._checks import whole
-from ..cohort import Cohort
-from ..dosing import Doses
+from ..population.cohort import Cohort
+from ..dosing.regimen import Doses
 from .data import Observations, Problem
 from .objective import Objective
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..dosing import Doses
+from ..dosing.regimen import Doses
 
 MAX_BLOCK_TIMES = 256
 MAX_BLOCK_CELLS = 2 ** 21
@@ -103,13 +103,13 @@ def _block(members, times, subject, time_h, doses: Doses) -> Block:
                  obs=obs, obs_member=position[subject[obs]], obs_time=np.searchsorted(times, time_h[obs]))
 
 
-def predict(simulate, structure, params: dict, blocks: tuple[Block, ...], active: np.ndarray,
+def predict(engine, model, params: dict, blocks: tuple[Block, ...], active: np.ndarray,
             n_obs: int) -> np.ndarray:
     """Predicted concentration at every observation of the active subjects, mg/L.
 
     Parameters
     ----------
-    simulate : an engine's simulate(structure, params, doses, times_h)
+    engine, model : the registered engine (`pkmodel.engines.base`) and the model it simulates
     params : dict of ndarray, shape (n_subjects,)
         Individual parameters of every subject (L/h, L, 1/h, h, F).
     active : ndarray of bool, shape (n_subjects,)
@@ -128,7 +128,7 @@ def predict(simulate, structure, params: dict, blocks: tuple[Block, ...], active
         doses = block.doses if on.all() else dataclasses.replace(
             block.doses, amount_mg=block.doses.amount_mg[on],
             offset_h=None if block.doses.offset_h is None else block.doses.offset_h[on])
-        conc = simulate(structure, {k: v[rows] for k, v in params.items()}, doses, block.times_h)
+        conc = engine.simulate(model, {k: v[rows] for k, v in params.items()}, doses, block.times_h)
         row_of = np.cumsum(on) - 1
         keep = on[block.obs_member]
         f[block.obs[keep]] = conc[row_of[block.obs_member[keep]], block.obs_time[keep]]

@@ -15,22 +15,22 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import variability as _variability
+from ..population import variability as _variability
 from .._checks import is_number, positive, whole
-from ..cohort import Cohort
-from ..dosing import Doses, Regimen
-from ..exposure import check_range, exposure
-from ..formulations import Formulation, as_formulation
-from ..model import Model
-from ..result import Result
-from ..simulate import ENGINES
+from ..population.cohort import Cohort
+from ..dosing.regimen import Doses, Regimen
+from ..analysis.exposure import check_range, exposure
+from ..dosing.formulations import Formulation, as_formulation
+from ..model.model import Model
+from ..simulation.result import Result
+from ..engines.base import ENGINES
 from .data import Observations, Problem
 from .dose import METRICS, individual_dose
 from .fit import IndividualFit, check_model, fit_problem, result_at
 from .objective import engine_name
 
 # Posterior draws for prob_in_range at visit k come from spawn key (_POSTERIOR_STREAM, k):
-# a stream of their own, clear of pkmodel.variability's.
+# a stream of their own, clear of pkmodel.population.variability's.
 _POSTERIOR_STREAM = 16
 
 
@@ -208,7 +208,7 @@ def simulate_protocol(model: Model, cohort: Cohort, protocol: Protocol, *,
     parts, fits, tables = [], [], []
     for k, visit in enumerate(protocol.visits):  # over visits, each vectorised over the children
         times = np.array(visit.samples_h)
-        true = ENGINES[name](model.structure, truth, doses, times)
+        true = ENGINES[name].simulate(model, truth, doses, times)
         s, first = times.size, sum(counts[:k])
         measured = (model.residual_error.apply(true, z[:, first:first + s],
                                                z[:, sum(counts) + first:sum(counts) + first + s])

@@ -1,0 +1,389 @@
+"""Exposure metrics per subject: over a window, per dosing interval, at steady state.
+
+Windows are each subject's own (`pkmodel.analysis.windows`): a steady-state window or
+dosing interval follows the doses the subject was scheduled to get, not the
+other subjects' doses. An output at a dose time is the pre-dose value, so the
+value at a window's end is its trough.
+
+Two methods, the `method` column (and `frame.attrs["method"]`) says which was used:
+
+- "exact", for linear models simulated by the analytic engine: AUC (so Cavg),
+  Cmax/Tmax, Cmin and the trough from the exact solution
+  (`pkmodel.engines.exact`), whatever the output grid; windows need not be
+  output times.
+- "grid": non-compartmental analysis of the output times: AUC by the
+  linear-up/log-down (or linear) trapezoid, Cmax and Cmin the largest and
+  smallest outputs; windows must start and end on output times.
+
+method="auto" (default) is exact where it applies, else grid with a warning
+saying why. The time below, in and above a target range is always read on the
+output grid (the curve linear between output times).
+"""
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .._checks import is_number, plain
+from ..engines import exact
+from ..simulation.result import Result
+from .windows import STEADY_STATE, Schedule, rows_of, steady_state_windows, window_spec
+
+METHODS = ("auto", "exact", "grid")
+USED = ("exact", "grid")    # what the method column can say
+AUC_METHODS = ("linear-up/log-down", "linear")
+
+# Metric columns: (dimension, display name). The dimension says how a metric
+# changes unit at the edge (pkmodel.units.metric_in).
+METRICS = {
+    "auc": ("concentration*time", "AUC"),
+    "cmax": ("concentration", "Cmax"),
+    "tmax": ("time", "Tmax"),
+    "cmin": ("concentration", "Cmin"),
+    "cavg": ("concentration", "Cavg"),
+    "trough": ("concentration", "Ctrough"),
+    "fluctuation_pct": ("percent", "peak-trough fluctuation"),
+    "swing": ("ratio", "swing"),
+    "auc_ss": ("concentration*time", "AUC at steady state (exact)"),
+    "cavg_ss": ("concentration", "Cavg at steady state (exact)"),
+    "time_below_h": ("time", "time below range"),
+    "time_in_range_h": ("time", "time in range"),
+    "time_above_h": ("time", "time above range"),
+    "frac_in_range": ("fraction", "fraction of time in range"),
+}
+
+
+def exposure(result: Result, start: float | None = None, end: float | None = None, *,
+             window=None, target_range: tuple[float, float] | None = None,
+             method: str = "auto", auc_method: str | None = None) -> pd.DataFrame:
+    """Per-subject exposure over [start, end] h, or over each subject's `window="steady_state"`.
+
+    `window` is "steady_state" or (start, end) h, in place of start and end.
+    "steady_state" is each subject's last full dosing interval of its own
+    schedule, or its last full day for a schedule repeating daily at uneven
+    intervals (`pkmodel.analysis.windows`), inside the simulated times; it adds the
+    exact steady-state values of a linear model for the scheduled doses of
+    the window, auc_ss = (F * oral + other doses) / CL and cavg_ss = auc_ss /
+    (end_h - start_h), so the distance from steady state (and any missed dose)
+    can be seen. (Left out, with a warning, when parameters change over time.)
+
+    Parameters
+    ----------
+    target_range : (low, high), mg/L, optional
+        Adds the time below, in and above the range (h, read on the output
+        grid, linear between output times) and the fraction of the window in range.
+    method : "auto" (default), "exact" or "grid" (module docstring)
+    auc_method : "linear-up/log-down" (default) or "linear" trapezoid; method="grid" only
+
+    Returns
+    -------
+    DataFrame, one row per subject: id, [replicate], start_h, end_h (the
+    window, h), auc (mg*h/L), cmax (mg/L), tmax (h), cmin (mg/L), cavg = auc / (end_h - start_h) (mg/L), trough (mg/L: the value just before
+    the subject's last scheduled dose inside (start_h, end_h], or at the end of
+    its last dosing interval; NaN if there is none or, on the grid, if that is
+    not an output time), fluctuation_pct = 100
+    (cmax - cmin) / cavg, swing = (cmax - cmin) / cmin (inf if cmin is 0),
+    then auc_ss, cavg_ss (steady-state window, linear models), time_below_h,
+    time_in_range_h, time_above_h, frac_in_range (target_range) and method
+    ("exact" or "grid").
+    """
+    spec = window_spec(window, start, end)
+    low_high, used, rule = _options(result, target_range, method, auc_method, "exposure")
+    times = result.times
+    schedule = _schedule(result)
+    if spec == STEADY_STATE:
+        a, b = steady_state_windows(schedule, result.ids, times, "exposure")
+        trough = b
+    else:
+        _within(times, *spec)
+        a, b = np.full(len(result), spec[0]), np.full(len(result), spec[1])
+        trough = schedule.trough_h(a, b)
+    metrics = _metrics(result, a[:, None], b[:, None], trough[:, None], low_high, used, rule,
+                       "exposure" if spec == STEADY_STATE else None)
+    frame = pd.DataFrame({**_rows(result), "start_h": a, "end_h": b,
+                          **{name: v[:, 0] for name, v in metrics.items()}})
+    if spec == STEADY_STATE and getattr(result.model, "is_linear", True):
+        if result.occasions.size > 1:
+            warnings.warn("exposure: auc_ss and cavg_ss left out: the parameters change over time "
+                          "(occasions or weight updates), so no one CL gives the steady state",
+                          stacklevel=2)
+        else:
+            oral, other = schedule.dose_in(a, b)
+            auc_ss = (result.individual["F"] * oral + other) / result.individual["CL"]
+            at = frame.columns.get_loc("swing") + 1
+            frame.insert(at, "auc_ss", auc_ss)
+            frame.insert(at + 1, "cavg_ss", auc_ss / (b - a))
+    return _stated(frame, used)
+
+
+def exposure_by_interval(result: Result, target_range: tuple[float, float] | None = None, *,
+                         method: str = "auto", auc_method: str | None = None) -> pd.DataFrame:
+    """Exposure per subject and dosing interval, for every full interval inside the simulated times.
+
+    A subject's intervals run from each of its scheduled doses to the next;
+    the last to where the next would fall if its schedule went on
+    (`pkmodel.analysis.windows`). Columns: id, [replicate], interval (1 for the
+    subject's first dose's interval), start_h, end_h, then the metrics of
+    `exposure` (trough = the value at the interval's end) and method; rows by
+    interval, then subject. target_range, method, auc_method as `exposure`.
+    """
+    low_high, used, rule = _options(result, target_range, method, auc_method,
+                                    "exposure_by_interval")
+    times = result.times
+    starts, ends = _schedule(result).intervals()
+    tol = _tolerance(times[-1])
+    with np.errstate(invalid="ignore"):
+        inside = (starts >= times[0] - tol) & (ends <= times[-1] + tol)
+    if not inside.any():
+        raise ValueError(f"exposure_by_interval: no full dosing interval inside the simulated times "
+                         f"({times[0]:g} to {times[-1]:g} h)")
+    starts, ends = np.where(inside, starts, np.nan), np.where(inside, ends, np.nan)
+    metrics = _metrics(result, starts, ends, ends, low_high, used, rule, "exposure_by_interval")
+    number, row = np.nonzero(inside.T)                     # by interval, then subject
+    frame = pd.DataFrame({**{k: v[row] for k, v in _rows(result).items()},
+                          "interval": number + 1, "start_h": starts[row, number],
+                          "end_h": ends[row, number],
+                          **{name: v[row, number] for name, v in metrics.items()}})
+    return _stated(frame, used)
+
+
+def auc_linear_up_log_down(times_h: np.ndarray, conc: np.ndarray) -> np.ndarray:
+    """Area under the curve: linear trapezoid where C rises or stays, log where it falls.
+
+    Parameters
+    ----------
+    times_h : ndarray, shape (n_times,)
+    conc : ndarray, shape (n_subjects, n_times)
+        mg/L.
+
+    Returns
+    -------
+    ndarray, shape (n_subjects,)
+        mg*h/L.
+    """
+    return _row_sums(_areas(times_h, conc, AUC_METHODS[0]))
+
+
+def auc_linear(times_h: np.ndarray, conc: np.ndarray) -> np.ndarray:
+    """Area under the curve by the linear trapezoid; shapes and units as `auc_linear_up_log_down`."""
+    return _row_sums(_areas(times_h, conc, AUC_METHODS[1]))
+
+
+def time_in_range(times_h: np.ndarray, conc: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Time below, in and above [low, high] mg/L, the curve linear between output times.
+
+    times_h, conc as `auc_linear_up_log_down`. Returns an ndarray, shape
+    (3, n_subjects): h below, in and above the range, adding up to the window.
+    """
+    return np.stack([_row_sums(share * np.diff(times_h))
+                     for share in _range_shares(conc, low, high)])
+
+
+def check_range(value, name: str) -> tuple[float, float]:
+    """A (low, high) concentration range, mg/L: numbers, 0 <= low < high (high may be inf)."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(map(is_number, value))):
+        raise ValueError(f"{name} is {value!r}; expected (low, high) in mg/L")
+    low, high = float(value[0]), float(value[1])
+    if not (math.isfinite(low) and low >= 0 and not math.isnan(high)):
+        raise ValueError(f"{name} is {tuple(value)!r}; expected a finite low >= 0 mg/L")
+    if not low < high:
+        raise ValueError(f"{name} is {tuple(value)!r}; expected low < high (mg/L)")
+    return low, high
+
+
+def exact_unavailable(result: Result) -> str | None:
+    """Why `result` has no exact exposure (method="exact"), or None."""
+    if result.engine != "analytic":
+        return (f"the result is from the {result.engine!r} engine (exact exposure uses the "
+                "analytic engine's solution)")
+    if not getattr(result.model, "is_linear", True):
+        return f"model {result.model.name!r} is nonlinear"
+    if result.occasions.size > 1:
+        return "the parameters change over time (occasions or weight updates)"
+    return exact.unsupported(result.model.structure, result.individual, result.doses)
+
+
+def _options(result, target_range, method, auc_method, where) -> tuple:
+    """(target range or None, method used: "exact" | "grid", the grid's AUC rule), checked."""
+    if method not in METHODS:
+        raise ValueError(f"{where}: method is {method!r}; expected one of {list(METHODS)}")
+    if auc_method is not None and auc_method not in AUC_METHODS:
+        raise ValueError(f"auc_method is {auc_method!r}; expected one of {list(AUC_METHODS)}")
+    if auc_method is not None and method != "grid":
+        raise ValueError(f"{where}: auc_method is {auc_method!r} with method={method!r}; expected "
+                         "method='grid' (auc_method is the trapezoid rule of the grid's AUC)")
+    low_high = None if target_range is None else check_range(target_range, "target_range")
+    if method == "grid":
+        return low_high, "grid", auc_method or AUC_METHODS[0]
+    reason = exact_unavailable(result)
+    if reason is None:
+        return low_high, "exact", None
+    if method == "exact":
+        raise ValueError(f"{where}: method is 'exact' but {reason}; expected method='grid' "
+                         "(non-compartmental analysis of the output times)")
+    warnings.warn(f"{where}: read on the output grid (method='grid'), not exact: {reason}",
+                  stacklevel=3)
+    return low_high, "grid", AUC_METHODS[0]
+
+
+def _stated(frame: pd.DataFrame, used: str) -> pd.DataFrame:
+    """The table with the method used as its last column (categorical: a byte a row) and attrs."""
+    codes = np.full(len(frame), USED.index(used), dtype=np.int8)
+    frame["method"] = pd.Categorical.from_codes(codes, categories=USED)
+    frame.attrs["method"] = used
+    return frame
+
+
+def _schedule(result: Result) -> Schedule:
+    return Schedule.of(result.doses, len(result), float(result.times[-1]),
+                       oral=result.model.structure.dose_index)
+
+
+def _metrics(result, starts, ends, troughs, low_high, used, rule, where) -> dict[str, np.ndarray]:
+    """The metrics of every row over its windows, shape (n_rows, n_windows) each.
+
+    starts, ends, troughs : shape (n_rows, n_windows), h, NaN where a row has
+    no such window; where: the function named in errors (None: the windows are
+    the caller's start and end, named so).
+    """
+    times, conc = result.times, result.concentrations
+    if used == "exact":
+        m = exact.window_exposure(result.model.structure, result.individual,
+                                  rows_of(result.doses, len(result)), starts, ends, troughs)
+    else:
+        m = {k: np.full(starts.shape, np.nan) for k in ("auc", "cmax", "tmax", "cmin", "trough")}
+        for w in range(starts.shape[1]):  # over windows, vectorised over subjects
+            rows = np.flatnonzero(~np.isnan(starts[:, w]))
+            j0, j1 = _grid_window(result, rows, starts[rows, w], ends[rows, w], where,
+                                  "method='grid'")
+            trough_at = _grid_indices(times, np.nan_to_num(troughs[rows, w], nan=-1.0))
+            for name, value in _grid(times, conc, rows, j0, j1, trough_at, rule).items():
+                m[name][rows, w] = value
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cavg = m["auc"] / (ends - starts)
+        out = {"auc": m["auc"], "cmax": m["cmax"], "tmax": m["tmax"], "cmin": m["cmin"],
+               "cavg": cavg, "trough": m["trough"],
+               "fluctuation_pct": 100 * (m["cmax"] - m["cmin"]) / cavg,
+               "swing": (m["cmax"] - m["cmin"]) / m["cmin"]}
+    if low_high is not None:
+        spans = {k: np.full(starts.shape, np.nan) for k in ("below", "inside", "above")}
+        for w in range(starts.shape[1]):
+            rows = np.flatnonzero(~np.isnan(starts[:, w]))
+            j0, j1 = _grid_window(result, rows, starts[rows, w], ends[rows, w], where,
+                                  "the time in target_range is read on the output grid")
+            lo, hi, inside, segment = _block(j0, j1)
+            dt = np.diff(times[lo:hi + 1])
+            c = conc[rows, lo:hi + 1]
+            for name, share in zip(spans, _range_shares(c, *low_high)):
+                spans[name][rows, w] = _row_sums(np.where(segment, share * dt, 0.0))
+        out.update(time_below_h=spans["below"], time_in_range_h=spans["inside"],
+                   time_above_h=spans["above"], frac_in_range=spans["inside"] / (ends - starts))
+    return out
+
+
+def _grid(times, conc, rows, j0, j1, trough_at, rule) -> dict[str, np.ndarray]:
+    """Grid NCA of conc[rows] over output times j0..j1 (each row its own), shape (n,) each."""
+    lo, hi, inside, segment = _block(j0, j1)
+    t, c = times[lo:hi + 1], conc[rows, lo:hi + 1]
+    auc = _row_sums(np.where(segment, _areas(t, c, rule), 0.0))
+    n = np.arange(rows.size)
+    peak = np.argmax(np.where(inside, c, -np.inf), axis=1)
+    return {"auc": auc, "cmax": c[n, peak], "tmax": t[peak],
+            "cmin": np.where(inside, c, np.inf).min(axis=1),
+            "trough": np.where(trough_at >= 0, conc[rows, np.maximum(trough_at, 0)], np.nan)}
+
+
+def _block(j0: np.ndarray, j1: np.ndarray) -> tuple:
+    """The output columns lo..hi holding every row's window, and which points and segments
+    of them are each row's: shapes (n, hi - lo + 1) and (n, hi - lo)."""
+    lo, hi = (int(j0.min()), int(j1.max())) if j0.size else (0, 0)
+    column = np.arange(lo, hi + 1)
+    inside = (column >= j0[:, None]) & (column <= j1[:, None])
+    return lo, hi, inside, inside[:, :-1] & inside[:, 1:]
+
+
+def _areas(t: np.ndarray, c: np.ndarray, rule: str) -> np.ndarray:
+    """Trapezoid areas between output times, shape (n, n_times - 1), mg*h/L."""
+    dt = np.diff(t)
+    c1, c2 = c[:, :-1], c[:, 1:]
+    if rule == AUC_METHODS[1]:
+        return 0.5 * (c1 + c2) * dt
+    falling = (c2 < c1) & (c2 > 0)
+    ratio = np.where(falling, c1 / np.where(falling, c2, 1.0), 2.0)
+    return np.where(falling, (c1 - c2) / np.log(ratio), 0.5 * (c1 + c2)) * dt
+
+
+def _range_shares(conc: np.ndarray, low: float, high: float) -> tuple[np.ndarray, ...]:
+    """Fraction of each segment between output times below, in and above [low, high],
+    the curve linear between them: three arrays of shape (n, n_times - 1)."""
+    c1, c2 = conc[:, :-1], conc[:, 1:]
+    lo, hi = np.minimum(c1, c2), np.maximum(c1, c2)
+    rise = hi - lo
+    flat = rise == 0
+    span = np.where(flat, 1.0, rise)
+
+    def share(a, b):  # fraction of each segment with C in [a, b]
+        overlap = np.clip(np.minimum(hi, b) - np.maximum(lo, a), 0.0, None) / span
+        return np.where(flat, (lo >= a) & (lo <= b), overlap)
+
+    inside = share(low, high)
+    above = np.where(flat, lo > high, share(high, math.inf))
+    return 1.0 - inside - above, inside, above
+
+
+def _row_sums(values: np.ndarray) -> np.ndarray:
+    """Sum along each row, added left to right: the same bits whatever rows or zero-padded
+    columns surround it (numpy's pairwise sum groups by the row's length)."""
+    if values.shape[1] == 0:
+        return np.zeros(values.shape[0])
+    return np.cumsum(values, axis=1)[:, -1]
+
+
+def _rows(result: Result) -> dict:
+    """The columns that name a row: id, and replicate when uncertainty was simulated."""
+    rows = {"id": result.ids}
+    if result.replicate is not None:
+        rows["replicate"] = result.replicate
+    return rows
+
+
+def _tolerance(value: float) -> float:
+    return 1e-9 * max(1.0, abs(value))
+
+
+def _grid_indices(times: np.ndarray, values) -> np.ndarray:
+    """Index of each value in `times` (within rounding), -1 where it is not an output time."""
+    values = np.asarray(values, dtype=float)
+    after = np.clip(np.searchsorted(times, values), 0, times.size - 1)
+    before = np.clip(after - 1, 0, None)
+    j = np.where(np.abs(times[before] - values) < np.abs(times[after] - values), before, after)
+    hit = np.abs(times[j] - values) <= 1e-9 * np.maximum(1.0, np.abs(values))
+    return np.where(hit, j, -1)
+
+
+def _within(times: np.ndarray, start: float, end: float) -> None:
+    """Refuse a window (h) reaching outside the simulated times."""
+    for name, value in (("start", start), ("end", end)):
+        tol = _tolerance(value)
+        if value < times[0] - tol or value > times[-1] + tol:
+            raise ValueError(f"exposure window: {name} is {value:.15g} h; outside the simulated times "
+                             f"({times[0]:g} to {times[-1]:g} h)")
+
+
+def _grid_window(result, rows, a, b, where: str | None, why: str) -> tuple[np.ndarray, np.ndarray]:
+    """Output-time indices of windows [a, b] (rows' own), refused where not output times."""
+    times = result.times
+    j0, j1 = _grid_indices(times, a), _grid_indices(times, b)
+    bad = (j0 < 0) | (j1 < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        if where is None:
+            name, value = ("start", a[i]) if j0[i] < 0 else ("end", b[i])
+            raise ValueError(f"exposure window: {name} is {value:.15g} h; expected one of the "
+                             f"simulated times ({times[0]:g} to {times[-1]:g} h) ({why})")
+        raise ValueError(f"{where}: child ID {plain(result.ids[rows[i]])}'s window {a[i]:g} to "
+                         f"{b[i]:g} h does not start and end on output times; expected output "
+                         f"times at its dose times ({why}), or method='exact'")
+    return j0, j1

@@ -1,0 +1,1 @@
+"""Drug-specific knowledge, one module per drug."""

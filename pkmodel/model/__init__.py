@@ -1,0 +1,2 @@
+"""The model: model files (TOML), Model and its parameters, structures, the model language
+(expressions -> numpy), validity ranges."""

@@ -1,0 +1,1 @@
+"""simulate(): model + cohort + doses + engine -> Result; in chunks, to Parquet, on Dask."""
