@@ -184,7 +184,7 @@ class _State:
                 return entry
         if self._whole is None:
             self._whole = self.compiled.bind(self.params, self.covariates)
-        entry = [s, subset(self._whole, s), None]
+        entry = [s, self._whole.subset(s), None]
         self._cache = [entry] + self._cache[:1]
         return entry
 
@@ -199,14 +199,3 @@ class _State:
                 entry[2] = entry[1].jacobian_by_compartment(t, y.T)
             return entry[2]
         return entry[1].jacobian_by_compartment(t, y.T)
-
-
-def subset(bound, s):
-    """TEMPORARY shim until BoundSystem.subset exists."""
-    import copy
-    b = copy.copy(bound)
-    b._p = tuple(None if v is None else v[s] for v in bound._p)
-    b._c = tuple(None if v is None else v[s] for v in bound._c)
-    b.n = s.size
-    b._h = {key: tuple(v[s] if np.ndim(v) else v for v in h) for key, h in bound._h.items()}
-    return b

@@ -368,19 +368,21 @@ class System:
         """
         cmts = structure.compartments
         c = structure.central_index
-        absorption = "ka"
         derived = {}
-        if structure.absorption == "transit":
-            absorption = "ktr"
+        # the rate each compartment before central empties at (Structure.absorption_rates):
+        # ka; or ktr = (n + 1) / MTT for the depot and the transits, then ka ("transit_first_order")
+        rates = ["ka"] * c
+        if structure.absorption != "first_order":
             derived["ktr"] = f"{structure.n_transit + 1} / MTT"
-        odes = {cmts[0]: f"-{absorption} * {cmts[0]}"}
+            rates[:structure.n_transit + 1] = ["ktr"] * (structure.n_transit + 1)
+        odes = {cmts[0]: f"-{rates[0]} * {cmts[0]}"}
         for i in range(1, c):
-            odes[cmts[i]] = f"{absorption} * {cmts[i - 1]} - {absorption} * {cmts[i]}"
+            odes[cmts[i]] = f"{rates[i - 1]} * {cmts[i - 1]} - {rates[i]} * {cmts[i]}"
         v = structure.volume
         if structure.disposition == "one_compartment":
-            odes["central"] = f"{absorption} * {cmts[c - 1]} - CL / V * central"
+            odes["central"] = f"{rates[c - 1]} * {cmts[c - 1]} - CL / V * central"
         else:
-            odes["central"] = (f"{absorption} * {cmts[c - 1]} - CL / V1 * central "
+            odes["central"] = (f"{rates[c - 1]} * {cmts[c - 1]} - CL / V1 * central "
                                "- Q / V1 * central + Q / V2 * peripheral")
             odes["peripheral"] = "Q / V1 * central - Q / V2 * peripheral"
         return cls(compartments=cmts, odes=odes, derived=derived, outputs={"conc": f"central / {v}"},
