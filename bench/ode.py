@@ -2,10 +2,9 @@
 
     python -m bench ode [--n 10000] [--repeats 3] [--profile W1]
 
-W1 and W2 are bench.workloads' (card and He 2014 models, 2 mg/kg/day TID for
-14 days, output every 0.5 h); W4c is W1's children on the jittered clock-time
-regimen of issue 20, "2 mg/kg/day at 08:00, 14:00, 20:00 for 14 days, 10 % of
-doses missed, ± 30 min" (each child its own dose times). Each row runs in a
+The workloads are bench.workloads' (bench/README.md): W1 the card model, W2 the
+6-state He 2014 system, W4c W1 on issue 20's clock-time regimen with 10 % of
+doses missed and timing jitter (SD 0.5 h: each child its own dose times). Each row runs in a
 fresh process: one untimed run (peak RSS after it), then `repeats` timed runs,
 each right after an exp-floor timing in the same process; the ratio is median
 run / median floor. The error column is the largest relative difference from
@@ -22,7 +21,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -30,27 +28,18 @@ import numpy as np
 
 import pkmodel as pk
 
-from .workloads import W1_TIMES, exp_floor, inputs as w1_w2_inputs
+from .workloads import W1_TIMES, exp_floor, simulate_once
 
-JITTERED = "2 mg/kg/day at 08:00, 14:00, 20:00 for 14 days, 10 % of doses missed, ± 30 min"
 TARGETS = {"W1": (200, 14), "W2": (1000, 14), "W4c": (60, 20)}  # at most x floor, issue
 BEGIN, END = "<!-- bench/ode.py: begin -->", "<!-- bench/ode.py: end -->"
 
 
-def inputs(workload: str, n: int):
-    if workload == "W4c":
-        model, cohort, _, times = w1_w2_inputs("W1", n)
-        return model, cohort, pk.Regimen.parse(JITTERED), times
-    return w1_w2_inputs(workload, n)
-
-
 def run(workload: str, n: int, engine: str = "ode") -> tuple[float, np.ndarray]:
-    model, cohort, regimen, times = inputs(workload, n)
+    """Seconds of one `pk.simulate` (bench.workloads.simulate_once) and the concentrations."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pk.ValidityWarning)
-        start = time.perf_counter()
-        res = pk.simulate(model, cohort, regimen, times, engine=engine, variability=True, seed=1)
-        return time.perf_counter() - start, res.concentrations
+        seconds, result = simulate_once(workload, n, engine)
+    return seconds, result.concentrations
 
 
 def measure(workload: str, n: int, repeats: int) -> dict:
@@ -122,9 +111,8 @@ def main(argv=None) -> int:
     load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
     section = (f"{BEGIN}\n## The ode engine (bench/ode.py)\n\n"
                f"`python -m bench ode {' '.join(argv if argv is not None else sys.argv[2:])}` on "
-               f"{cpu()}, load average {load} when it ended. W4c: W1's children on "
-               f"\"{JITTERED}\". Median of the timed runs, each after an exp-floor timing in the "
-               f"same process.\n\n{table(rows)}\n{END}")
+               f"{cpu()}, load average {load} when it ended (2 cores shared). Median of the timed "
+               "runs, each after an exp-floor timing in the same process.\n\n{table(rows)}\n{END}")
     path = Path(__file__).with_name("results.md")
     text = path.read_text() if path.exists() else "# Benchmark results\n"
     if BEGIN in text:

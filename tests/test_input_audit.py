@@ -570,8 +570,8 @@ ROWS = [
         r"engine option atol is nan; expected a finite number > 0 mg"),
     Row("ode-method", OPTIONS, "a method solve_ivp does not have",
         lambda t: run(engine="ode", method="RK99"), ValueError,
-        r"engine option method is 'RK99'; expected one of \['RK23', 'RK45', 'DOP853', 'Radau', "
-        r"'BDF', 'LSODA'\]"),
+        r"engine option method is 'RK99'; expected one of \['rodas5p', 'RK23', 'RK45', 'DOP853', "
+        r"'Radau', 'BDF', 'LSODA'\]"),
     Row("seed-negative", OPTIONS, "a negative seed",
         lambda t: run(seed=-1), ValueError, r"seed is -1; expected a whole number >= 0 or None"),
     Row("seed-fraction", OPTIONS, "a seed that is not a whole number",
@@ -1021,12 +1021,13 @@ ROWS = [
         lambda t: run(regimen=events(SS=[1, 0], II=[8.0, 0.0], RATE=[0.0, 5.0], CMT=[1, 2])),
         NotImplementedError, r"steady-state doses \(SS\) in a simulation with zero-order inputs \(RATE\) "
         r"are not supported"),
-    Row("ode-union-limit", OPTIONS, "engine='ode' on 12,000 children each dosed at its own time",
+    Row("ode-union-limit", OPTIONS, "engine='ode', method='DOP853' on 12,000 children each dosed "
+        "at its own time (the default method keeps each child's own)",
         lambda t: run(cohort=pk.Cohort(weight_kg=np.full(12_000, 20.0), age_years=np.full(12_000, 8.0)),
                       regimen=pk.read_events(pd.DataFrame({
                           "ID": np.arange(1, 12_001), "TIME": np.arange(12_000) / 1000, "AMT": 5.0,
-                          "EVID": 1, "CMT": 1})), engine="ode", variability=False), ValueError,
-        r"engine 'ode': children at their own dose times are stepped on the union of everyone's times, "
+                          "EVID": 1, "CMT": 1})), engine="ode", method="DOP853", variability=False),
+        ValueError, r"engine 'ode': children at their own dose times are stepped on the union of everyone's times, "
         r"12,000 children x 12,000 times = 144,000,000 amounts; expected at most 134,217,728"),
     Row("doses-ss", OTHER, "SS 3 in Doses",
         lambda t: pk.Doses(time_h=np.zeros(1), amount_mg=np.ones((1, 1)), ss=[3], ii_h=[8.0]), ValueError,
@@ -1270,6 +1271,44 @@ ROWS = [
     Row("egfr-no-height", COHORT, "an eGFR from creatinine for children without heights",
         lambda t: renal.with_egfr(pk.Cohort(weight_kg=[30.0], age_years=[10.0]), [0.6]),
         ValueError, r"with_egfr: the cohort has no height_cm; expected heights"),
+    # --- ode engine and its integrator (issues 14 part 4, 20 part 2) ---
+    Row("integrator-y0-shape", OPTIONS, "one subject's states as a flat vector",
+        lambda t: integrate_one(y0=np.ones(1)), ValueError,
+        r"integrate: y0 has shape \(1,\); expected \(n_subjects, n_states\)"),
+    Row("integrator-offsets-end", OPTIONS, "event offsets that stop short of the events",
+        lambda t: integrate_one(event_offsets=np.array([0, 1])), ValueError,
+        r"integrate: event_offsets must rise from 0 to 2 \(the number of event times\)"),
+    Row("integrator-offsets-float", OPTIONS, "output offsets as floats",
+        lambda t: integrate_one(output_offsets=np.array([0.0, 2.0])), ValueError,
+        r"integrate: output_offsets has shape \(2,\) and dtype float64; expected integers, "
+        r"shape \(2,\)"),
+    Row("integrator-unsorted", OPTIONS, "a subject's event times out of order",
+        lambda t: integrate_one(event_times=np.array([5.0, 1.0])), ValueError,
+        r"integrate: subject 0's event times are not sorted \(5\.0 then 1\.0\)"),
+    Row("integrator-nan-time", OPTIONS, "an output time NaN",
+        lambda t: integrate_one(output_times=np.array([2.0, math.nan])), ValueError,
+        r"integrate: output_times has a value that is not finite"),
+    Row("integrator-before-start", OPTIONS, "an event before the subject's start",
+        lambda t: integrate_one(t0=2.0), ValueError,
+        r"integrate: subject 0's event time 1\.0 is before its start t0 = 2\.0"),
+    Row("integrator-flags", OPTIONS, "record-order flags for one of two outputs",
+        lambda t: integrate_one(output_after=np.array([True])), ValueError,
+        r"integrate: output_after has shape \(1,\); expected \(2,\), one flag per output time"),
+    Row("integrator-atol-zero", OPTIONS, "an absolute tolerance of 0",
+        lambda t: integrate_one(atol=0.0), ValueError,
+        r"integrate: rtol is 1e-08 and the smallest atol 0\.0; expected both > 0"),
+    Row("integrator-step-fails", OPTIONS, "a right-hand side that turns NaN after 3 h",
+        lambda t: integrate_one(rhs=lambda t_, y, s: np.where(t_[:, None] > 3.0, np.nan, -y)),
+        RuntimeError, r"integrate: subject 0's step fell to .* h at t = [0-9.]+ h \(below the "
+        r"spacing of floating-point numbers there\)"),
+    Row("ode-ss-nonlinear", OPTIONS, "a steady-state dose on a nonlinear model",
+        lambda t: michaelis_menten_engine(ss=True), ValueError,
+        r"engine 'ode': steady-state doses \(SS\) need a linear model; this one is nonlinear "
+        r"\(model: odes\.central: "),
+    Row("ode-scipy-nonlinear", OPTIONS, "a solve_ivp method on a nonlinear model",
+        lambda t: michaelis_menten_engine(method="DOP853"), ValueError,
+        r"engine 'ode': method 'DOP853' integrates a linear model's rate matrix only; model "
+        r"'mm' is nonlinear \(.*\): use method='rodas5p'"),
 ]
 
 
@@ -1322,6 +1361,39 @@ def test_the_audit_covers_every_area_and_ids_are_unique():
     assert len({row.id for row in ROWS}) == len(ROWS) >= 40
     assert {row.area for row in ROWS} == {MODEL, COHORT, REGIMEN, EVENTS, TIMES_, OPTIONS, FILES,
                                           OTHER, ESTIMATION}
+
+
+# --- issues 14 and 20: inputs of the ode engine's rows --------------------------------------
+
+def integrate_one(**changes):
+    """One subject, one state decaying at 1 /h, events at 1 and 5 h, outputs at 2 and 6 h."""
+    from pkmodel.engines._integrator import integrate
+    args = dict(rhs=lambda t, y, s: -y, jac=lambda t, y, s: -np.ones((s.size, 1, 1)),
+                y0=np.ones((1, 1)), event_offsets=np.array([0, 2]), event_times=np.array([1.0, 5.0]),
+                on_event=lambda t, y, s, e: y + 1, output_offsets=np.array([0, 2]),
+                output_times=np.array([2.0, 6.0]), autonomous=True)
+    return integrate(**{**args, **changes})
+
+
+def michaelis_menten_engine(ss=False, method="rodas5p"):
+    """The ode engine on a Michaelis-Menten system (one dose into the depot) given as a model's
+    `system`, the way a model written in the model language plugs in."""
+    from types import SimpleNamespace
+    from pkmodel.dosing.doses import Doses
+    from pkmodel.engines.ode import OdeEngine
+    from pkmodel.model.compiler import compile_system
+    from pkmodel.model.expressions import System
+    system = compile_system(System(
+        compartments=("depot", "central"), parameters=("ka", "V", "VM", "KM", "F", "tlag"),
+        odes={"depot": "-ka * depot", "central": "ka * depot - VM * central / V / (KM + central / V)"},
+        outputs={"conc": "central / V"}))
+    model = SimpleNamespace(name="mm", system=system, structure=CARD.structure)
+    params = {k: np.array([v]) for k, v in
+              {"ka": 1.0, "V": 20.0, "VM": 2.0, "KM": 0.5, "F": 1.0, "tlag": 0.0, "CL": 1.0}.items()}
+    doses = Doses(time_h=np.array([0.0]), amount_mg=np.array([[10.0]]), compartment=np.array([0]),
+                  ss=np.array([int(ss)]), ii_h=np.array([12.0 if ss else 0.0]),
+                  rate_mg_per_h=np.zeros(1))
+    return OdeEngine().simulate(model, params, doses, np.array([1.0, 2.0]), method=method)
 
 
 # --- the document -------------------------------------------------------------------------

@@ -129,3 +129,18 @@ def test_a_models_own_nonlinear_system_plugs_in_and_matches_lambert_w_per_child(
     exact = km[:, None] * lambertw(c0[:, None] / km[:, None]
                                    * np.exp((c0[:, None] - k[:, None] * times) / km[:, None])).real
     assert_agree(conc, exact)
+
+
+@pytest.mark.parametrize("name", ["one_compartment_oral", "two_compartment_oral"])
+@pytest.mark.parametrize("absorption, n_transit", [("first_order", 0), ("transit", 3),
+                                                   ("transit_first_order", 3)])
+def test_the_equations_of_each_named_structure_are_its_rate_matrix(name, absorption, n_transit):
+    # the ode engine integrates System.from_structure's equations; the analytic engine
+    # exponentiates Structure.rate_matrix: the same K, to rounding
+    from pkmodel.engines.ode import structure_system
+    from pkmodel.model.structures import Structure
+    structure = Structure(name, absorption, n_transit)
+    rng = np.random.default_rng(6)
+    p = {k: rng.uniform(0.2, 5, 4) for k in (*structure.parameters, "F", "tlag")}
+    np.testing.assert_allclose(structure_system(structure).rate_matrix(p), structure.rate_matrix(p),
+                               rtol=1e-15, atol=0)
