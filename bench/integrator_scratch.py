@@ -37,7 +37,7 @@ import numpy as np
 from scipy.linalg import expm
 
 from pkmodel.engines._integrator import integrate
-from pkmodel.structures import Structure
+from pkmodel.model.structures import Structure
 
 TIMES = np.arange(0, 336.5, 0.5)
 MG_PER_KG_DOSE = 2.0 / 3
