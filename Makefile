@@ -7,14 +7,16 @@ PY     := $(VENV)/bin/python
 RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test test-fast lint bench clean
 
+# no pip upgrade (venv's own pip installs editable pyproject packages, pip >= 21.3), and the run
+# install without byte-compiling every module of numpy, scipy, pandas, matplotlib and sympy
+# (those imported are compiled on first import): a fresh clone's `make run` is mostly install
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 
 $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet --no-compile -e .
 	touch $(RUN_STAMP)
 
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
@@ -30,6 +32,16 @@ run: $(RUN_STAMP)
 
 test: $(TEST_STAMP)
 	$(PY) -m pytest
+
+# the edit-test loop: everything but the tests marked slow (property tests, notebooks,
+# subprocess and memory tests), about a minute; `make test` and CI run them all
+test-fast: $(TEST_STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+# lint (ruff) and types (mypy), as configured in pyproject.toml; .ci/run runs it before the tests
+lint: $(TEST_STAMP)
+	$(VENV)/bin/ruff check pkmodel tests bench
+	$(VENV)/bin/mypy
 
 bench: $(TEST_STAMP)
 	$(PY) -m bench

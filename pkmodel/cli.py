@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, study
+from . import study
+from ._version import __version__
 from .population import growth
 from .io import provenance as _provenance
 from .population.cerebral_palsy import GMFCS_MIX, cp_cohort

@@ -103,3 +103,11 @@ def terminal_half_life(model, engine: str) -> float:
     late = times >= 24
     slope = np.polyfit(times[late], np.log(res.concentrations[0, late]), 1)[0]
     return math.log(2) / -slope
+
+
+def pytest_collection_modifyitems(items):
+    """Property tests (hypothesis: many examples each) are slow by nature: `make test-fast`
+    (-m 'not slow') skips them, `make test` runs them."""
+    for item in items:
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.slow)

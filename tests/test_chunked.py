@@ -235,18 +235,21 @@ def test_keep_concentrations_with_out_returns_the_result_and_writes_it(card, tmp
     np.testing.assert_array_equal(data["conc_mg_L"].to_numpy().reshape(300, -1), whole.concentrations)
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_importing_pkmodel_does_not_import_dask():
     code = "import sys, pkmodel; print(sorted({'dask', 'distributed'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 def test_two_million_children_exposure_only_in_bounded_memory():
     # W1 (673 output times) on 2,000,000 children: the whole concentration matrix would be
     # 2e6 * 673 * 8 B = 10.8 GB; kept are ~20 numbers per child (0.3 GB) and one chunk
-    # at a time. Peak resident memory of the child's own address space, VmHWM (kB): getrusage's
-    # ru_maxrss keeps across exec the resident size of the forked test process, which in the
-    # whole suite (~1.4 GB) made this test fail at 1.51 GB while the child itself peaked at 0.7.
+    # at a time. Peak resident memory of the fresh process's own address space, VmHWM (kB):
+    # getrusage's ru_maxrss keeps, across exec, the resident size of the forked test process
+    # (~1.4 GB late in the suite, which failed this test whatever the child used)
     code = textwrap.dedent("""
         import numpy as np, pkmodel as pk
         n = 2_000_000

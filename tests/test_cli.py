@@ -131,6 +131,7 @@ def test_every_file_records_version_model_hash_seed_and_regimen_text(simulated):
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_format_csv_writes_the_concentrations_as_csv(tmp_path):
     out = tmp_path / "csv"
     done = run("simulate", "--regimen", TID_TEXT, "--n", "5", "--gmfcs", "none", "--seed", "7",
@@ -144,6 +145,7 @@ def test_format_csv_writes_the_concentrations_as_csv(tmp_path):
     assert "concentrations.csv" in json.loads((out / "provenance.json").read_text())["files"]
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_models_lists_each_bundled_model_with_its_description():
     done = subprocess.run([sys.executable, "-m", "pkmodel", "models"], capture_output=True, text=True)
     assert done.returncode == 0
@@ -161,17 +163,20 @@ def one_line_error(done, *fragments):
         assert fragment in done.stderr
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_unknown_model_is_one_line_naming_it(tmp_path):
     one_line_error(run("simulate", "--model", "baclofen_xx", "--regimen", TID_TEXT,
                        "--out", str(tmp_path / "o")), "model 'baclofen_xx' is not a bundled model")
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_unparsable_regimen_is_one_line_naming_the_bad_word(tmp_path):
     one_line_error(run("simulate", "--regimen", "2 mg/kg/day TIDD for 14 days",
                        "--out", str(tmp_path / "o")), "'TIDD' at column 13")
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_unwritable_output_folder_is_one_line_naming_it(tmp_path):
     (tmp_path / "a_file").write_text("")
     target = tmp_path / "a_file" / "results"
@@ -179,11 +184,13 @@ def test_unwritable_output_folder_is_one_line_naming_it(tmp_path):
                    f"cannot write to the output folder '{target}'")
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_bad_option_value_is_one_line_naming_it(tmp_path):
     one_line_error(run("compare", "--regimen", TID_TEXT, "--ages", "2_17"),
                    "argument --ages: '2_17' is not an age range")
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_debug_shows_the_traceback(tmp_path):
     (tmp_path / "a_file").write_text("")
     done = run("simulate", "--regimen", TID_TEXT, "--n", "5", "--debug",
@@ -205,6 +212,7 @@ def test_a_time_step_that_does_not_divide_a_day_is_refused():
         study.study_times({"a": pk.Regimen.parse(TID_TEXT)}, 0.7)
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_a_model_path_that_does_not_exist_is_one_line_naming_it(tmp_path):
     missing = tmp_path / "nowhere" / "model.toml"
     one_line_error(run("simulate", "--model", str(missing), "--regimen", TID_TEXT,
@@ -255,6 +263,7 @@ def test_a_bad_option_value_exits_2_naming_the_option(tmp_path, monkeypatch, cap
     assert os.listdir(tmp_path) == []     # refused before anything was made
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_bad_option_values_exit_2_through_the_entry_point(tmp_path):
     for option in (["--dt", "0.7"], ["--ages", "17-2"], ["--seed", "-1"]):
         done = run("simulate", "--regimen", TID_TEXT, "--out", str(tmp_path / "o"), *option)
@@ -262,6 +271,7 @@ def test_bad_option_values_exit_2_through_the_entry_point(tmp_path):
         assert done.returncode == 2
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_the_widest_ages_a_study_covers_run(tmp_path):
     out = tmp_path / "o"
     assert cli.main(["simulate", "--regimen", "2 mg/kg/day TID for 1 day", "--n", "30",
@@ -270,6 +280,7 @@ def test_the_widest_ages_a_study_covers_run(tmp_path):
     assert ages.min() >= 2 and ages.max() < 18 and ages.max() > 17   # 30 uniform draws
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_too_many_curves_are_refused_before_the_run(tmp_path, capsys):
     code = cli.main(["simulate", "--regimen", TID_TEXT, "--n", "200000", "--curves", "all",
                      "--out", str(tmp_path / "o")])

@@ -219,7 +219,6 @@ def test_registry_mix_is_reid_2011_normalised_as_on_the_command_line():
     expected = np.array(REID_2011) / 1.006
     # binomial SD of a share sqrt(p (1 - p) / n) <= 0.0011; 4 SD
     np.testing.assert_allclose(shares, expected, atol=4 * math.sqrt(0.25 / n))
-    from pkmodel import cli
     np.testing.assert_allclose([cerebral_palsy.GMFCS_MIX[level] for level in range(1, 6)], expected,
                                rtol=1e-12)
 

@@ -327,6 +327,7 @@ def test_user_names_cannot_collide_with_the_generated_code():
     assert out["conc"][0] == 2.0 and out["H"][0] == 50.0
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_import_pkmodel_and_the_compiler_do_not_load_sympy():
     code = ("import sys, pkmodel, pkmodel.model.expressions, pkmodel.model.compiler; "
             "print('sympy' in sys.modules)")

@@ -7,6 +7,9 @@ import pytest
 import pkmodel as pk
 from test_chunked import TID_14_DAYS, W1_TIMES, w1_cohort
 
+# subprocesses, kernels or a cluster: `make test-fast` skips these, `make test` runs them
+pytestmark = pytest.mark.slow
+
 distributed = pytest.importorskip("distributed")
 
 

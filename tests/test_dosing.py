@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import pkmodel as pk
-from pkmodel.population import variability
 from conftest import typical_cohort
 
 # a titration like He 2014's (its steps are not published): 2.5 mg TID, +2.5 mg per dose every

@@ -1,6 +1,5 @@
 """Both engines against textbook formulas, against each other, and their invariants."""
 
-import math
 from decimal import Decimal, getcontext
 
 import numpy as np

@@ -173,7 +173,7 @@ def test_modes_equal_the_modes_of_a_brute_force_grid_posterior():
     sd = np.sqrt(np.diag(model.omega))
     for i, child in enumerate(children):   # over 5 children: a grid each
         def objective(eta):
-            return neg2_log_posterior(eta, typical[i], model.omega, child, 0.24)
+            return neg2_log_posterior(eta, typical[i], model.omega, child, 0.24)  # noqa: B023 (used in the loop)
         mode, *_ = grid_posterior(objective, np.zeros(3), 3 * sd, 25)    # the prior's box
         half = 6 * sd / 24                                                  # ±1 coarse step
         for _ in range(10):   # a finer box, moved until its best point is inside it
@@ -192,7 +192,7 @@ def test_laplace_covariance_equals_a_grid_posteriors_where_it_is_near_normal():
     compared = 0
     for i, child in enumerate(children):   # over 5 children: a grid each
         def objective(eta):
-            return neg2_log_posterior(eta, typical[i], model.omega, child, 0.05)
+            return neg2_log_posterior(eta, typical[i], model.omega, child, 0.05)  # noqa: B023 (used in the loop)
         # the box: ±6 SD around the mode (the grid's 41 points sum a normal density to ~1e-9)
         *_, covariance, _, skew, kurtosis = grid_posterior(
             objective, fit.eta[i], 6 * np.sqrt(np.diag(fit.covariance[i])), 41)

@@ -163,6 +163,7 @@ MEMORY_CHILD = textwrap.dedent("""
 """).replace("PEAK_MB", PEAK_MB)
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 def test_a_million_row_event_table_with_per_child_times_simulates_under_2_gb():
     done = subprocess.run([sys.executable, "-c", MEMORY_CHILD], capture_output=True, text=True,
@@ -178,6 +179,7 @@ def test_a_million_row_event_table_with_per_child_times_simulates_under_2_gb():
     assert report["peak_mb"] < 2048, report
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 def test_a_table_beyond_the_dose_limit_is_refused_before_anything_is_allocated():
     code = textwrap.dedent("""

@@ -1271,6 +1271,79 @@ ROWS = [
     Row("egfr-no-height", COHORT, "an eGFR from creatinine for children without heights",
         lambda t: renal.with_egfr(pk.Cohort(weight_kg=[30.0], age_years=[10.0]), [0.6]),
         ValueError, r"with_egfr: the cohort has no height_cm; expected heights"),
+    # --- issue 13: engines of one's own, sensitivity's regimen ---
+    Row("register-not-an-engine", OPTIONS, "register_engine given something that is no engine",
+        lambda t: pk.register_engine(object()), TypeError,
+        r"register_engine: object has no 'name'; expected an Engine \(name, options, supports, "
+        r"simulate\)"),
+    Row("register-engine-auto", OPTIONS, "an engine named 'auto' (the name that picks one)",
+        lambda t: pk.register_engine(named_engine("auto")), ValueError,
+        r"register_engine: engine name is 'auto'; expected a non-empty name other than 'auto'"),
+    Row("sensitivity-jitter", OPTIONS, "sensitivity of a regimen with timing jitter",
+        lambda t: pk.sensitivity(CARD, CHILD, pk.Regimen.parse("10 mg q8h x 3, timing sd 0.5 h"),
+                                 {"CL": [0.2]}, target_range=pk.BACLOFEN_TARGET_MG_L), ValueError,
+        r"sensitivity: regimen has timing_sd_h 0\.5 h; expected doses on time \(0\), the same "
+        r"times for every child"),
+    Row("sensitivity-regimen-kind", OPTIONS, "sensitivity of an event table",
+        lambda t: pk.sensitivity(CARD, CHILD, events(), {"CL": [0.2]},
+                                 target_range=pk.BACLOFEN_TARGET_MG_L), TypeError,
+        r"sensitivity: regimen is a EventTable; expected a Regimen"),
+    # --- issue 13: the model-file refusals tests/test_model.py pinned besides the rows above ---
+    Row("model-transit-count-negative", MODEL, "n_transit = -2",
+        lambda t: model_with(t, model={"absorption": "transit", "n_transit": -2},
+                             MTT={"value": 0.389, "unit": "h"}, drop=["ka"]), ModelFileError,
+        r"model\.toml: model\.n_transit is -2; expected a whole number >= 0"),
+    Row("model-covariate-weight-per-kg", MODEL, "a weight covariate on a per-kg parameter",
+        lambda t: model_with(t, CL={"covariates": {"weight_kg": {"type": "power", "reference": 20,
+                                                                 "exponent": 0.75}}}),
+        ModelFileError, r"unit 'L/h/kg' already scales with weight"),
+    Row("model-correlation-twice-same", MODEL, "a correlation given twice with the same value",
+        lambda t: card_file(t, after='\n[[correlations]]\nbetween = ["CL", "V"]\nvalue = 0.3\n'
+                                     '\n[[correlations]]\nbetween = ["V", "CL"]\nvalue = 0.3\n'),
+        ModelFileError, r"m\.toml: correlations\[0\] and correlations\[1\] both give the correlation "
+                        r"between 'V' and 'CL' \(the same value\); expected each pair once"),
+    Row("model-toml-tables-too-deep", MODEL, "inline tables nested 50,000 deep",
+        lambda t: card_file(t, before="x = " + "{a = " * 50_000 + "1" + "}" * 50_000 + "\n"),
+        ModelFileError, r"m\.toml: not readable as TOML: its arrays or tables are nested too deeply"),
+    Row("model-derived-nested", MODEL, "999 unary minuses (nested past Python's parser)",
+        lambda t: card_file(t, replace=('derived = "1 / 0.389"', 'derived = "' + "-" * 999 + '1"')),
+        ModelFileError, r"m\.toml: parameters\.ka\.derived is '----.*'; expected arithmetic on numbers"),
+    Row("model-random-effects-number", MODEL, "random_effects = 5",
+        lambda t: card_file(t, before="random_effects = 5\n"), ModelFileError,
+        r"m\.toml: random_effects is 5; expected a table"),
+    Row("model-correlations-of-numbers", MODEL, "correlations = [5]",
+        lambda t: card_file(t, before="correlations = [5]\n"), ModelFileError,
+        r"m\.toml: correlations is \[5\]; expected an array of tables"),
+    Row("model-correlation-between-nested", MODEL, "a correlation between a list and a name",
+        lambda t: card_file(t, after='\n[[correlations]]\nbetween = [["CL"], "V"]\nvalue = 0.1\n'),
+        ModelFileError, r"m\.toml: correlations\[0\]\.between is \[\['CL'\], 'V'\]; expected two "
+                        r"random-effect names"),
+    Row("model-residual-type-list", MODEL, "residual_error.type = []",
+        lambda t: card_file(t, replace=('type = "proportional"', "type = []")), ModelFileError,
+        r"m\.toml: residual_error\.type is \[\]; expected one of \['proportional', 'additive'"),
+    Row("model-covariate-type-list", MODEL, "a covariate's type = []",
+        lambda t: card_file(t, replace=("[parameters.V]", "[parameters.CL.covariates.weight_kg]\n"
+                                        "type = []\n\n[parameters.V]")), ModelFileError,
+        r"m\.toml: parameters\.CL\.covariates\.weight_kg\.type is \[\]; expected one of \['power'"),
+    Row("model-covariate-values-number", MODEL, "a categorical covariate's values = 5",
+        lambda t: card_file(t, replace=("[parameters.V]", "[parameters.CL.covariates.sex]\n"
+                                        'type = "categorical"\nvalues = 5\n\n[parameters.V]')),
+        ModelFileError, r"m\.toml: parameters\.CL\.covariates\.sex\.values is 5; expected a table of "
+                        r"levels"),
+    Row("model-validity-number", MODEL, "a validity range that is one number",
+        lambda t: validity_file(t, "[validity.age_years]\nrange = 2\n"), ModelFileError,
+        r"m\.toml: validity\.age_years\.range is 2; expected \[low, high\]"),
+    Row("model-validity-text", MODEL, "a validity range with a bound as text",
+        lambda t: validity_file(t, '[validity.age_years]\nrange = [2, "17"]\n'), ModelFileError,
+        r"m\.toml: validity\.age_years\.range is \[2, '17'\]"),
+    Row("model-validity-field", MODEL, "a validity range with a field pkmodel does not know",
+        lambda t: validity_file(t, '[validity.age_years]\nrange = [2, 17]\nunit = "y"\n'),
+        ModelFileError, r"m\.toml: unknown field validity\.age_years\.unit; expected one of "
+                        r"\['assumed', 'note', 'range'"),
+    Row("model-validity-not-table", MODEL, "a validity range given as a bare list",
+        lambda t: validity_file(t, "[validity]\nage_years = [2, 17]\n"), ModelFileError,
+        r"m\.toml: validity\.age_years is \[2, 17\]; expected a table \(\[validity\.age_years\] "
+        r"with range"),
     # --- ode engine and its integrator (issues 14 part 4, 20 part 2) ---
     Row("integrator-y0-shape", OPTIONS, "one subject's states as a flat vector",
         lambda t: integrate_one(y0=np.ones(1)), ValueError,
@@ -1310,6 +1383,30 @@ ROWS = [
         r"engine 'ode': method 'DOP853' integrates a linear model's rate matrix only; model "
         r"'mm' is nonlinear \(.*\): use method='rodas5p'"),
 ]
+
+
+CARD_TEXT = (Path(__file__).resolve().parents[1] / "params" / "baclofen_cp_card.toml").read_text()
+
+
+def validity_file(tmp: Path, toml: str):
+    """The bundled card file as m.toml with its validity ranges (its last tables) replaced by `toml`."""
+    return card_file(tmp, replace=(CARD_TEXT[CARD_TEXT.index("[validity"):], "\n" + toml))
+
+
+def card_file(tmp: Path, before: str = "", after: str = "", replace: tuple = ()):
+    """The bundled card file as m.toml, with TOML before it, after it or in place of a line."""
+    text = CARD_TEXT
+    if replace:
+        assert replace[0] in text
+        text = text.replace(replace[0], replace[1], 1)
+    path = tmp / "m.toml"
+    path.write_text(before + text + after)
+    return pk.load_model(path)
+
+
+def named_engine(name: str):
+    """An object with the Engine contract's four parts, called `name` (never simulated)."""
+    return type("Named", (), {"name": name, "options": None, "supports": None, "simulate": None})()
 
 
 

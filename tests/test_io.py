@@ -170,6 +170,7 @@ KILLED_MID_WRITE = """
 """
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
     done = python(KILLED_MID_WRITE, tmp_path / "a.csv")
     assert done.wait() == -signal.SIGKILL
@@ -180,6 +181,7 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
     assert listing(tmp_path) == ["b.csv"]  # ... is gone after the next write into the folder
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_a_live_writers_temporary_is_never_removed(tmp_path):
     writer = python("""
         import sys

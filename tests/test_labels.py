@@ -6,7 +6,6 @@ The properties run 200 fixed examples each (no database, derandomized), as tests
 
 import string
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

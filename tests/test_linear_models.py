@@ -121,7 +121,9 @@ def random_model(rng) -> Model:
     structure = Structure("two_compartment_oral" if two else "one_compartment_oral",
                           "transit" if transit else "first_order",
                           int(rng.integers(1, 6)) if transit else 0)
-    log_uniform = lambda lo, hi: float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+    def log_uniform(lo, hi):
+        return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
     values = {"CL": (log_uniform(0.05, 5), "L/h"), "F": (rng.uniform(0.2, 1.0), "1")}
     if two:
         values.update(V1=(log_uniform(1, 50), "L"), Q=(log_uniform(0.05, 5), "L/h"),

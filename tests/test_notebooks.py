@@ -11,6 +11,9 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
+# subprocesses, kernels or a cluster: `make test-fast` skips these, `make test` runs them
+pytestmark = pytest.mark.slow
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 STUDIES = ["01_quickstart", "02_tid_vs_qid", "03_titration_12_weeks", "04_card_vs_published_model",
            "05_dose_finding", "07_precision_dosing"]

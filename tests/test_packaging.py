@@ -5,6 +5,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
+# subprocesses, kernels or a cluster: `make test-fast` skips these, `make test` runs them
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -15,6 +15,9 @@ import pytest
 
 from pkmodel.io import provenance
 
+# subprocesses, kernels or a cluster: `make test-fast` skips these, `make test` runs them
+pytestmark = pytest.mark.slow
+
 ENTRY_POINT = Path(sys.executable).with_name("pkmodel")   # the installed console script
 # a small study: 20 children, two regimens over two days
 JOB = ["compare", "--n", "20", "--quiet",

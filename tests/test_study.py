@@ -45,7 +45,7 @@ def test_summary_table_is_the_median_and_5th_95th_percentile_of_each_group(outco
 
 def test_dose_received_chunk_by_chunk_is_that_of_the_doses_given(outcome):
     _, regimens, cohort, times = outcome
-    for label, regimen in regimens.items():
+    for regimen in regimens.values():
         end = times[-1]
         doses = regimen.doses(cohort, seed=4)          # the whole cohort at once
         last_day = (doses.time_h >= end - 24) & (doses.time_h < end)

@@ -81,6 +81,16 @@ def find_dose(model: Model, cohort: Cohort, target: float | tuple[float, float],
     or pta, mg_per_dose_low, mg_per_dose_high. Every table ends with the
     caps used: max_mg_per_dose and max_mg_per_day (mg; inf for none; age
     bands as the mapping given).
+
+    Examples
+    --------
+    >>> import pkmodel as pk
+    >>> model = pk.load_model("baclofen_cp_card")
+    >>> cohort = pk.Cohort(weight_kg=[10, 20, 30], age_years=[3, 7, 11])
+    >>> table = pk.find_dose(model, cohort, target=0.3053, doses_per_day=3, max_mg_per_dose=20,
+    ...                      max_mg_per_day=80, variability=False)
+    >>> table[["mg_per_kg_day", "median_cavg"]].round(3).to_dict("records")
+    [{'mg_per_kg_day': 2.0, 'median_cavg': 0.305}]
     """
     low_high = _check_target(target)
     if by is not None and by not in _DEFAULT_BANDS:

@@ -88,6 +88,16 @@ def exposure(result: Result, start: float | None = None, end: float | None = Non
     then auc_ss, cavg_ss (steady-state window, linear models), time_below_h,
     time_in_range_h, time_above_h, frac_in_range (target_range) and method
     ("exact" or "grid").
+
+    Examples
+    --------
+    >>> import numpy as np, pkmodel as pk
+    >>> model = pk.load_model("baclofen_cp_card")
+    >>> cohort = pk.Cohort(weight_kg=[10, 20, 30], age_years=[3, 7, 11])
+    >>> res = pk.simulate(model, cohort, pk.Regimen.weight_based(2.0, 3, 14), np.arange(0, 336.5, 0.5),
+    ...                   variability=False)
+    >>> pk.exposure(res, start=312, end=336)["cavg"].round(4).tolist()  # He 2014: 0.3053 mg/L
+    [0.3053, 0.3053, 0.3053]
     """
     spec = window_spec(window, start, end)
     low_high, used, rule = _options(result, target_range, method, auc_method, "exposure")

@@ -77,6 +77,12 @@ def sensitivity(model: Model, cohort: Cohort, regimen: Regimen,
         raise ValueError(f"{where}: parameters is {parameters!r}; expected {{name: [settings]}}, "
                          f"names of {model.name!r}'s parameters or {list(KNOBS)}")
     low_high = check_range(target_range, "target_range")
+    if not isinstance(regimen, Regimen):
+        raise TypeError(f"{where}: regimen is a {type(regimen).__name__}; expected a Regimen")
+    if regimen.timing_sd_h > 0:  # each child's own dose times: no exact Cavg from shared times
+        raise ValueError(f"{where}: regimen has timing_sd_h {regimen.timing_sd_h!r} h; expected "
+                         "doses on time (0), the same times for every child (steady state is "
+                         "read over the last dosing interval)")
     variants = [("baseline", model.name, model)]
     for name, settings in parameters.items():
         if isinstance(settings, (str, bytes)) or not isinstance(settings, Sequence) or not settings:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .._arrays import unique_rows
 from .._checks import readonly, refuse_first
 
 # A union of every child's dose times (one shared column per distinct time) is
@@ -266,10 +267,10 @@ def union_columns(offsets: np.ndarray, time_h: np.ndarray, keys, max_columns: in
     first = np.maximum.accumulate(np.where(starts, np.arange(n), 0)) if n else np.zeros(0, np.int64)
     rank = np.arange(n) - first
     key = np.column_stack([time_h, rank, *keys]).astype(float)
-    columns, slot = np.unique(key, axis=0, return_inverse=True)
+    columns, slot = unique_rows(key)      # sorted by time, then rank, then keys
     if max_columns is not None and columns.shape[0] > max_columns:
         return None, None
-    return slot.ravel(), columns
+    return slot, columns
 
 
 def _per_dose_fields(doses, n: int) -> None:

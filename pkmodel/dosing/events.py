@@ -274,6 +274,14 @@ def read_events(path_or_df) -> EventTable:
     the table in place of a Regimen, joining covariates from the cohort by ID.
     A CSV file is refused, naming it, when it is empty, repeats a column name
     or has a line with more or fewer fields than its header.
+
+    Examples
+    --------
+    >>> import pandas as pd, pkmodel as pk
+    >>> data = pd.DataFrame({"ID": [1, 1], "TIME": [0.0, 8.0], "AMT": [10.0, 10.0], "EVID": [1, 1],
+    ...                      "CMT": [1, 1], "II": [0.0, 8.0], "ADDL": [0, 2]})
+    >>> pk.read_events(data).doses_given.time_h  # ADDL 2 adds two doses, II 8 h apart
+    array([ 0.,  8., 16., 24.])
     """
     if isinstance(path_or_df, pd.DataFrame):
         return EventTable(path_or_df)

@@ -66,8 +66,8 @@ from typing import Mapping
 
 import numpy as np
 
-from ._grammar import DEFAULT_TITRATION_DAYS as DEFAULT_TITRATION_DAYS
-from ._grammar import BuilderCall
+from ._spec import DEFAULT_TITRATION_DAYS as DEFAULT_TITRATION_DAYS
+from ._spec import BuilderCall
 from ._grammar import read as _read
 from .formulations import DEFAULT_MAX_CHANGE, bundled_formulations
 

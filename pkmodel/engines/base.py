@@ -62,6 +62,30 @@ def register_engine(engine: Engine) -> Engine:
     """Add `engine` to the registry under `engine.name` (replacing one of that name); returns it.
 
     Raises TypeError when it does not have what the contract asks (module docstring).
+
+    Examples
+    --------
+    >>> import numpy as np, pkmodel as pk
+    >>> class Scaled:  # the analytic engine's answer times `scale`: an engine of one's own
+    ...     name = "scaled"
+    ...     def options(self, **given):
+    ...         unknown = sorted(set(given) - {"scale"})
+    ...         if unknown:
+    ...             raise ValueError(f"engine 'scaled' has no option {unknown[0]!r}")
+    ...         return {"scale": 1.0, **given}
+    ...     def supports(self, model, doses):
+    ...         return pk.ENGINES["analytic"].supports(model, doses)
+    ...     def simulate(self, model, params, doses, times_h, *, scale):
+    ...         return scale * pk.ENGINES["analytic"].simulate(model, params, doses, times_h)
+    >>> _ = pk.register_engine(Scaled())
+    >>> model, cohort = pk.load_model("baclofen_cp_card"), pk.Cohort(weight_kg=[20], age_years=[7])
+    >>> res = pk.simulate(model, cohort, pk.Regimen.fixed(10, 8, 3), [1.0, 4.0], engine="scaled",
+    ...                   scale=2.0, variability=False)
+    >>> res.engine, res.concentrations.round(4).tolist()
+    ('scaled', [[0.4686, 0.3241]])
+    >>> pk.simulate(model, cohort, pk.Regimen.fixed(10, 8, 3), [1.0], engine="scaled", rtol=1e-8)
+    Traceback (most recent call last):
+    ValueError: engine 'scaled' has no option 'rtol'
     """
     missing = [part for part in ("name", "options", "supports", "simulate")
                if not hasattr(engine, part)]

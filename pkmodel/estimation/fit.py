@@ -43,6 +43,17 @@ def estimate_individual(model: Model, data, *, cohort: Cohort | None = None,
     Returns
     -------
     IndividualFit
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, pkmodel as pk
+    >>> model = pk.load_model("baclofen_cp_card")
+    >>> data = pd.DataFrame({"ID": 1, "TIME": [0.0, 8.0, 15.5, 23.5], "AMT": [10.0, 10.0, np.nan, np.nan],
+    ...                      "EVID": [1, 1, 0, 0], "CMT": [1, 1, 2, 2], "DV": [np.nan, np.nan, 0.41, 0.22],
+    ...                      "WT": 20.0, "AGE": 7.0})
+    >>> fit = pk.estimate_individual(model, data)  # two levels after two 10 mg doses
+    >>> fit.parameters.loc[1, ["CL", "V"]].round(1).tolist()  # L/h, L (typical: 5.5, 35.4)
+    [2.1, 30.4]
     """
     check_model(model)
     name = engine_name(engine, "estimate_individual")

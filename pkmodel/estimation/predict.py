@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._arrays import unique_rows
 from ..dosing.regimen import Doses
 
 MAX_BLOCK_TIMES = 256
@@ -51,7 +52,7 @@ def layout(subject: np.ndarray, time_h: np.ndarray, n_subjects: int, doses: Dose
         Observation times, h.
     doses : Doses, amount_mg shape (n_subjects, n_doses)
     """
-    pair = np.unique(np.stack([subject, time_h], axis=1), axis=0)      # (subject, time) sorted
+    pair = unique_rows(np.stack([subject, time_h], axis=1))[0]      # (subject, time) sorted
     owner = pair[:, 0].astype(np.int64)
     count = np.bincount(owner, minlength=n_subjects)
     with_obs = np.flatnonzero(count)
@@ -59,8 +60,7 @@ def layout(subject: np.ndarray, time_h: np.ndarray, n_subjects: int, doses: Dose
     width = int(count.max())
     padded = np.full((n_subjects, width), -1.0)  # times are >= 0: -1 pads a shorter set
     padded[owner, np.arange(owner.size) - start[owner]] = pair[:, 1]
-    sets, group = np.unique(padded[with_obs], axis=0, return_inverse=True)
-    group = group.ravel()
+    sets, group = unique_rows(padded[with_obs])
     by_group = np.argsort(group, kind="stable")
     bounds = np.r_[0, np.cumsum(np.bincount(group, minlength=len(sets)))]
     blocks, members, union = [], [], np.empty(0)

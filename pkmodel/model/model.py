@@ -528,6 +528,13 @@ def load_model(name_or_path: str | Path) -> Model:
 
     The file is UTF-8 TOML (a leading byte-order mark is accepted) of at most
     MAX_MODEL_FILE_BYTES.
+
+    Examples
+    --------
+    >>> import pkmodel as pk
+    >>> model = pk.load_model("baclofen_cp_card")
+    >>> model.structure.name, model.parameters["CL"].value, model.parameters["CL"].unit
+    ('one_compartment_oral', 0.273, 'L/h/kg')
     """
     path = _resolve(name_or_path)
     size = path.stat().st_size

@@ -16,7 +16,8 @@ from typing import Mapping
 import numpy as np
 
 from .._checks import is_number, numbers, plain, readonly, refuse_first
-from .cohort import Cohort, CovariateRule, register_covariate
+from .cohort import Cohort
+from .covariates import CovariateRule, register_covariate
 
 GMFCS_LEVELS = (1, 2, 3, 4, 5)
 # GMFCS levels I-V of children with CP: the mean proportions over nine population CP

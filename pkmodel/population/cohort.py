@@ -4,27 +4,19 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
-from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
 from . import growth
 from .._checks import ID_PROBLEMS, integer_ids, is_number, numbers, plain, readonly, refuse_first, refuse_masked
+from ._table import _SPELLINGS, _find_column, _numbers
+from .covariates import _RULES
 from .variability import seed_entropy
 
 _SEXES = ("M", "F")
 # SeedSequence spawn key of the cohort's draws, apart from variability's streams (0, 1, ...)
 _COHORT_STREAM = 101
-# from_frame: each field, the column names it may go by, and the factor to the field's unit
-_SPELLINGS = {
-    "id": {"id": None},
-    "age_years": {"age_years": 1.0, "age_months": 1 / 12},
-    "sex": {"sex": None},
-    "weight_kg": {"weight_kg": 1.0, "weight_g": 1e-3, "weight_lb": 0.45359237},
-    "height_cm": {"height_cm": 1.0, "height_m": 100.0, "height_mm": 0.1, "height_in": 2.54},
-}
-_REQUIRED = ("age_years", "weight_kg")
 # Bounds no person passes, so that a number in another unit (g for kg, m or mm for cm) is
 # refused rather than simulated: heaviest recorded ~635 kg, oldest 122 y, an extremely
 # preterm newborn ~25 cm, the tallest 272 cm; the lightest newborns who survive weigh
@@ -37,31 +29,6 @@ HEIGHT_RANGE_CM = (20.0, 300.0)
 # z-scores the WHO growth standards flag as biologically implausible (Ruiz Brunner 2022's
 # offsets are -0.571 and -1.751, Krick 1996's -2.4).
 MAX_WEIGHT_Z_SHIFT = 5.0
-
-
-@dataclass(frozen=True)
-class CovariateRule:
-    """What a covariate with a meaning of its own brings, registered by the module that knows it
-    (the GMFCS level: `pkmodel.population.cerebral_palsy`). Every other covariate is data.
-
-    check(name, values, n) -> the values checked, shape (n,) (refused naming `name`);
-    draw(where, spec, n, rng) -> values drawn for `Cohort.from_growth_charts`, or None;
-    shift(where, weight_z_shift, values) -> each child's weight-for-age z shift, shape (n,),
-        from a {value: shift} mapping, or the default where weight_z_shift is None.
-    """
-
-    check: Callable[[str, Any, int], np.ndarray]
-    draw: Callable[[str, Any, int, np.random.Generator], np.ndarray | None]
-    shift: Callable[[str, Any, Any], np.ndarray]
-
-
-_RULES: dict[str, CovariateRule] = {}
-
-
-def register_covariate(name: str, rule: CovariateRule) -> None:
-    """Give covariate `name` its rules (checked in every Cohort; drawn by from_growth_charts and
-    read by from_frame under its own name)."""
-    _RULES[name] = rule
 
 
 @dataclass(frozen=True, eq=False)
@@ -259,6 +226,15 @@ class Cohort:
         height_weight_corr : float
             Correlation of the height and weight z-scores (within a GMFCS
             level), -1 to 1.
+
+        Examples
+        --------
+        >>> import pkmodel as pk
+        >>> cohort = pk.Cohort.from_growth_charts(1000, age_years=(2, 17), seed=1)
+        >>> len(cohort), bool(cohort.age_years.min() >= 2 and cohort.age_years.max() <= 17)
+        (1000, True)
+        >>> round(float(cohort.weight_kg.mean()), 1)
+        34.9
         """
         where = "Cohort.from_growth_charts"
         if not (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1):
@@ -387,41 +363,6 @@ def _z_shift(where: str, name: str, value) -> None:
                          f"z-score from -{MAX_WEIGHT_Z_SHIFT:g} to +{MAX_WEIGHT_Z_SHIFT:g} (a difference "
                          "in z, not a weight; the WHO flags weight-for-age z-scores below -6 or "
                          "above +5 as implausible)")
-
-
-def _find_column(where: str, frame: pd.DataFrame, columns: dict, field: str, spellings: dict):
-    """(spelling, column name) of `field` in `frame`, or None if the table has none."""
-    mapped = [spelling for spelling in spellings if spelling in columns]
-    if len(mapped) > 1:
-        raise ValueError(f"{where}: columns names both {mapped[0]!r} and {mapped[1]!r}; expected "
-                         f"one spelling of {field}")
-    if mapped:
-        name = columns[mapped[0]]
-        if name not in frame.columns:
-            raise ValueError(f"{where}: columns maps {mapped[0]!r} to {name!r}, which the table does "
-                             f"not have; its columns are {list(frame.columns)}")
-        return mapped[0], name
-    present = [spelling for spelling in spellings if spelling in frame.columns]
-    if len(present) > 1:
-        raise ValueError(f"{where}: the table has both {present[0]!r} and {present[1]!r}; expected "
-                         "one (or choose with columns=)")
-    if present:
-        return present[0], present[0]
-    if field not in _REQUIRED:
-        return None
-    stem = field.split("_")[0] + "_"
-    units = ", ".join(spelling.removeprefix(stem) for spelling in spellings)
-    found = [c for c in frame.columns if isinstance(c, str) and c.startswith(stem)]
-    hint = f" (found {found[0]!r}: pkmodel converts {stem}{{{units}}} only)" if found else ""
-    raise ValueError(f"{where}: the table has no {field} column{hint}; its columns are "
-                     f"{list(frame.columns)}; name yours with columns={{{field!r}: ...}}")
-
-
-def _numbers(where: str, name: str, column: pd.Series) -> np.ndarray:
-    numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
-    refuse_first(np.isnan(numbers) & column.notna().to_numpy(), f"{where}: column {name!r}",
-                 column.to_numpy(), "a number")
-    return numbers
 
 
 def cohort_rows(cohort: Cohort, a: int, b: int) -> Cohort:

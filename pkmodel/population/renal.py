@@ -13,7 +13,8 @@ import, so every Cohort checks the values given.
 import numpy as np
 
 from .._checks import numbers, readonly, refuse_first
-from .cohort import Cohort, CovariateRule, register_covariate
+from .cohort import Cohort
+from .covariates import CovariateRule, register_covariate
 
 EGFR = "egfr_ml_min_1_73m2"
 SCHWARTZ_K = 0.413  # mL/min/1.73 m^2 per (cm / (mg/dL)), bedside Schwartz 2009

@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -22,6 +23,16 @@ from .result import ExposureResult, Result
 _DOSE_CHECK_CHILDREN = 4 * _variability.BLOCK
 
 
+# what keep= asks for decides the type returned: typed here so that callers need not ask
+@overload
+def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times, *,
+             keep: Literal["concentrations"] = ..., **options: Any) -> Result: ...
+@overload
+def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times, *,
+             keep: Literal["exposure"], **options: Any) -> ExposureResult: ...
+@overload
+def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times, *,
+             keep: str, **options: Any) -> Result | ExposureResult: ...
 def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times, *,
              engine: str = "auto", variability: bool = True, seed: int | None = None,
              occasions=None, replicates: int | None = None, weight_update_h: float | None = None,
@@ -80,6 +91,18 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
         For engine="ode": rtol (>= 100 eps), atol (mg, >= 100 eps x the
         largest dose; default 1e-12, raised to that floor for larger doses),
         method (a solve_ivp method).
+
+    Examples
+    --------
+    >>> import numpy as np, pkmodel as pk
+    >>> model = pk.load_model("baclofen_cp_card")
+    >>> cohort = pk.Cohort(weight_kg=[10, 20, 30], age_years=[3, 7, 11])
+    >>> regimen = pk.Regimen.parse("2 mg/kg/day TID for 14 days")
+    >>> res = pk.simulate(model, cohort, regimen, times=np.arange(0, 336.5, 0.5), variability=False)
+    >>> res.concentrations.shape, res.engine
+    ((3, 673), 'analytic')
+    >>> res.concentrations[:, -1].round(4)  # mg/L: per kg the same for every weight
+    array([0.1647, 0.1647, 0.1647])
     """
     _expect(model, Model, "model", "a Model (pk.load_model)")
     _expect(cohort, Cohort, "cohort", "a Cohort")
@@ -187,6 +210,6 @@ def _replicates(replicates, model: Model, variability: bool) -> int:
     return int(replicates)
 
 
-def _expect(value, kind: type, name: str, what: str) -> None:
+def _expect(value, kind: type | tuple[type, ...], name: str, what: str) -> None:
     if not isinstance(value, kind):
         raise TypeError(f"{name} is a {type(value).__name__}; expected {what}")
