@@ -32,15 +32,16 @@ def uses_time(system) -> bool:
 
 def per_subject(inputs: Inputs | SubjectInputs) -> SubjectInputs:
     """Inputs at shared times as each child's own records (those with an amount), in order."""
-    if not inputs.shared:
+    if isinstance(inputs, SubjectInputs):
         return inputs
     n = inputs.amounts_mg.shape[0]
+    since = inputs.since_h if inputs.since_h is not None else np.zeros(inputs.times_h.size)
     subject, column = np.nonzero(inputs.amounts_mg)      # row-major: each child's in time order
     offsets = np.r_[0, np.cumsum(np.bincount(subject, minlength=n))]
     return SubjectInputs(offsets=offsets, times_h=inputs.times_h[column],
                          amounts_mg=inputs.amounts_mg[subject, column],
                          compartment=inputs.compartment[column], ss=inputs.ss[column],
-                         ii_h=inputs.ii_h[column], since_h=inputs.since_h[column],
+                         ii_h=inputs.ii_h[column], since_h=since[column],
                          infusion_into=inputs.infusion_into)
 
 

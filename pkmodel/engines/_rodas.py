@@ -143,6 +143,7 @@ def step(rhs, t, y, h, jac, f0, subjects, dfdt=None):
     inv_h = 1.0 / h
     stages = np.empty((8, m, k))
     term = np.empty((m, k))
+    u = np.empty((m, k))  # each stage's argument, y + sum_j A_ij k_j
     for i in range(8):
         g = stages[i]
         if i == 0:
@@ -151,7 +152,7 @@ def step(rhs, t, y, h, jac, f0, subjects, dfdt=None):
             if i >= 6:  # stages 7 and 8 continue from the previous argument
                 u += stages[i - 1]
             else:
-                u = _combine(_A[i, :i], stages, np.empty((m, k)), term)
+                _combine(_A[i, :i], stages, u, term)
                 u += y
             f = np.transpose(rhs(t + C_NODES[i] * h, u.T, subjects))
             _combine(_C[i, :i], stages, g, term)
