@@ -67,8 +67,9 @@ def test_single_dose_matches_the_bateman_equation(card, engine):
     res = pk.simulate(card, typical_cohort(15), pk.Regimen.fixed(mg=5, every_h=24, n_doses=1),
                       times, engine=engine, variability=False)
     expected = bateman(times, 5.0, CL_PER_KG * 15, V_PER_KG * 15, KA)[None, :]
-    # analytic: rounding only; ode: its default tolerance (rtol 1e-10 on the amounts)
-    rtol = 1e-12 if engine == "analytic" else 1e-8
+    # analytic: rounding only; ode: its default tolerance (rtol 1e-8 on each child's amounts;
+    # outputs between steps from the order-4 dense output, measured 2.6e-8)
+    rtol = 1e-12 if engine == "analytic" else 1e-7
     assert relative_error_where_visible(res.concentrations, expected) < rtol
 
 

@@ -585,8 +585,8 @@ ROWS = [
         r"engine option atol is nan; expected a finite number > 0 mg"),
     Row("ode-method", OPTIONS, "a method solve_ivp does not have",
         lambda t: run(engine="ode", method="RK99"), ValueError,
-        r"engine option method is 'RK99'; expected one of \['RK23', 'RK45', 'DOP853', 'Radau', "
-        r"'BDF', 'LSODA'\]"),
+        r"engine option method is 'RK99'; expected one of \['rodas5p', 'RK23', 'RK45', 'DOP853', "
+        r"'Radau', 'BDF', 'LSODA'\]"),
     Row("seed-negative", OPTIONS, "a negative seed",
         lambda t: run(seed=-1), ValueError, r"seed is -1; expected a whole number >= 0 or None"),
     Row("seed-fraction", OPTIONS, "a seed that is not a whole number",
@@ -1036,12 +1036,13 @@ ROWS = [
         lambda t: run(regimen=events(SS=[1, 0], II=[8.0, 0.0], RATE=[0.0, 5.0], CMT=[1, 2])),
         NotImplementedError, r"steady-state doses \(SS\) in a simulation with zero-order inputs \(RATE\) "
         r"are not supported"),
-    Row("ode-union-limit", OPTIONS, "engine='ode' on 12,000 children each dosed at its own time",
+    Row("ode-union-limit", OPTIONS, "engine='ode', method='DOP853' on 12,000 children each dosed "
+        "at its own time (the default method keeps each child's own)",
         lambda t: run(cohort=pk.Cohort(weight_kg=np.full(12_000, 20.0), age_years=np.full(12_000, 8.0)),
                       regimen=pk.read_events(pd.DataFrame({
                           "ID": np.arange(1, 12_001), "TIME": np.arange(12_000) / 1000, "AMT": 5.0,
-                          "EVID": 1, "CMT": 1})), engine="ode", variability=False), ValueError,
-        r"engine 'ode': children at their own dose times are stepped on the union of everyone's times, "
+                          "EVID": 1, "CMT": 1})), engine="ode", method="DOP853", variability=False),
+        ValueError, r"engine 'ode': children at their own dose times are stepped on the union of everyone's times, "
         r"12,000 children x 12,000 times = 144,000,000 amounts; expected at most 134,217,728"),
     Row("doses-ss", OTHER, "SS 3 in Doses",
         lambda t: pk.Doses(time_h=np.zeros(1), amount_mg=np.ones((1, 1)), ss=[3], ii_h=[8.0]), ValueError,
@@ -1639,6 +1640,36 @@ ROWS = [
     Row("compare-keep-chunks", OPTIONS, "every curve kept and chunks asked for",
         lambda t: pk.compare(CARD, CHILD, {"TID": REG}, TIMES, keep="both", chunk_size=10),
         ValueError, r"compare: keep is 'both' with chunk_size 10; expected chunk_size=None"),
+    # --- ode engine and its integrator (issues 14 part 4, 20 part 2) ---
+    Row("integrator-y0-shape", OPTIONS, "one subject's states as a flat vector",
+        lambda t: integrate_one(y0=np.ones(1)), ValueError,
+        r"integrate: y0 has shape \(1,\); expected \(n_subjects, n_states\)"),
+    Row("integrator-offsets-end", OPTIONS, "event offsets that stop short of the events",
+        lambda t: integrate_one(event_offsets=np.array([0, 1])), ValueError,
+        r"integrate: event_offsets must rise from 0 to 2 \(the number of event times\)"),
+    Row("integrator-offsets-float", OPTIONS, "output offsets as floats",
+        lambda t: integrate_one(output_offsets=np.array([0.0, 2.0])), ValueError,
+        r"integrate: output_offsets has shape \(2,\) and dtype float64; expected integers, "
+        r"shape \(2,\)"),
+    Row("integrator-unsorted", OPTIONS, "a subject's event times out of order",
+        lambda t: integrate_one(event_times=np.array([5.0, 1.0])), ValueError,
+        r"integrate: subject 0's event times are not sorted \(5\.0 then 1\.0\)"),
+    Row("integrator-nan-time", OPTIONS, "an output time NaN",
+        lambda t: integrate_one(output_times=np.array([2.0, math.nan])), ValueError,
+        r"integrate: output_times has a value that is not finite"),
+    Row("integrator-before-start", OPTIONS, "an event before the subject's start",
+        lambda t: integrate_one(t0=2.0), ValueError,
+        r"integrate: subject 0's event time 1\.0 is before its start t0 = 2\.0"),
+    Row("integrator-flags", OPTIONS, "record-order flags for one of two outputs",
+        lambda t: integrate_one(output_after=np.array([True])), ValueError,
+        r"integrate: output_after has shape \(1,\); expected \(2,\), one flag per output time"),
+    Row("integrator-atol-zero", OPTIONS, "an absolute tolerance of 0",
+        lambda t: integrate_one(atol=0.0), ValueError,
+        r"integrate: rtol is 1e-08 and the smallest atol 0\.0; expected both > 0"),
+    Row("integrator-step-fails", OPTIONS, "a right-hand side that turns NaN after 3 h",
+        lambda t: integrate_one(rhs=lambda t_, y, s: np.where(t_[:, None] > 3.0, np.nan, -y)),
+        RuntimeError, r"integrate: subject 0's step fell to .* h at t = [0-9.]+ h \(below the "
+        r"spacing of floating-point numbers there\)"),
 ]
 
 
@@ -1729,6 +1760,18 @@ def test_the_audit_covers_every_area_and_ids_are_unique():
     assert len({row.id for row in ROWS}) == len(ROWS) >= 40
     assert {row.area for row in ROWS} == {MODEL, COHORT, REGIMEN, EVENTS, TIMES_, OPTIONS, FILES,
                                           OTHER, ESTIMATION}
+
+
+# --- issues 14 and 20: inputs of the ode engine's rows --------------------------------------
+
+def integrate_one(**changes):
+    """One subject, one state decaying at 1 /h, events at 1 and 5 h, outputs at 2 and 6 h."""
+    from pkmodel.engines._integrator import integrate
+    args = dict(rhs=lambda t, y, s: -y, jac=lambda t, y, s: -np.ones((s.size, 1, 1)),
+                y0=np.ones((1, 1)), event_offsets=np.array([0, 2]), event_times=np.array([1.0, 5.0]),
+                on_event=lambda t, y, s, e: y + 1, output_offsets=np.array([0, 2]),
+                output_times=np.array([2.0, 6.0]), autonomous=True)
+    return integrate(**{**args, **changes})
 
 
 # --- the document -------------------------------------------------------------------------

@@ -64,8 +64,13 @@ def test_michaelis_menten_iv_bolus_matches_the_lambert_w_closed_form_per_child(t
     c0 = 100.0 / v
     # dC/dt = -(Vmax/V) C / (Km + C): C(t) = Km W((C0/Km) exp((C0 - Vmax t / V) / Km))
     exact = km * special.lambertw(c0 / km * np.exp((c0 - vmax * times / v) / km)).real
-    rel = np.abs(res.concentrations - exact) / exact
-    assert rel.max() <= 1e-6, rel.max()
+    # 1e-6 relative where visible (above 1e-3 of the child's peak); below it each child's atol
+    # (1e-10 of its dose, mg) rules: within 1e-9 of the peak (a pointwise 1e-6 at 1e-13 mg/L,
+    # 36 h on for the fastest children, would need an atol of 1e-17 mg)
+    assert relative_error_where_visible(res.concentrations, exact) <= 1e-6
+    peak = exact.max(axis=1, keepdims=True)
+    low = exact <= 1e-3 * peak
+    assert np.max(np.where(low, np.abs(res.concentrations - exact) / peak, 0.0)) <= 1e-9
     assert np.ptp(p["KM"]) > 1 and np.ptp(p["VMAX"] / cohort.weight_kg) > 0.1   # with variability
 
 

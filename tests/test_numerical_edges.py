@@ -71,15 +71,15 @@ def test_tiny_and_huge_doses_scale_exactly(children, name, mg, engine):
     times = np.arange(0.0, 48.25, 0.25)
     one = pk.simulate(model, children, pk.Regimen.fixed(mg=1.0, every_h=8, n_doses=4), times,
                       engine=engine, seed=1).concentrations
-    # the ode engine's atol is absolute (1e-12 mg): for 1e-9 mg it must shrink with the dose,
-    # else its relative error grows to ~5e-6 (he2014); the analytic engine needs nothing
-    options = {"atol": 1e-12 * mg} if engine == "ode" else {}
+    # the ode engine's default atol is each child's own, 1e-10 of its largest dose: it
+    # shrinks and grows with the dose by itself
     scaled = pk.simulate(model, children, pk.Regimen.fixed(mg=mg, every_h=8, n_doses=4), times,
-                         engine=engine, seed=1, **options).concentrations
+                         engine=engine, seed=1).concentrations
     # analytic: the state is linear in the dose, rounding only (measured 5e-16); ode: with
     # atol scaled as the dose its step control (error / (atol + rtol |x|)) is scale-free, so
-    # it takes the same steps and only rounding differs (3e-15)
-    rtol = 1e-14 if engine == "analytic" else 1e-12
+    # it takes the same steps but for rounding, which moves a step size now and then (each
+    # child's own controller) and so the outputs by up to 9e-11 (measured), well inside rtol 1e-8
+    rtol = 1e-14 if engine == "analytic" else 1e-9
     assert relative_error_where_visible(scaled / mg, one) < rtol
 
 

@@ -227,7 +227,8 @@ def test_steady_state_auc_over_an_interval_is_f_dose_over_cl(model, tau_per_time
 @given(linear_models(), dose_sets(max_doses=4), grids(max_times=12))
 def test_ode_engine_agrees_with_the_analytic_engine(model, doses, times):
     structure, params = model
-    units_mg = ode.OPTIONS["rtol"] * doses.amount_mg.sum(axis=1) + ode.OPTIONS["atol"]
+    # ode.simulate: the solve_ivp path (stacked K @ y), at its own defaults
+    units_mg = ode.SCIPY_OPTIONS["rtol"] * doses.amount_mg.sum(axis=1) + ode.SCIPY_OPTIONS["atol"]
     solver = ODE_UNITS * units_mg[:, None] / params[structure.volume][:, None]   # mg/L
     floor = np.maximum(VISIBLE * peak(model, doses, HORIZON_H), solver / ODE_RTOL)
     check("analytic vs ode", error(conc(model, doses, times, "ode"), conc(model, doses, times),

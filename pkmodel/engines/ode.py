@@ -1,19 +1,21 @@
-"""ODE engine: scipy.integrate.solve_ivp on the model's right-hand side.
+"""ODE engine: the model's compiled right-hand side, each child integrated on its own.
 
-The whole cohort is one state vector, shape (n_subjects * n_compartments,),
-subject-major (index i * m + c, i.e. an (n_subjects, m) array raveled), so
-one solver call advances every subject. Integration runs piecewise from event
-to event (doses, occasion starts); doses are added to the state between
-pieces. Subjects with doses at their own times (a per-subject absorption lag,
-jitter, an event table's own times) are integrated over the union of
-everyone's dose times: (n_subjects, all distinct times) amounts, which the
-analytic engine never builds.
+The default method, "rodas5p", is the batched per-subject Rosenbrock
+integrator (`_integrator`, `_rodas`): Rodas5P (order 5, L-stable) with the
+model's exact Jacobian, every child with its own step size and its own error
+norm (rtol x |amount| + atol scaled to the child's largest dose), its own
+events and outputs, vectorised over the children still integrating. Each
+child's doses stay its own records (`_cohort`: CSR, like SubjectDoses), so
+memory is linear in the doses given; children sharing a timeline are in the
+same batch. The system is `model.system` (a CompiledSystem) when the model
+has one, else the equations of its named structure (`System.from_structure`,
+compiled once per structure). Steady-state doses (SS = 1, 2) of a linear
+model are set exactly by the matrix exponential (`linalg`).
 
-scipy's default tolerances (rtol 1e-3) err by about 1e-3; the defaults here
-hold the ode engine to the analytic one within 1e-6 relative. solve_ivp's
-error norm is a root-mean-square over the whole stacked state, so the error
-of the worst subject grows with cohort size: with the defaults, measured
-1.3e-10 relative for 200 children and 4.4e-8 for 10,000 (W1).
+The solve_ivp methods (`method="DOP853"`, "Radau", "BDF", ...) stay as an
+independent cross-check for linear models: the whole cohort one stacked state
+(`K @ y`) on the union of everyone's dose times, with solve_ivp's error norm
+over the stacked state (the worst child's error grows with the cohort).
 """
 
 import math
@@ -26,13 +28,20 @@ from scipy.integrate import OdeSolver, solve_ivp
 from .._checks import is_number
 from ..dosing.doses import Doses, SubjectDoses
 from ..model.structures import Structure
+from ._cohort import integrate_cohort, per_subject
 from .solutions import MatrixExponential
 from .base import refuse_unknown, register_engine
 from .common import Epochs, as_epochs, dose_input, last_event_before, shared_timeline, union_of_times
 from .linalg import steady_state
 
-OPTIONS = {"rtol": 1e-10, "atol": 1e-12, "method": "DOP853"}
-METHODS = ("RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA")
+RODAS = "rodas5p"
+OPTIONS = {"rtol": 1e-8, "atol": None, "method": RODAS}
+METHODS = (RODAS, "RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA")
+# solve_ivp's defaults here: DOP853's stacked error norm needs a tighter rtol for 1e-6 per child
+SCIPY_OPTIONS = {"rtol": 1e-10, "atol": 1e-12}
+# rodas5p's default atol: each child's own, this times its largest dose (mg); measured: W1-W2,
+# W4c and Michaelis-Menten W6 within 6e-7 of the exact or rtol-1e-12 answer at rtol 1e-8
+ATOL_PER_DOSE = 1e-10
 RTOL_FLOOR = 100 * np.finfo(float).eps
 # atol (mg) at least this times the largest dose: an absolute error below it is below the
 # rounding of the amounts at the solver's own relative floor (rtol >= 100 eps), and solve_ivp
@@ -45,10 +54,47 @@ MAX_UNION_AMOUNTS = 2 ** 27
 _SPARSE_JACOBIAN = {"Radau", "BDF"}  # LSODA gets the band instead
 
 
+def simulate_system(compiled, structure, params: Mapping[str, np.ndarray] | Epochs,
+                    doses: Doses | SubjectDoses, times_h: np.ndarray, rtol: float = OPTIONS["rtol"],
+                    atol: float | None = None, outputs: tuple[str, ...] = ("conc",)) -> dict:
+    """The compiled system's outputs per child by name, each (n_subjects, n_times) (rodas5p).
+
+    structure : the engines' view of it (a Structure, or a SystemStructure: F, lag, where
+    doses go); rtol; atol : mg for every child, or None: ATOL_PER_DOSE x each child's
+    largest dose.
+    """
+    epochs = as_epochs(params)
+    inputs = per_subject(dose_input(structure, epochs, doses))
+    if inputs.ss.any() and not compiled.is_linear:
+        raise ValueError(f"engine 'ode': steady-state doses (SS) of a nonlinear model "
+                         f"({compiled.nonlinear_reason}) need the stacked fixed-point path "
+                         "(OdeEngine.simulate)")
+    if atol is None:
+        atol = ATOL_PER_DOSE * largest_at_one_time(inputs, len(structure.compartments))
+    return integrate_cohort(compiled, epochs, inputs, np.asarray(times_h, dtype=float), outputs,
+                            rtol, atol)
+
+
+def largest_at_one_time(inputs, m: int) -> np.ndarray:
+    """Each child's largest amount given at one time (its doses at one time added), mg, shape
+    (n_subjects,); 1 where it has none. Infusion rates (compartment m) are not amounts."""
+    dose = inputs.compartment < m
+    subject, time, amount = inputs.subject[dose], inputs.times_h[dose], inputs.amounts_mg[dose]
+    largest = np.ones(inputs.n_subjects)
+    if amount.size:
+        start = np.r_[True, (subject[1:] != subject[:-1]) | (time[1:] != time[:-1])]
+        at_once = np.add.reduceat(amount, np.flatnonzero(start))
+        owner = subject[start]
+        largest[np.unique(owner)] = 0.0
+        np.maximum.at(largest, owner, at_once)
+        largest[largest == 0] = 1.0
+    return largest
+
+
 def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, doses: Doses | SubjectDoses,
-             times_h: np.ndarray, rtol: float = OPTIONS["rtol"], atol: float = OPTIONS["atol"],
-             method: str = OPTIONS["method"]) -> np.ndarray:
-    """Concentrations, shape (n_subjects, n_times), mg/L.
+             times_h: np.ndarray, rtol: float = SCIPY_OPTIONS["rtol"],
+             atol: float = SCIPY_OPTIONS["atol"], method: str = "DOP853") -> np.ndarray:
+    """Concentrations, shape (n_subjects, n_times), mg/L, by solve_ivp on the stacked K @ y.
 
     rtol, atol : solver tolerances (atol in mg); method : a solve_ivp method.
     """
@@ -119,15 +165,15 @@ def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, do
 
 
 class OdeEngine:
-    """The ode engine under the Engine contract (`pkmodel.engines.base`): any model, solve_ivp."""
+    """The ode engine under the Engine contract (`pkmodel.engines.base`): any model."""
 
     name = "ode"
 
     def options(self, **given: Any) -> dict[str, Any]:
-        """rtol (>= 100 eps), atol (mg, > 0) and method (a solve_ivp method or an OdeSolver),
-        checked as solve_ivp can use them: it raises a smaller rtol to its floor without a
+        """rtol (>= 100 eps), atol (mg, > 0) and method ("rodas5p", a solve_ivp method or an
+        OdeSolver), checked here: solve_ivp raises a smaller rtol to its floor without a
         word, and never finishes a step with a NaN atol. An atol not given stays out: it
-        follows the doses (`for_doses`)."""
+        follows the doses (`for_doses`; rodas5p: each child's own)."""
         refuse_unknown(self.name, given, OPTIONS)
         for name, ok, expected in (("rtol", lambda v: v >= RTOL_FLOOR,
                                     f">= {RTOL_FLOOR:.3g} (solve_ivp's smallest)"),
@@ -137,16 +183,19 @@ class OdeEngine:
                 raise ValueError(f"engine option {name} is {value!r}; expected a finite number "
                                  f"{expected}")
         method = given.get("method", OPTIONS["method"])
-        if not (method in METHODS or (isinstance(method, type) and issubclass(method, OdeSolver))):
+        if not (_is_name(method) or (isinstance(method, type) and issubclass(method, OdeSolver))):
             raise ValueError(f"engine option method is {method!r}; expected one of "
-                             f"{list(METHODS)} (scipy.integrate.solve_ivp) or an OdeSolver")
+                             f"{list(METHODS)} (scipy.integrate.solve_ivp's but the first) or an "
+                             "OdeSolver")
         return dict(given)
 
     def for_doses(self, options: Mapping[str, Any], largest_dose_mg: np.ndarray) -> dict[str, Any]:
         """The options with atol at or above its floor for these doses (mg, shape (n_subjects,))."""
         floor = ATOL_FLOOR_PER_MG * float(largest_dose_mg.max(initial=0.0))
         if "atol" not in options:
-            return {**options, "atol": max(OPTIONS["atol"], floor)}
+            if options.get("method", RODAS) == RODAS:
+                return dict(options)   # each child's own, from its doses (simulate_system)
+            return {**options, "atol": max(SCIPY_OPTIONS["atol"], floor)}
         if options["atol"] < floor:
             raise ValueError(f"engine option atol is {options['atol']!r} mg; expected >= {floor:.3g} "
                              f"mg, 100 eps x the largest dose ({float(largest_dose_mg.max()):g} mg): "
@@ -161,12 +210,36 @@ class OdeEngine:
         return model.compartment_model.dosing_reason
 
     def simulate(self, model, params, doses, times_h: np.ndarray, **options: Any):
-        """Concentrations, shape (n_subjects, n_times), mg/L (`simulate` below); a model of
-        the language: every output by name (`simulate_system`)."""
-        if model.structure is None:
-            out = simulate_system(model, params, doses, times_h, **options)
-            return out["conc"] if len(out) == 1 else out
-        return simulate(model.structure, params, doses, times_h, **options)
+        """Concentrations, shape (n_subjects, n_times), mg/L; a model of the language with
+        outputs beside conc: every output by name (a dict).
+
+        rodas5p (default): `simulate_system`, each child on its own, except the steady-state
+        doses of a nonlinear model, which only the stacked fixed-point path finds
+        (`simulate_stacked_system`, DOP853). Another method: solve_ivp on the stacked cohort.
+        """
+        method = options.pop("method", RODAS)
+        language = model.structure is None
+        if method == RODAS and not (language and not model.is_linear and _has_steady_state(doses)):
+            out = simulate_system(model.system, model.compartment_model, params, doses, times_h,
+                                  outputs=model.outputs, **options)
+        elif language:
+            scipy_method = "DOP853" if method == RODAS else method
+            given = {k: v for k, v in options.items() if v is not None}
+            out = simulate_stacked_system(model, params, doses, times_h, method=scipy_method,
+                                          **{**SCIPY_OPTIONS, **given})
+        else:
+            return simulate(model.structure, params, doses, times_h, method=method,
+                            **{**SCIPY_OPTIONS, **options})
+        return out["conc"] if len(out) == 1 else out
+
+
+def _has_steady_state(doses) -> bool:
+    ss = getattr(doses, "ss", None)
+    return ss is not None and bool(np.any(np.asarray(ss) > 0))
+
+
+def _is_name(method) -> bool:
+    return isinstance(method, str) and method in METHODS
 
 
 def stacked_rate_matrix(rates: np.ndarray) -> sparse.csr_array:
@@ -187,8 +260,9 @@ register_engine(OdeEngine())
 
 
 # --- the model's compiled equations (model.system), for models without a named structure ---
-# One function, kept apart: it integrates BoundSystem.rhs on the stacked cohort, so any model
-# of the language (nonlinear ones too) runs; the batched integrator of issue 20 replaces it.
+# The stacked path: BoundSystem.rhs on the whole cohort as one state, by a solve_ivp method.
+# It serves method="DOP853" etc. for models of the language, and the one case rodas5p does not
+# take: the steady-state doses of a nonlinear model, found as the interval's fixed point.
 
 # Steady state of a nonlinear model: the dosing interval iterated to its fixed point until
 # each child's estimated distance from it, |change| rho / (1 - rho) with rho the contraction
@@ -202,8 +276,9 @@ class SteadyStateWarning(UserWarning):
     """A nonlinear model's steady state did not converge within SS_MAX_INTERVALS intervals."""
 
 
-def simulate_system(model, params, doses, times_h: np.ndarray, rtol: float = OPTIONS["rtol"],
-                    atol: float = OPTIONS["atol"], method: str = OPTIONS["method"]) -> dict:
+def simulate_stacked_system(model, params, doses, times_h: np.ndarray,
+                            rtol: float = SCIPY_OPTIONS["rtol"], atol: float = SCIPY_OPTIONS["atol"],
+                            method: str = "DOP853") -> dict:
     """Every output of `model` (conc, mg/L, and the rest), each shape (n_subjects, n_times).
 
     The state is (n_subjects, m) amounts raveled; the right-hand side and, for Radau and BDF,

@@ -230,11 +230,27 @@ class BoundSystem:
         self._c, n = _columns("covariates", covariates, s.covariates, compiled._uses, n)
         self.n = n  # None when the system uses no parameter or covariate: any number
         self.m = len(s.compartments)
+        self._parent, self._index = None, None
+
+    def subset(self, index: np.ndarray) -> "BoundSystem":
+        """The system for the subjects at positions `index`, shape (k,), without binding again:
+        its static parts are this one's, taken at `index` (the same numbers)."""
+        out = object.__new__(BoundSystem)
+        out.compiled, out.m, out._h = self.compiled, self.m, {}
+        out._p = tuple(None if v is None else v[index] for v in self._p)
+        out._c = tuple(None if v is None else v[index] for v in self._c)
+        out.n = None if self.n is None else int(np.size(index))
+        out._parent, out._index = self, index
+        return out
 
     def _static(self, program: "_Program"):
         h = self._h.get(id(program))
         if h is None:
-            h = self._h[id(program)] = program.setup(self._p, self._c)
+            if self._parent is not None:
+                h = tuple(v[self._index] if np.ndim(v) else v for v in self._parent._static(program))
+            else:
+                h = program.setup(self._p, self._c)
+            self._h[id(program)] = h
         return h
 
     def _run(self, program: "_Program", t, amounts, shape) -> np.ndarray:

@@ -1,0 +1,124 @@
+"""The ode engine's rows: W1, W2 and W4c at N = 10,000 against the exp floor (issues 14, 20).
+
+    python -m bench ode [--n 10000] [--repeats 3] [--profile W1]
+
+The workloads are bench.workloads' (bench/README.md): W1 the card model, W2 the
+6-state He 2014 system, W4c W1 on issue 20's clock-time regimen with 10 % of
+doses missed and timing jitter (SD 0.5 h: each child its own dose times). Each row runs in a
+fresh process: one untimed run (peak RSS after it), then `repeats` timed runs,
+each right after an exp-floor timing in the same process; the ratio is median
+run / median floor. The error column is the largest relative difference from
+the analytic engine (exact) over concentrations above 1e-6 of each child's peak.
+The rows replace their own section of bench/results.md.
+"""
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import resource
+import statistics
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import pkmodel as pk
+
+from .workloads import W1_TIMES, exp_floor, simulate_once
+
+TARGETS = {"W1": (200, 14), "W2": (1000, 14), "W4c": (60, 20)}  # at most x floor, issue
+BEGIN, END = "<!-- bench/ode.py: begin -->", "<!-- bench/ode.py: end -->"
+
+
+def run(workload: str, n: int, engine: str = "ode") -> tuple[float, np.ndarray]:
+    """Seconds of one `pk.simulate` (bench.workloads.simulate_once) and the concentrations."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pk.ValidityWarning)
+        seconds, result = simulate_once(workload, n, engine)
+    return seconds, result.concentrations
+
+
+def measure(workload: str, n: int, repeats: int) -> dict:
+    """One row, in this process."""
+    _, c = run(workload, n)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+    exact = run(workload, n, "analytic")[1]
+    visible = exact > 1e-6 * exact.max(axis=1, keepdims=True)
+    error = float(np.max(np.abs(c[visible] / exact[visible] - 1)))
+    runs, floors = [], []
+    for _ in range(repeats):
+        floors.append(exp_floor(n, W1_TIMES.size))
+        runs.append(run(workload, n)[0])
+    seconds, floor_s = statistics.median(runs), statistics.median(floors)
+    return {"workload": workload, "n": n, "runs": repeats, "seconds": seconds, "floor_s": floor_s,
+            "ratio": seconds / floor_s, "peak_mb": peak_mb, "error": error}
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| workload | engine | N | runs | median s | floor s | ratio to floor | target | "
+             "peak RSS MB | max rel. error vs analytic |",
+             "|---|---|---:|---:|---:|---:|---:|---|---:|---:|"]
+    for r in rows:
+        limit, issue = TARGETS[r["workload"]]
+        verdict = "met" if r["ratio"] <= limit else "not met"
+        lines.append(f"| {r['workload']} | ode | {r['n']:,} | {r['runs']} | {r['seconds']:.3g} | "
+                     f"{r['floor_s']:.3g} | {r['ratio']:.0f} | <= {limit}x (issue {issue}): "
+                     f"**{verdict}** | {r['peak_mb']:,.0f} | {r['error']:.2g} |")
+    return "\n".join(lines)
+
+
+def cpu() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        return next(line.split(":", 1)[1].strip() for line in out.splitlines()
+                    if line.startswith("Model name"))
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        return "unknown CPU"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench ode")
+    parser.add_argument("workloads", nargs="*", default=list(TARGETS))
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="cProfile one run of each, no table")
+    parser.add_argument("--row", action="store_true", help=argparse.SUPPRESS)  # a child process
+    args = parser.parse_args(argv)
+    if args.profile:
+        for w in args.workloads:
+            run(w, min(args.n, 1000))
+            profile = cProfile.Profile()
+            profile.runcall(run, w, args.n)
+            print(f"--- {w}, N = {args.n:,}")
+            pstats.Stats(profile).sort_stats("tottime").print_stats(20)
+        return 0
+    if args.row:
+        print(json.dumps(measure(args.workloads[0], args.n, args.repeats)))
+        return 0
+    rows = []
+    for w in args.workloads:   # each row in a fresh process, one BLAS thread (as bench/__main__)
+        out = subprocess.run([sys.executable, "-m", "bench", "ode", w, "--row", "--n", str(args.n),
+                              "--repeats", str(args.repeats)], check=True, capture_output=True,
+                             text=True, cwd=Path(__file__).parents[1],
+                             env={**os.environ, "OPENBLAS_NUM_THREADS": "1",
+                                  "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(table(rows[-1:]).splitlines()[-1], flush=True)
+    load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
+    section = (f"{BEGIN}\n## The ode engine (bench/ode.py)\n\n"
+               f"`python -m bench ode {' '.join(argv if argv is not None else sys.argv[2:])}` on "
+               f"{cpu()}, load average {load} when it ended (2 cores shared). Median of the timed "
+               "runs, each after an exp-floor timing in the same process.\n\n{table(rows)}\n{END}")
+    path = Path(__file__).with_name("results.md")
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    if BEGIN in text:
+        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+    print("\n" + section)
+    return 0

@@ -1,0 +1,198 @@
+"""The ode engine's own path: a compiled system integrated child by child, in one batch.
+
+Each child's events are its own (doses after F and lag, infusion starts and
+stops, steady-state doses, occasion starts), stored flat (CSR) like
+SubjectDoses: memory is linear in the doses given, never children x all
+dose times. `_integrator.integrate` steps every child with its own step
+size and its own error norm; this module turns the events into its
+callbacks and reads each child's concentration at its output times.
+
+State kept beside the amounts, per child: the epoch (occasion) in effect,
+whose parameters the right-hand side uses, and the infusion rate (mg/h)
+flowing into the infusion compartment. Both change only at events, where
+the integrator lands exactly.
+"""
+
+import numpy as np
+
+from ._integrator import integrate
+from .common import Epochs, Inputs, SubjectInputs
+from .linalg import expm, steady_state
+
+DOSE, RATE, EPOCH, STEADY = 0, 1, 2, 3  # what an event does
+
+
+def uses_time(system) -> bool:
+    """Whether a System's right-hand side depends on t (directly or through derived names)."""
+    return any("t" in system.dynamic[name] for c in system.compartments
+               for name, _ in system.expressions[f"odes.{c}"].names)
+
+
+def per_subject(inputs: Inputs | SubjectInputs) -> SubjectInputs:
+    """Inputs at shared times as each child's own records (those with an amount), in order."""
+    if isinstance(inputs, SubjectInputs):
+        return inputs
+    n = inputs.amounts_mg.shape[0]
+    since = inputs.since_h if inputs.since_h is not None else np.zeros(inputs.times_h.size)
+    subject, column = np.nonzero(inputs.amounts_mg)      # row-major: each child's in time order
+    offsets = np.r_[0, np.cumsum(np.bincount(subject, minlength=n))]
+    return SubjectInputs(offsets=offsets, times_h=inputs.times_h[column],
+                         amounts_mg=inputs.amounts_mg[subject, column],
+                         compartment=inputs.compartment[column], ss=inputs.ss[column],
+                         ii_h=inputs.ii_h[column], since_h=since[column],
+                         infusion_into=inputs.infusion_into)
+
+
+def _events(epochs: Epochs, inputs: SubjectInputs, m: int) -> dict:
+    """Every child's events in CSR: "offsets" (n + 1,) and, each (n_events,), "time", "kind",
+    "value" (mg, or mg/h for a rate), "compartment", "ss", "ii", "since", "epoch" (the
+    occasion an EPOCH event starts). Occasion starts come after the inputs at their time."""
+    n, e = inputs.n_subjects, epochs.start_h.size - 1
+    fields = {"kind": np.where(inputs.ss > 0, STEADY, np.where(inputs.compartment == m, RATE, DOSE)),
+              "value": inputs.amounts_mg, "compartment": inputs.compartment, "ss": inputs.ss,
+              "ii": inputs.ii_h, "since": inputs.since_h,
+              "epoch": np.zeros(inputs.times_h.size, dtype=np.intp)}
+    added = {"kind": np.full(n * e, EPOCH), "epoch": np.tile(np.arange(1, e + 1), n)}
+    subject = np.concatenate([inputs.subject, np.repeat(np.arange(n), e)])
+    time = np.concatenate([inputs.times_h, np.tile(epochs.start_h[1:], n)])
+    rank = np.r_[np.zeros(inputs.times_h.size), np.ones(n * e)]
+    order = np.lexsort((rank, time, subject))   # stable: a child's inputs at one time keep their order
+    events = {k: np.concatenate([v, added.get(k, np.zeros(n * e, dtype=v.dtype))])[order]
+              for k, v in fields.items()}
+    events["time"] = time[order]
+    events["offsets"] = np.r_[0, np.cumsum(np.bincount(subject, minlength=n))]
+    return events
+
+
+def integrate_cohort(compiled, epochs: Epochs, inputs: SubjectInputs, times_h: np.ndarray,
+                     observe: tuple[str, ...], rtol: float, atol_mg: np.ndarray) -> dict[str, np.ndarray]:
+    """Each child's outputs named in `observe` at times_h, by name, each (n_subjects, n_times).
+
+    compiled : CompiledSystem, m compartments; epochs : each child's parameters per occasion,
+    with the covariates the equations read (one dict, as the engines pass them);
+    inputs : each child's inputs (common.dose_input); rtol; atol_mg : shape (n_subjects,), mg.
+    An output at an event time reports the state before the events at that time.
+    """
+    n, m = inputs.n_subjects, len(compiled.system.compartments)
+    ev = _events(epochs, inputs, m)
+    kind, value, compartment = ev["kind"], ev["value"], ev["compartment"]
+    state = _State(compiled, epochs, n)
+    into = inputs.infusion_into
+
+    def rhs(t, y, s):
+        bound = state.bound(s)
+        f = bound.rhs_by_compartment(t, y.T)
+        if into is not None:
+            f[into] += state.rate[s]
+        return f.T
+
+    def jac(t, y, s):
+        return np.moveaxis(state.jacobian(t, y, s), 2, 0)
+
+    def on_event(t, y, s, e):
+        y = y.copy()
+        k = kind[e]
+        dose = np.flatnonzero(k == DOSE)
+        if dose.size:
+            y[dose, compartment[e[dose]]] += value[e[dose]]
+        rate = np.flatnonzero(k == RATE)
+        if rate.size:
+            np.add.at(state.rate, s[rate], value[e[rate]])
+        new = np.flatnonzero(k == EPOCH)
+        if new.size:
+            state.move(s[new], ev["epoch"][e[new]])
+        steady = np.flatnonzero((k == STEADY) & (value[e] > 0))
+        if steady.size:
+            y[steady] = _steady(state, t[steady], y[steady], s[steady], e[steady], ev)
+        return y
+
+    def out(t, y, s):
+        read = state.bound(s).outputs(t, y)
+        return np.stack([np.broadcast_to(read[name], t.shape) for name in observe], axis=1)
+
+    t0 = np.minimum(0.0, np.minimum(times_h[0], _first(ev["time"], ev["offsets"])))
+    result = integrate(rhs, jac, np.zeros((n, m)), event_offsets=ev["offsets"], event_times=ev["time"],
+                       on_event=on_event, output_offsets=np.arange(n + 1) * times_h.size,
+                       output_times=np.tile(times_h, n), observe=out, t0=t0, rtol=rtol,
+                       atol=atol_mg, autonomous=not uses_time(compiled.system))
+    return {name: result.outputs[:, k].reshape(n, times_h.size) for k, name in enumerate(observe)}
+
+
+def _first(times, offsets):
+    """Each child's first event time (inf: none), shape (n,)."""
+    has = np.diff(offsets) > 0
+    first = np.full(offsets.size - 1, np.inf)
+    first[has] = times[offsets[:-1][has]]
+    return first
+
+
+def _steady(state, t, y, s, e, ev):
+    """States (k, m) after steady-state events e of children s: NONMEM SS=1 resets, SS=2 adds.
+
+    The steady state of a linear system, exactly: x = (I - Phi(ii))^-1 dose,
+    then Phi(since) x when the last lagged dose arrived `since` h before
+    (common._arrivals).
+    """
+    epoch = state.epochs.at(t)  # a dose at an occasion's start: the new occasion's (as F)
+    rates = np.empty((y.shape[1], y.shape[1], s.size))   # K, (m, m, k)
+    for ep in np.unique(epoch):
+        here = np.flatnonzero(epoch == ep)
+        params = {name: v[s[here]] for name, v in state.epochs.params[ep].items()}
+        rates[:, :, here] = np.transpose(
+            state.compiled.rate_matrix(params, params), (1, 2, 0))
+    x = steady_state(expm(rates * ev["ii"][e]), ev["value"][e], ev["compartment"][e])  # (m, k)
+    since = ev["since"][e]
+    later = since > 0
+    if later.any():
+        phi = expm(rates[:, :, later] * since[later])
+        x[:, later] = np.einsum("ijk,jk->ik", phi, x[:, later])
+    x = x.T
+    adds = ev["ss"][e] == 2
+    x[adds] += y[adds]
+    return x
+
+
+class _State:
+    """Per child: the epoch in effect (its parameters and covariates) and the infusion rate
+    (mg/h). The system is bound once for the whole cohort (again after an epoch change); the
+    children being stepped get its subset, kept while the same set is stepped."""
+
+    def __init__(self, compiled, epochs, n):
+        self.compiled, self.epochs = compiled, epochs
+        self.epoch = np.zeros(n, dtype=np.intp)
+        self.rate = np.zeros(n)
+        self.params = {k: np.array(v, dtype=float) for k, v in epochs.params[0].items()}
+        self.linear = compiled.is_linear
+        self._whole = None
+        self._cache = []  # [subjects array, bound subset, jacobian or None], the last two
+
+    def move(self, s, epoch):
+        """Children s enter these epochs (occasions): their parameters change."""
+        self.epoch[s] = epoch
+        for ep in np.unique(epoch):
+            here = s[epoch == ep]
+            for name, v in self.epochs.params[ep].items():
+                self.params[name][here] = v[here]
+        self._whole, self._cache = None, []
+
+    def _entry(self, s):
+        for entry in self._cache:
+            if entry[0] is s:
+                return entry
+        if self._whole is None:
+            self._whole = self.compiled.bind(self.params, self.params)  # each takes its names
+        entry = [s, self._whole.subset(s), None]
+        self._cache = [entry] + self._cache[:1]
+        return entry
+
+    def bound(self, s):
+        return self._entry(s)[1]
+
+    def jacobian(self, t, y, s):
+        """d rhs / d y, (m, m, k); computed once per set of children for a linear system."""
+        entry = self._entry(s)
+        if self.linear:
+            if entry[2] is None:
+                entry[2] = entry[1].jacobian_by_compartment(t, y.T)
+            return entry[2]
+        return entry[1].jacobian_by_compartment(t, y.T)

@@ -1,0 +1,185 @@
+"""One step of the Rosenbrock method Rodas5P for many small systems at once.
+
+Rodas5P (Steinebach G., Construction of Rosenbrock-Wanner method Rodas5P and
+numerical benchmarks within the Julia Differential Equations package, BIT
+Numer Math 2023;63:27): 8 stages, order 5 with an embedded order-4 solution
+(the error estimate is the last stage), L-stable and stiffly accurate, a
+dense output of order 4. The coefficients below are those of the paper in
+the transformed form of Hairer & Wanner (Solving ODEs II, 2nd ed., 1996,
+Sec. IV.7, eq. 7.25), as tabulated in OrdinaryDiffEq.jl; the stage structure
+(stages 7 and 8 add to the previous stage's argument) is the paper's.
+
+A step from (t, y) with step h solves, for i = 1..8,
+
+    (I / (h gamma) - J) k_i = f(t + c_i h, y + sum_j A_ij k_j)
+                              + sum_j C_ij k_j / h + h d_i df/dt
+
+with J = df/dy at (t, y), then y_new = y + sum_j A_9j k_j (A's last row: the
+stiffly accurate end), error estimate k_8.
+
+States are held subjects last, (m, k) for m states of k subjects, so that
+each state is one contiguous row; every operation is elementwise over
+subjects, so a subject's numbers do not depend on the others in the batch.
+"""
+
+import numpy as np
+
+GAMMA = 0.21193756319429014
+# A[i, j]: argument of stage i (0-based) from stage j; row 8 gives y_new
+_A = np.zeros((9, 8))
+_A[1, 0] = 3.0
+_A[2, :2] = [2.849394379747939, 0.45842242204463923]
+_A[3, :3] = [-6.954028509809101, 2.489845061869568, -10.358996098473584]
+_A[4, :4] = [2.8029986275628964, 0.5072464736228206, -0.3988312541770524, -0.04721187230404641]
+_A[5, :5] = [-7.502846399306121, 2.561846144803919, -11.627539656261098, -0.18268767659942256,
+             0.030198172008377946]
+_A[6] = _A[5] + np.eye(8)[5]
+_A[7] = _A[6] + np.eye(8)[6]
+_A[8] = _A[7] + np.eye(8)[7]
+_C = np.zeros((8, 8))
+_C[1, 0] = -14.155112264123755
+_C[2, :2] = [-17.97296035885952, -2.859693295451294]
+_C[3, :3] = [147.12150275711716, -1.41221402718213, 71.68940251302358]
+_C[4, :4] = [165.43517024871676, -0.4592823456491126, 42.90938336958603, -5.961986721573306]
+_C[5, :5] = [24.854864614690072, -3.0009227002832186, 47.4931110020768, 5.5814197821558125,
+             -0.6610691825249471]
+_C[6, :6] = [30.91273214028599, -3.1208243349937974, 77.79954646070892, 34.28646028294783,
+             -19.097331116725623, -28.087943162872662]
+_C[7, :7] = [37.80277123390563, -3.2571969029072276, 112.26918849496327, 66.9347231244047,
+             -40.06618937091002, -54.66780262877968, -9.48861652309627]
+C_NODES = np.array([0.0, 0.6358126895828704, 0.4095798393397535, 0.9769306725060716,
+                    0.4288403609558664, 1.0, 1.0, 1.0])
+_D = np.array([0.21193756319429014, -0.42387512638858027, -0.3384627126235924,
+               1.8046452872882734, 2.325825639765069, 0.0, 0.0, 0.0])
+# dense output y(t + theta h) = (1 - theta) y + theta (y_new + (1 - theta) (H1 + theta (H2 + theta H3))),
+# H_r = sum_j _H[r, j] k_j
+_H = np.array([
+    [25.948786856663858, -2.5579724845846235, 10.433815404888879, -2.3679251022685204,
+     0.524948541321073, 1.1241088310450404, 0.4272876194431874, -0.17202221070155493],
+    [-9.91568850695171, -0.9689944594115154, 3.0438037242978453, -24.495224566215796,
+     20.176138334709044, 15.98066361424651, -6.789040303419874, -6.710236069923372],
+    [11.419903575922262, 2.8879645146136994, 72.92137995996029, 80.12511834622643,
+     -52.072871366152654, -59.78993625266729, -0.15582684282751913, 4.883087185713722]])
+ERROR_ORDER = 4  # the embedded solution's order: its error is O(h**5)
+for _a in (_A, _C, C_NODES, _D, _H):
+    _a.flags.writeable = False
+
+
+def lu_factor(w):
+    """LU factors of w, shape (m, m, k) (k matrices, subjects last), partial pivoting, in place.
+
+    Returns (w, inverse diagonal (m, k), perm): perm, shape (m, k), the row
+    order, or None when no row moved (partial pivoting never moves a row of a
+    column diagonally dominant matrix, such as I/(h gamma) - J for a
+    compartmental J).
+    """
+    m, _, k = w.shape
+    inverse = np.empty((m, k))
+    perm = None
+    for p in range(m):
+        if p < m - 1:
+            below = np.argmax(np.abs(w[p:, p]), axis=0)
+            moved = np.flatnonzero(below)
+            if moved.size:
+                if perm is None:
+                    perm = np.broadcast_to(np.arange(m)[:, None], (m, k)).copy()
+                q = p + below[moved]
+                w[p, :, moved], w[q, :, moved] = w[q, :, moved], w[p, :, moved]
+                perm[p, moved], perm[q, moved] = perm[q, moved], perm[p, moved]
+        np.divide(1.0, w[p, p], out=inverse[p])
+        if p < m - 1:
+            w[p + 1:, p] *= inverse[p]
+            w[p + 1:, p + 1:] -= w[p + 1:, p, None] * w[p, None, p + 1:]
+    return w, inverse, perm
+
+
+def lu_solve(factors, x):
+    """Solve w z = x for z in place, x shape (m, k), from `lu_factor`'s factors; returns x."""
+    lu, inverse, perm = factors
+    m = x.shape[0]
+    if perm is not None:
+        x[:] = np.take_along_axis(x, perm, axis=0)
+    for p in range(m - 1):
+        x[p + 1:] -= lu[p + 1:, p] * x[p]
+    for p in range(m - 1, -1, -1):
+        x[p] *= inverse[p]
+        if p:
+            x[:p] -= lu[:p, p] * x[p]
+    return x
+
+
+def _combine(coefficients, stages, out, term):
+    """out = sum_j coefficients[j] * stages[j] over the nonzero coefficients, added in order
+    (not BLAS: each subject's rounding stays its own whatever the batch); term: scratch."""
+    first = True
+    for c, s in zip(coefficients, stages):
+        if not c:
+            continue
+        if first:
+            np.multiply(s, c, out=out)
+            first = False
+        else:
+            out += np.multiply(s, c, out=term)
+    return out
+
+
+def step(rhs, t, y, h, jac, f0, subjects, dfdt=None):
+    """One Rodas5P step for each subject with its own h.
+
+    States are subjects last here: y, f0 (rhs at (t, y)) and dfdt (d rhs/dt
+    at (t, y), None when autonomous) have shape (m, k); jac is (k, m, m), d rhs
+    / dy at (t, y), as the callback gives it. rhs(t (k,), y (k, m), subjects)
+    -> (k, m) is called with y a transposed view.
+
+    Returns y_new (m, k), the error estimate (m, k) and the 8 stages, shape
+    (8, m, k) (for `dense`).
+    """
+    m, k = y.shape
+    w = np.negative(np.transpose(jac, (1, 2, 0)), out=np.empty((m, m, k)))
+    shift = 1.0 / (GAMMA * h)
+    for i in range(m):
+        w[i, i] += shift
+    factors = lu_factor(w)
+    inv_h = 1.0 / h
+    stages = np.empty((8, m, k))
+    term = np.empty((m, k))
+    u = np.empty((m, k))  # each stage's argument, y + sum_j A_ij k_j
+    for i in range(8):
+        g = stages[i]
+        if i == 0:
+            g[:] = f0
+        else:
+            if i >= 6:  # stages 7 and 8 continue from the previous argument
+                u += stages[i - 1]
+            else:
+                _combine(_A[i, :i], stages, u, term)
+                u += y
+            f = np.transpose(rhs(t + C_NODES[i] * h, u.T, subjects))
+            _combine(_C[i, :i], stages, g, term)
+            g *= inv_h
+            g += f
+        if dfdt is not None and _D[i]:
+            g += np.multiply(dfdt, _D[i] * h, out=term)
+        lu_solve(factors, g)
+    return u + stages[7], stages[7], stages
+
+
+def dense(theta, y, y_new, stages):
+    """The dense output at theta = (t_out - t) / h in [0, 1], shape (r,).
+
+    y, y_new: (m, r), and stages (8, m, r): the step's values for each output.
+    y(t + theta h) = (1 - theta) y + theta y_new + sum_j w_j(theta) k_j with
+    w_j = theta (1 - theta) (H1j + theta (H2j + theta H3j)).
+    """
+    rest = 1.0 - theta
+    out = rest * y
+    out += theta * y_new
+    weights = _H[2][:, None] * theta       # (8, r)
+    weights += _H[1][:, None]
+    weights *= theta
+    weights += _H[0][:, None]
+    weights *= theta * rest
+    term = np.empty_like(out)
+    for j in range(8):  # in a fixed order: each output's rounding is its own, whatever the batch
+        out += np.multiply(weights[j], stages[j], out=term)
+    return out
