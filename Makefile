@@ -38,9 +38,11 @@ test: $(TEST_STAMP) chromium
 test-fast: $(TEST_STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
-# lint (ruff) and types (mypy), as configured in pyproject.toml; .ci/run runs it before the tests
+# lint and format (ruff) and types (mypy), as configured in pyproject.toml; .ci/run runs it
+# before the tests
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check pkmodel tests bench
+	$(VENV)/bin/ruff format --check pkmodel tests bench
 	$(VENV)/bin/mypy
 
 # the browser test of report.html drives Debian's chromium (playwright, a test extra): installed

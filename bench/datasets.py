@@ -19,7 +19,7 @@ import pandas as pd
 
 import pkmodel as pk
 
-OBS_H = np.linspace(1.0, 167.0, 49)     # 49 sampling times, none at a dose time (every 12 h)
+OBS_H = np.linspace(1.0, 167.0, 49)  # 49 sampling times, none at a dose time (every 12 h)
 
 
 def d1_inputs(n: int):
@@ -28,12 +28,32 @@ def d1_inputs(n: int):
     rng = np.random.default_rng(1)
     weight = rng.uniform(10, 60, n)
     cohort = pk.Cohort(weight_kg=weight, age_years=np.full(n, 8.0))
-    regimen = pk.Regimen.fixed(mg=1.0, every_h=12, n_doses=14)     # amounts per child below
+    regimen = pk.Regimen.fixed(mg=1.0, every_h=12, n_doses=14)  # amounts per child below
     ids = np.arange(1, n + 1)
-    dose = pd.DataFrame({"ID": ids, "TIME": 0.0, "AMT": 2.0 * weight, "EVID": 1, "CMT": 1,
-                         "II": 12.0, "ADDL": 13, "WT": weight})
-    obs = pd.DataFrame({"ID": np.repeat(ids, OBS_H.size), "TIME": np.tile(OBS_H, n), "AMT": 0.0,
-                        "EVID": 0, "CMT": 2, "II": 0.0, "ADDL": 0, "WT": np.repeat(weight, OBS_H.size)})
+    dose = pd.DataFrame(
+        {
+            "ID": ids,
+            "TIME": 0.0,
+            "AMT": 2.0 * weight,
+            "EVID": 1,
+            "CMT": 1,
+            "II": 12.0,
+            "ADDL": 13,
+            "WT": weight,
+        }
+    )
+    obs = pd.DataFrame(
+        {
+            "ID": np.repeat(ids, OBS_H.size),
+            "TIME": np.tile(OBS_H, n),
+            "AMT": 0.0,
+            "EVID": 0,
+            "CMT": 2,
+            "II": 0.0,
+            "ADDL": 0,
+            "WT": np.repeat(weight, OBS_H.size),
+        }
+    )
     data = pd.concat([dose, obs]).sort_values(["ID", "TIME"], kind="stable").reset_index(drop=True)
     events = pk.read_events(dose.drop(columns="WT"))
     return model, cohort, regimen, data, events
@@ -48,7 +68,7 @@ def d1_row(n: int = 10_000, repeats: int = 3) -> dict:
     def one_grid():
         return pk.simulate(model, cohort, events, OBS_H, variability=False)
 
-    got, grid = one_dataset(), one_grid()      # untimed: imports, caches
+    got, grid = one_dataset(), one_grid()  # untimed: imports, caches
     ipred = got.loc[got.EVID == 0, "IPRED"].to_numpy().reshape(n, OBS_H.size)
     diff = float(np.max(np.abs(ipred - grid.concentrations)))
     times = {"simulate_dataset_s": [], "simulate_s": []}
@@ -58,8 +78,14 @@ def d1_row(n: int = 10_000, repeats: int = 3) -> dict:
             fn()
             times[key].append(time.perf_counter() - t0)
     row = {k: statistics.median(v) for k, v in times.items()}
-    return {"workload": "D1", "n": n, "records": int(len(data)), **row,
-            "ratio": row["simulate_dataset_s"] / row["simulate_s"], "max_abs_diff_mg_L": diff}
+    return {
+        "workload": "D1",
+        "n": n,
+        "records": int(len(data)),
+        **row,
+        "ratio": row["simulate_dataset_s"] / row["simulate_s"],
+        "max_abs_diff_mg_L": diff,
+    }
 
 
 if __name__ == "__main__":

@@ -22,8 +22,14 @@ def e1_inputs(n: int):
     cohort = pk.Cohort(weight_kg=rng.uniform(10, 60, n), age_years=np.full(n, 8.0))
     regimen = pk.Regimen.weight_based(mg_per_kg_day=2.0, doses_per_day=3, days=14)
     dv = pk.simulate(model, cohort, regimen, E1_TIMES, seed=1).observations
-    obs = pd.DataFrame({"ID": np.repeat(cohort.ids, E1_TIMES.size), "TIME": np.tile(E1_TIMES, n),
-                        "DV": np.ravel(dv), "EVID": 0})
+    obs = pd.DataFrame(
+        {
+            "ID": np.repeat(cohort.ids, E1_TIMES.size),
+            "TIME": np.tile(E1_TIMES, n),
+            "DV": np.ravel(dv),
+            "EVID": 0,
+        }
+    )
     data = pd.concat([regimen.events(cohort), obs]).sort_values(["ID", "TIME"], kind="stable")
     data = data.merge(pd.DataFrame({"ID": cohort.ids, "WT": cohort.weight_kg, "AGE": 8.0}), on="ID")
     return model, cohort, regimen, data

@@ -101,6 +101,7 @@ def system(workload, p):
 
         def jac(t, y, s):
             return np.take(k, s, axis=0)
+
         return rhs, jac, m, lambda t, y, s: y[:, 4:5] / v[s, None]
     ka, v = p["ka"], p["V"]
     if workload == "W6":
@@ -138,6 +139,7 @@ def system(workload, p):
 
         def jac(t, y, s):
             return np.take(jac_all, s, axis=0)
+
     return rhs, jac, 2, lambda t, y, s: y[:, 1:2] / v[s, None]
 
 
@@ -150,11 +152,24 @@ def run(workload, n, rtol, dense, atol_per_dose=ATOL_PER_DOSE):
         y = y.copy()
         y[:, 0] += amount[e]
         return y
+
     out_off = np.arange(n + 1) * TIMES.size
     atol = atol_per_dose * MG_PER_KG_DOSE * p["WT"]
-    return integrate(rhs, jac, np.zeros((n, m)), event_offsets=ev_off, event_times=ev_t,
-                     on_event=on_event, output_offsets=out_off, output_times=np.tile(TIMES, n),
-                     observe=observe, rtol=rtol, atol=atol, autonomous=True, dense=dense)
+    return integrate(
+        rhs,
+        jac,
+        np.zeros((n, m)),
+        event_offsets=ev_off,
+        event_times=ev_t,
+        on_event=on_event,
+        output_offsets=out_off,
+        output_times=np.tile(TIMES, n),
+        observe=observe,
+        rtol=rtol,
+        atol=atol,
+        autonomous=True,
+        dense=dense,
+    )
 
 
 def reference(workload, n):
@@ -183,8 +198,9 @@ def reference(workload, n):
         tau = TIMES[None, :] - td[:, None]
         given = tau > 0
         tau = np.where(given, tau, 0.0)
-        c = (d * ka[s] / (ka[s] - ke[s]) / v[s])[:, None] * (np.exp(-ke[s, None] * tau)
-                                                              - np.exp(-ka[s, None] * tau))
+        c = (d * ka[s] / (ka[s] - ke[s]) / v[s])[:, None] * (
+            np.exp(-ke[s, None] * tau) - np.exp(-ka[s, None] * tau)
+        )
         np.add.at(out, s, np.where(given, c, 0.0))
     return out
 
@@ -233,11 +249,13 @@ def main(argv=None):
         rel, absolute = error(result.outputs[:, 0].reshape(n, TIMES.size), reference(w, n))
         t, f = np.median(times), np.median(floors)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"{w} N={n} rtol={rtol:g} {'dense' if dense else 'landing'}: {t:.3f} s, floor "
-              f"{f * 1e3:.2f} ms, ratio {t / f:.0f}x; steps mean {result.n_steps.mean():.0f} max "
-              f"{result.n_steps.max()}, rejected mean {result.n_rejected.mean():.2f}; max rel error "
-              f"{rel:.2e} (C > 1e-3 Cmax), abs/Cmax {absolute:.2e}; peak RSS {peak:.0f} MB",
-              flush=True)
+        print(
+            f"{w} N={n} rtol={rtol:g} {'dense' if dense else 'landing'}: {t:.3f} s, floor "
+            f"{f * 1e3:.2f} ms, ratio {t / f:.0f}x; steps mean {result.n_steps.mean():.0f} max "
+            f"{result.n_steps.max()}, rejected mean {result.n_rejected.mean():.2f}; max rel error "
+            f"{rel:.2e} (C > 1e-3 Cmax), abs/Cmax {absolute:.2e}; peak RSS {peak:.0f} MB",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

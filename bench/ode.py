@@ -54,28 +54,41 @@ def measure(workload: str, n: int, repeats: int) -> dict:
         floors.append(exp_floor(n, W1_TIMES.size))
         runs.append(run(workload, n)[0])
     seconds, floor_s = statistics.median(runs), statistics.median(floors)
-    return {"workload": workload, "n": n, "runs": repeats, "seconds": seconds, "floor_s": floor_s,
-            "ratio": seconds / floor_s, "peak_mb": peak_mb, "error": error}
+    return {
+        "workload": workload,
+        "n": n,
+        "runs": repeats,
+        "seconds": seconds,
+        "floor_s": floor_s,
+        "ratio": seconds / floor_s,
+        "peak_mb": peak_mb,
+        "error": error,
+    }
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| workload | engine | N | runs | median s | floor s | ratio to floor | target | "
-             "peak RSS MB | max rel. error vs analytic |",
-             "|---|---|---:|---:|---:|---:|---:|---|---:|---:|"]
+    lines = [
+        "| workload | engine | N | runs | median s | floor s | ratio to floor | target | "
+        "peak RSS MB | max rel. error vs analytic |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|",
+    ]
     for r in rows:
         limit, issue = TARGETS[r["workload"]]
         verdict = "met" if r["ratio"] <= limit else "not met"
-        lines.append(f"| {r['workload']} | ode | {r['n']:,} | {r['runs']} | {r['seconds']:.3g} | "
-                     f"{r['floor_s']:.3g} | {r['ratio']:.0f} | <= {limit}x (issue {issue}): "
-                     f"**{verdict}** | {r['peak_mb']:,.0f} | {r['error']:.2g} |")
+        lines.append(
+            f"| {r['workload']} | ode | {r['n']:,} | {r['runs']} | {r['seconds']:.3g} | "
+            f"{r['floor_s']:.3g} | {r['ratio']:.0f} | <= {limit}x (issue {issue}): "
+            f"**{verdict}** | {r['peak_mb']:,.0f} | {r['error']:.2g} |"
+        )
     return "\n".join(lines)
 
 
 def cpu() -> str:
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines()
-                    if line.startswith("Model name"))
+        return next(
+            line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")
+        )
     except (OSError, subprocess.CalledProcessError, StopIteration):
         return "unknown CPU"
 
@@ -100,23 +113,39 @@ def main(argv=None) -> int:
         print(json.dumps(measure(args.workloads[0], args.n, args.repeats)))
         return 0
     rows = []
-    for w in args.workloads:   # each row in a fresh process, one BLAS thread (as bench/__main__)
-        out = subprocess.run([sys.executable, "-m", "bench", "ode", w, "--row", "--n", str(args.n),
-                              "--repeats", str(args.repeats)], check=True, capture_output=True,
-                             text=True, cwd=Path(__file__).parents[1],
-                             env={**os.environ, "OPENBLAS_NUM_THREADS": "1",
-                                  "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    for w in args.workloads:  # each row in a fresh process, one BLAS thread (as bench/__main__)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench",
+                "ode",
+                w,
+                "--row",
+                "--n",
+                str(args.n),
+                "--repeats",
+                str(args.repeats),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parents[1],
+            env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+        )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(table(rows[-1:]).splitlines()[-1], flush=True)
     load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
-    section = (f"{BEGIN}\n## The ode engine (bench/ode.py)\n\n"
-               f"`python -m bench ode {' '.join(argv if argv is not None else sys.argv[2:])}` on "
-               f"{cpu()}, load average {load} when it ended (2 cores shared). Median of the timed "
-               "runs, each after an exp-floor timing in the same process.\n\n{table(rows)}\n{END}")
+    section = (
+        f"{BEGIN}\n## The ode engine (bench/ode.py)\n\n"
+        f"`python -m bench ode {' '.join(argv if argv is not None else sys.argv[2:])}` on "
+        f"{cpu()}, load average {load} when it ended (2 cores shared). Median of the timed "
+        "runs, each after an exp-floor timing in the same process.\n\n{table(rows)}\n{END}"
+    )
     path = Path(__file__).with_name("results.md")
     text = path.read_text() if path.exists() else "# Benchmark results\n"
     if BEGIN in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(text)

@@ -36,8 +36,18 @@ import time
 import traceback
 
 from .estimation import e1_floor, run_e1
-from .workloads import (EVENT_TABLES, exp_floor, max_error, normal_floor, read_events_s, run,
-                        run_c1, run_w7, simulate_once, w7_floor)
+from .workloads import (
+    EVENT_TABLES,
+    exp_floor,
+    max_error,
+    normal_floor,
+    read_events_s,
+    run,
+    run_c1,
+    run_w7,
+    simulate_once,
+    w7_floor,
+)
 
 LONG_RUN_S = 10.0
 WARM_N = {"analytic": 1000, "ode": 100}  # the warm-up run's N (imports, caches), at most the row's
@@ -67,12 +77,19 @@ def measure(spec: dict) -> dict:
         if mode == "dask":
             import dask
             from distributed import Client, LocalCluster
+
             if "malloc_trim" in spec:
-                dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_":
-                                 spec["malloc_trim"]})
+                dask.config.set(
+                    {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": spec["malloc_trim"]}
+                )
             start = time.perf_counter()
-            cluster = LocalCluster(n_workers=spec["workers"], processes=True, threads_per_worker=1,
-                                   host="127.0.0.1", dashboard_address=":0")
+            cluster = LocalCluster(
+                n_workers=spec["workers"],
+                processes=True,
+                threads_per_worker=1,
+                host="127.0.0.1",
+                dashboard_address=":0",
+            )
             options["client"] = Client(cluster)
             notes.append(f"cluster start {time.perf_counter() - start:.1f} s, not timed")
         once = functools.partial(run, spec["workload"], n, spec["engine"], **options)
@@ -103,16 +120,28 @@ def measure(spec: dict) -> dict:
         options["client"].close()
         cluster.close()
     seconds, floor_s = statistics.median(runs), statistics.median(floors)
-    return {**spec, "runs": repeats, "seconds": seconds, "subjects_per_s": n / seconds,
-            "peak_mb": peak, "floor_s": floor_s, "ratio": seconds / floor_s, **extra,
-            "notes": "; ".join(notes)}
+    return {
+        **spec,
+        "runs": repeats,
+        "seconds": seconds,
+        "subjects_per_s": n / seconds,
+        "peak_mb": peak,
+        "floor_s": floor_s,
+        "ratio": seconds / floor_s,
+        **extra,
+        "notes": "; ".join(notes),
+    }
 
 
 def failed(spec: dict, error: BaseException, started: float) -> dict:
     """The row's result when it could not run: the error, how long until it, the peak memory."""
     message = " ".join(f"{type(error).__name__}: {error}".split())
-    return {**spec, "error": message, "seconds_to_error": time.perf_counter() - started,
-            "peak_mb": _peak_mb()}
+    return {
+        **spec,
+        "error": message,
+        "seconds_to_error": time.perf_counter() - started,
+        "peak_mb": _peak_mb(),
+    }
 
 
 if __name__ == "__main__":

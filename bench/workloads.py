@@ -29,8 +29,10 @@ WORKLOADS = {
     "W4a-events": ("baclofen_cp_card", {"times_of_day": CLOCK_TIMES}),
     "W4b": ("baclofen_cp_card", {"times_of_day": CLOCK_TIMES, "missed_dose_probability": 0.1}),
     # issue 20's regimen: the clock times, 10 % missed and timing jitter
-    "W4c": ("baclofen_cp_card", {"times_of_day": CLOCK_TIMES, "missed_dose_probability": 0.1,
-                                 "timing_sd_h": 0.5}),
+    "W4c": (
+        "baclofen_cp_card",
+        {"times_of_day": CLOCK_TIMES, "missed_dose_probability": 0.1, "timing_sd_h": 0.5},
+    ),
     "W6": (W6_MODEL, {}),
 }
 EVENT_TABLES = {"W4a-events"}  # given as `regimen.events(cohort)`, read by `pk.read_events`
@@ -42,8 +44,10 @@ def not_runnable(workload: str) -> str | None:
         try:
             pk.load_model(W6_MODEL)
         except pk.ModelFileError as error:
-            return ("needs the model language (issue 14): pk.load_model refuses "
-                    f"bench/models/{W6_MODEL.name}: {str(error).split(': ', 1)[-1]}")
+            return (
+                "needs the model language (issue 14): pk.load_model refuses "
+                f"bench/models/{W6_MODEL.name}: {str(error).split(': ', 1)[-1]}"
+            )
     if workload == "W7" and not hasattr(pk, "simulate_dataset"):
         return "needs pk.simulate_dataset (NONMEM data sets, coming later): not in pkmodel yet"
     return None
@@ -84,8 +88,7 @@ def simulate_once(workload: str, n: int, engine: str, **options):
     start = time.perf_counter()
     if isinstance(doses, pd.DataFrame):
         doses = pk.read_events(doses)
-    result = pk.simulate(model, cohort, doses, times, engine=engine, variability=True, seed=1,
-                         **options)
+    result = pk.simulate(model, cohort, doses, times, engine=engine, variability=True, seed=1, **options)
     return time.perf_counter() - start, result
 
 
@@ -156,7 +159,7 @@ def normal_floor(n: int) -> float:
 
 
 # W7: a sparse NONMEM-style data set (not runnable yet: pk.simulate_dataset is coming later)
-W7_DOSES = 6        # per child, nominally every 8 h from 0 h, 2/3 mg/kg each (2 mg/kg/day TID)
+W7_DOSES = 6  # per child, nominally every 8 h from 0 h, 2/3 mg/kg each (2 mg/kg/day TID)
 W7_JITTER_SD_H = 0.5  # each dose after the first at its nominal time + N(0, 0.5^2) h
 W7_OBS_WINDOWS_H = ((0.5, 2.0), (4.0, 7.5))  # after the first and the last dose: 4 observations
 
@@ -172,18 +175,24 @@ def w7_inputs(n: int):
     rng = np.random.default_rng(1)
     cohort = pk.Cohort(weight_kg=rng.uniform(10, 60, n), age_years=np.full(n, 8.0))
     draw = np.random.default_rng(7)
-    dose_t = np.arange(W7_DOSES) * 8.0 + np.c_[np.zeros(n), draw.normal(0, W7_JITTER_SD_H,
-                                                                         (n, W7_DOSES - 1))]
+    dose_t = np.arange(W7_DOSES) * 8.0 + np.c_[np.zeros(n), draw.normal(0, W7_JITTER_SD_H, (n, W7_DOSES - 1))]
     dose_t = np.sort(np.maximum(dose_t, 0.0), axis=1)
-    obs_t = np.concatenate([dose_t[:, [0]] + draw.uniform(*w, (n, 1)) for w in W7_OBS_WINDOWS_H]
-                           + [dose_t[:, [-1]] + draw.uniform(*w, (n, 1)) for w in W7_OBS_WINDOWS_H],
-                           axis=1)
+    obs_t = np.concatenate(
+        [dose_t[:, [0]] + draw.uniform(*w, (n, 1)) for w in W7_OBS_WINDOWS_H]
+        + [dose_t[:, [-1]] + draw.uniform(*w, (n, 1)) for w in W7_OBS_WINDOWS_H],
+        axis=1,
+    )
     ids = np.asarray(cohort.ids)
-    doses = pd.DataFrame({"ID": np.repeat(ids, W7_DOSES), "TIME": dose_t.ravel(),
-                          "AMT": np.repeat(cohort.weight_kg * 2.0 / 3, W7_DOSES), "EVID": 1,
-                          "CMT": 1})
-    obs = pd.DataFrame({"ID": np.repeat(ids, 4), "TIME": obs_t.ravel(), "AMT": 0.0, "EVID": 0,
-                        "CMT": 2})
+    doses = pd.DataFrame(
+        {
+            "ID": np.repeat(ids, W7_DOSES),
+            "TIME": dose_t.ravel(),
+            "AMT": np.repeat(cohort.weight_kg * 2.0 / 3, W7_DOSES),
+            "EVID": 1,
+            "CMT": 1,
+        }
+    )
+    obs = pd.DataFrame({"ID": np.repeat(ids, 4), "TIME": obs_t.ravel(), "AMT": 0.0, "EVID": 0, "CMT": 2})
     data = pd.concat([doses, obs]).sort_values(["ID", "TIME"], kind="stable")
     data["DV"] = np.nan
     data = data.merge(pd.DataFrame({"ID": ids, "WT": cohort.weight_kg, "AGE": 8.0}), on="ID")

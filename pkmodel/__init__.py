@@ -16,12 +16,27 @@ from .dosing.formulations import Formulation, bundled_formulations
 from .dosing.regimen import Regimen
 from .drugs.baclofen import BACLOFEN_TARGET_MG_L
 from .engines.base import ENGINES, Engine, register_engine
-from .estimation import (IndividualFit, Protocol, ProtocolResult, Visit, estimate_individual,
-                         individual_dose, simulate_protocol)
+from .estimation import (
+    IndividualFit,
+    Protocol,
+    ProtocolResult,
+    Visit,
+    estimate_individual,
+    individual_dose,
+    simulate_protocol,
+)
 from .io.resultfile import ResultFileError, SavedResult, load_result
 from .model.files import bundled_models, load_model
-from .model.model import (Covariate, CovariateEffect, Model, ModelFileError,
-                          NegativeObservationWarning, Parameter, RandomEffect, ResidualError)
+from .model.model import (
+    Covariate,
+    CovariateEffect,
+    Model,
+    ModelFileError,
+    NegativeObservationWarning,
+    Parameter,
+    RandomEffect,
+    ResidualError,
+)
 from .model.structures import Structure
 from .model.validity import ValidityError, ValidityWarning, ValidRange
 from .population import growth
@@ -31,14 +46,58 @@ from .simulation.dataset import simulate_dataset
 from .simulation.simulate import simulate
 
 __all__ = [
-    "BACLOFEN_TARGET_MG_L", "Cohort", "Comparison", "Covariate", "CovariateEffect", "Doses", "ENGINES", "Engine", "EventTable",
-    "ExposureResult", "Formulation", "IndividualFit", "Model", "ModelFileError",
-    "NegativeObservationWarning", "Parameter", "Protocol", "ProtocolResult", "RandomEffect",
-    "Regimen", "ResidualError", "Result", "ResultFileError", "SavedResult", "Simulated",
-    "Structure", "SubjectDoses", "ValidRange", "ValidityError", "ValidityWarning", "Visit",
-    "__version__", "add_bands", "bundled_formulations", "bundled_models", "compare",
-    "estimate_individual", "exposure", "exposure_by_interval", "find_dose", "growth",
-    "individual_dose", "load_model", "load_result", "read_events", "register_engine",
-    "sensitivity", "simulate", "simulate_dataset", "simulate_protocol", "summarize", "target_attainment", "units",
+    "BACLOFEN_TARGET_MG_L",
+    "Cohort",
+    "Comparison",
+    "Covariate",
+    "CovariateEffect",
+    "Doses",
+    "ENGINES",
+    "Engine",
+    "EventTable",
+    "ExposureResult",
+    "Formulation",
+    "IndividualFit",
+    "Model",
+    "ModelFileError",
+    "NegativeObservationWarning",
+    "Parameter",
+    "Protocol",
+    "ProtocolResult",
+    "RandomEffect",
+    "Regimen",
+    "ResidualError",
+    "Result",
+    "ResultFileError",
+    "SavedResult",
+    "Simulated",
+    "Structure",
+    "SubjectDoses",
+    "ValidRange",
+    "ValidityError",
+    "ValidityWarning",
+    "Visit",
+    "__version__",
+    "add_bands",
+    "bundled_formulations",
+    "bundled_models",
+    "compare",
+    "estimate_individual",
+    "exposure",
+    "exposure_by_interval",
+    "find_dose",
+    "growth",
+    "individual_dose",
+    "load_model",
+    "load_result",
+    "read_events",
+    "register_engine",
+    "sensitivity",
+    "simulate",
+    "simulate_dataset",
+    "simulate_protocol",
+    "summarize",
+    "target_attainment",
+    "units",
     "write_events",
 ]

@@ -58,8 +58,10 @@ def whole(where: str, name: str, value, minimum: int) -> int:
 def refuse_masked(name: str, values) -> None:
     """A masked array is refused: numpy's conversions drop its mask and keep the hidden values."""
     if isinstance(values, np.ma.MaskedArray):
-        raise ValueError(f"{name} is a masked array; expected plain values (fill or drop the "
-                         "masked entries first: pkmodel does not guess them)")
+        raise ValueError(
+            f"{name} is a masked array; expected plain values (fill or drop the "
+            "masked entries first: pkmodel does not guess them)"
+        )
 
 
 def numbers(name: str, values, expected: str = "a number") -> np.ndarray:
@@ -77,15 +79,15 @@ def numbers(name: str, values, expected: str = "a number") -> np.ndarray:
     return raw.astype(float)
 
 
-_INT64 = (-2 ** 63, 2 ** 63 - 1)
-_EXACT_FLOAT = 2.0 ** 53
+_INT64 = (-(2**63), 2**63 - 1)
+_EXACT_FLOAT = 2.0**53
 # why an ID cannot be an int64 exactly, by code (0: it can)
 ID_PROBLEMS = {
     1: "a whole-number subject ID",
     2: "a whole-number subject ID, not True/False",
     3: "a subject ID from -2**63 to 2**63 - 1 (int64)",
     4: "a whole-number subject ID below 2**53 when given as a float (larger floats are not "
-       "exact: give large IDs as integers)",
+    "exact: give large IDs as integers)",
 }
 
 
@@ -96,7 +98,7 @@ def integer_ids(values) -> tuple[np.ndarray, np.ndarray]:
     per ID (0 none, else a key of ID_PROBLEMS), both shape (n,).
     """
     arr = np.array(values, ndmin=1)
-    if not isinstance(values, np.ndarray) and arr.dtype.kind in "iuf":   # [True, 2] is [1, 2]
+    if not isinstance(values, np.ndarray) and arr.dtype.kind in "iuf":  # [True, 2] is [1, 2]
         if any(isinstance(v, (bool, np.bool_)) for v in np.array(values, dtype=object, ndmin=1).ravel()):
             arr = np.array(values, dtype=object, ndmin=1)
     arr = arr.ravel()
@@ -112,15 +114,16 @@ def integer_ids(values) -> tuple[np.ndarray, np.ndarray]:
         problem[whole & (np.abs(arr) >= _EXACT_FLOAT)] = 4
     elif kind == "b":
         problem[:] = 2
-    elif kind == "O":   # one at a time: Python ints of any size, bools, text
+    elif kind == "O":  # one at a time: Python ints of any size, bools, text
         for i, v in enumerate(arr):
             if isinstance(v, (bool, np.bool_)):
                 problem[i] = 2
             elif isinstance(v, (int, np.integer)):
                 problem[i] = 0 if _INT64[0] <= v <= _INT64[1] else 3
             elif isinstance(v, (float, np.floating)):
-                problem[i] = (1 if not (math.isfinite(v) and v == round(v)) else
-                              4 if abs(v) >= _EXACT_FLOAT else 0)
+                problem[i] = (
+                    1 if not (math.isfinite(v) and v == round(v)) else 4 if abs(v) >= _EXACT_FLOAT else 0
+                )
             else:
                 problem[i] = 1
     else:

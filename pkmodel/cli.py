@@ -41,8 +41,10 @@ from .study import WINDOW_H, study_files, study_times
 from .analysis.summary import AGE_BANDS
 
 # --ages: within the growth charts, and within the report's age bands
-AGES_YEARS = (growth.CHART_AGE_YEARS[0],
-              min(growth.CHART_AGE_YEARS[1], max(high for _, high in AGE_BANDS.values())))
+AGES_YEARS = (
+    growth.CHART_AGE_YEARS[0],
+    min(growth.CHART_AGE_YEARS[1], max(high for _, high in AGE_BANDS.values())),
+)
 _PROGRESS_DELAY_S = 1.0  # runs shorter than this show no progress bar
 
 
@@ -76,68 +78,124 @@ def main(argv=None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pkmodel", description=(
-        "Population pharmacokinetic simulation: oral baclofen in children with cerebral palsy "
-        "first. A research tool, not clinical dosing advice."))
+    parser = _Parser(
+        prog="pkmodel",
+        description=(
+            "Population pharmacokinetic simulation: oral baclofen in children with cerebral palsy "
+            "first. A research tool, not clinical dosing advice."
+        ),
+    )
     parser.add_argument("--version", action="version", version=f"pkmodel {__version__}")
-    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND",
-                                     parser_class=_Parser)
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND", parser_class=_Parser)
     listing = commands.add_parser("models", help="list the bundled models")
     listing.set_defaults(command=_models, prog="pkmodel models")
     listing.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    one = commands.add_parser("simulate", help="one regimen on a growth-chart cohort", description=(
-        "Simulate one regimen on children drawn from the CDC 2000 growth charts; write "
-        "concentrations, parameters, exposures, a summary, figures and a report into --out."))
-    one.add_argument("--regimen", required=True, type=_regimen, metavar="TEXT",
-                     help='e.g. "2 mg/kg/day TID for 14 days, max 20 mg/dose" (grammar: README, '
-                          'pkmodel.dosing.text)')
+    one = commands.add_parser(
+        "simulate",
+        help="one regimen on a growth-chart cohort",
+        description=(
+            "Simulate one regimen on children drawn from the CDC 2000 growth charts; write "
+            "concentrations, parameters, exposures, a summary, figures and a report into --out."
+        ),
+    )
+    one.add_argument(
+        "--regimen",
+        required=True,
+        type=_regimen,
+        metavar="TEXT",
+        help='e.g. "2 mg/kg/day TID for 14 days, max 20 mg/dose" (grammar: README, pkmodel.dosing.text)',
+    )
     one.set_defaults(command=_simulate, prog="pkmodel simulate")
-    many = commands.add_parser("compare", help="regimens on the same children", description=(
-        "Compare regimens on the same children with the same random effects; write the tables, "
-        "figures and a Markdown report into --out."))
-    many.add_argument("--regimen", action="append", required=True, type=_labelled_regimen,
-                      metavar="[LABEL=]TEXT",
-                      help="a regimen, once per regimen (e.g. --regimen \"TID=2 mg/kg/day TID for "
-                           "14 days\"); the label defaults to the text")
+    many = commands.add_parser(
+        "compare",
+        help="regimens on the same children",
+        description=(
+            "Compare regimens on the same children with the same random effects; write the tables, "
+            "figures and a Markdown report into --out."
+        ),
+    )
+    many.add_argument(
+        "--regimen",
+        action="append",
+        required=True,
+        type=_labelled_regimen,
+        metavar="[LABEL=]TEXT",
+        help='a regimen, once per regimen (e.g. --regimen "TID=2 mg/kg/day TID for '
+        '14 days"); the label defaults to the text',
+    )
     many.set_defaults(command=_compare, prog="pkmodel compare")
     for sub in (one, many):
-        sub.add_argument("--model", default=DEFAULT_MODEL, type=_model,
-                         help=f"bundled model name or path to a .toml file (default {DEFAULT_MODEL})")
+        sub.add_argument(
+            "--model",
+            default=DEFAULT_MODEL,
+            type=_model,
+            help=f"bundled model name or path to a .toml file (default {DEFAULT_MODEL})",
+        )
         sub.add_argument("--n", type=_whole, default=1000, help="children (default 1000)")
-        sub.add_argument("--ages", type=_ages, default=(2.0, 17.0), metavar="FROM-TO",
-                         help=f"ages, years, drawn uniformly (default 2-17; within "
-                              f"{AGES_YEARS[0]:g}-{AGES_YEARS[1]:g})")
-        sub.add_argument("--gmfcs", type=_gmfcs, default="registry", metavar="MIX",
-                         help="GMFCS levels of the children: 'registry' (the mean mix of nine CP "
-                              "registries, Reid 2011; default), a level 1-5, or 'none' (the CDC "
-                              "charts without CP weight offsets)")
-        sub.add_argument("--seed", type=_seed, default=1, help="random seed, a whole number >= 0 "
-                                                                "(default 1)")
-        sub.add_argument("--dt", type=_step, default=0.5,
-                         help="output time step, h, dividing 24 h (default 0.5)")
-        sub.add_argument("--out", type=_folder, default="out",
-                         help="output folder, the run's own (default out/)")
-        sub.add_argument("--format", choices=("parquet", "csv"), default="parquet",
-                         help="file format of the concentrations (default parquet)")
-        sub.add_argument("--curves", type=_curves, default=study.CURVES_DEFAULT, metavar="N|all",
-                         help="curves written and drawn: those of the first N children (default "
-                              f"{study.CURVES_DEFAULT}; 'all': every child, as far as 1 GiB holds "
-                              "them); exposures are of every child")
-        sub.add_argument("--figure-format", type=_figure_formats, action="append",
-                         metavar="FMT[,FMT]", dest="figure_format",
-                         help="figure file formats, of " + ", ".join(FORMATS) + " (repeat or "
-                              "separate by commas; default " + ",".join(study.FIGURE_FORMATS) + ")")
-        sub.add_argument("--dpi", type=_dpi, default=study.FIGURE_DPI,
-                         help=f"resolution of PNG figures, dots per inch (default "
-                              f"{study.FIGURE_DPI}; SVG and PDF are vector)")
+        sub.add_argument(
+            "--ages",
+            type=_ages,
+            default=(2.0, 17.0),
+            metavar="FROM-TO",
+            help=f"ages, years, drawn uniformly (default 2-17; within {AGES_YEARS[0]:g}-{AGES_YEARS[1]:g})",
+        )
+        sub.add_argument(
+            "--gmfcs",
+            type=_gmfcs,
+            default="registry",
+            metavar="MIX",
+            help="GMFCS levels of the children: 'registry' (the mean mix of nine CP "
+            "registries, Reid 2011; default), a level 1-5, or 'none' (the CDC "
+            "charts without CP weight offsets)",
+        )
+        sub.add_argument("--seed", type=_seed, default=1, help="random seed, a whole number >= 0 (default 1)")
+        sub.add_argument(
+            "--dt", type=_step, default=0.5, help="output time step, h, dividing 24 h (default 0.5)"
+        )
+        sub.add_argument(
+            "--out", type=_folder, default="out", help="output folder, the run's own (default out/)"
+        )
+        sub.add_argument(
+            "--format",
+            choices=("parquet", "csv"),
+            default="parquet",
+            help="file format of the concentrations (default parquet)",
+        )
+        sub.add_argument(
+            "--curves",
+            type=_curves,
+            default=study.CURVES_DEFAULT,
+            metavar="N|all",
+            help="curves written and drawn: those of the first N children (default "
+            f"{study.CURVES_DEFAULT}; 'all': every child, as far as 1 GiB holds "
+            "them); exposures are of every child",
+        )
+        sub.add_argument(
+            "--figure-format",
+            type=_figure_formats,
+            action="append",
+            metavar="FMT[,FMT]",
+            dest="figure_format",
+            help="figure file formats, of " + ", ".join(FORMATS) + " (repeat or "
+            "separate by commas; default " + ",".join(study.FIGURE_FORMATS) + ")",
+        )
+        sub.add_argument(
+            "--dpi",
+            type=_dpi,
+            default=study.FIGURE_DPI,
+            help=f"resolution of PNG figures, dots per inch (default "
+            f"{study.FIGURE_DPI}; SVG and PDF are vector)",
+        )
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
-        sub.add_argument("--overwrite", action="store_true",
-                         help="replace the folder of an earlier run (default: refuse)")
+        sub.add_argument(
+            "--overwrite", action="store_true", help="replace the folder of an earlier run (default: refuse)"
+        )
         sub.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser
 
 
 # --- option values (argparse types: a bad value exits with 2, naming the option) -----------
+
 
 def _whole(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
@@ -156,16 +214,19 @@ def _step(text: str) -> float:
         step = float(text)
         study.check_step(step)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a time step in h that divides 24 h; "
-                                         "expected e.g. 0.5, 0.25 or 1") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time step in h that divides 24 h; expected e.g. 0.5, 0.25 or 1"
+        ) from None
     return step
 
 
 def _ages(text: str) -> tuple[float, float]:
     low, high = AGES_YEARS
-    expected = (f"expected FROM-TO in years with {low:g} <= FROM < TO <= {high:g} (the CDC 2000 "
-                f"growth charts run {growth.CHART_AGE_YEARS[0]:g}-{growth.CHART_AGE_YEARS[1]:g} y, "
-                f"the report's age bands {', '.join(AGE_BANDS)} end at {high:g} y), e.g. 2-17")
+    expected = (
+        f"expected FROM-TO in years with {low:g} <= FROM < TO <= {high:g} (the CDC 2000 "
+        f"growth charts run {growth.CHART_AGE_YEARS[0]:g}-{growth.CHART_AGE_YEARS[1]:g} y, "
+        f"the report's age bands {', '.join(AGE_BANDS)} end at {high:g} y), e.g. 2-17"
+    )
     try:
         youngest, oldest = (float(part) for part in text.split("-"))
     except ValueError:
@@ -178,18 +239,21 @@ def _ages(text: str) -> tuple[float, float]:
 def _gmfcs(text: str):
     if text in ("registry", "none") or text in tuple("12345"):
         return text
-    raise argparse.ArgumentTypeError(f"{text!r} is not a GMFCS mix; expected 'registry', 'none' or "
-                                     "a level 1-5")
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a GMFCS mix; expected 'registry', 'none' or a level 1-5"
+    )
 
 
 def _folder(text: str) -> Path:
     if not text:
-        raise argparse.ArgumentTypeError("'' is not a folder; expected a folder path (an empty "
-                                         "path would mean the working directory)")
+        raise argparse.ArgumentTypeError(
+            "'' is not a folder; expected a folder path (an empty path would mean the working directory)"
+        )
     path, here = Path(text), Path.cwd().resolve()
     if path.resolve() == here or path.resolve() in here.parents:
-        raise argparse.ArgumentTypeError(f"{text!r} is the working directory or holds it; expected "
-                                         "a folder of the run's own (e.g. out)")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is the working directory or holds it; expected a folder of the run's own (e.g. out)"
+        )
     return path
 
 
@@ -198,16 +262,18 @@ def _curves(text) -> int | None:
         return None
     if isinstance(text, int) or (text.isdigit() and int(text) >= 1):
         return int(text)
-    raise argparse.ArgumentTypeError(f"{text!r} is not a number of children; expected a whole "
-                                     "number >= 1 or 'all'")
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a number of children; expected a whole number >= 1 or 'all'"
+    )
 
 
 def _figure_formats(text: str) -> tuple[str, ...]:
     formats = tuple(part.strip().lower() for part in text.split(","))
     bad = [f for f in formats if f not in FORMATS]
     if bad:
-        raise argparse.ArgumentTypeError(f"{bad[0]!r} is not a figure format; expected one or "
-                                         f"more of {', '.join(FORMATS)} (e.g. png,svg)")
+        raise argparse.ArgumentTypeError(
+            f"{bad[0]!r} is not a figure format; expected one or more of {', '.join(FORMATS)} (e.g. png,svg)"
+        )
     return formats
 
 
@@ -215,8 +281,9 @@ def _dpi(text: str) -> float:
     try:
         return check_dpi(float(text))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a resolution; expected a number of dots "
-                                         "per inch from 50 to 1200 (e.g. 300)") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a resolution; expected a number of dots per inch from 50 to 1200 (e.g. 300)"
+        ) from None
 
 
 def _model(text: str):
@@ -236,12 +303,12 @@ def _regimen(text: str) -> tuple[str, Regimen]:
 def _labelled_regimen(given: str) -> tuple[str, str, Regimen]:
     label, _, text = given.partition("=") if "=" in given else (given, "", given)
     if not label.strip():
-        raise argparse.ArgumentTypeError(f"{given!r} has an empty label; expected LABEL=TEXT or "
-                                         "TEXT")
+        raise argparse.ArgumentTypeError(f"{given!r} has an empty label; expected LABEL=TEXT or TEXT")
     return (label.strip(), *_regimen(text.strip()))
 
 
 # --- commands ------------------------------------------------------------------------------
+
 
 def _models(args, argv) -> int:
     names = bundled_models()
@@ -260,8 +327,7 @@ def _compare(args, argv) -> int:
     regimens = {}
     for label, text, regimen in args.regimen:
         if label in regimens:
-            raise _UsageError(f"--regimen label {label!r} is given twice; expected one label per "
-                              "regimen")
+            raise _UsageError(f"--regimen label {label!r} is given twice; expected one label per regimen")
         regimens[label] = (text, regimen)
     return _study(args, argv, regimens)
 
@@ -281,41 +347,69 @@ def _study(args, argv, given: dict[str, tuple[str, Regimen]]) -> int:
             f"children at {times.size} output times on {len(regimens)} regimen(s) would take "
             f"{8 * curves * times.size * len(regimens) / 2**30:.1f} GiB; expected at most "
             f"{limit:,} children (a larger --dt or a smaller --curves; every child's curve: "
-            "pk.simulate(..., out=...) in Python)")
-    formats = tuple(dict.fromkeys(f for given in (args.figure_format or [study.FIGURE_FORMATS])
-                                  for f in given))
+            "pk.simulate(..., out=...) in Python)"
+        )
+    formats = tuple(
+        dict.fromkeys(f for given in (args.figure_format or [study.FIGURE_FORMATS]) for f in given)
+    )
     out = args.out
-    _check_out(out, args.format, args.overwrite)   # before any work
+    _check_out(out, args.format, args.overwrite)  # before any work
     gmfcs = GMFCS_MIX if args.gmfcs == "registry" else None if args.gmfcs == "none" else int(args.gmfcs)
     cohort = cp_cohort(args.n, args.ages, seed=args.seed, gmfcs=gmfcs)
     record = _provenance.provenance(
-        args.model, args.seed, texts if len(texts) > 1 else next(iter(texts.values())),
+        args.model,
+        args.seed,
+        texts if len(texts) > 1 else next(iter(texts.values())),
         command=shlex.join(["pkmodel", *argv]),
-        cohort={"n": args.n, "age_years": list(args.ages), "gmfcs": args.gmfcs,
-                "from": "Cohort.from_growth_charts (CDC 2000)", "curves": curves},
+        cohort={
+            "n": args.n,
+            "age_years": list(args.ages),
+            "gmfcs": args.gmfcs,
+            "from": "Cohort.from_growth_charts (CDC 2000)",
+            "curves": curves,
+        },
         times_h={"step": args.dt, "end": float(times[-1])},
         exposure_window_h={label: [ends[label] - WINDOW_H, ends[label]] for label in regimens},
-        target_range_mg_l=list(BACLOFEN_TARGET_MG_L))
-    with tqdm(total=2 * len(regimens) + 2, desc="pkmodel", unit="step", disable=args.quiet,
-              delay=_PROGRESS_DELAY_S, leave=False, file=sys.stderr) as bar, \
-            atomic_folder(out, overwrite=args.overwrite, replaceable=_replaceable(out),
-                          flag="--overwrite") as aside:
+        target_range_mg_l=list(BACLOFEN_TARGET_MG_L),
+    )
+    with (
+        tqdm(
+            total=2 * len(regimens) + 2,
+            desc="pkmodel",
+            unit="step",
+            disable=args.quiet,
+            delay=_PROGRESS_DELAY_S,
+            leave=False,
+            file=sys.stderr,
+        ) as bar,
+        atomic_folder(
+            out, overwrite=args.overwrite, replaceable=_replaceable(out), flag="--overwrite"
+        ) as aside,
+    ):
+
         def progress(text: str) -> None:
             bar.set_postfix_str(text, refresh=False)
             bar.update()
 
-        outcome = study.run(args.model, cohort, regimens, times, ends, args.seed, curves,
-                            progress=progress)
+        outcome = study.run(args.model, cohort, regimens, times, ends, args.seed, curves, progress=progress)
         progress("writing")
-        written = study.write(aside, args.format, record, outcome, figure_formats=formats,
-                              dpi=args.dpi, pages={
-                                  "report.md": lambda path: report.write_markdown(
-                                      path, record, outcome, formats),
-                                  "report.html": lambda path: report.write_html(
-                                      path, record, outcome)})
-    print(f"{study.PERCENTILES} by regimen and age band, over the children of each: weight (kg), "
-          "dose received over the last day (mg/kg/day), Cmax, Cmin and Cavg over the last day "
-          "(ng/mL)")
+        written = study.write(
+            aside,
+            args.format,
+            record,
+            outcome,
+            figure_formats=formats,
+            dpi=args.dpi,
+            pages={
+                "report.md": lambda path: report.write_markdown(path, record, outcome, formats),
+                "report.html": lambda path: report.write_html(path, record, outcome),
+            },
+        )
+    print(
+        f"{study.PERCENTILES} by regimen and age band, over the children of each: weight (kg), "
+        "dose received over the last day (mg/kg/day), Cmax, Cmin and Cavg over the last day "
+        "(ng/mL)"
+    )
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(study.wide(outcome.table).to_string(index=False))
     print(study.where_caps_bind(outcome.caps, outcome.lightest_capped))
@@ -341,20 +435,26 @@ def _check_out(out: Path, file_format: str, overwrite: bool) -> None:
         raise FileExistsError(problem)
     if not overwrite:
         taken = sorted(os.listdir(out), key=lambda name: (is_temporary(name), name))
-        raise FileExistsError(f"{str(out / taken[0])!r} exists ({len(taken)} of this study's files "
-                              "are there from an earlier run); pass --overwrite to replace them")
+        raise FileExistsError(
+            f"{str(out / taken[0])!r} exists ({len(taken)} of this study's files "
+            "are there from an earlier run); pass --overwrite to replace them"
+        )
 
 
 def _replaceable(shown: Path):
     """A check that a folder holds nothing but a pkmodel study's files (`atomic_folder`)."""
+
     def check(folder: Path) -> str | None:
         known = {*study_files("parquet", FORMATS), *study_files("csv", FORMATS), *_listed(folder)}
         for name in sorted(os.listdir(folder)):
             if name not in known and not is_temporary(name):
-                return (f"--out {str(shown)!r} holds {name!r}, which is not a file of a pkmodel "
-                        "run; expected a new or empty folder, or the folder of an earlier run "
-                        "(replaced with --overwrite)")
+                return (
+                    f"--out {str(shown)!r} holds {name!r}, which is not a file of a pkmodel "
+                    "run; expected a new or empty folder, or the folder of an earlier run "
+                    "(replaced with --overwrite)"
+                )
         return None
+
     return check
 
 
@@ -364,5 +464,8 @@ def _listed(folder: Path) -> set[str]:
         files = json.loads((folder / "provenance.json").read_text(encoding="utf-8")).get("files")
     except (OSError, ValueError, AttributeError):
         return set()
-    return {name for name in files if isinstance(name, str) and "/" not in name and
-            name not in ("", ".", "..")} if isinstance(files, dict) else set()
+    return (
+        {name for name in files if isinstance(name, str) and "/" not in name and name not in ("", ".", "..")}
+        if isinstance(files, dict)
+        else set()
+    )

@@ -24,32 +24,60 @@ from .io.files import atomic_write
 from .model.model import Model
 from .units import concentration_in
 
-DISCLAIMER = ("A research tool, not clinical dosing advice. Its models are reconstructions from "
-              "published population analyses, with stated assumptions (below); the target range "
-              "it uses is a laboratory statement, not validated in children. Do not use its "
-              "output to dose a patient.")
+DISCLAIMER = (
+    "A research tool, not clinical dosing advice. Its models are reconstructions from "
+    "published population analyses, with stated assumptions (below); the target range "
+    "it uses is a laboratory statement, not validated in children. Do not use its "
+    "output to dose a patient."
+)
 SVG_MAX_BYTES = 1 << 20  # a larger SVG (an ECDF of a million children) is embedded as PNG
 PNG_DPI = 150
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # provenance keys (pkmodel.provenance, the command line's record) in words
-_LABELS = {"pkmodel_version": "pkmodel version", "created_utc": "made (UTC)",
-           "model_file": "model file", "model_sha256": "model file SHA-256",
-           "command": "command line", "cohort": "children", "times_h": "output times (h)",
-           "exposure_window_h": "exposure window (h)", "target_range_mg_l": "target range (mg/L)",
-           "files": "files (SHA-256)", "python": "Python"}
+_LABELS = {
+    "pkmodel_version": "pkmodel version",
+    "created_utc": "made (UTC)",
+    "model_file": "model file",
+    "model_sha256": "model file SHA-256",
+    "command": "command line",
+    "cohort": "children",
+    "times_h": "output times (h)",
+    "exposure_window_h": "exposure window (h)",
+    "target_range_mg_l": "target range (mg/L)",
+    "files": "files (SHA-256)",
+    "python": "Python",
+}
 # a model file's tables and fields in words (model_assumptions)
-_WORDS = {"parameters": "", "residual_error": "residual error", "validity": "valid range of",
-          "covariates": "covariate", "random_effects": "random effect", "assumed": "",
-          "source": "", "iiv_source": "(IIV)", "iov_source": "(IOV)", "rse_source": "(RSE)",
-          "note": ""}
+_WORDS = {
+    "parameters": "",
+    "residual_error": "residual error",
+    "validity": "valid range of",
+    "covariates": "covariate",
+    "random_effects": "random effect",
+    "assumed": "",
+    "source": "",
+    "iiv_source": "(IIV)",
+    "iov_source": "(IOV)",
+    "rse_source": "(RSE)",
+    "note": "",
+}
 _MARKS = ("assumed", "borrowed")
 # the study's table columns in words, with units
-_COLUMNS = {"age_band": "age band (years)", "weight_band": "weight band (kg)", "n": "children (n)",
-            "cmax (ng/mL)": "Cmax (ng/mL)", "cmin (ng/mL)": "Cmin (ng/mL)",
-            "cavg (ng/mL)": "Cavg (ng/mL)"}
-_CAP_COLUMNS = {"weight_band": "weight band (kg)", "n": "children (n)",
-                "n_capped": "held by a cap (n)", "capped_pct": "held by a cap (%)",
-                "dose_median_mg_per_kg_day": "dose received, median (mg/kg/day)"}
+_COLUMNS = {
+    "age_band": "age band (years)",
+    "weight_band": "weight band (kg)",
+    "n": "children (n)",
+    "cmax (ng/mL)": "Cmax (ng/mL)",
+    "cmin (ng/mL)": "Cmin (ng/mL)",
+    "cavg (ng/mL)": "Cavg (ng/mL)",
+}
+_CAP_COLUMNS = {
+    "weight_band": "weight band (kg)",
+    "n": "children (n)",
+    "n_capped": "held by a cap (n)",
+    "capped_pct": "held by a cap (%)",
+    "dose_median_mg_per_kg_day": "dose received, median (mg/kg/day)",
+}
 _CSS = """
 body{font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",sans-serif;
  color:#1a1a1a;background:#fff;margin:0 auto;max-width:62rem;padding:0 1rem 2rem}
@@ -81,8 +109,10 @@ class ReportTable:
 
     def __post_init__(self):
         if not isinstance(self.frame, pd.DataFrame):
-            raise TypeError(f"ReportTable {self.title!r}: frame is {type(self.frame).__name__}; "
-                            "expected a pandas DataFrame")
+            raise TypeError(
+                f"ReportTable {self.title!r}: frame is {type(self.frame).__name__}; "
+                "expected a pandas DataFrame"
+            )
 
 
 @dataclass(frozen=True)
@@ -96,30 +126,53 @@ class ReportFigure:
     def __post_init__(self):
         if isinstance(self.image, bytes):
             if not (self.image.startswith(_PNG_MAGIC) or b"<svg" in self.image[:4096]):
-                raise ValueError(f"ReportFigure {self.title!r}: image is {len(self.image)} bytes "
-                                 "that are neither PNG nor SVG")
+                raise ValueError(
+                    f"ReportFigure {self.title!r}: image is {len(self.image)} bytes "
+                    "that are neither PNG nor SVG"
+                )
         elif not hasattr(self.image, "savefig"):
-            raise TypeError(f"ReportFigure {self.title!r}: image is {type(self.image).__name__}; "
-                            "expected a matplotlib Figure, or PNG or SVG bytes")
+            raise TypeError(
+                f"ReportFigure {self.title!r}: image is {type(self.image).__name__}; "
+                "expected a matplotlib Figure, or PNG or SVG bytes"
+            )
 
 
-def render_html(title: str, record: Mapping, tables: Sequence[ReportTable],
-                figures: Sequence[ReportFigure], assumptions: Sequence[str] = (),
-                notes: Sequence[str] = ()) -> str:
+def render_html(
+    title: str,
+    record: Mapping,
+    tables: Sequence[ReportTable],
+    figures: Sequence[ReportFigure],
+    assumptions: Sequence[str] = (),
+    notes: Sequence[str] = (),
+) -> str:
     """The page's HTML5 text: the disclaimer, `notes` (sentences), the provenance `record`
     (`pkmodel.provenance`: a JSON-ready dict), the tables, the figures and the assumptions."""
     e = _escape
-    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>{e(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
-             f"<header><h1>{e(title)}</h1>", f'<p class="disclaimer"><strong>{e(DISCLAIMER)}'
-             "</strong></p></header>", "<main>", '<section id="run"><h2>What was run</h2>']
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(title)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<header><h1>{e(title)}</h1>",
+        f'<p class="disclaimer"><strong>{e(DISCLAIMER)}</strong></p></header>',
+        "<main>",
+        '<section id="run"><h2>What was run</h2>',
+    ]
     if notes:
         parts += ["<ul>", *[f"<li>{e(note)}</li>" for note in notes], "</ul>"]
-    parts += ['<div class="scroll"><table class="record"><caption>Provenance</caption><tbody>',
-              *[f'<tr><th scope="row">{e(_LABELS.get(k, k))}</th><td>{_value(v)}</td></tr>'
-                for k, v in record.items()],
-              "</tbody></table></div></section>"]
+    parts += [
+        '<div class="scroll"><table class="record"><caption>Provenance</caption><tbody>',
+        *[
+            f'<tr><th scope="row">{e(_LABELS.get(k, k))}</th><td>{_value(v)}</td></tr>'
+            for k, v in record.items()
+        ],
+        "</tbody></table></div></section>",
+    ]
     if tables:
         parts.append('<section id="tables"><h2>Tables</h2>')
         parts += [_table(t) for t in tables]
@@ -128,13 +181,19 @@ def render_html(title: str, record: Mapping, tables: Sequence[ReportTable],
         parts.append('<section id="figures"><h2>Figures</h2>')
         for f in figures:
             mime, data = _embedded(f.image)
-            parts += [f"<figure><h3>{e(f.title)}</h3>",
-                      f'<img alt="{e(f.title)}" src="data:{mime};base64,{data}">',
-                      f"<figcaption>{e(f.caption)}</figcaption></figure>"]
+            parts += [
+                f"<figure><h3>{e(f.title)}</h3>",
+                f'<img alt="{e(f.title)}" src="data:{mime};base64,{data}">',
+                f"<figcaption>{e(f.caption)}</figcaption></figure>",
+            ]
         parts.append("</section>")
     if assumptions:
-        parts += ['<section id="assumptions"><h2>Assumptions of the model</h2>', "<ul>",
-                  *[f"<li>{e(a)}</li>" for a in assumptions], "</ul></section>"]
+        parts += [
+            '<section id="assumptions"><h2>Assumptions of the model</h2>',
+            "<ul>",
+            *[f"<li>{e(a)}</li>" for a in assumptions],
+            "</ul></section>",
+        ]
     parts += ["</main>", "</body>", "</html>"]
     return "\n".join(parts) + "\n"
 
@@ -149,10 +208,11 @@ def model_assumptions(model: Model) -> list[str]:
     if model.path and Path(model.path).is_file():
         doc = tomllib.loads(Path(model.path).read_text(encoding="utf-8-sig"))
     else:
-        doc = {"parameters": {n: {"source": p.source} for n, p in model.parameters.items()},
-               "residual_error": {"source": model.residual_error.source if model.residual_error
-                                  else ""},
-               "validity": {r.quantity: {"source": r.source} for r in model.validity}}
+        doc = {
+            "parameters": {n: {"source": p.source} for n, p in model.parameters.items()},
+            "residual_error": {"source": model.residual_error.source if model.residual_error else ""},
+            "validity": {r.quantity: {"source": r.source} for r in model.validity},
+        }
     return list(dict.fromkeys(_marked(doc, ())))
 
 
@@ -161,8 +221,7 @@ def _marked(table: Mapping, where: tuple) -> list[str]:
     for key, value in table.items():
         if isinstance(value, dict):
             found += _marked(value, (*where, key))
-        elif isinstance(value, str) and where and (key == "assumed" or
-                                                   value.lower().startswith(_MARKS)):
+        elif isinstance(value, str) and where and (key == "assumed" or value.lower().startswith(_MARKS)):
             words = " ".join(w for w in (_WORDS.get(p, p) for p in (*where, key)) if w)
             found.append(f"{words}: {value}")
     return found
@@ -179,34 +238,57 @@ def study_html(record: Mapping, outcome) -> str:
     see = f"{binds[:-1]} (table: children held by a cap)."
     pct = f"Cavg in {low:g}-{high:g} ng/mL"
     summary = study.wide(outcome.table).rename(columns=lambda c: _COLUMNS.get(c, c))
-    pta = outcome.attainment.rename(columns=lambda c: _COLUMNS.get(c, f"{pct} (n)" if
-                                                      c == "n_attained" else c))
+    pta = outcome.attainment.rename(
+        columns=lambda c: _COLUMNS.get(c, f"{pct} (n)" if c == "n_attained" else c)
+    )
     pta["PTA (%)"] = (100 * pta.pop("pta")).round(0)
     tables = [
-        ReportTable("Exposure by age band", summary,
-                    f"Each cell: {study.PERCENTILES} over the children of the regimen and "
-                    "age band. Weight in kg; dose: received over the last day, mg/kg/day (missed "
-                    "doses included); Cmax, Cmin and Cavg over the last day, ng/mL. "
-                    f"{see} Cavg depends only on CL/F and the dose received; Cmax and "
-                    "Cmin also on absorption and distribution numbers the model assumes (below)."),
-        ReportTable("Target attainment by weight band", pta,
-                    f"PTA: the share of children with {pct} (a laboratory-stated range, not "
-                    f"validated in children), in %. {see}"),
-        ReportTable("Children held by a cap", caps,
-                    "Held by a cap: the prescribed dose is below the weight-based amount because a "
-                    "cap of the regimen (mg/dose, mg/day) binds (Regimen.describe: cap_bound, the "
-                    "last dose as prescribed); dose received over the last day, median, in "
-                    f"mg/kg/day. {binds}")]
+        ReportTable(
+            "Exposure by age band",
+            summary,
+            f"Each cell: {study.PERCENTILES} over the children of the regimen and "
+            "age band. Weight in kg; dose: received over the last day, mg/kg/day (missed "
+            "doses included); Cmax, Cmin and Cavg over the last day, ng/mL. "
+            f"{see} Cavg depends only on CL/F and the dose received; Cmax and "
+            "Cmin also on absorption and distribution numbers the model assumes (below).",
+        ),
+        ReportTable(
+            "Target attainment by weight band",
+            pta,
+            f"PTA: the share of children with {pct} (a laboratory-stated range, not "
+            f"validated in children), in %. {see}",
+        ),
+        ReportTable(
+            "Children held by a cap",
+            caps,
+            "Held by a cap: the prescribed dose is below the weight-based amount because a "
+            "cap of the regimen (mg/dose, mg/day) binds (Regimen.describe: cap_bound, the "
+            "last dose as prescribed); dose received over the last day, median, in "
+            f"mg/kg/day. {binds}",
+        ),
+    ]
     drawn = study.figures(outcome)
-    captions = {"concentrations": "Concentration in ng/mL against time in days (each regimen's "
-                f"last two days, its own, every {60 * study.PLOT_STEP_H:g} min); target "
-                f"{low:g}-{high:g} ng/mL shaded.", "cavg": f"Cavg in ng/mL; target {low:g}-{high:g} "
-                "ng/mL shaded.", "pta": f"PTA in %, {pct}; bars: 95 % Wilson score intervals. {see}"}
-    figures = [ReportFigure(fig.get_suptitle(), fig,
-                            f"{study.FIGURES[name][1].capitalize()}. {captions.get(name, '')}")
-               for name, fig in drawn.items()]
-    return render_html(f"pkmodel: {' vs '.join(curves)}", record, tables, figures,
-                       model_assumptions(first.model), notes=_notes(record, outcome))
+    captions = {
+        "concentrations": "Concentration in ng/mL against time in days (each regimen's "
+        f"last two days, its own, every {60 * study.PLOT_STEP_H:g} min); target "
+        f"{low:g}-{high:g} ng/mL shaded.",
+        "cavg": f"Cavg in ng/mL; target {low:g}-{high:g} ng/mL shaded.",
+        "pta": f"PTA in %, {pct}; bars: 95 % Wilson score intervals. {see}",
+    }
+    figures = [
+        ReportFigure(
+            fig.get_suptitle(), fig, f"{study.FIGURES[name][1].capitalize()}. {captions.get(name, '')}"
+        )
+        for name, fig in drawn.items()
+    ]
+    return render_html(
+        f"pkmodel: {' vs '.join(curves)}",
+        record,
+        tables,
+        figures,
+        model_assumptions(first.model),
+        notes=_notes(record, outcome),
+    )
 
 
 def write_markdown(path, record: Mapping, outcome, figure_formats=study.FIGURE_FORMATS) -> str:
@@ -227,26 +309,43 @@ def write_html(path, record: Mapping, outcome) -> str:
 def _notes(record: Mapping, outcome) -> list[str]:
     cohort, model = record["cohort"], next(iter(outcome.curves.values())).model
     k = len(next(iter(outcome.curves.values())))
-    return [f"Model {record['model']}: {model.description}.",
-            f"{outcome.n:,} children aged {cohort['age_years'][0]:g}-{cohort['age_years'][1]:g} "
-            f"years from the CDC 2000 growth charts, GMFCS {cohort['gmfcs']}, seed "
-            f"{record['seed']}: the same children and random effects on every regimen.",
-            "Exposure over each regimen's last day; curves of "
-            + ("every child." if k == outcome.n else
-               f"the first {k:,} children (tables, Cavg and PTA of every child)."),
-            "The SHA-256 of every file of the run is in provenance.json beside this page."]
+    return [
+        f"Model {record['model']}: {model.description}.",
+        f"{outcome.n:,} children aged {cohort['age_years'][0]:g}-{cohort['age_years'][1]:g} "
+        f"years from the CDC 2000 growth charts, GMFCS {cohort['gmfcs']}, seed "
+        f"{record['seed']}: the same children and random effects on every regimen.",
+        "Exposure over each regimen's last day; curves of "
+        + (
+            "every child."
+            if k == outcome.n
+            else f"the first {k:,} children (tables, Cavg and PTA of every child)."
+        ),
+        "The SHA-256 of every file of the run is in provenance.json beside this page.",
+    ]
 
 
 def _table(t: ReportTable) -> str:
     e = _escape
-    numeric = [pd.api.types.is_numeric_dtype(t.frame[c]) and not pd.api.types.is_bool_dtype(
-        t.frame[c]) for c in t.frame.columns]
+    numeric = [
+        pd.api.types.is_numeric_dtype(t.frame[c]) and not pd.api.types.is_bool_dtype(t.frame[c])
+        for c in t.frame.columns
+    ]
     head = "".join(f'<th scope="col">{e(c)}</th>' for c in t.frame.columns)
-    body = "".join("<tr>" + "".join(f'<td class="num">{e(_cell(v))}</td>' if num else
-                                    f"<td>{e(_cell(v))}</td>" for v, num in zip(row, numeric))
-                   + "</tr>" for row in t.frame.itertuples(index=False))
-    return (f"<h3>{e(t.title)}</h3>" f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table></div>" f'<p class="caption">{e(t.caption)}</p>')
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{e(_cell(v))}</td>' if num else f"<td>{e(_cell(v))}</td>"
+            for v, num in zip(row, numeric)
+        )
+        + "</tr>"
+        for row in t.frame.itertuples(index=False)
+    )
+    return (
+        f"<h3>{e(t.title)}</h3>"
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+        f'<p class="caption">{e(t.caption)}</p>'
+    )
 
 
 def _cell(value) -> str:
@@ -287,65 +386,95 @@ def _escape(text) -> str:
 def study_markdown(record: Mapping, outcome, figure_formats=study.FIGURE_FORMATS) -> str:
     """The Markdown report: what was run, the summary by age band, PTA, the figures."""
     curves = outcome.curves
-    regimens = record["regimen"] if isinstance(record["regimen"], dict) else {
-        next(iter(curves)): record["regimen"]}
+    regimens = (
+        record["regimen"] if isinstance(record["regimen"], dict) else {next(iter(curves)): record["regimen"]}
+    )
     cohort = record["cohort"]
-    windows = ", ".join(f"{label}: h {lo:g}-{hi:g}" for label, (lo, hi) in
-                        record["exposure_window_h"].items())
+    windows = ", ".join(
+        f"{label}: h {lo:g}-{hi:g}" for label, (lo, hi) in record["exposure_window_h"].items()
+    )
     low, high = concentration_in(np.array(record["target_range_mg_l"]), "ng/mL")
     first = next(iter(curves.values()))
     subset = study.subset(outcome)
-    shown = (f"the first {len(first):,} of {outcome.n:,} children (`--curves`); exposures, "
-             "tables and Cavg and PTA figures are of every child" if subset else "every child")
+    shown = (
+        f"the first {len(first):,} of {outcome.n:,} children (`--curves`); exposures, "
+        "tables and Cavg and PTA figures are of every child"
+        if subset
+        else "every child"
+    )
     lines = [
-        f"# pkmodel: {' vs '.join(curves)}", "",
+        f"# pkmodel: {' vs '.join(curves)}",
+        "",
         "A research tool, not clinical dosing advice: the model is a reconstruction from "
-        "published population analyses, with stated assumptions.", "",
+        "published population analyses, with stated assumptions.",
+        "",
         f"- Model: `{record['model']}` ({first.model.description}); file `{record['model_file']}`, "
         f"SHA-256 `{record['model_sha256']}`",
         f"- Children: {cohort['n']} aged {cohort['age_years'][0]:g}-{cohort['age_years'][1]:g} y "
         f"from the CDC 2000 growth charts, GMFCS {cohort['gmfcs']}; seed {record['seed']}; the same "
         "children and random effects on every regimen",
-        "- Regimens:", *[f"  - **{label}**: `{text}`" for label, text in regimens.items()],
+        "- Regimens:",
+        *[f"  - **{label}**: `{text}`" for label, text in regimens.items()],
         f"- Exposure over each regimen's last day ({windows}); target range {low:g}-{high:g} ng/mL "
         "(a laboratory-stated serum range, not validated in children)",
         f"- Curves (concentrations file and figure): {shown}",
-        f"- Command: `{record['command']}`; pkmodel {record['pkmodel_version']}, "
-        f"{record['created_utc']}", "",
-        "## Exposure by age band", "",
+        f"- Command: `{record['command']}`; pkmodel {record['pkmodel_version']}, {record['created_utc']}",
+        "",
+        "## Exposure by age band",
+        "",
         f"Each cell: {study.PERCENTILES} over the children of the regimen and age band: weight (kg), "
         "dose received over the last day (mg/kg/day), and Cmax, Cmin and Cavg over the last "
-        "day (ng/mL).", "",
+        "day (ng/mL).",
+        "",
         "Cavg depends only on CL/F and the dose received. Cmax and Cmin also depend on the "
         "absorption and distribution numbers the published model does not give (marked assumed "
         "in the model file): they move with those assumptions, Cavg does not (`pk.sensitivity`; "
-        "the models against published data: docs/validation.md).", "",
-        _markdown(study.wide(outcome.table)), "",
-        "## Target attainment by weight band", "",
-        "Share of children with Cavg within the target range.", "",
+        "the models against published data: docs/validation.md).",
+        "",
+        _markdown(study.wide(outcome.table)),
+        "",
+        "## Target attainment by weight band",
+        "",
+        "Share of children with Cavg within the target range.",
+        "",
         _markdown(outcome.attainment.assign(pta=[f"{100 * p:.0f} %" for p in outcome.attainment["pta"]])),
-        "", study.where_caps_bind(outcome.caps, outcome.lightest_capped)
+        "",
+        study.where_caps_bind(outcome.caps, outcome.lightest_capped)
         + " A regimen whose caps hold more children gives them less per kg: compare PTA "
-        "between regimens with this in mind (`caps.csv`).", "", "## Figures", "",
+        "between regimens with this in mind (`caps.csv`).",
+        "",
+        "## Figures",
+        "",
     ]
     shown_as = next((f for f in ("png", "svg") if f in figure_formats), figure_formats[0])
     drawn = study.subset(outcome, outcome.drawn)
     for stem, (title, caption) in study.FIGURES.items():
-        lines += [f"![{title}]({stem}.{shown_as})", "",
-                  f"*{title}: {caption}{drawn if stem == 'concentrations' else ''}.*", ""]
-    lines += ["Files: `concentrations.*` (the curves), `parameters.csv`, `exposures.csv`, "
-              "`summary.csv`, `exposure_summary.csv`, `pta.csv`, `caps.csv` (column names carry "
-              "their units: `cmax_mg_L`, `CL_L_h`), the figures as "
-              + ", ".join(dict.fromkeys(figure_formats)).upper() + " and `report.html`; "
-              "`provenance.json` says how they were made and holds each file's SHA-256."]
+        lines += [
+            f"![{title}]({stem}.{shown_as})",
+            "",
+            f"*{title}: {caption}{drawn if stem == 'concentrations' else ''}.*",
+            "",
+        ]
+    lines += [
+        "Files: `concentrations.*` (the curves), `parameters.csv`, `exposures.csv`, "
+        "`summary.csv`, `exposure_summary.csv`, `pta.csv`, `caps.csv` (column names carry "
+        "their units: `cmax_mg_L`, `CL_L_h`), the figures as "
+        + ", ".join(dict.fromkeys(figure_formats)).upper()
+        + " and `report.html`; "
+        "`provenance.json` says how they were made and holds each file's SHA-256."
+    ]
     return "\n".join(lines) + "\n"
 
 
 def _markdown(frame: pd.DataFrame) -> str:
     """A DataFrame as a Markdown table (numbers to 3 significant digits)."""
+
     def cell(value) -> str:
         return f"{value:.3g}" if isinstance(value, (float, np.floating)) else str(value)
 
-    rows = [[str(c) for c in frame.columns], ["---"] * frame.shape[1],
-            *[[cell(v) for v in row] for row in frame.itertuples(index=False)]]
+    rows = [
+        [str(c) for c in frame.columns],
+        ["---"] * frame.shape[1],
+        *[[cell(v) for v in row] for row in frame.itertuples(index=False)],
+    ]
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)

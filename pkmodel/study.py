@@ -50,15 +50,26 @@ _ROWS_PER_WRITE = 2_000  # children per slice of the concentrations file
 # what the summary table gives, per regimen and age band
 SUMMARY_METRICS = ("weight (kg)", "dose (mg/kg/day)", "cmax (ng/mL)", "cmin (ng/mL)", "cavg (ng/mL)")
 # file name without its extension: (title, caption in the report)
-FIGURES = {"concentrations": ("Concentrations over each regimen's last two days",
-                              "median, 25th-75th and 5th-95th percentile of children"),
-           "cavg": ("Average concentration over the last day (Cavg)",
-                    "cumulative distribution, with the target range shaded"),
-           "pta": ("Share of children with Cavg in the target range",
-                   "by weight band, with 95 % Wilson intervals")}
+FIGURES = {
+    "concentrations": (
+        "Concentrations over each regimen's last two days",
+        "median, 25th-75th and 5th-95th percentile of children",
+    ),
+    "cavg": (
+        "Average concentration over the last day (Cavg)",
+        "cumulative distribution, with the target range shaded",
+    ),
+    "pta": ("Share of children with Cavg in the target range", "by weight band, with 95 % Wilson intervals"),
+}
 # the tables a study writes besides its concentrations
-TABLE_FILES = ("parameters.csv", "exposures.csv", "summary.csv", "exposure_summary.csv", "pta.csv",
-               "caps.csv")
+TABLE_FILES = (
+    "parameters.csv",
+    "exposures.csv",
+    "summary.csv",
+    "exposure_summary.csv",
+    "pta.csv",
+    "caps.csv",
+)
 PERCENTILES = "median [5th-95th percentile]"
 """How the summary's cells read (`wide`), said wherever the table is shown."""
 # CSV column names carry their unit: the exposure metrics by dimension, the model's parameters
@@ -97,8 +108,7 @@ class Outcome:
 def check_step(dt_h) -> None:
     """Refuse an output step that does not divide a day (the exposure window must fall on it)."""
     if not (np.isfinite(dt_h) and dt_h > 0 and abs(WINDOW_H / dt_h - round(WINDOW_H / dt_h)) < 1e-9):
-        raise ValueError(f"--dt is {dt_h!r}; expected a time step in h that divides 24 h "
-                         "(e.g. 0.5, 0.25, 1)")
+        raise ValueError(f"--dt is {dt_h!r}; expected a time step in h that divides 24 h (e.g. 0.5, 0.25, 1)")
 
 
 def study_times(regimens: dict[str, Regimen], dt_h: float) -> tuple[np.ndarray, dict[str, float]]:
@@ -109,8 +119,10 @@ def study_times(regimens: dict[str, Regimen], dt_h: float) -> tuple[np.ndarray, 
     starts and ends on an output time.
     """
     check_step(dt_h)
-    ends = {label: r.start_h + WINDOW_H * (np.floor((r.time_h[-1] - r.start_h) / WINDOW_H) + 1)
-            for label, r in regimens.items()}
+    ends = {
+        label: r.start_h + WINDOW_H * (np.floor((r.time_h[-1] - r.start_h) / WINDOW_H) + 1)
+        for label, r in regimens.items()
+    }
     end = max(ends.values())
     grid = np.arange(int(round(end / dt_h)) + 1) * dt_h
     doses = np.concatenate([r.time_h for r in regimens.values()])
@@ -122,8 +134,16 @@ def curve_limit(n_times: int, n_regimens: int) -> int:
     return max(1, CURVE_BYTES // (8 * n_times * n_regimens))
 
 
-def run(model: Model, cohort: Cohort, regimens: dict[str, Regimen], times: np.ndarray,
-        ends: dict[str, float], seed: int, curves: int, progress=None) -> Outcome:
+def run(
+    model: Model,
+    cohort: Cohort,
+    regimens: dict[str, Regimen],
+    times: np.ndarray,
+    ends: dict[str, float],
+    seed: int,
+    curves: int,
+    progress=None,
+) -> Outcome:
     """Every child's exposure on each regimen over its last day, and the first `curves` curves.
 
     progress : optional callable(text), told what runs next.
@@ -134,30 +154,46 @@ def run(model: Model, cohort: Cohort, regimens: dict[str, Regimen], times: np.nd
     windows = {label: (ends[label] - WINDOW_H, ends[label]) for label in regimens}
     tables, parameters, kept, drawn = {}, None, {}, {}
     few = cohort_rows(head, 0, min(FIGURE_CHILDREN, len(head)))
-    runs = simulations(model, cohort, regimens, times, seed=seed, window=windows,
-                       target_range=BACLOFEN_TARGET_MG_L, chunk_size=size)
+    runs = simulations(
+        model,
+        cohort,
+        regimens,
+        times,
+        seed=seed,
+        window=windows,
+        target_range=BACLOFEN_TARGET_MG_L,
+        chunk_size=size,
+    )
     for label in regimens:  # over regimens, each vectorised over children in chunks
         tell(f"simulating {label}")
         _, table, ran = next(runs)
         table["weight_kg"] = cohort.weight_kg
-        table["dose_mg_per_kg_day"] = (_dose_received(regimens[label], cohort, seed, ends[label], size)
-                                       / cohort.weight_kg)
+        table["dose_mg_per_kg_day"] = (
+            _dose_received(regimens[label], cohort, seed, ends[label], size) / cohort.weight_kg
+        )
         tables[label] = add_bands(table, cohort)
         parameters = ran.parameters if parameters is None else parameters
         del ran, table
         tell(f"curves of {label}")
         kept[label] = simulate(model, head, regimens[label], times, seed=seed)
-        drawn[label] = simulate(model, few, regimens[label],
-                                figure_times(regimens[label], ends[label]), seed=seed)
+        drawn[label] = simulate(
+            model, few, regimens[label], figure_times(regimens[label], ends[label]), seed=seed
+        )
     tell("exposure")
     exposures = stacked(tables)
     del tables
     caps, lightest = capped(exposures, cohort, regimens)
-    return Outcome(exposures=exposures, parameters=parameters, curves=kept,
-                   table=summary_table(exposures),
-                   attainment=target_attainment(exposures, by=["regimen", "weight_band"],
-                                                target=BACLOFEN_TARGET_MG_L),
-                   n=len(cohort), drawn=drawn, caps=caps, lightest_capped=lightest)
+    return Outcome(
+        exposures=exposures,
+        parameters=parameters,
+        curves=kept,
+        table=summary_table(exposures),
+        attainment=target_attainment(exposures, by=["regimen", "weight_band"], target=BACLOFEN_TARGET_MG_L),
+        n=len(cohort),
+        drawn=drawn,
+        caps=caps,
+        lightest_capped=lightest,
+    )
 
 
 def figure_times(regimen: Regimen, end: float) -> np.ndarray:
@@ -169,8 +205,9 @@ def figure_times(regimen: Regimen, end: float) -> np.ndarray:
     return np.union1d(np.minimum(grid, end), doses)
 
 
-def capped(exposures: pd.DataFrame, cohort: Cohort, regimens: dict[str, Regimen],
-           chunk: int = 100_000) -> tuple[pd.DataFrame, dict[str, float]]:
+def capped(
+    exposures: pd.DataFrame, cohort: Cohort, regimens: dict[str, Regimen], chunk: int = 100_000
+) -> tuple[pd.DataFrame, dict[str, float]]:
     """Per regimen and weight band: children, those a cap holds below the weight-based dose,
     their median dose received; and per regimen the lightest child a cap holds, kg.
 
@@ -180,32 +217,56 @@ def capped(exposures: pd.DataFrame, cohort: Cohort, regimens: dict[str, Regimen]
     for label, regimen in regimens.items():  # over regimens, chunks of children vectorised
         for a in range(0, len(cohort), chunk):
             rows = cohort_rows(cohort, a, min(a + chunk, len(cohort)))
-            bound.append(pd.DataFrame({"regimen": label, "id": rows.ids,
-                                       "held": regimen.describe(rows)["cap_bound"].to_numpy()}))
+            bound.append(
+                pd.DataFrame(
+                    {"regimen": label, "id": rows.ids, "held": regimen.describe(rows)["cap_bound"].to_numpy()}
+                )
+            )
     table = exposures[["regimen", "id", "weight_band", "weight_kg", "dose_mg_per_kg_day"]]
-    table = table.merge(pd.concat(bound).astype({"regimen": table["regimen"].dtype}),
-                        on=["regimen", "id"], validate="one_to_one")
-    out = table.groupby(["regimen", "weight_band"], observed=True, sort=True).agg(
-        n=("held", "size"), held=("held", "sum"), dose=("dose_mg_per_kg_day", "median")).reset_index()
+    table = table.merge(
+        pd.concat(bound).astype({"regimen": table["regimen"].dtype}),
+        on=["regimen", "id"],
+        validate="one_to_one",
+    )
+    out = (
+        table.groupby(["regimen", "weight_band"], observed=True, sort=True)
+        .agg(n=("held", "size"), held=("held", "sum"), dose=("dose_mg_per_kg_day", "median"))
+        .reset_index()
+    )
     held = table[table["held"]].groupby("regimen", observed=True)["weight_kg"].min()
-    return pd.DataFrame({"regimen": out["regimen"], "weight_band": out["weight_band"],
-                         "n": out["n"], "n_capped": out["held"],
-                         "capped_pct": 100 * out["held"] / out["n"],
-                         "dose_median_mg_per_kg_day": out["dose"]}), held.astype(float).to_dict()
+    return pd.DataFrame(
+        {
+            "regimen": out["regimen"],
+            "weight_band": out["weight_band"],
+            "n": out["n"],
+            "n_capped": out["held"],
+            "capped_pct": 100 * out["held"] / out["n"],
+            "dose_median_mg_per_kg_day": out["dose"],
+        }
+    ), held.astype(float).to_dict()
 
 
 def where_caps_bind(caps: pd.DataFrame, lightest: dict[str, float]) -> str:
     """Which children a cap holds, by regimen, in a sentence (from `capped`)."""
-    labels = list(caps["regimen"].cat.categories) if isinstance(
-        caps["regimen"].dtype, pd.CategoricalDtype) else list(dict.fromkeys(caps["regimen"]))
+    labels = (
+        list(caps["regimen"].cat.categories)
+        if isinstance(caps["regimen"].dtype, pd.CategoricalDtype)
+        else list(dict.fromkeys(caps["regimen"]))
+    )
     if not lightest:
         return "No cap binds for any child."
     totals = caps.groupby("regimen", observed=True)[["n", "n_capped"]].sum()
     free = [label for label in labels if label not in lightest]
-    return ("Caps hold the dose below the weight-based amount for heavier children: "
-            + "; ".join(f"{label} from {kg:.1f} kg ({totals.loc[label, 'n_capped']:,} of "
-                        f"{totals.loc[label, 'n']:,} children)" for label, kg in lightest.items())
-            + (f"; none for {', '.join(free)}" if free else "") + ".")
+    return (
+        "Caps hold the dose below the weight-based amount for heavier children: "
+        + "; ".join(
+            f"{label} from {kg:.1f} kg ({totals.loc[label, 'n_capped']:,} of "
+            f"{totals.loc[label, 'n']:,} children)"
+            for label, kg in lightest.items()
+        )
+        + (f"; none for {', '.join(free)}" if free else "")
+        + "."
+    )
 
 
 def _dose_received(regimen: Regimen, cohort: Cohort, seed: int, end: float, size: int) -> np.ndarray:
@@ -227,21 +288,34 @@ def summary_table(exposures: pd.DataFrame) -> pd.DataFrame:
     DataFrame: regimen, age_band, metric, n, median, p5, p95 (weight in kg,
     dose received in mg/kg/day, Cmax, Cmin and Cavg over the last day in ng/mL).
     """
-    shown = {"weight (kg)": exposures["weight_kg"].to_numpy(),
-             "dose (mg/kg/day)": exposures["dose_mg_per_kg_day"].to_numpy()}
+    shown = {
+        "weight (kg)": exposures["weight_kg"].to_numpy(),
+        "dose (mg/kg/day)": exposures["dose_mg_per_kg_day"].to_numpy(),
+    }
     for metric in ("cmax", "cmin", "cavg"):
         shown[f"{metric} (ng/mL)"] = concentration_in(exposures[metric].to_numpy(), "ng/mL")
     keys = exposures[["regimen", "age_band"]]
     parts = []
     for metric, values in shown.items():  # a metric at a time: no long table of them all
         grouped = pd.Series(values, index=pd.MultiIndex.from_frame(keys)).groupby(
-            level=[0, 1], observed=True, sort=True)
-        parts.append(pd.DataFrame({"metric": metric, "n": grouped.size(), "median": grouped.median(),
-                                   "p5": grouped.quantile(0.05), "p95": grouped.quantile(0.95)}))
+            level=[0, 1], observed=True, sort=True
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "metric": metric,
+                    "n": grouped.size(),
+                    "median": grouped.median(),
+                    "p5": grouped.quantile(0.05),
+                    "p95": grouped.quantile(0.95),
+                }
+            )
+        )
     table = pd.concat(parts).reset_index()
     table["metric"] = pd.Categorical(table["metric"], categories=SUMMARY_METRICS, ordered=True)
     return table.sort_values(["regimen", "age_band", "metric"], kind="stable", ignore_index=True)[
-        ["regimen", "age_band", "metric", "n", "median", "p5", "p95"]]
+        ["regimen", "age_band", "metric", "n", "median", "p5", "p95"]
+    ]
 
 
 def summaries(exposures: pd.DataFrame) -> pd.DataFrame:
@@ -253,8 +327,14 @@ def summaries(exposures: pd.DataFrame) -> pd.DataFrame:
     for label in exposures["regimen"].cat.categories:  # groups never span regimens or metrics
         rows = (exposures["regimen"] == label).to_numpy()
         for metric in present:
-            parts.append(summarize(exposures.loc[rows, ["regimen", "age_band", metric]],
-                                   by=["regimen", "age_band"], metrics=[metric], unit="ng/mL"))
+            parts.append(
+                summarize(
+                    exposures.loc[rows, ["regimen", "age_band", metric]],
+                    by=["regimen", "age_band"],
+                    metrics=[metric],
+                    unit="ng/mL",
+                )
+            )
     table = pd.concat(parts, ignore_index=True)
     table["metric"] = pd.Categorical(table["metric"], categories=present, ordered=True)
     return table.sort_values(["regimen", "age_band", "metric"], kind="stable", ignore_index=True)
@@ -262,24 +342,37 @@ def summaries(exposures: pd.DataFrame) -> pd.DataFrame:
 
 def wide(table: pd.DataFrame) -> pd.DataFrame:
     """The summary as one row per regimen and age band: n, then 'median [p5-p95]' per metric."""
-    cells = table.assign(cell=[f"{m:.3g} [{lo:.3g}-{hi:.3g}]"
-                               for m, lo, hi in zip(table["median"], table["p5"], table["p95"])])
+    cells = table.assign(
+        cell=[f"{m:.3g} [{lo:.3g}-{hi:.3g}]" for m, lo, hi in zip(table["median"], table["p5"], table["p95"])]
+    )
     out = cells.pivot(index=["regimen", "age_band", "n"], columns="metric", values="cell")
     out.columns = [str(c) for c in out.columns]
     return out.reset_index()
 
 
-def study_files(file_format: str, figure_formats=FIGURE_FORMATS,
-                pages=("report.md", "report.html")) -> list[str]:
+def study_files(
+    file_format: str, figure_formats=FIGURE_FORMATS, pages=("report.md", "report.html")
+) -> list[str]:
     """The names of the files a study writes into its folder, in the order written (the
     command line's pages: `pkmodel.report`)."""
-    return [f"concentrations.{file_format}", *TABLE_FILES,
-            *[f"{stem}.{fmt}" for stem in FIGURES for fmt in dict.fromkeys(figure_formats)],
-            *pages, "provenance.json"]
+    return [
+        f"concentrations.{file_format}",
+        *TABLE_FILES,
+        *[f"{stem}.{fmt}" for stem in FIGURES for fmt in dict.fromkeys(figure_formats)],
+        *pages,
+        "provenance.json",
+    ]
 
 
-def write(folder, file_format: str, record: dict, outcome: Outcome,
-          figure_formats=FIGURE_FORMATS, dpi: float = FIGURE_DPI, pages=None) -> list[str]:
+def write(
+    folder,
+    file_format: str,
+    record: dict,
+    outcome: Outcome,
+    figure_formats=FIGURE_FORMATS,
+    dpi: float = FIGURE_DPI,
+    pages=None,
+) -> list[str]:
     """Write every file of a study into `folder` (new files), provenance.json last with the
     SHA-256 of each, taken from the bytes as written; returns the file names.
 
@@ -292,8 +385,9 @@ def write(folder, file_format: str, record: dict, outcome: Outcome,
 
     bad = [f for f in figure_formats if f not in FORMATS]
     if bad or not figure_formats:
-        raise ValueError(f"figure_formats is {list(figure_formats)!r}; expected one or more of "
-                         f"{list(FORMATS)}")
+        raise ValueError(
+            f"figure_formats is {list(figure_formats)!r}; expected one or more of {list(FORMATS)}"
+        )
     check_dpi(dpi)
     digests = {}
     name = f"concentrations.{file_format}"
@@ -301,9 +395,19 @@ def write(folder, file_format: str, record: dict, outcome: Outcome,
         _write_curves(f, file_format, record, outcome.curves)
     digests[name] = f.sha256
     model = next(iter(outcome.curves.values())).model
-    tables = dict(zip(TABLE_FILES, (outcome.parameters, outcome.exposures, outcome.table,
-                                    summaries(outcome.exposures), outcome.attainment,
-                                    outcome.caps)))
+    tables = dict(
+        zip(
+            TABLE_FILES,
+            (
+                outcome.parameters,
+                outcome.exposures,
+                outcome.table,
+                summaries(outcome.exposures),
+                outcome.attainment,
+                outcome.caps,
+            ),
+        )
+    )
     for name, frame in tables.items():
         with atomic_write(folder / name, text=True) as f:
             write_csv(with_units(frame, model), f)
@@ -333,9 +437,12 @@ def _write_curves(f, file_format: str, record: dict, curves: dict) -> None:
             n, t = res.concentrations.shape
             for a in range(0, n, _ROWS_PER_WRITE):
                 b = min(a + _ROWS_PER_WRITE, n)
-                columns = {"regimen": pa.DictionaryArray.from_arrays(
-                               pa.array(np.full((b - a) * t, k, dtype=np.int32)), labels),
-                           **long_columns(res.ids[a:b], res.times, res.concentrations[a:b])}
+                columns = {
+                    "regimen": pa.DictionaryArray.from_arrays(
+                        pa.array(np.full((b - a) * t, k, dtype=np.int32)), labels
+                    ),
+                    **long_columns(res.ids[a:b], res.times, res.concentrations[a:b]),
+                }
                 yield k, columns
 
     if file_format == "parquet":
@@ -352,14 +459,14 @@ def figures(outcome: Outcome) -> dict:
     from .plots import exposure_distribution, percentile_band, pta_by_band
 
     drawn = outcome.drawn
-    band = percentile_band(drawn, windows={label: (res.times[0], res.times[-1])
-                                           for label, res in drawn.items()},
-                           target_range=BACLOFEN_TARGET_MG_L)
+    band = percentile_band(
+        drawn,
+        windows={label: (res.times[0], res.times[-1]) for label, res in drawn.items()},
+        target_range=BACLOFEN_TARGET_MG_L,
+    )
     by = "regimen" if len(drawn) > 1 else "age_band"
-    cavg = exposure_distribution(outcome.exposures, metric="cavg", by=by,
-                                 target_range=BACLOFEN_TARGET_MG_L)
-    pta = pta_by_band(outcome.attainment, band="weight_band", by="regimen",
-                      target_range=BACLOFEN_TARGET_MG_L)
+    cavg = exposure_distribution(outcome.exposures, metric="cavg", by=by, target_range=BACLOFEN_TARGET_MG_L)
+    pta = pta_by_band(outcome.attainment, band="weight_band", by="regimen", target_range=BACLOFEN_TARGET_MG_L)
     out = dict(zip(FIGURES, (band, cavg, pta)))
     for stem, figure in out.items():
         some = subset(outcome, drawn) if stem == "concentrations" else ""

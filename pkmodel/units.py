@@ -38,8 +38,10 @@ def metric_in(values, dimension: str, unit: str) -> tuple[np.ndarray, str]:
     if dimension == "concentration*time":
         mass, volume = unit.split("/")
         return converted, f"{mass}*h/{volume}"
-    raise ValueError(f"metric dimension is {dimension!r}; expected one of "
-                     f"{sorted(['concentration', 'concentration*time', *_FIXED_UNITS])}")
+    raise ValueError(
+        f"metric dimension is {dimension!r}; expected one of "
+        f"{sorted(['concentration', 'concentration*time', *_FIXED_UNITS])}"
+    )
 
 
 # --- dose quantities with units ------------------------------------------------------------
@@ -48,15 +50,29 @@ def metric_in(values, dimension: str, unit: str) -> tuple[np.ndarray, str]:
 # refused. Inside, doses are mg, mg/kg, mg/kg/day or mg/day.
 
 # exact factors (fractions): "300 ug" is the double nearest 0.3 mg, not 0.30000000000000004
-MASS_UNITS = {"g": Fraction(1000), "mg": Fraction(1), "ug": Fraction(1, 1000),
-              "µg": Fraction(1, 1000), "μg": Fraction(1, 1000), "mcg": Fraction(1, 1000),
-              "ng": Fraction(1, 10**6)}
+MASS_UNITS = {
+    "g": Fraction(1000),
+    "mg": Fraction(1),
+    "ug": Fraction(1, 1000),
+    "µg": Fraction(1, 1000),
+    "μg": Fraction(1, 1000),
+    "mcg": Fraction(1, 1000),
+    "ng": Fraction(1, 10**6),
+}
 _PER_TIME = {"day": 1, "d": 1, "h": 24}  # to per day
 # what each documented dose unit is: (per kg of body weight, per unit of time)
-DOSE_UNITS = {"mg": (False, False), "mg/kg": (True, False), "mg/kg/day": (True, True),
-              "mg/day": (False, True)}
-_DIMENSION = {(False, False): "an amount per dose", (True, False): "an amount per kg per dose",
-              (True, True): "an amount per kg per day", (False, True): "an amount per day"}
+DOSE_UNITS = {
+    "mg": (False, False),
+    "mg/kg": (True, False),
+    "mg/kg/day": (True, True),
+    "mg/day": (False, True),
+}
+_DIMENSION = {
+    (False, False): "an amount per dose",
+    (True, False): "an amount per kg per dose",
+    (True, True): "an amount per kg per day",
+    (False, True): "an amount per day",
+}
 _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _QUANTITY = re.compile(rf"\s*({_NUMBER})\s*([^\W\d_]\S*)\s*")  # the unit starts with a letter
 
@@ -66,8 +82,7 @@ def parse_quantity(text: str, name: str) -> tuple[str, str]:
     and a unit."""
     match = _QUANTITY.fullmatch(text)
     if match is None:
-        raise ValueError(f"{name} is {text!r}; expected a number and a unit, e.g. '2.5 mg' or "
-                         "'2 mg/kg/day'")
+        raise ValueError(f"{name} is {text!r}; expected a number and a unit, e.g. '2.5 mg' or '2 mg/kg/day'")
     return match.group(1), match.group(2)
 
 
@@ -91,12 +106,16 @@ def as_dose(value, unit: str, name: str):
     number, written = parse_quantity(value, name)
     converted = dose_in(number, written)
     if converted is None:
-        raise ValueError(f"{name} is {value!r}: {written!r} is not a dose unit; expected {unit} "
-                         f"({_DIMENSION[DOSE_UNITS[unit]]}; mass in {', '.join(MASS_UNITS)})")
+        raise ValueError(
+            f"{name} is {value!r}: {written!r} is not a dose unit; expected {unit} "
+            f"({_DIMENSION[DOSE_UNITS[unit]]}; mass in {', '.join(MASS_UNITS)})"
+        )
     dose, kind = converted
     if kind != unit:
-        raise ValueError(f"{name} is {value!r}: {written!r} is {_DIMENSION[DOSE_UNITS[kind]]}; "
-                         f"expected {unit} ({_DIMENSION[DOSE_UNITS[unit]]})")
+        raise ValueError(
+            f"{name} is {value!r}: {written!r} is {_DIMENSION[DOSE_UNITS[kind]]}; "
+            f"expected {unit} ({_DIMENSION[DOSE_UNITS[unit]]})"
+        )
     if not (math.isfinite(dose) and dose > 0):
         raise ValueError(f"{name} is {value!r}; expected a finite number > 0 of {unit}")
     return dose
@@ -129,12 +148,11 @@ def _dose_unit(text: str) -> tuple[Fraction, tuple[bool, bool] | None]:
     """Factor to mg (per kg, per day) and kind (per kg, per time) of a unit; kind None if it is
     not a dose unit."""
     mass, *per = text.split("/")
-    per_dose = per[-1:] == ["dose"]          # "mg/dose", "mg/kg/dose": per dose, said outright
+    per_dose = per[-1:] == ["dose"]  # "mg/dose", "mg/kg/dose": per dose, said outright
     if per_dose:
         per = per[:-1]
     per_kg = per[:1] == ["kg"]
     time = per[1:] if per_kg else per
-    if (mass not in MASS_UNITS or len(time) > 1 or (time and time[0] not in _PER_TIME)
-            or (per_dose and time)):
+    if mass not in MASS_UNITS or len(time) > 1 or (time and time[0] not in _PER_TIME) or (per_dose and time):
         return Fraction(1), None
     return MASS_UNITS[mass] * (_PER_TIME[time[0]] if time else 1), (per_kg, bool(time))

@@ -12,10 +12,10 @@ import pkmodel as pk
 PARAMS = Path(__file__).resolve().parents[1] / "params"
 
 # He 2014 numbers the card model is built from
-CL_PER_KG = 0.273                      # L/h/kg
+CL_PER_KG = 0.273  # L/h/kg
 HALF_LIFE_H = 4.5
-V_PER_KG = CL_PER_KG * HALF_LIFE_H / math.log(2)   # L/kg
-KA = 1 / 0.389                         # 1/h
+V_PER_KG = CL_PER_KG * HALF_LIFE_H / math.log(2)  # L/kg
+KA = 1 / 0.389  # 1/h
 CAVG_2_MG_KG_DAY = (2 / 24) / CL_PER_KG  # mg/L, 0.3053
 
 
@@ -98,8 +98,14 @@ def relative_error_where_visible(actual: np.ndarray, expected: np.ndarray, floor
 def terminal_half_life(model, engine: str) -> float:
     """t1/2 (h) of a typical 20 kg child from log-linear regression 24-48 h after one 10 mg dose."""
     times = np.linspace(0, 48, 961)
-    res = pk.simulate(model, typical_cohort(20), pk.Regimen.fixed(mg=10, every_h=24, n_doses=1),
-                      times, engine=engine, variability=False)
+    res = pk.simulate(
+        model,
+        typical_cohort(20),
+        pk.Regimen.fixed(mg=10, every_h=24, n_doses=1),
+        times,
+        engine=engine,
+        variability=False,
+    )
     late = times >= 24
     slope = np.polyfit(times[late], np.log(res.concentrations[0, late]), 1)[0]
     return math.log(2) / -slope

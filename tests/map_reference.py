@@ -65,16 +65,17 @@ def grid_posterior(objective, centre, half_width, points):
     centred = flat - mean
     covariance = (centred * weight[:, None]).T @ centred
     sd = np.sqrt(np.diag(covariance))
-    skew = weight @ centred ** 3 / sd ** 3
-    kurtosis = weight @ centred ** 4 / sd ** 4 - 3
+    skew = weight @ centred**3 / sd**3
+    kurtosis = weight @ centred**4 / sd**4 - 3
     return mode, mean, covariance, np.array([a[1] - a[0] for a in axes]), skew, kurtosis
 
 
 def frame(cohort, regimen, times, dv, *, censored=None, lloq=None):
     """A NONMEM-style frame: the regimen's dose records, observations (ID-major), WT and AGE."""
     n, k = len(cohort), len(times)
-    obs = pd.DataFrame({"ID": np.repeat(cohort.ids, k), "TIME": np.tile(times, n),
-                        "DV": np.ravel(dv), "EVID": 0})
+    obs = pd.DataFrame(
+        {"ID": np.repeat(cohort.ids, k), "TIME": np.tile(times, n), "DV": np.ravel(dv), "EVID": 0}
+    )
     if censored is not None:
         obs["BLQ"] = np.ravel(censored).astype(int)
         obs["LLOQ"] = lloq
@@ -88,8 +89,11 @@ def nonmem_table(path: Path) -> pd.DataFrame:
     """A NONMEM .ext/.phi table (TABLE NO. line, then a header; names may hold commas)."""
     text = path.read_text().splitlines()
     header = [name.lstrip(",") for name in text[1].split()]
-    rows = [line.replace(",", " ").split() for line in text[2:]
-            if line.strip() and not line.lstrip().startswith("TABLE")]
+    rows = [
+        line.replace(",", " ").split()
+        for line in text[2:]
+        if line.strip() and not line.lstrip().startswith("TABLE")
+    ]
     return pd.DataFrame([[float(x) for x in r] for r in rows], columns=header)
 
 
@@ -105,5 +109,7 @@ def card(proportional_sd=None):
     if proportional_sd is None:
         return model
     import dataclasses
-    return dataclasses.replace(model, residual_error=dataclasses.replace(
-        model.residual_error, proportional_sd=proportional_sd))
+
+    return dataclasses.replace(
+        model, residual_error=dataclasses.replace(model.residual_error, proportional_sd=proportional_sd)
+    )

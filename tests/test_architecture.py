@@ -23,17 +23,25 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pkmodel"
 # below simulation (simulate(..., keep="exposure") reduces each chunk to them), its studies of
 # many simulations (compare, dose finding, sensitivity, validation, summaries) above it.
 LAYERS = (
-    ("foundations", ("pkmodel._version", "pkmodel._checks", "pkmodel._arrays", "pkmodel._display",
-                     "pkmodel.units")),
+    (
+        "foundations",
+        ("pkmodel._version", "pkmodel._checks", "pkmodel._arrays", "pkmodel._display", "pkmodel.units"),
+    ),
     ("population", ("pkmodel.population",)),
     ("model", ("pkmodel.model",)),
-    ("files", ("pkmodel.io.files", "pkmodel.io.csvfile", "pkmodel.io.provenance",
-               "pkmodel.io.tables")),
+    ("files", ("pkmodel.io.files", "pkmodel.io.csvfile", "pkmodel.io.provenance", "pkmodel.io.tables")),
     ("dosing", ("pkmodel.dosing",)),
     ("engines", ("pkmodel.engines",)),
     ("results", ("pkmodel.simulation.result", "pkmodel.io.resultfile", "pkmodel.io")),
-    ("metrics", ("pkmodel.analysis.windows", "pkmodel.analysis.grid", "pkmodel.analysis.exposure",
-                 "pkmodel.analysis.steady_state")),
+    (
+        "metrics",
+        (
+            "pkmodel.analysis.windows",
+            "pkmodel.analysis.grid",
+            "pkmodel.analysis.exposure",
+            "pkmodel.analysis.steady_state",
+        ),
+    ),
     ("simulation", ("pkmodel.simulation",)),
     ("analysis", ("pkmodel.analysis",)),
     ("estimation", ("pkmodel.estimation",)),
@@ -63,11 +71,13 @@ def imports_of(name: str, path: Path, modules) -> set[str]:
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            base = package[:len(package) - node.level + 1] if node.level else []
+            base = package[: len(package) - node.level + 1] if node.level else []
             module = ".".join(base + ([node.module] if node.module else []))
             # `from pkg import mod` imports the module; `from mod import name` the module
-            targets = [f"{module}.{alias.name}" if f"{module}.{alias.name}" in modules else module
-                       for alias in node.names]
+            targets = [
+                f"{module}.{alias.name}" if f"{module}.{alias.name}" in modules else module
+                for alias in node.names
+            ]
         else:
             continue
         found |= {t for t in targets if t == "pkmodel" or t.startswith("pkmodel.")}
@@ -85,7 +95,7 @@ def import_graph() -> dict[str, set[str]]:
         edges = set(targets)
         for target in targets:
             parts = target.split(".")
-            for i in range(2, len(parts)):   # pkmodel.a.b runs pkmodel/a/__init__.py
+            for i in range(2, len(parts)):  # pkmodel.a.b runs pkmodel/a/__init__.py
                 parent = ".".join(parts[:i])
                 if not name.startswith(parent + ".") and direct[parent]:
                     edges.add(parent)
@@ -110,9 +120,12 @@ def test_every_module_has_a_layer():
 
 
 def test_no_module_imports_from_a_layer_above_its_own():
-    upward = [f"{name} ({LAYERS[layer_of(name)][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
-              for name, targets in sorted(import_graph().items()) for target in sorted(targets)
-              if layer_of(target) > layer_of(name)]
+    upward = [
+        f"{name} ({LAYERS[layer_of(name)][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
+        for name, targets in sorted(import_graph().items())
+        for target in sorted(targets)
+        if layer_of(target) > layer_of(name)
+    ]
     assert not upward, "imports against the layers:\n" + "\n".join(upward)
 
 
@@ -209,8 +222,10 @@ print(json.dumps({{"asked": asked, "loaded": loaded}}))
 @pytest.mark.slow
 def test_import_pkmodel_loads_neither_pyarrow_matplotlib_dask_nor_sympy():
     import json
-    out = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY)], capture_output=True,
-                         text=True, check=True).stdout
+
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY)], capture_output=True, text=True, check=True
+    ).stdout
     report = json.loads(out)
     assert report["loaded"] == []
     by_pkmodel = [(name, where) for name, where in report["asked"] if str(PACKAGE.resolve()) in where]

@@ -18,11 +18,15 @@ from pkmodel import cli, study
 from pkmodel.population import cerebral_palsy
 
 PARAMS = Path(__file__).resolve().parents[1] / "params"
-ENTRY_POINT = Path(sys.executable).with_name("pkmodel")   # the installed console script
+ENTRY_POINT = Path(sys.executable).with_name("pkmodel")  # the installed console script
 BANDS = ("2-6 y", "7-11 y", "12-17 y")
 METRICS = ("weight (kg)", "dose (mg/kg/day)", "cmax (ng/mL)", "cmin (ng/mL)", "cavg (ng/mL)")
-JOB = ["--regimen", "TID=2 mg/kg/day TID for 14 days, max 20 mg/dose, max 80 mg/day",
-       "--regimen", "QID=2 mg/kg/day QID for 14 days, max 20 mg/dose, max 80 mg/day"]
+JOB = [
+    "--regimen",
+    "TID=2 mg/kg/day TID for 14 days, max 20 mg/dose, max 80 mg/day",
+    "--regimen",
+    "QID=2 mg/kg/day QID for 14 days, max 20 mg/dose, max 80 mg/day",
+]
 TID_TEXT = "2 mg/kg/day TID for 14 days, max 20 mg/dose"
 
 
@@ -34,11 +38,12 @@ def test_main_job_compares_tid_and_qid_by_age_band_in_a_report(tmp_path, capsys)
     out = tmp_path / "out"
     assert cli.main(["compare", *JOB, "--out", str(out), "--n", "200", "--seed", "3", "--quiet"]) == 0
     table = pd.read_csv(out / "summary.csv")
-    for stem in study.FIGURES:   # PNG and SVG by default
+    for stem in study.FIGURES:  # PNG and SVG by default
         assert (out / f"{stem}.png").stat().st_size > 10_000
         assert b"<svg" in (out / f"{stem}.svg").read_bytes()[:2000]
     assert table[["regimen", "age_band", "metric"]].values.tolist() == [
-        [r, b, m] for r in ("TID", "QID") for b in BANDS for m in METRICS]
+        [r, b, m] for r in ("TID", "QID") for b in BANDS for m in METRICS
+    ]
     assert (table["p5"] <= table["median"]).all() and (table["median"] <= table["p95"]).all()
     n = table[table["metric"] == "cavg (ng/mL)"].set_index(["regimen", "age_band"])["n"]
     assert n["TID"].sum() == 200 and n["TID"].tolist() == n["QID"].tolist() and n.min() > 40
@@ -47,8 +52,9 @@ def test_main_job_compares_tid_and_qid_by_age_band_in_a_report(tmp_path, capsys)
     assert weight[0] < weight[1] < weight[2]
     # the median child of 2-6 y weighs < 30 kg: no cap reaches it, it gets 2 mg/kg/day exactly
     assert weight[0] < 30
-    np.testing.assert_allclose([median[r, "2-6 y", "dose (mg/kg/day)"] for r in ("TID", "QID")], 2.0,
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        [median[r, "2-6 y", "dose (mg/kg/day)"] for r in ("TID", "QID")], 2.0, rtol=1e-12
+    )
     # 12-17 y: the caps (TID 60 mg/day above 30 kg, QID 80 mg/day above 40 kg) cut the
     # dose per kg, TID more than QID, and Cavg with it
     old_tid, old_qid = (median[r, "12-17 y", "dose (mg/kg/day)"] for r in ("TID", "QID"))
@@ -80,24 +86,49 @@ def test_job_cohort_is_a_cp_mix_from_the_growth_charts():
 def simulated(tmp_path_factory):
     """`pkmodel simulate` run once in a subprocess through the installed entry point."""
     out = tmp_path_factory.mktemp("cli") / "results"
-    done = run("simulate", "--model", "baclofen_cp_card", "--regimen", TID_TEXT, "--n", "40",
-               "--ages", "2-17", "--seed", "7", "--out", str(out), "--quiet")
+    done = run(
+        "simulate",
+        "--model",
+        "baclofen_cp_card",
+        "--regimen",
+        TID_TEXT,
+        "--n",
+        "40",
+        "--ages",
+        "2-17",
+        "--seed",
+        "7",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     return out, done
 
 
 def api_result(n=40, seed=7, gmfcs=cerebral_palsy.GMFCS_MIX):
     cohort = pk.Cohort.from_growth_charts(n, age_years=(2, 17), seed=seed, gmfcs=gmfcs)
-    times = np.arange(0, 14 * 24 + 0.25, 0.5)   # 0.5 h to the end of day 14
-    return pk.simulate(pk.load_model("baclofen_cp_card"), cohort, pk.Regimen.parse(TID_TEXT), times,
-                       seed=seed)
+    times = np.arange(0, 14 * 24 + 0.25, 0.5)  # 0.5 h to the end of day 14
+    return pk.simulate(
+        pk.load_model("baclofen_cp_card"), cohort, pk.Regimen.parse(TID_TEXT), times, seed=seed
+    )
 
 
 def test_simulate_exits_0_quietly_and_writes_every_file(simulated):
     out, done = simulated
-    assert done.returncode == 0 and done.stderr == ""   # --quiet: no progress bar
-    names = {"concentrations.parquet", "parameters.csv", "exposures.csv", "summary.csv",
-             "exposure_summary.csv", "pta.csv", "caps.csv", "report.md", "report.html",
-             "provenance.json", *(f"{stem}.{fmt}" for stem in study.FIGURES for fmt in ("png", "svg"))}
+    assert done.returncode == 0 and done.stderr == ""  # --quiet: no progress bar
+    names = {
+        "concentrations.parquet",
+        "parameters.csv",
+        "exposures.csv",
+        "summary.csv",
+        "exposure_summary.csv",
+        "pta.csv",
+        "caps.csv",
+        "report.md",
+        "report.html",
+        "provenance.json",
+        *(f"{stem}.{fmt}" for stem in study.FIGURES for fmt in ("png", "svg")),
+    }
     assert {p.name for p in out.iterdir()} == names
     assert "12-17 y" in done.stdout and f"wrote {len(names)} files" in done.stdout
 
@@ -113,7 +144,7 @@ def test_simulate_parquet_reads_back_to_the_python_api_array(simulated):
     np.testing.assert_array_equal(frame["time_h"].to_numpy()[:t], res.times)
     np.testing.assert_array_equal(frame["id"].to_numpy()[::t], res.cohort.ids)
     parameters = pd.read_csv(out / "parameters.csv")
-    np.testing.assert_array_equal(parameters["CL_L_h"], res.parameters["CL"])   # CSV floats round-trip
+    np.testing.assert_array_equal(parameters["CL_L_h"], res.parameters["CL"])  # CSV floats round-trip
     exposures = pd.read_csv(out / "exposures.csv")
     np.testing.assert_array_equal(exposures["cavg_mg_L"], pk.exposure(res, start=312, end=336)["cavg"])
 
@@ -137,14 +168,29 @@ def test_every_file_records_version_model_hash_seed_and_regimen_text(simulated):
 @pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_format_csv_writes_the_concentrations_as_csv(tmp_path):
     out = tmp_path / "csv"
-    done = run("simulate", "--regimen", TID_TEXT, "--n", "5", "--gmfcs", "none", "--seed", "7",
-               "--out", str(out), "--format", "csv", "--quiet")
+    done = run(
+        "simulate",
+        "--regimen",
+        TID_TEXT,
+        "--n",
+        "5",
+        "--gmfcs",
+        "none",
+        "--seed",
+        "7",
+        "--out",
+        str(out),
+        "--format",
+        "csv",
+        "--quiet",
+    )
     assert done.returncode == 0, done.stderr
     assert not list(out.glob("*.parquet"))
     frame = pd.read_csv(out / "concentrations.csv")
     res = api_result(n=5, gmfcs=None)
-    np.testing.assert_array_equal(frame["conc_mg_L"].to_numpy().reshape(res.concentrations.shape),
-                                  res.concentrations)
+    np.testing.assert_array_equal(
+        frame["conc_mg_L"].to_numpy().reshape(res.concentrations.shape), res.concentrations
+    )
     assert "concentrations.csv" in json.loads((out / "provenance.json").read_text())["files"]
 
 
@@ -168,42 +214,52 @@ def one_line_error(done, *fragments):
 
 @pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_unknown_model_is_one_line_naming_it(tmp_path):
-    one_line_error(run("simulate", "--model", "baclofen_xx", "--regimen", TID_TEXT,
-                       "--out", str(tmp_path / "o")), "model 'baclofen_xx' is not a bundled model")
+    one_line_error(
+        run("simulate", "--model", "baclofen_xx", "--regimen", TID_TEXT, "--out", str(tmp_path / "o")),
+        "model 'baclofen_xx' is not a bundled model",
+    )
     assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_unparsable_regimen_is_one_line_naming_the_bad_word(tmp_path):
-    one_line_error(run("simulate", "--regimen", "2 mg/kg/day TIDD for 14 days",
-                       "--out", str(tmp_path / "o")), "'TIDD' at column 13")
+    one_line_error(
+        run("simulate", "--regimen", "2 mg/kg/day TIDD for 14 days", "--out", str(tmp_path / "o")),
+        "'TIDD' at column 13",
+    )
 
 
 @pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_unwritable_output_folder_is_one_line_naming_it(tmp_path):
     (tmp_path / "a_file").write_text("")
     target = tmp_path / "a_file" / "results"
-    one_line_error(run("simulate", "--regimen", TID_TEXT, "--n", "5", "--out", str(target)),
-                   f"cannot write to the output folder '{target}'")
+    one_line_error(
+        run("simulate", "--regimen", TID_TEXT, "--n", "5", "--out", str(target)),
+        f"cannot write to the output folder '{target}'",
+    )
 
 
 @pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_bad_option_value_is_one_line_naming_it(tmp_path):
-    one_line_error(run("compare", "--regimen", TID_TEXT, "--ages", "2_17"),
-                   "argument --ages: '2_17' is not an age range")
+    one_line_error(
+        run("compare", "--regimen", TID_TEXT, "--ages", "2_17"), "argument --ages: '2_17' is not an age range"
+    )
 
 
 @pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_debug_shows_the_traceback(tmp_path):
     (tmp_path / "a_file").write_text("")
-    done = run("simulate", "--regimen", TID_TEXT, "--n", "5", "--debug",
-               "--out", str(tmp_path / "a_file" / "o"))
+    done = run(
+        "simulate", "--regimen", TID_TEXT, "--n", "5", "--debug", "--out", str(tmp_path / "a_file" / "o")
+    )
     assert done.returncode != 0 and "Traceback" in done.stderr and "a_file" in done.stderr
 
 
 def test_study_times_end_each_regimen_on_its_last_dosing_day_and_hold_every_dose():
-    regimens = {"qd": pk.Regimen.parse("1 mg/kg/day QD for 3 days"),
-                "clock": pk.Regimen.parse("2 mg/kg/day at 08:15, 14:00, 20:00 for 2 days")}
+    regimens = {
+        "qd": pk.Regimen.parse("1 mg/kg/day QD for 3 days"),
+        "clock": pk.Regimen.parse("2 mg/kg/day at 08:15, 14:00, 20:00 for 2 days"),
+    }
     times, ends = study.study_times(regimens, 0.5)
     # QD doses at 0, 24, 48 h: the last day ends at 72 h; clock times: day 2 ends at 48 h
     assert ends == {"qd": 72.0, "clock": 48.0}
@@ -218,8 +274,10 @@ def test_a_time_step_that_does_not_divide_a_day_is_refused():
 @pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_a_model_path_that_does_not_exist_is_one_line_naming_it(tmp_path):
     missing = tmp_path / "nowhere" / "model.toml"
-    one_line_error(run("simulate", "--model", str(missing), "--regimen", TID_TEXT,
-                       "--out", str(tmp_path / "o")), f"model file '{missing}' does not exist")
+    one_line_error(
+        run("simulate", "--model", str(missing), "--regimen", TID_TEXT, "--out", str(tmp_path / "o")),
+        f"model file '{missing}' does not exist",
+    )
 
 
 def test_version_is_the_package_version(capsys):
@@ -229,33 +287,51 @@ def test_version_is_the_package_version(capsys):
 
 
 def test_a_regimen_label_given_twice_is_refused(tmp_path, capsys):
-    code = cli.main(["compare", "--regimen", f"A={TID_TEXT}", "--regimen", f"A={TID_TEXT}",
-                     "--out", str(tmp_path / "o")])
-    assert code == 2   # a bad option value, as argparse's own
-    assert capsys.readouterr().err == ("pkmodel: error: --regimen label 'A' is given twice; expected "
-                                       "one label per regimen (see pkmodel compare --help)\n")
+    code = cli.main(
+        ["compare", "--regimen", f"A={TID_TEXT}", "--regimen", f"A={TID_TEXT}", "--out", str(tmp_path / "o")]
+    )
+    assert code == 2  # a bad option value, as argparse's own
+    assert capsys.readouterr().err == (
+        "pkmodel: error: --regimen label 'A' is given twice; expected "
+        "one label per regimen (see pkmodel compare --help)\n"
+    )
     assert not (tmp_path / "o").exists()
 
 
 # --- bad option values: exit 2, naming the option, before any work ---------------------------
 
-@pytest.mark.parametrize("option, value, message", [
-    ("--dt", "0.7", "argument --dt: '0.7' is not a time step in h that divides 24 h"),
-    ("--ages", "17-2", "argument --ages: '17-2' is outside the ages a study covers; expected "
-                       "FROM-TO in years with 2 <= FROM < TO <= 18"),
-    ("--ages", "2-20", "argument --ages: '2-20' is outside the ages a study covers"),
-    ("--ages", "1-5", "the CDC 2000 growth charts run 2-20 y, the report's age bands 2-6 y, 7-11 y, "
-                      "12-17 y end at 18 y"),
-    ("--seed", "-1", "argument --seed: '-1' is not a seed; expected a whole number >= 0"),
-    ("--out", "", "argument --out: '' is not a folder; expected a folder path (an empty path would "
-                  "mean the working directory)"),
-    ("--out", ".", "argument --out: '.' is the working directory or holds it"),
-    ("--curves", "0", "argument --curves: '0' is not a number of children"),
-    ("--n", "0", "argument --n: '0' is not a whole number >= 1"),
-], ids=["dt", "ages reversed", "ages to 20", "ages from 1", "seed", "out empty", "out here",
-        "curves", "n"])
-def test_a_bad_option_value_exits_2_naming_the_option(tmp_path, monkeypatch, capsys, option, value,
-                                                      message):
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--dt", "0.7", "argument --dt: '0.7' is not a time step in h that divides 24 h"),
+        (
+            "--ages",
+            "17-2",
+            "argument --ages: '17-2' is outside the ages a study covers; expected "
+            "FROM-TO in years with 2 <= FROM < TO <= 18",
+        ),
+        ("--ages", "2-20", "argument --ages: '2-20' is outside the ages a study covers"),
+        (
+            "--ages",
+            "1-5",
+            "the CDC 2000 growth charts run 2-20 y, the report's age bands 2-6 y, 7-11 y, "
+            "12-17 y end at 18 y",
+        ),
+        ("--seed", "-1", "argument --seed: '-1' is not a seed; expected a whole number >= 0"),
+        (
+            "--out",
+            "",
+            "argument --out: '' is not a folder; expected a folder path (an empty path would "
+            "mean the working directory)",
+        ),
+        ("--out", ".", "argument --out: '.' is the working directory or holds it"),
+        ("--curves", "0", "argument --curves: '0' is not a number of children"),
+        ("--n", "0", "argument --n: '0' is not a whole number >= 1"),
+    ],
+    ids=["dt", "ages reversed", "ages to 20", "ages from 1", "seed", "out empty", "out here", "curves", "n"],
+)
+def test_a_bad_option_value_exits_2_naming_the_option(tmp_path, monkeypatch, capsys, option, value, message):
     monkeypatch.chdir(tmp_path)
     given = ["--out", "o"] if option != "--out" else []
     with pytest.raises(SystemExit) as stop:
@@ -263,7 +339,7 @@ def test_a_bad_option_value_exits_2_naming_the_option(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert stop.value.code == 2 and message in err and len(err.splitlines()) == 1, err
     assert "scipy" not in err and "overwrite=True" not in err
-    assert os.listdir(tmp_path) == []     # refused before anything was made
+    assert os.listdir(tmp_path) == []  # refused before anything was made
 
 
 @pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
@@ -277,16 +353,32 @@ def test_bad_option_values_exit_2_through_the_entry_point(tmp_path):
 @pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_the_widest_ages_a_study_covers_run(tmp_path):
     out = tmp_path / "o"
-    assert cli.main(["simulate", "--regimen", "2 mg/kg/day TID for 1 day", "--n", "30",
-                     "--ages", "2-18", "--out", str(out), "--quiet"]) == 0
+    assert (
+        cli.main(
+            [
+                "simulate",
+                "--regimen",
+                "2 mg/kg/day TID for 1 day",
+                "--n",
+                "30",
+                "--ages",
+                "2-18",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     ages = pd.read_csv(out / "parameters.csv")["age_years"]
-    assert ages.min() >= 2 and ages.max() < 18 and ages.max() > 17   # 30 uniform draws
+    assert ages.min() >= 2 and ages.max() < 18 and ages.max() > 17  # 30 uniform draws
 
 
 @pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 def test_too_many_curves_are_refused_before_the_run(tmp_path, capsys):
-    code = cli.main(["simulate", "--regimen", TID_TEXT, "--n", "200000", "--curves", "all",
-                     "--out", str(tmp_path / "o")])
+    code = cli.main(
+        ["simulate", "--regimen", TID_TEXT, "--n", "200000", "--curves", "all", "--out", str(tmp_path / "o")]
+    )
     err = capsys.readouterr().err
     # 200,000 children x 673 times x 8 bytes = 1.0 GiB, over the 1 GiB the curves may take
     assert code == 2 and "--curves all: the curves of 200,000 children at 673 output times" in err
@@ -295,46 +387,93 @@ def test_too_many_curves_are_refused_before_the_run(tmp_path, capsys):
 
 # --- what is written at scale: every child's exposure, the first children's curves -----------
 
+
 def test_curves_of_the_first_children_and_the_exposure_of_all(tmp_path):
     out = tmp_path / "o"
-    assert cli.main(["simulate", "--regimen", TID_TEXT, "--n", "30", "--seed", "7", "--curves",
-                     "10", "--out", str(out), "--quiet"]) == 0
-    res = api_result(n=30)                 # all 30 children at once, unchunked: the reference
+    assert (
+        cli.main(
+            [
+                "simulate",
+                "--regimen",
+                TID_TEXT,
+                "--n",
+                "30",
+                "--seed",
+                "7",
+                "--curves",
+                "10",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    res = api_result(n=30)  # all 30 children at once, unchunked: the reference
     frame = pd.read_parquet(out / "concentrations.parquet")
     t = res.times.size
     assert len(frame) == 10 * t and frame["id"].unique().tolist() == res.cohort.ids[:10].tolist()
-    np.testing.assert_array_equal(frame["conc_mg_L"].to_numpy().reshape(10, t),
-                                  res.concentrations[:10])     # the same numbers, to the last bit
+    np.testing.assert_array_equal(
+        frame["conc_mg_L"].to_numpy().reshape(10, t), res.concentrations[:10]
+    )  # the same numbers, to the last bit
     exposures = pd.read_csv(out / "exposures.csv")
     np.testing.assert_array_equal(exposures["cavg_mg_L"], pk.exposure(res, start=312, end=336)["cavg"])
     assert len(pd.read_csv(out / "parameters.csv")) == 30
     report = (out / "report.md").read_text()
     assert "the first 10 of 30 children (`--curves`)" in report
-    assert ("*Concentrations over each regimen's last two days: median, 25th-75th and 5th-95th "
-            "percentile of children (the first 10 of 30 children).*") in report
+    assert (
+        "*Concentrations over each regimen's last two days: median, 25th-75th and 5th-95th "
+        "percentile of children (the first 10 of 30 children).*"
+    ) in report
     assert json.loads((out / "provenance.json").read_text())["cohort"]["curves"] == 10
 
 
 # --- issue 19: figure formats, units in every CSV, what the printed tables mean -----------
 
 # a CSV column names its unit (the suffix), or is a label or a dimensionless number
-CSV_UNIT = re.compile(r"_(mg_L|mg_h_L|h|kg|years|cm|kg_m2|pct|L_h|L|1_h|mg_per_kg_day|"
-                      r"h_after_dose)$")
-DIMENSIONLESS = {"id", "n", "n_attained", "n_capped", "pta", "swing", "frac_in_range", "weight_z",
-                 "gmfcs", "median", "p5", "p25", "p75", "p95", "mean", "geo_mean"}
+CSV_UNIT = re.compile(
+    r"_(mg_L|mg_h_L|h|kg|years|cm|kg_m2|pct|L_h|L|1_h|mg_per_kg_day|"
+    r"h_after_dose)$"
+)
+DIMENSIONLESS = {
+    "id",
+    "n",
+    "n_attained",
+    "n_capped",
+    "pta",
+    "swing",
+    "frac_in_range",
+    "weight_z",
+    "gmfcs",
+    "median",
+    "p5",
+    "p25",
+    "p75",
+    "p95",
+    "mean",
+    "geo_mean",
+}
 LABELS = {"regimen", "age_band", "weight_band", "metric", "unit", "sex", "method"}
 
 
 def test_every_csv_names_the_unit_of_each_column(tmp_path, capsys):
     out = tmp_path / "out"
-    assert cli.main(["compare", *JOB, "--out", str(out), "--n", "60", "--seed", "2", "--quiet",
-                     "--format", "csv"]) == 0
+    assert (
+        cli.main(
+            ["compare", *JOB, "--out", str(out), "--n", "60", "--seed", "2", "--quiet", "--format", "csv"]
+        )
+        == 0
+    )
     for path in sorted(out.glob("*.csv")):
         frame = pd.read_csv(path)
         for column in frame.columns:
             numeric = pd.api.types.is_numeric_dtype(frame[column])
-            assert (CSV_UNIT.search(column) or column in DIMENSIONLESS or column.startswith("eta_")
-                    or (column in LABELS and not numeric)), (path.name, column)
+            assert (
+                CSV_UNIT.search(column)
+                or column in DIMENSIONLESS
+                or column.startswith("eta_")
+                or (column in LABELS and not numeric)
+            ), (path.name, column)
     # long tables carry the unit of each row: in a unit column, or in the metric's name
     assert set(pd.read_csv(out / "exposure_summary.csv")["unit"]) >= {"ng/mL", "ng*h/mL", "h"}
     assert pd.read_csv(out / "summary.csv")["metric"].str.contains(r"\(.+\)$").all()
@@ -348,14 +487,35 @@ def test_every_csv_names_the_unit_of_each_column(tmp_path, capsys):
     held = caps.groupby("regimen", sort=False)[["n", "n_capped"]].sum()
     line = next(x for x in printed.splitlines() if x.startswith("Caps hold"))
     for label in ("TID", "QID"):
-        assert f"{label} from " in line and (f"({held.loc[label, 'n_capped']:,} of "
-                                              f"{held.loc[label, 'n']:,} children)") in line
+        assert (
+            f"{label} from " in line
+            and (f"({held.loc[label, 'n_capped']:,} of {held.loc[label, 'n']:,} children)") in line
+        )
 
 
 def test_figure_formats_and_dpi(tmp_path):
     out = tmp_path / "out"
-    assert cli.main(["simulate", "--regimen", TID_TEXT, "--n", "20", "--out", str(out), "--quiet",
-                     "--figure-format", "pdf", "--figure-format", "png,svg", "--dpi", "150"]) == 0
+    assert (
+        cli.main(
+            [
+                "simulate",
+                "--regimen",
+                TID_TEXT,
+                "--n",
+                "20",
+                "--out",
+                str(out),
+                "--quiet",
+                "--figure-format",
+                "pdf",
+                "--figure-format",
+                "png,svg",
+                "--dpi",
+                "150",
+            ]
+        )
+        == 0
+    )
     for stem in study.FIGURES:
         assert (out / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
         assert b"<svg" in (out / f"{stem}.svg").read_bytes()[:2000]
@@ -364,14 +524,19 @@ def test_figure_formats_and_dpi(tmp_path):
         width = int.from_bytes(png[16:20], "big")
         assert 500 < width < 1500
     record = json.loads((out / "provenance.json").read_text())
-    assert {f"{stem}.{fmt}" for stem in study.FIGURES for fmt in ("png", "svg", "pdf")} <= set(record["files"])
+    assert {f"{stem}.{fmt}" for stem in study.FIGURES for fmt in ("png", "svg", "pdf")} <= set(
+        record["files"]
+    )
     assert "report.html" in record["files"]
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("--figure-format", "gif", "'gif' is not a figure format; expected one or more of png, svg, pdf"),
-    ("--dpi", "20", "'20' is not a resolution; expected a number of dots per inch from 50 to 1200"),
-])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--figure-format", "gif", "'gif' is not a figure format; expected one or more of png, svg, pdf"),
+        ("--dpi", "20", "'20' is not a resolution; expected a number of dots per inch from 50 to 1200"),
+    ],
+)
 def test_bad_figure_options_exit_2_naming_them(tmp_path, capsys, option, value, message):
     with pytest.raises(SystemExit) as done:
         cli.main(["simulate", "--regimen", TID_TEXT, "--out", str(tmp_path / "o"), option, value])

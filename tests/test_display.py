@@ -49,19 +49,49 @@ def objects(card):
     kept = pk.simulate(card, cohort, tid, TIMES, seed=1, keep="exposure", chunk_size=4_000)
     both = pk.compare(card, cohort, {"TID": tid, "QID": qid}, TIMES, seed=1, keep="both")
     ids = cohort.ids
-    frame = lambda t, evid, amt, dv: pd.DataFrame({  # noqa: E731
-        "ID": ids, "TIME": t, "AMT": amt, "EVID": evid, "CMT": 1 if evid else 2, "DV": dv,
-        "WT": cohort.weight_kg, "AGE": cohort.age_years})
-    data = pd.concat([frame(0.0, 1, 10.0, np.nan), frame(2.0, 0, 0.0, 0.25),
-                      frame(6.0, 0, 0.0, 0.15)]).sort_values(["ID", "TIME"], kind="stable")
+
+    def frame(t, evid, amt, dv):
+        return pd.DataFrame(
+            {
+                "ID": ids,
+                "TIME": t,
+                "AMT": amt,
+                "EVID": evid,
+                "CMT": 1 if evid else 2,
+                "DV": dv,
+                "WT": cohort.weight_kg,
+                "AGE": cohort.age_years,
+            }
+        )
+
+    data = pd.concat(
+        [frame(0.0, 1, 10.0, np.nan), frame(2.0, 0, 0.0, 0.25), frame(6.0, 0, 0.0, 0.15)]
+    ).sort_values(["ID", "TIME"], kind="stable")
     fit = pk.estimate_individual(card, data)
-    return {"Model": card, "Cohort": cohort, "Regimen": tid, "Doses": res.doses,
-            "SubjectDoses": res.doses.per_subject(), "Result": res, "ExposureResult": kept,
-            "IndividualFit": fit, "Comparison": both}
+    return {
+        "Model": card,
+        "Cohort": cohort,
+        "Regimen": tid,
+        "Doses": res.doses,
+        "SubjectDoses": res.doses.per_subject(),
+        "Result": res,
+        "ExposureResult": kept,
+        "IndividualFit": fit,
+        "Comparison": both,
+    }
 
 
-NAMES = ["Model", "Cohort", "Regimen", "Doses", "SubjectDoses", "Result", "ExposureResult",
-         "IndividualFit", "Comparison"]
+NAMES = [
+    "Model",
+    "Cohort",
+    "Regimen",
+    "Doses",
+    "SubjectDoses",
+    "Result",
+    "ExposureResult",
+    "IndividualFit",
+    "Comparison",
+]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -69,7 +99,7 @@ def test_repr_is_short_and_says_what_and_how_big(objects, name):
     x = objects[name]
     text = repr(x)
     assert len(text) < 1000, text
-    assert text.startswith(f"<{name}") and str(x) == text   # print() shows the same
+    assert text.startswith(f"<{name}") and str(x) == text  # print() shows the same
     size = {"Model": "3 parameters", "Regimen": "9 doses"}.get(name, "10,000")
     assert size in text.splitlines()[0]
     # no array dump: no numpy bracket runs, no "array(" and no ellipsis of numpy's printer
@@ -104,24 +134,30 @@ def test_compare_keep_both_gives_the_table_and_the_curves_of_one_simulation(card
     # the same children and random effects: exposure equal to compare's default table
     pd.testing.assert_frame_equal(
         both.exposure[both.exposure["regimen"] == "TID"].reset_index(drop=True).drop(columns="regimen"),
-        table.drop(columns="regimen"))
-    np.testing.assert_array_equal(both.results["TID"].concentrations,
-                                  objects["Result"].concentrations)
+        table.drop(columns="regimen"),
+    )
+    np.testing.assert_array_equal(both.results["TID"].concentrations, objects["Result"].concentrations)
     # the exposure is that of the curves kept
     again = pk.exposure(both.results["QID"], window="steady_state")
-    np.testing.assert_allclose(again["cavg"],
-                               both.exposure.loc[both.exposure["regimen"] == "QID", "cavg"],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        again["cavg"], both.exposure.loc[both.exposure["regimen"] == "QID", "cavg"], rtol=1e-12
+    )
 
 
 def test_compare_keep_refuses_an_unknown_value_and_chunks(card):
     cohort = pk.Cohort(weight_kg=[20.0], age_years=[6.0])
     reg = {"TID": pk.Regimen.weight_based(2.0, 3, 2)}
-    with pytest.raises(ValueError, match=r"compare: keep is 'curves'; expected one of "
-                                         r"\['exposure', 'both'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"compare: keep is 'curves'; expected one of "
+        r"\['exposure', 'both'\]",
+    ):
         pk.compare(card, cohort, reg, TIMES, keep="curves")
-    with pytest.raises(ValueError, match=r"compare: keep is 'both' with chunk_size 10; expected "
-                                         r"chunk_size=None"):
+    with pytest.raises(
+        ValueError,
+        match=r"compare: keep is 'both' with chunk_size 10; expected "
+        r"chunk_size=None",
+    ):
         pk.compare(card, cohort, reg, TIMES, keep="both", chunk_size=10)
 
 
@@ -137,7 +173,7 @@ def test_errors_quote_no_whole_array_or_regimen(card):
     with pytest.raises(ValueError) as err:
         pk.Cohort(weight_kg=[[1.0, 2.0], [3.0]] * 500, age_years=[5.0] * 1000)
     assert len(str(err.value)) < 300
-    regimens = [pk.Regimen.weight_based(2.0, 3, 14)] * 3   # a list, not {label: Regimen}
+    regimens = [pk.Regimen.weight_based(2.0, 3, 14)] * 3  # a list, not {label: Regimen}
     with pytest.raises(ValueError, match=r"regimens is \[<Regimen: 42 doses>") as err:
         pk.compare(card, pk.Cohort(weight_kg=[20.0], age_years=[6.0]), regimens, TIMES)
     assert len(str(err.value)) < 300

@@ -11,15 +11,22 @@ import pkmodel as pk
 from pkmodel.engines import base
 
 # __main__ runs the command line on import
-MODULES = sorted(m.name for m in pkgutil.walk_packages(pk.__path__, "pkmodel.")
-                 if m.name != "pkmodel.__main__")
+MODULES = sorted(
+    m.name for m in pkgutil.walk_packages(pk.__path__, "pkmodel.") if m.name != "pkmodel.__main__"
+)
 
 # the calls a first user makes: each shows itself with an example that runs
 EXAMPLED = {
-    "load_model": pk.load_model, "Cohort.from_growth_charts": pk.Cohort.from_growth_charts,
-    "Regimen.parse": pk.Regimen.parse, "simulate": pk.simulate, "exposure": pk.exposure,
-    "read_events": pk.read_events, "compare": pk.compare, "find_dose": pk.find_dose,
-    "estimate_individual": pk.estimate_individual, "register_engine": pk.register_engine,
+    "load_model": pk.load_model,
+    "Cohort.from_growth_charts": pk.Cohort.from_growth_charts,
+    "Regimen.parse": pk.Regimen.parse,
+    "simulate": pk.simulate,
+    "exposure": pk.exposure,
+    "read_events": pk.read_events,
+    "compare": pk.compare,
+    "find_dose": pk.find_dose,
+    "estimate_individual": pk.estimate_individual,
+    "register_engine": pk.register_engine,
 }
 
 
@@ -52,6 +59,7 @@ def test_doctest_sees_a_wrong_example():
         >>> 1 + 1
         3
         """
+
     runner = doctest.DocTestRunner()
     for test in doctest.DocTestFinder().find(wrong, "wrong"):
         runner.run(test, out=lambda text: None)

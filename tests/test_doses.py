@@ -26,8 +26,7 @@ def test_union_columns_are_numpys_distinct_rows_in_numpys_order():
     for _ in range(300):
         counts = rng.integers(0, 8, rng.integers(1, 30))
         offsets = np.r_[0, np.cumsum(counts)]
-        time_h = np.concatenate([np.sort(rng.choice([0.0, 8.0, 16.0, 24.0, 0.5, -0.0], c))
-                                 for c in counts])
+        time_h = np.concatenate([np.sort(rng.choice([0.0, 8.0, 16.0, 24.0, 0.5, -0.0], c)) for c in counts])
         n = time_h.size
         keys = [rng.integers(0, 2, n).astype(float), rng.choice([0.0, 2.5], n)]
         slot, columns = union_columns(offsets, time_h, keys)

@@ -8,16 +8,24 @@ from conftest import typical_cohort
 
 # a titration like He 2014's (its steps are not published): 2.5 mg TID, +2.5 mg per dose every
 # week, to 2 mg/kg/day, 20 mg/dose cap
-TRIAL = dict(start_mg=2.5, doses_per_day=3, step_mg=2.5, step_every_days=7, target_mg_per_kg_day=2.0,
-             days=84, max_mg_per_dose=20)
+TRIAL = dict(
+    start_mg=2.5,
+    doses_per_day=3,
+    step_mg=2.5,
+    step_every_days=7,
+    target_mg_per_kg_day=2.0,
+    days=84,
+    max_mg_per_dose=20,
+)
 # common pediatric references: 40 mg/day for ages 2-7, 60 mg/day from 8 years
 AGE_CAPS = {(2, 8): 40, (8, 18): 60}
 
 
 def test_weight_based_tid_times_and_amounts_follow_the_formula():
     # per-dose mg = min(w * 2/3, 20, 80/3): 10 kg 6.67, 20 kg 13.33, 60 kg capped at 20
-    reg = pk.Regimen.weight_based(mg_per_kg_day=2.0, doses_per_day=3, days=14,
-                                  max_mg_per_day=80, max_mg_per_dose=20)
+    reg = pk.Regimen.weight_based(
+        mg_per_kg_day=2.0, doses_per_day=3, days=14, max_mg_per_day=80, max_mg_per_dose=20
+    )
     doses = reg.doses(typical_cohort(10, 20, 60))
     np.testing.assert_array_equal(doses.time_h, np.arange(42) * 8.0)
     np.testing.assert_allclose(doses.amount_mg[:, 0], [20 / 3, 40 / 3, 20.0], rtol=1e-15)
@@ -26,8 +34,9 @@ def test_weight_based_tid_times_and_amounts_follow_the_formula():
 
 def test_daily_cap_binds_before_the_dose_cap_on_qid():
     # QID, 50 kg: 25 mg/dose wanted; per-dose cap 30 vs 100/4 = 25 mg/day cap; 60 mg/day cap -> 15
-    reg = pk.Regimen.weight_based(mg_per_kg_day=2.0, doses_per_day=4, days=1,
-                                  max_mg_per_day=60, max_mg_per_dose=30)
+    reg = pk.Regimen.weight_based(
+        mg_per_kg_day=2.0, doses_per_day=4, days=1, max_mg_per_day=60, max_mg_per_dose=30
+    )
     np.testing.assert_allclose(reg.doses(typical_cohort(50)).amount_mg, [[15.0] * 4])
 
 
@@ -55,8 +64,11 @@ def test_events_are_a_nonmem_dose_table_sorted_by_id_and_time():
 
 def test_doses_at_one_time_into_one_compartment_are_one_event_and_add():
     from pkmodel.engines import common
-    doses = pk.Doses(time_h=np.array([0.0, 4.0, 4.0, 9.0]),
-                     amount_mg=np.array([[1.0, 2.0, 3.0, 4.0], [0.0, 1.0, 1.0, 0.0]]))
+
+    doses = pk.Doses(
+        time_h=np.array([0.0, 4.0, 4.0, 9.0]),
+        amount_mg=np.array([[1.0, 2.0, 3.0, 4.0], [0.0, 1.0, 1.0, 0.0]]),
+    )
     line = common.shared_timeline(common.Epochs.constant({}), common.Inputs.from_doses(doses))
     np.testing.assert_array_equal(line.times_h, [0.0, 4.0, 9.0])
     np.testing.assert_array_equal(line.amounts_mg, [[1.0, 5.0, 4.0], [0.0, 2.0, 0.0]])
@@ -68,6 +80,7 @@ def test_steady_state_dose_needs_an_interval():
 
 
 # --- caps and rounding at steady state -----------------------------------------
+
 
 def test_2_mg_kg_day_tid_rounded_to_tablets_gives_20_40_60_mg_day_within_a_step():
     # per dose 2w/3 = 6.67, 13.33, 20 mg; nearest 2.5 mg: 7.5, 12.5, 20 -> 22.5, 37.5, 60 mg/day
@@ -102,6 +115,7 @@ def test_age_bands_cap_the_daily_dose_by_age():
 
 # --- titration ---------------------------------------------------------------
 
+
 def test_trial_titration_brings_a_20_kg_child_to_target_in_week_6():
     # target 2 mg/kg/day x 20 kg / 3 = 13.33 mg/dose; the dose on day j is 2.5 + 2.5 (j // 7);
     # it first reaches 13.33 when j // 7 = ceil((13.33 - 2.5) / 2.5) = 5: day 35, week 6
@@ -112,8 +126,9 @@ def test_trial_titration_brings_a_20_kg_child_to_target_in_week_6():
     np.testing.assert_allclose(amount[reg.time_h // 24 == 35], 40 / 3, rtol=1e-15)
     row = reg.describe(child).iloc[0]
     assert row["day_target_reached"] == 35
-    np.testing.assert_allclose([row["final_mg_per_dose"], row["final_mg_per_kg_day"]], [40 / 3, 2.0],
-                               rtol=1e-15)
+    np.testing.assert_allclose(
+        [row["final_mg_per_dose"], row["final_mg_per_kg_day"]], [40 / 3, 2.0], rtol=1e-15
+    )
 
 
 def test_trial_titration_never_exceeds_a_cap_over_500_children():
@@ -177,8 +192,7 @@ def test_the_switch_keeps_the_daily_dose_a_lower_dose_cap_allows():
     # the switch (week 8) QID starts at 45 / 4 = 11.25 mg (45 mg/day), then 13.75, 15 (the cap)
     reg = pk.Regimen.titration(**{**TRIAL, "max_mg_per_dose": 15}, switch_to_qid_above_mg_per_day=60)
     _, mg = reg.daily_mg(typical_cohort(45))
-    np.testing.assert_allclose(mg[0, ::7], [7.5, 15, 22.5, 30, 37.5, 45, 45, 45, 45, 55, 60, 60],
-                               rtol=1e-15)
+    np.testing.assert_allclose(mg[0, ::7], [7.5, 15, 22.5, 30, 37.5, 45, 45, 45, 45, 55, 60, 60], rtol=1e-15)
 
 
 def test_a_child_still_climbing_at_the_end_has_not_reached_its_target():
@@ -191,6 +205,7 @@ def test_a_child_still_climbing_at_the_end_has_not_reached_its_target():
 
 # --- clock times -------------------------------------------------------------
 
+
 def test_clock_times_repeat_daily_and_titration_steps_at_the_day_boundary():
     reg = pk.Regimen.titration(**{**TRIAL, "days": 14}, times_of_day=("08:00", "14:00", "20:30"))
     np.testing.assert_array_equal(reg.time_h[:6], [8.0, 14.0, 20.5, 32.0, 38.0, 44.5])
@@ -200,6 +215,7 @@ def test_clock_times_repeat_daily_and_titration_steps_at_the_day_boundary():
 
 
 # --- adherence ---------------------------------------------------------------
+
 
 def test_a_tenth_of_100000_scheduled_doses_are_missed():
     cohort = pk.Cohort(weight_kg=np.full(1000, 20.0), age_years=np.full(1000, 8.0))
@@ -215,8 +231,10 @@ def test_probability_0_reproduces_the_plain_regimen_exactly(card):
     zero = pk.Regimen.weight_based(2.0, 3, days=3, missed_dose_probability=0.0)
     np.testing.assert_array_equal(zero.doses(cohort, seed=1).amount_mg, plain.doses(cohort).amount_mg)
     times = np.arange(0, 72.5, 0.5)
-    np.testing.assert_array_equal(pk.simulate(card, cohort, zero, times, seed=2).concentrations,
-                                  pk.simulate(card, cohort, plain, times, seed=2).concentrations)
+    np.testing.assert_array_equal(
+        pk.simulate(card, cohort, zero, times, seed=2).concentrations,
+        pk.simulate(card, cohort, plain, times, seed=2).concentrations,
+    )
 
 
 def test_missed_doses_come_from_the_simulation_seed(card):
@@ -259,17 +277,22 @@ def test_daily_totals_are_as_prescribed_without_a_seed_and_as_given_with_one():
     np.testing.assert_array_equal(day, [0, 1, 2, 3])
     np.testing.assert_allclose(prescribed, [[40.0] * 4, [70.0] * 4], rtol=1e-15)  # 2 mg/kg/day
     _, given = reg.daily_mg(cohort, seed=5)
-    np.testing.assert_allclose(given, reg.doses(cohort, seed=5).amount_mg.reshape(2, 4, 3).sum(axis=2),
-                               rtol=1e-15)
+    np.testing.assert_allclose(
+        given, reg.doses(cohort, seed=5).amount_mg.reshape(2, 4, 3).sum(axis=2), rtol=1e-15
+    )
     assert np.all(given <= prescribed + 1e-12) and given.sum() < prescribed.sum()
 
 
 # --- bad regimens ------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dose", [0.0, -2.0])
 def test_non_positive_weight_based_dose_is_refused(dose):
-    with pytest.raises(ValueError, match=rf"Regimen\.weight_based: mg_per_kg_day is {dose!r}; "
-                                         r"expected a finite number > 0"):
+    with pytest.raises(
+        ValueError,
+        match=rf"Regimen\.weight_based: mg_per_kg_day is {dose!r}; "
+        r"expected a finite number > 0",
+    ):
         pk.Regimen.weight_based(mg_per_kg_day=dose, doses_per_day=3, days=14)
 
 
@@ -280,7 +303,9 @@ def test_non_positive_fixed_dose_is_refused():
 
 @pytest.mark.parametrize("every", [0.0, -8.0])
 def test_non_positive_interval_is_refused(every):
-    with pytest.raises(ValueError, match=rf"Regimen\.fixed: every_h is {every!r}; expected a finite number > 0"):
+    with pytest.raises(
+        ValueError, match=rf"Regimen\.fixed: every_h is {every!r}; expected a finite number > 0"
+    ):
         pk.Regimen.fixed(mg=2.5, every_h=every, n_doses=3)
 
 
@@ -306,8 +331,11 @@ def test_decreasing_dose_times_are_refused():
 
 def test_age_outside_every_band_is_refused():
     reg = pk.Regimen.weight_based(2.0, 3, days=1, max_mg_per_day=AGE_CAPS)
-    with pytest.raises(ValueError, match=r"child ID 2 is 1\.5 years old, in no age band of max_mg_per_day; "
-                                         r"expected ages in \[2, 8\), \[8, 18\) y"):
+    with pytest.raises(
+        ValueError,
+        match=r"child ID 2 is 1\.5 years old, in no age band of max_mg_per_day; "
+        r"expected ages in \[2, 8\), \[8, 18\) y",
+    ):
         reg.doses(pk.Cohort(weight_kg=[20, 10], age_years=[5, 1.5]))
 
 
@@ -317,8 +345,11 @@ def test_overlapping_age_bands_are_refused():
 
 
 def test_age_band_that_is_not_a_range_is_refused():
-    with pytest.raises(ValueError, match=r"age band \(8, 2\) is not an age range; expected \(from_years, "
-                                         r"to_years\) with 0 <= from < to"):
+    with pytest.raises(
+        ValueError,
+        match=r"age band \(8, 2\) is not an age range; expected \(from_years, "
+        r"to_years\) with 0 <= from < to",
+    ):
         pk.Regimen.weight_based(2.0, 3, days=1, max_mg_per_day={(8, 2): 40})
 
 
@@ -327,28 +358,41 @@ def test_age_bands_without_doses_per_day_are_refused():
         pk.Regimen(time_h=[0.0], mg=5.0, mg_per_kg=np.inf, max_mg=np.inf, max_mg_per_day_by_age=AGE_CAPS)
 
 
-@pytest.mark.parametrize("times, message", [
-    (("08:00", "14:00"), r"times_of_day has 2 times; expected 3, one per dose of the day"),
-    (("08:00", "14:00", "24:00"), r"times_of_day\[2\] is '24:00'; expected a clock time 'HH:MM' from "
-                                  r"'00:00' to '23:59'"),
-    (("08:00", "8:30", "20:00"), r"times_of_day\[1\] is '8:30'; expected a clock time 'HH:MM'"),
-    (("08:00", "20:00", "14:00"), r"times_of_day\[2\] is '14:00'; expected a time later in the day "
-                                  r"than '20:00'"),
-    ((8, 14, 20), r"times_of_day is \(8, 14, 20\); expected clock times like"),
-])
+@pytest.mark.parametrize(
+    "times, message",
+    [
+        (("08:00", "14:00"), r"times_of_day has 2 times; expected 3, one per dose of the day"),
+        (
+            ("08:00", "14:00", "24:00"),
+            r"times_of_day\[2\] is '24:00'; expected a clock time 'HH:MM' from "
+            r"'00:00' to '23:59'",
+        ),
+        (("08:00", "8:30", "20:00"), r"times_of_day\[1\] is '8:30'; expected a clock time 'HH:MM'"),
+        (
+            ("08:00", "20:00", "14:00"),
+            r"times_of_day\[2\] is '14:00'; expected a time later in the day "
+            r"than '20:00'",
+        ),
+        ((8, 14, 20), r"times_of_day is \(8, 14, 20\); expected clock times like"),
+    ],
+)
 def test_bad_clock_times_are_refused(times, message):
     with pytest.raises(ValueError, match=message):
         pk.Regimen.weight_based(2.0, 3, days=1, times_of_day=times)
 
 
 def test_missed_dose_probability_above_1_is_refused():
-    with pytest.raises(ValueError, match=r"missed_dose_probability is 1\.5; expected a probability from 0 to 1"):
+    with pytest.raises(
+        ValueError, match=r"missed_dose_probability is 1\.5; expected a probability from 0 to 1"
+    ):
         pk.Regimen.weight_based(2.0, 3, days=1, missed_dose_probability=1.5)
 
 
 def test_missed_doses_without_a_seed_are_refused():
     reg = pk.Regimen.weight_based(2.0, 3, days=1, missed_dose_probability=0.1)
-    with pytest.raises(ValueError, match=r"missed_dose_probability is 0\.1, timing_sd_h is 0\.0; expected a seed"):
+    with pytest.raises(
+        ValueError, match=r"missed_dose_probability is 0\.1, timing_sd_h is 0\.0; expected a seed"
+    ):
         reg.doses(typical_cohort(20))
 
 
@@ -363,26 +407,36 @@ def test_fractional_step_interval_is_refused():
 
 
 def test_switch_to_qid_from_qid_is_refused():
-    with pytest.raises(ValueError, match=r"switch_to_qid_above_mg_per_day needs doses_per_day < 4; "
-                                         r"doses_per_day is 4"):
+    with pytest.raises(
+        ValueError,
+        match=r"switch_to_qid_above_mg_per_day needs doses_per_day < 4; "
+        r"doses_per_day is 4",
+    ):
         pk.Regimen.titration(**{**TRIAL, "doses_per_day": 4}, switch_to_qid_above_mg_per_day=60)
 
 
 def test_switch_with_clock_times_needs_qid_clock_times():
     with pytest.raises(ValueError, match=r"qid_times_of_day is None; expected 4 clock times"):
-        pk.Regimen.titration(**TRIAL, switch_to_qid_above_mg_per_day=60,
-                             times_of_day=("08:00", "14:00", "20:00"))
+        pk.Regimen.titration(
+            **TRIAL, switch_to_qid_above_mg_per_day=60, times_of_day=("08:00", "14:00", "20:00")
+        )
 
 
 def test_qid_clock_times_without_a_switch_are_refused():
-    with pytest.raises(ValueError, match=r"qid_times_of_day is \('07:00', '12:00', '17:00', '22:00'\) "
-                                         r"without switch_to_qid_above_mg_per_day; expected None"):
+    with pytest.raises(
+        ValueError,
+        match=r"qid_times_of_day is \('07:00', '12:00', '17:00', '22:00'\) "
+        r"without switch_to_qid_above_mg_per_day; expected None",
+    ):
         pk.Regimen.titration(**TRIAL, qid_times_of_day=("07:00", "12:00", "17:00", "22:00"))
 
 
 def test_weight_range_that_is_empty_is_refused():
-    with pytest.raises(ValueError, match=r"Regimen\.max_weight_kg\[0\] is 10\.0; expected a weight above "
-                                         r"min_weight_kg"):
+    with pytest.raises(
+        ValueError,
+        match=r"Regimen\.max_weight_kg\[0\] is 10\.0; expected a weight above "
+        r"min_weight_kg",
+    ):
         pk.Regimen(time_h=[0.0], mg=5.0, mg_per_kg=np.inf, max_mg=np.inf, min_weight_kg=20, max_weight_kg=10)
 
 
@@ -398,6 +452,7 @@ def test_replace_checks_again():
 
 
 # --- timing jitter ------------------------------------------------------------------
+
 
 def test_timing_jitter_has_the_requested_sd_and_zero_is_the_plain_regimen():
     cohort = pk.Cohort(weight_kg=np.full(2500, 20.0), age_years=np.full(2500, 6.0))
@@ -425,10 +480,14 @@ def test_jittered_doses_are_simulated_at_the_times_taken(card):
     dt = times[None, None, :] - taken[:, :, None]
     after = dt > 0
     dt = np.where(after, dt, 0.0)
-    curve = (res.doses.amount_mg[:, :, None] * (ka / (v * (ka - k)))[:, None, None]
-             * (np.exp(-k[:, None, None] * dt) - np.exp(-ka[:, None, None] * dt)))
+    curve = (
+        res.doses.amount_mg[:, :, None]
+        * (ka / (v * (ka - k)))[:, None, None]
+        * (np.exp(-k[:, None, None] * dt) - np.exp(-ka[:, None, None] * dt))
+    )
     expected = np.where(after, curve, 0.0).sum(axis=1)
     from conftest import relative_error_where_visible
+
     assert relative_error_where_visible(res.concentrations, expected) < 1e-11
     ode = pk.simulate(card, cohort, reg, times, variability=False, seed=7, engine="ode")
     assert relative_error_where_visible(ode.concentrations, res.concentrations) < 1e-6
@@ -443,6 +502,7 @@ def test_negative_timing_sd_is_refused():
 
 
 # --- value equality, labels, bounded work ------------------------------------------------
+
 
 def test_regimens_are_equal_when_every_field_is():
     a = pk.Regimen.weight_based(2.0, 3, 14, max_mg_per_dose=20)
@@ -460,30 +520,48 @@ def test_regimens_are_equal_when_every_field_is():
 
 
 def test_the_binding_builders_read_back_from_their_labels():
-    for reg in (pk.Regimen.weight_based(mg_per_kg_day=2.0, doses_per_day=3, days=14, max_mg_per_day=80),
-                pk.Regimen.fixed(mg=10, every_h=24, n_doses=1),
-                pk.Regimen.weight_based(2.0, 3, 14, timing_sd_h=0.5),
-                pk.Regimen.titration(**TRIAL, switch_to_qid_above_mg_per_day=60, timing_sd_h=0.25,
-                                     missed_dose_probability=0.1, formulation="tablet")):
+    for reg in (
+        pk.Regimen.weight_based(mg_per_kg_day=2.0, doses_per_day=3, days=14, max_mg_per_day=80),
+        pk.Regimen.fixed(mg=10, every_h=24, n_doses=1),
+        pk.Regimen.weight_based(2.0, 3, 14, timing_sd_h=0.5),
+        pk.Regimen.titration(
+            **TRIAL,
+            switch_to_qid_above_mg_per_day=60,
+            timing_sd_h=0.25,
+            missed_dose_probability=0.1,
+            formulation="tablet",
+        ),
+    ):
         assert pk.Regimen.parse(reg.label) == reg
     # issue 20: the jitter is in the label
     assert pk.Regimen.weight_based(2.0, 3, 14, timing_sd_h=0.5).label == (
-        "2 mg/kg/day TID for 14 days, timing sd 0.5 h")
+        "2 mg/kg/day TID for 14 days, timing sd 0.5 h"
+    )
 
 
-@pytest.mark.parametrize("build, message", [
-    (lambda: pk.Regimen.weight_based(2.0, 4, 100_000_000),
-     r"Regimen\.weight_based: days is 100000000, 4e\+08 doses at 4 a day; expected at most 100,000 "
-     r"doses per regimen"),
-    (lambda: pk.Regimen.fixed(2.0, 8, 300_000_000),
-     r"Regimen\.fixed: n_doses is 300000000; expected at most 100,000 doses per regimen"),
-    (lambda: pk.Regimen.titration(**{**TRIAL, "days": 10**8}),
-     r"Regimen\.titration: days is 100000000, 3e\+08 doses"),
-])
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (
+            lambda: pk.Regimen.weight_based(2.0, 4, 100_000_000),
+            r"Regimen\.weight_based: days is 100000000, 4e\+08 doses at 4 a day; expected at most 100,000 "
+            r"doses per regimen",
+        ),
+        (
+            lambda: pk.Regimen.fixed(2.0, 8, 300_000_000),
+            r"Regimen\.fixed: n_doses is 300000000; expected at most 100,000 doses per regimen",
+        ),
+        (
+            lambda: pk.Regimen.titration(**{**TRIAL, "days": 10**8}),
+            r"Regimen\.titration: days is 100000000, 3e\+08 doses",
+        ),
+    ],
+)
 def test_a_regimen_of_too_many_doses_is_refused_before_anything_is_allocated(build, message):
     # issue 12 item 16: QID for 1e8 days was OOM-killed. Refused before the 3.2 GB of dose times:
     # tracemalloc (which numpy reports to) sees less than 1 MB allocated at the peak
     import tracemalloc
+
     tracemalloc.start()
     try:
         with pytest.raises(ValueError, match=message):
@@ -503,10 +581,13 @@ def test_rounding_that_changes_a_childs_dose_by_more_than_25_percent_is_refused_
     # 0.1 mg/kg/day TID for 20 kg: 0.667 mg per dose would be 2.5 mg of tablets (x 3.75)
     cohort = pk.Cohort(weight_kg=[40.0, 20.0], age_years=[12.0, 6.0], ids=[7, 8])
     reg = pk.Regimen.weight_based(0.1, 3, 1, formulation="tablet")
-    with pytest.raises(ValueError, match=r"Regimen: child ID 7 \(40 kg\), dose 0 at 0 h: "
-                                         r"1\.3333333333333333 mg rounds to 2\.5 mg as 'tablet' "
-                                         r"\(\+87\.5 %\); expected a change of at most 25 % "
-                                         r"\(max_rounding_change\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Regimen: child ID 7 \(40 kg\), dose 0 at 0 h: "
+        r"1\.3333333333333333 mg rounds to 2\.5 mg as 'tablet' "
+        r"\(\+87\.5 %\); expected a change of at most 25 % "
+        r"\(max_rounding_change\)",
+    ):
         reg.doses(cohort)
     allowed = pk.Regimen.weight_based(0.1, 3, 1, formulation="tablet", max_rounding_change=None)
     np.testing.assert_array_equal(allowed.doses(cohort).amount_mg, 2.5)
@@ -516,6 +597,9 @@ def test_rounding_that_changes_a_childs_dose_by_more_than_25_percent_is_refused_
 
 
 def test_rounding_options_without_a_formulation_are_refused():
-    with pytest.raises(ValueError, match=r"Regimen: rounding is 'up', max_rounding_change is 0\.25, "
-                                         r"without a formulation"):
+    with pytest.raises(
+        ValueError,
+        match=r"Regimen: rounding is 'up', max_rounding_change is 0\.25, "
+        r"without a formulation",
+    ):
         pk.Regimen.weight_based(2.0, 3, 1, rounding="up")

@@ -37,9 +37,15 @@ def toy():
 
 
 def run(engine, **options):
-    return pk.simulate(pk.load_model("baclofen_cp_card"), pk.Cohort(weight_kg=[10, 20, 30],
-                       age_years=[3, 7, 11]), pk.Regimen.weight_based(2.0, 3, 2), TIMES, seed=3,
-                       engine=engine, **options)
+    return pk.simulate(
+        pk.load_model("baclofen_cp_card"),
+        pk.Cohort(weight_kg=[10, 20, 30], age_years=[3, 7, 11]),
+        pk.Regimen.weight_based(2.0, 3, 2),
+        TIMES,
+        seed=3,
+        engine=engine,
+        **options,
+    )
 
 
 def test_a_registered_engine_runs_through_simulate(toy):
@@ -50,8 +56,7 @@ def test_a_registered_engine_runs_through_simulate(toy):
     assert mine.engine == "toy_scaled"
     assert mine.concentrations.dtype == np.float64 and not mine.concentrations.flags.writeable
     # its own option reaches it: exactly twice (x 2 is exact in binary floating point)
-    np.testing.assert_array_equal(run("toy_scaled", scale=2.0).concentrations,
-                                  2 * reference.concentrations)
+    np.testing.assert_array_equal(run("toy_scaled", scale=2.0).concentrations, 2 * reference.concentrations)
 
 
 def test_an_unknown_option_is_refused_by_the_engine(toy):

@@ -9,8 +9,16 @@ import pytest
 from scipy import optimize, special, stats
 
 import pkmodel as pk
-from map_reference import (SHARED, card, conc_oral_1cmt, frame, grid_posterior, neg2_log_posterior,
-                           nonmem_table, typical_card)
+from map_reference import (
+    SHARED,
+    card,
+    conc_oral_1cmt,
+    frame,
+    grid_posterior,
+    neg2_log_posterior,
+    nonmem_table,
+    typical_card,
+)
 from pkmodel.estimation import likelihood, predict
 from pkmodel.estimation.data import read_problem
 from pkmodel.estimation.objective import Objective
@@ -20,8 +28,16 @@ TID = pk.Regimen.weight_based(2.0, 3, 14)
 
 # --- the likelihood terms ------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, sds", [("proportional", (0.24, 0.0)), ("additive", (0.0, 0.05)),
-                                       ("combined", (0.2, 0.03)), ("exponential", (0.3, 0.0))])
+
+@pytest.mark.parametrize(
+    "kind, sds",
+    [
+        ("proportional", (0.24, 0.0)),
+        ("additive", (0.0, 0.05)),
+        ("combined", (0.2, 0.03)),
+        ("exponential", (0.3, 0.0)),
+    ],
+)
 @pytest.mark.parametrize("censored", [False, True])
 def test_terms_are_minus_two_log_likelihood_and_its_derivatives(kind, sds, censored):
     f = np.array([0.05, 0.2, 0.31, 0.8])
@@ -32,15 +48,18 @@ def test_terms_are_minus_two_log_likelihood_and_its_derivatives(kind, sds, censo
     # t from scipy.stats: -2 log density (+ log 2 pi, NONMEM's constant) or -2 log P(below)
     m = np.log(f) if kind == "exponential" else f
     sd = np.full(f.shape, sds[0]) if kind == "exponential" else np.sqrt((sds[0] * f) ** 2 + sds[1] ** 2)
-    expected = (-2 * stats.norm.logcdf(y, m, sd) if censored
-                else -2 * stats.norm.logpdf(y, m, sd) - math.log(2 * math.pi))
+    expected = (
+        -2 * stats.norm.logcdf(y, m, sd)
+        if censored
+        else -2 * stats.norm.logpdf(y, m, sd) - math.log(2 * math.pi)
+    )
     np.testing.assert_allclose(t.t, expected, rtol=1e-12)
     # derivatives in f against central differences of t (step 1e-5: error ~1e-10 relative)
     h = 1e-5 * f
     up = likelihood.terms(kind, *sds, y, cen, f + h).t
     down = likelihood.terms(kind, *sds, y, cen, f - h).t
     np.testing.assert_allclose(t.d1, (up - down) / (2 * h), rtol=1e-6)
-    np.testing.assert_allclose(t.d2, (up - 2 * t.t + down) / h ** 2, rtol=1e-4)
+    np.testing.assert_allclose(t.d2, (up - 2 * t.t + down) / h**2, rtol=1e-4)
     if not censored:
         # the Fisher weight is E[t''] over y ~ N(m, v): Gauss-Hermite quadrature (exact for the
         # polynomial in y that t'' is, degree 2)
@@ -52,6 +71,7 @@ def test_terms_are_minus_two_log_likelihood_and_its_derivatives(kind, sds, censo
 
 # --- NONMEM: Bauer 2019 run 402 ----------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def bauer402(tmp_path_factory):
     if not (SHARED / "bauer2019_402.phi").is_file():
@@ -59,17 +79,26 @@ def bauer402(tmp_path_factory):
     ext = nonmem_table(SHARED / "bauer2019_402.ext")
     final = ext[ext.ITERATION == -1000000000].iloc[0]
     phi = nonmem_table(SHARED / "bauer2019_402.phi")
-    raw = pd.read_csv(SHARED / "bauer2019_402.csv", header=None, skiprows=2, na_values=["."],
-                      names=["C", "ID", "TIME", "DV", "AMT"])
+    raw = pd.read_csv(
+        SHARED / "bauer2019_402.csv",
+        header=None,
+        skiprows=2,
+        na_values=["."],
+        names=["C", "ID", "TIME", "DV", "AMT"],
+    )
     # ADVAN3's CMT 1 (central) is CMT 2 of pkmodel's two_compartment_oral
     data = raw.drop(columns="C").assign(CMT=2)
     lines = ['[model]\nname = "bauer402"\nstructure = "two_compartment_oral"']
     for i, (name, unit) in enumerate((("V1", "L"), ("CL", "L/h"), ("V2", "L"), ("Q", "L/h")), 1):
-        lines.append(f'[parameters.{name}]\nvalue = {float(final[f"THETA{i}"])!r}\nunit = "{unit}"\n'
-                     f'iiv_sd = {math.sqrt(float(final[f"OMEGA({i},{i})"]))!r}')
-    lines.append('[parameters.ka]\nvalue = 1.0\nunit = "1/h"')   # no depot doses: not used
-    lines.append(f'[residual_error]\ntype = "proportional"\n'
-                 f'proportional_sd = {math.sqrt(float(final["SIGMA(1,1)"]))!r}')
+        lines.append(
+            f'[parameters.{name}]\nvalue = {float(final[f"THETA{i}"])!r}\nunit = "{unit}"\n'
+            f"iiv_sd = {math.sqrt(float(final[f'OMEGA({i},{i})']))!r}"
+        )
+    lines.append('[parameters.ka]\nvalue = 1.0\nunit = "1/h"')  # no depot doses: not used
+    lines.append(
+        f'[residual_error]\ntype = "proportional"\n'
+        f"proportional_sd = {math.sqrt(float(final['SIGMA(1,1)']))!r}"
+    )
     path = tmp_path_factory.mktemp("bauer402") / "bauer402.toml"
     path.write_text("\n\n".join(lines) + "\n")
     model = pk.load_model(path)
@@ -82,7 +111,7 @@ def bauer402(tmp_path_factory):
 
 def test_bauer402_etas_equal_nonmem_conditional_modes(bauer402):
     model, fit, phi, _, _ = bauer402
-    assert model.eta_names == ("V1", "CL", "V2", "Q")   # ETA(1..4) of the control stream
+    assert model.eta_names == ("V1", "CL", "V2", "Q")  # ETA(1..4) of the control stream
     assert fit.converged.all()
     nonmem = phi[["ETA(1)", "ETA(2)", "ETA(3)", "ETA(4)"]].to_numpy()
     # issue 16: 1e-4 absolute; NONMEM prints 7 significant digits, an independent MAP gives 2e-7
@@ -103,8 +132,11 @@ def test_bauer402_objective_is_nonmem_individual_objective(bauer402):
     model, fit, phi, _, _ = bauer402
     # NONMEM's .phi OBJ (FOCE-I) = conditional objective + log det Ω + log det (½ H_FO)
     # = ours + log det Ω − log det ETC; printed to 15 digits, our etas 2e-7 from NONMEM's
-    laplace = (fit.objective.to_numpy() + np.linalg.slogdet(model.omega)[1]
-               - np.linalg.slogdet(fit.first_order_covariance)[1])
+    laplace = (
+        fit.objective.to_numpy()
+        + np.linalg.slogdet(model.omega)[1]
+        - np.linalg.slogdet(fit.first_order_covariance)[1]
+    )
     print(f"run 402: largest |OBJ - NONMEM's| {np.abs(laplace - phi.OBJ.to_numpy()).max():.2g}")
     np.testing.assert_allclose(laplace, phi.OBJ.to_numpy(), atol=1e-4, rtol=0)
 
@@ -125,23 +157,27 @@ def test_bauer402_laplace_standard_errors_against_etc_and_the_exact_posterior(ba
     z = rng.standard_normal((50_000, 4))
     draws = fit.eta[s] + z @ np.linalg.cholesky(2 * fit.covariance[s]).T
     from pkmodel.estimation.posterior import tiled_problem
+
     objective = Objective(model, tiled_problem(problem, z.shape[0]), "analytic")
     every = np.ones(z.shape[0], dtype=bool)
     value = objective.value(objective.predictions(draws, every), draws, every)
-    log_w = -0.5 * value + 0.5 * np.sum(z ** 2, axis=1)
+    log_w = -0.5 * value + 0.5 * np.sum(z**2, axis=1)
     w = np.exp(log_w - log_w.max())
     w /= w.sum()
     mean = w @ draws
     posterior_sd = np.sqrt(w @ (draws[:, k] - mean[k]) ** 2)
     laplace_sd = math.sqrt(fit.covariance[s, k, k])
     etc_sd = math.sqrt(etc[s, k, k])
-    print(f"run 402 subject {fit.etas.index[s]}, eta {k + 1}: posterior SD {posterior_sd:.4f}, "
-          f"Laplace {laplace_sd:.4f}, ETC {etc_sd:.4f}; SE ratios to ETC "
-          f"{ratio.min():.3f}-{ratio.max():.3f}, {np.mean(np.abs(ratio - 1) <= 0.1):.1%} within 10 %")
+    print(
+        f"run 402 subject {fit.etas.index[s]}, eta {k + 1}: posterior SD {posterior_sd:.4f}, "
+        f"Laplace {laplace_sd:.4f}, ETC {etc_sd:.4f}; SE ratios to ETC "
+        f"{ratio.min():.3f}-{ratio.max():.3f}, {np.mean(np.abs(ratio - 1) <= 0.1):.1%} within 10 %"
+    )
     assert abs(laplace_sd / posterior_sd - 1) < 0.05 < abs(etc_sd / posterior_sd - 1)
 
 
 # --- the card model: one child at a time against independent posteriors ---------------------
+
 
 def child_data(times, seed, n=5, sd=0.24, lloq=None):
     """n children on 2 mg/kg/day TID, sampled at `times` with proportional error."""
@@ -150,16 +186,24 @@ def child_data(times, seed, n=5, sd=0.24, lloq=None):
     model = card(sd)
     res = pk.simulate(model, cohort, TID, times, seed=seed)
     dv = np.asarray(res.observations)
-    if lloq == "half":   # between the middle two values: half of the samples below it
+    if lloq == "half":  # between the middle two values: half of the samples below it
         lloq = float(np.median(dv))
     censored = None if lloq is None else dv < lloq
-    data = frame(cohort, TID, times, np.where(censored, lloq, dv) if lloq else dv,
-                 censored=censored, lloq=lloq)
+    data = frame(
+        cohort, TID, times, np.where(censored, lloq, dv) if lloq else dv, censored=censored, lloq=lloq
+    )
     doses = TID.doses(cohort)
-    children = [{"times": np.asarray(times, dtype=float), "dv": dv[i],
-                 "censored": np.zeros(len(times), bool) if censored is None else censored[i],
-                 "lloq": np.full(len(times), np.nan if lloq is None else lloq),
-                 "dose_times": doses.time_h, "doses": doses.amount_mg[i]} for i in range(n)]
+    children = [
+        {
+            "times": np.asarray(times, dtype=float),
+            "dv": dv[i],
+            "censored": np.zeros(len(times), bool) if censored is None else censored[i],
+            "lloq": np.full(len(times), np.nan if lloq is None else lloq),
+            "dose_times": doses.time_h,
+            "doses": doses.amount_mg[i],
+        }
+        for i in range(n)
+    ]
     return model, cohort, data, children
 
 
@@ -171,12 +215,14 @@ def test_modes_equal_the_modes_of_a_brute_force_grid_posterior():
     fit = pk.estimate_individual(model, data)
     typical = typical_card(model, cohort)
     sd = np.sqrt(np.diag(model.omega))
-    for i, child in enumerate(children):   # over 5 children: a grid each
+    for i, child in enumerate(children):  # over 5 children: a grid each
+
         def objective(eta):
             return neg2_log_posterior(eta, typical[i], model.omega, child, 0.24)  # noqa: B023 (used in the loop)
-        mode, *_ = grid_posterior(objective, np.zeros(3), 3 * sd, 25)    # the prior's box
-        half = 6 * sd / 24                                                  # ±1 coarse step
-        for _ in range(10):   # a finer box, moved until its best point is inside it
+
+        mode, *_ = grid_posterior(objective, np.zeros(3), 3 * sd, 25)  # the prior's box
+        half = 6 * sd / 24  # ±1 coarse step
+        for _ in range(10):  # a finer box, moved until its best point is inside it
             centre = mode
             mode, *_, fine, _, _ = grid_posterior(objective, centre, half, 31)
             if np.all(np.abs(mode - centre) < half - fine / 2):
@@ -190,23 +236,25 @@ def test_laplace_covariance_equals_a_grid_posteriors_where_it_is_near_normal():
     fit = pk.estimate_individual(model, data)
     typical = typical_card(model, cohort)
     compared = 0
-    for i, child in enumerate(children):   # over 5 children: a grid each
+    for i, child in enumerate(children):  # over 5 children: a grid each
+
         def objective(eta):
             return neg2_log_posterior(eta, typical[i], model.omega, child, 0.05)  # noqa: B023 (used in the loop)
+
         # the box: ±6 SD around the mode (the grid's 41 points sum a normal density to ~1e-9)
         *_, covariance, _, skew, kurtosis = grid_posterior(
-            objective, fit.eta[i], 6 * np.sqrt(np.diag(fit.covariance[i])), 41)
+            objective, fit.eta[i], 6 * np.sqrt(np.diag(fit.covariance[i])), 41
+        )
         # near normal: |skewness| and |excess kurtosis| below 0.3 (0 for a normal); ka is not, in a
         # fast absorber whose samples cannot tell its absorption apart (skewness 1)
         normal = (np.abs(skew) < 0.3) & (np.abs(kurtosis) < 0.3)
-        np.testing.assert_allclose(np.diag(fit.covariance[i])[normal],
-                                   np.diag(covariance)[normal], rtol=0.10)
+        np.testing.assert_allclose(np.diag(fit.covariance[i])[normal], np.diag(covariance)[normal], rtol=0.10)
         compared += normal.sum()
-    assert compared >= 13       # of the 15 variances
+    assert compared >= 13  # of the 15 variances
 
 
 def test_sir_draws_follow_a_skewed_posterior_where_laplace_does_not():
-    model, cohort, data, children = child_data([313.0], seed=5, n=1)   # one trough
+    model, cohort, data, children = child_data([313.0], seed=5, n=1)  # one trough
     fit = pk.estimate_individual(model, data)
     child, typical = children[0], typical_card(model, cohort)[0]
 
@@ -216,7 +264,7 @@ def test_sir_draws_follow_a_skewed_posterior_where_laplace_does_not():
     sd = np.sqrt(np.diag(model.omega))
     _, mean, covariance, *_ = grid_posterior(objective, np.zeros(3), 5 * sd, 81)
     skew = (mean - fit.eta[0]) / np.sqrt(np.diag(covariance))
-    assert np.abs(skew).max() > 0.1          # the mean is away from the mode: skewed
+    assert np.abs(skew).max() > 0.1  # the mean is away from the mode: skewed
     draws = fit.sample(4000, method="sir", seed=2)[:, 0]
     # SIR's mean within 4 Monte Carlo SEs of the grid mean (SE = SD / sqrt(4000) x 1.5 for the
     # resampling's duplicates); Laplace's mean is the mode
@@ -230,13 +278,16 @@ def test_m3_half_below_lloq_equals_a_direct_maximisation_of_the_censored_likelih
     times = [0.5, 2.0, 4.0, 7.0, 311.0, 312.0]
     model, cohort, data, children = child_data(times, seed=3, n=1, lloq="half")
     child = children[0]
-    assert child["censored"].sum() == 3            # half of the six samples below the limit
+    assert child["censored"].sum() == 3  # half of the six samples below the limit
     fit = pk.estimate_individual(model, data)
     assert fit.summary.n_blq.iloc[0] == 3
     typical = typical_card(model, cohort)[0]
-    best = optimize.minimize(lambda e: float(neg2_log_posterior(e, typical, model.omega, child, 0.24)),
-                             np.zeros(3), method="Nelder-Mead",
-                             options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 20000})
+    best = optimize.minimize(
+        lambda e: float(neg2_log_posterior(e, typical, model.omega, child, 0.24)),
+        np.zeros(3),
+        method="Nelder-Mead",
+        options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 20000},
+    )
     print(f"M3: largest |eta - direct maximisation| {np.abs(fit.eta[0] - best.x).max():.2g}")
     np.testing.assert_allclose(fit.eta[0], best.x, atol=1e-4, rtol=0)
     # and the objective is that likelihood's, to rounding
@@ -245,12 +296,13 @@ def test_m3_half_below_lloq_equals_a_direct_maximisation_of_the_censored_likelih
 
 # --- many children: simulation-estimation recovery -------------------------------------------
 
+
 def recovery(times, seed):
     model = card()
     cohort = pk.Cohort.from_growth_charts(500, age_years=(2, 17), seed=3)
     res = pk.simulate(model, cohort, TID, times, seed=seed)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)   # a few DV below 0 at 24 % proportional error
+        warnings.simplefilter("ignore", UserWarning)  # a few DV below 0 at 24 % proportional error
         fit = pk.estimate_individual(model, frame(cohort, TID, times, res.observations))
     return model, fit, res.etas
 
@@ -261,26 +313,38 @@ def test_recovery_with_three_samples_shrinkage_follows_the_posterior_variances()
     eta = fit.etas.to_numpy()
     omega = np.diag(model.omega)
     shrinkage = 1 - eta.std(axis=0) / np.sqrt(omega)
-    print("3 samples: shrinkage", shrinkage.round(3), "mean bias", (eta - truth).mean(0).round(4),
-          "median bias", np.median(eta - truth, 0).round(4))
+    print(
+        "3 samples: shrinkage",
+        shrinkage.round(3),
+        "mean bias",
+        (eta - truth).mean(0).round(4),
+        "median bias",
+        np.median(eta - truth, 0).round(4),
+    )
     # for normal posteriors, Var(eta_hat) = omega - E[posterior variance] (Savic & Karlsson,
     # AAPS J 2009): shrinkage = 1 - sqrt(1 - mean posterior variance / omega). CL and V to 0.03
     # (500 children: the SD of an SD is ~3 %); not ka, whose posteriors from three samples are
     # skewed (its mode sits below its mean: the median bias -0.2 printed above)
     expected = 1 - np.sqrt(1 - np.mean(np.einsum("ijj->ij", fit.covariance), axis=0) / omega)
     np.testing.assert_allclose(shrinkage[:2], expected[:2], atol=0.03)
-    assert shrinkage[0] < shrinkage[1] < shrinkage[2]    # CL best, ka worst informed by troughs
+    assert shrinkage[0] < shrinkage[1] < shrinkage[2]  # CL best, ka worst informed by troughs
 
 
 def test_recovery_with_twenty_samples_is_unbiased_and_tight_for_cl_and_v():
-    early = np.array([0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8.0])   # after the first dose and at day 14
+    early = np.array([0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8.0])  # after the first dose and at day 14
     model, fit, truth = recovery(np.r_[early, 312 + early], seed=1)
     assert fit.converged.all()
     eta = fit.etas.to_numpy()
     median = np.median(eta - truth, axis=0)
     corr = np.array([np.corrcoef(eta[:, k], truth[:, k])[0, 1] for k in range(3)])
-    print("20 samples: median bias", median.round(4), "corr", corr.round(4),
-          "shrinkage", (1 - eta.std(axis=0) / np.sqrt(np.diag(model.omega))).round(3))
+    print(
+        "20 samples: median bias",
+        median.round(4),
+        "corr",
+        corr.round(4),
+        "shrinkage",
+        (1 - eta.std(axis=0) / np.sqrt(np.diag(model.omega))).round(3),
+    )
     # issue 16: |median(eta_hat - eta)| < 0.02 and corr > 0.95, met by CL and V; ka (IIV 84 %,
     # absorption over minutes in fast absorbers, flip-flop with k) reaches corr 0.93, bias -0.05
     assert np.all(np.abs(median[:2]) < 0.02) and np.all(corr[:2] > 0.95)
@@ -289,30 +353,38 @@ def test_recovery_with_twenty_samples_is_unbiased_and_tight_for_cl_and_v():
 
 # --- the prediction step -------------------------------------------------------------------------
 
+
 def test_predictions_at_each_childs_own_times_equal_the_closed_form(monkeypatch):
     rng = np.random.default_rng(4)
     cohort = pk.Cohort(weight_kg=rng.uniform(12, 50, 40), age_years=np.full(40, 8.0))
     shared = [1.0, 4.0, 313.0]
     times = [shared if i % 3 else sorted(rng.uniform(0.5, 330, 3)) for i in range(40)]
     dv = np.full(3, 0.3)
-    data = pd.concat([frame(cohort.__class__(weight_kg=[w], age_years=[8.0], ids=[i]), TID, t, dv)
-                      for i, w, t in zip(cohort.ids, cohort.weight_kg, times)], ignore_index=True)
+    data = pd.concat(
+        [
+            frame(cohort.__class__(weight_kg=[w], age_years=[8.0], ids=[i]), TID, t, dv)
+            for i, w, t in zip(cohort.ids, cohort.weight_kg, times)
+        ],
+        ignore_index=True,
+    )
     model = card()
     problem = read_problem(model, data)
     eta = rng.normal(0, 0.3, (40, 3))
     doses = TID.doses(cohort)
     typical = typical_card(model, cohort)
-    expected = np.concatenate([
-        conc_oral_1cmt(times[i], doses.time_h, doses.amount_mg[i], *(typical[i] * np.exp(eta[i])))
-        for i in range(40)])
+    expected = np.concatenate(
+        [
+            conc_oral_1cmt(times[i], doses.time_h, doses.amount_mg[i], *(typical[i] * np.exp(eta[i])))
+            for i in range(40)
+        ]
+    )
     blocks = []
-    for cells in (predict.MAX_BLOCK_CELLS, 40):   # one block per time set; then at most 40 values
+    for cells in (predict.MAX_BLOCK_CELLS, 40):  # one block per time set; then at most 40 values
         monkeypatch.setattr(predict, "MAX_BLOCK_CELLS", cells)
         objective = Objective(model, problem, "analytic")
-        assert all(b.members.size * b.times_h.size <= max(cells, b.times_h.size)
-                   for b in objective.blocks)
+        assert all(b.members.size * b.times_h.size <= max(cells, b.times_h.size) for b in objective.blocks)
         got = objective.predictions(eta, np.ones(40, dtype=bool))
-        np.testing.assert_allclose(got, expected, rtol=1e-12)   # the engine is exact
+        np.testing.assert_allclose(got, expected, rtol=1e-12)  # the engine is exact
         blocks.append(len(objective.blocks))
     # by default one block (42 times, under MAX_BLOCK_TIMES, 1,680 values); at 40 values, 13
     # children of the shared 3 times a block, and the others 1-4 per block
@@ -334,6 +406,7 @@ def test_the_ode_engine_gives_the_same_modes():
 
 # --- what a fit gives --------------------------------------------------------------------------
 
+
 def test_predict_at_the_mode_and_from_the_posterior():
     model, cohort, data, _ = child_data([1.0, 4.0, 313.0], seed=9, n=4)
     fit = pk.estimate_individual(model, data)
@@ -342,11 +415,16 @@ def test_predict_at_the_mode_and_from_the_posterior():
     at_mode = fit.predict(qid, times)
     typical = typical_card(model, cohort)
     doses = qid.doses(cohort)
-    expected = np.stack([conc_oral_1cmt(times, doses.time_h, doses.amount_mg[i],
-                                        *(typical[i] * np.exp(fit.eta[i]))) for i in range(4)])
+    expected = np.stack(
+        [
+            conc_oral_1cmt(times, doses.time_h, doses.amount_mg[i], *(typical[i] * np.exp(fit.eta[i])))
+            for i in range(4)
+        ]
+    )
     np.testing.assert_allclose(at_mode.concentrations, expected, rtol=1e-12)
-    np.testing.assert_allclose(fit.parameters[["CL", "V", "ka"]].to_numpy(),
-                               typical * np.exp(fit.eta), rtol=1e-14)
+    np.testing.assert_allclose(
+        fit.parameters[["CL", "V", "ka"]].to_numpy(), typical * np.exp(fit.eta), rtol=1e-14
+    )
     drawn = fit.predict(qid, times, samples=300, seed=1)
     assert drawn.concentrations.shape == (1200, times.size)
     np.testing.assert_array_equal(drawn.replicate, np.repeat(np.arange(300), 4))
@@ -373,8 +451,11 @@ def test_a_nan_dv_is_refused_naming_the_row_and_subject():
     _, _, data, _ = child_data([1.0, 4.0], seed=10, n=2)
     row = data.index[(data.ID == 2) & (data.EVID == 0)][1]
     data.loc[row, "DV"] = np.nan
-    with pytest.raises(ValueError, match=rf"data row {row}, ID 2: DV is nan; expected a "
-                                         r"concentration in mg/L on an observation record"):
+    with pytest.raises(
+        ValueError,
+        match=rf"data row {row}, ID 2: DV is nan; expected a "
+        r"concentration in mg/L on an observation record",
+    ):
         pk.estimate_individual(card(), data)
 
 
@@ -391,8 +472,11 @@ def test_a_dv_in_ng_per_ml_is_named_in_a_warning():
     _, _, data, _ = child_data([1.0, 4.0, 313.0], seed=12, n=3)
     obs = (data.ID == 3) & (data.EVID == 0)
     data.loc[obs, "DV"] *= 1000
-    with pytest.warns(UserWarning, match=r"every DV of ID 3 \(\d+x\) is more than 100 times its "
-                                         r"typical prediction .* expected DV in mg/L"):
+    with pytest.warns(
+        UserWarning,
+        match=r"every DV of ID 3 \(\d+x\) is more than 100 times its "
+        r"typical prediction .* expected DV in mg/L",
+    ):
         fit = pk.estimate_individual(card(), data)
     assert fit.summary.note.loc[3].startswith("every DV is over 100x")
     assert (fit.summary.note.loc[[1, 2]] == "").all()
@@ -400,9 +484,25 @@ def test_a_dv_in_ng_per_ml_is_named_in_a_warning():
 
 def test_an_observation_before_the_first_dose_is_refused():
     _, _, data, _ = child_data([1.0, 4.0], seed=10, n=1)
-    data = pd.concat([pd.DataFrame({"ID": [1], "TIME": [0.0], "DV": [0.05], "EVID": [0],
-                                    "WT": data.WT.iloc[0], "AGE": data.AGE.iloc[0]}), data],
-                     ignore_index=True)
-    with pytest.raises(ValueError, match=r"data row 0, ID 1: the prediction at TIME 0 h is 0 for "
-                                         r"every eta \(before its first dose\?\)"):
+    data = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "ID": [1],
+                    "TIME": [0.0],
+                    "DV": [0.05],
+                    "EVID": [0],
+                    "WT": data.WT.iloc[0],
+                    "AGE": data.AGE.iloc[0],
+                }
+            ),
+            data,
+        ],
+        ignore_index=True,
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"data row 0, ID 1: the prediction at TIME 0 h is 0 for "
+        r"every eta \(before its first dose\?\)",
+    ):
         pk.estimate_individual(card(), data)

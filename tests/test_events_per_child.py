@@ -23,9 +23,14 @@ from conftest import write_model
 from pkmodel.dosing.doses import Doses, SubjectDoses
 from pkmodel.engines import analytic
 
-PROPERTY = settings(max_examples=100, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-STEP_H = 0.25             # every time and duration is a multiple: exact in binary (see below)
+PROPERTY = settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+STEP_H = 0.25  # every time and duration is a multiple: exact in binary (see below)
 TIMES = np.arange(0.0, 60.0 + STEP_H, STEP_H)
 
 
@@ -46,11 +51,20 @@ def tables(draw):
         if not times:
             rows.append(dict(ID=child, TIME=draw(on_grid(0, 20)), AMT=0.0, EVID=2, CMT=2))
         for t in times:
-            row = dict(ID=child, TIME=t, AMT=draw(st.floats(0.5, 40.0)), EVID=1,
-                       CMT=draw(st.sampled_from([1, 2])), II=0.0, ADDL=0, SS=0, RATE=0.0)
+            row = dict(
+                ID=child,
+                TIME=t,
+                AMT=draw(st.floats(0.5, 40.0)),
+                EVID=1,
+                CMT=draw(st.sampled_from([1, 2])),
+                II=0.0,
+                ADDL=0,
+                SS=0,
+                RATE=0.0,
+            )
             if infusions and row["CMT"] == 2 and draw(st.booleans()):
                 row["RATE"] = float(draw(st.sampled_from([2.0, 4.0, 8.0])))
-                row["AMT"] = row["RATE"] * draw(on_grid(1, 16))      # lasts a grid multiple
+                row["AMT"] = row["RATE"] * draw(on_grid(1, 16))  # lasts a grid multiple
             elif not infusions and draw(st.booleans()):
                 row["SS"] = draw(st.sampled_from([1, 2]))
             if row["SS"] or draw(st.booleans()):
@@ -83,10 +97,15 @@ def test_any_event_table_simulates_each_child_as_that_child_alone(lagged, table,
     own = together.doses.per_subject() if isinstance(together.doses, Doses) else together.doses
     per_child = analytic.simulate(model.structure, together.individual, own, TIMES)
     for i, child in enumerate(ids):
-        alone = pk.simulate(model, pk.Cohort(weight_kg=cohort.weight_kg[i:i + 1],
-                                             age_years=cohort.age_years[i:i + 1], ids=[child]),
-                            pk.read_events(table[table.ID == child]), TIMES,
-                            variability=False).concentrations[0]
+        alone = pk.simulate(
+            model,
+            pk.Cohort(
+                weight_kg=cohort.weight_kg[i : i + 1], age_years=cohort.age_years[i : i + 1], ids=[child]
+            ),
+            pk.read_events(table[table.ID == child]),
+            TIMES,
+            variability=False,
+        ).concentrations[0]
         # 1e-12: the same exact solution, stepped over other children's times (shared columns)
         # or with Phi(tau) taken directly (per child) instead of walked along the grid; times on
         # a binary grid keep the matrix exponential's steps (keyed to 12 digits) exact
@@ -99,16 +118,22 @@ def test_children_at_their_own_times_keep_their_own_doses_only():
     # 40 children, 5 doses each, every dose at its own time: 200 doses, not 40 x 200
     rng = np.random.default_rng(3)
     n, k = 40, 5
-    table = pd.DataFrame({"ID": np.repeat(np.arange(1, n + 1), k),
-                          "TIME": (np.arange(k) * 8.0 + rng.uniform(0, 2, (n, k))).ravel(),
-                          "AMT": 10.0, "EVID": 1, "CMT": 1})
+    table = pd.DataFrame(
+        {
+            "ID": np.repeat(np.arange(1, n + 1), k),
+            "TIME": (np.arange(k) * 8.0 + rng.uniform(0, 2, (n, k))).ravel(),
+            "AMT": 10.0,
+            "EVID": 1,
+            "CMT": 1,
+        }
+    )
     cohort = pk.Cohort(weight_kg=np.full(n, 20.0), age_years=np.full(n, 6.0))
     doses = pk.read_events(table).doses(cohort)
     assert isinstance(doses, SubjectDoses)
     np.testing.assert_array_equal(doses.counts, np.full(n, k))
-    np.testing.assert_array_equal(doses.time_h, table.TIME)      # already by ID, then time
+    np.testing.assert_array_equal(doses.time_h, table.TIME)  # already by ID, then time
     # the same child's doses, whatever the rows of other children around it
-    np.testing.assert_array_equal(doses.subjects(7, 9).time_h, table.TIME[7 * k:9 * k])
+    np.testing.assert_array_equal(doses.subjects(7, 9).time_h, table.TIME[7 * k : 9 * k])
 
 
 @pytest.mark.parametrize("engine", ["analytic", "ode"])
@@ -116,23 +141,38 @@ def test_per_child_steady_state_doses_with_per_child_lags_agree_between_engines(
     # SS records at each child's own time and IIV on the lag: the per-subject paths of both
     # engines (the ode engine on the union of times), against each child alone
     model = pk.load_model(write_model(tmp_path, tlag={"value": 3.0, "unit": "h", "iiv_sd": 0.8}))
-    table = pd.DataFrame({"ID": [1, 1, 2, 3, 3], "TIME": [0.0, 30.0, 5.5, 2.0, 2.0],
-                          "AMT": [10.0, 4.0, 20.0, 15.0, 5.0], "EVID": 1, "CMT": [1, 1, 1, 1, 2],
-                          "SS": [1, 0, 2, 1, 0], "II": [8.0, 0.0, 12.0, 6.0, 0.0], "ADDL": [3, 0, 2, 4, 0]})
+    table = pd.DataFrame(
+        {
+            "ID": [1, 1, 2, 3, 3],
+            "TIME": [0.0, 30.0, 5.5, 2.0, 2.0],
+            "AMT": [10.0, 4.0, 20.0, 15.0, 5.0],
+            "EVID": 1,
+            "CMT": [1, 1, 1, 1, 2],
+            "SS": [1, 0, 2, 1, 0],
+            "II": [8.0, 0.0, 12.0, 6.0, 0.0],
+            "ADDL": [3, 0, 2, 4, 0],
+        }
+    )
     cohort = pk.Cohort(weight_kg=[15.0, 30.0, 45.0], age_years=[4.0, 8.0, 13.0])
     times = np.arange(0.0, 48.25, 0.25)
     res = pk.simulate(model, cohort, pk.read_events(table), times, engine=engine, seed=5)
     assert np.unique(res.individual["tlag"]).size == 3
     exact = analytic.simulate(model.structure, res.individual, pk.read_events(table).doses(cohort), times)
     for i in range(3):
-        one = analytic.simulate(model.structure, {k: v[i:i + 1] for k, v in res.individual.items()},
-                                pk.read_events(table[table.ID == i + 1]).doses(
-                                    pk.Cohort(weight_kg=[1.0], age_years=[1.0], ids=[i + 1])), times)
+        one = analytic.simulate(
+            model.structure,
+            {k: v[i : i + 1] for k, v in res.individual.items()},
+            pk.read_events(table[table.ID == i + 1]).doses(
+                pk.Cohort(weight_kg=[1.0], age_years=[1.0], ids=[i + 1])
+            ),
+            times,
+        )
         np.testing.assert_allclose(exact[i], one[0], rtol=1e-12, atol=1e-15)
     # ode: its promise, 1e-6 relative where C > 1e-3 Cmax
     visible = exact > 1e-3 * exact.max(axis=1, keepdims=True)
     assert np.max(np.abs(res.concentrations - exact)[visible] / exact[visible]) < (
-        1e-12 if engine == "analytic" else 1e-6)
+        1e-12 if engine == "analytic" else 1e-6
+    )
 
 
 # Peak resident memory of the child process itself: VmHWM of its own address space (getrusage's
@@ -166,8 +206,7 @@ MEMORY_CHILD = textwrap.dedent("""
 @pytest.mark.slow  # a subprocess: a fresh interpreter (make test-fast skips it)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 def test_a_million_row_event_table_with_per_child_times_simulates_under_2_gb():
-    done = subprocess.run([sys.executable, "-c", MEMORY_CHILD], capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run([sys.executable, "-c", MEMORY_CHILD], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["per_child"] and report["finite"]
@@ -202,9 +241,15 @@ def test_chunks_of_children_at_their_own_times_give_the_unchunked_bits():
     # each child's doses are sliced out whole (SubjectDoses.subjects), chunk by chunk
     rng = np.random.default_rng(4)
     n = 30
-    table = pd.DataFrame({"ID": np.repeat(np.arange(1, n + 1), 4),
-                          "TIME": (np.arange(4) * 8.0 + rng.uniform(0, 3, (n, 4))).ravel(),
-                          "AMT": 10.0, "EVID": 1, "CMT": 1})
+    table = pd.DataFrame(
+        {
+            "ID": np.repeat(np.arange(1, n + 1), 4),
+            "TIME": (np.arange(4) * 8.0 + rng.uniform(0, 3, (n, 4))).ravel(),
+            "AMT": 10.0,
+            "EVID": 1,
+            "CMT": 1,
+        }
+    )
     cohort = pk.Cohort.from_growth_charts(n, seed=2)
     model = pk.load_model("baclofen_cp_card")
     times = np.arange(0.0, 48.5, 0.5)
@@ -219,8 +264,15 @@ def test_chunks_of_children_at_their_own_times_give_the_unchunked_bits():
 def test_exposure_reads_the_doses_of_children_at_their_own_times(card):
     # the same table stored per child (SubjectDoses) and on shared columns (Doses): the same
     # exposure, window by window (issue 12 item 1 will give each child its own window)
-    table = pd.DataFrame({"ID": [1, 1, 1, 2, 2, 2], "TIME": [0.0, 8.0, 16.0, 0.0, 8.0, 16.0],
-                          "AMT": [10.0, 10.0, 10.0, 20.0, 20.0, 20.0], "EVID": 1, "CMT": 1})
+    table = pd.DataFrame(
+        {
+            "ID": [1, 1, 1, 2, 2, 2],
+            "TIME": [0.0, 8.0, 16.0, 0.0, 8.0, 16.0],
+            "AMT": [10.0, 10.0, 10.0, 20.0, 20.0, 20.0],
+            "EVID": 1,
+            "CMT": 1,
+        }
+    )
     cohort = pk.Cohort(weight_kg=[20.0, 40.0], age_years=[6.0, 12.0])
     times = np.arange(0.0, 24.5, 0.5)
     shared = pk.simulate(card, cohort, pk.read_events(table), times, variability=False)
@@ -236,19 +288,31 @@ def test_children_at_their_own_times_step_through_epochs_as_each_alone(card):
     # growing children (a new epoch every 24 h) with 1-6 doses each at their own times: the
     # per-subject path inserts every epoch start into each child's own events
     from pkmodel.population.cohort import cohort_rows as _rows
+
     rng = np.random.default_rng(7)
     counts = [2, 6, 3, 5, 1, 4, 6, 2]
-    table = pd.DataFrame({"ID": np.repeat(np.arange(1, 9), counts),
-                          "TIME": np.concatenate([np.sort(rng.uniform(-1, 70, c)) for c in counts]),
-                          "AMT": rng.uniform(5, 20, sum(counts)), "EVID": 1, "CMT": 1})
+    table = pd.DataFrame(
+        {
+            "ID": np.repeat(np.arange(1, 9), counts),
+            "TIME": np.concatenate([np.sort(rng.uniform(-1, 70, c)) for c in counts]),
+            "AMT": rng.uniform(5, 20, sum(counts)),
+            "EVID": 1,
+            "CMT": 1,
+        }
+    )
     cohort = pk.Cohort.from_growth_charts(8, seed=8)
     times = np.arange(0.0, 96.5, 0.5)
-    together = pk.simulate(card, cohort, pk.read_events(table), times, variability=False,
-                           weight_update_h=24)
+    together = pk.simulate(card, cohort, pk.read_events(table), times, variability=False, weight_update_h=24)
     assert isinstance(together.doses, SubjectDoses)
     for i in range(8):
-        alone = pk.simulate(card, _rows(cohort, i, i + 1), pk.read_events(table[table.ID == i + 1]),
-                            times, variability=False, weight_update_h=24).concentrations[0]
+        alone = pk.simulate(
+            card,
+            _rows(cohort, i, i + 1),
+            pk.read_events(table[table.ID == i + 1]),
+            times,
+            variability=False,
+            weight_update_h=24,
+        ).concentrations[0]
         # per child: Phi(tau) directly; alone: walked along the grid (rounding only)
         np.testing.assert_allclose(together.concentrations[i], alone, rtol=1e-12, atol=1e-16)
 
@@ -257,16 +321,27 @@ def test_the_ode_engine_refuses_a_union_of_times_beyond_its_limit(card, monkeypa
     # 40 children at their own times: 40 x 200 union amounts, over a limit lowered to 1000.
     # Only the solve_ivp methods build the union (the default, rodas5p, keeps each child's own)
     from pkmodel.engines import ode
+
     monkeypatch.setattr(ode, "MAX_UNION_AMOUNTS", 1000)
     rng = np.random.default_rng(3)
-    table = pd.DataFrame({"ID": np.repeat(np.arange(1, 41), 5),
-                          "TIME": (np.arange(5) * 8.0 + rng.uniform(0, 2, (40, 5))).ravel(),
-                          "AMT": 10.0, "EVID": 1, "CMT": 1})
+    table = pd.DataFrame(
+        {
+            "ID": np.repeat(np.arange(1, 41), 5),
+            "TIME": (np.arange(5) * 8.0 + rng.uniform(0, 2, (40, 5))).ravel(),
+            "AMT": 10.0,
+            "EVID": 1,
+            "CMT": 1,
+        }
+    )
     cohort = pk.Cohort(weight_kg=np.full(40, 20.0), age_years=np.full(40, 6.0))
-    with pytest.raises(ValueError, match=r"engine 'ode': children at their own dose times are stepped on "
-                                         r"the union of everyone's times, 40 children x 200 times = 8,000 "
-                                         r"amounts; expected at most 1,000: use engine='analytic'"):
-        pk.simulate(card, cohort, pk.read_events(table), TIMES, engine="ode", method="DOP853",
-                    variability=False)
+    with pytest.raises(
+        ValueError,
+        match=r"engine 'ode': children at their own dose times are stepped on "
+        r"the union of everyone's times, 40 children x 200 times = 8,000 "
+        r"amounts; expected at most 1,000: use engine='analytic'",
+    ):
+        pk.simulate(
+            card, cohort, pk.read_events(table), TIMES, engine="ode", method="DOP853", variability=False
+        )
     own = pk.simulate(card, cohort, pk.read_events(table), TIMES, engine="ode", variability=False)
     assert np.all(np.isfinite(own.concentrations)) and own.concentrations.max() > 0

@@ -19,8 +19,13 @@ WHERE = "m.toml: odes.central"
 
 def test_names_are_recorded_in_order_with_their_1_based_columns():
     e = parse_expression("ka * depot - CL / V * central", WHERE)
-    assert e.names == (("ka", (1, 1)), ("depot", (1, 6)), ("CL", (1, 14)), ("V", (1, 19)),
-                       ("central", (1, 23)))
+    assert e.names == (
+        ("ka", (1, 1)),
+        ("depot", (1, 6)),
+        ("CL", (1, 14)),
+        ("V", (1, 19)),
+        ("central", (1, 23)),
+    )
     assert e.constant is None
 
 
@@ -119,8 +124,12 @@ def test_a_syntax_error_on_a_second_line_names_the_line():
 
 @pytest.mark.parametrize("value, shown", [(0.8, "0.8"), (3, "3"), (None, "None"), (["x"], "['x']")])
 def test_an_expression_that_is_not_text_is_refused(value, shown):
-    with pytest.raises(ValueError, match=rf"odes\.central is {shown!s}.*; expected an expression as text"
-                       .replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(
+        ValueError,
+        match=rf"odes\.central is {shown!s}.*; expected an expression as text".replace("[", r"\[").replace(
+            "]", r"\]"
+        ),
+    ):
         parse_expression(value, WHERE)
 
 
@@ -130,13 +139,16 @@ def test_an_empty_expression_is_refused(text):
         parse_expression(text, WHERE)
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("-" * (MAX_LENGTH - 1) + "1", "nesting too deep"),                       # unary chain
-    ("+".join(["x"] * 500), "nesting too deep"),                               # a sum is a left-deep tree
-    ("exp(" * 150 + "x" + ")" * 150, "nesting too deep"),
-    ("(" * 1000 + "x" + ")" * 1000, "syntax error|expression of"),             # parser's own limit or ours
-    ("x + " * 600 + "x", f"expression of {4 * 600 + 1} characters"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("-" * (MAX_LENGTH - 1) + "1", "nesting too deep"),  # unary chain
+        ("+".join(["x"] * 500), "nesting too deep"),  # a sum is a left-deep tree
+        ("exp(" * 150 + "x" + ")" * 150, "nesting too deep"),
+        ("(" * 1000 + "x" + ")" * 1000, "syntax error|expression of"),  # parser's own limit or ours
+        ("x + " * 600 + "x", f"expression of {4 * 600 + 1} characters"),
+    ],
+)
 def test_huge_or_deep_expressions_are_refused_without_recursion_or_memory_errors(text, problem):
     with pytest.raises(ExpressionError, match=problem) as info:
         parse_expression(text, WHERE)
@@ -151,10 +163,15 @@ def test_nesting_up_to_the_limit_is_accepted():
 
 # --- System ---------------------------------------------------------------------------
 
-MM = dict(compartments=["depot", "central"],
-          odes={"depot": "-ka * depot", "central": "ka * depot - VM * C / (KM + C)"},
-          derived={"C": "central / V"}, outputs={"conc": "C"},
-          parameters=["ka", "VM", "KM", "V", "F1"], covariates=["WT"], where="mm.toml")
+MM = dict(
+    compartments=["depot", "central"],
+    odes={"depot": "-ka * depot", "central": "ka * depot - VM * C / (KM + C)"},
+    derived={"C": "central / V"},
+    outputs={"conc": "C"},
+    parameters=["ka", "VM", "KM", "V", "F1"],
+    covariates=["WT"],
+    where="mm.toml",
+)
 
 
 def system(**changes):
@@ -165,8 +182,14 @@ def test_a_valid_system_keeps_its_sections_and_resolves_dependencies():
     s = system(dosing={"depot": {"F": "F1", "lag": "0.25"}})
     assert s.compartments == ("depot", "central") and s.dose_compartment == "depot"
     assert s.dynamic["C"] == {"central"} and s.dynamic["ka"] == set() and s.dynamic["t"] == {"t"}
-    assert set(s.expressions) == {"derived.C", "odes.depot", "odes.central", "outputs.conc",
-                                  "dosing.depot.F", "dosing.depot.lag"}
+    assert set(s.expressions) == {
+        "derived.C",
+        "odes.depot",
+        "odes.central",
+        "outputs.conc",
+        "dosing.depot.F",
+        "dosing.depot.lag",
+    }
     assert s.expressions["odes.central"].where == "mm.toml: odes.central"
     with pytest.raises(TypeError):
         s.odes["depot"] = "0"  # read-only
@@ -179,56 +202,87 @@ def test_derived_names_depend_transitively_on_the_amounts_and_time():
 
 
 SYSTEM_ERRORS = [
-    (dict(odes={"depot": "-ka * depot"}),
-     r"mm\.toml: odes: compartment 'central' has no equation; expected one expression per compartment"),
-    (dict(odes={**MM["odes"], "periph": "0"}),
-     r"mm\.toml: odes\.periph: 'periph' is not a compartment; expected one of model\.compartments "
-     r"\['depot', 'central'\]"),
-    (dict(odes={"depot": "-ka * depot", "central": "ka * depot - VM * C / (KMM + C)"}),
-     r"mm\.toml: odes\.central: unknown name 'KMM' \(did you mean 'KM'\?\) at column 24 of "
-     r"'ka \* depot - VM \* C / \(KMM \+ C\)'; expected a parameter, covariate, compartment, t, "
-     r"or a derived name defined above"),
-    (dict(derived={"CL": "VM / (KM + C)", "C": "central / V"}),
-     r"mm\.toml: derived\.CL: 'C' is used before \[derived\] defines it at column 12"),
+    (
+        dict(odes={"depot": "-ka * depot"}),
+        r"mm\.toml: odes: compartment 'central' has no equation; expected one expression per compartment",
+    ),
+    (
+        dict(odes={**MM["odes"], "periph": "0"}),
+        r"mm\.toml: odes\.periph: 'periph' is not a compartment; expected one of model\.compartments "
+        r"\['depot', 'central'\]",
+    ),
+    (
+        dict(odes={"depot": "-ka * depot", "central": "ka * depot - VM * C / (KMM + C)"}),
+        r"mm\.toml: odes\.central: unknown name 'KMM' \(did you mean 'KM'\?\) at column 24 of "
+        r"'ka \* depot - VM \* C / \(KMM \+ C\)'; expected a parameter, covariate, compartment, t, "
+        r"or a derived name defined above",
+    ),
+    (
+        dict(derived={"CL": "VM / (KM + C)", "C": "central / V"}),
+        r"mm\.toml: derived\.CL: 'C' is used before \[derived\] defines it at column 12",
+    ),
     (dict(derived={"C": "C / V"}), r"mm\.toml: derived\.C: 'C' refers to itself at column 1"),
-    (dict(derived={"C": "central / V", "V": "2"}),
-     r"mm\.toml: derived\.V shadows the parameter 'V'; expected a new name"),
+    (
+        dict(derived={"C": "central / V", "V": "2"}),
+        r"mm\.toml: derived\.V shadows the parameter 'V'; expected a new name",
+    ),
     (dict(derived={"central": "1"}), r"derived\.central shadows the compartment 'central'"),
     (dict(derived={"C": "central / V", "WT": "1"}), r"derived\.WT shadows the covariate 'WT'"),
     (dict(derived={"t": "1"}), r"mm\.toml: derived\.t has 't', which the language reserves \(time, h\)"),
     (dict(derived={"C": "central / V", "2x": "1"}), r"derived\.2x has '2x'; expected a name"),
-    (dict(outputs={"C": "C"}), r"mm\.toml: outputs has no 'conc'; expected conc = the concentration \(mg/L\)"),
+    (
+        dict(outputs={"C": "C"}),
+        r"mm\.toml: outputs has no 'conc'; expected conc = the concentration \(mg/L\)",
+    ),
     (dict(outputs={"conc": "C", "my out": "central"}), r"mm\.toml: outputs has 'my out'; expected a name"),
     (dict(outputs={"conc": "C + X"}), r"mm\.toml: outputs\.conc: unknown name 'X' at column 5"),
-    (dict(dosing={"gut": {"F": "1"}}),
-     r"mm\.toml: dosing\.gut: 'gut' is not a compartment; expected one of model\.compartments"),
-    (dict(dosing={"depot": {"bioav": "1"}}),
-     r"mm\.toml: dosing\.depot\.bioav is not a dose modifier; expected one of \['F', 'lag', 'rate', "
-     r"'duration'\]"),
+    (
+        dict(dosing={"gut": {"F": "1"}}),
+        r"mm\.toml: dosing\.gut: 'gut' is not a compartment; expected one of model\.compartments",
+    ),
+    (
+        dict(dosing={"depot": {"bioav": "1"}}),
+        r"mm\.toml: dosing\.depot\.bioav is not a dose modifier; expected one of \['F', 'lag', 'rate', "
+        r"'duration'\]",
+    ),
     (dict(dosing={"depot": "F1"}), r"mm\.toml: dosing\.depot is 'F1'; expected a table of F, lag"),
-    (dict(dosing={"depot": {"F": "central / 100"}}),
-     r"mm\.toml: dosing\.depot\.F: 'central' in a dose modifier at column 1 .*; expected parameters, "
-     r"covariates and derived names of those only"),
-    (dict(dosing={"central": {"lag": "C"}}),
-     r"dosing\.central\.lag: 'C' \(which depends on \['central'\]\) in a dose modifier at column 1"),
+    (
+        dict(dosing={"depot": {"F": "central / 100"}}),
+        r"mm\.toml: dosing\.depot\.F: 'central' in a dose modifier at column 1 .*; expected parameters, "
+        r"covariates and derived names of those only",
+    ),
+    (
+        dict(dosing={"central": {"lag": "C"}}),
+        r"dosing\.central\.lag: 'C' \(which depends on \['central'\]\) in a dose modifier at column 1",
+    ),
     (dict(dosing={"central": {"rate": "t * 2"}}), r"dosing\.central\.rate: 't' in a dose modifier"),
     (dict(dosing={"central": {"duration": "D2"}}), r"dosing\.central\.duration: unknown name 'D2'"),
-    (dict(dose_compartment="gut"),
-     r"mm\.toml: model\.dose_compartment is 'gut'; expected one of \['depot', 'central'\]"),
-    (dict(compartments=["depot", "central", "depot"]),
-     r"mm\.toml: model\.compartments repeats \['depot'\]; expected each name once"),
+    (
+        dict(dose_compartment="gut"),
+        r"mm\.toml: model\.dose_compartment is 'gut'; expected one of \['depot', 'central'\]",
+    ),
+    (
+        dict(compartments=["depot", "central", "depot"]),
+        r"mm\.toml: model\.compartments repeats \['depot'\]; expected each name once",
+    ),
     (dict(compartments="depot"), r"mm\.toml: model\.compartments is 'depot'; expected a list of names"),
     (dict(compartments=[]), r"mm\.toml: model\.compartments is empty"),
-    (dict(compartments=["depot", "central"], parameters=["ka", "VM", "KM", "V", "central"]),
-     r"mm\.toml: 'central' is in both model\.compartments and parameters; expected each name in one"),
+    (
+        dict(compartments=["depot", "central"], parameters=["ka", "VM", "KM", "V", "central"]),
+        r"mm\.toml: 'central' is in both model\.compartments and parameters; expected each name in one",
+    ),
     (dict(covariates=["WT", "V"]), r"'V' is in both parameters and covariates"),
-    (dict(parameters=["ka", "VM", "KM", "V", "exp"]),
-     r"mm\.toml: parameters has 'exp', which the language reserves \(a function\)"),
+    (
+        dict(parameters=["ka", "VM", "KM", "V", "exp"]),
+        r"mm\.toml: parameters has 'exp', which the language reserves \(a function\)",
+    ),
     (dict(parameters=["ka", "VM", "KM", "V", "t"]), r"parameters has 't', which the language reserves"),
     (dict(parameters=["ka", "VM", "KM", "V", "lambda"]), r"parameters has 'lambda'; expected a name"),
     (dict(parameters=["ka", "VM", "KM", "V", 3]), r"parameters has 3; expected a name"),
-    (dict(odes={"depot": "-ka * depot", "central": 0}),
-     r"mm\.toml: odes\.central is 0 \(int\); expected an expression as text"),
+    (
+        dict(odes={"depot": "-ka * depot", "central": 0}),
+        r"mm\.toml: odes\.central is 0 \(int\); expected an expression as text",
+    ),
     (dict(odes=["-ka * depot"]), r"mm\.toml: odes is \['-ka \* depot'\]; expected a table of expressions"),
 ]
 
@@ -243,9 +297,15 @@ def test_dose_compartment_defaults_to_the_first_compartment_as_in_nonmem():
     assert system(compartments=["central", "depot"]).dose_compartment == "central"
 
 
-@pytest.mark.parametrize("structure", [
-    Structure("one_compartment_oral"), Structure("two_compartment_oral"),
-    Structure("one_compartment_oral", "transit", 0), Structure("two_compartment_oral", "transit", 3)])
+@pytest.mark.parametrize(
+    "structure",
+    [
+        Structure("one_compartment_oral"),
+        Structure("two_compartment_oral"),
+        Structure("one_compartment_oral", "transit", 0),
+        Structure("two_compartment_oral", "transit", 3),
+    ],
+)
 def test_short_form_expands_to_one_equation_per_structure_compartment(structure):
     s = System.from_structure(structure, where="card.toml")
     assert s.compartments == structure.compartments
@@ -257,14 +317,53 @@ def test_short_form_expands_to_one_equation_per_structure_compartment(structure)
 
 # --- any text: an Expression or a ValueError, nothing else ------------------------------
 
-TOKENS = ["x", "t", "CL", "2", "0", "1e999", "0.5", "+", "-", "*", "/", "**", "(", ")", ",", "<",
-          "==", "exp(", "log(", "sqrt(", "abs(", "min(", "max(", "where(", "foo(", ".", "[", "'",
-          " if ", " else ", " and ", "lambda:", "=", ":", "\n", " "]
+TOKENS = [
+    "x",
+    "t",
+    "CL",
+    "2",
+    "0",
+    "1e999",
+    "0.5",
+    "+",
+    "-",
+    "*",
+    "/",
+    "**",
+    "(",
+    ")",
+    ",",
+    "<",
+    "==",
+    "exp(",
+    "log(",
+    "sqrt(",
+    "abs(",
+    "min(",
+    "max(",
+    "where(",
+    "foo(",
+    ".",
+    "[",
+    "'",
+    " if ",
+    " else ",
+    " and ",
+    "lambda:",
+    "=",
+    ":",
+    "\n",
+    " ",
+]
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.one_of(st.text(alphabet=st.characters(max_codepoint=127), max_size=60),
-                 st.lists(st.sampled_from(TOKENS), max_size=40).map("".join)))
+@given(
+    st.one_of(
+        st.text(alphabet=st.characters(max_codepoint=127), max_size=60),
+        st.lists(st.sampled_from(TOKENS), max_size=40).map("".join),
+    )
+)
 def test_any_text_parses_or_is_refused_with_a_value_error(text):
     try:
         e = parse_expression(text, WHERE)
@@ -276,13 +375,15 @@ def test_any_text_parses_or_is_refused_with_a_value_error(text):
 
 
 @pytest.mark.parametrize("name", ["one_compartment_oral", "two_compartment_oral"])
-@pytest.mark.parametrize("absorption, n_transit", [("first_order", 0), ("transit", 3),
-                                                   ("transit_first_order", 3)])
+@pytest.mark.parametrize(
+    "absorption, n_transit", [("first_order", 0), ("transit", 3), ("transit_first_order", 3)]
+)
 def test_the_equations_of_each_named_structure_are_its_rate_matrix(name, absorption, n_transit):
     # System.from_structure writes out what Structure.rate_matrix (the analytic engine's K) is:
     # the same K to rounding; transit_first_order once had ka for the whole chain (70 % off)
     from pkmodel.model.compiler import compile_system
     from pkmodel.model.structures import Structure
+
     structure = Structure(name, absorption, n_transit)
     rng = np.random.default_rng(6)
     p = {k: rng.uniform(0.2, 5, 4) for k in (*structure.parameters, "F", "tlag")}

@@ -10,10 +10,16 @@ def test_bundled_formulations_deliver_the_steps_the_products_allow():
     # issue 4: tablets 5/10/20 mg halved -> 2.5 mg; 1 mg/mL x 0.5 mL -> 0.5 mg; 2 mg/mL x 0.5 mL
     # -> 1 mg; 5 mg/mL x 0.5 mL (assumed measure) -> 2.5 mg; whole 5/10/20 mg sachets -> 5 mg
     steps = {name: f.step_mg for name, f in pk.bundled_formulations().items()}
-    assert steps == {"tablet": 2.5, "oral_solution_1mg_ml": 0.5, "oral_solution_2mg_ml": 1.0,
-                     "suspension_5mg_ml": 2.5, "granules": 5.0}
-    np.testing.assert_array_equal(pk.bundled_formulations()["tablet"].deliverable_mg(10),
-                                  [2.5, 5.0, 7.5, 10.0])
+    assert steps == {
+        "tablet": 2.5,
+        "oral_solution_1mg_ml": 0.5,
+        "oral_solution_2mg_ml": 1.0,
+        "suspension_5mg_ml": 2.5,
+        "granules": 5.0,
+    }
+    np.testing.assert_array_equal(
+        pk.bundled_formulations()["tablet"].deliverable_mg(10), [2.5, 5.0, 7.5, 10.0]
+    )
 
 
 def test_rounding_is_nearest_ties_down_never_above_the_cap():
@@ -23,8 +29,9 @@ def test_rounding_is_nearest_ties_down_never_above_the_cap():
     # 6.67 -> 7.5 (0.83 away vs 1.67); 13.33 -> 12.5; 13.75 and 16.25 are ties -> down;
     # 1 -> 2.5 (the smallest tablet piece, +150 %: allowed here); 33.3 capped at 20 -> 20; at
     # 26.7 -> 25
-    np.testing.assert_array_equal(tablet.round(wanted, cap, max_change=None),
-                                  [7.5, 12.5, 12.5, 15.0, 2.5, 20.0, 25.0])
+    np.testing.assert_array_equal(
+        tablet.round(wanted, cap, max_change=None), [7.5, 12.5, 12.5, 15.0, 2.5, 20.0, 25.0]
+    )
 
 
 @pytest.mark.parametrize("rounding", ["nearest", "down", "up"])
@@ -64,12 +71,18 @@ def test_rounding_that_changes_a_dose_by_more_than_25_percent_is_refused():
     solution = pk.bundled_formulations()["oral_solution_1mg_ml"]
     # 6.25 mg is a tie between 5 and 7.5 mg: down, -20 %, allowed; 3.75 mg -> 2.5 mg is -33 %
     assert tablet.round(6.25) == 5.0
-    with pytest.raises(ValueError, match=r"^3\.75 mg rounds to 2\.5 mg as 'tablet' \(-33\.3 %\); "
-                                         r"expected a change of at most 25 %"):
+    with pytest.raises(
+        ValueError,
+        match=r"^3\.75 mg rounds to 2\.5 mg as 'tablet' \(-33\.3 %\); "
+        r"expected a change of at most 25 %",
+    ):
         tablet.round(3.75)
     # the issue's cases: 1e-6 mg of solution is not 0.5 mg (x 5e5), 1 mg is not 2.5 mg of tablets
-    with pytest.raises(ValueError, match=r"1e-06 mg rounds to 0\.5 mg as 'oral_solution_1mg_ml' "
-                                         r"\(\+5e\+07 %\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"1e-06 mg rounds to 0\.5 mg as 'oral_solution_1mg_ml' "
+        r"\(\+5e\+07 %\)",
+    ):
         solution.round(np.array([1e-6]))
     with pytest.raises(ValueError, match=r"1\.0 mg rounds to 2\.5 mg as 'tablet' \(\+150 %\)"):
         tablet.round(np.array([1.0]))
@@ -77,8 +90,11 @@ def test_rounding_that_changes_a_dose_by_more_than_25_percent_is_refused():
 
 
 def test_rounding_down_below_the_smallest_piece_is_refused_not_a_dose_of_zero():
-    with pytest.raises(ValueError, match=r"formulation 'tablet' rounding down 1 mg gives no dose \(its "
-                                         r"smallest is 2\.5 mg\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"formulation 'tablet' rounding down 1 mg gives no dose \(its "
+        r"smallest is 2\.5 mg\)",
+    ):
         pk.bundled_formulations()["tablet"].round(np.array([1.0]), rounding="down", max_change=None)
 
 
@@ -103,9 +119,12 @@ def test_a_third_of_a_tablet_is_read_as_a_third():
 def test_pieces_whose_sums_leave_endless_gaps_are_refused():
     # (1.0, 1.000001) mg share a step of 1e-6 mg; below 999,999 x 1,000,000 steps, not every step is
     # a sum of pieces: a table of that is refused (it took 10 s per rounding)
-    with pytest.raises(ValueError, match=r"Formulation 'close': pieces_mg \(1\.0, 1\.000001\) share a "
-                                         r"step of 1e-06 mg, and sums of them leave gaps up to "
-                                         r"999,999,000,000 steps"):
+    with pytest.raises(
+        ValueError,
+        match=r"Formulation 'close': pieces_mg \(1\.0, 1\.000001\) share a "
+        r"step of 1e-06 mg, and sums of them leave gaps up to "
+        r"999,999,000,000 steps",
+    ):
         pk.Formulation("close", (1.0, 1.000001))
 
 
@@ -118,18 +137,25 @@ def test_huge_amounts_round_without_a_table_of_every_amount():
 
 
 def test_a_cap_below_the_smallest_dose_is_refused():
-    with pytest.raises(ValueError, match=r"formulation 'granules' cannot give a dose within a cap of "
-                                         r"3 mg; expected caps >= its smallest dose, 5 mg"):
+    with pytest.raises(
+        ValueError,
+        match=r"formulation 'granules' cannot give a dose within a cap of "
+        r"3 mg; expected caps >= its smallest dose, 5 mg",
+    ):
         pk.bundled_formulations()["granules"].round(np.array([2.0]), 3.0)
 
 
 def test_bad_pieces_per_unit_is_refused():
-    with pytest.raises(ValueError, match=r"Formulation 'tab': pieces_per_unit is 0; expected a whole number >= 1"):
+    with pytest.raises(
+        ValueError, match=r"Formulation 'tab': pieces_per_unit is 0; expected a whole number >= 1"
+    ):
         pk.Formulation.from_units("tab", [5, 10], pieces_per_unit=0)
 
 
 def test_bad_strength_is_refused():
-    with pytest.raises(ValueError, match=r"Formulation 'tab': strengths_mg is -5; expected a finite number > 0"):
+    with pytest.raises(
+        ValueError, match=r"Formulation 'tab': strengths_mg is -5; expected a finite number > 0"
+    ):
         pk.Formulation.from_units("tab", [-5, 10])
 
 
@@ -139,8 +165,11 @@ def test_bad_concentration_is_refused():
 
 
 def test_unknown_formulation_name_is_refused():
-    with pytest.raises(ValueError, match=r"formulation is 'pill'; expected a Formulation or one of "
-                                         r"\['granules', 'oral_solution_1mg_ml'"):
+    with pytest.raises(
+        ValueError,
+        match=r"formulation is 'pill'; expected a Formulation or one of "
+        r"\['granules', 'oral_solution_1mg_ml'",
+    ):
         pk.Regimen.weight_based(2.0, 3, 1, formulation="pill")
 
 

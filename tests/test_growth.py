@@ -22,27 +22,33 @@ def lms_formula(z, L, M, S):
     return M * (1 + L * S * z) ** (1 / L)
 
 
-@pytest.mark.parametrize("measure, sex, months, row", [
-    ("weight_kg", "M", 120.5, BOYS_WEIGHT_120_5),
-    ("stature_cm", "F", 60.5, GIRLS_STATURE_60_5),
-])
+@pytest.mark.parametrize(
+    "measure, sex, months, row",
+    [
+        ("weight_kg", "M", 120.5, BOYS_WEIGHT_120_5),
+        ("stature_cm", "F", 60.5, GIRLS_STATURE_60_5),
+    ],
+)
 def test_lms_at_a_tabulated_age_is_the_cdc_row(measure, sex, months, row):
     # 1e-12: the row itself, read from the packaged CSV; only float rounding of months/12*12
-    np.testing.assert_allclose(growth.lms(measure, [sex], [months / 12]), np.array(row)[:, None],
-                               rtol=1e-12)
+    np.testing.assert_allclose(growth.lms(measure, [sex], [months / 12]), np.array(row)[:, None], rtol=1e-12)
 
 
-@pytest.mark.parametrize("measure, sex, row0, row1", [
-    ("weight_kg", "M", BOYS_WEIGHT_120_5, BOYS_WEIGHT_121_5),
-    ("stature_cm", "F", GIRLS_STATURE_60_5, GIRLS_STATURE_61_5),
-])
+@pytest.mark.parametrize(
+    "measure, sex, row0, row1",
+    [
+        ("weight_kg", "M", BOYS_WEIGHT_120_5, BOYS_WEIGHT_121_5),
+        ("stature_cm", "F", GIRLS_STATURE_60_5, GIRLS_STATURE_61_5),
+    ],
+)
 def test_between_tabulated_ages_l_m_s_are_linear_in_age(measure, sex, row0, row1):
     months0 = 120.5 if measure == "weight_kg" else 60.5
     # a quarter and half-way between two rows: the weighted mean of the rows' L, M and S
     for frac in (0.25, 0.5):
         expected = (1 - frac) * np.array(row0) + frac * np.array(row1)
-        np.testing.assert_allclose(growth.lms(measure, [sex], [(months0 + frac) / 12]),
-                                   expected[:, None], rtol=1e-12)
+        np.testing.assert_allclose(
+            growth.lms(measure, [sex], [(months0 + frac) / 12]), expected[:, None], rtol=1e-12
+        )
 
 
 def test_lms_value_follows_the_cdc_formula_and_its_l_zero_limit():
@@ -65,8 +71,9 @@ def test_z_to_measurement_to_z_round_trips_at_every_tabulated_age(measure):
     z = np.linspace(-5, 5, 41)[:, None]  # includes z > 2, where weight goes linear
     x = growth.measurement_at_z(measure, z, sex, age)
     assert np.all(np.diff(x, axis=0) > 0)  # increasing in z at every age
-    np.testing.assert_allclose(growth.z_score(measure, x, sex, age), np.broadcast_to(z, x.shape),
-                               rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        growth.z_score(measure, x, sex, age), np.broadcast_to(z, x.shape), rtol=0, atol=1e-10
+    )
     if measure == "stature_cm":  # the rows where L is closest to 0 are among those tested
         assert np.abs(rows["L"]).min() < 0.003
 
@@ -76,13 +83,16 @@ def test_above_z2_weight_goes_on_linearly_with_the_step_from_z1_to_z2():
     L, M, S = (a.item() for a in growth.lms("weight_kg", ["F"], [17.0]))
     assert 1 + L * S * 4 < 0 and lms_formula(3, L, M, S) > 150
     x1, x2 = lms_formula(1, L, M, S), lms_formula(2, L, M, S)
-    np.testing.assert_allclose(growth.measurement_at_z("weight_kg", [1.5, 2.5, 4.0], ["F"] * 3, [17.0] * 3),
-                               [lms_formula(1.5, L, M, S), x2 + 0.5 * (x2 - x1), x2 + 2 * (x2 - x1)],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        growth.measurement_at_z("weight_kg", [1.5, 2.5, 4.0], ["F"] * 3, [17.0] * 3),
+        [lms_formula(1.5, L, M, S), x2 + 0.5 * (x2 - x1), x2 + 2 * (x2 - x1)],
+        rtol=1e-12,
+    )
     # stature keeps the plain LMS curve above z = 2
     Lh, Mh, Sh = (a.item() for a in growth.lms("stature_cm", ["F"], [17.0]))
-    np.testing.assert_allclose(growth.measurement_at_z("stature_cm", 4.0, "F", 17.0),
-                               lms_formula(4.0, Lh, Mh, Sh), rtol=1e-12)
+    np.testing.assert_allclose(
+        growth.measurement_at_z("stature_cm", 4.0, "F", 17.0), lms_formula(4.0, Lh, Mh, Sh), rtol=1e-12
+    )
 
 
 def test_measurement_at_z_and_z_score_take_scalars_in_the_tail():
@@ -97,11 +107,13 @@ def test_no_chart_weight_reaches_the_stated_bound_below_z_6_6():
     # the tail is linear from z = 2, so the z that reaches 200 kg at each age is exact:
     # 2 + (200 - x2) / (x2 - x1); its smallest over every age and sex of the charts
     ages = np.linspace(2, 20, 4321)
-    lowest = min(float(np.min(2 + (growth.MAX_WEIGHT_KG - x2) / (x2 - x1)))
-                 for sex in "MF"
-                 for L, M, S in [growth.lms("weight_kg", np.full(ages.shape, sex), ages)]
-                 for x1, x2 in [(lms_formula(1, L, M, S), lms_formula(2, L, M, S))])
-    assert growth.MAX_WEIGHT_KG == 200.0 and lowest > 6.6    # a standard normal: once in 6e10
+    lowest = min(
+        float(np.min(2 + (growth.MAX_WEIGHT_KG - x2) / (x2 - x1)))
+        for sex in "MF"
+        for L, M, S in [growth.lms("weight_kg", np.full(ages.shape, sex), ages)]
+        for x1, x2 in [(lms_formula(1, L, M, S), lms_formula(2, L, M, S))]
+    )
+    assert growth.MAX_WEIGHT_KG == 200.0 and lowest > 6.6  # a standard normal: once in 6e10
 
 
 def test_a_million_children_from_the_charts_stay_below_the_bound():
@@ -125,15 +137,15 @@ def test_weight_trajectory_keeps_each_childs_z_score():
     assert w.shape == (500, 2)
     np.testing.assert_allclose(w[:, 0], cohort.weight_kg, rtol=1e-12)
     later_age = cohort.age_years + twelve_weeks_h / (24 * 365.25)
-    np.testing.assert_allclose(growth.z_score("weight_kg", w[:, 1], cohort.sex, later_age),
-                               cohort.weight_z, atol=1e-10)
+    np.testing.assert_allclose(
+        growth.z_score("weight_kg", w[:, 1], cohort.sex, later_age), cohort.weight_z, atol=1e-10
+    )
 
 
 def test_weight_trajectory_of_a_median_boy_follows_the_median_curve():
     # a 10-year-old boy at z = 0 weighs M; 12 weeks later M at 10 y + 12 w, from the rows
     # 122.5 and 123.5 months of the CDC table (linear interpolation, done here independently)
-    cohort = pk.Cohort(weight_kg=[BOYS_WEIGHT_120_5[1]], age_years=[120.5 / 12], sex=["M"],
-                       weight_z=[0.0])
+    cohort = pk.Cohort(weight_kg=[BOYS_WEIGHT_120_5[1]], age_years=[120.5 / 12], sex=["M"], weight_z=[0.0])
     table = pd.read_csv(CDC_CSV).query("measure == 'weight_kg' and sex == 'male'")
     months = 120.5 + 12 * 7 / 365.25 * 12
     expected = np.interp(months, table["age_months"], table["M"])
@@ -144,8 +156,11 @@ def test_weight_trajectory_of_a_median_boy_follows_the_median_curve():
 
 
 def test_age_outside_the_charts_is_refused_naming_the_range():
-    with pytest.raises(ValueError, match=r"age_years\[1\] is 1\.0; expected an age within the CDC "
-                                         r"2000 weight_kg chart, 2 to 20 years"):
+    with pytest.raises(
+        ValueError,
+        match=r"age_years\[1\] is 1\.0; expected an age within the CDC "
+        r"2000 weight_kg chart, 2 to 20 years",
+    ):
         growth.measurement_at_z("weight_kg", 0.0, ["M", "F"], [5.0, 1.0])
 
 
@@ -175,8 +190,11 @@ def test_unknown_measure_and_sex_are_refused():
 
 def test_z_score_off_the_stature_curve_is_refused():
     # stature at 10 y: L S = 0.024, so no height has z below -41
-    with pytest.raises(ValueError, match=r"z\[0\] is -50\.0; expected a z-score the CDC 2000 "
-                                         r"stature_cm curve reaches"):
+    with pytest.raises(
+        ValueError,
+        match=r"z\[0\] is -50\.0; expected a z-score the CDC 2000 "
+        r"stature_cm curve reaches",
+    ):
         growth.measurement_at_z("stature_cm", -50.0, "M", 10.0)
 
 

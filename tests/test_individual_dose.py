@@ -24,10 +24,11 @@ def fitted():
 
 def test_cavg_dose_puts_each_childs_steady_state_on_target_or_at_the_cap(fitted):
     model, cohort, fit = fitted
-    table = pk.individual_dose(fit, 0.3053, doses_per_day=3, max_mg_per_dose=20,
-                               max_mg_per_day=50, samples=None)
+    table = pk.individual_dose(
+        fit, 0.3053, doses_per_day=3, max_mg_per_dose=20, max_mg_per_day=50, samples=None
+    )
     cl = typical_card(model, cohort)[:, 0] * np.exp(fit.eta[:, 0])
-    cavg = table.mg_per_dose * 1.0 / (cl * 8.0)        # F dose / (CL tau), F = 1
+    cavg = table.mg_per_dose * 1.0 / (cl * 8.0)  # F dose / (CL tau), F = 1
     cap = 50 / 3
     free = ~table.capped.to_numpy()
     assert free.any() and (~free).any()
@@ -45,7 +46,7 @@ def test_rounded_doses_are_the_nearest_deliverable_amounts_under_the_cap(fitted)
     levels = tablets.deliverable_mg(20)
     for exact, given in zip(table.mg_per_dose_exact, table.mg_per_dose):  # over 30 children
         allowed = levels[levels <= 20 + 1e-9]
-        best = allowed[np.argmin(np.abs(allowed - exact) + 1e-9 * allowed)]   # ties: the lower
+        best = allowed[np.argmin(np.abs(allowed - exact) + 1e-9 * allowed)]  # ties: the lower
         assert given == pytest.approx(best, abs=1e-12)
 
 
@@ -55,8 +56,11 @@ def test_cmin_dose_equals_the_closed_form_steady_state_trough(fitted):
     cl, v, ka = (typical_card(model, cohort) * np.exp(fit.eta)).T
     k, tau = cl / v, 6.0
     # one compartment, first-order absorption, steady state: the trough just before a dose
-    per_mg = ka / (v * (ka - k)) * (np.exp(-k * tau) / (1 - np.exp(-k * tau))
-                                    - np.exp(-ka * tau) / (1 - np.exp(-ka * tau)))
+    per_mg = (
+        ka
+        / (v * (ka - k))
+        * (np.exp(-k * tau) / (1 - np.exp(-k * tau)) - np.exp(-ka * tau) / (1 - np.exp(-ka * tau)))
+    )
     np.testing.assert_allclose(table.mg_per_dose, 0.15 / per_mg, rtol=1e-10)
 
 
@@ -66,13 +70,13 @@ def test_probability_in_range_and_percentiles_follow_the_closed_form_posterior(f
     # Cavg = dose / (TV_CL exp(eta_CL) tau) with eta_CL ~ N(mode, covariance[0, 0]) (Laplace):
     # a log-normal, so P(range) and the percentiles are closed forms
     tv = typical_card(model, cohort)[:, 0]
-    centre = np.log(table.mg_per_dose / (tv * 8.0)) - fit.eta[:, 0]   # log Cavg at the mode
+    centre = np.log(table.mg_per_dose / (tv * 8.0)) - fit.eta[:, 0]  # log Cavg at the mode
     sd = np.sqrt(fit.covariance[:, 0, 0])
     p = stats.norm.cdf((centre - np.log(0.2)) / sd) - stats.norm.cdf((centre - np.log(0.4)) / sd)
     # Monte Carlo: SE <= 0.5 / sqrt(20,000) = 0.0035; 5 SE
     np.testing.assert_allclose(table.prob_in_range, p, atol=0.018)
     for q in (5, 50, 95):
-        expected = np.exp(centre + stats.norm.ppf(q / 100) * sd)   # of a normal log Cavg
+        expected = np.exp(centre + stats.norm.ppf(q / 100) * sd)  # of a normal log Cavg
         np.testing.assert_allclose(table[f"cavg_p{q}"], expected, rtol=0.03)
 
 

@@ -15,6 +15,7 @@ from pkmodel.engines._integrator import integrate
 
 def oral_1cmt(ka, ke):
     """rhs and jac of depot -> central -> out, amounts (k, 2); ka, ke (n,), 1/h."""
+
     def rhs(t, y, s):
         return np.stack([-ka[s] * y[:, 0], ka[s] * y[:, 0] - ke[s] * y[:, 1]], axis=1)
 
@@ -22,6 +23,7 @@ def oral_1cmt(ka, ke):
         j = np.zeros((s.size, 2, 2))
         j[:, 0, 0], j[:, 1, 0], j[:, 1, 1] = -ka[s], ka[s], -ke[s]
         return j
+
     return rhs, jac
 
 
@@ -30,6 +32,7 @@ def add_to_depot(amounts):
         y = y.copy()
         y[:, 0] += amounts[e]
         return y
+
     return on_event
 
 
@@ -37,7 +40,8 @@ def csr(per_subject):
     """Offsets and flat values from a list of per-subject arrays."""
     counts = [len(p) for p in per_subject]
     return np.concatenate([[0], np.cumsum(counts)]).astype(int), np.concatenate(
-        [np.asarray(p, dtype=float) for p in per_subject])
+        [np.asarray(p, dtype=float) for p in per_subject]
+    )
 
 
 def bateman(t, dose_times, doses, ka, ke):
@@ -65,12 +69,21 @@ def test_oral_doses_at_each_childs_own_times_match_bateman_within_1e_6():
     ev_off, ev_t = csr(dose_times)
     out_off, out_t = csr(out_times)
     rhs, jac = oral_1cmt(ka, ke)
-    res = integrate(rhs, jac, np.zeros((n, 2)), event_offsets=ev_off, event_times=ev_t,
-                    on_event=add_to_depot(np.concatenate(doses)), output_offsets=out_off,
-                    output_times=out_t, rtol=1e-9, atol=1e-9 * np.array([d.max() for d in doses]),
-                    autonomous=True)
+    res = integrate(
+        rhs,
+        jac,
+        np.zeros((n, 2)),
+        event_offsets=ev_off,
+        event_times=ev_t,
+        on_event=add_to_depot(np.concatenate(doses)),
+        output_offsets=out_off,
+        output_times=out_t,
+        rtol=1e-9,
+        atol=1e-9 * np.array([d.max() for d in doses]),
+        autonomous=True,
+    )
     for i in range(n):
-        got = res.outputs[out_off[i]:out_off[i + 1], 1]
+        got = res.outputs[out_off[i] : out_off[i + 1], 1]
         exact = bateman(out_times[i], dose_times[i], doses[i], ka[i], ke[i])
         # outputs between step ends come from the order-4 dense output, which errs by about
         # the step tolerance (1e-9); measured 2.2e-7 at the worst point above 1e-3 of Cmax.
@@ -89,10 +102,19 @@ def test_linear_systems_match_the_matrix_exponential_within_1e_8():
     y0 = rng.uniform(0, 10, (n, m))
     times = np.array([0.0, 0.1, 0.7, 1.5, 3.0, 8.0, 20.0])
 
-    res = integrate(lambda t, y, s: np.einsum("kij,kj->ki", k[s], y), lambda t, y, s: k[s].copy(),
-                    y0, event_offsets=np.zeros(n + 1, dtype=int), event_times=np.empty(0),
-                    on_event=None, output_offsets=np.arange(n + 1) * times.size,
-                    output_times=np.tile(times, n), rtol=1e-10, atol=1e-12, autonomous=True)
+    res = integrate(
+        lambda t, y, s: np.einsum("kij,kj->ki", k[s], y),
+        lambda t, y, s: k[s].copy(),
+        y0,
+        event_offsets=np.zeros(n + 1, dtype=int),
+        event_times=np.empty(0),
+        on_event=None,
+        output_offsets=np.arange(n + 1) * times.size,
+        output_times=np.tile(times, n),
+        rtol=1e-10,
+        atol=1e-12,
+        autonomous=True,
+    )
     got = res.outputs.reshape(n, times.size, m)
     exact = np.stack([[expm(k[i] * t) @ y0[i] for t in times] for i in range(n)])
     scale = y0.max(axis=1)[:, None, None]
@@ -112,13 +134,24 @@ def test_michaelis_menten_iv_bolus_matches_lambert_w_within_1e_7():
     def jac(t, y, s):
         return (-vm[s] * km[s] / (km[s] + y[:, 0]) ** 2)[:, None, None]
 
-    res = integrate(rhs, jac, c0[:, None], event_offsets=np.zeros(n + 1, dtype=int),
-                    event_times=np.empty(0), on_event=None,
-                    output_offsets=np.arange(n + 1) * times.size, output_times=np.tile(times, n),
-                    rtol=1e-10, atol=1e-12 * c0, autonomous=True)
+    res = integrate(
+        rhs,
+        jac,
+        c0[:, None],
+        event_offsets=np.zeros(n + 1, dtype=int),
+        event_times=np.empty(0),
+        on_event=None,
+        output_offsets=np.arange(n + 1) * times.size,
+        output_times=np.tile(times, n),
+        rtol=1e-10,
+        atol=1e-12 * c0,
+        autonomous=True,
+    )
     got = res.outputs[:, 0].reshape(n, times.size)
-    exact = km[:, None] * lambertw(c0[:, None] / km[:, None]
-                                   * np.exp((c0[:, None] - vm[:, None] * times) / km[:, None])).real
+    exact = (
+        km[:, None]
+        * lambertw(c0[:, None] / km[:, None] * np.exp((c0[:, None] - vm[:, None] * times) / km[:, None])).real
+    )
     # relative where C > 1e-3 C0; below that the absolute tolerance rules: within 1e-9 C0
     assert relative_error(got.ravel(), exact.ravel(), visible=1e-3) < 1e-7
     assert np.max(np.abs(got - exact) / c0[:, None]) < 1e-9
@@ -132,11 +165,19 @@ def test_events_at_one_time_apply_in_their_given_order():
         y = y.copy()
         y[:, 0] = np.where(ops[e] == 0, 2 * y[:, 0], y[:, 0] + 1)
         return y
+
     zero = lambda t, y, s: np.zeros_like(y)  # noqa: E731
-    res = integrate(zero, lambda t, y, s: np.zeros((s.size, 1, 1)), np.full((2, 1), 2.0),
-                    event_offsets=np.array([0, 2, 4]), event_times=np.ones(4), on_event=on_event,
-                    output_offsets=np.array([0, 1, 2]), output_times=np.array([2.0, 2.0]),
-                    autonomous=True)
+    res = integrate(
+        zero,
+        lambda t, y, s: np.zeros((s.size, 1, 1)),
+        np.full((2, 1), 2.0),
+        event_offsets=np.array([0, 2, 4]),
+        event_times=np.ones(4),
+        on_event=on_event,
+        output_offsets=np.array([0, 1, 2]),
+        output_times=np.array([2.0, 2.0]),
+        autonomous=True,
+    )
     np.testing.assert_array_equal(res.outputs[:, 0], [5.0, 6.0])
 
 
@@ -145,11 +186,20 @@ def test_an_output_at_a_dose_time_reports_before_or_after_the_dose_as_flagged():
     # sees the amount before the dose; after it, the amount with the dose
     ka, ke = np.array([1.0]), np.array([0.1])
     rhs, jac = oral_1cmt(ka, ke)
-    res = integrate(rhs, jac, np.zeros((1, 2)), event_offsets=np.array([0, 2]),
-                    event_times=np.array([0.0, 5.0]), on_event=add_to_depot(np.array([10.0, 10.0])),
-                    output_offsets=np.array([0, 4]), output_times=np.array([0.0, 0.0, 5.0, 5.0]),
-                    output_after=np.array([False, True, False, True]), rtol=1e-10, atol=1e-12,
-                    autonomous=True)
+    res = integrate(
+        rhs,
+        jac,
+        np.zeros((1, 2)),
+        event_offsets=np.array([0, 2]),
+        event_times=np.array([0.0, 5.0]),
+        on_event=add_to_depot(np.array([10.0, 10.0])),
+        output_offsets=np.array([0, 4]),
+        output_times=np.array([0.0, 0.0, 5.0, 5.0]),
+        output_after=np.array([False, True, False, True]),
+        rtol=1e-10,
+        atol=1e-12,
+        autonomous=True,
+    )
     depot = res.outputs[:, 0]
     before_second = 10.0 * np.exp(-5.0)
     np.testing.assert_allclose(depot, [0.0, 10.0, before_second, before_second + 10.0], rtol=1e-9)
@@ -163,10 +213,19 @@ def test_each_subject_is_held_to_the_tolerance_on_its_own_scale():
     dose_times = np.arange(0, 48, 8.0)
     times = np.arange(0, 72.25, 0.25)
     rhs, jac = oral_1cmt(ka, ke)
-    res = integrate(rhs, jac, np.zeros((2, 2)), event_offsets=np.array([0, 6, 12]),
-                    event_times=np.tile(dose_times, 2), on_event=add_to_depot(np.repeat(dose, 6)),
-                    output_offsets=np.array([0, times.size, 2 * times.size]),
-                    output_times=np.tile(times, 2), rtol=1e-8, atol=1e-9 * dose, autonomous=True)
+    res = integrate(
+        rhs,
+        jac,
+        np.zeros((2, 2)),
+        event_offsets=np.array([0, 6, 12]),
+        event_times=np.tile(dose_times, 2),
+        on_event=add_to_depot(np.repeat(dose, 6)),
+        output_offsets=np.array([0, times.size, 2 * times.size]),
+        output_times=np.tile(times, 2),
+        rtol=1e-8,
+        atol=1e-9 * dose,
+        autonomous=True,
+    )
     central = res.outputs[:, 1].reshape(2, times.size)
     for i in range(2):
         exact = bateman(times, dose_times, np.full(6, dose[i]), ka[i], ke[i])
@@ -184,15 +243,21 @@ def test_a_subjects_answer_does_not_depend_on_the_batch():
     ev_off, ev_t = csr(dose_times)
     amounts = rng.uniform(1, 10, ev_t.size)
     times = np.linspace(0, 36, 37)
-    kwargs = dict(output_times=np.tile(times, n), output_offsets=np.arange(n + 1) * times.size,
-                  event_offsets=ev_off, event_times=ev_t, on_event=add_to_depot(amounts),
-                  autonomous=True)
+    kwargs = dict(
+        output_times=np.tile(times, n),
+        output_offsets=np.arange(n + 1) * times.size,
+        event_offsets=ev_off,
+        event_times=ev_t,
+        on_event=add_to_depot(amounts),
+        autonomous=True,
+    )
     together = integrate(rhs, jac, np.zeros((n, 2)), **kwargs).outputs.reshape(n, -1, 2)
     # subject 3 alone: the others given no outputs leave the batch at once
     alone_offsets = np.zeros(n + 1, dtype=int)
     alone_offsets[4:] = times.size
-    alone = integrate(rhs, jac, np.zeros((n, 2)), **{**kwargs, "output_offsets": alone_offsets,
-                                                       "output_times": times}).outputs
+    alone = integrate(
+        rhs, jac, np.zeros((n, 2)), **{**kwargs, "output_offsets": alone_offsets, "output_times": times}
+    ).outputs
     np.testing.assert_array_equal(alone, together[3])  # every operation is per subject
 
 
@@ -200,10 +265,16 @@ def test_dense_output_agrees_with_landing_on_every_output_within_1e_8():
     ka, ke = np.array([3.0, 0.7]), np.array([0.15, 0.1])
     rhs, jac = oral_1cmt(ka, ke)
     times = np.linspace(0, 24, 97)
-    kwargs = dict(event_offsets=np.array([0, 2, 3]), event_times=np.array([0.0, 12.0, 0.0]),
-                  on_event=add_to_depot(np.array([5.0, 5.0, 8.0])),
-                  output_offsets=np.array([0, 97, 194]), output_times=np.tile(times, 2),
-                  rtol=1e-10, atol=1e-10, autonomous=True)
+    kwargs = dict(
+        event_offsets=np.array([0, 2, 3]),
+        event_times=np.array([0.0, 12.0, 0.0]),
+        on_event=add_to_depot(np.array([5.0, 5.0, 8.0])),
+        output_offsets=np.array([0, 97, 194]),
+        output_times=np.tile(times, 2),
+        rtol=1e-10,
+        atol=1e-10,
+        autonomous=True,
+    )
     dense = integrate(rhs, jac, np.zeros((2, 2)), **kwargs).outputs
     landing = integrate(rhs, jac, np.zeros((2, 2)), dense=False, **kwargs).outputs
     # the dense output is of order 4: its error stays within the step's tolerance
@@ -220,19 +291,40 @@ def test_time_dependent_rhs_matches_its_closed_form():
         # y = c e^{-0.3 t} + (0.3 cos t + sin t) / 1.09, y(t0) = 0
         part = lambda u: (0.3 * np.cos(u) + np.sin(u)) / 1.09  # noqa: E731
         return part(t) - part(t0[s]) * np.exp(-0.3 * (t - t0[s]))
-    res = integrate(lambda t, y, s: (np.cos(t)[:, None] - 0.3 * y),
-                    lambda t, y, s: np.full((s.size, 1, 1), -0.3), np.zeros((2, 1)),
-                    event_offsets=np.zeros(3, dtype=int), event_times=np.empty(0), on_event=None,
-                    output_offsets=np.array([0, 3, 6]), output_times=np.tile(times, 2), t0=t0,
-                    rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(res.outputs[:, 0], np.concatenate([exact(times, 0), exact(times, 1)]),
-                               rtol=1e-8)
+
+    res = integrate(
+        lambda t, y, s: np.cos(t)[:, None] - 0.3 * y,
+        lambda t, y, s: np.full((s.size, 1, 1), -0.3),
+        np.zeros((2, 1)),
+        event_offsets=np.zeros(3, dtype=int),
+        event_times=np.empty(0),
+        on_event=None,
+        output_offsets=np.array([0, 3, 6]),
+        output_times=np.tile(times, 2),
+        t0=t0,
+        rtol=1e-10,
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(
+        res.outputs[:, 0], np.concatenate([exact(times, 0), exact(times, 1)]), rtol=1e-8
+    )
 
 
 def test_a_step_that_cannot_succeed_raises_naming_the_subject_and_time():
     def rhs(t, y, s):
         return np.where(t[:, None] > 1.0, np.nan, -y)
-    with pytest.raises(RuntimeError, match=r"integrate: subject 0's step fell to .* h at t = (1\.0|0\.9+\d*) h"):
-        integrate(rhs, lambda t, y, s: -np.ones((s.size, 1, 1)), np.ones((1, 1)),
-                  event_offsets=np.zeros(2, dtype=int), event_times=np.empty(0), on_event=None,
-                  output_offsets=np.array([0, 1]), output_times=np.array([5.0]), autonomous=True)
+
+    with pytest.raises(
+        RuntimeError, match=r"integrate: subject 0's step fell to .* h at t = (1\.0|0\.9+\d*) h"
+    ):
+        integrate(
+            rhs,
+            lambda t, y, s: -np.ones((s.size, 1, 1)),
+            np.ones((1, 1)),
+            event_offsets=np.zeros(2, dtype=int),
+            event_times=np.empty(0),
+            on_event=None,
+            output_offsets=np.array([0, 1]),
+            output_times=np.array([5.0]),
+            autonomous=True,
+        )

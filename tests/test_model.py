@@ -52,14 +52,21 @@ def test_value_may_be_given_as_its_expression(tmp_path, card):
 
 # --- covariates, random effects, residual error (issue 3) ----------------------
 
+
 def test_allometric_power_covariate_scales_the_typical_value(tmp_path):
-    path = write_model(tmp_path, CL={"value": 5.46, "unit": "L/h",
-                                     "covariates": {"weight_kg": {"type": "power", "reference": 20.0,
-                                                                  "exponent": 0.75}}})
+    path = write_model(
+        tmp_path,
+        CL={
+            "value": 5.46,
+            "unit": "L/h",
+            "covariates": {"weight_kg": {"type": "power", "reference": 20.0, "exponent": 0.75}},
+        },
+    )
     model = pk.load_model(path)
     cohort = pk.Cohort(weight_kg=[10.0, 20.0, 70.0], age_years=[3.0, 6.0, 16.0])
-    np.testing.assert_allclose(model.typical_values(cohort)["CL"],
-                               5.46 * (np.array([10.0, 20.0, 70.0]) / 20) ** 0.75, rtol=1e-15)
+    np.testing.assert_allclose(
+        model.typical_values(cohort)["CL"], 5.46 * (np.array([10.0, 20.0, 70.0]) / 20) ** 0.75, rtol=1e-15
+    )
 
 
 def test_categorical_genotype_covariate_is_optional_and_takes_each_levels_value():
@@ -70,9 +77,11 @@ def test_categorical_genotype_covariate_is_optional_and_takes_each_levels_value(
     class Genotyped:  # any cohort-like object that carries the covariate
         weight_kg = np.array([20.0, 20.0, 30.0])
         abcc9_rs11046232 = np.array(["AT", "TT", "AT"])
+
     # McLaughlin 2018: CL/F 0.51 (AT) vs 0.25 (TT) L/h/kg
-    np.testing.assert_allclose(model.typical_values(Genotyped)["CL"], [0.51 * 20, 0.25 * 20, 0.51 * 30],
-                               rtol=1e-14)
+    np.testing.assert_allclose(
+        model.typical_values(Genotyped)["CL"], [0.51 * 20, 0.25 * 20, 0.51 * 30], rtol=1e-14
+    )
 
 
 def test_a_known_genotype_keeps_only_the_iiv_it_does_not_explain():
@@ -84,8 +93,9 @@ def test_a_known_genotype_keeps_only_the_iiv_it_does_not_explain():
     genotyped = plain.with_covariates(abcc9_rs11046232=np.where(np.arange(n) % 2, "AT", "TT"))
     etas = np.random.default_rng(5).normal(size=(n, len(model.etas))) * np.sqrt(np.diag(model.omega))
     i = model.eta_names.index("CL")
-    log_ratio = np.log(model.individual_parameters(genotyped, etas)["CL"]
-                       / model.typical_values(genotyped)["CL"])
+    log_ratio = np.log(
+        model.individual_parameters(genotyped, etas)["CL"] / model.typical_values(genotyped)["CL"]
+    )
     # the drawn eta scaled by 0.28 / 0.334 exactly (1e-12: exp and log)
     np.testing.assert_allclose(log_ratio, etas[:, i] * 0.28 / 0.334, rtol=1e-12, atol=1e-15)
     # so the SD of log CL within a genotype is 0.28 (4 SE of an SD from 10,000 children: 0.006)
@@ -97,6 +107,7 @@ def test_a_known_genotype_keeps_only_the_iiv_it_does_not_explain():
 
 def _with_correlation(tmp_path, r):
     from conftest import card_document, write_toml
+
     doc = card_document()
     text = write_toml(tmp_path / "model.toml", doc).read_text()
     text += f'\n[[correlations]]\nbetween = ["CL", "V"]\nvalue = {r}\n'
@@ -108,7 +119,7 @@ def test_correlations_build_omega_from_sds(tmp_path):
     model = pk.load_model(_with_correlation(tmp_path, 0.5))
     assert model.eta_names == ("CL", "V", "ka")
     np.testing.assert_allclose(model.omega[0, 1], 0.5 * 0.334 * 0.439, rtol=1e-15)
-    np.testing.assert_allclose(np.diag(model.omega), [0.334 ** 2, 0.439 ** 2, 0.837 ** 2], rtol=1e-15)
+    np.testing.assert_allclose(np.diag(model.omega), [0.334**2, 0.439**2, 0.837**2], rtol=1e-15)
 
 
 # --- the encoding, and the largest model accepted (issue 12, item 17) -----------------------
@@ -125,21 +136,25 @@ def test_more_transit_compartments_than_the_stated_limit_are_refused(tmp_path):
     he = (PARAMS / "baclofen_cp_he2014_fast_absorption.toml").read_text()
     path = tmp_path / "m.toml"
     path.write_text(he.replace("n_transit = 3", "n_transit = 1000"))
-    with pytest.raises(pk.ModelFileError, match=r"m\.toml: model\.n_transit is 1000; expected at most "
-                                                r"50 transit compartments"):
+    with pytest.raises(
+        pk.ModelFileError,
+        match=r"m\.toml: model\.n_transit is 1000; expected at most "
+        r"50 transit compartments",
+    ):
         pk.load_model(path)
     path.write_text(he.replace("n_transit = 3", "n_transit = 50"))
-    assert len(pk.load_model(path).structure.compartments) == 1 + 50 + 2   # the limit itself
+    assert len(pk.load_model(path).structure.compartments) == 1 + 50 + 2  # the limit itself
 
 
 # --- validity ranges (issue 12, item 18) --------------------------------------------------
+
 
 def test_bundled_models_state_their_validity_ranges():
     for name in ("baclofen_cp_card", "baclofen_cp_he2014"):
         ranges = {r.quantity: r for r in pk.load_model(name).validity}
         assert set(ranges) == {"age_years", "weight_kg", "weight_for_age_z", "dose_mg_per_kg"}, name
         # He 2014 enrolled children 2-17 years of age; the others are assumed, with their reason
-        assert (ranges["age_years"].low, ranges["age_years"].high) == (2.0, 18.0)   # 2-17 completed y
+        assert (ranges["age_years"].low, ranges["age_years"].high) == (2.0, 18.0)  # 2-17 completed y
         assert "He 2014" in ranges["age_years"].source
         assert (ranges["weight_for_age_z"].low, ranges["weight_for_age_z"].high) == (-6.0, 5.0)
         assert all(r.source for r in ranges.values())

@@ -25,22 +25,30 @@ RAW = {
     },
     "baclofen_cp_he2014": {
         "compartments": ["depot", "t1", "t2", "t3", "gut", "central", "peripheral"],
-        "derived": {"ktr": "4 / MTT"},   # (n + 1) / MTT with n = 3 transit compartments
-        "odes": {"depot": "-ktr * depot", "t1": "ktr * depot - ktr * t1",
-                 "t2": "ktr * t1 - ktr * t2", "t3": "ktr * t2 - ktr * t3",
-                 "gut": "ktr * t3 - ka * gut",
-                 "central": "ka * gut - (CL + Q) / V1 * central + Q / V2 * peripheral",
-                 "peripheral": "Q / V1 * central - Q / V2 * peripheral"},
+        "derived": {"ktr": "4 / MTT"},  # (n + 1) / MTT with n = 3 transit compartments
+        "odes": {
+            "depot": "-ktr * depot",
+            "t1": "ktr * depot - ktr * t1",
+            "t2": "ktr * t1 - ktr * t2",
+            "t3": "ktr * t2 - ktr * t3",
+            "gut": "ktr * t3 - ka * gut",
+            "central": "ka * gut - (CL + Q) / V1 * central + Q / V2 * peripheral",
+            "peripheral": "Q / V1 * central - Q / V2 * peripheral",
+        },
         "outputs": {"conc": "central / V1"},
         "dosing": {"depot": {"lag": "tlag"}},
     },
     "baclofen_cp_he2014_fast_absorption": {
         "compartments": ["depot", "t1", "t2", "t3", "central", "peripheral"],
         "derived": {"ktr": "4 / MTT"},
-        "odes": {"depot": "-ktr * depot", "t1": "ktr * depot - ktr * t1",
-                 "t2": "ktr * t1 - ktr * t2", "t3": "ktr * t2 - ktr * t3",
-                 "central": "ktr * t3 - CL / V1 * central - Q / V1 * central + Q / V2 * peripheral",
-                 "peripheral": "Q / V1 * central - Q / V2 * peripheral"},
+        "odes": {
+            "depot": "-ktr * depot",
+            "t1": "ktr * depot - ktr * t1",
+            "t2": "ktr * t1 - ktr * t2",
+            "t3": "ktr * t2 - ktr * t3",
+            "central": "ktr * t3 - CL / V1 * central - Q / V1 * central + Q / V2 * peripheral",
+            "peripheral": "Q / V1 * central - Q / V2 * peripheral",
+        },
         "outputs": {"conc": "central / V1"},
     },
 }
@@ -87,10 +95,10 @@ conc = "central / V"
 
 # --- the bundled models written out --------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", list(RAW))
 @pytest.mark.parametrize("engine", ["analytic", "ode"])
-def test_bundled_models_written_out_are_linear_and_give_their_short_forms_numbers(tmp_path, name,
-                                                                                  engine):
+def test_bundled_models_written_out_are_linear_and_give_their_short_forms_numbers(tmp_path, name, engine):
     raw = written_out(tmp_path, name)
     assert raw.structure is None and raw.is_linear and raw.nonlinear_reason is None
     short = pk.load_model(name)
@@ -113,8 +121,13 @@ def test_auto_picks_the_analytic_engine_for_a_linear_model_written_out(tmp_path)
 
 def test_a_short_form_has_the_same_compiled_system_as_its_written_out_form(tmp_path):
     short, raw = pk.load_model("baclofen_cp_card"), written_out(tmp_path, "baclofen_cp_card")
-    p = {"CL": np.array([2.0]), "V": np.array([10.0]), "ka": np.array([1.5]),
-         "F": np.array([1.0]), "tlag": np.array([0.0])}
+    p = {
+        "CL": np.array([2.0]),
+        "V": np.array([10.0]),
+        "ka": np.array([1.5]),
+        "F": np.array([1.0]),
+        "tlag": np.array([0.0]),
+    }
     k_short = short.system.rate_matrix(p)
     k_raw = raw.system.rate_matrix({n: p[n] for n in raw.parameters})
     # K = [[-ka, 0], [ka, -CL/V]] written by hand
@@ -138,8 +151,15 @@ def iv_and_oral(cohort: pk.Cohort) -> pk.EventTable:
     """Each child: 5 mg IV into central (CMT 2) at 0 h, then 10 mg oral (CMT 1) every 12 h x 4."""
     ids = np.asarray(cohort.ids)
     iv = pd.DataFrame({"ID": ids, "TIME": 0.0, "AMT": 5.0, "EVID": 1, "CMT": 2})
-    oral = pd.DataFrame({"ID": np.repeat(ids, 4), "TIME": np.tile([1.0, 13.0, 25.0, 37.0], ids.size),
-                         "AMT": 10.0, "EVID": 1, "CMT": 1})
+    oral = pd.DataFrame(
+        {
+            "ID": np.repeat(ids, 4),
+            "TIME": np.tile([1.0, 13.0, 25.0, 37.0], ids.size),
+            "AMT": 10.0,
+            "EVID": 1,
+            "CMT": 1,
+        }
+    )
     return pk.read_events(pd.concat([iv, oral]).sort_values(["ID", "TIME"], kind="stable"))
 
 
@@ -162,8 +182,9 @@ def test_three_compartments_conserve_mass_to_1e_9():
     # every dose taken before t, times F (0.6), is somewhere: in a compartment or eliminated
     arrived = reg.time_h[None, :] + THREE.parameters["ALAG"].value < times[:, None]
     given = 0.6 * 10.0 * arrived.sum(axis=1)
-    np.testing.assert_allclose(amounts.sum(axis=1), np.broadcast_to(given, (12, times.size)),
-                               rtol=1e-9, atol=1e-9 * 40)
+    np.testing.assert_allclose(
+        amounts.sum(axis=1), np.broadcast_to(given, (12, times.size)), rtol=1e-9, atol=1e-9 * 40
+    )
 
 
 def test_three_compartments_steady_state_auc_is_f_dose_over_cl():
@@ -180,11 +201,13 @@ def test_three_compartments_steady_state_auc_is_f_dose_over_cl():
 
 def test_find_dose_on_a_linear_model_of_the_language_is_exact():
     cohort = pk.Cohort.from_growth_charts(40, age_years=(2, 17), seed=10)
-    found = pk.find_dose(THREE, cohort, target=0.3, doses_per_day=2, max_mg_per_dose=None,
-                         max_mg_per_day=None, seed=1)
+    found = pk.find_dose(
+        THREE, cohort, target=0.3, doses_per_day=2, max_mg_per_dose=None, max_mg_per_day=None, seed=1
+    )
     x = float(found["mg_per_kg_day"].iloc[0])
-    individual = pk.simulate(THREE, cohort, pk.Regimen.fixed(mg=1, every_h=24, n_doses=1), [0.0],
-                             seed=1).individual
+    individual = pk.simulate(
+        THREE, cohort, pk.Regimen.fixed(mg=1, every_h=24, n_doses=1), [0.0], seed=1
+    ).individual
     # Cavg = F x w / (CL * 24) for a weight-based x mg/kg/day, computed by hand
     cavg = individual["F"] * x * cohort.weight_kg / (individual["CL"] * 24.0)
     assert abs(float(np.median(cavg)) - 0.3) <= 1e-10
@@ -192,16 +215,16 @@ def test_find_dose_on_a_linear_model_of_the_language_is_exact():
 
 # --- covariates and outputs ----------------------------------------------------------------
 
+
 def test_a_maturation_function_on_clearance_follows_its_formula():
     model = pk.load_model("maturation_renal_cl")
     cohort = pk.Cohort(weight_kg=[12.0, 30.0, 60.0], age_years=[2.0, 9.0, 16.0])
     times = np.arange(0.5, 24.0, 0.5)
-    res = pk.simulate(model, cohort, pk.Regimen.fixed(mg=10, every_h=24, n_doses=1), times,
-                      variability=False)
+    res = pk.simulate(model, cohort, pk.Regimen.fixed(mg=10, every_h=24, n_doses=1), times, variability=False)
     # Rhodin 2009 written out here: CL = 6 (W/70)^0.75 PMA^3.4 / (PMA^3.4 + TM50^3.4), PMA and
     # TM50 in weeks; V = 50 W / 70; one compartment, first-order absorption ka = 1
     w, pma = np.array([12.0, 30.0, 60.0]), np.array([2.0, 9.0, 16.0]) * 365.25 / 7 + 40
-    cl = 6.0 * (w / 70) ** 0.75 * pma ** 3.4 / (pma ** 3.4 + 47.7 ** 3.4)
+    cl = 6.0 * (w / 70) ** 0.75 * pma**3.4 / (pma**3.4 + 47.7**3.4)
     v, ka = 50.0 * w / 70, 1.0
     k = (cl / v)[:, None]
     expected = 10 * ka / (v[:, None] * (ka - k)) * (np.exp(-k * times) - np.exp(-ka * times))
@@ -219,43 +242,53 @@ def test_an_effect_compartment_gives_its_effect_by_name_on_both_engines():
     assert relative_error_where_visible(ode.outputs["effect"], exact.outputs["effect"], 1e-3) <= 1e-8
     # the effect lags the concentration: its peak after the first dose comes later
     first = times < 8
-    assert np.all(np.argmax(exact.outputs["effect"][:, first], axis=1)
-                  > np.argmax(exact.concentrations[:, first], axis=1))
+    assert np.all(
+        np.argmax(exact.outputs["effect"][:, first], axis=1)
+        > np.argmax(exact.concentrations[:, first], axis=1)
+    )
     assert np.all((exact.outputs["effect"] >= 0) & (exact.outputs["effect"] < 100))
 
 
 def test_a_declared_covariate_is_read_from_the_cohort_and_a_missing_one_refused(tmp_path):
-    text = ONE_CMT.replace('central = "-CL / V * central"',
-                           'central = "-CL * CRCL / 100 / V * central"') + """
+    text = (
+        ONE_CMT.replace('central = "-CL / V * central"', 'central = "-CL * CRCL / 100 / V * central"')
+        + """
 [covariates.CRCL]
 unit = "L/h"
 source = "creatinine clearance (assumed for the test)"
 """
+    )
     model = language(tmp_path, text)
     cohort = pk.Cohort(weight_kg=[20.0, 20.0], age_years=[8.0, 8.0])
     times = np.array([1.0, 5.0])
     with pytest.raises(ValueError, match="uses covariate 'CRCL' .*cohort does not have"):
         pk.simulate(model, cohort, pk.Regimen.fixed(mg=10, every_h=24, n_doses=1), times)
     given = cohort.with_covariates(CRCL=np.array([100.0, 50.0]))
-    res = pk.simulate(model, given, pk.Regimen.fixed(mg=10, every_h=24, n_doses=1), times,
-                      variability=False)
-    k = np.array([0.1, 0.05])[:, None]   # CL * CRCL / 100 / V
+    res = pk.simulate(model, given, pk.Regimen.fixed(mg=10, every_h=24, n_doses=1), times, variability=False)
+    k = np.array([0.1, 0.05])[:, None]  # CL * CRCL / 100 / V
     np.testing.assert_allclose(res.concentrations, np.exp(-k * times), rtol=1e-12)
 
 
 # --- malformed model text: named file, section, expression and column ---------------------
 
-@pytest.mark.parametrize("change, message", [
-    (('central = "-CL / V * central"', 'central = "-CL / V * centrl"'),
-     r"odes\.central: unknown name 'centrl' \(did you mean 'central'\?\) at column 11"),
-    (('central = "-CL / V * central"', 'central = "-CL / V * * central"'),
-     r"odes\.central: syntax error .* at column \d+ of '-CL / V \* \* central'"),
-    (('conc = "central / V"', 'conc = "central // V"'), r"outputs\.conc: operator '//'"),
-    (('conc = "central / V"', 'conc = "__import__(\'os\')"'), r"unknown function '__import__'"),
-    (('unit = "L/h"', 'unit = "litres per hour"'), r"parameters\.CL\.unit is 'litres per hour'"),
-])
-def test_malformed_text_is_refused_naming_file_section_expression_and_column(tmp_path, change,
-                                                                            message):
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            ('central = "-CL / V * central"', 'central = "-CL / V * centrl"'),
+            r"odes\.central: unknown name 'centrl' \(did you mean 'central'\?\) at column 11",
+        ),
+        (
+            ('central = "-CL / V * central"', 'central = "-CL / V * * central"'),
+            r"odes\.central: syntax error .* at column \d+ of '-CL / V \* \* central'",
+        ),
+        (('conc = "central / V"', 'conc = "central // V"'), r"outputs\.conc: operator '//'"),
+        (('conc = "central / V"', "conc = \"__import__('os')\""), r"unknown function '__import__'"),
+        (('unit = "L/h"', 'unit = "litres per hour"'), r"parameters\.CL\.unit is 'litres per hour'"),
+    ],
+)
+def test_malformed_text_is_refused_naming_file_section_expression_and_column(tmp_path, change, message):
     path = tmp_path / "bad.toml"
     path.write_text(ONE_CMT.replace(*change, 1))
     with pytest.raises(pk.ModelFileError, match=message) as err:
@@ -265,8 +298,10 @@ def test_malformed_text_is_refused_naming_file_section_expression_and_column(tmp
 
 def test_a_compartment_without_an_equation_and_an_unused_parameter_are_refused(tmp_path):
     with pytest.raises(pk.ModelFileError, match="compartment 'peripheral' has no equation"):
-        language(tmp_path, ONE_CMT.replace('compartments = ["central"]',
-                                           'compartments = ["central", "peripheral"]'))
+        language(
+            tmp_path,
+            ONE_CMT.replace('compartments = ["central"]', 'compartments = ["central", "peripheral"]'),
+        )
     with pytest.raises(pk.ModelFileError, match=r"parameters\.KA is not used by any expression"):
         language(tmp_path, ONE_CMT + '\n[parameters.KA]\nvalue = 1.0\nunit = "1/h"\n', "b.toml")
 
@@ -277,8 +312,11 @@ def test_each_childs_own_dose_times_and_growing_covariates_agree_between_engines
     cohort = pk.Cohort.from_growth_charts(8, age_years=(2, 17), seed=15)
     jitter = pk.Regimen.parse("10 mg q8h for 2 days, ± 30 min")
     times = np.arange(0.0, 48.25, 0.25)
-    for model, options in ((THREE, {}), (pk.load_model("effect_compartment_emax"), {}),
-                           (pk.load_model("maturation_renal_cl"), {"weight_update_h": 24.0})):
+    for model, options in (
+        (THREE, {}),
+        (pk.load_model("effect_compartment_emax"), {}),
+        (pk.load_model("maturation_renal_cl"), {"weight_update_h": 24.0}),
+    ):
         exact = pk.simulate(model, cohort, jitter, times, seed=15, **options)
         ode = pk.simulate(model, cohort, jitter, times, seed=15, engine="ode", rtol=1e-10, **options)
         assert exact.engine == "analytic"

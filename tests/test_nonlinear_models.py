@@ -71,7 +71,7 @@ def test_michaelis_menten_iv_bolus_matches_the_lambert_w_closed_form_per_child(t
     peak = exact.max(axis=1, keepdims=True)
     low = exact <= 1e-3 * peak
     assert np.max(np.where(low, np.abs(res.concentrations - exact) / peak, 0.0)) <= 1e-9
-    assert np.ptp(p["KM"]) > 1 and np.ptp(p["VMAX"] / cohort.weight_kg) > 0.1   # with variability
+    assert np.ptp(p["KM"]) > 1 and np.ptp(p["VMAX"] / cohort.weight_kg) > 0.1  # with variability
 
 
 def test_oral_michaelis_menten_at_default_tolerances_is_within_1e_6_of_rtol_1e_12():
@@ -85,47 +85,63 @@ def test_oral_michaelis_menten_at_default_tolerances_is_within_1e_6_of_rtol_1e_1
 
 def test_engine_analytic_on_a_nonlinear_model_is_refused_with_the_reason():
     cohort = pk.Cohort(weight_kg=[30.0], age_years=[10.0])
-    with pytest.raises(ValueError, match=r"engine 'analytic' cannot simulate model "
-                       r"'phenytoin_mm_oral'.*VMAX \* C / \(KM \+ C\) is not affine in the "
-                       r"amounts \(central appears in a denominator, through C\)"):
-        pk.simulate(PHENYTOIN, cohort, pk.Regimen.fixed(mg=100, every_h=12, n_doses=2), [1.0, 2.0],
-                    engine="analytic")
+    with pytest.raises(
+        ValueError,
+        match=r"engine 'analytic' cannot simulate model "
+        r"'phenytoin_mm_oral'.*VMAX \* C / \(KM \+ C\) is not affine in the "
+        r"amounts \(central appears in a denominator, through C\)",
+    ):
+        pk.simulate(
+            PHENYTOIN, cohort, pk.Regimen.fixed(mg=100, every_h=12, n_doses=2), [1.0, 2.0], engine="analytic"
+        )
 
 
 def steady_state_record(cohort: pk.Cohort, mg: float, ii_h: float) -> pk.EventTable:
-    return pk.read_events(pd.DataFrame({"ID": np.asarray(cohort.ids), "TIME": 0.0, "AMT": mg,
-                                        "EVID": 1, "CMT": 1, "SS": 1, "II": ii_h}))
+    return pk.read_events(
+        pd.DataFrame(
+            {"ID": np.asarray(cohort.ids), "TIME": 0.0, "AMT": mg, "EVID": 1, "CMT": 1, "SS": 1, "II": ii_h}
+        )
+    )
 
 
 def test_the_numerical_steady_state_agrees_with_60_days_of_dosing():
     cohort = pk.Cohort(weight_kg=[25.0, 40.0, 55.0], age_years=[8.0, 12.0, 15.0])
-    ii, mg = 12.0, 60.0     # 120 mg/day: 4.8, 3 and 2.2 mg/kg/day, Css about 5 to 1.5 mg/L
+    ii, mg = 12.0, 60.0  # 120 mg/day: 4.8, 3 and 2.2 mg/kg/day, Css about 5 to 1.5 mg/L
     last = 60 * 24.0
-    steady = pk.simulate(PHENYTOIN, cohort, steady_state_record(cohort, mg, ii),
-                         np.linspace(0.25, ii, 48), variability=False)
-    days = pk.simulate(PHENYTOIN, cohort, pk.Regimen.fixed(mg=mg, every_h=ii, n_doses=121),
-                       last + np.linspace(0.25, ii, 48), variability=False)
+    steady = pk.simulate(
+        PHENYTOIN, cohort, steady_state_record(cohort, mg, ii), np.linspace(0.25, ii, 48), variability=False
+    )
+    days = pk.simulate(
+        PHENYTOIN,
+        cohort,
+        pk.Regimen.fixed(mg=mg, every_h=ii, n_doses=121),
+        last + np.linspace(0.25, ii, 48),
+        variability=False,
+    )
     # stated: the fixed point to SS_RTOL (1e-9) on the engine's rtol (1e-10); 60 days are
     # > 50 of the slowest child's effective half-lives (~26 h at 5 mg/L)
     assert ode.SS_RTOL == 1e-9
     np.testing.assert_allclose(steady.concentrations, days.concentrations, rtol=1e-7)
-    assert np.all(np.diff(days.concentrations.mean(axis=1)) < 0)   # heavier: lower (mg/kg)
+    assert np.all(np.diff(days.concentrations.mean(axis=1)) < 0)  # heavier: lower (mg/kg)
 
 
 def test_a_steady_state_that_does_not_converge_warns(monkeypatch):
     monkeypatch.setattr(ode, "SS_MAX_INTERVALS", 3)
     cohort = pk.Cohort(weight_kg=[25.0], age_years=[8.0])
     with pytest.warns(ode.SteadyStateWarning, match="did not converge in 3 dosing intervals"):
-        pk.simulate(PHENYTOIN, cohort, steady_state_record(cohort, 60.0, 12.0), [1.0, 2.0],
-                    variability=False)
+        pk.simulate(PHENYTOIN, cohort, steady_state_record(cohort, 60.0, 12.0), [1.0, 2.0], variability=False)
 
 
 def test_find_dose_refuses_a_nonlinear_model_saying_why():
     cohort = pk.Cohort(weight_kg=[30.0], age_years=[10.0])
-    with pytest.raises(ValueError, match=r"find_dose: model 'phenytoin_mm_oral' is nonlinear "
-                       r"\(.*central appears in a denominator.*simulate candidate doses"):
-        pk.find_dose(PHENYTOIN, cohort, target=10.0, doses_per_day=2, max_mg_per_dose=None,
-                     max_mg_per_day=None)
+    with pytest.raises(
+        ValueError,
+        match=r"find_dose: model 'phenytoin_mm_oral' is nonlinear "
+        r"\(.*central appears in a denominator.*simulate candidate doses",
+    ):
+        pk.find_dose(
+            PHENYTOIN, cohort, target=10.0, doses_per_day=2, max_mg_per_dose=None, max_mg_per_day=None
+        )
 
 
 def test_exposure_of_a_nonlinear_model_reads_the_curve_and_gives_no_exact_auc_ss():
@@ -136,15 +152,16 @@ def test_exposure_of_a_nonlinear_model_reads_the_curve_and_gives_no_exact_auc_ss
         warnings.simplefilter("always")
         table = pk.exposure(res, window="steady_state")
     assert "auc_ss" not in table and table.attrs["method"] == "grid"
-    assert any("auc_ss and cavg_ss left out" in str(w.message) and "nonlinear" in str(w.message)
-               for w in caught)
+    assert any(
+        "auc_ss and cavg_ss left out" in str(w.message) and "nonlinear" in str(w.message) for w in caught
+    )
     # the window's AUC is the curve's: the trapezoid of the grid, not F dose / CL
     a, b = float(table["start_h"].iloc[0]), float(table["end_h"].iloc[0])
-    assert (a, b) == (60.0, 72.0)   # the last full dosing interval
+    assert (a, b) == (60.0, 72.0)  # the last full dosing interval
     j = (res.times >= a) & (res.times <= b)
     c, dt = res.concentrations[:, j], np.diff(res.times[j])
     c1, c2 = c[:, :-1], c[:, 1:]
-    with np.errstate(divide="ignore", invalid="ignore"):   # linear up, log down, by hand
+    with np.errstate(divide="ignore", invalid="ignore"):  # linear up, log down, by hand
         pieces = np.where(c2 < c1, (c1 - c2) / np.log(c1 / c2), (c1 + c2) / 2) * dt
     np.testing.assert_allclose(table["auc"], pieces.sum(axis=1), rtol=1e-12)
 
@@ -155,8 +172,15 @@ def test_stiff_methods_with_the_exact_sparse_jacobian_match_the_closed_form(tmp_
     path.write_text(MM_IV)
     cohort = pk.Cohort.from_growth_charts(20, age_years=(2, 17), seed=16)
     times = np.arange(1.0, 25.0, 1.0)
-    res = pk.simulate(pk.load_model(path), cohort, pk.Regimen.fixed(mg=100, every_h=48, n_doses=1),
-                      times, seed=16, method=method, rtol=1e-9)
+    res = pk.simulate(
+        pk.load_model(path),
+        cohort,
+        pk.Regimen.fixed(mg=100, every_h=48, n_doses=1),
+        times,
+        seed=16,
+        method=method,
+        rtol=1e-9,
+    )
     p = res.individual
     vmax, km, v = (p[k][:, None] for k in ("VMAX", "KM", "V"))
     c0 = 100.0 / v

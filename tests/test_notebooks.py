@@ -15,8 +15,15 @@ from nbclient import NotebookClient
 pytestmark = pytest.mark.slow
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-STUDIES = ["01_quickstart", "02_tid_vs_qid", "03_titration_12_weeks", "04_card_vs_published_model",
-           "05_dose_finding", "06_your_own_model", "07_precision_dosing"]
+STUDIES = [
+    "01_quickstart",
+    "02_tid_vs_qid",
+    "03_titration_12_weeks",
+    "04_card_vs_published_model",
+    "05_dose_finding",
+    "06_your_own_model",
+    "07_precision_dosing",
+]
 CELL_TIMEOUT_S = 120
 # imports of pkmodel other than `import pkmodel as pk` and `pkmodel.plots`, or private names
 _PRIVATE = re.compile(r"(from|import)\s+pkmodel\.(?!plots\b)\w+|\bpk\.(\w+\.)*_\w")
@@ -61,11 +68,12 @@ def test_notebook_runs_clean_and_shows_its_figures(path, tmp_path):
     # with Agg: no display needed), whatever MPLBACKEND the test runner has
     env = {name: value for name, value in os.environ.items() if name != "MPLBACKEND"}
     # runs in an empty folder: a notebook that reads or writes files beside it would show here
-    NotebookClient(notebook, km=kernel_manager(), timeout=CELL_TIMEOUT_S,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)   # raises on errors
+    NotebookClient(
+        notebook, km=kernel_manager(), timeout=CELL_TIMEOUT_S, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute(env=env)  # raises on errors
     outputs = [output for cell in code_cells(notebook) for output in cell.outputs]
     stderr = [output.text for output in outputs if output.get("name") == "stderr"]
-    assert stderr == []   # no warnings either
+    assert stderr == []  # no warnings either
     figures = [output for output in outputs if "image/png" in output.get("data", {})]
     assert len(figures) >= 2
     assert list(tmp_path.iterdir()) == []

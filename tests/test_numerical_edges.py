@@ -35,9 +35,13 @@ def test_a_year_at_0_1_h_ends_on_the_closed_form_steady_state(card, children):
     cl, v, ka = (p[name].to_numpy()[:, None] for name in ("CL", "V", "ka"))
     k, dose = cl / v, 0.5 * children.weight_kg[:, None]
     t = times[last_day(times)]
-    since = t - QID_H * (np.ceil(t / QID_H - 1e-9) - 1)   # after the last dose before t (pre-dose)
-    steady = dose * ka / (v * (ka - k)) * (np.exp(-k * since) / -np.expm1(-k * QID_H)
-                                           - np.exp(-ka * since) / -np.expm1(-ka * QID_H))
+    since = t - QID_H * (np.ceil(t / QID_H - 1e-9) - 1)  # after the last dose before t (pre-dose)
+    steady = (
+        dose
+        * ka
+        / (v * (ka - k))
+        * (np.exp(-k * since) / -np.expm1(-k * QID_H) - np.exp(-ka * since) / -np.expm1(-ka * QID_H))
+    )
     # exact engine over a year: offsets of ~8760 h carry ulp(8760 h) = 2e-12 h of rounding
     # (measured 8e-16)
     assert relative_error_where_visible(conc[:, last_day(times)], steady) < 1e-10
@@ -54,13 +58,16 @@ def test_he2014_over_a_year_ends_where_four_weeks_end(children, engine):
     assert np.all(np.isfinite(exact.concentrations)) and np.all(exact.concentrations >= 0)
     weeks = np.arange(0.0, 28 * 24.0, 0.1)
     weeks = weeks[last_day(weeks)] if engine == "ode" else weeks
-    short = pk.simulate(model, children, pk.Regimen.weight_based(2.0, 4, 28), weeks,
-                        engine=engine, seed=3)
+    short = pk.simulate(model, children, pk.Regimen.weight_based(2.0, 4, 28), weeks, engine=engine, seed=3)
     # analytic: rounding of offsets at ~8760 h vs ~670 h (6e-12); ode: its 1e-6 agreement
     # standard (6e-12)
     rtol = 1e-10 if engine == "analytic" else 1e-6
-    assert relative_error_where_visible(short.concentrations[:, last_day(weeks)],
-                                        exact.concentrations[:, last_day(year)]) < rtol
+    assert (
+        relative_error_where_visible(
+            short.concentrations[:, last_day(weeks)], exact.concentrations[:, last_day(year)]
+        )
+        < rtol
+    )
 
 
 @pytest.mark.parametrize("engine", ["analytic", "ode"])
@@ -69,12 +76,14 @@ def test_he2014_over_a_year_ends_where_four_weeks_end(children, engine):
 def test_tiny_and_huge_doses_scale_exactly(children, name, mg, engine):
     model = pk.load_model(name)
     times = np.arange(0.0, 48.25, 0.25)
-    one = pk.simulate(model, children, pk.Regimen.fixed(mg=1.0, every_h=8, n_doses=4), times,
-                      engine=engine, seed=1).concentrations
+    one = pk.simulate(
+        model, children, pk.Regimen.fixed(mg=1.0, every_h=8, n_doses=4), times, engine=engine, seed=1
+    ).concentrations
     # the ode engine's default atol is each child's own, 1e-10 of its largest dose: it
     # shrinks and grows with the dose by itself
-    scaled = pk.simulate(model, children, pk.Regimen.fixed(mg=mg, every_h=8, n_doses=4), times,
-                         engine=engine, seed=1).concentrations
+    scaled = pk.simulate(
+        model, children, pk.Regimen.fixed(mg=mg, every_h=8, n_doses=4), times, engine=engine, seed=1
+    ).concentrations
     # analytic: the state is linear in the dose, rounding only (measured 5e-16); ode: with
     # atol scaled as the dose its step control (error / (atol + rtol |x|)) is scale-free, so
     # it takes the same steps but for rounding, which moves a step size now and then (each
@@ -87,13 +96,15 @@ def test_tiny_and_huge_doses_scale_exactly(children, name, mg, engine):
 def test_an_output_at_a_dose_time_reports_the_value_before_the_dose(card, engine):
     # an oral dose at 0, then 5 mg straight into central (CMT 2) at 8 h: at 8 h the sample is
     # taken before the bolus, a moment later it has arrived (V = 1.7723508577 L/kg * 20 kg)
-    events = pk.read_events(pd.DataFrame({"ID": [1, 1], "TIME": [0.0, 8.0], "AMT": [10.0, 5.0],
-                                          "EVID": [1, 1], "CMT": [1, 2]}))
+    events = pk.read_events(
+        pd.DataFrame({"ID": [1, 1], "TIME": [0.0, 8.0], "AMT": [10.0, 5.0], "EVID": [1, 1], "CMT": [1, 2]})
+    )
     times = np.array([0.0, 8.0 - 1e-7, 8.0, 8.0 + 1e-7])
-    conc = pk.simulate(card, typical_cohort(20), events, times, engine=engine,
-                       variability=False).concentrations[0]
+    conc = pk.simulate(
+        card, typical_cohort(20), events, times, engine=engine, variability=False
+    ).concentrations[0]
     v = card.parameters["V"].value * 20
-    assert conc[0] == 0.0                                     # the first dose not given yet
+    assert conc[0] == 0.0  # the first dose not given yet
     # 1e-7 h either side: the oral curve moves by ~1e-8 relative; the bolus adds 5 mg / V
     np.testing.assert_allclose(conc[2], conc[1], rtol=1e-6)
     np.testing.assert_allclose(conc[3] - conc[2], 5.0 / v, rtol=1e-6)
@@ -106,8 +117,7 @@ def test_doses_at_one_time_add(tmp_path, children, engine, lag):
     # takes the engines' per-subject paths
     tlag = {"value": 0.5, "unit": "h", "iiv_sd": 0.6 if lag == "per_subject" else 0.0}
     model = pk.load_model(write_model(tmp_path, tlag=tlag))
-    split = pk.Regimen(time_h=[0.0, 30.25, 30.25], mg=[5.0, 7.5, 2.5], mg_per_kg=np.inf,
-                       max_mg=np.inf)
+    split = pk.Regimen(time_h=[0.0, 30.25, 30.25], mg=[5.0, 7.5, 2.5], mg_per_kg=np.inf, max_mg=np.inf)
     whole = pk.Regimen(time_h=[0.0, 30.25], mg=[5.0, 10.0], mg_per_kg=np.inf, max_mg=np.inf)
     times = np.arange(0.0, 60.05, 0.1)
     a = pk.simulate(model, children, split, times, engine=engine, seed=2).concentrations

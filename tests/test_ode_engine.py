@@ -22,7 +22,12 @@ def bateman(t, dose_times, doses, cl, v, ka):
     """Concentration after oral doses, one compartment, mg/L; t (r,), dose_times (d,)."""
     k = cl / v
     tau = t[:, None] - dose_times[None, :]
-    c = doses * ka / (v * (ka - k)) * (np.exp(-k * np.clip(tau, 0, None)) - np.exp(-ka * np.clip(tau, 0, None)))
+    c = (
+        doses
+        * ka
+        / (v * (ka - k))
+        * (np.exp(-k * np.clip(tau, 0, None)) - np.exp(-ka * np.clip(tau, 0, None)))
+    )
     return np.where(tau > 0, c, 0.0).sum(axis=1)
 
 
@@ -32,13 +37,19 @@ def test_each_child_is_held_to_1e_6_on_its_own_scale(tmp_path):
     # one error norm over the stacked cohort would let the small child's error through
     doc = card_document()
     # sex stands for any child-level category: it sets each child's ka here
-    doc["parameters"]["ka"]["covariates"] = {"sex": {"type": "categorical",
-                                                     "values": {"F": 50.0, "M": 0.1}}}
+    doc["parameters"]["ka"]["covariates"] = {"sex": {"type": "categorical", "values": {"F": 50.0, "M": 0.1}}}
     model = pk.load_model(write_toml(tmp_path / "two_speeds.toml", doc))
     cohort = pk.Cohort(weight_kg=[20.0, 20.0], age_years=[8.0, 8.0], sex=["F", "M"])
     dose_times = np.arange(0, 48, 8.0)
-    table = pd.DataFrame({"ID": np.repeat([1, 2], 6), "TIME": np.tile(dose_times, 2),
-                          "AMT": np.repeat([1e-3, 1e3], 6), "EVID": 1, "CMT": 1})
+    table = pd.DataFrame(
+        {
+            "ID": np.repeat([1, 2], 6),
+            "TIME": np.tile(dose_times, 2),
+            "AMT": np.repeat([1e-3, 1e3], 6),
+            "EVID": 1,
+            "CMT": 1,
+        }
+    )
     times = np.arange(0, 72.25, 0.25)
     res = pk.simulate(model, cohort, pk.read_events(table), times, engine="ode", variability=False)
     p = res.parameters
@@ -55,7 +66,7 @@ def test_jittered_children_agree_with_the_analytic_engine_within_1e_6(card):
     cohort = pk.Cohort(weight_kg=rng.uniform(10, 50, 60), age_years=rng.uniform(2, 17, 60))
     reg = pk.Regimen.parse(JITTERED)
     times = np.arange(0, 336.5, 0.5)
-    with pytest.warns(pk.ValidityWarning):   # a light child outside the weight-for-age range
+    with pytest.warns(pk.ValidityWarning):  # a light child outside the weight-for-age range
         exact = pk.simulate(card, cohort, reg, times, engine="analytic", seed=5).concentrations
         ode = pk.simulate(card, cohort, reg, times, engine="ode", seed=5).concentrations
     assert_agree(ode, exact)
@@ -94,11 +105,16 @@ def test_ten_thousand_jittered_children_on_the_ode_engine_in_under_2_gb(card, tm
     # RUSAGE_CHILDREN ru_maxrss keeps across exec the size of the forked test process
     # (tests/test_chunked.py), ~1.4 GB in the whole suite. Measured: 0.5 GB
     saved = tmp_path / "ode.npy"
-    out = subprocess.run([sys.executable, "-c", _TEN_THOUSAND, JITTERED, str(saved)], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _TEN_THOUSAND, JITTERED, str(saved)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     peak_kb = int(out.stdout.split()[-1])
-    assert peak_kb < 2 * 1024 ** 2, f"peak RSS {peak_kb / 1024:.0f} MiB"
+    assert peak_kb < 2 * 1024**2, f"peak RSS {peak_kb / 1024:.0f} MiB"
     cohort = pk.Cohort.from_growth_charts(10_000, age_years=(2, 17), seed=1)
-    exact = pk.simulate(card, cohort, pk.Regimen.parse(JITTERED), np.arange(0, 336.5, 0.5),
-                        engine="analytic", seed=1).concentrations
+    exact = pk.simulate(
+        card, cohort, pk.Regimen.parse(JITTERED), np.arange(0, 336.5, 0.5), engine="analytic", seed=1
+    ).concentrations
     assert_agree(np.load(saved), exact)

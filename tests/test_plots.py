@@ -18,8 +18,10 @@ from conftest import typical_cohort
 TIMES = np.arange(0, 48.25, 0.25)
 TARGET = pk.BACLOFEN_TARGET_MG_L
 # an axis label names its unit in parentheses at its end; a categorical axis is named in words
-UNIT = re.compile(r"^[A-Za-z][^_]* \((ng/mL|mg/L|h|days|kg|years|mg/day|%|% of children|count|"
-                  r"ng\*h/mL|mg per dose, \d doses/day)\)$")
+UNIT = re.compile(
+    r"^[A-Za-z][^_]* \((ng/mL|mg/L|h|days|kg|years|mg/day|%|% of children|count|"
+    r"ng\*h/mL|mg per dose, \d doses/day)\)$"
+)
 CATEGORICAL = {"regimen", "assumed number"}
 N_IN_PANEL = re.compile(r"n = \d[\d,]*")
 
@@ -31,8 +33,9 @@ def kids():
 
 @pytest.fixture(scope="module")
 def regimens():
-    return {label: pk.Regimen.weight_based(2.0, n, 2, max_mg_per_dose=20)
-            for label, n in (("TID", 3), ("QID", 4))}
+    return {
+        label: pk.Regimen.weight_based(2.0, n, 2, max_mg_per_dose=20) for label, n in (("TID", 3), ("QID", 4))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -54,21 +57,40 @@ def attainment(table):
 def figures(card, kids, both, table, attainment):
     """Every figure function at its defaults (the arguments it requires only), by name."""
     observed = pd.DataFrame({"time_h": [1.0, 2.0, 8.5, 24.0], "conc_mg_L": [0.2, 0.3, 0.25, 0.1]})
-    sensitivity = pk.sensitivity(card, typical_cohort(15, 40),
-                                 pk.Regimen.weight_based(2.0, 3, 2), {"ka": [1.0, 5.0]},
-                                 metrics=["cmax"], target_range=TARGET, dt_h=0.05)
-    doses = pk.find_dose(card, kids, target=0.3053, by="weight_band", seed=1,
-                         max_mg_per_dose=None, max_mg_per_day=None)
+    sensitivity = pk.sensitivity(
+        card,
+        typical_cohort(15, 40),
+        pk.Regimen.weight_based(2.0, 3, 2),
+        {"ka": [1.0, 5.0]},
+        metrics=["cmax"],
+        target_range=TARGET,
+        dt_h=0.05,
+    )
+    doses = pk.find_dose(
+        card, kids, target=0.3053, by="weight_band", seed=1, max_mg_per_dose=None, max_mg_per_day=None
+    )
     made = {
         "spaghetti": lambda: plots.spaghetti(both.results["TID"]),
         "percentile_band": lambda: plots.percentile_band(both.results),
         "vpc": lambda: plots.vpc(both.results["TID"], observed),
         "daily_doses": lambda: plots.daily_doses(
-            pk.Regimen.titration(start_mg=2.5, doses_per_day=3, step_mg=2.5, step_every_days=7,
-                                 target_mg_per_kg_day=2.0, days=21, max_mg_per_dose=20),
-            typical_cohort(9.24763, 50)),
-        **{f"exposure_distribution_{kind}": (lambda kind=kind: plots.exposure_distribution(
-            table, kind=kind, target_range=TARGET)) for kind in plots.DISTRIBUTION_KINDS},
+            pk.Regimen.titration(
+                start_mg=2.5,
+                doses_per_day=3,
+                step_mg=2.5,
+                step_every_days=7,
+                target_mg_per_kg_day=2.0,
+                days=21,
+                max_mg_per_dose=20,
+            ),
+            typical_cohort(9.24763, 50),
+        ),
+        **{
+            f"exposure_distribution_{kind}": (
+                lambda kind=kind: plots.exposure_distribution(table, kind=kind, target_range=TARGET)
+            )
+            for kind in plots.DISTRIBUTION_KINDS
+        },
         "pta_by_band": lambda: plots.pta_by_band(attainment),
         "nomogram": lambda: plots.nomogram(doses),
         "tornado": lambda: plots.tornado(sensitivity),
@@ -80,14 +102,26 @@ def figures(card, kids, both, table, attainment):
     return out
 
 
-FIGURES = ["spaghetti", "percentile_band", "vpc", "daily_doses", "exposure_distribution_ecdf",
-           "exposure_distribution_hist", "exposure_distribution_violin", "pta_by_band",
-           "nomogram", "tornado"]
+FIGURES = [
+    "spaghetti",
+    "percentile_band",
+    "vpc",
+    "daily_doses",
+    "exposure_distribution_ecdf",
+    "exposure_distribution_hist",
+    "exposure_distribution_violin",
+    "pta_by_band",
+    "nomogram",
+    "tornado",
+]
 
 
 def test_every_figure_function_is_tested():
-    public = {name for name in plots.__all__ if callable(getattr(plots, name))
-              and name not in ("save", "wilson_interval", "check_dpi")}
+    public = {
+        name
+        for name in plots.__all__
+        if callable(getattr(plots, name)) and name not in ("save", "wilson_interval", "check_dpi")
+    }
     assert public == {re.sub(r"_(ecdf|hist|violin)$", "", name) for name in FIGURES}
 
 
@@ -132,16 +166,22 @@ def target_span(ax):
     return spans[0]
 
 
-@pytest.mark.parametrize("name, vertical", [("exposure_distribution_ecdf", True),
-                                            ("exposure_distribution_hist", True),
-                                            ("exposure_distribution_violin", False)])
+@pytest.mark.parametrize(
+    "name, vertical",
+    [
+        ("exposure_distribution_ecdf", True),
+        ("exposure_distribution_hist", True),
+        ("exposure_distribution_violin", False),
+    ],
+)
 def test_the_target_range_is_shaded_and_labelled_in_ng_per_ml(figures, name, vertical):
     ax = figures[name].axes[0]
     span = target_span(ax)
     assert span.get_label() == "target 80-400 ng/mL"
     extent = span.get_extents().transformed(ax.transData.inverted())
-    np.testing.assert_allclose([extent.x0, extent.x1] if vertical else [extent.y0, extent.y1],
-                               [80, 400], rtol=1e-9)
+    np.testing.assert_allclose(
+        [extent.x0, extent.x1] if vertical else [extent.y0, extent.y1], [80, 400], rtol=1e-9
+    )
 
 
 def test_curves_shade_the_target_when_given_and_never_by_default(both):
@@ -158,12 +198,13 @@ def test_percentile_band_draws_each_regimen_in_its_own_panel(both):
     fig = plots.percentile_band(both.results, start=24, end=48, unit="ng/mL")
     assert [ax.get_title() for ax in fig.axes] == ["TID (n = 40)", "QID (n = 40)"]
     for ax, res in zip(fig.axes, both.results.values()):
-        assert len(ax.lines) == 1 and len(ax.collections) == 2   # median; 5-95 and 25-75 %
+        assert len(ax.lines) == 1 and len(ax.collections) == 2  # median; 5-95 and 25-75 %
         shown = TIMES >= 24
         # time in days (1-2), the median 1000 x the mg/L median
         np.testing.assert_allclose(ax.lines[0].get_xdata(), TIMES[shown] / 24)
-        np.testing.assert_allclose(ax.lines[0].get_ydata(),
-                                   1000 * np.median(res.concentrations[:, shown], axis=0))
+        np.testing.assert_allclose(
+            ax.lines[0].get_ydata(), 1000 * np.median(res.concentrations[:, shown], axis=0)
+        )
         assert ax.get_xlabel() == "time (days)"
     assert fig.axes[0].get_shared_y_axes().joined(*fig.axes)
 
@@ -171,9 +212,9 @@ def test_percentile_band_draws_each_regimen_in_its_own_panel(both):
 def test_percentile_band_on_one_axes_tells_regimens_by_line_style(both):
     fig, (left, right) = plt.subplots(1, 2)
     assert plots.percentile_band(both.results, ax=right) is fig
-    assert not left.lines and not right.collections            # nothing filled
+    assert not left.lines and not right.collections  # nothing filled
     styles = {line.get_linestyle() for line in right.lines}
-    assert len(right.lines) == 6 and len(styles) == 2           # median + 2 edges per regimen
+    assert len(right.lines) == 6 and len(styles) == 2  # median + 2 edges per regimen
     plt.close(fig)
 
 
@@ -181,12 +222,16 @@ def test_regimens_of_different_lengths_are_refused_or_aligned(card, kids):
     short = pk.simulate(card, kids, pk.Regimen.weight_based(2.0, 3, 1), TIMES, seed=1)
     long = pk.simulate(card, kids, pk.Regimen.weight_based(2.0, 3, 2), TIMES, seed=1)
     # the last day of the longer one is the shorter one's washout: no flat line passes
-    with pytest.raises(ValueError, match=r"percentile_band: the range shown for '1 day' ends at "
-                                         r"48 h, after its dosing ends \(24 h: last dose at 16 h "
-                                         r"plus one interval\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"percentile_band: the range shown for '1 day' ends at "
+        r"48 h, after its dosing ends \(24 h: last dose at 16 h "
+        r"plus one interval\)",
+    ):
         plots.percentile_band({"1 day": short, "2 days": long}, start=24, end=48)
-    fig = plots.percentile_band({"1 day": short, "2 days": long},
-                                windows={"1 day": (0, 24), "2 days": (24, 48)})
+    fig = plots.percentile_band(
+        {"1 day": short, "2 days": long}, windows={"1 day": (0, 24), "2 days": (24, 48)}
+    )
     first, second = (ax.lines[0].get_xdata() for ax in fig.axes)
     np.testing.assert_allclose([first[0], first[-1], second[0], second[-1]], [0, 1, 1, 2])
 
@@ -194,10 +239,14 @@ def test_regimens_of_different_lengths_are_refused_or_aligned(card, kids):
 def test_pta_points_carry_95_percent_wilson_intervals(figures, attainment):
     ax = figures["pta_by_band"].axes[0]
     tid = attainment[attainment["regimen"] == "TID"]
-    points = ax.containers[0]            # the TID errorbar: points, caps, bars
+    points = ax.containers[0]  # the TID errorbar: points, caps, bars
     np.testing.assert_allclose(points.lines[0].get_ydata(), 100 * tid["pta"])
-    low, high = zip(*[binomtest(int(k), int(n)).proportion_ci(0.95, method="wilson")
-                      for k, n in zip(tid["n_attained"], tid["n"])])
+    low, high = zip(
+        *[
+            binomtest(int(k), int(n)).proportion_ci(0.95, method="wilson")
+            for k, n in zip(tid["n_attained"], tid["n"])
+        ]
+    )
     segments = points.lines[2][0].get_segments()
     # scipy's Wilson interval (independent code) to 1e-9 % points
     np.testing.assert_allclose([s[0][1] for s in segments], 100 * np.array(low), atol=1e-9)
@@ -205,7 +254,7 @@ def test_pta_points_carry_95_percent_wilson_intervals(figures, attainment):
     # the regimens sit side by side in each band: none hides the other
     qid_x = ax.containers[1].lines[0].get_xdata()
     assert np.all(qid_x - points.lines[0].get_xdata() > 0.1)
-    first = int(tid["n"].iloc[0])   # the lightest band's children, each regimen
+    first = int(tid["n"].iloc[0])  # the lightest band's children, each regimen
     assert ax.get_xticklabels()[0].get_text() == f"<15 kg\nn = {first}"
     assert ax.get_title().endswith("n = 40 children per regimen; under each band its n per regimen")
 
@@ -235,8 +284,9 @@ def test_ecdf_steps_are_each_regimens_sorted_values(figures, table):
 
 def test_nomogram_bars_are_the_doses_found(card, kids, figures):
     ax = figures["nomogram"].axes[0]
-    doses = pk.find_dose(card, kids, target=0.3053, by="weight_band", seed=1,
-                         max_mg_per_dose=None, max_mg_per_day=None)
+    doses = pk.find_dose(
+        card, kids, target=0.3053, by="weight_band", seed=1, max_mg_per_dose=None, max_mg_per_day=None
+    )
     np.testing.assert_allclose([p.get_height() for p in ax.patches], doses["mg_per_dose"])
 
 
@@ -262,8 +312,11 @@ def test_spaghetti_draws_the_drawn_subjects_own_curves(both):
 
 
 def test_a_target_range_on_a_metric_that_is_not_a_concentration_is_refused(table):
-    with pytest.raises(ValueError, match=r"target_range is \(0.08, 0.4\) for metric "
-                                         r"'tmax_h_after_dose' \(time\); expected target_range=None"):
+    with pytest.raises(
+        ValueError,
+        match=r"target_range is \(0.08, 0.4\) for metric "
+        r"'tmax_h_after_dose' \(time\); expected target_range=None",
+    ):
         plots.exposure_distribution(table, metric="tmax_h_after_dose", target_range=TARGET)
 
 
@@ -277,6 +330,7 @@ def test_figures_take_the_package_style(figures):
 def test_no_plot_calls_show(monkeypatch, both, table):
     def refuse(*args, **kwargs):
         raise AssertionError("show() called")
+
     monkeypatch.setattr(plt, "show", refuse)
     monkeypatch.setattr(matplotlib.figure.Figure, "show", refuse)
     plots.spaghetti(both.results["QID"])
@@ -289,19 +343,21 @@ def test_a_plot_as_the_last_line_of_a_notebook_cell_shows_once(tmp_path):
     nbclient = pytest.importorskip("nbclient")
     from test_notebooks import kernel_manager
 
-    cell = ("import numpy as np, pkmodel as pk, pkmodel.plots as pkplots\n"
-            "res = pk.simulate(pk.load_model('baclofen_cp_card'), pk.Cohort(weight_kg=[20.0], "
-            "age_years=[6.0]), pk.Regimen.weight_based(2.0, 3, 1), np.arange(0, 24.5, 0.5))\n"
-            "pkplots.spaghetti(res, n=1)")
+    cell = (
+        "import numpy as np, pkmodel as pk, pkmodel.plots as pkplots\n"
+        "res = pk.simulate(pk.load_model('baclofen_cp_card'), pk.Cohort(weight_kg=[20.0], "
+        "age_years=[6.0]), pk.Regimen.weight_based(2.0, 3, 1), np.arange(0, 24.5, 0.5))\n"
+        "pkplots.spaghetti(res, n=1)"
+    )
     # and a pyplot figure of the researcher's own, after it, still shows (interactive mode kept)
     own = "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([0, 1]);"
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell),
-                                               nbformat.v4.new_code_cell(own)])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
-    nbclient.NotebookClient(notebook, km=kernel_manager(), timeout=120,
-                            resources={"metadata": {"path": str(tmp_path)}}).execute(
-        env={k: v for k, v in __import__("os").environ.items() if k != "MPLBACKEND"})
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(cell), nbformat.v4.new_code_cell(own)]
+    )
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbclient.NotebookClient(
+        notebook, km=kernel_manager(), timeout=120, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute(env={k: v for k, v in __import__("os").environ.items() if k != "MPLBACKEND"})
     for shown in notebook.cells:
         assert len([o for o in shown.outputs if "image/png" in o.get("data", {})]) == 1
 

@@ -6,7 +6,7 @@ import pytest
 import pkmodel as pk
 from map_reference import card
 
-TARGET = (2 / 24) / 0.273        # mg/L: the typical child's Cavg at 2 mg/kg/day (He 2014)
+TARGET = (2 / 24) / 0.273  # mg/L: the typical child's Cavg at 2 mg/kg/day (He 2014)
 RANGE = pk.BACLOFEN_TARGET_MG_L
 
 
@@ -18,9 +18,13 @@ def test_perfect_measurements_and_a_correct_model_put_every_child_on_target():
     # "perfect": 0.1 % proportional error, in the truth and in the estimating model alike, and
     # seven samples over one dosing interval, which fix CL (Cavg depends on CL only)
     model = card(proportional_sd=1e-3)
-    protocol = pk.Protocol(start=pk.Regimen.weight_based(2.0, 3, 7),
-                           visits=(pk.Visit(56.0, (48.25, 48.5, 49.0, 50.0, 52.0, 54.0, 56.0)),),
-                           days=7, target_range=RANGE, target=TARGET)
+    protocol = pk.Protocol(
+        start=pk.Regimen.weight_based(2.0, 3, 7),
+        visits=(pk.Visit(56.0, (48.25, 48.5, 49.0, 50.0, 52.0, 54.0, 56.0)),),
+        days=7,
+        target_range=RANGE,
+        target=TARGET,
+    )
     trial = pk.simulate_protocol(model, cohort(300), protocol, seed=2, samples=None)
     after = trial.periods[(trial.periods.arm == "protocol") & (trial.periods.period == 1)]
     # issue 16: every child's (steady-state) Cavg within 1 % of target; no caps here
@@ -31,10 +35,15 @@ def test_perfect_measurements_and_a_correct_model_put_every_child_on_target():
 
 def test_caps_hold_the_children_they_bind_below_target_and_the_others_on_it():
     model = card(proportional_sd=1e-3)
-    protocol = pk.Protocol(start=pk.Regimen.weight_based(2.0, 3, 7),
-                           visits=(pk.Visit(56.0, (48.25, 48.5, 49.0, 50.0, 52.0, 54.0, 56.0)),),
-                           days=7, target_range=RANGE, target=TARGET, max_mg_per_dose=10,
-                           max_mg_per_day=24)
+    protocol = pk.Protocol(
+        start=pk.Regimen.weight_based(2.0, 3, 7),
+        visits=(pk.Visit(56.0, (48.25, 48.5, 49.0, 50.0, 52.0, 54.0, 56.0)),),
+        days=7,
+        target_range=RANGE,
+        target=TARGET,
+        max_mg_per_dose=10,
+        max_mg_per_day=24,
+    )
     trial = pk.simulate_protocol(model, cohort(300), protocol, seed=2, samples=None)
     capped = trial.doses[0].capped.to_numpy()
     after = trial.periods[(trial.periods.arm == "protocol") & (trial.periods.period == 1)]
@@ -48,8 +57,15 @@ def test_caps_hold_the_children_they_bind_below_target_and_the_others_on_it():
 def realistic():
     model = card()
     start = pk.Regimen.parse("2 mg/kg/day TID for 28 days, max 20 mg/dose, max 80 mg/day")
-    protocol = pk.Protocol(start=start, visits=(pk.Visit(336.0, (312.0, 336.0)),), days=28,
-                           target_range=RANGE, target=TARGET, max_mg_per_dose=20, max_mg_per_day=80)
+    protocol = pk.Protocol(
+        start=start,
+        visits=(pk.Visit(336.0, (312.0, 336.0)),),
+        days=28,
+        target_range=RANGE,
+        target=TARGET,
+        max_mg_per_dose=20,
+        max_mg_per_day=80,
+    )
     children = cohort(500, seed=4)
     return model, children, start, pk.simulate_protocol(model, children, protocol, seed=3)
 
@@ -72,8 +88,9 @@ def test_the_reference_arm_is_pk_simulate_of_the_same_children(realistic):
     np.testing.assert_array_equal(trial.etas, same.etas)
     # both arms are identical until the visit
     before = trial.protocol.times <= 336.0
-    np.testing.assert_array_equal(trial.protocol.concentrations[:, before],
-                                  trial.reference.concentrations[:, before])
+    np.testing.assert_array_equal(
+        trial.protocol.concentrations[:, before], trial.reference.concentrations[:, before]
+    )
 
 
 def test_after_the_visit_each_child_gets_its_individual_dose(realistic):
@@ -81,7 +98,8 @@ def test_after_the_visit_each_child_gets_its_individual_dose(realistic):
     doses = trial.protocol.doses
     after = doses.time_h >= 336.0
     np.testing.assert_allclose(np.diff(doses.time_h[after]), 8.0)
-    np.testing.assert_array_equal(doses.amount_mg[:, after],
-                                  np.repeat(trial.doses[0].mg_per_dose.to_numpy()[:, None],
-                                            after.sum(), axis=1))
+    np.testing.assert_array_equal(
+        doses.amount_mg[:, after],
+        np.repeat(trial.doses[0].mg_per_dose.to_numpy()[:, None], after.sum(), axis=1),
+    )
     assert doses.time_h[after][-1] < 28 * 24

@@ -31,8 +31,11 @@ def test_a_model_built_in_memory_has_no_file_to_hash(card):
 def test_a_parquet_file_without_a_record_is_refused(tmp_path):
     path = tmp_path / "plain.parquet"
     pd.DataFrame({"a": [1.0]}).to_parquet(path)
-    with pytest.raises(ValueError, match=rf"plain\.parquet: no '{PARQUET_KEY.decode()}' in the "
-                                         r"Parquet schema metadata; expected a file written by pkmodel"):
+    with pytest.raises(
+        ValueError,
+        match=rf"plain\.parquet: no '{PARQUET_KEY.decode()}' in the "
+        r"Parquet schema metadata; expected a file written by pkmodel",
+    ):
         from_parquet(path)
 
 
@@ -41,8 +44,7 @@ def test_a_record_that_is_not_json_or_a_file_that_is_not_parquet_is_named(tmp_pa
     import pyarrow.parquet as pq
 
     path = tmp_path / "cut.parquet"
-    pq.write_table(pa.table({"a": [1.0]}).replace_schema_metadata({PARQUET_KEY: b'{"seed": 1'}),
-                   path)
+    pq.write_table(pa.table({"a": [1.0]}).replace_schema_metadata({PARQUET_KEY: b'{"seed": 1'}), path)
     with pytest.raises(ValueError, match=r"cut\.parquet: the provenance record is not a JSON object"):
         from_parquet(path)
     (tmp_path / "text.parquet").write_text("id,conc\n")

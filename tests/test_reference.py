@@ -32,8 +32,7 @@ VISIBLE = 1e-3
 
 def reference_profiles(case: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """IDs (n,), times (n_times,) h and concentrations (n, n_times) mg/L of one case."""
-    table = pd.read_csv(REFERENCE / f"{case}.csv").pivot(index="ID", columns="time",
-                                                          values="conc_mg_per_L")
+    table = pd.read_csv(REFERENCE / f"{case}.csv").pivot(index="ID", columns="time", values="conc_mg_per_L")
     return table.index.to_numpy(), table.columns.to_numpy(dtype=float), table.to_numpy()
 
 
@@ -49,8 +48,13 @@ def simulate_case(case: str, engine: str) -> np.ndarray:
         doses = DOSES[(DOSES["case"] == case) & (DOSES["ID"] == subject)]
         model = pk.load_model(MODELS[doses["model"].iloc[0]])
         cohort = pk.Cohort(weight_kg=[doses["weight_kg"].iloc[0]], age_years=[8.0], ids=[subject])
-        regimen = pk.Regimen(time_h=doses["time"].to_numpy(), mg=doses["amt"].to_numpy(),
-                             mg_per_kg=np.inf, max_mg=np.inf, label=case)
+        regimen = pk.Regimen(
+            time_h=doses["time"].to_numpy(),
+            mg=doses["amt"].to_numpy(),
+            mg_per_kg=np.inf,
+            max_mg=np.inf,
+            label=case,
+        )
         res = pk.simulate(model, cohort, regimen, grid, engine=engine, variability=False)
         rows.append(res.concentrations[0])
     return np.array(rows)
@@ -68,8 +72,11 @@ def errors(actual: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
 
 def test_reference_set_is_complete():
     # every case in the grid file has doses and profiles; every dosed subject has a profile
-    assert sorted(CASES) == sorted(DOSES["case"].unique()) == ["card_irregular", "card_tid_weights",
-                                                                "he2014_qid"]
+    assert (
+        sorted(CASES)
+        == sorted(DOSES["case"].unique())
+        == ["card_irregular", "card_tid_weights", "he2014_qid"]
+    )
     for case in CASES:
         ids, _, conc = reference_profiles(case)
         assert sorted(ids) == sorted(DOSES.loc[DOSES["case"] == case, "ID"].unique())
@@ -95,22 +102,25 @@ def test_two_doses_at_one_time_add_as_in_the_reference():
     model = pk.load_model("baclofen_cp_card")
     cohort = pk.Cohort(weight_kg=[doses["weight_kg"].iloc[0]], age_years=[8.0])
     _, times, expected = reference_profiles("card_irregular")
-    regimen = pk.Regimen(time_h=merged["time"].to_numpy(), mg=merged["amt"].to_numpy(),
-                         mg_per_kg=np.inf, max_mg=np.inf)
+    regimen = pk.Regimen(
+        time_h=merged["time"].to_numpy(), mg=merged["amt"].to_numpy(), mg_per_kg=np.inf, max_mg=np.inf
+    )
     conc = pk.simulate(model, cohort, regimen, times, variability=False).concentrations
     assert errors(conc, expected)[0] <= RTOL_ANALYTIC
 
 
 @pytest.mark.parametrize("case, doses_per_day, days", [("card_tid_weights", 3, 7), ("he2014_qid", 4, 5)])
 def test_weight_based_builder_gives_the_reference_doses_and_curves_for_the_whole_cohort(
-        case, doses_per_day, days):
+    case, doses_per_day, days
+):
     # the README's regimens: 2 mg/kg/day capped at 20 mg/dose; one call for every weight
     doses = DOSES[DOSES["case"] == case]
     ids, times, expected = reference_profiles(case)
     weights = doses.groupby("ID")["weight_kg"].first().loc[ids].to_numpy()
     cohort = pk.Cohort(weight_kg=weights, age_years=np.full(ids.size, 8.0), ids=ids)
-    regimen = pk.Regimen.weight_based(mg_per_kg_day=2.0, doses_per_day=doses_per_day, days=days,
-                                      max_mg_per_dose=20)
+    regimen = pk.Regimen.weight_based(
+        mg_per_kg_day=2.0, doses_per_day=doses_per_day, days=days, max_mg_per_dose=20
+    )
     given = regimen.doses(cohort)
     amounts = doses.pivot(index="ID", columns="time", values="amt").loc[ids]
     np.testing.assert_array_equal(given.time_h, amounts.columns.to_numpy(dtype=float))

@@ -22,8 +22,9 @@ def test_the_dose_that_keeps_cavg_normal_is_vlavonous_reduction_within_10_percen
     # models are linear: Cavg is proportional to the dose), Cavg simulated over the last
     # 8-h interval of day 14 (steady state: the slowest child's half-life is 14 h)
     egfr = [100.0] + [e for e, _ in VLAVONOU]
-    cohort = pk.Cohort(weight_kg=[30.0] * 4, age_years=[10.0] * 4, height_cm=[138.0] * 4,
-                       covariates={renal.EGFR: egfr})
+    cohort = pk.Cohort(
+        weight_kg=[30.0] * 4, age_years=[10.0] * 4, height_cm=[138.0] * 4, covariates={renal.EGFR: egfr}
+    )
     res = pk.simulate(pk.load_model(name), cohort, REGIMEN, LAST_DAY, variability=False)
     cavg = pk.exposure(res, window="steady_state")["cavg"].to_numpy()
     dose_fraction = cavg[0] / cavg[1:]
@@ -49,14 +50,18 @@ def test_bedside_schwartz_from_serum_creatinine():
     # Schwartz 2009: eGFR = 0.413 height (cm) / serum creatinine (mg/dL)
     cohort = pk.Cohort(weight_kg=[30.0, 45.0], age_years=[10.0, 14.0], height_cm=[138.0, 160.0])
     with_egfr = renal.with_egfr(cohort, [0.6, 1.6])
-    np.testing.assert_allclose(with_egfr.covariates[renal.EGFR],
-                               [0.413 * 138 / 0.6, 0.413 * 160 / 1.6], rtol=1e-15)
+    np.testing.assert_allclose(
+        with_egfr.covariates[renal.EGFR], [0.413 * 138 / 0.6, 0.413 * 160 / 1.6], rtol=1e-15
+    )
     assert with_egfr.covariates[renal.EGFR][0] == pytest.approx(94.99, abs=0.005)
 
 
 def test_an_egfr_read_from_a_frame_is_checked():
     frame = pk.Cohort(weight_kg=[30.0], age_years=[10.0]).to_frame()
     frame[renal.EGFR] = [-5.0]
-    with pytest.raises(ValueError, match=r"Cohort\.covariates\['egfr_ml_min_1_73m2'\]\[0\] is "
-                                         r"-5\.0; expected an eGFR in mL/min/1\.73 m\^2, > 0"):
+    with pytest.raises(
+        ValueError,
+        match=r"Cohort\.covariates\['egfr_ml_min_1_73m2'\]\[0\] is "
+        r"-5\.0; expected an eGFR in mL/min/1\.73 m\^2, > 0",
+    ):
         pk.Cohort.from_frame(frame)

@@ -24,14 +24,23 @@ from pkmodel.drugs.baclofen import BACLOFEN_TARGET_MG_L
 from pkmodel.report import ReportFigure, ReportTable, model_assumptions, render_html
 
 # caps per dose only: 2 mg/kg/day capped at 20 mg/dose binds above 30 kg TID, 40 kg QID
-TEXTS = {"TID": "2 mg/kg/day TID for 3 days, max 20 mg/dose",
-         "QID": "2 mg/kg/day QID for 3 days, max 20 mg/dose"}
+TEXTS = {
+    "TID": "2 mg/kg/day TID for 3 days, max 20 mg/dose",
+    "QID": "2 mg/kg/day QID for 3 days, max 20 mg/dose",
+}
 CAP_FROM_KG = {"TID": 30.0, "QID": 40.0}
 TRICKY = "<b>Q&A</b> \"double\" 'single' &amp; </td>"
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-        "track", "wbr"}
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 class Page(HTMLParser):
@@ -83,12 +92,21 @@ class Page(HTMLParser):
 def _record(model, seed, n, times, ends):
     """The command line's provenance record (pkmodel.cli._study)."""
     return provenance.provenance(
-        model, seed, TEXTS, command=shlex.join(["pkmodel", "compare", "--n", str(n)]),
-        cohort={"n": n, "age_years": [2, 17], "gmfcs": "registry",
-                "from": "Cohort.from_growth_charts (CDC 2000)", "curves": 20},
+        model,
+        seed,
+        TEXTS,
+        command=shlex.join(["pkmodel", "compare", "--n", str(n)]),
+        cohort={
+            "n": n,
+            "age_years": [2, 17],
+            "gmfcs": "registry",
+            "from": "Cohort.from_growth_charts (CDC 2000)",
+            "curves": 20,
+        },
         times_h={"step": 0.5, "end": float(times[-1])},
         exposure_window_h={label: [ends[label] - 24, ends[label]] for label in TEXTS},
-        target_range_mg_l=list(BACLOFEN_TARGET_MG_L))
+        target_range_mg_l=list(BACLOFEN_TARGET_MG_L),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -110,15 +128,26 @@ def synthetic():
     ax.plot([0, 1], [0, 1])
     ax.set_xlabel("time (h)")
     png = _png_bytes()
-    svg = (b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20">'
-           b'<rect width="40" height="20" fill="teal"/></svg>')
+    svg = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20">'
+        b'<rect width="40" height="20" fill="teal"/></svg>'
+    )
     frame = pd.DataFrame({TRICKY: [TRICKY, "x"], "dose (mg/kg/day)": [1.23456, np.nan]})
     tables = [ReportTable(f"table {TRICKY}", frame, f"caption <script>alert('&')</script> {TRICKY}")]
-    figures = [ReportFigure(f"figure {TRICKY}", fig, f"fig caption {TRICKY}"),
-               ReportFigure("png", png, "PNG bytes"), ReportFigure("svg", svg, "SVG bytes")]
+    figures = [
+        ReportFigure(f"figure {TRICKY}", fig, f"fig caption {TRICKY}"),
+        ReportFigure("png", png, "PNG bytes"),
+        ReportFigure("svg", svg, "SVG bytes"),
+    ]
     record = {"command": f"pkmodel compare --regimen {TRICKY}", "cohort": {TRICKY: [1.5, 2]}}
-    text = render_html(f"title {TRICKY}", record, tables, figures,
-                       assumptions=[f"assumed {TRICKY}"], notes=[f"note {TRICKY}"])
+    text = render_html(
+        f"title {TRICKY}",
+        record,
+        tables,
+        figures,
+        assumptions=[f"assumed {TRICKY}"],
+        notes=[f"note {TRICKY}"],
+    )
     plt.close(fig)
     return text, tables, figures
 
@@ -145,7 +174,7 @@ def test_page_is_html5_with_balanced_tags(finished, synthetic):
         page = Page(text)
         assert page.doctype == "DOCTYPE html"
         assert page.problems == [] and page.stack == []
-        assert page.starts[:3] == ["html", "head", "meta"]        # charset first
+        assert page.starts[:3] == ["html", "head", "meta"]  # charset first
         assert all(t["head"] for t in page.tables if t["class"] != "record")  # every table a <thead>
 
 
@@ -155,21 +184,27 @@ def test_every_table_and_figure_given_is_in_the_page(synthetic):
     shown = [t for t in page.tables if t["class"] != "record"]
     assert len(shown) == len(tables) and len(page.images) == len(figures)
     assert shown[0]["head"] == list(tables[0].frame.columns)
-    assert shown[0]["rows"] == [[TRICKY, "1.23"], ["x", ""]]       # 3 significant digits; NaN blank
+    assert shown[0]["rows"] == [[TRICKY, "1.23"], ["x", ""]]  # 3 significant digits; NaN blank
     kinds = [_decoded(img["src"]) for img in page.images]
     assert [mime for mime, _ in kinds] == ["image/svg+xml", "image/png", "image/svg+xml"]
-    assert kinds[1][1] == figures[1].image and kinds[2][1] == figures[2].image   # bytes as given
+    assert kinds[1][1] == figures[1].image and kinds[2][1] == figures[2].image  # bytes as given
     assert b"<svg" in kinds[0][1] and [img["alt"] for img in page.images] == [f.title for f in figures]
 
 
 def test_every_text_is_escaped(synthetic):
     text = synthetic[0]
     page = Page(text)
-    assert "script" not in page.starts and "b" not in page.starts   # no markup came through
+    assert "script" not in page.starts and "b" not in page.starts  # no markup came through
     words = "".join(page.text)
-    for shown in (f"title {TRICKY}", f"table {TRICKY}", "caption <script>alert('&')</script>",
-                  f"assumed {TRICKY}", f"note {TRICKY}", f"pkmodel compare --regimen {TRICKY}"):
-        assert shown in words                           # read back exactly as given
+    for shown in (
+        f"title {TRICKY}",
+        f"table {TRICKY}",
+        "caption <script>alert('&')</script>",
+        f"assumed {TRICKY}",
+        f"note {TRICKY}",
+        f"pkmodel compare --regimen {TRICKY}",
+    ):
+        assert shown in words  # read back exactly as given
     assert "&lt;b&gt;Q&amp;A&lt;/b&gt; &quot;double&quot; &#x27;single&#x27; &amp;amp;" in text
 
 
@@ -181,8 +216,11 @@ def test_page_loads_nothing(finished, synthetic):
         for img in page.images:
             mime, data = _decoded(img["src"])
             if mime == "image/svg+xml":  # inside an SVG only namespace names may be addresses
-                assert not re.search(rb"(href|src)\s*=\s*[\"']?\s*(https?:|//)|url\(\s*[\"']?(https?:|//)"
-                                     rb"|@import", data)
+                assert not re.search(
+                    rb"(href|src)\s*=\s*[\"']?\s*(https?:|//)|url\(\s*[\"']?(https?:|//)"
+                    rb"|@import",
+                    data,
+                )
 
 
 def test_disclaimer_comes_first(finished):
@@ -197,8 +235,12 @@ def test_study_page_has_its_tables_figures_provenance_and_assumptions(finished):
     words = " ".join(page.text)
     shown = [t for t in page.tables if t["class"] != "record"]
     assert len(shown) == 3 and len(page.images) == len(study.FIGURES)
-    for title in ("Exposure by age band", "Target attainment by weight band",
-                  "Children held by a cap", *(t for t, _ in study.FIGURES.values())):
+    for title in (
+        "Exposure by age band",
+        "Target attainment by weight band",
+        "Children held by a cap",
+        *(t for t, _ in study.FIGURES.values()),
+    ):
         assert title in words
     for t in shown:  # units in every header but the regimen's label
         assert all(h == "regimen" or re.search(r"\(.+\)", h) for h in t["head"]), t["head"]
@@ -229,24 +271,29 @@ def test_caps_bind_where_the_dose_per_kg_reaches_the_cap(finished):
         shown = caps[(caps["regimen"] == label) & (caps["n_capped"] > 0)]
         assert dict(zip(shown["weight_band"], shown["n_capped"])) == by_band.to_dict()
         assert lightest[label] == heavy["weight_kg"].min()
-        assert (f"{label} from {heavy['weight_kg'].min():.1f} kg ({len(heavy):,} of "
-                f"{len(rows):,} children)") in text
+        assert (
+            f"{label} from {heavy['weight_kg'].min():.1f} kg ({len(heavy):,} of {len(rows):,} children)"
+        ) in text
     cohort = pk.Cohort.from_growth_charts(150, age_years=(2, 17), seed=4, gmfcs=GMFCS_MIX)
     regimens = {label: pk.Regimen.parse(t) for label, t in TEXTS.items()}
-    chunked, by_chunk = study.capped(exposures, cohort, regimens, chunk=7)   # chunks: the same
+    chunked, by_chunk = study.capped(exposures, cohort, regimens, chunk=7)  # chunks: the same
     pd.testing.assert_frame_equal(chunked, caps)
     assert by_chunk == lightest
 
 
 def test_assumptions_of_a_model_file_are_its_assumed_and_borrowed_numbers():
     card = model_assumptions(pk.load_model("baclofen_cp_card"))
-    assert ("V (IIV): borrowed: He 2014 IIV on Vss/F (43.9 %); the paper gives no IIV "
-            "for this one-compartment volume") in card
+    assert (
+        "V (IIV): borrowed: He 2014 IIV on Vss/F (43.9 %); the paper gives no IIV "
+        "for this one-compartment volume"
+    ) in card
     assert any(a.startswith("CL covariate egfr_ml_min_1_73m2: assumed: fe = 0.8") for a in card)
     assert any(a.startswith("ka: ka = 1/MTT is borrowed") for a in card)
-    assert "residual error: adult value used for children: no pediatric residual error is " \
-           "published with this model" in card
-    assert not any("apparent clearance" in a for a in card)          # CL's source is not assumed
+    assert (
+        "residual error: adult value used for children: no pediatric residual error is "
+        "published with this model" in card
+    )
+    assert not any("apparent clearance" in a for a in card)  # CL's source is not assumed
     he = model_assumptions(pk.load_model("baclofen_cp_he2014"))
     for name in ("V1", "V2", "Q", "ka", "tlag"):
         assert any(a.startswith(f"{name}: ") for a in he), name
@@ -257,8 +304,9 @@ def test_assumptions_of_a_model_in_memory_come_from_its_sources():
     model = dataclasses.replace(pk.load_model("baclofen_cp_card"), path=None)
     found = model_assumptions(model)
     # the `assumed` fields live only in the file; the sources marked assumed are kept by Model
-    assert found == [f"valid range of {r.quantity}: {r.source}" for r in model.validity
-                     if r.source.startswith("assumed")]
+    assert found == [
+        f"valid range of {r.quantity}: {r.source}" for r in model.validity if r.source.startswith("assumed")
+    ]
 
 
 def test_large_svg_is_embedded_as_png(monkeypatch):
@@ -273,7 +321,9 @@ def test_large_svg_is_embedded_as_png(monkeypatch):
 def test_bad_table_or_figure_is_refused_naming_it():
     with pytest.raises(TypeError, match=r"ReportTable 'summary': frame is dict; expected a pandas DataFrame"):
         ReportTable("summary", {"a": [1]}, "c")
-    with pytest.raises(ValueError, match=r"ReportFigure 'cavg': image is 4 bytes that are neither PNG nor SVG"):
+    with pytest.raises(
+        ValueError, match=r"ReportFigure 'cavg': image is 4 bytes that are neither PNG nor SVG"
+    ):
         ReportFigure("cavg", b"GIF8", "c")
     with pytest.raises(TypeError, match=r"ReportFigure 'cavg': image is str; expected a matplotlib Figure"):
         ReportFigure("cavg", "cavg.png", "c")
@@ -285,7 +335,7 @@ def test_write_html_returns_the_hash_of_the_bytes_written(finished, tmp_path):
     digest = report.write_html(path, record, outcome)
     assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
     assert Page(path.read_text(encoding="utf-8")).problems == []
-    with pytest.raises(FileExistsError):                 # a run's files are new files
+    with pytest.raises(FileExistsError):  # a run's files are new files
         report.write_html(path, record, outcome)
 
 
@@ -294,12 +344,15 @@ def test_write_html_returns_the_hash_of_the_bytes_written(finished, tmp_path):
 
 def _chromium() -> str:
     found = shutil.which("chromium") or next(
-        (p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).is_file()), None)
+        (p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).is_file()), None
+    )
     if found is None:
-        pytest.skip("Chromium not found (no `chromium` on PATH, no /usr/bin/chromium) and it could "
-                    "not be installed: `make test` installs Debian's package chromium with apt-get "
-                    "only as root where apt-get exists (see its output); the browser check of "
-                    "report.html needs it")
+        pytest.skip(
+            "Chromium not found (no `chromium` on PATH, no /usr/bin/chromium) and it could "
+            "not be installed: `make test` installs Debian's package chromium with apt-get "
+            "only as root where apt-get exists (see its output); the browser check of "
+            "report.html needs it"
+        )
     return found
 
 
@@ -342,11 +395,11 @@ _SVGS = "() => [...document.querySelectorAll('svg')].map(s => s.getBoundingClien
 
 
 @pytest.mark.parametrize("viewport", [(1200, 900), (390, 844)], ids=["desktop", "phone"])
-def test_report_opens_in_chromium_without_errors_every_image_decoded(browser, finished, synthetic,
-                                                                      tmp_path, viewport):
+def test_report_opens_in_chromium_without_errors_every_image_decoded(
+    browser, finished, synthetic, tmp_path, viewport
+):
     width, height = viewport
-    pages = {"report": ("pkmodel: TID vs QID", finished[2]),
-             "tricky": (f"title {TRICKY}", synthetic[0])}
+    pages = {"report": ("pkmodel: TID vs QID", finished[2]), "tricky": (f"title {TRICKY}", synthetic[0])}
     for name, (title, text) in pages.items():
         path = tmp_path / f"{name}.html"
         path.write_text(text, encoding="utf-8")
@@ -357,8 +410,8 @@ def test_report_opens_in_chromium_without_errors_every_image_decoded(browser, fi
         for img in images:
             assert img["decoded"] and img["complete"], img["alt"]
             assert min(img["natural"]) > 0 and min(img["shown"]) > 0, img
-            assert img["right"] <= width + 0.5, img          # no figure wider than the screen
-        assert all(w > 0 for w in page.evaluate(_SVGS))       # inline SVG (none here) has a size
+            assert img["right"] <= width + 0.5, img  # no figure wider than the screen
+        assert all(w > 0 for w in page.evaluate(_SVGS))  # inline SVG (none here) has a size
         # the page itself never scrolls sideways (a wide table scrolls in its own box)
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         assert page.title() == title
@@ -373,8 +426,9 @@ def test_the_browser_check_sees_a_broken_image_and_a_request(browser, tmp_path):
     # fetch (loopback, refused) are both caught
     broken = render_html("broken", {}, [], [ReportFigure("broken", b"\x89PNG\r\n\x1a\n" + b"0" * 64, "c")])
     path = tmp_path / "broken.html"
-    path.write_text(broken.replace("</main>", '<img alt="far" src="http://127.0.0.1:9/x.png"></main>'),
-                    encoding="utf-8")
+    path.write_text(
+        broken.replace("</main>", '<img alt="far" src="http://127.0.0.1:9/x.png"></main>'), encoding="utf-8"
+    )
     page, wrong = _open(browser, path, 800, 600)
     images = page.evaluate(_IMAGES)
     page.close()

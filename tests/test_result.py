@@ -17,8 +17,13 @@ def test_to_frame_is_tidy_long_with_covariates(card):
 
 
 def test_result_arrays_are_read_only(card):
-    res = pk.simulate(card, pk.Cohort(weight_kg=[10.0], age_years=[3.0]),
-                      pk.Regimen.fixed(mg=5, every_h=8, n_doses=1), [0.0, 1.0], seed=1)
+    res = pk.simulate(
+        card,
+        pk.Cohort(weight_kg=[10.0], age_years=[3.0]),
+        pk.Regimen.fixed(mg=5, every_h=8, n_doses=1),
+        [0.0, 1.0],
+        seed=1,
+    )
     assert res.concentrations.shape == (1, 2) and len(res) == 1
     with pytest.raises(ValueError):
         res.concentrations[0, 0] = 1.0

@@ -18,19 +18,30 @@ from pkmodel.io import provenance
 # subprocesses, kernels or a cluster: `make test-fast` skips these, `make test` runs them
 pytestmark = pytest.mark.slow
 
-ENTRY_POINT = Path(sys.executable).with_name("pkmodel")   # the installed console script
+ENTRY_POINT = Path(sys.executable).with_name("pkmodel")  # the installed console script
 # a small study: 20 children, two regimens over two days
-JOB = ["compare", "--n", "20", "--quiet",
-       "--regimen", "TID=2 mg/kg/day TID for 2 days, max 20 mg/dose",
-       "--regimen", "QID=2 mg/kg/day QID for 2 days, max 20 mg/dose"]
+JOB = [
+    "compare",
+    "--n",
+    "20",
+    "--quiet",
+    "--regimen",
+    "TID=2 mg/kg/day TID for 2 days, max 20 mg/dose",
+    "--regimen",
+    "QID=2 mg/kg/day QID for 2 days, max 20 mg/dose",
+]
 # files whose bytes depend only on the seed (the report, provenance.json and the Parquet
 # file's metadata hold the command and the time of the run)
 SEED_ONLY = ("parameters.csv", "exposures.csv", "summary.csv", "exposure_summary.csv", "pta.csv")
 
 
 def start(out: Path, seed: int, *more: str) -> subprocess.Popen:
-    return subprocess.Popen([str(ENTRY_POINT), *JOB, "--seed", str(seed), "--out", str(out), *more],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [str(ENTRY_POINT), *JOB, "--seed", str(seed), "--out", str(out), *more],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def sha256(path: Path) -> str:
@@ -45,9 +56,10 @@ def whole_run(folder: Path, references: dict[int, dict[str, str]]) -> int:
     assert {p.name for p in folder.iterdir()} == {*sidecar["files"], "provenance.json"}
     for name, digest in sidecar["files"].items():
         assert sha256(folder / name) == digest, name
-    in_parquet = provenance.from_parquet(folder / "concentrations.parquet")   # its own record
+    in_parquet = provenance.from_parquet(folder / "concentrations.parquet")  # its own record
     assert {k: in_parquet[k] for k in ("seed", "created_utc", "command")} == {
-        k: sidecar[k] for k in ("seed", "created_utc", "command")}
+        k: sidecar[k] for k in ("seed", "created_utc", "command")
+    }
     seed = sidecar["seed"]
     assert {name: sidecar["files"][name] for name in SEED_ONLY} == references[seed]
     return seed
@@ -86,7 +98,7 @@ def kill_at_random_moments(out: Path, references, kills: int, rng: random.Random
     assert start(out, 11).wait() == 0
     current, seen = 11, set()
     for _ in range(kills):
-        other = 33 - current                 # 11 <-> 22: the folder holds `current`
+        other = 33 - current  # 11 <-> 22: the folder holds `current`
         run = start(out, other, "--overwrite")
         _, building, ended = references[other]
         # a moment while the run builds its folder aside, swaps it in or removes the old one
@@ -96,7 +108,7 @@ def kill_at_random_moments(out: Path, references, kills: int, rng: random.Random
         code = run.wait()
         seed = whole_run(out, digests)
         assert seed in (current, other)
-        if code == 0:                        # a run that ended has swapped its folder in
+        if code == 0:  # a run that ended has swapped its folder in
             assert seed == other
         seen.add((code == -signal.SIGKILL, seed == other))
         current = seed
@@ -109,9 +121,16 @@ def test_a_killed_overwrite_leaves_the_old_run_or_the_new_one_whole(tmp_path, re
     for out in lanes:
         out.parent.mkdir()
     with ThreadPoolExecutor(2) as pool:
-        seen = set().union(*pool.map(kill_at_random_moments, lanes, [references] * 2, [10, 10],
-                                     [random.Random(13), random.Random(14)]))
-    assert (True, False) in seen             # killed before the swap: the old run, whole
+        seen = set().union(
+            *pool.map(
+                kill_at_random_moments,
+                lanes,
+                [references] * 2,
+                [10, 10],
+                [random.Random(13), random.Random(14)],
+            )
+        )
+    assert (True, False) in seen  # killed before the swap: the old run, whole
     # the folders the killed runs were building are hidden beside out/; the next run removes
     # them (their processes are dead)
     for out in lanes:
@@ -124,7 +143,7 @@ def test_two_overwrite_runs_at_once_leave_one_of_them_whole(tmp_path, references
     out = tmp_path / "out"
     assert start(out, 11).wait() == 0
     runs = [start(out, seed, "--overwrite") for seed in (11, 22)]
-    assert [run.wait() for run in runs] == [0, 0]   # both asked to replace the folder
+    assert [run.wait() for run in runs] == [0, 0]  # both asked to replace the folder
     assert whole_run(out, {seed: ref[0] for seed, ref in references.items()}) in (11, 22)
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 

@@ -11,8 +11,13 @@ from pkmodel import plots
 from pkmodel.analysis.sensitivity import variant
 
 # the plausible range of each number He 2014 does not publish (the model file's `assumed`)
-UNKNOWNS = {"n_transit": [0, 1, 3, 6], "V1_split": [0.30, 0.4552, 0.60, 0.80],
-            "ka": [1.0, 1.5, 2.0, 3.0, 5.0], "tlag": [0.0, 0.25, 0.5, 1.0], "omega": ["sd", "cv"]}
+UNKNOWNS = {
+    "n_transit": [0, 1, 3, 6],
+    "V1_split": [0.30, 0.4552, 0.60, 0.80],
+    "ka": [1.0, 1.5, 2.0, 3.0, 5.0],
+    "tlag": [0.0, 0.25, 0.5, 1.0],
+    "omega": ["sd", "cv"],
+}
 STRUCTURAL = {k: v for k, v in UNKNOWNS.items() if k != "omega"}
 TID = pk.Regimen.weight_based(mg_per_kg_day=2.0, doses_per_day=3, days=14)
 
@@ -25,8 +30,14 @@ def he2014():
 @pytest.fixture(scope="module")
 def typical(he2014):
     """The typical 20 kg child, no variability: every setting of every unknown."""
-    return pk.sensitivity(he2014, pk.Cohort(weight_kg=[20.0], age_years=[7.0]), TID, UNKNOWNS,
-                          variability=False, target_range=pk.BACLOFEN_TARGET_MG_L)
+    return pk.sensitivity(
+        he2014,
+        pk.Cohort(weight_kg=[20.0], age_years=[7.0]),
+        TID,
+        UNKNOWNS,
+        variability=False,
+        target_range=pk.BACLOFEN_TARGET_MG_L,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +77,10 @@ def test_the_omega_convention_moves_the_spread_not_the_typical_child(typical, co
     omega = cohort_table[cohort_table["parameter"].isin(["baseline", "omega"])]
     p5 = omega[(omega["metric"] == "cavg") & (omega["statistic"] == "p5")]["value"].to_numpy()
     p95 = omega[(omega["metric"] == "cavg") & (omega["statistic"] == "p95")]["value"].to_numpy()
-    ratio = math.log(p95[2] / p5[2]) / math.log(p95[0] / p5[0])     # cv / baseline (sd)
-    assert p95[0] == p95[1] and p5[0] == p5[1]                       # "sd" is the model as given
+    ratio = math.log(p95[2] / p5[2]) / math.log(p95[0] / p5[0])  # cv / baseline (sd)
+    assert p95[0] == p95[1] and p5[0] == p5[1]  # "sd" is the model as given
     # 0.02: the 5th and 95th percentiles of 300 children move with the draws they land on
-    assert abs(ratio - math.sqrt(math.log1p(0.334 ** 2)) / 0.334) < 0.02
+    assert abs(ratio - math.sqrt(math.log1p(0.334**2)) / 0.334) < 0.02
 
 
 def test_typical_cmax_moves_as_an_independent_matrix_exponential_says(typical, he2014):
@@ -88,12 +99,13 @@ def test_typical_cmax_moves_as_an_independent_matrix_exponential_says(typical, h
         k[c, c], k[c + 1, c], k[c, c + 1], k[c + 1, c + 1] = -(cl + q) / v1, q / v1, q / v2, -q / v2
         step = expm(k * 8.0)
         x = np.zeros(n + 4)
-        for _ in range(41):        # doses at 0.5, 8.5, ... (lag 0.5 h), the 42nd starts the interval
+        for _ in range(41):  # doses at 0.5, 8.5, ... (lag 0.5 h), the 42nd starts the interval
             x[0] += 2 / 3
             x = step @ x
         x[0] += 2 / 3
         t = np.arange(0, 8.0005, 0.001)
         return max((expm(k * tau) @ x)[c] / v1 for tau in t[::10])
+
     table = typical[(typical["metric"] == "cmax") & (typical["statistic"] == "median")]
     got = dict(zip(zip(table["parameter"], table["setting"]), table["value"]))
     # 2e-4: both read Cmax off a 0.01 h grid near a flat peak
@@ -127,10 +139,11 @@ def test_n_transit_keeps_mtt_and_omega_cv_converts_every_sd(he2014):
     chain = variant(he2014, "n_transit", 6)
     assert chain.structure.n_transit == 6 and chain.parameters["MTT"].value == 0.389
     cv = variant(he2014, "omega", "cv")
-    np.testing.assert_allclose([cv.parameters["CL"].iiv_sd, cv.parameters["MTT"].iiv_sd,
-                                cv.random_effects[0].sd],
-                               [0.3252089105777043, 0.7286720119113984, 0.41980620714491773],
-                               rtol=1e-12)   # sqrt(ln(1 + CV^2)), computed apart
+    np.testing.assert_allclose(
+        [cv.parameters["CL"].iiv_sd, cv.parameters["MTT"].iiv_sd, cv.random_effects[0].sd],
+        [0.3252089105777043, 0.7286720119113984, 0.41980620714491773],
+        rtol=1e-12,
+    )  # sqrt(ln(1 + CV^2)), computed apart
 
 
 def test_tornado_draws_one_bar_per_unknown(typical):
@@ -139,7 +152,7 @@ def test_tornado_draws_one_bar_per_unknown(typical):
     assert len(bars) == len(UNKNOWNS)
     widths = sorted(b.get_width() for b in bars)
     cmax = typical[(typical["metric"] == "cmax") & (typical["parameter"] == "ka")]["value"]
-    np.testing.assert_allclose(widths[-1], 1000 * np.ptp(cmax), rtol=1e-12)   # ka, in ng/mL
+    np.testing.assert_allclose(widths[-1], 1000 * np.ptp(cmax), rtol=1e-12)  # ka, in ng/mL
 
 
 # bad settings, metrics and grids are refused: tests/test_input_audit.py (rows sensitivity-*)

@@ -53,10 +53,23 @@ def test_unknown_absorption_is_refused():
 
 def test_transit_then_first_order_absorption_empties_the_chain_at_ktr_then_ka():
     s = Structure("two_compartment_oral", "transit_first_order", 3)
-    assert s.compartments == ("depot", "transit_1", "transit_2", "transit_3", "absorption",
-                              "central", "peripheral")
-    assert dict(s.parameters) == {"CL": "clearance", "V1": "volume", "Q": "clearance",
-                                  "V2": "volume", "MTT": "time", "ka": "rate"}
+    assert s.compartments == (
+        "depot",
+        "transit_1",
+        "transit_2",
+        "transit_3",
+        "absorption",
+        "central",
+        "peripheral",
+    )
+    assert dict(s.parameters) == {
+        "CL": "clearance",
+        "V1": "volume",
+        "Q": "clearance",
+        "V2": "volume",
+        "MTT": "time",
+        "ka": "rate",
+    }
     k = s.rate_matrix(_params())[0]
     ktr = 4 / 0.8
     # depot and three transits at ktr = (n + 1) / MTT, each into the next; absorption at ka
@@ -74,5 +87,5 @@ def test_mtt_is_the_mean_time_through_the_chain_and_1_over_ka_the_time_in_absorp
     c = s.central_index
     residence = -np.linalg.inv(k[:c, :c])[:, 0]
     # 1e-12: a 2-8 state triangular inverse
-    np.testing.assert_allclose(residence[:-1].sum(), 0.389, rtol=1e-12)   # depot + transits: MTT
-    np.testing.assert_allclose(residence[-1], 1 / 2.0, rtol=1e-12)        # absorption: 1/ka
+    np.testing.assert_allclose(residence[:-1].sum(), 0.389, rtol=1e-12)  # depot + transits: MTT
+    np.testing.assert_allclose(residence[-1], 1 / 2.0, rtol=1e-12)  # absorption: 1/ka

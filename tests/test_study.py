@@ -9,8 +9,10 @@ import pkmodel as pk
 from pkmodel import study
 from pkmodel.population import cerebral_palsy
 
-TEXTS = {"TID": "2 mg/kg/day TID for 3 days, max 20 mg/dose, 20 % of doses missed",
-         "QID": "2 mg/kg/day QID for 3 days, max 20 mg/dose, 20 % of doses missed"}
+TEXTS = {
+    "TID": "2 mg/kg/day TID for 3 days, max 20 mg/dose, 20 % of doses missed",
+    "QID": "2 mg/kg/day QID for 3 days, max 20 mg/dose, 20 % of doses missed",
+}
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +20,12 @@ def outcome():
     regimens = {label: pk.Regimen.parse(text) for label, text in TEXTS.items()}
     cohort = pk.Cohort.from_growth_charts(150, age_years=(2, 17), seed=4, gmfcs=cerebral_palsy.GMFCS_MIX)
     times, ends = study.study_times(regimens, 0.5)
-    return study.run(pk.load_model("baclofen_cp_card"), cohort, regimens, times, ends, seed=4,
-                     curves=20), regimens, cohort, times
+    return (
+        study.run(pk.load_model("baclofen_cp_card"), cohort, regimens, times, ends, seed=4, curves=20),
+        regimens,
+        cohort,
+        times,
+    )
 
 
 def test_summaries_by_regimen_and_metric_are_those_of_the_whole_table(outcome):
@@ -38,21 +44,22 @@ def test_summary_table_is_the_median_and_5th_95th_percentile_of_each_group(outco
         rows = (exposures["regimen"] == regimen) & (exposures["age_band"] == band)
         column = {"weight (kg)": "weight_kg", "dose (mg/kg/day)": "dose_mg_per_kg_day"}.get(metric)
         values = exposures.loc[rows, column or metric.split()[0]].to_numpy()
-        values = values if column else values * 1000          # mg/L -> ng/mL
+        values = values if column else values * 1000  # mg/L -> ng/mL
         assert row["n"] == rows.sum()
         # numpy's linear-interpolation quantiles, computed apart: 1e-12 for the order of sums
-        np.testing.assert_allclose([row["median"], row["p5"], row["p95"]],
-                                   np.quantile(values, [0.5, 0.05, 0.95]), rtol=1e-12)
+        np.testing.assert_allclose(
+            [row["median"], row["p5"], row["p95"]], np.quantile(values, [0.5, 0.05, 0.95]), rtol=1e-12
+        )
 
 
 def test_dose_received_chunk_by_chunk_is_that_of_the_doses_given(outcome):
     _, regimens, cohort, times = outcome
     for regimen in regimens.values():
         end = times[-1]
-        doses = regimen.doses(cohort, seed=4)          # the whole cohort at once
+        doses = regimen.doses(cohort, seed=4)  # the whole cohort at once
         last_day = (doses.time_h >= end - 24) & (doses.time_h < end)
         expected = doses.amount_mg[:, last_day].sum(axis=1)
-        assert (doses.amount_mg == 0).any()            # missed doses drawn by position
+        assert (doses.amount_mg == 0).any()  # missed doses drawn by position
         np.testing.assert_array_equal(study._dose_received(regimen, cohort, 4, end, 7), expected)
 
 

@@ -37,19 +37,23 @@ EXPECTED = {
     **{("kriel1997_t_half", m): "outside" for m in (CARD, HE, FAST)},
     # Tmax 1-2.1 h in children: ka = 1/MTT gives 1.15 h, the calibrated model 1.64 h (typical);
     # without an absorption step the peak comes at 0.64 h
-    ("kriel1997_tmax", CARD): "inside", ("kriel1997_tmax", HE): "inside",
+    ("kriel1997_tmax", CARD): "inside",
+    ("kriel1997_tmax", HE): "inside",
     ("kriel1997_tmax", FAST): "outside",
     # McLaughlin's genotypes: he2014 files carry them (TT 0.25, AT 0.51); the card model does not,
     # and its 90 % of children (0.16-0.46 L/h/kg) leaves out the AT carriers' 0.51
     **{("mclaughlin2018_cl_tt", m): "inside" for m in (CARD, HE, FAST)},
-    ("mclaughlin2018_cl_at", CARD): "outside", ("mclaughlin2018_cl_at", HE): "inside",
+    ("mclaughlin2018_cl_at", CARD): "outside",
+    ("mclaughlin2018_cl_at", HE): "inside",
     ("mclaughlin2018_cl_at", FAST): "inside",
     # adults' multiple-dose Tmax 1.9 h: the lag of the calibrated model puts six adults' mean at
     # 1.79 h; ka = 1/MTT (1.1 h) and no absorption step (0.77 h) peak too early
-    ("wuis1990_tmax", CARD): "outside", ("wuis1990_tmax", HE): "inside",
+    ("wuis1990_tmax", CARD): "outside",
+    ("wuis1990_tmax", HE): "inside",
     ("wuis1990_tmax", FAST): "outside",
     # fluctuation 188-439 %: one compartment gives at most k tau = 123 % at TID whatever ka
-    ("wuis1990_fluctuation", CARD): "outside", ("wuis1990_fluctuation", HE): "inside",
+    ("wuis1990_fluctuation", CARD): "outside",
+    ("wuis1990_fluctuation", HE): "inside",
     ("wuis1990_fluctuation", FAST): "inside",
 }
 
@@ -75,15 +79,19 @@ def test_each_observation_gets_its_verdict(table, observation, model):
 def test_calibrated_model_is_inside_every_independent_pediatric_and_absorption_range(table):
     # the calibration's targets, all at once: Tmax in children and adults, the fluctuation
     he = table[table["model"] == HE].set_index("observation")
-    assert (he.loc[["kriel1997_tmax", "wuis1990_tmax", "wuis1990_fluctuation"], "verdict"]
-            == "inside").all()
+    assert (he.loc[["kriel1997_tmax", "wuis1990_tmax", "wuis1990_fluctuation"], "verdict"] == "inside").all()
 
 
 def test_terminal_rate_of_one_compartment_is_cl_over_v():
     # one compartment, ka > k for every child here: lambda_z = CL / V (closed form)
     card = pk.load_model("baclofen_cp_card")
-    p = {"CL": np.array([2.0, 5.0]), "V": np.array([30.0, 40.0]), "ka": np.array([2.57, 1.0]),
-         "F": np.ones(2), "tlag": np.zeros(2)}
+    p = {
+        "CL": np.array([2.0, 5.0]),
+        "V": np.array([30.0, 40.0]),
+        "ka": np.array([2.57, 1.0]),
+        "F": np.ones(2),
+        "tlag": np.zeros(2),
+    }
     np.testing.assert_allclose(validation.terminal_rate(card, p), [2 / 30, 5 / 40], rtol=1e-12)
     # flip-flop: absorption slower than elimination, the terminal slope is ka
     p["ka"] = np.array([0.05, 0.1])

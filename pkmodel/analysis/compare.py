@@ -37,12 +37,23 @@ class Comparison:
         return _display.html(_display.comparison(self))
 
 
-def compare(model: Model, cohort: Cohort, regimens: Mapping[str, Regimen], times, *,
-            seed: int | None = None, variability: bool = True,
-            window: Window | Mapping[str, Window] = STEADY_STATE,
-            target_range: tuple[float, float] | None = None, method: str = "auto",
-            auc_method: str | None = None, engine: str = "auto", chunk_size: int | None = None,
-            keep: str = "exposure", **engine_options) -> pd.DataFrame | Comparison:
+def compare(
+    model: Model,
+    cohort: Cohort,
+    regimens: Mapping[str, Regimen],
+    times,
+    *,
+    seed: int | None = None,
+    variability: bool = True,
+    window: Window | Mapping[str, Window] = STEADY_STATE,
+    target_range: tuple[float, float] | None = None,
+    method: str = "auto",
+    auc_method: str | None = None,
+    engine: str = "auto",
+    chunk_size: int | None = None,
+    keep: str = "exposure",
+    **engine_options,
+) -> pd.DataFrame | Comparison:
     """Exposure of every child on each regimen, as one tidy table (and the curves, asked for).
 
     Each regimen is simulated on the same cohort with the same random effects:
@@ -85,15 +96,27 @@ def compare(model: Model, cohort: Cohort, regimens: Mapping[str, Regimen], times
     if keep not in KEEPS:
         raise ValueError(f"compare: keep is {short(keep)}; expected one of {list(KEEPS)}")
     if keep == "both" and chunk_size is not None:
-        raise ValueError(f"compare: keep is 'both' with chunk_size {chunk_size!r}; expected "
-                         "chunk_size=None (keeping every curve holds them all: chunks would not "
-                         "bound memory)")
+        raise ValueError(
+            f"compare: keep is 'both' with chunk_size {chunk_size!r}; expected "
+            "chunk_size=None (keeping every curve holds them all: chunks would not "
+            "bound memory)"
+        )
     tables, results = {}, {}
-    for label, table, res in simulations(model, cohort, regimens, times, seed=seed,
-                                         variability=variability, window=window,
-                                         target_range=target_range, method=method,
-                                         auc_method=auc_method, engine=engine,
-                                         chunk_size=chunk_size, **engine_options):
+    for label, table, res in simulations(
+        model,
+        cohort,
+        regimens,
+        times,
+        seed=seed,
+        variability=variability,
+        window=window,
+        target_range=target_range,
+        method=method,
+        auc_method=auc_method,
+        engine=engine,
+        chunk_size=chunk_size,
+        **engine_options,
+    ):
         tables[label] = table
         if keep == "both":
             results[label] = res
@@ -102,41 +125,75 @@ def compare(model: Model, cohort: Cohort, regimens: Mapping[str, Regimen], times
     return Comparison(exposure, results) if keep == "both" else exposure
 
 
-def simulations(model: Model, cohort: Cohort, regimens: Mapping[str, Regimen], times, *,
-                seed: int | None = None, variability: bool = True,
-                window: Window | Mapping[str, Window] = STEADY_STATE,
-                target_range: tuple[float, float] | None = None, method: str = "auto",
-                auc_method: str | None = None, engine: str = "auto",
-                chunk_size: int | None = None,
-                **engine_options) -> Iterator[tuple[str, pd.DataFrame, Simulated]]:
+def simulations(
+    model: Model,
+    cohort: Cohort,
+    regimens: Mapping[str, Regimen],
+    times,
+    *,
+    seed: int | None = None,
+    variability: bool = True,
+    window: Window | Mapping[str, Window] = STEADY_STATE,
+    target_range: tuple[float, float] | None = None,
+    method: str = "auto",
+    auc_method: str | None = None,
+    engine: str = "auto",
+    chunk_size: int | None = None,
+    **engine_options,
+) -> Iterator[tuple[str, pd.DataFrame, Simulated]]:
     """Each regimen's label, exposure table (regimen column first) and simulation, in turn.
 
     What `compare` stacks; for callers that also need each simulation (its parameters, its
     curves). Arguments as `compare`. One regimen's simulation is held at a time.
     """
     if not isinstance(regimens, Mapping) or not regimens:
-        raise ValueError(f"regimens is {short(regimens)}; expected {{label: Regimen}} with at least one "
-                         "regimen")
+        raise ValueError(
+            f"regimens is {short(regimens)}; expected {{label: Regimen}} with at least one regimen"
+        )
     bad = [label for label in regimens if not isinstance(label, str) or not label]
     if bad:
         raise ValueError(f"regimens has label {bad[0]!r}; expected non-empty strings")
-    windows = ({label: window_spec(window[label], where="compare") for label in regimens}
-               if isinstance(window, Mapping) else
-               dict.fromkeys(regimens, window_spec(window, where="compare")))
+    windows = (
+        {label: window_spec(window[label], where="compare") for label in regimens}
+        if isinstance(window, Mapping)
+        else dict.fromkeys(regimens, window_spec(window, where="compare"))
+    )
     if chunk_size is not None and (method, auc_method) != ("auto", None):
-        raise ValueError(f"compare: method is {method!r}, auc_method is {auc_method!r} with "
-                         "chunk_size; expected the defaults ('auto', None): chunks keep the "
-                         "exposure of pk.simulate(..., keep='exposure')")
+        raise ValueError(
+            f"compare: method is {method!r}, auc_method is {auc_method!r} with "
+            "chunk_size; expected the defaults ('auto', None): chunks keep the "
+            "exposure of pk.simulate(..., keep='exposure')"
+        )
     for label, regimen in regimens.items():  # over regimens, each vectorised over the cohort
         if chunk_size is None:
-            res = simulate(model, cohort, regimen, times, engine=engine, variability=variability,
-                           seed=seed, **engine_options)
-            table = exposure(res, window=windows[label], target_range=target_range,
-                             method=method, auc_method=auc_method)
+            res = simulate(
+                model,
+                cohort,
+                regimen,
+                times,
+                engine=engine,
+                variability=variability,
+                seed=seed,
+                **engine_options,
+            )
+            table = exposure(
+                res, window=windows[label], target_range=target_range, method=method, auc_method=auc_method
+            )
         else:
-            res = simulate(model, cohort, regimen, times, engine=engine, variability=variability,
-                           seed=seed, keep="exposure", chunk_size=chunk_size,
-                           window=windows[label], target_range=target_range, **engine_options)
+            res = simulate(
+                model,
+                cohort,
+                regimen,
+                times,
+                engine=engine,
+                variability=variability,
+                seed=seed,
+                keep="exposure",
+                chunk_size=chunk_size,
+                window=windows[label],
+                target_range=target_range,
+                **engine_options,
+            )
             table = res.exposure.copy()
         seed = res.seed if variability else seed
         table.insert(0, "regimen", label)

@@ -36,12 +36,22 @@ _DEFAULT_BANDS = {"weight_band": WEIGHT_BANDS, "age_band": AGE_BANDS}
 _BISECTION_RTOL = 1e-12
 
 
-def find_dose(model: Model, cohort: Cohort, target: float | tuple[float, float],
-              doses_per_day: int = 3, *, max_mg_per_dose, max_mg_per_day, by: str | None = None,
-              bands: Mapping[str, tuple[float, float]] | None = None,
-              formulation=None, rounding: str = "nearest",
-              max_rounding_change: float | None = DEFAULT_MAX_CHANGE, variability: bool = True,
-              seed: int | None = None) -> pd.DataFrame:
+def find_dose(
+    model: Model,
+    cohort: Cohort,
+    target: float | tuple[float, float],
+    doses_per_day: int = 3,
+    *,
+    max_mg_per_dose,
+    max_mg_per_day,
+    by: str | None = None,
+    bands: Mapping[str, tuple[float, float]] | None = None,
+    formulation=None,
+    rounding: str = "nearest",
+    max_rounding_change: float | None = DEFAULT_MAX_CHANGE,
+    variability: bool = True,
+    seed: int | None = None,
+) -> pd.DataFrame:
     """The dose whose steady-state Cavg in `cohort` meets `target` (see module docstring).
 
     Parameters
@@ -102,19 +112,24 @@ def find_dose(model: Model, cohort: Cohort, target: float | tuple[float, float],
     if by is None and bands is not None:
         raise ValueError("find_dose: bands given with by=None; expected by='weight_band' or 'age_band'")
     if by is None and formulation is not None:
-        raise ValueError("find_dose: formulation given with by=None; expected by='weight_band' or "
-                         "'age_band' (a weight-based dose is rounded per child: Regimen(formulation=))")
+        raise ValueError(
+            "find_dose: formulation given with by=None; expected by='weight_band' or "
+            "'age_band' (a weight-based dose is rounded per child: Regimen(formulation=))"
+        )
     if formulation is not None:
         formulation = as_formulation(formulation, "find_dose")
         check_rounding(rounding, "find_dose")
         check_max_change(max_rounding_change, "find_dose", "max_rounding_change")
     if not model.is_linear:
-        raise ValueError(f"find_dose: model {model.name!r} is nonlinear ({model.nonlinear_reason}); "
-                         "the exact dose finding needs a linear model (Cavg proportional to the "
-                         "dose): simulate candidate doses (pk.compare) and read "
-                         "pk.exposure(..., window='steady_state')")
-    unit = Regimen.weight_based(1.0, doses_per_day, 1, max_mg_per_day=max_mg_per_day,
-                                max_mg_per_dose=max_mg_per_dose)
+        raise ValueError(
+            f"find_dose: model {model.name!r} is nonlinear ({model.nonlinear_reason}); "
+            "the exact dose finding needs a linear model (Cavg proportional to the "
+            "dose): simulate candidate doses (pk.compare) and read "
+            "pk.exposure(..., window='steady_state')"
+        )
+    unit = Regimen.weight_based(
+        1.0, doses_per_day, 1, max_mg_per_day=max_mg_per_day, max_mg_per_dose=max_mg_per_dose
+    )
     individual = simulate(model, cohort, unit, [0.0], variability=variability, seed=seed).individual
     tau_h = 24.0 / doses_per_day
     if model.structure is not None:
@@ -123,42 +138,63 @@ def find_dose(model: Model, cohort: Cohort, target: float | tuple[float, float],
         per_mg = auc_per_mg(model, individual, model.covariate_values(cohort))[0] / tau_h
     cap_mg = np.broadcast_to(unit.caps(cohort), (len(cohort), unit.time_h.size))[:, 0]  # per child
     weight = cohort.weight_kg
-    caps = {"max_mg_per_dose": _cap_used(max_mg_per_dose, "mg", "max_mg_per_dose"),
-            "max_mg_per_day": _cap_used(max_mg_per_day, "mg/day", "max_mg_per_day")}
+    caps = {
+        "max_mg_per_dose": _cap_used(max_mg_per_dose, "mg", "max_mg_per_dose"),
+        "max_mg_per_day": _cap_used(max_mg_per_day, "mg/day", "max_mg_per_day"),
+    }
 
     if by is None:
         row = _solve(per_mg, weight / doses_per_day, cap_mg, target, low_high, "all children")
-        return pd.DataFrame([{"n": len(cohort), "doses_per_day": doses_per_day,
-                              **_named(row, "mg_per_kg_day"), **caps}])
+        return pd.DataFrame(
+            [{"n": len(cohort), "doses_per_day": doses_per_day, **_named(row, "mg_per_kg_day"), **caps}]
+        )
 
-    band = band_of(getattr(cohort, BAND_COVARIATES[by]), bands or _DEFAULT_BANDS[by],
-                   f"Cohort.{BAND_COVARIATES[by]}")
+    band = band_of(
+        getattr(cohort, BAND_COVARIATES[by]), bands or _DEFAULT_BANDS[by], f"Cohort.{BAND_COVARIATES[by]}"
+    )
     rows = []
     for code, label in enumerate(band.categories):  # over bands, vectorised over their children
         members = band.codes == code
         n = int(members.sum())
-        row = (_solve(per_mg[members], np.ones(n), cap_mg[members], target, low_high,
-                      f"band {label!r}") if n else dict.fromkeys(_solution_keys(low_high), math.nan))
+        row = (
+            _solve(per_mg[members], np.ones(n), cap_mg[members], target, low_high, f"band {label!r}")
+            if n
+            else dict.fromkeys(_solution_keys(low_high), math.nan)
+        )
         if formulation is not None and n:
             try:
-                row = _rounded(row, formulation, per_mg[members], cap_mg[members], low_high,
-                               rounding, max_rounding_change)
+                row = _rounded(
+                    row,
+                    formulation,
+                    per_mg[members],
+                    cap_mg[members],
+                    low_high,
+                    rounding,
+                    max_rounding_change,
+                )
             except ValueError as err:
                 raise ValueError(f"find_dose: band {label!r}: {err}") from None
         median_weight = float(np.median(weight[members])) if n else math.nan
         mg_per_day = row["dose"] * doses_per_day
-        rows.append({by: label, "n": n, "median_weight_kg": median_weight,
-                     "doses_per_day": doses_per_day, "mg_per_dose": row["dose"],
-                     "mg_per_day": mg_per_day, "mg_per_kg_day": mg_per_day / median_weight,
-                     **_named({k: v for k, v in row.items() if k != "dose"}, "mg_per_dose"),
-                     **caps})
+        rows.append(
+            {
+                by: label,
+                "n": n,
+                "median_weight_kg": median_weight,
+                "doses_per_day": doses_per_day,
+                "mg_per_dose": row["dose"],
+                "mg_per_day": mg_per_day,
+                "mg_per_kg_day": mg_per_day / median_weight,
+                **_named({k: v for k, v in row.items() if k != "dose"}, "mg_per_dose"),
+                **caps,
+            }
+        )
     table = pd.DataFrame(rows)
     table[by] = pd.Categorical(table[by], categories=band.categories, ordered=True)
     return table
 
 
-def _rounded(row: dict, formulation, per_mg, cap_mg, low_high, rounding,
-             max_change) -> dict[str, float]:
+def _rounded(row: dict, formulation, per_mg, cap_mg, low_high, rounding, max_change) -> dict[str, float]:
     """A band's solution with its dose rounded to `formulation`, and what that dose reaches.
 
     Each child is given the rounded dose capped at its own cap, rounded again where the cap
@@ -168,8 +204,11 @@ def _rounded(row: dict, formulation, per_mg, cap_mg, low_high, rounding,
     dose = float(formulation.round(np.array([exact]), cap_mg.max(), rounding, max_change)[0])
     given = formulation.round(np.minimum(dose, cap_mg), cap_mg, rounding, max_change)
     cavg = per_mg * given
-    reached = ({"median_cavg": float(np.median(cavg))} if low_high is None else
-               {"pta": float(np.mean((cavg >= low_high[0]) & (cavg <= low_high[1])))})
+    reached = (
+        {"median_cavg": float(np.median(cavg))}
+        if low_high is None
+        else {"pta": float(np.mean((cavg >= low_high[0]) & (cavg <= low_high[1])))}
+    )
     return {**row, "dose": dose, "dose_exact": exact, **reached}
 
 
@@ -193,9 +232,11 @@ def _dose_for_median(per_mg, u, cap_mg, target, who) -> float:
         return float(lowest)
     reachable = np.median(per_mg * cap_mg)
     if reachable < target:
-        raise ValueError(f"find_dose: target median Cavg {target!r} mg/L is out of reach for "
-                         f"{who} under the caps ({_caps_text(cap_mg)}): at most "
-                         f"{reachable:.4g} mg/L; expected a lower target or higher caps")
+        raise ValueError(
+            f"find_dose: target median Cavg {target!r} mg/L is out of reach for "
+            f"{who} under the caps ({_caps_text(cap_mg)}): at most "
+            f"{reachable:.4g} mg/L; expected a lower target or higher caps"
+        )
     finite = np.isfinite(cap_mg)
     lo = float(lowest)
     hi = max(float(np.max(cap_mg[finite] / u[finite])) if finite.any() else lo, lo)
@@ -212,18 +253,20 @@ def _dose_for_median(per_mg, u, cap_mg, target, who) -> float:
 
 def _dose_for_range(per_mg, u, cap_mg, low, high, who) -> tuple[float, float, float, int]:
     """Dose with most children in [low, high]: (chosen, lowest, highest such dose, how many)."""
-    slope = per_mg * u                       # Cavg per unit of x before the cap binds
-    top = per_mg * cap_mg                    # Cavg once capped (inf without caps)
+    slope = per_mg * u  # Cavg per unit of x before the cap binds
+    top = per_mg * cap_mg  # Cavg once capped (inf without caps)
     can = top >= low
     if not can.any():
-        raise ValueError(f"find_dose: no dose brings any child of {who} to Cavg >= {low!r} mg/L "
-                         f"under the caps ({_caps_text(cap_mg)}); expected a lower range "
-                         "or higher caps")
+        raise ValueError(
+            f"find_dose: no dose brings any child of {who} to Cavg >= {low!r} mg/L "
+            f"under the caps ({_caps_text(cap_mg)}); expected a lower range "
+            "or higher caps"
+        )
     starts = low / slope[can]
     stops = np.where(top[can] > high, high / slope[can], math.inf)
     position = np.concatenate([starts, stops])
     step = np.concatenate([np.ones(starts.size), -np.ones(stops.size)])
-    order = np.lexsort((-step, position))    # at a tie, a start counts before a stop (closed)
+    order = np.lexsort((-step, position))  # at a tie, a start counts before a stop (closed)
     count = np.cumsum(step[order])
     best = int(np.argmax(count))
     x_low, x_high = float(position[order][best]), float(position[order][best + 1])
@@ -241,8 +284,9 @@ def _cap_used(cap, unit: str, name: str):
     cap = as_dose(cap, unit, f"find_dose: {name}")
     if cap is None:
         return math.inf
-    return {tuple(map(float, k)): float(v) for k, v in cap.items()} if isinstance(cap, Mapping) \
-        else float(cap)
+    return (
+        {tuple(map(float, k)): float(v) for k, v in cap.items()} if isinstance(cap, Mapping) else float(cap)
+    )
 
 
 def _named(row: dict, dose_name: str) -> dict:
@@ -257,11 +301,14 @@ def _solution_keys(low_high) -> tuple[str, ...]:
 def _check_target(target) -> tuple[float, float] | None:
     if is_number(target):
         if not (math.isfinite(target) and target > 0):
-            raise ValueError(f"find_dose: target is {target!r}; expected a median Cavg > 0 mg/L "
-                             "or a range (low, high)")
+            raise ValueError(
+                f"find_dose: target is {target!r}; expected a median Cavg > 0 mg/L or a range (low, high)"
+            )
         return None
     low, high = check_range(target, "find_dose: target")
     if not low > 0:
-        raise ValueError(f"find_dose: target is {tuple(target)!r}; expected low > 0 mg/L (at "
-                         "low 0 every dose down to none is in range)")
+        raise ValueError(
+            f"find_dose: target is {tuple(target)!r}; expected low > 0 mg/L (at "
+            "low 0 every dose down to none is in range)"
+        )
     return low, high

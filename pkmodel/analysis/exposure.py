@@ -35,7 +35,7 @@ from .steady_state import auc_ss as _auc_ss
 from .windows import STEADY_STATE, Schedule, rows_of, steady_state_windows, window_spec
 
 METHODS = ("auto", "exact", "grid")
-USED = ("exact", "grid")    # what the method column can say
+USED = ("exact", "grid")  # what the method column can say
 
 # Metric columns: (dimension, display name). The dimension says how a metric
 # changes unit at the edge (pkmodel.units.metric_in).
@@ -58,9 +58,16 @@ METRICS = {
 }
 
 
-def exposure(result: Result, start: float | None = None, end: float | None = None, *,
-             window=None, target_range: tuple[float, float] | None = None,
-             method: str = "auto", auc_method: str | None = None) -> pd.DataFrame:
+def exposure(
+    result: Result,
+    start: float | None = None,
+    end: float | None = None,
+    *,
+    window=None,
+    target_range: tuple[float, float] | None = None,
+    method: str = "auto",
+    auc_method: str | None = None,
+) -> pd.DataFrame:
     """Per-subject exposure over [start, end] h, or over each subject's `window="steady_state"`.
 
     `window` is "steady_state" or (start, end) h, in place of start and end.
@@ -115,10 +122,19 @@ def exposure(result: Result, start: float | None = None, end: float | None = Non
         _within(times, *spec)
         a, b = np.full(len(result), spec[0]), np.full(len(result), spec[1])
         trough = schedule.trough_h(a, b)
-    metrics = _metrics(result, a[:, None], b[:, None], trough[:, None], low_high, used, rule,
-                       "exposure" if spec == STEADY_STATE else None)
-    frame = pd.DataFrame({**_rows(result), "start_h": a, "end_h": b,
-                          **{name: v[:, 0] for name, v in metrics.items()}})
+    metrics = _metrics(
+        result,
+        a[:, None],
+        b[:, None],
+        trough[:, None],
+        low_high,
+        used,
+        rule,
+        "exposure" if spec == STEADY_STATE else None,
+    )
+    frame = pd.DataFrame(
+        {**_rows(result), "start_h": a, "end_h": b, **{name: v[:, 0] for name, v in metrics.items()}}
+    )
     if spec == STEADY_STATE:
         auc_ss, why = _auc_ss(result, schedule, a, b)
         if why:
@@ -130,8 +146,13 @@ def exposure(result: Result, start: float | None = None, end: float | None = Non
     return _stated(frame, used)
 
 
-def exposure_by_interval(result: Result, target_range: tuple[float, float] | None = None, *,
-                         method: str = "auto", auc_method: str | None = None) -> pd.DataFrame:
+def exposure_by_interval(
+    result: Result,
+    target_range: tuple[float, float] | None = None,
+    *,
+    method: str = "auto",
+    auc_method: str | None = None,
+) -> pd.DataFrame:
     """Exposure per subject and dosing interval, for every full interval inside the simulated times.
 
     A subject's intervals run from each of its scheduled doses to the next;
@@ -141,23 +162,29 @@ def exposure_by_interval(result: Result, target_range: tuple[float, float] | Non
     `exposure` (trough = the value at the interval's end) and method; rows by
     interval, then subject. target_range, method, auc_method as `exposure`.
     """
-    low_high, used, rule = _options(result, target_range, method, auc_method,
-                                    "exposure_by_interval")
+    low_high, used, rule = _options(result, target_range, method, auc_method, "exposure_by_interval")
     times = result.times
     starts, ends = _schedule(result).intervals()
     tol = _tolerance(times[-1])
     with np.errstate(invalid="ignore"):
         inside = (starts >= times[0] - tol) & (ends <= times[-1] + tol)
     if not inside.any():
-        raise ValueError(f"exposure_by_interval: no full dosing interval inside the simulated times "
-                         f"({times[0]:g} to {times[-1]:g} h)")
+        raise ValueError(
+            f"exposure_by_interval: no full dosing interval inside the simulated times "
+            f"({times[0]:g} to {times[-1]:g} h)"
+        )
     starts, ends = np.where(inside, starts, np.nan), np.where(inside, ends, np.nan)
     metrics = _metrics(result, starts, ends, ends, low_high, used, rule, "exposure_by_interval")
-    number, row = np.nonzero(inside.T)                     # by interval, then subject
-    frame = pd.DataFrame({**{k: v[row] for k, v in _rows(result).items()},
-                          "interval": number + 1, "start_h": starts[row, number],
-                          "end_h": ends[row, number],
-                          **{name: v[row, number] for name, v in metrics.items()}})
+    number, row = np.nonzero(inside.T)  # by interval, then subject
+    frame = pd.DataFrame(
+        {
+            **{k: v[row] for k, v in _rows(result).items()},
+            "interval": number + 1,
+            "start_h": starts[row, number],
+            "end_h": ends[row, number],
+            **{name: v[row, number] for name, v in metrics.items()},
+        }
+    )
     return _stated(frame, used)
 
 
@@ -176,8 +203,10 @@ def check_range(value, name: str) -> tuple[float, float]:
 def exact_unavailable(result: Result) -> str | None:
     """Why `result` has no exact exposure (method="exact"), or None."""
     if result.engine != "analytic":
-        return (f"the result is from the {result.engine!r} engine (exact exposure uses the "
-                "analytic engine's solution)")
+        return (
+            f"the result is from the {result.engine!r} engine (exact exposure uses the "
+            "analytic engine's solution)"
+        )
     if not getattr(result.model, "is_linear", True):
         return f"model {result.model.name!r} is nonlinear"
     if result.occasions.size > 1:
@@ -185,8 +214,11 @@ def exact_unavailable(result: Result) -> str | None:
     view = result.model.compartment_model
     if result.model.structure is None and view.central_index is None:
         return "the model's concentration is not one compartment's amount times a factor"
-    if (result.model.structure is None and result.model.equations.covariates
-            and getattr(result, "cohort", None) is None):
+    if (
+        result.model.structure is None
+        and result.model.equations.covariates
+        and getattr(result, "cohort", None) is None
+    ):
         return "the result does not keep the cohort whose covariates the equations use"
     return exact.unsupported(view, _engine_params(result), result.doses)
 
@@ -205,8 +237,10 @@ def _options(result, target_range, method, auc_method, where) -> tuple:
     if auc_method is not None and auc_method not in AUC_METHODS:
         raise ValueError(f"auc_method is {auc_method!r}; expected one of {list(AUC_METHODS)}")
     if auc_method is not None and method != "grid":
-        raise ValueError(f"{where}: auc_method is {auc_method!r} with method={method!r}; expected "
-                         "method='grid' (auc_method is the trapezoid rule of the grid's AUC)")
+        raise ValueError(
+            f"{where}: auc_method is {auc_method!r} with method={method!r}; expected "
+            "method='grid' (auc_method is the trapezoid rule of the grid's AUC)"
+        )
     low_high = None if target_range is None else check_range(target_range, "target_range")
     if method == "grid":
         return low_high, "grid", auc_method or AUC_METHODS[0]
@@ -214,10 +248,11 @@ def _options(result, target_range, method, auc_method, where) -> tuple:
     if reason is None:
         return low_high, "exact", None
     if method == "exact":
-        raise ValueError(f"{where}: method is 'exact' but {reason}; expected method='grid' "
-                         "(non-compartmental analysis of the output times)")
-    warnings.warn(f"{where}: read on the output grid (method='grid'), not exact: {reason}",
-                  stacklevel=3)
+        raise ValueError(
+            f"{where}: method is 'exact' but {reason}; expected method='grid' "
+            "(non-compartmental analysis of the output times)"
+        )
+    warnings.warn(f"{where}: read on the output grid (method='grid'), not exact: {reason}", stacklevel=3)
     return low_high, "grid", AUC_METHODS[0]
 
 
@@ -230,8 +265,9 @@ def _stated(frame: pd.DataFrame, used: str) -> pd.DataFrame:
 
 
 def _schedule(result: Result) -> Schedule:
-    return Schedule.of(result.doses, len(result), float(result.times[-1]),
-                       oral=result.model.compartment_model.dose_index)
+    return Schedule.of(
+        result.doses, len(result), float(result.times[-1]), oral=result.model.compartment_model.dose_index
+    )
 
 
 def _metrics(result, starts, ends, troughs, low_high, used, rule, where) -> dict[str, np.ndarray]:
@@ -243,37 +279,58 @@ def _metrics(result, starts, ends, troughs, low_high, used, rule, where) -> dict
     """
     times, conc = result.times, result.concentrations
     if used == "exact":
-        m = exact.window_exposure(result.model.compartment_model, _engine_params(result),
-                                  rows_of(result.doses, len(result)), starts, ends, troughs)
+        m = exact.window_exposure(
+            result.model.compartment_model,
+            _engine_params(result),
+            rows_of(result.doses, len(result)),
+            starts,
+            ends,
+            troughs,
+        )
     else:
         m = {k: np.full(starts.shape, np.nan) for k in ("auc", "cmax", "tmax", "cmin", "trough")}
         for w in range(starts.shape[1]):  # over windows, vectorised over subjects
             rows = np.flatnonzero(~np.isnan(starts[:, w]))
-            j0, j1 = _grid_window(result, rows, starts[rows, w], ends[rows, w], where,
-                                  "method='grid'")
+            j0, j1 = _grid_window(result, rows, starts[rows, w], ends[rows, w], where, "method='grid'")
             trough_at = _grid_indices(times, np.nan_to_num(troughs[rows, w], nan=-1.0))
             for name, value in _grid(times, conc, rows, j0, j1, trough_at, rule).items():
                 m[name][rows, w] = value
     with np.errstate(divide="ignore", invalid="ignore"):
         cavg = m["auc"] / (ends - starts)
-        out = {"auc": m["auc"], "cmax": m["cmax"], "tmax_h": m["tmax"],
-               "tmax_h_after_dose": _after_dose(_schedule(result), m["tmax"]), "cmin": m["cmin"],
-               "cavg": cavg, "trough": m["trough"],
-               "fluctuation_pct": 100 * (m["cmax"] - m["cmin"]) / cavg,
-               "swing": (m["cmax"] - m["cmin"]) / m["cmin"]}
+        out = {
+            "auc": m["auc"],
+            "cmax": m["cmax"],
+            "tmax_h": m["tmax"],
+            "tmax_h_after_dose": _after_dose(_schedule(result), m["tmax"]),
+            "cmin": m["cmin"],
+            "cavg": cavg,
+            "trough": m["trough"],
+            "fluctuation_pct": 100 * (m["cmax"] - m["cmin"]) / cavg,
+            "swing": (m["cmax"] - m["cmin"]) / m["cmin"],
+        }
     if low_high is not None:
         spans = {k: np.full(starts.shape, np.nan) for k in ("below", "inside", "above")}
         for w in range(starts.shape[1]):
             rows = np.flatnonzero(~np.isnan(starts[:, w]))
-            j0, j1 = _grid_window(result, rows, starts[rows, w], ends[rows, w], where,
-                                  "the time in target_range is read on the output grid")
+            j0, j1 = _grid_window(
+                result,
+                rows,
+                starts[rows, w],
+                ends[rows, w],
+                where,
+                "the time in target_range is read on the output grid",
+            )
             lo, hi, inside, segment = _block(j0, j1)
-            dt = np.diff(times[lo:hi + 1])
-            c = conc[rows, lo:hi + 1]
+            dt = np.diff(times[lo : hi + 1])
+            c = conc[rows, lo : hi + 1]
             for name, share in zip(spans, _range_shares(c, *low_high)):
                 spans[name][rows, w] = _row_sums(np.where(segment, share * dt, 0.0))
-        out.update(time_below_h=spans["below"], time_in_range_h=spans["inside"],
-                   time_above_h=spans["above"], frac_in_range=spans["inside"] / (ends - starts))
+        out.update(
+            time_below_h=spans["below"],
+            time_in_range_h=spans["inside"],
+            time_above_h=spans["above"],
+            frac_in_range=spans["inside"] / (ends - starts),
+        )
     return out
 
 
@@ -314,8 +371,10 @@ def _within(times: np.ndarray, start: float, end: float) -> None:
     for name, value in (("start", start), ("end", end)):
         tol = _tolerance(value)
         if value < times[0] - tol or value > times[-1] + tol:
-            raise ValueError(f"exposure window: {name} is {value:.15g} h; outside the simulated times "
-                             f"({times[0]:g} to {times[-1]:g} h)")
+            raise ValueError(
+                f"exposure window: {name} is {value:.15g} h; outside the simulated times "
+                f"({times[0]:g} to {times[-1]:g} h)"
+            )
 
 
 def _grid_window(result, rows, a, b, where: str | None, why: str) -> tuple[np.ndarray, np.ndarray]:
@@ -327,9 +386,13 @@ def _grid_window(result, rows, a, b, where: str | None, why: str) -> tuple[np.nd
         i = int(np.flatnonzero(bad)[0])
         if where is None:
             name, value = ("start", a[i]) if j0[i] < 0 else ("end", b[i])
-            raise ValueError(f"exposure window: {name} is {value:.15g} h; expected one of the "
-                             f"simulated times ({times[0]:g} to {times[-1]:g} h) ({why})")
-        raise ValueError(f"{where}: child ID {plain(result.ids[rows[i]])}'s window {a[i]:g} to "
-                         f"{b[i]:g} h does not start and end on output times; expected output "
-                         f"times at its dose times ({why}), or method='exact'")
+            raise ValueError(
+                f"exposure window: {name} is {value:.15g} h; expected one of the "
+                f"simulated times ({times[0]:g} to {times[-1]:g} h) ({why})"
+            )
+        raise ValueError(
+            f"{where}: child ID {plain(result.ids[rows[i]])}'s window {a[i]:g} to "
+            f"{b[i]:g} h does not start and end on output times; expected output "
+            f"times at its dose times ({why}), or method='exact'"
+        )
     return j0, j1

@@ -36,20 +36,23 @@ def time_in_range(times_h: np.ndarray, conc: np.ndarray, low: float, high: float
     times_h, conc as `auc_linear_up_log_down`. Returns an ndarray, shape
     (3, n_subjects): h below, in and above the range, adding up to the window.
     """
-    return np.stack([_row_sums(share * np.diff(times_h))
-                     for share in _range_shares(conc, low, high)])
+    return np.stack([_row_sums(share * np.diff(times_h)) for share in _range_shares(conc, low, high)])
 
 
 def _grid(times, conc, rows, j0, j1, trough_at, rule) -> dict[str, np.ndarray]:
     """Grid NCA of conc[rows] over output times j0..j1 (each row its own), shape (n,) each."""
     lo, hi, inside, segment = _block(j0, j1)
-    t, c = times[lo:hi + 1], conc[rows, lo:hi + 1]
+    t, c = times[lo : hi + 1], conc[rows, lo : hi + 1]
     auc = _row_sums(np.where(segment, _areas(t, c, rule), 0.0))
     n = np.arange(rows.size)
     peak = np.argmax(np.where(inside, c, -np.inf), axis=1)
-    return {"auc": auc, "cmax": c[n, peak], "tmax": t[peak],
-            "cmin": np.where(inside, c, np.inf).min(axis=1),
-            "trough": np.where(trough_at >= 0, conc[rows, np.maximum(trough_at, 0)], np.nan)}
+    return {
+        "auc": auc,
+        "cmax": c[n, peak],
+        "tmax": t[peak],
+        "cmin": np.where(inside, c, np.inf).min(axis=1),
+        "trough": np.where(trough_at >= 0, conc[rows, np.maximum(trough_at, 0)], np.nan),
+    }
 
 
 def _block(j0: np.ndarray, j1: np.ndarray) -> tuple:

@@ -42,11 +42,18 @@ OMEGA_CONVENTIONS = ("sd", "cv")
 STATISTICS = {"median": 50, "p5": 5, "p95": 95}
 
 
-def sensitivity(model: Model, cohort: Cohort, regimen: Regimen,
-                parameters: Mapping[str, Sequence], metrics: Sequence[str] = METRICS, *,
-                seed: int = 1, variability: bool = True,
-                target_range: tuple[float, float],
-                dt_h: float = 0.01) -> pd.DataFrame:
+def sensitivity(
+    model: Model,
+    cohort: Cohort,
+    regimen: Regimen,
+    parameters: Mapping[str, Sequence],
+    metrics: Sequence[str] = METRICS,
+    *,
+    seed: int = 1,
+    variability: bool = True,
+    target_range: tuple[float, float],
+    dt_h: float = 0.01,
+) -> pd.DataFrame:
     """Steady-state exposure across the plausible values of each assumed number.
 
     Parameters
@@ -69,29 +76,35 @@ def sensitivity(model: Model, cohort: Cohort, regimen: Regimen,
     if not isinstance(model, Model):
         raise TypeError(f"{where}: model is {type(model).__name__}; expected a Model (pk.load_model)")
     if model.structure is None:
-        raise ValueError(f"{where}: model {model.name!r} is written in the model language; "
-                         "sensitivity varies the assumed numbers of the named structures (its "
-                         "steady state is F dose / CL)")
+        raise ValueError(
+            f"{where}: model {model.name!r} is written in the model language; "
+            "sensitivity varies the assumed numbers of the named structures (its "
+            "steady state is F dose / CL)"
+        )
     metrics = tuple(metrics)
     bad = [m for m in metrics if m not in METRICS]
     if bad or not metrics:
-        raise ValueError(f"{where}: metrics has {bad[0] if bad else 'nothing'!r}; expected some of "
-                         f"{list(METRICS)}")
+        raise ValueError(
+            f"{where}: metrics has {bad[0] if bad else 'nothing'!r}; expected some of {list(METRICS)}"
+        )
     if not isinstance(parameters, Mapping) or not parameters:
-        raise ValueError(f"{where}: parameters is {parameters!r}; expected {{name: [settings]}}, "
-                         f"names of {model.name!r}'s parameters or {list(KNOBS)}")
+        raise ValueError(
+            f"{where}: parameters is {parameters!r}; expected {{name: [settings]}}, "
+            f"names of {model.name!r}'s parameters or {list(KNOBS)}"
+        )
     low_high = check_range(target_range, "target_range")
     if not isinstance(regimen, Regimen):
         raise TypeError(f"{where}: regimen is a {type(regimen).__name__}; expected a Regimen")
     if regimen.timing_sd_h > 0:  # each child's own dose times: no exact Cavg from shared times
-        raise ValueError(f"{where}: regimen has timing_sd_h {regimen.timing_sd_h!r} h; expected "
-                         "doses on time (0), the same times for every child (steady state is "
-                         "read over the last dosing interval)")
+        raise ValueError(
+            f"{where}: regimen has timing_sd_h {regimen.timing_sd_h!r} h; expected "
+            "doses on time (0), the same times for every child (steady state is "
+            "read over the last dosing interval)"
+        )
     variants = [("baseline", model.name, model)]
     for name, settings in parameters.items():
         if isinstance(settings, (str, bytes)) or not isinstance(settings, Sequence) or not settings:
-            raise ValueError(f"{where}: parameters[{name!r}] is {settings!r}; expected a list of "
-                             "settings")
+            raise ValueError(f"{where}: parameters[{name!r}] is {settings!r}; expected a list of settings")
         variants += [(name, s, variant(model, name, s)) for s in settings]
     times, window = _last_interval_grid(regimen, cohort, dt_h)
     rows = []
@@ -103,8 +116,7 @@ def sensitivity(model: Model, cohort: Cohort, regimen: Regimen,
                 rows.append((name, setting, metric, "share", float(np.mean(inside))))
                 continue
             for statistic, q in STATISTICS.items():
-                rows.append((name, setting, metric, statistic,
-                             float(np.percentile(per_child[metric], q))))
+                rows.append((name, setting, metric, statistic, float(np.percentile(per_child[metric], q))))
     table = pd.DataFrame(rows, columns=["parameter", "setting", "metric", "statistic", "value"])
     table.attrs["n"] = len(cohort)  # children behind each statistic (the tornado's n)
     return table
@@ -115,10 +127,11 @@ def variant(model: Model, name: str, setting) -> Model:
     where = f"sensitivity: parameters[{name!r}]"
     if name == "n_transit":
         if model.structure.absorption == "first_order":
-            raise ValueError(f"{where}: model {model.name!r} has first-order absorption; expected "
-                             "a transit model to vary n_transit")
-        if not (isinstance(setting, (int, np.integer)) and not isinstance(setting, bool)
-                and setting >= 0):
+            raise ValueError(
+                f"{where}: model {model.name!r} has first-order absorption; expected "
+                "a transit model to vary n_transit"
+            )
+        if not (isinstance(setting, (int, np.integer)) and not isinstance(setting, bool) and setting >= 0):
             raise ValueError(f"{where} has {setting!r}; expected whole numbers >= 0")
         s = model.structure
         return replace(model, structure=Structure(s.name, s.absorption, int(setting)))
@@ -133,12 +146,16 @@ def variant(model: Model, name: str, setting) -> Model:
         effects = tuple(replace(e, sd=_omega_of_cv(e.sd)) for e in model.random_effects)
         return replace(model, parameters=params, random_effects=effects)
     if name not in model.parameters:
-        raise ValueError(f"sensitivity: parameters names {name!r}; expected one of {model.name!r}'s "
-                         f"parameters {list(model.parameters)} or {list(KNOBS)}")
-    zero_ok = name == "tlag"   # a lag may be 0; every other parameter must be > 0
+        raise ValueError(
+            f"sensitivity: parameters names {name!r}; expected one of {model.name!r}'s "
+            f"parameters {list(model.parameters)} or {list(KNOBS)}"
+        )
+    zero_ok = name == "tlag"  # a lag may be 0; every other parameter must be > 0
     if not (is_number(setting) and math.isfinite(setting) and (setting > 0 or zero_ok and setting == 0)):
-        raise ValueError(f"{where} has {setting!r}; expected finite numbers "
-                         f"{'>= 0' if zero_ok else '> 0'} in {model.parameters[name].unit}")
+        raise ValueError(
+            f"{where} has {setting!r}; expected finite numbers "
+            f"{'>= 0' if zero_ok else '> 0'} in {model.parameters[name].unit}"
+        )
     return model.with_typical_values({name: float(setting)})
 
 
@@ -150,15 +167,17 @@ def _omega_of_cv(cv: float) -> float:
 def _split(model: Model, v1: float, where: str) -> Model:
     p = model.parameters
     if model.structure.disposition != "two_compartment":
-        raise ValueError(f"{where}: model {model.name!r} has one compartment; expected two to "
-                         "split V1 and V2")
+        raise ValueError(
+            f"{where}: model {model.name!r} has one compartment; expected two to split V1 and V2"
+        )
     if len({p[n].per_kg for n in ("CL", "V1", "Q", "V2")}) != 1:
-        raise ValueError(f"{where}: CL, V1, Q and V2 of {model.name!r} are not all per kg or all "
-                         "absolute; expected one kind to keep Vss and the half-life")
+        raise ValueError(
+            f"{where}: CL, V1, Q and V2 of {model.name!r} are not all per kg or all "
+            "absolute; expected one kind to keep Vss and the half-life"
+        )
     cl, vss = p["CL"].value, p["V1"].value + p["V2"].value
     if not (is_number(v1) and 0 < v1 < vss):
-        raise ValueError(f"{where} has {v1!r}; expected V1 between 0 and Vss = {vss:.4g} "
-                         f"{p['V1'].unit}")
+        raise ValueError(f"{where} has {v1!r}; expected V1 between 0 and Vss = {vss:.4g} {p['V1'].unit}")
     k10, k12, k21 = cl / p["V1"].value, p["Q"].value / p["V1"].value, p["Q"].value / p["V2"].value
     total = k10 + k12 + k21
     lz = (total - math.sqrt(total * total - 4 * k10 * k21)) / 2  # the model's own terminal rate
@@ -173,8 +192,10 @@ def _last_interval_grid(regimen: Regimen, cohort: Cohort, dt_h: float):
         raise ValueError(f"sensitivity: dt_h is {dt_h!r}; expected a grid step in h, 0 < dt_h <= 1")
     doses = np.unique(regimen.doses(cohort, seed=0).time_h)
     if doses.size < 2:
-        raise ValueError("sensitivity: the regimen has fewer than two dose times; expected "
-                         "repeated doses (exposure at steady state)")
+        raise ValueError(
+            "sensitivity: the regimen has fewer than two dose times; expected "
+            "repeated doses (exposure at steady state)"
+        )
     start, end = float(doses[-1]), float(2 * doses[-1] - doses[-2])
     n = max(int(round((end - start) / dt_h)), 1)
     return np.unique(np.concatenate([doses, np.linspace(start, end, n + 1)])), (start, end)
@@ -184,8 +205,7 @@ def _steady_state(model, cohort, regimen, times, window, seed, variability) -> d
     """Each child's Cmax, Cmin (grid) and exact Cavg over `window`, each shape (n_subjects,)."""
     res = simulate(model, cohort, regimen, times, seed=seed, variability=variability)
     table = exposure(res, start=window[0], end=window[1])
-    eliminated = analytic.amounts(model.structure, res.individual, res.doses,
-                                  np.array(window))[:, -1, :]
+    eliminated = analytic.amounts(model.structure, res.individual, res.doses, np.array(window))[:, -1, :]
     tau = window[1] - window[0]
     cavg = (eliminated[:, 1] - eliminated[:, 0]) / (res.individual["CL"] * tau)
     return {"cmax": table["cmax"].to_numpy(), "cmin": table["cmin"].to_numpy(), "cavg": cavg}

@@ -41,29 +41,37 @@ def auc_ss(result, schedule, a: np.ndarray, b: np.ndarray):
     state of the scheduled doses in its window [a, b) h, shape (n_rows,), mg*h/L."""
     model = result.model
     if not model.is_linear:
-        return None, (f"model {model.name!r} is nonlinear ({model.nonlinear_reason}): no "
-                      "exact steady state; read the steady-state window's auc and cavg, or "
-                      "simulate a steady-state dose (SS=1) for the numerical one")
+        return None, (
+            f"model {model.name!r} is nonlinear ({model.nonlinear_reason}): no "
+            "exact steady state; read the steady-state window's auc and cavg, or "
+            "simulate a steady-state dose (SS=1) for the numerical one"
+        )
     if result.occasions.size > 1:
-        return None, ("the parameters change over time (occasions or weight updates), so no "
-                      "one CL gives the steady state")
+        return None, (
+            "the parameters change over time (occasions or weight updates), so no "
+            "one CL gives the steady state"
+        )
     view = model.compartment_model
     if model.structure is None:
         if view.analytic_reason is not None:
             return None, view.analytic_reason
-        elsewhere = np.unique(np.asarray(result.doses.compartment)[
-            np.asarray(result.doses.compartment) != view.dose_index])
-        if elsewhere.size > 1 or (elsewhere.size == 1 and elsewhere[0] != next(
-                j for j in range(len(view.compartments)) if j != view.dose_index)):
-            return None, ("doses go into compartments other than the dose compartment and the "
-                          "first other one")
+        elsewhere = np.unique(
+            np.asarray(result.doses.compartment)[np.asarray(result.doses.compartment) != view.dose_index]
+        )
+        if elsewhere.size > 1 or (
+            elsewhere.size == 1
+            and elsewhere[0] != next(j for j in range(len(view.compartments)) if j != view.dose_index)
+        ):
+            return None, (
+                "doses go into compartments other than the dose compartment and the first other one"
+            )
     oral, other = schedule.dose_in(a, b)
     covariates = {}
     if model.structure is None and model.equations.covariates:
         cohort = getattr(result, "cohort", None)
         if cohort is None:
             return None, "the result does not keep the cohort whose covariates the equations use"
-        copies = len(result) // len(cohort)   # rows are replicates of the cohort
+        copies = len(result) // len(cohort)  # rows are replicates of the cohort
         covariates = {name: np.tile(v, copies) for name, v in model.covariate_values(cohort).items()}
     per_oral, per_other = auc_per_mg(model, result.individual, covariates)
     return per_oral * oral + per_other * other, None

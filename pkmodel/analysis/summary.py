@@ -16,8 +16,14 @@ Bands = Mapping[str, tuple[float, float]]
 AGE_BANDS: Bands = {"2-6 y": (2.0, 7.0), "7-11 y": (7.0, 12.0), "12-17 y": (12.0, 18.0)}
 """Age bands, years, each [low, high): "2-6 y" holds ages 2.0 to 6.99 (completed years 2-6)."""
 
-WEIGHT_BANDS: Bands = {"<15 kg": (0.0, 15.0), "15-20 kg": (15.0, 20.0), "20-30 kg": (20.0, 30.0),
-                       "30-40 kg": (30.0, 40.0), "40-50 kg": (40.0, 50.0), ">=50 kg": (50.0, math.inf)}
+WEIGHT_BANDS: Bands = {
+    "<15 kg": (0.0, 15.0),
+    "15-20 kg": (15.0, 20.0),
+    "20-30 kg": (20.0, 30.0),
+    "30-40 kg": (30.0, 40.0),
+    "40-50 kg": (40.0, 50.0),
+    ">=50 kg": (50.0, math.inf),
+}
 """Weight bands, kg, each [low, high): "15-20 kg" holds 15.0 to 19.99 kg."""
 
 PERCENTILES = (5, 25, 75, 95)
@@ -36,13 +42,20 @@ def band_of(values: np.ndarray, bands: Bands, name: str) -> pd.Categorical:
     outside = (k < 0) | (values >= edges[np.clip(k, 0, None), 1])
     if outside.any():
         i = int(np.flatnonzero(outside)[0])
-        raise ValueError(f"{name}: {plain(values[i])!r} (entry {i}) is in no band; expected a value "
-                         f"in one of {dict(zip(labels, map(tuple, edges.tolist())))}")
+        raise ValueError(
+            f"{name}: {plain(values[i])!r} (entry {i}) is in no band; expected a value "
+            f"in one of {dict(zip(labels, map(tuple, edges.tolist())))}"
+        )
     return pd.Categorical.from_codes(k, categories=labels, ordered=True)
 
 
-def add_bands(exposures: pd.DataFrame, cohort: Cohort, *, age: Bands | None = AGE_BANDS,
-              weight: Bands | None = WEIGHT_BANDS) -> pd.DataFrame:
+def add_bands(
+    exposures: pd.DataFrame,
+    cohort: Cohort,
+    *,
+    age: Bands | None = AGE_BANDS,
+    weight: Bands | None = WEIGHT_BANDS,
+) -> pd.DataFrame:
     """A copy of `exposures` with age_band and weight_band columns, joined on id with `cohort`.
 
     age : {label: (low, high)} in years, each [low, high); None for no age_band.
@@ -51,8 +64,10 @@ def add_bands(exposures: pd.DataFrame, cohort: Cohort, *, age: Bands | None = AG
     _check_table(exposures, "exposures", ["id"])
     at = pd.Index(cohort.ids).get_indexer(exposures["id"].to_numpy())
     if (at < 0).any():
-        raise ValueError(f"exposures: id {plain(exposures['id'].to_numpy()[at < 0][0])!r} is not in "
-                         "the cohort; expected the cohort the exposures were simulated for")
+        raise ValueError(
+            f"exposures: id {plain(exposures['id'].to_numpy()[at < 0][0])!r} is not in "
+            "the cohort; expected the cohort the exposures were simulated for"
+        )
     out = exposures.copy()
     for column, bands in (("age_band", age), ("weight_band", weight)):
         if bands is not None:
@@ -61,9 +76,13 @@ def add_bands(exposures: pd.DataFrame, cohort: Cohort, *, age: Bands | None = AG
     return out
 
 
-def summarize(exposures: pd.DataFrame, by: str | Sequence[str] | None = None,
-              metrics: Sequence[str] | None = None, percentiles: Sequence[float] = PERCENTILES,
-              unit: str = "mg/L") -> pd.DataFrame:
+def summarize(
+    exposures: pd.DataFrame,
+    by: str | Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
+    percentiles: Sequence[float] = PERCENTILES,
+    unit: str = "mg/L",
+) -> pd.DataFrame:
     """Distribution of each exposure metric per group, tidy: one row per group and metric.
 
     Parameters
@@ -85,8 +104,9 @@ def summarize(exposures: pd.DataFrame, by: str | Sequence[str] | None = None,
     _check_table(exposures, "exposures", [*groups, *present])
     unknown = [m for m in present if m not in METRICS]
     if unknown:
-        raise ValueError(f"summarize: metric {unknown[0]!r} is not an exposure metric; expected "
-                         f"some of {list(METRICS)}")
+        raise ValueError(
+            f"summarize: metric {unknown[0]!r} is not an exposure metric; expected some of {list(METRICS)}"
+        )
     if not present:
         raise ValueError(f"summarize: exposures has no metric column; expected some of {list(METRICS)}")
     q = _check_percentiles(percentiles)
@@ -110,8 +130,13 @@ def summarize(exposures: pd.DataFrame, by: str | Sequence[str] | None = None,
     return table[[*groups, "metric", "unit", "n", *stats]]
 
 
-def target_attainment(exposures: pd.DataFrame, by: str | Sequence[str] | None = None,
-                      metric: str = "cavg", *, target: tuple[float, float]) -> pd.DataFrame:
+def target_attainment(
+    exposures: pd.DataFrame,
+    by: str | Sequence[str] | None = None,
+    metric: str = "cavg",
+    *,
+    target: tuple[float, float],
+) -> pd.DataFrame:
     """Probability of target attainment (PTA): the share of subjects with low <= metric <= high.
 
     metric : an exposure column; target : (low, high) in that metric's unit
@@ -129,8 +154,10 @@ def target_attainment(exposures: pd.DataFrame, by: str | Sequence[str] | None = 
     low, high = check_range(target, "target")
     values = exposures[metric].to_numpy(float)
     if np.isnan(values).any():
-        raise ValueError(f"target_attainment: metric {metric!r} is missing for "
-                         f"{int(np.isnan(values).sum())} rows; expected a value for every subject")
+        raise ValueError(
+            f"target_attainment: metric {metric!r} is missing for "
+            f"{int(np.isnan(values).sum())} rows; expected a value for every subject"
+        )
     frame = exposures[groups].copy()
     frame["n_attained"] = (values >= low) & (values <= high)
     if not groups:
@@ -145,16 +172,23 @@ def _check_bands(bands: Bands, name: str) -> tuple[list[str], np.ndarray]:
     if not isinstance(bands, Mapping) or not bands:
         raise ValueError(f"{name} bands are {bands!r}; expected {{label: (low, high)}}, at least one")
     for label, edge in bands.items():
-        if not (isinstance(edge, (tuple, list)) and len(edge) == 2 and all(map(is_number, edge))
-                and not math.isnan(edge[0]) and edge[0] < edge[1]):
+        if not (
+            isinstance(edge, (tuple, list))
+            and len(edge) == 2
+            and all(map(is_number, edge))
+            and not math.isnan(edge[0])
+            and edge[0] < edge[1]
+        ):
             raise ValueError(f"{name} band {label!r} is {edge!r}; expected (low, high) with low < high")
     labels = sorted(bands, key=lambda label: bands[label][0])
     edges = np.array([bands[label] for label in labels], dtype=float)
     overlap = np.flatnonzero(edges[1:, 0] < edges[:-1, 1])
     if overlap.size:
         a, b = labels[overlap[0]], labels[overlap[0] + 1]
-        raise ValueError(f"{name} bands {a!r} {tuple(bands[a])} and {b!r} {tuple(bands[b])} overlap; "
-                         "expected each value in at most one band")
+        raise ValueError(
+            f"{name} bands {a!r} {tuple(bands[a])} and {b!r} {tuple(bands[b])} overlap; "
+            "expected each value in at most one band"
+        )
     return labels, edges
 
 
@@ -165,8 +199,10 @@ def _check_table(table, name: str, columns: Sequence[str]) -> None:
         raise ValueError(f"{name} has no rows; expected one row per subject (an empty cohort?)")
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise ValueError(f"{name} has no column {missing[0]!r}; columns are {list(table.columns)}"
-                         + ("; add bands with pk.add_bands" if missing[0] in BAND_COVARIATES else ""))
+        raise ValueError(
+            f"{name} has no column {missing[0]!r}; columns are {list(table.columns)}"
+            + ("; add bands with pk.add_bands" if missing[0] in BAND_COVARIATES else "")
+        )
 
 
 def _check_percentiles(percentiles) -> np.ndarray:

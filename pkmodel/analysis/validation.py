@@ -48,13 +48,33 @@ QUANTITIES = {  # name: (unit, meaning)
 }
 STATISTICS = ("mean", "median", "range")
 VALIDATED_MODELS = ("baclofen_cp_card", "baclofen_cp_he2014", "baclofen_cp_he2014_fast_absorption")
-STUDIES = 400          # virtual studies per observation with a known n
-INDIVIDUALS = 4000     # virtual subjects when a range or an unknown n is compared
+STUDIES = 400  # virtual studies per observation with a known n
+INDIVIDUALS = 4000  # virtual subjects when a range or an unknown n is compared
 ADULT_WEIGHT_KG = 70.0
 GRID_H = 0.01
-_FIELDS = {"study", "citation", "url", "population", "ages", "design", "mg", "mg_per_kg_day",
-           "mg_per_day", "doses_per_day", "quantity", "statistic", "value", "low", "high", "sd",
-           "n", "genotype", "independent", "note", "assumed"}
+_FIELDS = {
+    "study",
+    "citation",
+    "url",
+    "population",
+    "ages",
+    "design",
+    "mg",
+    "mg_per_kg_day",
+    "mg_per_day",
+    "doses_per_day",
+    "quantity",
+    "statistic",
+    "value",
+    "low",
+    "high",
+    "sd",
+    "n",
+    "genotype",
+    "independent",
+    "note",
+    "assumed",
+}
 
 
 @dataclass(frozen=True)
@@ -86,12 +106,16 @@ class Observation:
 
     def __post_init__(self):
         where = f"baclofen_observations.toml: [{self.id}]"
-        for field_, allowed in (("population", ("children", "adults")),
-                                ("design", ("single_dose", "steady_state")),
-                                ("quantity", tuple(QUANTITIES)), ("statistic", STATISTICS)):
+        for field_, allowed in (
+            ("population", ("children", "adults")),
+            ("design", ("single_dose", "steady_state")),
+            ("quantity", tuple(QUANTITIES)),
+            ("statistic", STATISTICS),
+        ):
             if getattr(self, field_) not in allowed:
-                raise ValueError(f"{where}.{field_} is {getattr(self, field_)!r}; expected one of "
-                                 f"{list(allowed)}")
+                raise ValueError(
+                    f"{where}.{field_} is {getattr(self, field_)!r}; expected one of {list(allowed)}"
+                )
         given = ("low", "high") if self.statistic == "range" else ("value",)
         if any(getattr(self, f) is None for f in given):
             raise ValueError(f"{where}: statistic {self.statistic!r} needs {' and '.join(given)}")
@@ -117,8 +141,10 @@ def observations() -> tuple[Observation, ...]:
     for key, table in doc.items():
         unknown = sorted(set(table) - _FIELDS)
         if unknown:
-            raise ValueError(f"baclofen_observations.toml: unknown field {key}.{unknown[0]}; "
-                             f"expected one of {sorted(_FIELDS)}")
+            raise ValueError(
+                f"baclofen_observations.toml: unknown field {key}.{unknown[0]}; "
+                f"expected one of {sorted(_FIELDS)}"
+            )
         if "ages" in table:
             table = {**table, "ages": tuple(table["ages"])}
         out.append(Observation(id=key, **table))
@@ -139,8 +165,11 @@ def subject_values(model: Model, obs: Observation, n_subjects: int, seed: int) -
     weight = cohort.weight_kg
     if from_parameters:
         lambda_z = terminal_rate(model, p)
-        return {"cl_per_kg": p["CL"] / weight, "vz_per_kg": p["CL"] / lambda_z / weight,
-                "t_half": math.log(2) / lambda_z}[obs.quantity]
+        return {
+            "cl_per_kg": p["CL"] / weight,
+            "vz_per_kg": p["CL"] / lambda_z / weight,
+            "t_half": math.log(2) / lambda_z,
+        }[obs.quantity]
     table = exposure(res, start=window[0], end=window[1])
     if obs.quantity == "tmax":
         return table["tmax_h"].to_numpy() - window[0]
@@ -154,8 +183,10 @@ def terminal_rate(model: Model, individual) -> np.ndarray:
     slow phase, or absorption when that is slower: flip-flop).
     """
     if not model.is_linear:
-        raise ValueError(f"terminal_rate: model {model.name!r} is nonlinear "
-                         f"({model.nonlinear_reason}); its terminal rate depends on the dose")
+        raise ValueError(
+            f"terminal_rate: model {model.name!r} is nonlinear "
+            f"({model.nonlinear_reason}); its terminal rate depends on the dose"
+        )
     rates = model.compartment_model.rate_matrix(individual)
     return np.min(-np.linalg.eigvals(rates).real, axis=1)
 
@@ -168,9 +199,11 @@ def compare(model: Model, obs: Observation, seed: int = 1, studies: int = STUDIE
         basis = f"{obs.statistic} of {obs.n} subjects, over {studies} virtual studies"
     else:
         simulated = subject_values(model, obs, INDIVIDUALS, seed)
-        basis = (f"{INDIVIDUALS} individual subjects, "
-                 + ("their median against the observed range" if obs.statistic == "range"
-                    else "as n is not known (not the spread of study means)"))
+        basis = f"{INDIVIDUALS} individual subjects, " + (
+            "their median against the observed range"
+            if obs.statistic == "range"
+            else "as n is not known (not the spread of study means)"
+        )
     p5, median, p95 = np.percentile(simulated, [5, 50, 95])
     if obs.statistic == "range":
         inside = obs.low <= median <= obs.high
@@ -178,11 +211,20 @@ def compare(model: Model, obs: Observation, seed: int = 1, studies: int = STUDIE
     else:
         inside = p5 <= obs.value <= p95
         edge = any(_near_quantile(simulated, q, obs.value) for q in (0.05, 0.95))
-    return {"observation": obs.id, "study": obs.study, "quantity": obs.quantity,
-            "unit": QUANTITIES[obs.quantity][0], "observed": obs.observed_text,
-            "model": model.name, "median": median, "p5": p5, "p95": p95,
-            "verdict": "edge" if edge else "inside" if inside else "outside",
-            "independent": obs.independent, "basis": basis}
+    return {
+        "observation": obs.id,
+        "study": obs.study,
+        "quantity": obs.quantity,
+        "unit": QUANTITIES[obs.quantity][0],
+        "observed": obs.observed_text,
+        "model": model.name,
+        "median": median,
+        "p5": p5,
+        "p95": p95,
+        "verdict": "edge" if edge else "inside" if inside else "outside",
+        "independent": obs.independent,
+        "basis": basis,
+    }
 
 
 def _near_quantile(values: np.ndarray, q: float, x: float) -> bool:
@@ -222,11 +264,13 @@ def _design(obs: Observation) -> tuple[Regimen, np.ndarray, tuple[float, float]]
     tau = 24.0 / obs.doses_per_day
     days = 5  # 27 half-lives of 4.5 h: steady state
     if obs.mg_per_day is not None:
-        regimen = Regimen.fixed(mg=obs.mg_per_day / obs.doses_per_day, every_h=tau,
-                                n_doses=days * obs.doses_per_day)
+        regimen = Regimen.fixed(
+            mg=obs.mg_per_day / obs.doses_per_day, every_h=tau, n_doses=days * obs.doses_per_day
+        )
     else:
-        regimen = Regimen.weight_based(mg_per_kg_day=obs.mg_per_kg_day,
-                                       doses_per_day=obs.doses_per_day, days=days)
+        regimen = Regimen.weight_based(
+            mg_per_kg_day=obs.mg_per_kg_day, doses_per_day=obs.doses_per_day, days=days
+        )
     start = days * 24.0 - tau
     last = np.round(np.arange(start, days * 24.0 + GRID_H / 2, GRID_H), 10)
     return regimen, np.concatenate([[0.0], last]), (start, days * 24.0)
@@ -234,33 +278,46 @@ def _design(obs: Observation) -> tuple[Regimen, np.ndarray, tuple[float, float]]
 
 # --- the report -------------------------------------------------------------------------
 
+
 def report_markdown(table: pd.DataFrame) -> str:
     """docs/validation.md: the observations with their sources, and observed vs simulated."""
     lines = [
-        "# Validation: the bundled models against published observations", "",
+        "# Validation: the bundled models against published observations",
+        "",
         "Generated by `tests/test_validation.py` (`python tests/test_validation.py` writes it "
         "again; a test fails when it is stale). Each observation is simulated under its own "
         "design with each bundled model (`pkmodel.analysis.validation`); see the module's docstring for "
-        "the verdict rules. *Independent* is \"no\" where the model was built from the number "
+        'the verdict rules. *Independent* is "no" where the model was built from the number '
         "(a consistency check, not a validation). Verification (the code against independent "
-        "code: mrgsolve, NONMEM) is reported apart, in README's Validation section.", "",
+        "code: mrgsolve, NONMEM) is reported apart, in README's Validation section.",
+        "",
         "| observation | quantity | observed | model | simulated median [90 % interval] | "
         "verdict | independent |",
         "|---|---|---|---|---|---|---|",
     ]
     for row in table.itertuples(index=False):
-        lines.append(f"| `{row.observation}` | {row.quantity} ({row.unit}) | {row.observed} | "
-                     f"`{row.model}` | {row.median:.3g} [{row.p5:.3g}-{row.p95:.3g}] | "
-                     f"**{row.verdict}** | {'yes' if row.independent else 'no'} |")
-    lines += ["", "![observed vs simulated](validation.png)", "",
-              "*Observed (black: a value, or a bar for a range) and simulated (median and 90 % "
-              "interval) by model, each quantity on its own scale.*", "",
-              "## The observations and what was assumed", ""]
+        lines.append(
+            f"| `{row.observation}` | {row.quantity} ({row.unit}) | {row.observed} | "
+            f"`{row.model}` | {row.median:.3g} [{row.p5:.3g}-{row.p95:.3g}] | "
+            f"**{row.verdict}** | {'yes' if row.independent else 'no'} |"
+        )
+    lines += [
+        "",
+        "![observed vs simulated](validation.png)",
+        "",
+        "*Observed (black: a value, or a bar for a range) and simulated (median and 90 % "
+        "interval) by model, each quantity on its own scale.*",
+        "",
+        "## The observations and what was assumed",
+        "",
+    ]
     basis = dict(zip(table["observation"], table["basis"]))
     for obs in observations():
-        lines += [f"- **`{obs.id}`** ({QUANTITIES[obs.quantity][1]}): {obs.observed_text}. "
-                  f"{obs.note}. Compared with: {basis[obs.id]}. Assumed: {obs.assumed}. "
-                  f"Source: {obs.citation} (read at {obs.url})."]
+        lines += [
+            f"- **`{obs.id}`** ({QUANTITIES[obs.quantity][1]}): {obs.observed_text}. "
+            f"{obs.note}. Compared with: {basis[obs.id]}. Assumed: {obs.assumed}. "
+            f"Source: {obs.citation} (read at {obs.url})."
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -270,8 +327,7 @@ def figure(table: pd.DataFrame):
 
     quantities = list(dict.fromkeys(table["quantity"]))
     models = list(dict.fromkeys(table["model"]))
-    fig, axes = plt.subplots(1, len(quantities), figsize=(3.2 * len(quantities), 4.2),
-                             squeeze=False)
+    fig, axes = plt.subplots(1, len(quantities), figsize=(3.2 * len(quantities), 4.2), squeeze=False)
     by_id = {obs.id: obs for obs in observations()}
     for ax, quantity in zip(axes[0], quantities):
         rows = table[table["quantity"] == quantity]
@@ -285,8 +341,15 @@ def figure(table: pd.DataFrame):
             for j, model in enumerate(models):
                 r = rows[(rows["observation"] == oid) & (rows["model"] == model)].iloc[0]
                 x = i + 0.15 * (j + 1)
-                ax.errorbar(x, r["median"], yerr=[[r["median"] - r["p5"]], [r["p95"] - r["median"]]],
-                            fmt="o", color=f"C{j}", label=model if i == 0 else None, capsize=2)
+                ax.errorbar(
+                    x,
+                    r["median"],
+                    yerr=[[r["median"] - r["p5"]], [r["p95"] - r["median"]]],
+                    fmt="o",
+                    color=f"C{j}",
+                    label=model if i == 0 else None,
+                    capsize=2,
+                )
         ax.set_xticks(range(len(ids)), ids, rotation=60, ha="right", fontsize=7)
         ax.set_title(f"{quantity} ({QUANTITIES[quantity][0]})", fontsize=9)
     axes[0][0].legend(fontsize=6, frameon=False, loc="best")

@@ -30,19 +30,23 @@ from ..dosing.doses import Doses, SubjectDoses
 
 STEADY_STATE = "steady_state"
 MAX_DOSES_PER_PERIOD = 24
-_LAST = 2 * MAX_DOSES_PER_PERIOD + 1    # doses read from each schedule's end to find its period
+_LAST = 2 * MAX_DOSES_PER_PERIOD + 1  # doses read from each schedule's end to find its period
 _AMOUNT_RTOL = 1e-9
 
 
 def window_spec(window=None, start=None, end=None, where: str = "exposure"):
     """STEADY_STATE, or (start, end) in h (floats, finite, end > start), from `window` or start, end."""
     if window is not None and (start is not None or end is not None):
-        raise ValueError(f"{where}: window is {window!r} and start/end are {start!r}/{end!r}; "
-                         "expected either a window or start and end, not both")
+        raise ValueError(
+            f"{where}: window is {window!r} and start/end are {start!r}/{end!r}; "
+            "expected either a window or start and end, not both"
+        )
     if window is None:
         if start is None or end is None:
-            raise ValueError(f"{where}: start is {start!r} h and end is {end!r} h; expected both, "
-                             f"or window={STEADY_STATE!r}")
+            raise ValueError(
+                f"{where}: start is {start!r} h and end is {end!r} h; expected both, "
+                f"or window={STEADY_STATE!r}"
+            )
         return _span(start, end)
     if isinstance(window, str) and window == STEADY_STATE:
         return STEADY_STATE
@@ -91,9 +95,14 @@ def rows_of(doses: Doses | SubjectDoses, n_rows: int) -> Doses | SubjectDoses:
         return doses
     if isinstance(doses, SubjectDoses):
         return doses.repeated(repeats)
-    return dataclasses.replace(doses, **{
-        name: np.tile(value, (repeats, 1)) for name in ("amount_mg", "offset_h", "missed_mg")
-        if (value := getattr(doses, name)) is not None})
+    return dataclasses.replace(
+        doses,
+        **{
+            name: np.tile(value, (repeats, 1))
+            for name in ("amount_mg", "offset_h", "missed_mg")
+            if (value := getattr(doses, name)) is not None
+        },
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,21 +130,23 @@ class Schedule:
         time_h, mg, compartment = scheduled_doses(doses)
         tol = 1e-9 * max(1.0, abs(until_h))
         oral_mg = mg if np.all(compartment == oral) else np.where(compartment == oral, mg, 0.0)
-        if time_h.ndim == 2:      # each subject's own times: records at one time add
+        if time_h.ndim == 2:  # each subject's own times: records at one time add
             times, total, oral_mg = _merge_same_times(time_h, mg, oral_mg)
         else:
-            first = np.flatnonzero(np.r_[True, np.diff(time_h) > 0])   # columns at one time add
+            first = np.flatnonzero(np.r_[True, np.diff(time_h) > 0])  # columns at one time add
             times = time_h[first]
             total = mg
             if first.size < time_h.size:
-                total, oral_mg = (np.add.reduceat(mg, first, axis=1),
-                                  np.add.reduceat(oral_mg, first, axis=1))
+                total, oral_mg = (np.add.reduceat(mg, first, axis=1), np.add.reduceat(oral_mg, first, axis=1))
         with np.errstate(invalid="ignore"):
             on = (total > 0) & (times <= until_h + tol)
-        if times.ndim == 1 and on.shape[0] and (on == on[0]).all():   # one schedule for all
-            keep = slice(None) if on[0].all() else on[0]                  # (no copy if all)
-            packed = [np.broadcast_to(times[keep], (on.shape[0], int(on[0].sum()))),
-                      total[:, keep], oral_mg[:, keep]]
+        if times.ndim == 1 and on.shape[0] and (on == on[0]).all():  # one schedule for all
+            keep = slice(None) if on[0].all() else on[0]  # (no copy if all)
+            packed = [
+                np.broadcast_to(times[keep], (on.shape[0], int(on[0].sum()))),
+                total[:, keep],
+                oral_mg[:, keep],
+            ]
         else:
             rows, columns = np.nonzero(on)
             slot = (np.cumsum(on, axis=1) - 1)[rows, columns]
@@ -148,8 +159,9 @@ class Schedule:
         packed = [np.tile(values, repeats) if repeats[0] > 1 else values for values in packed]
         count = np.tile(on.sum(axis=1), repeats[0])
         tail = _last(packed[0], packed[1], count)
-        return cls(*packed, count=count, tail_h=tail[0], tail_mg=tail[1], period=_period(*tail, tol),
-                   tol_h=tol)
+        return cls(
+            *packed, count=count, tail_h=tail[0], tail_mg=tail[1], period=_period(*tail, tol), tol_h=tol
+        )
 
     def next_dose_h(self) -> np.ndarray:
         """Where the dose after the last would fall if the period went on, h; NaN: it does not repeat."""
@@ -161,8 +173,7 @@ class Schedule:
 
     def dose_in(self, start_h: np.ndarray, end_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scheduled mg in [start, end) per row: (into the depot, elsewhere), shape (n_rows,) each."""
-        inside = ((self.time_h >= start_h[:, None] - self.tol_h)
-                  & (self.time_h < end_h[:, None] - self.tol_h))
+        inside = (self.time_h >= start_h[:, None] - self.tol_h) & (self.time_h < end_h[:, None] - self.tol_h)
         oral = np.where(inside, self.oral_mg, 0.0).sum(axis=1)
         return oral, np.where(inside, self.mg, 0.0).sum(axis=1) - oral
 
@@ -191,7 +202,7 @@ def _merge_same_times(time_h: np.ndarray, *amounts: np.ndarray) -> tuple[np.ndar
         new = np.ones((n, k), dtype=bool)
         new[:, 1:] = time_h[:, 1:] != time_h[:, :-1]
     new &= ~np.isnan(time_h)
-    slot = np.cumsum(new, axis=1) - 1                 # the merged column of each record
+    slot = np.cumsum(new, axis=1) - 1  # the merged column of each record
     width = int(new.sum(axis=1).max(initial=0))
     rows = np.broadcast_to(np.arange(n)[:, None], (n, k))
     real = ~np.isnan(time_h)
@@ -212,8 +223,9 @@ def _last_where(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(found, values[np.arange(values.shape[0]), at], np.nan)
 
 
-def steady_state_windows(schedule: Schedule, ids: np.ndarray, times_h: np.ndarray,
-                         where: str) -> tuple[np.ndarray, np.ndarray]:
+def steady_state_windows(
+    schedule: Schedule, ids: np.ndarray, times_h: np.ndarray, where: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Each row's steady-state window (module docstring): start, end, h, shape (n_rows,) each.
 
     A row whose schedule does not repeat, or whose window would start before
@@ -228,14 +240,15 @@ def steady_state_windows(schedule: Schedule, ids: np.ndarray, times_h: np.ndarra
         bad = (p == 0) | np.isnan(start) | (start < times_h[0] - tol)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        own_times = schedule.time_h[i, :schedule.count[i]]
+        own_times = schedule.time_h[i, : schedule.count[i]]
         shown = ", ".join(f"{v:g}" for v in own_times[-8:])
         raise ValueError(
             f"{where}: window {STEADY_STATE!r}: child ID {plain(ids[i])} has no full dosing "
             f"interval that repeats inside the simulated times ({times_h[0]:g} to {times_h[-1]:g} h); "
             f"its scheduled dose times up to {times_h[-1]:g} h are [{shown}] h"
             f"{' (the last 8)' if own_times.size > 8 else ''}; expected doses at a repeating "
-            "interval or daily pattern, or window=(start, end)")
+            "interval or daily pattern, or window=(start, end)"
+        )
     return start, end
 
 
@@ -246,7 +259,7 @@ def _windows(t: np.ndarray, p: np.ndarray, tol: float, end_h: float) -> tuple[np
     """
     rows = np.arange(t.shape[0])
     q = np.maximum(p, 1)
-    gaps = t[:, :0:-1] - t[:, -2::-1]          # [:, r - 1]: the gap before the r-th dose from the end
+    gaps = t[:, :0:-1] - t[:, -2::-1]  # [:, r - 1]: the gap before the r-th dose from the end
     r = np.arange(1, MAX_DOSES_PER_PERIOD + 1)
     own = np.where(r <= q[:, None], gaps[:, :MAX_DOSES_PER_PERIOD], -np.inf)
     longest = own.max(axis=1)
@@ -256,14 +269,16 @@ def _windows(t: np.ndarray, p: np.ndarray, tol: float, end_h: float) -> tuple[np
         first = t[rows, _LAST - after_longest]
         period_h = t[:, -1] - t[rows, _LAST - 1 - q]
         fits = (after_longest == q) & (first + period_h <= end_h + tol)
-    return (np.where(fits, first, t[rows, _LAST - after_longest - q]),
-            np.where(fits, first + period_h, first))
+    return (
+        np.where(fits, first, t[rows, _LAST - after_longest - q]),
+        np.where(fits, first + period_h, first),
+    )
 
 
 def _last(times: np.ndarray, mg: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The last _LAST of each row's left-aligned values, right-aligned, NaN before: shape (n, _LAST)."""
     n, width = times.shape
-    if width and (count == width).all():     # every row full: a slice
+    if width and (count == width).all():  # every row full: a slice
         out = np.full((2, n, _LAST), np.nan)
         out[0, :, -width:], out[1, :, -width:] = times[:, -_LAST:], mg[:, -_LAST:]
         return out[0], out[1]
@@ -286,27 +301,26 @@ def _period(t: np.ndarray, mg: np.ndarray, tol: float) -> np.ndarray:
     """
     count = np.sum(~np.isnan(t), axis=1)
     with np.errstate(invalid="ignore"):
-        varies = ~np.all((np.abs(mg - mg[:, -1:]) <= _AMOUNT_RTOL * mg[:, -1:]) | np.isnan(mg),
-                         axis=1)
+        varies = ~np.all((np.abs(mg - mg[:, -1:]) <= _AMOUNT_RTOL * mg[:, -1:]) | np.isnan(mg), axis=1)
         found = np.zeros(t.shape[0], dtype=np.int64)
         found[varies] = _longest_period(t[varies], mg[varies], tol)
-        rest = found == 0                    # constant amounts: the times' period
+        rest = found == 0  # constant amounts: the times' period
         if np.array_equal(t, np.broadcast_to(t[:1], t.shape), equal_nan=True):
-            found[rest] = _longest_period(t[:1], None, tol)[0]   # one schedule for all
+            found[rest] = _longest_period(t[:1], None, tol)[0]  # one schedule for all
         else:
             found[rest] = _longest_period(t[rest], None, tol)
-    return np.where(count == 2, 1, found)       # two doses: one interval
+    return np.where(count == 2, 1, found)  # two doses: one interval
 
 
 def _longest_period(t: np.ndarray, mg: np.ndarray | None, tol: float) -> np.ndarray:
     """The period (`_period`) of times t and, unless None, amounts mg, shape (n,); 0: none."""
-    gaps = t[:, :0:-1] - t[:, -2::-1]          # [:, r - 1]: the gap before the r-th dose from the end
-    amounts = None if mg is None else mg[:, ::-1][:, :-1]   # [:, r - 1]: the r-th dose from the end
+    gaps = t[:, :0:-1] - t[:, -2::-1]  # [:, r - 1]: the gap before the r-th dose from the end
+    amounts = None if mg is None else mg[:, ::-1][:, :-1]  # [:, r - 1]: the r-th dose from the end
     whole = np.minimum(np.sum(~np.isnan(t), axis=1) - 1, gaps.shape[1])
     best = np.zeros(t.shape[0], dtype=np.int64)
     reach = np.zeros(t.shape[0], dtype=np.int64)
     for p in range(1, MAX_DOSES_PER_PERIOD + 1):  # over periods, vectorised over subjects
-        rows = np.flatnonzero(reach < whole)        # held over every gap: no period can beat it
+        rows = np.flatnonzero(reach < whole)  # held over every gap: no period can beat it
         if not rows.size:
             break
         g = gaps[rows]

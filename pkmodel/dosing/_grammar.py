@@ -11,7 +11,8 @@ from .formulations import ROUNDING, Formulation, bundled_formulations
 from ._spec import _EXPECT_FREQUENCY, BuilderCall, _Spec, build
 
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<clock>\d{1,2}:\d{2}(?![\d:]))
   | (?P<range>\d+(?:\.\d+)?-\d+(?:\.\d+)?)
   | (?P<number>(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?)
@@ -20,7 +21,9 @@ _TOKEN = re.compile(r"""
   | (?P<punct>[,+%/±])
   | (?P<space>\s+)
   | (?P<bad>.)
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 _FREQUENCIES = {"qd": 1, "od": 1, "daily": 1, "bid": 2, "tid": 3, "qid": 4}
 _TIMES = {"once": 1, "twice": 2}
 _EVERY_N_HOURS = re.compile(r"q(\d+)h")
@@ -29,21 +32,26 @@ _DAYS = {"day": 1, "days": 1, "d": 1, "week": 7, "weeks": 7, "wk": 7, "wks": 7}
 _HOURS = {"h": 1.0, "hours": 1.0, "hour": 1.0, "hr": 1.0, "hrs": 1.0}
 _MINUTES = {"min": 1 / 60, "mins": 1 / 60, "minutes": 1 / 60}
 _YEARS = ("y", "years")
-_EXPECT_PHRASE = ("a phrase: a frequency, 'for', 'x', 'once', 'at', '+', 'max', 'QID above', 'as', "
-                  "'rounded', 'N % missed', 'timing sd' or 'starting at'")
+_EXPECT_PHRASE = (
+    "a phrase: a frequency, 'for', 'x', 'once', 'at', '+', 'max', 'QID above', 'as', "
+    "'rounded', 'N % missed', 'timing sd' or 'starting at'"
+)
 
 
 class _Token(NamedTuple):
-    kind: str      # clock, range, number, quoted, word, punct, bad or end
+    kind: str  # clock, range, number, quoted, word, punct, bad or end
     text: str
-    column: int    # 1-based
+    column: int  # 1-based
 
 
 class _Parser:
     def __init__(self, text: str):
         self.text = text
-        self.tokens = [_Token(m.lastgroup, m.group(), m.start() + 1) for m in _TOKEN.finditer(text)
-                       if m.lastgroup != "space"]
+        self.tokens = [
+            _Token(m.lastgroup, m.group(), m.start() + 1)
+            for m in _TOKEN.finditer(text)
+            if m.lastgroup != "space"
+        ]
         self.tokens.append(_Token("end", "", len(text) + 1))
         self.i = 0
 
@@ -75,8 +83,9 @@ class _Parser:
             last = self.tokens[-2] if len(self.tokens) > 1 else None
             where = f"ends after {last.text!r} (column {last.column})" if last else "is empty"
             return ValueError(f"Regimen.parse: {self.text!r} {where}; expected {expected}")
-        return ValueError(f"Regimen.parse: {token.text!r} at column {token.column} of {self.text!r}; "
-                          f"expected {expected}")
+        return ValueError(
+            f"Regimen.parse: {token.text!r} at column {token.column} of {self.text!r}; expected {expected}"
+        )
 
     def number(self, what: str, positive: bool = True) -> float:
         token = self.take()
@@ -98,8 +107,9 @@ class _Parser:
             raise self.fail(token, what)
         return token.text.lower()
 
-    def quantity(self, kinds: tuple[str, ...], what: str, what_unit: str,
-                 written=lambda unit: True) -> tuple[float, str]:
+    def quantity(
+        self, kinds: tuple[str, ...], what: str, what_unit: str, written=lambda unit: True
+    ) -> tuple[float, str]:
         """A number and a dose unit of one of `kinds`, converted to that kind's unit (mg, ...)."""
         number = self.peek()
         self.number(what)
@@ -125,7 +135,9 @@ class _Parser:
         spec.said["dose"] = self.peek()
         spec.amount, spec.unit = self.quantity(
             ("mg", "mg/day", "mg/kg", "mg/kg/day"),
-            "a dose: a number > 0, then mg, mg/day or mg/kg/day", "a dose unit: " + _DOSE_UNITS)
+            "a dose: a number > 0, then mg, mg/day or mg/kg/day",
+            "a dose unit: " + _DOSE_UNITS,
+        )
         while self.peek().kind != "end":
             self.phrase(spec)
         return build(self, spec)
@@ -142,8 +154,13 @@ class _Parser:
             self.once(spec, "duration", token)
             self.take()
             spec.interval_h, spec.n_doses = 24.0, 1
-        elif (word in _FREQUENCIES or word in _TIMES or (word and _EVERY_N_HOURS.fullmatch(word))
-              or word == "every" or (token.kind == "number" and self.is_word("times", ahead=1))):
+        elif (
+            word in _FREQUENCIES
+            or word in _TIMES
+            or (word and _EVERY_N_HOURS.fullmatch(word))
+            or word == "every"
+            or (token.kind == "number" and self.is_word("times", ahead=1))
+        ):
             self.once(spec, "frequency", token)
             spec.interval_h = self.frequency()
         elif word == "for":
@@ -166,10 +183,13 @@ class _Parser:
         elif word == "max":
             self.take()
             self.cap(spec, token)
-        elif (token.kind == "number" and "cap in mg/day by age" in spec.said
-              and self.peek(1).kind == "word"
-              and (dose_in("1", self.peek(1).text.lower()) or (0, ""))[1] == "mg/day"):
-            self.cap(spec, token)        # "max 40 mg/day at 2-8 y, 60 mg/day at 8-18 y"
+        elif (
+            token.kind == "number"
+            and "cap in mg/day by age" in spec.said
+            and self.peek(1).kind == "word"
+            and (dose_in("1", self.peek(1).text.lower()) or (0, ""))[1] == "mg/day"
+        ):
+            self.cap(spec, token)  # "max 40 mg/day at 2-8 y, 60 mg/day at 8-18 y"
         elif word == "as":
             self.once(spec, "formulation", token)
             self.take()
@@ -192,8 +212,7 @@ class _Parser:
             self.once(spec, "timing jitter", token)
             self.i += 2 if word else 1
             sd = self.number("a timing SD: a number >= 0, then h or min", positive=False)
-            spec.timing_sd_h = sd * {**_HOURS, **_MINUTES}[self.unit({**_HOURS, **_MINUTES},
-                                                                     "h or min")]
+            spec.timing_sd_h = sd * {**_HOURS, **_MINUTES}[self.unit({**_HOURS, **_MINUTES}, "h or min")]
         elif word in ("starting", "start") and self.is_word("at", ahead=1):
             self.once(spec, "start", token)
             self.i += 2
@@ -204,7 +223,7 @@ class _Parser:
 
     def frequency(self) -> float:
         """Hours between doses."""
-        if self.peek().kind == "number":   # "5 times a day"
+        if self.peek().kind == "number":  # "5 times a day"
             per_day = self.whole_number("a whole number of doses a day")
             self.take()
             if not (self.skip("daily") or (self.skip("a", "per") and self.skip("day"))):
@@ -245,8 +264,9 @@ class _Parser:
 
     def step(self, spec: _Spec) -> None:
         self.take()
-        mg, _ = self.quantity(("mg",), "a titration step: a number > 0 of mg per dose ('+2.5 mg/dose')",
-                              "mg or mg/dose")
+        mg, _ = self.quantity(
+            ("mg",), "a titration step: a number > 0 of mg per dose ('+2.5 mg/dose')", "mg or mg/dose"
+        )
         token = self.take()
         word = token.text.lower() if token.kind == "word" else None
         if word in ("daily", "weekly"):
@@ -256,17 +276,22 @@ class _Parser:
             count = self.whole_number("a whole number of days or weeks") if at.kind == "number" else 1
             every = count * _DAYS[self.unit(_DAYS, "days or weeks")]
         else:
-            raise self.fail(token, "how often the dose steps up: 'every 7 days', 'every 2 weeks', "
-                                   "'weekly' or 'daily'")
+            raise self.fail(
+                token, "how often the dose steps up: 'every 7 days', 'every 2 weeks', 'weekly' or 'daily'"
+            )
         self.unit(("to",), "'to' and the target dose ('to 2 mg/kg/day')")
-        target, _ = self.quantity(("mg/kg/day",), "a target dose: a number > 0 of mg/kg/day",
-                                  "mg/kg/day (the target)")
+        target, _ = self.quantity(
+            ("mg/kg/day",), "a target dose: a number > 0 of mg/kg/day", "mg/kg/day (the target)"
+        )
         spec.step = (mg, every, target)
 
     def cap(self, spec: _Spec, token: _Token) -> None:
-        mg, unit = self.quantity(("mg", "mg/day"), "a cap: a number > 0, then mg/dose or mg/day",
-                                 "mg/dose or mg/day",
-                                 lambda written: written.endswith(("/dose", "/day", "/d")))
+        mg, unit = self.quantity(
+            ("mg", "mg/day"),
+            "a cap: a number > 0, then mg/dose or mg/day",
+            "mg/dose or mg/day",
+            lambda written: written.endswith(("/dose", "/day", "/d")),
+        )
         if unit == "mg":
             self.once(spec, "cap in mg/dose", token)
             spec.max_mg_per_dose = mg
@@ -291,14 +316,15 @@ class _Parser:
         self.once(spec, "switch to QID", token)
         self.take()
         spec.switch_above, _ = self.quantity(
-            ("mg/day",), "a daily amount > 0 in mg/day ('QID above 60 mg/day')", "mg/day")
+            ("mg/day",), "a daily amount > 0 in mg/day ('QID above 60 mg/day')", "mg/day"
+        )
         if self.is_word("at") and self.peek(1).kind == "clock":
             self.take()
             spec.qid_times = self.clock_times()
 
     def formulation(self) -> Formulation | str:
         first = self.peek()
-        if first.kind == "quoted":     # a formulation of one's own: 'odd' pieces 10/25 mg
+        if first.kind == "quoted":  # a formulation of one's own: 'odd' pieces 10/25 mg
             self.take()
             self.unit(("pieces",), "'pieces' and the amounts ('pieces 10/25 mg')")
             texts = [self.peek()]
@@ -308,15 +334,14 @@ class _Parser:
                 texts.append(self.peek())
                 self.number("a piece: a number > 0 of mg")
             unit = self.take()
-            pieces = [dose_in(t.text, unit.text.lower()) if unit.kind == "word" else None
-                      for t in texts]
+            pieces = [dose_in(t.text, unit.text.lower()) if unit.kind == "word" else None for t in texts]
             if any(p is None or p[1] != "mg" for p in pieces):
                 raise self.fail(unit, "mg (the unit of the pieces)")
             try:
                 return Formulation(first.text[1:-1], tuple(p[0] for p in pieces))
             except ValueError as err:
                 raise self.fail(first, f"a formulation that can be made: {err}") from None
-        words = []              # the longest run of words that names a bundled formulation
+        words = []  # the longest run of words that names a bundled formulation
         while len(words) < 6 and self.peek(len(words)).kind in ("word", "number"):
             words.append(self.peek(len(words)).text.lower())
         names = bundled_formulations()
@@ -326,8 +351,9 @@ class _Parser:
                 if name in names:
                     self.i += k
                     return name
-        raise self.fail(first, f"a formulation: one of {sorted(names)}, or 'tablets', "
-                               "'oral solution 1 mg/mL', ...")
+        raise self.fail(
+            first, f"a formulation: one of {sorted(names)}, or 'tablets', 'oral solution 1 mg/mL', ..."
+        )
 
     def rounding(self, spec: _Spec) -> None:
         said = False
@@ -345,12 +371,11 @@ class _Parser:
             self.i += 2
             spec.max_change = None
         elif not said:
-            raise self.fail(self.peek(), "how doses are rounded: down, nearest or up, "
-                                         "'within N %' or 'without limit'")
+            raise self.fail(
+                self.peek(), "how doses are rounded: down, nearest or up, 'within N %' or 'without limit'"
+            )
 
 
 def read(text: str) -> BuilderCall:
     """The builder call `text` describes (`pkmodel.dosing.text`); the text is a checked str."""
     return _Parser(text).regimen()
-
-

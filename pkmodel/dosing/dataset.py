@@ -34,7 +34,7 @@ from .._checks import plain, readonly
 
 NUMERIC = ("TIME", "AMT", "EVID", "CMT", "II", "ADDL", "SS", "RATE", "MDV", "DV")
 DOSE_EVIDS = (1, 4)
-_DOSE_FIELDS = ("AMT", "II", "ADDL", "SS", "RATE")   # 0 or missing on a record that is not a dose
+_DOSE_FIELDS = ("AMT", "II", "ADDL", "SS", "RATE")  # 0 or missing on a record that is not a dose
 # Data-set column names for the model's covariates (besides the model's own name, any case)
 ALIASES = {"WT": "weight_kg", "AGE": "age_years", "HT": "height_cm", "SEX": "sex", "BMI": "bmi_kg_m2"}
 
@@ -86,8 +86,9 @@ class Dataset:
         """
         column = self.column(name)
         if column is None:
-            raise ValueError(f"{self.source}: column {name} is missing; expected it on every record "
-                             "(the model uses it)")
+            raise ValueError(
+                f"{self.source}: column {name} is missing; expected it on every record (the model uses it)"
+            )
         raw = self.table[column]
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
         self.refuse(~np.isfinite(values), column, "a number on every record (the model uses it)")
@@ -102,8 +103,10 @@ class Dataset:
     def found(self, row: int, column: str, also: str | None = None) -> str:
         """'<source> row 3 (ID 1), column II is 0 (ADDL is 2)': what an error message starts with."""
         context = f" ({also} is {self._value(row, also)!r})" if also else ""
-        return (f"{self.source} row {row} (ID {plain(self.id_of(row))!r}), column {column} is "
-                f"{self._value(row, column)!r}{context}")
+        return (
+            f"{self.source} row {row} (ID {plain(self.id_of(row))!r}), column {column} is "
+            f"{self._value(row, column)!r}{context}"
+        )
 
     def id_of(self, row: int):
         return self.ids[self.subject[row]]
@@ -132,13 +135,17 @@ def read_dataset(data, source: str | None = None, sort: bool = False) -> Dataset
         table, n_comments = _read_csv(os.fspath(data))
         source = source or os.fspath(data)
     else:
-        raise TypeError(f"data is a {type(data).__name__}; expected a pandas DataFrame or a path to a "
-                        "CSV file (a NONMEM data set)")
+        raise TypeError(
+            f"data is a {type(data).__name__}; expected a pandas DataFrame or a path to a "
+            "CSV file (a NONMEM data set)"
+        )
     upper = [str(c).strip().upper() for c in table.columns]
     repeated = sorted({c for c in upper if upper.count(c) > 1})
     if repeated:
-        raise ValueError(f"{source}: column {repeated[0]} appears {upper.count(repeated[0])} times "
-                         "(column names are case-insensitive); expected each column once")
+        raise ValueError(
+            f"{source}: column {repeated[0]} appears {upper.count(repeated[0])} times "
+            "(column names are case-insensitive); expected each column once"
+        )
     table.columns = [str(c).strip() for c in table.columns]
     col = dict(zip(upper, table.columns))
     if sort and "ID" in col and "TIME" in col:
@@ -147,15 +154,19 @@ def read_dataset(data, source: str | None = None, sort: bool = False) -> Dataset
         table = table.iloc[np.lexsort((time, first))].reset_index(drop=True)
     for name in ("ID", "TIME"):
         if name not in col:
-            raise ValueError(f"{source}: column {name} is missing; expected ID, TIME and the NONMEM "
-                             "items used (AMT, EVID, CMT, II, ADDL, SS, RATE, MDV, DV)")
+            raise ValueError(
+                f"{source}: column {name} is missing; expected ID, TIME and the NONMEM "
+                "items used (AMT, EVID, CMT, II, ADDL, SS, RATE, MDV, DV)"
+            )
     if len(table) == 0:
         raise ValueError(f"{source}: the data set has no records; expected one or more")
     raw_ids = table[col["ID"]].to_numpy()
     bad_id = pd.isna(table[col["ID"]]).to_numpy()
     if bad_id.any():
-        raise ValueError(f"{source} row {int(np.flatnonzero(bad_id)[0])}, column ID is missing; "
-                         "expected an ID on every record")
+        raise ValueError(
+            f"{source} row {int(np.flatnonzero(bad_id)[0])}, column ID is missing; "
+            "expected an ID on every record"
+        )
     subject, ids = pd.factorize(table[col["ID"]], sort=False)
     subject = subject.astype(np.int64)
     ids = np.asarray(ids, dtype=object if raw_ids.dtype == object else raw_ids.dtype)
@@ -169,24 +180,36 @@ def read_dataset(data, source: str | None = None, sort: bool = False) -> Dataset
             text = text[~raw.iloc[text].astype(str).str.strip().isin([".", ""]).to_numpy()]
             if text.size:
                 i = int(text[0])
-                raise ValueError(f"{source} row {i} (ID {plain(ids[subject[i]])!r}), column "
-                                 f"{col[name]} is {plain(raw.iloc[i])!r}; expected a number "
-                                 "('.' for missing)")
+                raise ValueError(
+                    f"{source} row {i} (ID {plain(ids[subject[i]])!r}), column "
+                    f"{col[name]} is {plain(raw.iloc[i])!r}; expected a number "
+                    "('.' for missing)"
+                )
             number[name] = values
         else:
             number[name] = np.full(n, np.nan)
     amt, rate = np.nan_to_num(number["AMT"]), np.nan_to_num(number["RATE"])
     if "EVID" not in col:
-        number["EVID"] = np.where((amt > 0) | (rate != 0), 1.0,
-                                  np.where(number["MDV"] == 1, 2.0, 0.0))
+        number["EVID"] = np.where((amt > 0) | (rate != 0), 1.0, np.where(number["MDV"] == 1, 2.0, 0.0))
     evid = number["EVID"]
     mdv = np.where(np.isnan(number["MDV"]), (evid != 0).astype(float), number["MDV"])
-    ds = Dataset(table=table, source=source, ids=ids, subject=readonly(subject, dtype=np.int64),
-                 time_h=readonly(number["TIME"]), amt_mg=readonly(amt),
-                 evid=readonly(np.nan_to_num(evid, nan=-1.0)), cmt=readonly(np.nan_to_num(number["CMT"])),
-                 ii_h=readonly(np.nan_to_num(number["II"])), addl=readonly(np.nan_to_num(number["ADDL"])),
-                 ss=readonly(np.nan_to_num(number["SS"])), rate=readonly(rate), mdv=readonly(mdv),
-                 dv=readonly(number["DV"]), n_comments=n_comments)
+    ds = Dataset(
+        table=table,
+        source=source,
+        ids=ids,
+        subject=readonly(subject, dtype=np.int64),
+        time_h=readonly(number["TIME"]),
+        amt_mg=readonly(amt),
+        evid=readonly(np.nan_to_num(evid, nan=-1.0)),
+        cmt=readonly(np.nan_to_num(number["CMT"])),
+        ii_h=readonly(np.nan_to_num(number["II"])),
+        addl=readonly(np.nan_to_num(number["ADDL"])),
+        ss=readonly(np.nan_to_num(number["SS"])),
+        rate=readonly(rate),
+        mdv=readonly(mdv),
+        dv=readonly(number["DV"]),
+        n_comments=n_comments,
+    )
     _check(ds, col)
     return ds
 
@@ -195,29 +218,45 @@ def _check(ds: Dataset, col: dict) -> None:
     """Refuse what NONMEM would refuse (or pkmodel cannot mean), naming the first record."""
     ev = ds.evid
     ds.refuse(~np.isfinite(ds.time_h), "TIME", "a finite time (h)")
-    ds.refuse(~np.isin(ev, (0, 1, 2, 3, 4)), "EVID", "0, 1, 2, 3 or 4 (observation, dose, other, "
-              "reset, reset and dose)")
+    ds.refuse(
+        ~np.isin(ev, (0, 1, 2, 3, 4)),
+        "EVID",
+        "0, 1, 2, 3 or 4 (observation, dose, other, reset, reset and dose)",
+    )
     dose = ds.is_dose
     for name in _DOSE_FIELDS:
-        values = getattr(ds, {"AMT": "amt_mg", "II": "ii_h", "ADDL": "addl", "SS": "ss",
-                              "RATE": "rate"}[name])
-        ds.refuse(~dose & (values != 0), name, "0 or missing on a record that is not a dose "
-                  "(EVID 0, 2 or 3)")
+        values = getattr(
+            ds, {"AMT": "amt_mg", "II": "ii_h", "ADDL": "addl", "SS": "ss", "RATE": "rate"}[name]
+        )
+        ds.refuse(~dose & (values != 0), name, "0 or missing on a record that is not a dose (EVID 0, 2 or 3)")
     ds.refuse(~(np.isfinite(ds.amt_mg) & (ds.amt_mg >= 0)), "AMT", "an amount >= 0 mg")
     cmt = ds.cmt
-    ds.refuse(~(np.isfinite(cmt) & (cmt == np.round(cmt)) & (cmt >= 0)), "CMT",
-              "a compartment number 1, 2, ... (or missing: the default compartment)")
+    ds.refuse(
+        ~(np.isfinite(cmt) & (cmt == np.round(cmt)) & (cmt >= 0)),
+        "CMT",
+        "a compartment number 1, 2, ... (or missing: the default compartment)",
+    )
     ds.refuse(~(np.isfinite(ds.ii_h) & (ds.ii_h >= 0)), "II", "an interval >= 0 h")
-    ds.refuse(~(np.isfinite(ds.addl) & (ds.addl == np.round(ds.addl)) & (ds.addl >= 0)), "ADDL",
-              "a whole number >= 0 of additional doses")
+    ds.refuse(
+        ~(np.isfinite(ds.addl) & (ds.addl == np.round(ds.addl)) & (ds.addl >= 0)),
+        "ADDL",
+        "a whole number >= 0 of additional doses",
+    )
     ds.refuse(~np.isin(ds.ss, (0, 1, 2)), "SS", "0, 1 or 2")
-    ds.refuse(~(np.isfinite(ds.rate) & ((ds.rate >= 0) | np.isin(ds.rate, (-1, -2)))), "RATE",
-              "a rate >= 0 mg/h, -1 (rate from the model) or -2 (duration from the model)")
-    ds.refuse((ds.addl > 0) & ~(ds.ii_h > 0), "II", "an interval > 0 h where ADDL is above 0",
-              also="ADDL")
+    ds.refuse(
+        ~(np.isfinite(ds.rate) & ((ds.rate >= 0) | np.isin(ds.rate, (-1, -2)))),
+        "RATE",
+        "a rate >= 0 mg/h, -1 (rate from the model) or -2 (duration from the model)",
+    )
+    ds.refuse((ds.addl > 0) & ~(ds.ii_h > 0), "II", "an interval > 0 h where ADDL is above 0", also="ADDL")
     constant = (ds.ss == 1) & (ds.amt_mg == 0) & (ds.ii_h == 0) & (ds.rate > 0)
-    ds.refuse((ds.ss > 0) & ~(ds.ii_h > 0) & ~constant, "II", "an interval > 0 h where SS is 1 or 2 "
-              "(only SS=1 with AMT 0, II 0 and RATE > 0, a constant infusion, has none)", also="SS")
+    ds.refuse(
+        (ds.ss > 0) & ~(ds.ii_h > 0) & ~constant,
+        "II",
+        "an interval > 0 h where SS is 1 or 2 "
+        "(only SS=1 with AMT 0, II 0 and RATE > 0, a constant infusion, has none)",
+        also="SS",
+    )
     ds.refuse(~np.isin(ds.mdv, (0, 1)), "MDV", "0, 1 or missing")
     # an ID's records in one block
     s = ds.subject
@@ -225,18 +264,22 @@ def _check(ds: Dataset, col: dict) -> None:
     again = np.flatnonzero(starts & (np.bincount(s[starts], minlength=ds.n_subjects)[s] > 1))
     if again.size:
         seen = np.zeros(ds.n_subjects, dtype=bool)
-        for i in np.flatnonzero(starts):      # over blocks of records, not records
+        for i in np.flatnonzero(starts):  # over blocks of records, not records
             if seen[s[i]]:
-                raise ValueError(f"{ds.found(int(i), 'ID')}; expected each ID's records together "
-                                 "(this ID has records earlier, separated by other IDs: NONMEM "
-                                 "would take them as two individuals)")
+                raise ValueError(
+                    f"{ds.found(int(i), 'ID')}; expected each ID's records together "
+                    "(this ID has records earlier, separated by other IDs: NONMEM "
+                    "would take them as two individuals)"
+                )
             seen[s[i]] = True
     back = np.r_[False, (s[1:] == s[:-1]) & (np.diff(ds.time_h) < 0)] & ~np.isin(ev, (3, 4))
     if back.any():
         i = int(np.flatnonzero(back)[0])
-        raise ValueError(f"{ds.found(i, 'TIME')}; expected a time >= {plain(ds.time_h[i - 1])!r}, "
-                         f"the TIME of row {i - 1} (TIME decreases within an ID only at a reset, "
-                         "EVID 3 or 4)")
+        raise ValueError(
+            f"{ds.found(i, 'TIME')}; expected a time >= {plain(ds.time_h[i - 1])!r}, "
+            f"the TIME of row {i - 1} (TIME decreases within an ID only at a reset, "
+            "EVID 3 or 4)"
+        )
 
 
 def _drop_comment_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -254,15 +297,25 @@ def _read_csv(path: str) -> tuple[pd.DataFrame, int]:
     with open(path, "rb") as f:
         raw = f.read()
     if not raw.strip():
-        raise ValueError(f"{path}: the file is empty; expected a header line (ID,TIME,AMT,EVID,CMT, "
-                         "...) and one or more records")
-    counts = [line.count(b",") for line in raw.splitlines() if line.strip()]   # no quotes in NONMEM data
+        raise ValueError(
+            f"{path}: the file is empty; expected a header line (ID,TIME,AMT,EVID,CMT, "
+            "...) and one or more records"
+        )
+    counts = [line.count(b",") for line in raw.splitlines() if line.strip()]  # no quotes in NONMEM data
     if len(set(counts)) > 1:
         line = next(i for i, c in enumerate(counts) if c != counts[0])
-        raise ValueError(f"{path}: non-blank line {line + 1} has {counts[line] + 1} fields; expected "
-                         f"{counts[0] + 1}, as many as the first line")
-    lines = pd.read_csv(io.BytesIO(raw), header=None, dtype=str, keep_default_na=False,
-                        skipinitialspace=True, skip_blank_lines=True)
+        raise ValueError(
+            f"{path}: non-blank line {line + 1} has {counts[line] + 1} fields; expected "
+            f"{counts[0] + 1}, as many as the first line"
+        )
+    lines = pd.read_csv(
+        io.BytesIO(raw),
+        header=None,
+        dtype=str,
+        keep_default_na=False,
+        skipinitialspace=True,
+        skip_blank_lines=True,
+    )
     first = lines[0].str.strip().str.upper()
     comment = (first.str.startswith("C") | first.str.startswith("#")).to_numpy()
     records = np.flatnonzero(~comment)
@@ -276,11 +329,14 @@ def _read_csv(path: str) -> tuple[pd.DataFrame, int]:
     body = lines.iloc[records[records > header]].reset_index(drop=True)
     body.columns = names
     body = body.apply(lambda c: c.str.strip()).replace({".": np.nan, "": np.nan})
-    for name in body.columns:      # numbers where a whole column is numbers (IDs "P001" stay text)
+    for name in body.columns:  # numbers where a whole column is numbers (IDs "P001" stay text)
         values = pd.to_numeric(body[name], errors="coerce")
         if not (values.isna() & body[name].notna()).any():
             whole = values.dropna()
-            body[name] = (values.astype("Int64").astype(object).where(values.notna(), np.nan)
-                          if name.upper() == "ID" and (whole == whole.round()).all() else values)
+            body[name] = (
+                values.astype("Int64").astype(object).where(values.notna(), np.nan)
+                if name.upper() == "ID" and (whole == whole.round()).all()
+                else values
+            )
     n_comments = int(comment.sum()) - (1 if comment[0] else 0)
     return body, n_comments

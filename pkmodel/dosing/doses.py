@@ -92,8 +92,14 @@ class Doses:
 
     def subjects(self, start: int, stop: int) -> "Doses":
         """The doses of subjects start..stop-1 (0-based positions)."""
-        return replace(self, **{name: value[start:stop] for name in ("amount_mg", "offset_h", "missed_mg")
-                                if (value := getattr(self, name)) is not None})
+        return replace(
+            self,
+            **{
+                name: value[start:stop]
+                for name in ("amount_mg", "offset_h", "missed_mg")
+                if (value := getattr(self, name)) is not None
+            },
+        )
 
     def per_subject(self) -> "SubjectDoses":
         """Each subject's doses given (amount > 0), in the order taken, as `SubjectDoses`."""
@@ -103,8 +109,15 @@ class Doses:
         column = np.broadcast_to(np.arange(d), (n, d))[given]
         times = np.broadcast_to(self.actual_time_h, (n, d))[given]
         return SubjectDoses.from_records(
-            n, subject, times, self.amount_mg[given], compartment=self.compartment[column],
-            ss=self.ss[column], ii_h=self.ii_h[column], rate_mg_per_h=self.rate_mg_per_h[column])
+            n,
+            subject,
+            times,
+            self.amount_mg[given],
+            compartment=self.compartment[column],
+            ss=self.ss[column],
+            ii_h=self.ii_h[column],
+            rate_mg_per_h=self.rate_mg_per_h[column],
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,23 +160,29 @@ class SubjectDoses:
         object.__setattr__(self, "amount_mg", readonly(self.amount_mg))
         n = self.time_h.size
         if offsets.ndim != 1 or offsets[0] != 0 or offsets[-1] != n or np.any(np.diff(offsets) < 0):
-            raise ValueError(f"SubjectDoses.offsets runs {offsets[0]} .. {offsets[-1]}; expected "
-                             f"non-decreasing offsets from 0 to the {n} records")
+            raise ValueError(
+                f"SubjectDoses.offsets runs {offsets[0]} .. {offsets[-1]}; expected "
+                f"non-decreasing offsets from 0 to the {n} records"
+            )
         if self.amount_mg.shape != (n,):
             raise ValueError(f"SubjectDoses.amount_mg has shape {self.amount_mg.shape}; expected ({n},)")
         _per_dose_fields(self, n)
         refuse_first(~np.isfinite(self.time_h), "SubjectDoses.time_h", self.time_h, "a finite time (h)")
-        refuse_first(~(np.isfinite(self.amount_mg) & (self.amount_mg >= 0)), "SubjectDoses.amount_mg",
-                     self.amount_mg, "an amount >= 0 mg")
+        refuse_first(
+            ~(np.isfinite(self.amount_mg) & (self.amount_mg >= 0)),
+            "SubjectDoses.amount_mg",
+            self.amount_mg,
+            "an amount >= 0 mg",
+        )
         later = np.ones(n, dtype=bool)
-        later[offsets[:-1][offsets[:-1] < n]] = False      # a subject's first record
+        later[offsets[:-1][offsets[:-1] < n]] = False  # a subject's first record
         back = np.r_[False, (np.diff(self.time_h) < 0) & later[1:]]
-        refuse_first(back, "SubjectDoses.time_h", self.time_h,
-                     "times that do not decrease within a subject")
+        refuse_first(back, "SubjectDoses.time_h", self.time_h, "times that do not decrease within a subject")
 
     @classmethod
-    def from_records(cls, n_subjects: int, subject: np.ndarray, time_h: np.ndarray,
-                     amount_mg: np.ndarray, **fields) -> "SubjectDoses":
+    def from_records(
+        cls, n_subjects: int, subject: np.ndarray, time_h: np.ndarray, amount_mg: np.ndarray, **fields
+    ) -> "SubjectDoses":
         """Records in any order (each subject's in the order given), sorted by subject then time.
 
         subject : ndarray of int, shape (n_records,), 0-based positions < n_subjects;
@@ -171,8 +190,12 @@ class SubjectDoses:
         Records of one subject at one time keep their order.
         """
         order, offsets = by_subject(n_subjects, subject, time_h)
-        return cls(offsets=offsets, time_h=time_h[order], amount_mg=amount_mg[order],
-                   **{k: np.asarray(v)[order] for k, v in fields.items()})
+        return cls(
+            offsets=offsets,
+            time_h=time_h[order],
+            amount_mg=amount_mg[order],
+            **{k: np.asarray(v)[order] for k, v in fields.items()},
+        )
 
     @property
     def n_subjects(self) -> int:
@@ -200,26 +223,42 @@ class SubjectDoses:
             return self
         n = self.time_h.size
         offsets = np.r_[(self.offsets[:-1] + n * np.arange(times)[:, None]).ravel(), n * times]
-        return SubjectDoses(offsets=offsets, **{name: np.tile(getattr(self, name), times) for name in
-                                                ("time_h", "amount_mg", "compartment", "ss", "ii_h",
-                                                 "rate_mg_per_h")})
+        return SubjectDoses(
+            offsets=offsets,
+            **{
+                name: np.tile(getattr(self, name), times)
+                for name in ("time_h", "amount_mg", "compartment", "ss", "ii_h", "rate_mg_per_h")
+            },
+        )
 
     def subjects(self, start: int, stop: int) -> "SubjectDoses":
         """The doses of subjects start..stop-1 (0-based positions)."""
         a, b = self.offsets[start], self.offsets[stop]
-        return SubjectDoses(offsets=self.offsets[start:stop + 1] - a, time_h=self.time_h[a:b],
-                            amount_mg=self.amount_mg[a:b], compartment=self.compartment[a:b],
-                            ss=self.ss[a:b], ii_h=self.ii_h[a:b], rate_mg_per_h=self.rate_mg_per_h[a:b])
+        return SubjectDoses(
+            offsets=self.offsets[start : stop + 1] - a,
+            time_h=self.time_h[a:b],
+            amount_mg=self.amount_mg[a:b],
+            compartment=self.compartment[a:b],
+            ss=self.ss[a:b],
+            ii_h=self.ii_h[a:b],
+            rate_mg_per_h=self.rate_mg_per_h[a:b],
+        )
 
     def per_subject(self) -> "SubjectDoses":
         """The doses given (amount > 0): the same layout."""
         given = self.amount_mg > 0
         if given.all():
             return self
-        return SubjectDoses.from_records(self.n_subjects, self.subject[given], self.time_h[given],
-                                         self.amount_mg[given], compartment=self.compartment[given],
-                                         ss=self.ss[given], ii_h=self.ii_h[given],
-                                         rate_mg_per_h=self.rate_mg_per_h[given])
+        return SubjectDoses.from_records(
+            self.n_subjects,
+            self.subject[given],
+            self.time_h[given],
+            self.amount_mg[given],
+            compartment=self.compartment[given],
+            ss=self.ss[given],
+            ii_h=self.ii_h[given],
+            rate_mg_per_h=self.rate_mg_per_h[given],
+        )
 
     def union(self) -> Doses | None:
         """The same doses on times shared by every subject, if that is small; else None.
@@ -230,17 +269,25 @@ class SubjectDoses:
         than UNION_MAX_FILL entries per record (children at their own times).
         """
         keys = (self.compartment, self.rate_mg_per_h, self.ss, self.ii_h)
-        slot, columns = union_columns(self.offsets, self.time_h, keys,
-                                      max_columns=UNION_MAX_FILL * self.time_h.size
-                                      // max(self.n_subjects, 1))
+        slot, columns = union_columns(
+            self.offsets,
+            self.time_h,
+            keys,
+            max_columns=UNION_MAX_FILL * self.time_h.size // max(self.n_subjects, 1),
+        )
         if columns is None:
             return None
         amount = np.zeros((self.n_subjects, columns.shape[0]))
-        amount[self.subject, slot] = self.amount_mg      # one record per (subject, column)
+        amount[self.subject, slot] = self.amount_mg  # one record per (subject, column)
         amount.flags.writeable = False
-        return Doses(time_h=columns[:, 0].copy(), amount_mg=amount,
-                     compartment=columns[:, 2].astype(np.int64), rate_mg_per_h=columns[:, 3].copy(),
-                     ss=columns[:, 4].astype(np.int64), ii_h=columns[:, 5].copy())
+        return Doses(
+            time_h=columns[:, 0].copy(),
+            amount_mg=amount,
+            compartment=columns[:, 2].astype(np.int64),
+            rate_mg_per_h=columns[:, 3].copy(),
+            ss=columns[:, 4].astype(np.int64),
+            ii_h=columns[:, 5].copy(),
+        )
 
 
 def by_subject(n_subjects: int, subject: np.ndarray, time_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -273,14 +320,14 @@ def union_columns(offsets: np.ndarray, time_h: np.ndarray, keys, max_columns: in
     """
     n = time_h.size
     if max_columns is not None and np.unique(time_h).size > max_columns:
-        return None, None        # found cheaply: more distinct times than columns allowed
+        return None, None  # found cheaply: more distinct times than columns allowed
     starts = np.zeros(n, dtype=bool)
     starts[offsets[:-1][offsets[:-1] < n]] = True
     starts[1:] |= time_h[1:] != time_h[:-1]
     first = np.maximum.accumulate(np.where(starts, np.arange(n), 0)) if n else np.zeros(0, np.int64)
     rank = np.arange(n) - first
     key = np.column_stack([time_h, rank, *keys]).astype(float)
-    columns, slot = unique_rows(key)      # sorted by time, then rank, then keys
+    columns, slot = unique_rows(key)  # sorted by time, then rank, then keys
     if max_columns is not None and columns.shape[0] > max_columns:
         return None, None
     return slot, columns
@@ -289,13 +336,28 @@ def union_columns(offsets: np.ndarray, time_h: np.ndarray, keys, max_columns: in
 def _per_dose_fields(doses, n: int) -> None:
     """Fill and check compartment, ss, ii_h, rate_mg_per_h: one per dose (shape (n,))."""
     kind = type(doses).__name__
-    for name, dtype in (("compartment", np.int64), ("ss", np.int64), ("ii_h", float),
-                        ("rate_mg_per_h", float)):
+    for name, dtype in (
+        ("compartment", np.int64),
+        ("ss", np.int64),
+        ("ii_h", float),
+        ("rate_mg_per_h", float),
+    ):
         values = getattr(doses, name)
-        object.__setattr__(doses, name, readonly(np.zeros(n) if values is None else
-                                                 np.broadcast_to(values, (n,)), dtype=dtype))
+        object.__setattr__(
+            doses,
+            name,
+            readonly(np.zeros(n) if values is None else np.broadcast_to(values, (n,)), dtype=dtype),
+        )
     refuse_first(~np.isin(doses.ss, (0, 1, 2)), f"{kind}.ss", doses.ss, "0, 1 or 2 (NONMEM SS)")
-    refuse_first((doses.ss > 0) & ~(doses.ii_h > 0), f"{kind}.ii_h", doses.ii_h,
-                 "an interval > 0 h for a steady-state dose")
-    refuse_first(~(doses.rate_mg_per_h >= 0), f"{kind}.rate_mg_per_h", doses.rate_mg_per_h,
-                 "a rate >= 0 mg/h (0: a bolus)")
+    refuse_first(
+        (doses.ss > 0) & ~(doses.ii_h > 0),
+        f"{kind}.ii_h",
+        doses.ii_h,
+        "an interval > 0 h for a steady-state dose",
+    )
+    refuse_first(
+        ~(doses.rate_mg_per_h >= 0),
+        f"{kind}.rate_mg_per_h",
+        doses.rate_mg_per_h,
+        "a rate >= 0 mg/h (0: a bolus)",
+    )

@@ -31,9 +31,9 @@ from ..model.structures import Structure
 
 REQUIRED = ("ID", "TIME", "AMT", "EVID", "CMT")
 OPTIONAL = ("II", "ADDL", "SS", "RATE", "DV", "MDV")
-_DOSE_EVIDS = (1, 4)      # dose; reset and dose
+_DOSE_EVIDS = (1, 4)  # dose; reset and dose
 _DOSE_FIELDS = ("AMT", "II", "ADDL", "SS", "RATE")  # 0 or missing on rows that are not doses
-_EXACT_INTEGER = 2.0 ** 53  # floats below this that equal an integer are written as one
+_EXACT_INTEGER = 2.0**53  # floats below this that equal an integer are written as one
 MAX_TABLE_DOSES = 5_000_000  # doses in one event table, ADDL expanded
 
 
@@ -83,7 +83,7 @@ class EventTable:
     table: pd.DataFrame
     source: str = "events"
     doses_given: DoseRecords = field(init=False, repr=False)
-    row_ids: np.ndarray = field(init=False, repr=False)   # ID of every row, int64
+    row_ids: np.ndarray = field(init=False, repr=False)  # ID of every row, int64
 
     def __post_init__(self):
         if not isinstance(self.table, pd.DataFrame):
@@ -92,13 +92,17 @@ class EventTable:
         object.__setattr__(self, "table", table)
         repeated = table.columns[table.columns.duplicated()]
         if len(repeated):
-            raise ValueError(f"{self.source}: column {repeated[0]} appears "
-                             f"{int((table.columns == repeated[0]).sum())} times; expected each "
-                             "column once")
+            raise ValueError(
+                f"{self.source}: column {repeated[0]} appears "
+                f"{int((table.columns == repeated[0]).sum())} times; expected each "
+                "column once"
+            )
         missing = [c for c in REQUIRED if c not in table.columns]
         if missing:
-            raise ValueError(f"{self.source}: column {missing[0]} is missing; expected columns "
-                             f"{', '.join(REQUIRED)} (optional: {', '.join(OPTIONAL)})")
+            raise ValueError(
+                f"{self.source}: column {missing[0]} is missing; expected columns "
+                f"{', '.join(REQUIRED)} (optional: {', '.join(OPTIONAL)})"
+            )
         if len(table) == 0:
             raise ValueError(f"{self.source}: the table has no rows; expected one or more events")
         ids = self._ids()
@@ -111,21 +115,31 @@ class EventTable:
         self._refuse(~np.isin(col["EVID"], (0, 1, 2, 3, 4)), "EVID", "0, 1, 2, 3 or 4")
         dose = np.isin(col["EVID"], _DOSE_EVIDS)
         for name in _DOSE_FIELDS:
-            self._refuse(~dose & ~np.isnan(col[name]) & (col[name] != 0), name,
-                         "0 or missing on a row that is not a dose (EVID 0, 2 or 3)")
+            self._refuse(
+                ~dose & ~np.isnan(col[name]) & (col[name] != 0),
+                name,
+                "0 or missing on a row that is not a dose (EVID 0, 2 or 3)",
+            )
         self._refuse(dose & ~((col["AMT"] >= 0) & np.isfinite(col["AMT"])), "AMT", "an amount >= 0 mg")
-        self._refuse(~_whole(col["CMT"], 1) & (dose | ~np.isnan(col["CMT"])), "CMT",
-                     "a compartment number 1, 2, ...")
+        self._refuse(
+            ~_whole(col["CMT"], 1) & (dose | ~np.isnan(col["CMT"])), "CMT", "a compartment number 1, 2, ..."
+        )
         ii, addl, ss, rate = (np.nan_to_num(col[c]) for c in ("II", "ADDL", "SS", "RATE"))
         self._refuse(~((ii >= 0) & np.isfinite(ii)), "II", "an interval >= 0 h")
         self._refuse(~_whole(addl, 0), "ADDL", "a whole number >= 0 of additional doses")
         self._refuse(~np.isin(ss, (0, 1, 2)), "SS", "0, 1 or 2")
-        self._refuse(~((rate >= 0) & np.isfinite(rate)), "RATE",
-                     "a rate >= 0 mg/h (modelled rates -1 and -2 are not supported)")
-        self._refuse((addl > 0) & ~(ii > 0), "II", "an interval > 0 h where ADDL is above 0",
-                     also="ADDL")
-        self._refuse((ss != 0) & ~(ii > 0), "II", "an interval > 0 h where SS is 1 or 2 "
-                     "(steady state needs the dosing interval)", also="SS")
+        self._refuse(
+            ~((rate >= 0) & np.isfinite(rate)),
+            "RATE",
+            "a rate >= 0 mg/h (modelled rates -1 and -2 are not supported)",
+        )
+        self._refuse((addl > 0) & ~(ii > 0), "II", "an interval > 0 h where ADDL is above 0", also="ADDL")
+        self._refuse(
+            (ss != 0) & ~(ii > 0),
+            "II",
+            "an interval > 0 h where SS is 1 or 2 (steady state needs the dosing interval)",
+            also="SS",
+        )
         self._refuse(~np.isnan(col["MDV"]) & ~np.isin(col["MDV"], (0, 1)), "MDV", "0, 1 or missing")
         self._refuse_decreasing_time(ids, col["TIME"])
         self._refuse_too_many_doses(np.where(dose, addl, -1.0))
@@ -163,8 +177,12 @@ class EventTable:
         """Refuse CMT numbers the model's structure does not have (ValueError naming the row)."""
         names = structure.compartments
         cmt = self._numbers("CMT")
-        self._refuse(cmt > len(names), "CMT", f"a compartment of {structure.name}: "
-                     + ", ".join(f"{i} ({name})" for i, name in enumerate(names, start=1)))
+        self._refuse(
+            cmt > len(names),
+            "CMT",
+            f"a compartment of {structure.name}: "
+            + ", ".join(f"{i} ({name})" for i, name in enumerate(names, start=1)),
+        )
 
     def doses(self, cohort: Cohort) -> Doses | SubjectDoses:
         """The engines' input: each child of `cohort` (by ID) given the doses of its rows.
@@ -189,23 +207,34 @@ class EventTable:
         """
         given = self.doses_given
         for rows, column, what in (
-                (np.flatnonzero(self._numbers("EVID") >= 3), "EVID", "resets (EVID 3 and 4)"),):
+            (np.flatnonzero(self._numbers("EVID") >= 3), "EVID", "resets (EVID 3 and 4)"),
+        ):
             if rows.size:
-                raise NotImplementedError(f"{self._found(int(rows.min()), column)}: {what} are not "
-                                          "supported yet by the engines")
+                raise NotImplementedError(
+                    f"{self._found(int(rows.min()), column)}: {what} are not supported yet by the engines"
+                )
         ids = self.row_ids
         known = np.isin(ids, cohort.ids)
         self._refuse(~known, "ID", "an ID of the cohort (cohort.ids)")
         absent = ~np.isin(cohort.ids, ids)
         if absent.any():
-            raise ValueError(f"{self.source}: no rows for cohort ID {plain(cohort.ids[absent][0])}; "
-                             "expected rows for every child of the cohort (an EVID 2 row names a "
-                             "child given no dose)")
+            raise ValueError(
+                f"{self.source}: no rows for cohort ID {plain(cohort.ids[absent][0])}; "
+                "expected rows for every child of the cohort (an EVID 2 row names a "
+                "child given no dose)"
+            )
         by_id = np.argsort(cohort.ids)
         subject = by_id[np.searchsorted(cohort.ids, given.id, sorter=by_id)]
         own = SubjectDoses.from_records(
-            len(cohort), subject, given.time_h, given.amount_mg, compartment=given.cmt - 1,
-            ss=given.ss, ii_h=np.where(given.ss > 0, given.ii_h, 0.0), rate_mg_per_h=given.rate_mg_per_h)
+            len(cohort),
+            subject,
+            given.time_h,
+            given.amount_mg,
+            compartment=given.cmt - 1,
+            ss=given.ss,
+            ii_h=np.where(given.ss > 0, given.ii_h, 0.0),
+            rate_mg_per_h=given.rate_mg_per_h,
+        )
         shared = own.union()
         return own if shared is None else shared
 
@@ -222,8 +251,7 @@ class EventTable:
         ids, problem = integer_ids(self.table["ID"].to_numpy())
         bad = np.flatnonzero(problem)
         if bad.size:
-            raise ValueError(f"{self._found(int(bad[0]), 'ID')}; expected "
-                             f"{ID_PROBLEMS[problem[bad[0]]]}")
+            raise ValueError(f"{self._found(int(bad[0]), 'ID')}; expected {ID_PROBLEMS[problem[bad[0]]]}")
         return ids
 
     def _refuse_too_many_doses(self, addl: np.ndarray) -> None:
@@ -234,9 +262,11 @@ class EventTable:
         total = float(np.sum(addl + 1.0))
         if total > MAX_TABLE_DOSES:
             row = int(np.argmax(addl))
-            raise ValueError(f"{self._found(row, 'ADDL')}; expected at most {MAX_TABLE_DOSES:,} doses in "
-                             f"one event table (pkmodel.dosing.events.MAX_TABLE_DOSES), ADDL expanded: this "
-                             f"table would give {total:,.0f}")
+            raise ValueError(
+                f"{self._found(row, 'ADDL')}; expected at most {MAX_TABLE_DOSES:,} doses in "
+                f"one event table (pkmodel.dosing.events.MAX_TABLE_DOSES), ADDL expanded: this "
+                f"table would give {total:,.0f}"
+            )
 
     def _refuse(self, bad: np.ndarray, column: str, expected: str, also: str | None = None) -> None:
         """Raise ValueError for the first row where `bad`, naming row, column and value."""
@@ -256,9 +286,11 @@ class EventTable:
             rows = order[back + 1]
             i = int(rows.min())
             before = int(order[back[np.argmin(rows)]])
-            raise ValueError(f"{self._found(i, 'TIME')}; expected a time >= "
-                             f"{self._value(before, 'TIME')!r}, the TIME of row {before} of the same ID "
-                             f"{self._value(i, 'ID')!r} (TIME must not decrease within an ID)")
+            raise ValueError(
+                f"{self._found(i, 'TIME')}; expected a time >= "
+                f"{self._value(before, 'TIME')!r}, the TIME of row {before} of the same ID "
+                f"{self._value(i, 'ID')!r} (TIME must not decrease within an ID)"
+            )
 
     def _value(self, row: int, column: str):
         if column not in self.table.columns:
@@ -287,8 +319,9 @@ def read_events(path_or_df) -> EventTable:
         return EventTable(path_or_df)
     if isinstance(path_or_df, (str, os.PathLike)):
         return EventTable(_read_csv(os.fspath(path_or_df)), source=os.fspath(path_or_df))
-    raise TypeError(f"events is a {type(path_or_df).__name__}; expected a path to a CSV file or a "
-                    "pandas DataFrame")
+    raise TypeError(
+        f"events is a {type(path_or_df).__name__}; expected a path to a CSV file or a pandas DataFrame"
+    )
 
 
 def _read_csv(path: str) -> pd.DataFrame:
@@ -296,8 +329,10 @@ def _read_csv(path: str) -> pd.DataFrame:
     with open(path, "rb") as f:
         raw = f.read()
     if not raw.strip():
-        raise ValueError(f"{path}: the file is empty; expected a header line (ID,TIME,AMT,EVID,CMT, "
-                         "...) and one or more rows")
+        raise ValueError(
+            f"{path}: the file is empty; expected a header line (ID,TIME,AMT,EVID,CMT, "
+            "...) and one or more rows"
+        )
     _check_fields(path, raw)
     return pd.read_csv(io.BytesIO(raw), na_values=["."], skipinitialspace=True)
 
@@ -310,7 +345,7 @@ def _check_fields(path: str, raw: bytes) -> None:
     """
     b = np.frombuffer(raw, dtype=np.uint8)
     newline, comma = b == ord("\n"), b == ord(",")
-    if b'"' in raw:   # inside quotes after an odd number of them (uint8 wraps: parity stays)
+    if b'"' in raw:  # inside quotes after an odd number of them (uint8 wraps: parity stays)
         outside = (np.cumsum(b == ord('"'), dtype=np.uint8) & 1) == 0
         newline &= outside
         comma &= outside
@@ -322,20 +357,27 @@ def _check_fields(path: str, raw: bytes) -> None:
     blank = ends - starts - (b[np.maximum(ends - 1, 0)] == ord("\r")) <= 0
     lines = np.flatnonzero(~blank)
     header_line = lines[0]
-    header = next(csv.reader([raw[starts[header_line]:ends[header_line]].decode("utf-8-sig",
-                                                                               "replace")],
-                             skipinitialspace=True))
+    header = next(
+        csv.reader(
+            [raw[starts[header_line] : ends[header_line]].decode("utf-8-sig", "replace")],
+            skipinitialspace=True,
+        )
+    )
     names = [name.strip() for name in header]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise ValueError(f"{path}: column {repeated[0]} appears {names.count(repeated[0])} times in "
-                         "the header; expected each column once")
+        raise ValueError(
+            f"{path}: column {repeated[0]} appears {names.count(repeated[0])} times in "
+            "the header; expected each column once"
+        )
     fields = np.searchsorted(commas, ends[lines]) - np.searchsorted(commas, starts[lines]) + 1
     wrong = np.flatnonzero(fields[1:] != fields[0])
     if wrong.size:
         row = int(wrong[0])
-        raise ValueError(f"{path} line {int(lines[row + 1]) + 1} (row {row}) has {int(fields[row + 1])} "
-                         f"fields; expected {int(fields[0])}, as many as the header")
+        raise ValueError(
+            f"{path} line {int(lines[row + 1]) + 1} (row {row}) has {int(fields[row + 1])} "
+            f"fields; expected {int(fields[0])}, as many as the header"
+        )
 
 
 def write_events(events, path, overwrite: bool = False) -> None:
@@ -368,7 +410,7 @@ def _bools(column: pd.Series) -> np.ndarray:
     """Where a column holds True or False (read as 1 and 0 otherwise)."""
     if column.dtype == bool:
         return np.ones(len(column), dtype=bool)
-    if column.dtype == object:   # one at a time, only for columns of mixed values
+    if column.dtype == object:  # one at a time, only for columns of mixed values
         return np.fromiter((isinstance(v, (bool, np.bool_)) for v in column), dtype=bool, count=len(column))
     return np.zeros(len(column), dtype=bool)
 

@@ -68,8 +68,10 @@ class Formulation:
         if not (isinstance(self.name, str) and self.name.strip()):
             raise ValueError(f"Formulation: name is {self.name!r}; expected a non-empty name")
         if "'" in self.name and '"' in self.name:
-            raise ValueError(f"Formulation: name is {self.name!r}; expected a name without both "
-                             "kinds of quote (a regimen's label quotes it)")
+            raise ValueError(
+                f"Formulation: name is {self.name!r}; expected a name without both "
+                "kinds of quote (a regimen's label quotes it)"
+            )
         where = f"Formulation {self.name!r}"
         pieces = self.pieces_mg if isinstance(self.pieces_mg, (list, tuple)) else (self.pieces_mg,)
         if not pieces:
@@ -82,14 +84,17 @@ class Formulation:
         bound = (units[0] - 1) * (units[-1] - 1)
         if bound > MAX_TABLE_STEPS:
             step = _step_of(pieces)
-            raise ValueError(f"{where}: pieces_mg {pieces!r} share a step of {float(step):g} mg, "
-                             f"and sums of them leave gaps up to {bound:,} steps; expected pieces "
-                             f"whose gaps end within {MAX_TABLE_STEPS:,} steps (e.g. tablet halves "
-                             "2.5, 5, 10 mg)")
+            raise ValueError(
+                f"{where}: pieces_mg {pieces!r} share a step of {float(step):g} mg, "
+                f"and sums of them leave gaps up to {bound:,} steps; expected pieces "
+                f"whose gaps end within {MAX_TABLE_STEPS:,} steps (e.g. tablet halves "
+                "2.5, 5, 10 mg)"
+            )
 
     @classmethod
-    def from_units(cls, name: str, strengths_mg, pieces_per_unit: int = 1,
-                   description: str = "") -> "Formulation":
+    def from_units(
+        cls, name: str, strengths_mg, pieces_per_unit: int = 1, description: str = ""
+    ) -> "Formulation":
         """Tablets or sachets of `strengths_mg`, each given whole or in `pieces_per_unit` equal parts."""
         where = f"Formulation {name!r}"
         if not isinstance(strengths_mg, (list, tuple)) or not strengths_mg:
@@ -99,8 +104,9 @@ class Formulation:
         return cls(name, tuple(s / parts for s in strengths), description)
 
     @classmethod
-    def from_liquid(cls, name: str, mg_per_ml: float, measure_ml: float,
-                    description: str = "") -> "Formulation":
+    def from_liquid(
+        cls, name: str, mg_per_ml: float, measure_ml: float, description: str = ""
+    ) -> "Formulation":
         """A solution of `mg_per_ml` measured in steps of `measure_ml`."""
         where = f"Formulation {name!r}"
         piece = positive(where, "mg_per_ml", mg_per_ml) * positive(where, "measure_ml", measure_ml)
@@ -114,17 +120,25 @@ class Formulation:
     def deliverable_mg(self, up_to_mg: float) -> np.ndarray:
         """Every deliverable amount in (0, up_to_mg], increasing, mg (at most MAX_LISTED of them)."""
         step, units = _lattice(self.pieces_mg)
-        top = math.floor(positive(f"Formulation {self.name!r}", "up_to_mg", up_to_mg) / float(step)
-                         + _TOLERANCE_STEPS)
+        top = math.floor(
+            positive(f"Formulation {self.name!r}", "up_to_mg", up_to_mg) / float(step) + _TOLERANCE_STEPS
+        )
         if top > MAX_LISTED:
-            raise ValueError(f"Formulation {self.name!r}: deliverable_mg up to {up_to_mg:g} mg spans "
-                             f"{top:,} steps of {float(step):g} mg; expected at most {MAX_LISTED:,}")
+            raise ValueError(
+                f"Formulation {self.name!r}: deliverable_mg up to {up_to_mg:g} mg spans "
+                f"{top:,} steps of {float(step):g} mg; expected at most {MAX_LISTED:,}"
+            )
         n = np.arange(1.0, top + 1.0)
         n = n[_floor_deliverable(units, n) == n]
         return _mg(n, step)
 
-    def round(self, amount_mg, cap_mg=math.inf, rounding: str = "nearest",
-              max_change: float | None = DEFAULT_MAX_CHANGE) -> np.ndarray:
+    def round(
+        self,
+        amount_mg,
+        cap_mg=math.inf,
+        rounding: str = "nearest",
+        max_change: float | None = DEFAULT_MAX_CHANGE,
+    ) -> np.ndarray:
         """Each amount rounded to a deliverable one, never above its cap.
 
         Parameters
@@ -146,8 +160,9 @@ class Formulation:
         amount = np.asarray(amount_mg, dtype=float)
         rounded = self.round_unchecked(amount, cap_mg, rounding)
         intended = np.minimum(amount, np.broadcast_to(np.asarray(cap_mg, dtype=float), amount.shape))
-        check_change(intended, rounded, max_change, self.name,
-                     lambda i: f"{float(intended[i])!r} mg", "max_change")
+        check_change(
+            intended, rounded, max_change, self.name, lambda i: f"{float(intended[i])!r} mg", "max_change"
+        )
         return rounded
 
     def round_unchecked(self, amount_mg, cap_mg, rounding: str = "nearest") -> np.ndarray:
@@ -159,19 +174,23 @@ class Formulation:
         cap = np.broadcast_to(np.asarray(cap_mg, dtype=float) / per_step, x.shape)
         low = cap < units[0] - _TOLERANCE_STEPS
         if low.any():
-            raise ValueError(f"formulation {self.name!r} cannot give a dose within a cap of "
-                             f"{cap[low].flat[0] * per_step:g} mg; expected caps >= its smallest dose, "
-                             f"{self.pieces_mg[0]:g} mg")
-        x = np.minimum(x, cap)                              # the intended amount, in steps
-        below = _floor_deliverable(units, np.floor(x + _TOLERANCE_STEPS))   # 0: nothing
+            raise ValueError(
+                f"formulation {self.name!r} cannot give a dose within a cap of "
+                f"{cap[low].flat[0] * per_step:g} mg; expected caps >= its smallest dose, "
+                f"{self.pieces_mg[0]:g} mg"
+            )
+        x = np.minimum(x, cap)  # the intended amount, in steps
+        below = _floor_deliverable(units, np.floor(x + _TOLERANCE_STEPS))  # 0: nothing
         above = _ceil_deliverable(units, np.ceil(x - _TOLERANCE_STEPS))
         if rounding == "down":
             none = below == 0
             if none.any():
                 wanted = x[none].flat[0] * per_step
-                raise ValueError(f"formulation {self.name!r} rounding down {wanted:g} mg gives no "
-                                 f"dose (its smallest is {self.pieces_mg[0]:g} mg); expected "
-                                 "rounding='nearest' or 'up', or a formulation with smaller pieces")
+                raise ValueError(
+                    f"formulation {self.name!r} rounding down {wanted:g} mg gives no "
+                    f"dose (its smallest is {self.pieces_mg[0]:g} mg); expected "
+                    "rounding='nearest' or 'up', or a formulation with smaller pieces"
+                )
             n = below
         elif rounding == "up":
             n = above
@@ -195,13 +214,16 @@ def check_max_change(max_change, where: str, name: str = "max_change") -> float 
     if max_change is None:
         return None
     if not (is_number(max_change) and math.isfinite(max_change) and max_change >= 0):
-        raise ValueError(f"{where}: {name} is {max_change!r}; expected a relative change >= 0 "
-                         "(0.25 for 25 %), or None for any")
+        raise ValueError(
+            f"{where}: {name} is {max_change!r}; expected a relative change >= 0 "
+            "(0.25 for 25 %), or None for any"
+        )
     return float(max_change)
 
 
-def check_change(intended, rounded, max_change, name: str, what: Callable[[tuple], str],
-                 field_name: str) -> None:
+def check_change(
+    intended, rounded, max_change, name: str, what: Callable[[tuple], str], field_name: str
+) -> None:
     """Refuse the first rounded amount further than max_change (relative) from its intended one.
 
     `what(index)` names the dose at that index of the arrays (for the message).
@@ -213,10 +235,12 @@ def check_change(intended, rounded, max_change, name: str, what: Callable[[tuple
     if bad.any():
         i = tuple(int(k) for k in np.argwhere(bad)[0])
         sign = "+" if rounded[i] > intended[i] else "-"
-        raise ValueError(f"{what(i)} rounds to {float(rounded[i])!r} mg as {name!r} ({sign}"
-                         f"{100 * float(change[i]):.3g} %); expected a change of at most "
-                         f"{100 * max_change:g} % ({field_name}): a formulation with smaller pieces, "
-                         f"or {field_name}=None to allow any")
+        raise ValueError(
+            f"{what(i)} rounds to {float(rounded[i])!r} mg as {name!r} ({sign}"
+            f"{100 * float(change[i]):.3g} %); expected a change of at most "
+            f"{100 * max_change:g} % ({field_name}): a formulation with smaller pieces, "
+            f"or {field_name}=None to allow any"
+        )
 
 
 def _exact(p: float) -> Fraction:
@@ -248,9 +272,9 @@ def _table(units: tuple[int, ...]) -> np.ndarray:
     bound = (units[0] - 1) * (units[-1] - 1)
     reachable = np.zeros(bound + 1, dtype=bool)
     reachable[0] = True
-    for piece in units:               # a few pieces; each doubling pass is vectorised
+    for piece in units:  # a few pieces; each doubling pass is vectorised
         shift = piece
-        while shift <= bound:         # up to 2**k - 1 more of this piece after k passes
+        while shift <= bound:  # up to 2**k - 1 more of this piece after k passes
             reachable[shift:] |= reachable[:-shift].copy()
             shift *= 2
     return np.flatnonzero(reachable).astype(float)
@@ -288,10 +312,14 @@ def bundled_formulations() -> Mapping[str, Formulation]:
     """The formulations in `pkmodel/data/formulations.toml`, by name."""
     text = resources.files("pkmodel").joinpath("data", "formulations.toml").read_text(encoding="utf-8")
     entries = tomllib.loads(text)
-    return MappingProxyType({
-        name: (Formulation.from_units if "strengths_mg" in entry else Formulation.from_liquid)(name, **entry)
-        for name, entry in entries.items()
-    })
+    return MappingProxyType(
+        {
+            name: (Formulation.from_units if "strengths_mg" in entry else Formulation.from_liquid)(
+                name, **entry
+            )
+            for name, entry in entries.items()
+        }
+    )
 
 
 def as_formulation(value, where: str) -> Formulation:

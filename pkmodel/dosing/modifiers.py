@@ -33,19 +33,27 @@ def dose_modifiers(model, params: Mapping[str, np.ndarray], ds, dosing=None) -> 
     if dosing is None:
         return out
     if not isinstance(dosing, Mapping):
-        raise TypeError(f"dosing is a {type(dosing).__name__}; expected a mapping {{compartment: "
-                        "{'F'|'lag'|'rate'|'duration': number or column}}")
+        raise TypeError(
+            f"dosing is a {type(dosing).__name__}; expected a mapping {{compartment: "
+            "{'F'|'lag'|'rate'|'duration': number or column}}"
+        )
     for where, given in dosing.items():
         if isinstance(where, str) and where in names:
             c = names.index(where)
-        elif isinstance(where, (int, np.integer)) and not isinstance(where, bool) and 1 <= where <= len(names):
+        elif (
+            isinstance(where, (int, np.integer)) and not isinstance(where, bool) and 1 <= where <= len(names)
+        ):
             c = int(where) - 1
         else:
-            raise ValueError(f"dosing: compartment {where!r} is not one of model {model.name!r}: "
-                             + ", ".join(f"{i} ({c})" for i, c in enumerate(names, start=1)))
+            raise ValueError(
+                f"dosing: compartment {where!r} is not one of model {model.name!r}: "
+                + ", ".join(f"{i} ({c})" for i, c in enumerate(names, start=1))
+            )
         if not isinstance(given, Mapping):
-            raise TypeError(f"dosing[{where!r}] is a {type(given).__name__}; expected a mapping "
-                            "of 'F', 'lag', 'rate', 'duration'")
+            raise TypeError(
+                f"dosing[{where!r}] is a {type(given).__name__}; expected a mapping "
+                "of 'F', 'lag', 'rate', 'duration'"
+            )
         for key, value in given.items():
             if key not in _KEYS:
                 raise ValueError(f"dosing[{where!r}] has key {key!r}; expected one of {list(_KEYS)}")
@@ -53,7 +61,9 @@ def dose_modifiers(model, params: Mapping[str, np.ndarray], ds, dosing=None) -> 
             bad = ~np.isfinite(values) | (values < 0)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise ValueError(f"{ds.source} row {i}: dosing[{where!r}].{key} is {float(values[i])!r} "
-                                 f"({value!r}); expected a finite {_UNITS[key]} >= 0")
+                raise ValueError(
+                    f"{ds.source} row {i}: dosing[{where!r}].{key} is {float(values[i])!r} "
+                    f"({value!r}); expected a finite {_UNITS[key]} >= 0"
+                )
             out[key][:, c] = values
     return out

@@ -13,7 +13,14 @@ from . import builders
 from . import text as labels
 from ..population.cohort import Cohort
 from .doses import Doses
-from .formulations import DEFAULT_MAX_CHANGE, Formulation, as_formulation, check_change, check_max_change, check_rounding
+from .formulations import (
+    DEFAULT_MAX_CHANGE,
+    Formulation,
+    as_formulation,
+    check_change,
+    check_max_change,
+    check_rounding,
+)
 from .schedule import age_bands
 from ..population.variability import STREAM_ADHERENCE, STREAM_TIMING, seed_entropy, standard_normals, uniforms
 
@@ -99,34 +106,43 @@ class Regimen:
         time_h = numbers("Regimen.time_h", self.time_h, "a number of hours")
         if time_h.ndim != 1 or time_h.size == 0:
             raise ValueError(f"Regimen.time_h has shape {time_h.shape}; expected one or more dose times")
-        refuse_first(~(np.isfinite(time_h) & (time_h >= 0)), "Regimen.time_h", time_h,
-                     "a finite time >= 0 h")
-        refuse_first(np.r_[False, np.diff(time_h) < 0], "Regimen.time_h", time_h,
-                     "non-decreasing dose times")
+        refuse_first(~(np.isfinite(time_h) & (time_h >= 0)), "Regimen.time_h", time_h, "a finite time >= 0 h")
+        refuse_first(np.r_[False, np.diff(time_h) < 0], "Regimen.time_h", time_h, "non-decreasing dose times")
         object.__setattr__(self, "time_h", readonly(time_h))
         for name in ("mg", "mg_per_kg", "max_mg"):
             arr = self._per_dose(name)
             refuse_first(~(arr > 0), f"Regimen.{name}", arr, "a number > 0 (inf for no limit)")
         bad = np.flatnonzero(np.isinf(self.mg) & np.isinf(self.mg_per_kg))
         if bad.size:
-            raise ValueError(f"Regimen dose {bad[0]} has mg and mg_per_kg both inf; expected a "
-                             "fixed amount, a weight-based amount or both")
+            raise ValueError(
+                f"Regimen dose {bad[0]} has mg and mg_per_kg both inf; expected a "
+                "fixed amount, a weight-based amount or both"
+            )
         low = self._per_dose("min_weight_kg")
-        refuse_first(~(np.isfinite(low) & (low >= 0)), "Regimen.min_weight_kg", low,
-                     "a finite weight >= 0 kg")
+        refuse_first(
+            ~(np.isfinite(low) & (low >= 0)), "Regimen.min_weight_kg", low, "a finite weight >= 0 kg"
+        )
         high = self._per_dose("max_weight_kg")
-        refuse_first(~(high > low), "Regimen.max_weight_kg", high,
-                     "a weight above min_weight_kg (inf for none)")
+        refuse_first(
+            ~(high > low), "Regimen.max_weight_kg", high, "a weight above min_weight_kg (inf for none)"
+        )
         if self.doses_per_day is not None:
             per_day = self._per_dose("doses_per_day")
-            refuse_first(~(np.isfinite(per_day) & (per_day > 0)), "Regimen.doses_per_day", per_day,
-                         "a finite number > 0")
+            refuse_first(
+                ~(np.isfinite(per_day) & (per_day > 0)),
+                "Regimen.doses_per_day",
+                per_day,
+                "a finite number > 0",
+            )
         if self.max_mg_per_day_by_age is not None:
-            object.__setattr__(self, "max_mg_per_day_by_age",
-                               age_bands("Regimen", self.max_mg_per_day_by_age))
+            object.__setattr__(
+                self, "max_mg_per_day_by_age", age_bands("Regimen", self.max_mg_per_day_by_age)
+            )
             if self.doses_per_day is None:
-                raise ValueError("Regimen: max_mg_per_day_by_age needs doses_per_day; expected the "
-                                 "number of doses per day of each dose's schedule")
+                raise ValueError(
+                    "Regimen: max_mg_per_day_by_age needs doses_per_day; expected the "
+                    "number of doses per day of each dose's schedule"
+                )
         if self.formulation is not None:
             object.__setattr__(self, "formulation", as_formulation(self.formulation, "Regimen"))
         p = self.missed_dose_probability
@@ -137,23 +153,27 @@ class Regimen:
             raise ValueError(f"Regimen: timing_sd_h is {jitter!r}; expected a finite SD >= 0 h")
         start = time_h[0] if self.start_h is None else self.start_h
         if not (is_number(start) and math.isfinite(start) and start <= time_h[0]):
-            raise ValueError(f"Regimen: start_h is {start!r}; expected a finite time <= the first dose, "
-                             f"{time_h[0]:g} h")
+            raise ValueError(
+                f"Regimen: start_h is {start!r}; expected a finite time <= the first dose, {time_h[0]:g} h"
+            )
         object.__setattr__(self, "start_h", float(start))
         check_rounding(self.rounding, "Regimen")
         change = check_max_change(self.max_rounding_change, "Regimen", "max_rounding_change")
         object.__setattr__(self, "max_rounding_change", change)
         if self.formulation is None and (self.rounding != "nearest" or change != DEFAULT_MAX_CHANGE):
-            raise ValueError(f"Regimen: rounding is {self.rounding!r}, max_rounding_change is "
-                             f"{change!r}, without a formulation; expected a formulation to round "
-                             "to (or the defaults, 'nearest' and 0.25)")
+            raise ValueError(
+                f"Regimen: rounding is {self.rounding!r}, max_rounding_change is "
+                f"{change!r}, without a formulation; expected a formulation to round "
+                "to (or the defaults, 'nearest' and 0.25)"
+            )
 
     def _per_dose(self, name: str) -> np.ndarray:
         """Field `name` broadcast to one value per dose, stored read-only."""
         values = numbers(f"Regimen.{name}", getattr(self, name))
         if values.shape not in ((1,), self.time_h.shape):
-            raise ValueError(f"Regimen.{name} has {values.size} values; expected 1 or "
-                             f"{self.time_h.size} (one per dose)")
+            raise ValueError(
+                f"Regimen.{name} has {values.size} values; expected 1 or {self.time_h.size} (one per dose)"
+            )
         arr = readonly(np.broadcast_to(values, self.time_h.shape))
         object.__setattr__(self, name, arr)
         return arr
@@ -165,8 +185,12 @@ class Regimen:
         for f in fields(self):
             a, b = getattr(self, f.name), getattr(other, f.name)
             if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-                if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
-                        and a.shape == b.shape and np.array_equal(a, b)):
+                if not (
+                    isinstance(a, np.ndarray)
+                    and isinstance(b, np.ndarray)
+                    and a.shape == b.shape
+                    and np.array_equal(a, b)
+                ):
                     return False
             elif isinstance(a, Mapping) and isinstance(b, Mapping):
                 if dict(a) != dict(b):
@@ -224,19 +248,24 @@ class Regimen:
         offset = missed_mg = None
         if self.random:
             if seed is None:
-                raise ValueError(f"Regimen: missed_dose_probability is {self.missed_dose_probability!r}, "
-                                 f"timing_sd_h is {self.timing_sd_h!r}; expected a seed to draw the "
-                                 "missed doses and dose times from (simulate passes its own)")
+                raise ValueError(
+                    f"Regimen: missed_dose_probability is {self.missed_dose_probability!r}, "
+                    f"timing_sd_h is {self.timing_sd_h!r}; expected a seed to draw the "
+                    "missed doses and dose times from (simulate passes its own)"
+                )
             start = whole("Regimen.doses", "first", first, 0)
             if self.missed_dose_probability > 0:
-                missed = (uniforms(seed_entropy(seed), STREAM_ADHERENCE, start, *amount.shape)
-                          < self.missed_dose_probability)
+                missed = (
+                    uniforms(seed_entropy(seed), STREAM_ADHERENCE, start, *amount.shape)
+                    < self.missed_dose_probability
+                )
                 missed_mg = np.where(missed, amount, 0.0)
                 missed_mg.flags.writeable = False
                 amount[missed] = 0.0
             if self.timing_sd_h > 0:
-                offset = self.timing_sd_h * standard_normals(seed_entropy(seed), STREAM_TIMING, start,
-                                                             *amount.shape)
+                offset = self.timing_sd_h * standard_normals(
+                    seed_entropy(seed), STREAM_TIMING, start, *amount.shape
+                )
         amount.flags.writeable = False
         return Doses(time_h=self.time_h, amount_mg=amount, offset_h=offset, missed_mg=missed_mg)
 
@@ -259,13 +288,15 @@ class Regimen:
         ids = cohort.ids[given.subject]
         none = np.flatnonzero(given.counts == 0)
         n = ids.size
-        frame = pd.DataFrame({
-            "ID": np.r_[ids, cohort.ids[none]],
-            "TIME": np.r_[given.time_h, np.full(none.size, self.start_h)],
-            "AMT": np.r_[given.amount_mg, np.zeros(none.size)],
-            "EVID": np.r_[np.ones(n, dtype=np.int64), np.full(none.size, 2)],
-            "CMT": np.r_[np.ones(n), np.full(none.size, np.nan)] if none.size else np.ones(n, np.int64),
-        })
+        frame = pd.DataFrame(
+            {
+                "ID": np.r_[ids, cohort.ids[none]],
+                "TIME": np.r_[given.time_h, np.full(none.size, self.start_h)],
+                "AMT": np.r_[given.amount_mg, np.zeros(none.size)],
+                "EVID": np.r_[np.ones(n, dtype=np.int64), np.full(none.size, 2)],
+                "CMT": np.r_[np.ones(n), np.full(none.size, np.nan)] if none.size else np.ones(n, np.int64),
+            }
+        )
         # per_subject() has each child's doses in the order taken (jitter may swap two)
         return frame.sort_values("ID", kind="stable", ignore_index=True)
 
@@ -294,18 +325,20 @@ class Regimen:
         climbing = np.isfinite(self.mg_per_kg[last]) & (self.mg[last] < np.minimum(weight_amount, cap))
         cap_bound = cap < np.minimum(self.mg[last], weight_amount)
         settled = day[since].astype(float)
-        return pd.DataFrame({
-            "id": cohort.ids,
-            "weight_kg": cohort.weight_kg,
-            "age_years": cohort.age_years,
-            "day_target_reached": np.where(climbing | cap_bound, np.nan, settled),
-            "day_cap_reached": np.where(cap_bound, settled, np.nan),
-            "final_mg_per_dose": amount[rows, last],
-            "final_mg_per_day": final,
-            "final_doses_per_day": (amount[:, last_day:] > 0).sum(axis=1),
-            "final_mg_per_kg_day": final / cohort.weight_kg,
-            "cap_bound": cap_bound,
-        })
+        return pd.DataFrame(
+            {
+                "id": cohort.ids,
+                "weight_kg": cohort.weight_kg,
+                "age_years": cohort.age_years,
+                "day_target_reached": np.where(climbing | cap_bound, np.nan, settled),
+                "day_cap_reached": np.where(cap_bound, settled, np.nan),
+                "final_mg_per_dose": amount[rows, last],
+                "final_mg_per_day": final,
+                "final_doses_per_day": (amount[:, last_day:] > 0).sum(axis=1),
+                "final_mg_per_kg_day": final / cohort.weight_kg,
+                "cap_bound": cap_bound,
+            }
+        )
 
     def daily_mg(self, cohort: Cohort, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Each child's total per day: as prescribed, or as given with missed doses drawn from `seed`.
@@ -332,7 +365,7 @@ class Regimen:
         amount = np.multiply.outer(cohort.weight_kg, self.mg_per_kg)
         np.minimum(amount, self.mg, out=amount)  # in place: large temporaries cost page faults
         cap = self.caps(cohort)
-        np.minimum(amount, cap, out=amount)      # the amount intended
+        np.minimum(amount, cap, out=amount)  # the amount intended
         off = None
         if np.any(self.min_weight_kg > 0) or np.any(np.isfinite(self.max_weight_kg)):
             w = cohort.weight_kg[:, None]
@@ -340,11 +373,19 @@ class Regimen:
         if self.formulation is not None:
             rounded = self.formulation.round_unchecked(amount, cap, self.rounding)
             if off is not None:
-                amount[off] = rounded[off]       # doses not given are not checked
-            check_change(amount, rounded, self.max_rounding_change, self.formulation.name,
-                         lambda i: (f"Regimen: child ID {cohort.ids[i[0]]} ({cohort.weight_kg[i[0]]:g} "
-                                    f"kg), dose {i[1]} at {self.time_h[i[1]]:g} h: "
-                                    f"{float(amount[i])!r} mg"), "max_rounding_change")
+                amount[off] = rounded[off]  # doses not given are not checked
+            check_change(
+                amount,
+                rounded,
+                self.max_rounding_change,
+                self.formulation.name,
+                lambda i: (
+                    f"Regimen: child ID {cohort.ids[i[0]]} ({cohort.weight_kg[i[0]]:g} "
+                    f"kg), dose {i[1]} at {self.time_h[i[1]]:g} h: "
+                    f"{float(amount[i])!r} mg"
+                ),
+                "max_rounding_change",
+            )
             amount = rounded
         if off is not None:
             amount[off] = 0.0
@@ -362,7 +403,9 @@ class Regimen:
         if outside.any():
             i = int(np.flatnonzero(outside)[0])
             ranges = ", ".join(f"[{lo:g}, {hi:g})" for lo, hi in bands)
-            raise ValueError(f"Regimen: child ID {cohort.ids[i]} is {cohort.age_years[i]:g} years old, in no "
-                             f"age band of max_mg_per_day; expected ages in {ranges} y")
+            raise ValueError(
+                f"Regimen: child ID {cohort.ids[i]} is {cohort.age_years[i]:g} years old, in no "
+                f"age band of max_mg_per_day; expected ages in {ranges} y"
+            )
         day_cap = np.array(list(bands.values()))[band]
         return np.minimum(self.max_mg, np.divide.outer(day_cap, self.doses_per_day))

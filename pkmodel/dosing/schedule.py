@@ -19,8 +19,18 @@ MAX_DOSES = 100_000
 _CLOCK = re.compile(r"(\d{2}):(\d{2})")
 
 
-def titration_levels(time_h, doses_per_day: int, start: float, step: float, every: int, target: float,
-                     per_dose_cap: float, day_cap: float, threshold: float | None, qid_time):
+def titration_levels(
+    time_h,
+    doses_per_day: int,
+    start: float,
+    step: float,
+    every: int,
+    target: float,
+    per_dose_cap: float,
+    day_cap: float,
+    threshold: float | None,
+    qid_time,
+):
     """A titration's doses: times (n_doses,), prescribed mg, doses a day, weight range (min, max].
 
     Step period k = day // every prescribes start + step * k mg per dose. With a threshold,
@@ -47,14 +57,18 @@ def titration_levels(time_h, doses_per_day: int, start: float, step: float, ever
     qid = qid_period >= switch
     qid_level = kept / 4 + step * (qid_period[qid] - switch)
     order = np.argsort(np.r_[time_h, qid_time[qid]], kind="stable")
-    return (np.r_[time_h, qid_time[qid]][order], np.r_[level, qid_level][order],
-            np.r_[per_day, np.full(qid.sum(), 4.0)][order],
-            np.r_[low, np.full(qid.sum(), switch_weight)][order],
-            np.r_[high, np.full(qid.sum(), np.inf)][order])
+    return (
+        np.r_[time_h, qid_time[qid]][order],
+        np.r_[level, qid_level][order],
+        np.r_[per_day, np.full(qid.sum(), 4.0)][order],
+        np.r_[low, np.full(qid.sum(), switch_weight)][order],
+        np.r_[high, np.full(qid.sum(), np.inf)][order],
+    )
 
 
-def dose_times(where: str, doses_per_day, days, times_of_day, start_h,
-              name: str = "times_of_day") -> np.ndarray:
+def dose_times(
+    where: str, doses_per_day, days, times_of_day, start_h, name: str = "times_of_day"
+) -> np.ndarray:
     """Dose times, h: every 24/doses_per_day h from start_h, or at the clock times daily."""
     n = dose_count(where, doses_per_day, days)
     nonnegative(where, "start_h", start_h)
@@ -68,21 +82,27 @@ def dose_times(where: str, doses_per_day, days, times_of_day, start_h,
 def clock_hours(where: str, name: str, times_of_day, doses_per_day: int) -> np.ndarray:
     """'HH:MM' strings -> hours after midnight, shape (doses_per_day,), increasing."""
     if not (isinstance(times_of_day, (list, tuple)) and all(isinstance(t, str) for t in times_of_day)):
-        raise ValueError(f"{where}: {name} is {times_of_day!r}; expected clock times like "
-                         "('08:00', '14:00', '20:00')")
+        raise ValueError(
+            f"{where}: {name} is {times_of_day!r}; expected clock times like ('08:00', '14:00', '20:00')"
+        )
     if len(times_of_day) != doses_per_day:
-        raise ValueError(f"{where}: {name} has {len(times_of_day)} times; expected {doses_per_day}, "
-                         "one per dose of the day")
+        raise ValueError(
+            f"{where}: {name} has {len(times_of_day)} times; expected {doses_per_day}, "
+            "one per dose of the day"
+        )
     hours = []
     for i, text in enumerate(times_of_day):
         match = _CLOCK.fullmatch(text)
         if not match or int(match[1]) > 23 or int(match[2]) > 59:
-            raise ValueError(f"{where}: {name}[{i}] is {text!r}; expected a clock time 'HH:MM' "
-                             "from '00:00' to '23:59'")
+            raise ValueError(
+                f"{where}: {name}[{i}] is {text!r}; expected a clock time 'HH:MM' from '00:00' to '23:59'"
+            )
         hours.append(int(match[1]) + int(match[2]) / 60)
         if i and hours[i] <= hours[i - 1]:
-            raise ValueError(f"{where}: {name}[{i}] is {text!r}; expected a time later in the day "
-                             f"than {times_of_day[i - 1]!r}")
+            raise ValueError(
+                f"{where}: {name}[{i}] is {text!r}; expected a time later in the day "
+                f"than {times_of_day[i - 1]!r}"
+            )
     return np.array(hours)
 
 
@@ -96,20 +116,29 @@ def daily_cap(where: str, max_mg_per_day) -> tuple[float, Mapping | None]:
 def age_bands(where: str, bands) -> Mapping[tuple[float, float], float]:
     """{(from_years, to_years): mg/day}, checked and sorted by age."""
     if not isinstance(bands, Mapping) or not bands:
-        raise ValueError(f"{where}: max_mg_per_day_by_age is {bands!r}; expected "
-                         "{(from_years, to_years): mg/day, ...}")
+        raise ValueError(
+            f"{where}: max_mg_per_day_by_age is {bands!r}; expected {{(from_years, to_years): mg/day, ...}}"
+        )
     checked = {}
     for key, cap in bands.items():
-        if not (isinstance(key, tuple) and len(key) == 2 and all(is_number(a) for a in key)
-                and 0 <= key[0] < key[1]):
-            raise ValueError(f"{where}: max_mg_per_day age band {key!r} is not an age range; expected "
-                             "(from_years, to_years) with 0 <= from < to")
+        if not (
+            isinstance(key, tuple)
+            and len(key) == 2
+            and all(is_number(a) for a in key)
+            and 0 <= key[0] < key[1]
+        ):
+            raise ValueError(
+                f"{where}: max_mg_per_day age band {key!r} is not an age range; expected "
+                "(from_years, to_years) with 0 <= from < to"
+            )
         checked[(float(key[0]), float(key[1]))] = positive(where, f"max_mg_per_day[{key!r}]", cap)
     ordered = sorted(checked)
     for (lo, hi), (next_lo, next_hi) in zip(ordered, ordered[1:]):
         if next_lo < hi:
-            raise ValueError(f"{where}: max_mg_per_day age bands ({lo:g}, {hi:g}) and ({next_lo:g}, "
-                             f"{next_hi:g}) overlap; expected disjoint age ranges")
+            raise ValueError(
+                f"{where}: max_mg_per_day age bands ({lo:g}, {hi:g}) and ({next_lo:g}, "
+                f"{next_hi:g}) overlap; expected disjoint age ranges"
+            )
     return MappingProxyType({key: checked[key] for key in ordered})
 
 
@@ -118,9 +147,13 @@ def dose_count(where: str, doses_per_day, days) -> int:
     positive(where, "days", days)
     n = doses_per_day * days
     if n > MAX_DOSES:
-        raise ValueError(f"{where}: days is {days!r}, {n:.6g} doses at {doses_per_day} a day; expected "
-                         f"at most {MAX_DOSES:,} doses per regimen (pkmodel.dosing.MAX_DOSES)")
+        raise ValueError(
+            f"{where}: days is {days!r}, {n:.6g} doses at {doses_per_day} a day; expected "
+            f"at most {MAX_DOSES:,} doses per regimen (pkmodel.dosing.MAX_DOSES)"
+        )
     if abs(n - round(n)) > 1e-9:
-        raise ValueError(f"{where}: days is {days!r}; expected a whole number of dosing intervals "
-                         f"({doses_per_day} doses per day)")
+        raise ValueError(
+            f"{where}: days is {days!r}; expected a whole number of dosing intervals "
+            f"({doses_per_day} doses per day)"
+        )
     return int(round(n))

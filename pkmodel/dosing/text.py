@@ -91,8 +91,10 @@ def read(text: str) -> BuilderCall:
     if not isinstance(text, str):
         raise TypeError(f"Regimen.parse: text is a {type(text).__name__}; expected a str")
     if len(text) > MAX_TEXT:
-        raise ValueError(f"Regimen.parse: text is {len(text):,} characters long; expected at most "
-                         f"{MAX_TEXT:,} (pkmodel.dosing.text.MAX_TEXT)")
+        raise ValueError(
+            f"Regimen.parse: text is {len(text):,} characters long; expected at most "
+            f"{MAX_TEXT:,} (pkmodel.dosing.text.MAX_TEXT)"
+        )
     return _read(text)
 
 
@@ -154,16 +156,26 @@ def fixed_amount(mg: float, every_h: float) -> str:
     return text
 
 
-def details(*, max_mg_per_dose=None, max_mg_per_day=None, formulation=None,
-            rounding=DEFAULT_ROUNDING, max_rounding_change=DEFAULT_MAX_CHANGE,
-            missed=0.0, timing_sd_h=0.0, start_h=0.0) -> str:
+def details(
+    *,
+    max_mg_per_dose=None,
+    max_mg_per_day=None,
+    formulation=None,
+    rounding=DEFAULT_ROUNDING,
+    max_rounding_change=DEFAULT_MAX_CHANGE,
+    missed=0.0,
+    timing_sd_h=0.0,
+    start_h=0.0,
+) -> str:
     """The label's tail: caps, formulation and its rounding, adherence, jitter, start."""
     text = ""
     if max_mg_per_dose is not None:
         text += f", max {number(max_mg_per_dose)} mg/dose"
     if isinstance(max_mg_per_day, Mapping):
-        text += "".join(f", max {number(cap)} mg/day at {number(lo)}-{number(hi)} y"
-                        for (lo, hi), cap in sorted(max_mg_per_day.items()))
+        text += "".join(
+            f", max {number(cap)} mg/day at {number(lo)}-{number(hi)} y"
+            for (lo, hi), cap in sorted(max_mg_per_day.items())
+        )
     elif max_mg_per_day is not None:
         text += f", max {number(max_mg_per_day)} mg/day"
     if formulation is not None:

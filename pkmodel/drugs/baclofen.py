@@ -36,6 +36,15 @@ def trial_titration(days: float = 84, **options) -> Regimen:
     >>> trial_titration().label
     'titration 2.5 mg TID +2.5 mg/dose every 7 days to 2 mg/kg/day for 84 days, QID above 60 mg/day, max 20 mg/dose, max 80 mg/day'
     """
-    return Regimen.titration(start_mg=2.5, doses_per_day=3, step_mg=2.5, step_every_days=7,
-                             target_mg_per_kg_day=2.0, days=days, max_mg_per_dose=20,
-                             max_mg_per_day=80, switch_to_qid_above_mg_per_day=60, **options)
+    return Regimen.titration(
+        start_mg=2.5,
+        doses_per_day=3,
+        step_mg=2.5,
+        step_every_days=7,
+        target_mg_per_kg_day=2.0,
+        days=days,
+        max_mg_per_dose=20,
+        max_mg_per_day=80,
+        switch_to_qid_above_mg_per_day=60,
+        **options,
+    )

@@ -24,8 +24,11 @@ DOSE, RATE, EPOCH, STEADY = 0, 1, 2, 3  # what an event does
 
 def uses_time(system) -> bool:
     """Whether a System's right-hand side depends on t (directly or through derived names)."""
-    return any("t" in system.dynamic[name] for c in system.compartments
-               for name, _ in system.expressions[f"odes.{c}"].names)
+    return any(
+        "t" in system.dynamic[name]
+        for c in system.compartments
+        for name, _ in system.expressions[f"odes.{c}"].names
+    )
 
 
 def per_subject(inputs: Inputs | SubjectInputs) -> SubjectInputs:
@@ -34,13 +37,18 @@ def per_subject(inputs: Inputs | SubjectInputs) -> SubjectInputs:
         return inputs
     n = inputs.amounts_mg.shape[0]
     since = inputs.since_h if inputs.since_h is not None else np.zeros(inputs.times_h.size)
-    subject, column = np.nonzero(inputs.amounts_mg)      # row-major: each child's in time order
+    subject, column = np.nonzero(inputs.amounts_mg)  # row-major: each child's in time order
     offsets = np.r_[0, np.cumsum(np.bincount(subject, minlength=n))]
-    return SubjectInputs(offsets=offsets, times_h=inputs.times_h[column],
-                         amounts_mg=inputs.amounts_mg[subject, column],
-                         compartment=inputs.compartment[column], ss=inputs.ss[column],
-                         ii_h=inputs.ii_h[column], since_h=since[column],
-                         infusion_into=inputs.infusion_into)
+    return SubjectInputs(
+        offsets=offsets,
+        times_h=inputs.times_h[column],
+        amounts_mg=inputs.amounts_mg[subject, column],
+        compartment=inputs.compartment[column],
+        ss=inputs.ss[column],
+        ii_h=inputs.ii_h[column],
+        since_h=since[column],
+        infusion_into=inputs.infusion_into,
+    )
 
 
 def _events(epochs: Epochs, inputs: SubjectInputs, m: int) -> dict:
@@ -48,24 +56,37 @@ def _events(epochs: Epochs, inputs: SubjectInputs, m: int) -> dict:
     "value" (mg, or mg/h for a rate), "compartment", "ss", "ii", "since", "epoch" (the
     occasion an EPOCH event starts). Occasion starts come after the inputs at their time."""
     n, e = inputs.n_subjects, epochs.start_h.size - 1
-    fields = {"kind": np.where(inputs.ss > 0, STEADY, np.where(inputs.compartment == m, RATE, DOSE)),
-              "value": inputs.amounts_mg, "compartment": inputs.compartment, "ss": inputs.ss,
-              "ii": inputs.ii_h, "since": inputs.since_h,
-              "epoch": np.zeros(inputs.times_h.size, dtype=np.intp)}
+    fields = {
+        "kind": np.where(inputs.ss > 0, STEADY, np.where(inputs.compartment == m, RATE, DOSE)),
+        "value": inputs.amounts_mg,
+        "compartment": inputs.compartment,
+        "ss": inputs.ss,
+        "ii": inputs.ii_h,
+        "since": inputs.since_h,
+        "epoch": np.zeros(inputs.times_h.size, dtype=np.intp),
+    }
     added = {"kind": np.full(n * e, EPOCH), "epoch": np.tile(np.arange(1, e + 1), n)}
     subject = np.concatenate([inputs.subject, np.repeat(np.arange(n), e)])
     time = np.concatenate([inputs.times_h, np.tile(epochs.start_h[1:], n)])
     rank = np.r_[np.zeros(inputs.times_h.size), np.ones(n * e)]
-    order = np.lexsort((rank, time, subject))   # stable: a child's inputs at one time keep their order
-    events = {k: np.concatenate([v, added.get(k, np.zeros(n * e, dtype=v.dtype))])[order]
-              for k, v in fields.items()}
+    order = np.lexsort((rank, time, subject))  # stable: a child's inputs at one time keep their order
+    events = {
+        k: np.concatenate([v, added.get(k, np.zeros(n * e, dtype=v.dtype))])[order] for k, v in fields.items()
+    }
     events["time"] = time[order]
     events["offsets"] = np.r_[0, np.cumsum(np.bincount(subject, minlength=n))]
     return events
 
 
-def integrate_cohort(compiled, epochs: Epochs, inputs: SubjectInputs, times_h: np.ndarray,
-                     observe: tuple[str, ...], rtol: float, atol_mg: np.ndarray) -> dict[str, np.ndarray]:
+def integrate_cohort(
+    compiled,
+    epochs: Epochs,
+    inputs: SubjectInputs,
+    times_h: np.ndarray,
+    observe: tuple[str, ...],
+    rtol: float,
+    atol_mg: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Each child's outputs named in `observe` at times_h, by name, each (n_subjects, n_times).
 
     compiled : CompiledSystem, m compartments; epochs : each child's parameters per occasion,
@@ -111,10 +132,21 @@ def integrate_cohort(compiled, epochs: Epochs, inputs: SubjectInputs, times_h: n
         return np.stack([np.broadcast_to(read[name], t.shape) for name in observe], axis=1)
 
     t0 = np.minimum(0.0, np.minimum(times_h[0], _first(ev["time"], ev["offsets"])))
-    result = integrate(rhs, jac, np.zeros((n, m)), event_offsets=ev["offsets"], event_times=ev["time"],
-                       on_event=on_event, output_offsets=np.arange(n + 1) * times_h.size,
-                       output_times=np.tile(times_h, n), observe=out, t0=t0, rtol=rtol,
-                       atol=atol_mg, autonomous=not uses_time(compiled.system))
+    result = integrate(
+        rhs,
+        jac,
+        np.zeros((n, m)),
+        event_offsets=ev["offsets"],
+        event_times=ev["time"],
+        on_event=on_event,
+        output_offsets=np.arange(n + 1) * times_h.size,
+        output_times=np.tile(times_h, n),
+        observe=out,
+        t0=t0,
+        rtol=rtol,
+        atol=atol_mg,
+        autonomous=not uses_time(compiled.system),
+    )
     return {name: result.outputs[:, k].reshape(n, times_h.size) for k, name in enumerate(observe)}
 
 
@@ -134,12 +166,11 @@ def _steady(state, t, y, s, e, ev):
     (common._arrivals).
     """
     epoch = state.epochs.at(t)  # a dose at an occasion's start: the new occasion's (as F)
-    rates = np.empty((y.shape[1], y.shape[1], s.size))   # K, (m, m, k)
+    rates = np.empty((y.shape[1], y.shape[1], s.size))  # K, (m, m, k)
     for ep in np.unique(epoch):
         here = np.flatnonzero(epoch == ep)
         params = {name: v[s[here]] for name, v in state.epochs.params[ep].items()}
-        rates[:, :, here] = np.transpose(
-            state.compiled.rate_matrix(params, params), (1, 2, 0))
+        rates[:, :, here] = np.transpose(state.compiled.rate_matrix(params, params), (1, 2, 0))
     x = steady_state(expm(rates * ev["ii"][e]), ev["value"][e], ev["compartment"][e])  # (m, k)
     since = ev["since"][e]
     later = since > 0

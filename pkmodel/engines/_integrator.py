@@ -50,12 +50,26 @@ class Integration:
     n_rejected: np.ndarray
 
 
-def integrate(rhs: Callable, jac: Callable, y0: np.ndarray, *, event_offsets: np.ndarray,
-              event_times: np.ndarray, on_event: Callable, output_offsets: np.ndarray,
-              output_times: np.ndarray, output_after: np.ndarray | None = None,
-              observe: Callable | None = None, t0: float | np.ndarray = 0.0, rtol: float = 1e-8,
-              atol: float | np.ndarray = 1e-12, dfdt: Callable | None = None,
-              autonomous: bool = False, dense: bool = True, max_step: float = np.inf) -> Integration:
+def integrate(
+    rhs: Callable,
+    jac: Callable,
+    y0: np.ndarray,
+    *,
+    event_offsets: np.ndarray,
+    event_times: np.ndarray,
+    on_event: Callable,
+    output_offsets: np.ndarray,
+    output_times: np.ndarray,
+    output_after: np.ndarray | None = None,
+    observe: Callable | None = None,
+    t0: float | np.ndarray = 0.0,
+    rtol: float = 1e-8,
+    atol: float | np.ndarray = 1e-12,
+    dfdt: Callable | None = None,
+    autonomous: bool = False,
+    dense: bool = True,
+    max_step: float = np.inf,
+) -> Integration:
     """Integrate n independent systems dy/dt = rhs(t, y) through their events to their outputs.
 
     Parameters
@@ -113,27 +127,48 @@ def integrate(rhs: Callable, jac: Callable, y0: np.ndarray, *, event_offsets: np
         output_after = np.zeros(output_times.size, dtype=bool)
     output_after = np.asarray(output_after, dtype=bool)
     if output_after.shape != output_times.shape:
-        raise ValueError(f"integrate: output_after has shape {output_after.shape}; expected "
-                         f"{output_times.shape}, one flag per output time")
+        raise ValueError(
+            f"integrate: output_after has shape {output_after.shape}; expected "
+            f"{output_times.shape}, one flag per output time"
+        )
     t0 = np.broadcast_to(np.asarray(t0, dtype=float), (n,))
-    for name, offsets, times in (("event", event_offsets, event_times),
-                                 ("output", output_offsets, output_times)):
+    for name, offsets, times in (
+        ("event", event_offsets, event_times),
+        ("output", output_offsets, output_times),
+    ):
         owner = np.repeat(np.arange(n), np.diff(offsets))
         early = np.flatnonzero(times < t0[owner])
         if early.size:
             i = owner[early[0]]
-            raise ValueError(f"integrate: subject {i}'s {name} time {float(times[early[0]])!r} is "
-                             f"before its start t0 = {float(t0[i])!r}")
+            raise ValueError(
+                f"integrate: subject {i}'s {name} time {float(times[early[0]])!r} is "
+                f"before its start t0 = {float(t0[i])!r}"
+            )
     atol = np.asarray(atol, dtype=float)
     atol = np.array(np.broadcast_to(atol[:, None] if atol.ndim == 1 else atol, (n, m)))
     if not (rtol > 0 and np.all(atol > 0)):
-        raise ValueError(f"integrate: rtol is {rtol!r} and the smallest atol {float(atol.min())!r}; "
-                         "expected both > 0")
+        raise ValueError(
+            f"integrate: rtol is {rtol!r} and the smallest atol {float(atol.min())!r}; expected both > 0"
+        )
     if observe is None:
+
         def observe(t, y, subjects):
             return y
-    run = _Run(rhs, jac, on_event, observe, dfdt, autonomous, dense, max_step, rtol,
-               event_times, output_times, output_after)
+
+    run = _Run(
+        rhs,
+        jac,
+        on_event,
+        observe,
+        dfdt,
+        autonomous,
+        dense,
+        max_step,
+        rtol,
+        event_times,
+        output_times,
+        output_after,
+    )
     return run.integrate(y0, t0, atol, event_offsets, output_offsets)
 
 
@@ -141,11 +176,14 @@ def _csr(name, offsets, times, n):
     offsets = np.asarray(offsets)
     times = np.asarray(times, dtype=float)
     if offsets.shape != (n + 1,) or not np.issubdtype(offsets.dtype, np.integer):
-        raise ValueError(f"integrate: {name}_offsets has shape {offsets.shape} and dtype "
-                         f"{offsets.dtype}; expected integers, shape ({n + 1},)")
+        raise ValueError(
+            f"integrate: {name}_offsets has shape {offsets.shape} and dtype "
+            f"{offsets.dtype}; expected integers, shape ({n + 1},)"
+        )
     if offsets[0] != 0 or offsets[-1] != times.size or np.any(np.diff(offsets) < 0):
-        raise ValueError(f"integrate: {name}_offsets must rise from 0 to {times.size} "
-                         f"(the number of {name} times)")
+        raise ValueError(
+            f"integrate: {name}_offsets must rise from 0 to {times.size} (the number of {name} times)"
+        )
     if not np.all(np.isfinite(times)):
         raise ValueError(f"integrate: {name}_times has a value that is not finite")
     # sorted within subjects: a fall only where a new subject starts
@@ -155,8 +193,10 @@ def _csr(name, offsets, times, n):
     if falls.size and not np.all(starts[falls]):
         where = falls[~starts[falls]][0]
         subject = np.searchsorted(offsets, where, side="right") - 1
-        raise ValueError(f"integrate: subject {subject}'s {name} times are not sorted "
-                         f"({float(times[where - 1])!r} then {float(times[where])!r})")
+        raise ValueError(
+            f"integrate: subject {subject}'s {name} times are not sorted "
+            f"({float(times[where - 1])!r} then {float(times[where])!r})"
+        )
     return offsets.astype(np.intp), times
 
 
@@ -167,11 +207,29 @@ class _Run:
     (each state one contiguous row); the callbacks see (k, m) views.
     """
 
-    def __init__(self, rhs, jac, on_event, observe, dfdt, autonomous, dense, max_step, rtol,
-                 event_times, output_times, output_after):
+    def __init__(
+        self,
+        rhs,
+        jac,
+        on_event,
+        observe,
+        dfdt,
+        autonomous,
+        dense,
+        max_step,
+        rtol,
+        event_times,
+        output_times,
+        output_after,
+    ):
         self.rhs, self.jac, self.on_event, self.observe = rhs, jac, on_event, observe
         self.dfdt, self.autonomous, self.dense, self.max_step, self.rtol = (
-            dfdt, autonomous, dense, max_step, rtol)
+            dfdt,
+            autonomous,
+            dense,
+            max_step,
+            rtol,
+        )
         self.event_times, self.output_times, self.output_after = event_times, output_times, output_after
 
     def integrate(self, y0, t0, atol, event_offsets, output_offsets):
@@ -181,10 +239,17 @@ class _Run:
         self.n_rejected = np.zeros(n, dtype=np.int64)
         sid = np.flatnonzero(np.diff(output_offsets) > 0)
         a = self.active = {
-            "sid": sid, "t": t0[sid], "y": y0[sid].T.copy(), "atol": atol[sid].T.copy(),
-            "ev": event_offsets[sid], "ev_end": event_offsets[sid + 1],
-            "out": output_offsets[sid], "out_end": output_offsets[sid + 1],
-            "rejected": np.zeros(sid.size, dtype=bool), "h": np.full(sid.size, np.nan)}
+            "sid": sid,
+            "t": t0[sid],
+            "y": y0[sid].T.copy(),
+            "atol": atol[sid].T.copy(),
+            "ev": event_offsets[sid],
+            "ev_end": event_offsets[sid + 1],
+            "out": output_offsets[sid],
+            "out_end": output_offsets[sid + 1],
+            "rejected": np.zeros(sid.size, dtype=bool),
+            "h": np.full(sid.size, np.nan),
+        }
         a["last"] = self.output_times[a["out_end"] - 1]
         a["next_ev"] = _next(self.event_times, a["ev"], a["ev_end"])
         a["next_out"] = _next(self.output_times, a["out"], a["out_end"])
@@ -270,8 +335,9 @@ class _Run:
             f1 = np.transpose(self.rhs(t + h0, (y + h0 * f0).T, sid))
             d2 = _norm((f1 - f0) / scale) / h0
             big = np.maximum(d1, d2)
-            h1 = np.where(big <= 1e-15, np.maximum(1e-6, h0 * 1e-3),
-                          (0.01 / big) ** (1 / (_rodas.ERROR_ORDER + 1)))
+            h1 = np.where(
+                big <= 1e-15, np.maximum(1e-6, h0 * 1e-3), (0.01 / big) ** (1 / (_rodas.ERROR_ORDER + 1))
+            )
         a["h"][at] = np.minimum(np.minimum(100 * h0, h1), self.max_step)
         a["rejected"][at] = False
 
@@ -287,9 +353,11 @@ class _Run:
         small = h < 10 * np.spacing(t)
         if small.any():
             i = np.flatnonzero(small)[0]
-            raise RuntimeError(f"integrate: subject {sid[i]}'s step fell to {h[i]:.3g} h at "
-                               f"t = {float(t[i])!r} h (below the spacing of floating-point numbers "
-                               "there)")
+            raise RuntimeError(
+                f"integrate: subject {sid[i]}'s step fell to {h[i]:.3g} h at "
+                f"t = {float(t[i])!r} h (below the spacing of floating-point numbers "
+                "there)"
+            )
         yt = y.T
         f0 = np.transpose(self.rhs(t, yt, sid))
         dfdt = None
@@ -297,8 +365,9 @@ class _Run:
             dfdt = np.transpose(self.dfdt(t, yt, sid))
         elif not self.autonomous:
             delta = _DT_DELTA * np.maximum(1.0, np.abs(t))
-            dfdt = (np.transpose(self.rhs(t + delta, yt, sid))
-                    - np.transpose(self.rhs(t - delta, yt, sid))) / (2 * delta)
+            dfdt = (
+                np.transpose(self.rhs(t + delta, yt, sid)) - np.transpose(self.rhs(t - delta, yt, sid))
+            ) / (2 * delta)
         y_new, error, stages = _rodas.step(self.rhs, t, y, h, self.jac(t, yt, sid), f0, sid, dfdt)
         scale = np.maximum(np.abs(y), np.abs(y_new))
         scale *= self.rtol

@@ -52,7 +52,7 @@ class AnalyticEngine:
     def supports(self, model, doses) -> str | None:
         """None for a linear model (dx/dt = K x between doses); else why not (a nonlinear
         model, with the compiler's reason, is the ode engine's)."""
-        if getattr(model, "equations", None) is None:   # a named structure (or no model yet)
+        if getattr(model, "equations", None) is None:  # a named structure (or no model yet)
             return None
         return model.compartment_model.analytic_reason
 
@@ -70,12 +70,13 @@ class AnalyticEngine:
 def outputs(view, params, doses, times_h: np.ndarray) -> dict[str, np.ndarray]:
     """Every output of a linear SystemStructure, each (n_subjects, n_times): the amounts of
     every compartment solved exactly (one read-out each), then the output expressions."""
-    amounts = np.stack([simulate(view.observe(j), params, doses, times_h)
-                        for j in range(len(view.compartments))], axis=-1)   # (n, n_times, m)
+    amounts = np.stack(
+        [simulate(view.observe(j), params, doses, times_h) for j in range(len(view.compartments))], axis=-1
+    )  # (n, n_times, m)
     epochs = as_epochs(params)
     which = epochs.at(times_h)
     out: dict[str, np.ndarray] = {}
-    for e, p in enumerate(epochs.params):   # over epochs: each its own parameters
+    for e, p in enumerate(epochs.params):  # over epochs: each its own parameters
         cols = np.flatnonzero(which == e)
         if cols.size == 0:
             continue
@@ -85,8 +86,12 @@ def outputs(view, params, doses, times_h: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs,
-             doses: Doses | SubjectDoses, times_h: np.ndarray) -> np.ndarray:
+def simulate(
+    structure: Structure,
+    params: Mapping[str, np.ndarray] | Epochs,
+    doses: Doses | SubjectDoses,
+    times_h: np.ndarray,
+) -> np.ndarray:
     """Concentrations, shape (n_subjects, n_times), mg/L."""
     epochs = as_epochs(params)
     inputs = dose_input(structure, epochs, doses)
@@ -96,8 +101,9 @@ def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs,
     return propagate(solutions, shared_timeline(epochs, inputs), times_h)
 
 
-def amounts(structure: Structure, params: Mapping[str, np.ndarray], doses: Doses,
-            times_h: np.ndarray) -> np.ndarray:
+def amounts(
+    structure: Structure, params: Mapping[str, np.ndarray], doses: Doses, times_h: np.ndarray
+) -> np.ndarray:
     """Amount in every compartment and eliminated so far, exact.
 
     Returns ndarray, shape (n_subjects, m + 1, n_times), mg: the compartments
@@ -110,9 +116,15 @@ def amounts(structure: Structure, params: Mapping[str, np.ndarray], doses: Doses
     if inputs.infusion_into is not None or not inputs.shared:
         raise NotImplementedError("amounts() takes bolus doses at times shared by every subject")
     timeline = shared_timeline(epochs, inputs)
-    return np.stack([
-        propagate([MatrixExponential(structure, epochs.params[0], rates=rates, observe=c)],
-                  timeline, times_h) for c in range(rates.shape[1])], axis=1)
+    return np.stack(
+        [
+            propagate(
+                [MatrixExponential(structure, epochs.params[0], rates=rates, observe=c)], timeline, times_h
+            )
+            for c in range(rates.shape[1])
+        ],
+        axis=1,
+    )
 
 
 def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.ndarray:
@@ -126,9 +138,8 @@ def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.nd
     runs = [(e, j0, j1) for e, j0, j1 in segments(event_times, times_h) if e >= 0]
     # read-out rows first: their short steps then give the long steps between
     # doses by squaring (MatrixExponential.step)
-    rows = [solutions[timeline.epoch[e]].readout(times_h[j0:j1] - event_times[e])
-            for e, j0, j1 in runs]
-    given = np.ascontiguousarray(amounts.T)                    # (n_events, n_subjects)
+    rows = [solutions[timeline.epoch[e]].readout(times_h[j0:j1] - event_times[e]) for e, j0, j1 in runs]
+    given = np.ascontiguousarray(amounts.T)  # (n_events, n_subjects)
     states = np.zeros((event_times.size, first.m, n_subjects))  # just after each event
     for e, t in enumerate(event_times):  # over events, vectorised over subjects
         x = states[e]
@@ -136,11 +147,11 @@ def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.nd
             phi = solutions[timeline.epoch[e - 1]].step(t - event_times[e - 1])
             sum_of_products(((phi[:, j], states[e - 1, j]) for j in range(first.m)), out=x)
         elif e:
-            x[...] = states[e - 1]                            # events at the same time
+            x[...] = states[e - 1]  # events at the same time
         if timeline.ss[e]:
             sol = solutions[timeline.epoch[e]]
             at_steady_state = steady_state(sol.step(timeline.ii_h[e]), given[e], timeline.compartment[e])
-            if timeline.since_h[e] > 0:   # the last lagged dose arrived since_h before
+            if timeline.since_h[e] > 0:  # the last lagged dose arrived since_h before
                 phi = sol.step(timeline.since_h[e])
                 at_steady_state = sum_of_products((phi[:, j], at_steady_state[j]) for j in range(first.m))
             if timeline.ss[e] == 2:
@@ -157,10 +168,10 @@ def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.nd
         # k events read through the same rows: per subject (k, m) @ (m, n_tau);
         # splitting the contiguous time axis into (k, n_tau) is always a view
         n_tau = w.shape[2]
-        np.matmul(by_subject[:, e:e + k], w, out=out[:, j0:j0 + k * n_tau].reshape(n_subjects, k, n_tau))
+        np.matmul(by_subject[:, e : e + k], w, out=out[:, j0 : j0 + k * n_tau].reshape(n_subjects, k, n_tau))
     # zero before the first dose, after the products: they first touch the fresh pages, each
     # subject's row once, rather than a pass of its own
-    out[:, :runs[0][1] if runs else times_h.size] = 0.0
+    out[:, : runs[0][1] if runs else times_h.size] = 0.0
     return out
 
 
@@ -179,8 +190,9 @@ def _batches(runs: list[tuple[int, int, int]], rows: list[np.ndarray]) -> list[t
     return batches
 
 
-def per_subject(structure: Structure, epochs: Epochs, inputs: SubjectInputs,
-                times_h: np.ndarray) -> np.ndarray:
+def per_subject(
+    structure: Structure, epochs: Epochs, inputs: SubjectInputs, times_h: np.ndarray
+) -> np.ndarray:
     """The same exact solution when each subject has its own input times.
 
     Each subject's inputs are its own (SubjectInputs: stored flat, never
@@ -194,32 +206,38 @@ def per_subject(structure: Structure, epochs: Epochs, inputs: SubjectInputs,
     if times.size == 0:
         return np.zeros((n, times_h.size))
     counts = np.diff(offsets)
-    epoch = epochs.at(times)                                 # (n_records,)
+    epoch = epochs.at(times)  # (n_records,)
     solutions = [solution(structure, p, inputs.infusion_into) for p in epochs.params]
-    states = _per_subject_states(structure, epochs, inputs.infusion_into, solutions, offsets,
-                                 (times, given, into, ss, ii, since, epoch))
+    states = _per_subject_states(
+        structure,
+        epochs,
+        inputs.infusion_into,
+        solutions,
+        offsets,
+        (times, given, into, ss, ii, since, epoch),
+    )
 
     # last record strictly before each output: count each subject's records before it
     n_times = times_h.size
-    after = np.searchsorted(times_h, times, side="right")    # first output after each record
+    after = np.searchsorted(times_h, times, side="right")  # first output after each record
     subject = np.repeat(np.arange(n), counts)
     before = np.bincount(subject * (n_times + 1) + after, minlength=n * (n_times + 1))
-    last = np.cumsum(before.reshape(n, n_times + 1)[:, :-1], axis=1) - 1   # (n, n_times); -1: none
+    last = np.cumsum(before.reshape(n, n_times + 1)[:, :-1], axis=1) - 1  # (n, n_times); -1: none
     first, m = solutions[0], solutions[0].m
     out = np.zeros((n_times, n))
     inv_volume = np.stack([s.inv_volume for s in solutions])
-    width = max(1, 250_000 // (max(n, 1) * m))               # outputs per batch: bounded memory
+    width = max(1, 250_000 // (max(n, 1) * m))  # outputs per batch: bounded memory
     rows = np.arange(n)
     for j0 in range(0, n_times, width):
-        k = last[:, j0:j0 + width].T                          # (J, n)
+        k = last[:, j0 : j0 + width].T  # (J, n)
         known = k >= 0
         record = np.where(known, offsets[None, :-1] + k, 0)
-        tau = np.where(known, times_h[j0:j0 + width, None] - times[record], 0.0)
-        phi = _transition_each(solutions, epoch[record], tau)    # (m, m, J, n)
-        x_at = states[record]                                 # (J, n, m)
+        tau = np.where(known, times_h[j0 : j0 + width, None] - times[record], 0.0)
+        phi = _transition_each(solutions, epoch[record], tau)  # (m, m, J, n)
+        x_at = states[record]  # (J, n, m)
         conc = sum_of_products((phi[first.central, c], x_at[:, :, c]) for c in range(m))
         conc *= inv_volume[epoch[record], rows]
-        out[j0:j0 + width] = np.where(known, conc, 0.0)
+        out[j0 : j0 + width] = np.where(known, conc, 0.0)
     return out.T
 
 
@@ -234,8 +252,9 @@ def _per_subject_states(structure, epochs, infusion_into, solutions, offsets, re
     n, m = counts.size, solutions[0].m
     rank = np.argsort(-counts, kind="stable")
     if np.any(rank != np.arange(n)):
-        solutions = [solution(structure, {k: v[rank] for k, v in p.items()}, infusion_into)
-                     for p in epochs.params]
+        solutions = [
+            solution(structure, {k: v[rank] for k, v in p.items()}, infusion_into) for p in epochs.params
+        ]
     start, counts = offsets[:-1][rank], counts[rank]
     active = np.searchsorted(-counts, -np.arange(counts[0] if n else 0), side="left")
     prefix = {n: solutions}
@@ -254,8 +273,9 @@ def _per_subject_states(structure, epochs, infusion_into, solutions, offsets, re
         steady = np.flatnonzero((ss[e] > 0) & (given[e] > 0))
         if steady.size:
             d = e[steady]
-            x[:, steady] = _steady_states(here, epoch[d], steady, ii[d], since[d], given[d], into[d],
-                                          ss[d], x[:, steady])
+            x[:, steady] = _steady_states(
+                here, epoch[d], steady, ii[d], since[d], given[d], into[d], ss[d], x[:, steady]
+            )
         states[e] = x[:, :a].T
     return states
 
@@ -265,8 +285,7 @@ def _with_epoch_starts(inputs: SubjectInputs, starts: np.ndarray):
 
     Returns times, amounts, compartments, ss, ii, since (n_records,) and offsets (n_subjects + 1,).
     """
-    fields = (inputs.times_h, inputs.amounts_mg, inputs.compartment, inputs.ss, inputs.ii_h,
-              inputs.since_h)
+    fields = (inputs.times_h, inputs.amounts_mg, inputs.compartment, inputs.ss, inputs.ii_h, inputs.since_h)
     if starts.size == 0:
         return fields + (inputs.offsets,)
     n = inputs.n_subjects
@@ -274,10 +293,14 @@ def _with_epoch_starts(inputs: SubjectInputs, starts: np.ndarray):
     extra = n * starts.size
     times = np.r_[inputs.times_h, np.tile(starts, n)]
     order, offsets = by_subject(n, subject, times)
-    joined = (times, np.r_[inputs.amounts_mg, np.zeros(extra)],
-              np.r_[inputs.compartment, np.zeros(extra, dtype=np.int64)],
-              np.r_[inputs.ss, np.zeros(extra, dtype=np.int64)], np.r_[inputs.ii_h, np.zeros(extra)],
-              np.r_[inputs.since_h, np.zeros(extra)])
+    joined = (
+        times,
+        np.r_[inputs.amounts_mg, np.zeros(extra)],
+        np.r_[inputs.compartment, np.zeros(extra, dtype=np.int64)],
+        np.r_[inputs.ss, np.zeros(extra, dtype=np.int64)],
+        np.r_[inputs.ii_h, np.zeros(extra)],
+        np.r_[inputs.since_h, np.zeros(extra)],
+    )
     return tuple(f[order] for f in joined) + (offsets,)
 
 
@@ -291,7 +314,7 @@ def _steady_states(solutions: list["Solution"], epoch, subjects, ii, since, amou
     sub = [_Rows(s, subjects) for s in solutions]
     phi_ii = _transition_each(sub, epoch[None, :], ii[None, :])[:, :, 0]
     at = steady_state(phi_ii, amount, into)
-    phi = _transition_each(sub, epoch[None, :], since[None, :])[:, :, 0]   # Phi(0) = I
+    phi = _transition_each(sub, epoch[None, :], since[None, :])[:, :, 0]  # Phi(0) = I
     at = sum_of_products((phi[:, j], at[j]) for j in range(m))
     return np.where(ss == 2, at + x, at)
 

@@ -47,8 +47,7 @@ class Engine(Protocol):
         """None, or why this engine cannot simulate `model` on `doses` (None: not drawn yet)."""
         ...
 
-    def simulate(self, model: Any, params: Any, doses: Any, times_h: np.ndarray,
-                 **options: Any) -> Any:
+    def simulate(self, model: Any, params: Any, doses: Any, times_h: np.ndarray, **options: Any) -> Any:
         """Concentrations, shape (n_subjects, n_times), mg/L."""
         ...
 
@@ -87,15 +86,17 @@ def register_engine(engine: Engine) -> Engine:
     Traceback (most recent call last):
     ValueError: engine 'scaled' has no option 'rtol'
     """
-    missing = [part for part in ("name", "options", "supports", "simulate")
-               if not hasattr(engine, part)]
+    missing = [part for part in ("name", "options", "supports", "simulate") if not hasattr(engine, part)]
     if missing:
-        raise TypeError(f"register_engine: {type(engine).__name__} has no {missing[0]!r}; "
-                        "expected an Engine (name, options, supports, simulate)")
+        raise TypeError(
+            f"register_engine: {type(engine).__name__} has no {missing[0]!r}; "
+            "expected an Engine (name, options, supports, simulate)"
+        )
     name = engine.name
     if not (isinstance(name, str) and name) or name == AUTO:
-        raise ValueError(f"register_engine: engine name is {name!r}; expected a non-empty name "
-                         f"other than {AUTO!r}")
+        raise ValueError(
+            f"register_engine: engine name is {name!r}; expected a non-empty name other than {AUTO!r}"
+        )
     _REGISTRY[name] = engine
     return engine
 
@@ -113,11 +114,14 @@ def get_engine(name: str, model: Any = None, where: str = "") -> Engine:
             if reason is None:
                 return engine
             reasons[engine.name] = reason
-        raise ValueError(f"{prefix}engine 'auto': no registered engine supports model "
-                         f"{getattr(model, 'name', model)!r}: {reasons}")
+        raise ValueError(
+            f"{prefix}engine 'auto': no registered engine supports model "
+            f"{getattr(model, 'name', model)!r}: {reasons}"
+        )
     if not (isinstance(name, str) and name in _REGISTRY):
-        raise ValueError(f"{prefix}engine is {name!r}; expected {AUTO!r} or one of "
-                         f"{sorted(_REGISTRY)} (a name)")
+        raise ValueError(
+            f"{prefix}engine is {name!r}; expected {AUTO!r} or one of {sorted(_REGISTRY)} (a name)"
+        )
     return _REGISTRY[name]
 
 
@@ -125,5 +129,6 @@ def refuse_unknown(engine_name: str, given: Mapping[str, Any], known: Mapping[st
     """Refuse options an engine does not have, naming the first (for `Engine.options`)."""
     unknown = sorted(set(given) - set(known))
     if unknown:
-        raise ValueError(f"engine {engine_name!r} has no option {unknown[0]!r}; expected "
-                         f"{sorted(known) or 'none'}")
+        raise ValueError(
+            f"engine {engine_name!r} has no option {unknown[0]!r}; expected {sorted(known) or 'none'}"
+        )

@@ -116,8 +116,7 @@ class SubjectInputs:
         return np.repeat(np.arange(self.n_subjects), np.diff(self.offsets))
 
 
-def dose_input(structure: Structure, epochs: Epochs,
-               doses: Doses | SubjectDoses) -> Inputs | SubjectInputs:
+def dose_input(structure: Structure, epochs: Epochs, doses: Doses | SubjectDoses) -> Inputs | SubjectInputs:
     """Doses as they reach the body: depot doses at times (+ jitter) + tlag, amounts * F.
 
     F and tlag are those of the epoch in effect when the dose is taken; they
@@ -152,7 +151,7 @@ def _shared_input(structure: Structure, epochs: Epochs, doses: Doses, m: int) ->
             return None
         lag[here] = tlag[0]
     rep, times, ss, ii, since = _arrivals(doses.time_h, lag, doses.ss, doses.ii_h)
-    order = np.argsort(times, kind="stable")        # inputs at one time keep their order
+    order = np.argsort(times, kind="stable")  # inputs at one time keep their order
     rep, times, ss, ii, since = rep[order], times[order], ss[order], ii[order], since[order]
     amounts, compartment, rate = amounts[:, rep], doses.compartment[rep], doses.rate_mg_per_h[rep]
     infused = rate > 0
@@ -169,7 +168,7 @@ def _shared_input(structure: Structure, epochs: Epochs, doses: Doses, m: int) ->
         return None
     flow = np.where(given, rate[infused], 0.0)
     stop = times[infused] + np.where(anyone, longest, 0.0)
-    amounts[:, infused] = flow             # amounts[:, rep] above is a copy
+    amounts[:, infused] = flow  # amounts[:, rep] above is a copy
     n_stop = stop.size
     all_times = np.concatenate([times, stop])
     order = np.argsort(all_times, kind="stable")
@@ -180,7 +179,8 @@ def _shared_input(structure: Structure, epochs: Epochs, doses: Doses, m: int) ->
         ss=np.concatenate([ss, np.zeros(n_stop, dtype=np.int64)])[order],
         ii_h=np.concatenate([ii, np.zeros(n_stop)])[order],
         since_h=np.concatenate([since, np.zeros(n_stop)])[order],
-        infusion_into=int(compartment[infused][0]))
+        infusion_into=int(compartment[infused][0]),
+    )
 
 
 def _subject_input(structure: Structure, epochs: Epochs, doses: SubjectDoses, m: int) -> SubjectInputs:
@@ -199,7 +199,7 @@ def _subject_input(structure: Structure, epochs: Epochs, doses: SubjectDoses, m:
     compartment, rate = doses.compartment[rep], doses.rate_mg_per_h[rep]
     infused = (rate > 0) & (amount > 0)
     infusion_into = int(compartment[infused][0]) if infused.any() else None
-    if infusion_into is not None:   # start: +rate into compartment m; stop: -rate after amount / rate h
+    if infusion_into is not None:  # start: +rate into compartment m; stop: -rate after amount / rate h
         stop = times[infused] + amount[infused] / rate[infused]
         n_stop = stop.size
         subject = np.concatenate([subject, subject[infused]])
@@ -209,9 +209,16 @@ def _subject_input(structure: Structure, epochs: Epochs, doses: SubjectDoses, m:
         ss = np.concatenate([ss, np.zeros(n_stop, dtype=np.int64)])
         ii, since = np.concatenate([ii, np.zeros(n_stop)]), np.concatenate([since, np.zeros(n_stop)])
     order, offsets = by_subject(doses.n_subjects, subject, times)
-    return SubjectInputs(offsets=offsets, times_h=times[order],
-                         amounts_mg=amount[order], compartment=compartment[order], ss=ss[order],
-                         ii_h=ii[order], since_h=since[order], infusion_into=infusion_into)
+    return SubjectInputs(
+        offsets=offsets,
+        times_h=times[order],
+        amounts_mg=amount[order],
+        compartment=compartment[order],
+        ss=ss[order],
+        ii_h=ii[order],
+        since_h=since[order],
+        infusion_into=infusion_into,
+    )
 
 
 def _arrivals(time_h: np.ndarray, lag_h: np.ndarray, ss: np.ndarray, ii_h: np.ndarray):
@@ -233,7 +240,7 @@ def _arrivals(time_h: np.ndarray, lag_h: np.ndarray, ss: np.ndarray, ii_h: np.nd
     k_max[lagged_ss] = np.ceil(lag_h[lagged_ss] / ii_h[lagged_ss]).astype(np.int64)
     count = 1 + k_max
     rep = np.repeat(np.arange(time_h.size), count)
-    j = np.arange(rep.size) - np.repeat(np.cumsum(count) - count, count)   # 0: the dose itself
+    j = np.arange(rep.size) - np.repeat(np.cumsum(count) - count, count)  # 0: the dose itself
     own = j == 0
     steady = lagged_ss[rep] & own
     times = np.where(steady, time_h[rep], time_h[rep] + lag_h[rep] - np.maximum(j - 1, 0) * ii_h[rep])
@@ -247,11 +254,14 @@ def _refuse_unsupported_infusions(compartment: np.ndarray, ss: np.ndarray, rate:
         return
     targets = np.unique(compartment[infused])
     if targets.size > 1:
-        raise NotImplementedError(f"zero-order inputs into several compartments "
-                                  f"({targets.tolist()}) in one simulation are not supported")
+        raise NotImplementedError(
+            f"zero-order inputs into several compartments "
+            f"({targets.tolist()}) in one simulation are not supported"
+        )
     if ss.any():
-        raise NotImplementedError("steady-state doses (SS) in a simulation with zero-order inputs "
-                                  "(RATE) are not supported")
+        raise NotImplementedError(
+            "steady-state doses (SS) in a simulation with zero-order inputs (RATE) are not supported"
+        )
 
 
 def shared_timeline(epochs: Epochs, inputs: Inputs) -> Timeline:
@@ -279,10 +289,17 @@ def shared_timeline(epochs: Epochs, inputs: Inputs) -> Timeline:
     new = np.r_[True, (t[1:] != t[:-1]) | (c[1:] != c[:-1]) | (s[1:] > 0) | (s[:-1] > 0)]
     first = order[new]
     merged = amounts[:, order]
-    if not new.all():   # left to right within each event, whatever the batch of subjects
+    if not new.all():  # left to right within each event, whatever the batch of subjects
         merged = np.add.reduceat(merged, np.flatnonzero(new), axis=1)
-    return Timeline(times_h=times[first], amounts_mg=merged, compartment=compartment[first],
-                    ss=ss[first], ii_h=ii[first], since_h=since[first], epoch=epochs.at(times[first]))
+    return Timeline(
+        times_h=times[first],
+        amounts_mg=merged,
+        compartment=compartment[first],
+        ss=ss[first],
+        ii_h=ii[first],
+        since_h=since[first],
+        epoch=epochs.at(times[first]),
+    )
 
 
 def union_of_times(inputs: SubjectInputs, max_amounts: int, who: str) -> Inputs:
@@ -293,20 +310,28 @@ def union_of_times(inputs: SubjectInputs, max_amounts: int, who: str) -> Inputs:
     as large as the subjects times all distinct input times, refused (naming
     `who`, the engine) beyond max_amounts before it is allocated.
     """
-    slot, columns = union_columns(inputs.offsets, inputs.times_h,
-                                  (inputs.compartment, inputs.ss, inputs.ii_h, inputs.since_h))
+    slot, columns = union_columns(
+        inputs.offsets, inputs.times_h, (inputs.compartment, inputs.ss, inputs.ii_h, inputs.since_h)
+    )
     size = inputs.n_subjects * columns.shape[0]
     if size > max_amounts:
-        raise ValueError(f"{who}: children at their own dose times are stepped on the union of "
-                         f"everyone's times, {inputs.n_subjects:,} children x {columns.shape[0]:,} "
-                         f"times = {size:,} amounts; expected at most {max_amounts:,}: use "
-                         "engine='analytic' (each child's own doses) or a smaller chunk_size")
+        raise ValueError(
+            f"{who}: children at their own dose times are stepped on the union of "
+            f"everyone's times, {inputs.n_subjects:,} children x {columns.shape[0]:,} "
+            f"times = {size:,} amounts; expected at most {max_amounts:,}: use "
+            "engine='analytic' (each child's own doses) or a smaller chunk_size"
+        )
     amounts = np.zeros((inputs.n_subjects, columns.shape[0]))
     amounts[inputs.subject, slot] = inputs.amounts_mg
-    return Inputs(times_h=columns[:, 0].copy(), amounts_mg=amounts,
-                  compartment=columns[:, 2].astype(np.int64), ss=columns[:, 3].astype(np.int64),
-                  ii_h=columns[:, 4].copy(), since_h=columns[:, 5].copy(),
-                  infusion_into=inputs.infusion_into)
+    return Inputs(
+        times_h=columns[:, 0].copy(),
+        amounts_mg=amounts,
+        compartment=columns[:, 2].astype(np.int64),
+        ss=columns[:, 3].astype(np.int64),
+        ii_h=columns[:, 4].copy(),
+        since_h=columns[:, 5].copy(),
+        infusion_into=inputs.infusion_into,
+    )
 
 
 def last_event_before(event_times_h: np.ndarray, times_h: np.ndarray) -> np.ndarray:

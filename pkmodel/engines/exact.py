@@ -29,30 +29,41 @@ from .solutions import solution
 from .common import Epochs, SubjectInputs, dose_input
 from .linalg import expm, matmul, steady_state, sum_of_products
 
-SCAN = 16            # equal scan steps per stretch between inputs
+SCAN = 16  # equal scan steps per stretch between inputs
 # where in a stretch C is read, as fractions of its length: SCAN equal steps, and halving steps
 # down to 2^-24 towards its start (a fast absorber's peak can come long before the first equal
 # step; absorption through transits starts with dC/dt = 0, so the start itself brackets nothing)
 FRACTIONS = np.unique(np.r_[np.arange(SCAN + 1) / SCAN, 2.0 ** -np.arange(5, 25)])
 _UNIFORM = np.searchsorted(FRACTIONS, np.arange(SCAN + 1) / SCAN)
 _GEOMETRIC = np.searchsorted(FRACTIONS, 2.0 ** -np.arange(24, 4, -1))
-_ITERATIONS = 80     # bisection alone would shrink a bracket by 2^-80
+_ITERATIONS = 80  # bisection alone would shrink a bracket by 2^-80
 
 
-def unsupported(structure: Structure, params: Mapping[str, np.ndarray],
-                doses: Doses | SubjectDoses) -> str | None:
+def unsupported(
+    structure: Structure, params: Mapping[str, np.ndarray], doses: Doses | SubjectDoses
+) -> str | None:
     """Why exact exposure cannot be computed for these doses, or None."""
     steady = doses.ss > 0
     if steady.any():
-        lagged = (doses.compartment[steady] == structure.dose_index).any() and np.any(structure.dose_modifiers(params)[1] != 0)
+        lagged = (doses.compartment[steady] == structure.dose_index).any() and np.any(
+            structure.dose_modifiers(params)[1] != 0
+        )
         if lagged or isinstance(doses, SubjectDoses) or doses.offset_h is not None:
-            return ("steady-state doses (SS) with a lag time, timing jitter or dose times that "
-                    "differ between subjects")
+            return (
+                "steady-state doses (SS) with a lag time, timing jitter or dose times that "
+                "differ between subjects"
+            )
     return None
 
 
-def window_exposure(structure: Structure, params: Mapping[str, np.ndarray], doses: Doses,
-                    start_h: np.ndarray, end_h: np.ndarray, trough_h: np.ndarray) -> dict:
+def window_exposure(
+    structure: Structure,
+    params: Mapping[str, np.ndarray],
+    doses: Doses,
+    start_h: np.ndarray,
+    end_h: np.ndarray,
+    trough_h: np.ndarray,
+) -> dict:
     """AUC, Cmax, Tmax, Cmin, Tmin and the trough of every subject over its windows, exact.
 
     Parameters
@@ -69,8 +80,7 @@ def window_exposure(structure: Structure, params: Mapping[str, np.ndarray], dose
     trough (mg/L), tmax, tmin (h); NaN where the window is NaN.
     """
     path = _Path(structure, params, doses)
-    out = {name: np.full(start_h.shape, np.nan) for name in ("auc", "cmax", "tmax", "cmin", "tmin",
-                                                             "trough")}
+    out = {name: np.full(start_h.shape, np.nan) for name in ("auc", "cmax", "tmax", "cmin", "tmin", "trough")}
     for w in range(start_h.shape[1]):  # over windows, vectorised over subjects
         known = ~np.isnan(start_h[:, w])
         a = np.where(known, start_h[:, w], 0.0)
@@ -102,11 +112,13 @@ class _Path:
             self.amounts = amounts[:, order]
         else:
             if inputs.ss.any():
-                raise NotImplementedError("exact exposure: steady-state doses (SS) at times that "
-                                          "differ between subjects are not supported")
+                raise NotImplementedError(
+                    "exact exposure: steady-state doses (SS) at times that "
+                    "differ between subjects are not supported"
+                )
             self.times, self.amounts, into = _padded(inputs)
             ss = ii = None
-        self.states = np.empty((self.amounts.shape[1], self.m, n))   # just after each input
+        self.states = np.empty((self.amounts.shape[1], self.m, n))  # just after each input
         x = np.zeros((self.m, n))
         for e in range(self.amounts.shape[1]):  # over inputs, in record order, vectorised
             if e:
@@ -122,8 +134,8 @@ class _Path:
             self.states[e] = x
         # the augmented system: states, then the area (dA/dt = C)
         self.augmented = np.zeros((self.m + 1, self.m + 1, n))
-        self.columns = self.rates.transpose(1, 2, 0)                    # K as (m, m, n)
-        self.augmented[:self.m, :self.m] = self.columns
+        self.columns = self.rates.transpose(1, 2, 0)  # K as (m, m, n)
+        self.augmented[: self.m, : self.m] = self.columns
         self.augmented[self.m, self.c] = self.inv_volume
 
     def _advance(self, x: np.ndarray, dt) -> np.ndarray:
@@ -158,8 +170,10 @@ class _Path:
     def _slope(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """dC/dt and d2C/dt2 at state x, shape (n,) each (mg/L/h, mg/L/h^2)."""
         kx = _apply(self.columns, x)
-        return (kx[self.c] * self.inv_volume,
-                _apply(self.columns[self.c:self.c + 1], kx)[0] * self.inv_volume)
+        return (
+            kx[self.c] * self.inv_volume,
+            _apply(self.columns[self.c : self.c + 1], kx)[0] * self.inv_volume,
+        )
 
     def _stretches(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Bounds of the stretches of [a, b] between each subject's own inputs, shape (n, k + 2):
@@ -181,13 +195,13 @@ class _Path:
         bounds = self._stretches(a, b)
         n, k = a.size, bounds.shape[1] - 1
         starts = [self.state(bounds[:, j], after=True) for j in range(k)]
-        lengths = np.diff(bounds, axis=1)                               # (n, k), 0: padding
+        lengths = np.diff(bounds, axis=1)  # (n, k), 0: padding
         width = FRACTIONS.size
         scan = np.full((n, 1 + k * width), np.nan)
-        scan[:, 0] = self.conc(self.state(a, after=False))             # the value reported at a
+        scan[:, 0] = self.conc(self.state(a, after=False))  # the value reported at a
         auc = np.zeros(n)
         for j in range(k):  # over stretches, vectorised over subjects
-            values = scan[:, 1 + j * width:1 + (j + 1) * width]
+            values = scan[:, 1 + j * width : 1 + (j + 1) * width]
             values[:, 0] = self.conc(starts[j])
             # equal steps: C and the area; the last point is the value before the next input
             phi = expm(self.augmented * (lengths[:, j] / SCAN))
@@ -227,7 +241,7 @@ class _Path:
         onward = last & (lengths[self.rows, nxt] > 0) & (scan[self.rows, 1 + nxt * width] == value)
         j, u = np.where(onward, nxt, j), np.where(onward, 0, u)
         length = lengths[self.rows, j]
-        x0 = np.stack(starts, axis=0)[j, :, self.rows].T                  # (m, n)
+        x0 = np.stack(starts, axis=0)[j, :, self.rows].T  # (m, n)
 
         def slope(tau):
             g, dg = self._slope(self._advance(x0, tau))
@@ -241,8 +255,8 @@ class _Path:
         hi = np.where(ahead, FRACTIONS[np.minimum(u + 1, width - 1)] * length, here)
         todo = (slope(lo)[0] > 0) & (slope(hi)[0] < 0) & (length > 0)
         if todo.any():
-            tau = np.where(todo, here, 0.0)                     # from the best scan point
-            active = todo.copy()     # a subject stops at its own convergence: batch-independent
+            tau = np.where(todo, here, 0.0)  # from the best scan point
+            active = todo.copy()  # a subject stops at its own convergence: batch-independent
             for _ in range(_ITERATIONS):  # Newton in a bracket, vectorised over subjects
                 g, dg = slope(tau)
                 lo, hi = np.where(g > 0, tau, lo), np.where(g > 0, hi, tau)

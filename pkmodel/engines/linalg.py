@@ -11,8 +11,9 @@ import math
 
 import numpy as np
 
-_TAYLOR_BLOCKS = np.array([[1.0 / math.factorial(4 * k + i) if 4 * k + i <= 18 else 0.0
-                            for i in range(4)] for k in range(5)])
+_TAYLOR_BLOCKS = np.array(
+    [[1.0 / math.factorial(4 * k + i) if 4 * k + i <= 18 else 0.0 for i in range(4)] for k in range(5)]
+)
 
 
 def sum_of_products(pairs, out: np.ndarray | None = None) -> np.ndarray:
@@ -23,7 +24,7 @@ def sum_of_products(pairs, out: np.ndarray | None = None) -> np.ndarray:
     """
     pairs = iter(pairs)
     out = np.multiply(*next(pairs), out=out)
-    term = None                                 # one buffer for every further term
+    term = None  # one buffer for every further term
     for x, y in pairs:
         term = np.multiply(x, y, out=term)
         out += term
@@ -50,7 +51,7 @@ def expm(a: np.ndarray) -> np.ndarray:
     s = np.ceil(np.log2(np.maximum(norm, 1.0))).astype(int)  # 0 where the norm is <= 1
     powers = np.empty((4,) + a.shape)
     powers[0] = np.eye(m).reshape((m, m) + (1,) * (a.ndim - 2))
-    np.multiply(a, np.ldexp(1.0, -s), out=powers[1])         # exact: a power of two
+    np.multiply(a, np.ldexp(1.0, -s), out=powers[1])  # exact: a power of two
     powers[2] = matmul(powers[1], powers[1])
     powers[3] = matmul(powers[2], powers[1])
     x4 = matmul(powers[2], powers[2])
@@ -74,7 +75,7 @@ def steady_state(step: np.ndarray, amount_mg: np.ndarray, compartment) -> np.nda
     Returns ndarray, shape (m, n_subjects), mg: the limit of x_{k+1} = Phi x_k + dose.
     """
     m, n = step.shape[0], step.shape[2]
-    system = np.eye(m)[None, :, :] - step.transpose(2, 0, 1)   # (n, m, m)
+    system = np.eye(m)[None, :, :] - step.transpose(2, 0, 1)  # (n, m, m)
     dose = np.zeros((n, m, 1))
     dose[np.arange(n), compartment, 0] = amount_mg
     return np.linalg.solve(system, dose)[:, :, 0].T
@@ -96,10 +97,12 @@ def auc_per_dose(rates: np.ndarray, row: np.ndarray, compartment: int) -> np.nda
     unit = np.zeros((n, m, 1))
     unit[:, compartment, 0] = 1.0
     try:
-        x = np.linalg.solve(-rates, unit)[:, :, 0]   # mg*h in each compartment per mg
+        x = np.linalg.solve(-rates, unit)[:, :, 0]  # mg*h in each compartment per mg
     except np.linalg.LinAlgError:
-        raise ValueError("auc_per_dose: the rate matrix is singular (a compartment whose amount "
-                         "is never eliminated); expected every compartment to empty") from None
+        raise ValueError(
+            "auc_per_dose: the rate matrix is singular (a compartment whose amount "
+            "is never eliminated); expected every compartment to empty"
+        ) from None
     return sum_of_products((row[:, j], x[:, j]) for j in range(m))
 
 
@@ -108,10 +111,17 @@ def expm_stacked(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(expm(np.moveaxis(a, 0, -1)).transpose(2, 0, 1))
 
 
-def dataset_steady_state(rates: np.ndarray, amount_mg: np.ndarray, compartment: np.ndarray,
-                         ii_h: np.ndarray, lag_h: np.ndarray, rate_mg_per_h: np.ndarray,
-                         duration_h: np.ndarray, constant: np.ndarray,
-                         running: np.ndarray | None = None) -> np.ndarray:
+def dataset_steady_state(
+    rates: np.ndarray,
+    amount_mg: np.ndarray,
+    compartment: np.ndarray,
+    ii_h: np.ndarray,
+    lag_h: np.ndarray,
+    rate_mg_per_h: np.ndarray,
+    duration_h: np.ndarray,
+    constant: np.ndarray,
+    running: np.ndarray | None = None,
+) -> np.ndarray:
     """Amounts and infusion rates at TIME of a NONMEM steady-state dose, exact (linear models).
 
     The dose is given every ii_h forever, each arriving lag_h after its time;
@@ -141,28 +151,28 @@ def dataset_steady_state(rates: np.ndarray, amount_mg: np.ndarray, compartment: 
     aug[:, :m, :m] = rates
     aug[:, :m, m:] = np.eye(m)
 
-    def step(z, dt):                                  # z (n, 2m) after dt (n,) of the free system
+    def step(z, dt):  # z (n, 2m) after dt (n,) of the free system
         return np.einsum("nij,nj->ni", _expm(aug * dt[:, None, None]), z)
 
     unit = np.zeros((n, 2 * m))
-    unit[rows, m + compartment] = rate_mg_per_h       # one infusion's rate
+    unit[rows, m + compartment] = rate_mg_per_h  # one infusion's rate
     ii = np.where(ii_h > 0, ii_h, 1.0)
     infusion = rate_mg_per_h > 0
     full = np.floor(duration_h / ii)
     rem = duration_h - full * ii
-    count = np.where(rem > 0, full + 1, full)         # infusions running just after an arrival
-    rem = np.where(rem > 0, rem, ii)                  # when, in the interval, one of them ends
+    count = np.where(rem > 0, full + 1, full)  # infusions running just after an arrival
+    rem = np.where(rem > 0, rem, ii)  # when, in the interval, one of them ends
     z0 = np.zeros((n, 2 * m))
     z0[:, m:] = count[:, None] * unit[:, m:]
     # one interval from an arrival with nothing in the body: what it adds by the next arrival
     end = step(step(z0, np.where(infusion, rem, 0.0)) - unit, ii - np.where(infusion, rem, 0.0))
     end[:, m:] = 0.0
-    end[rows, compartment] += np.where(infusion, 0.0, amount_mg)   # the next bolus
+    end[rows, compartment] += np.where(infusion, 0.0, amount_mg)  # the next bolus
     # (boluses: x just after an arrival is Phi(II) x + AMT; infusions: Phi(II) x + what runs in)
     phi = _expm(aug * ii[:, None, None])[:, :m, :m]
-    x0 = np.linalg.solve(np.eye(m) - phi, end[:, :m, None])[..., 0]   # just after an arrival
+    x0 = np.linalg.solve(np.eye(m) - phi, end[:, :m, None])[..., 0]  # just after an arrival
     z0[:, :m] = x0
-    phase = np.where(lag_h > 0, ii - lag_h, 0.0)      # TIME - the last arrival (NONMEM: < 0 when lag > II)
+    phase = np.where(lag_h > 0, ii - lag_h, 0.0)  # TIME - the last arrival (NONMEM: < 0 when lag > II)
     ended = infusion & (phase >= rem)
     before_end = np.where(ended, rem, phase)
     z = step(z0, before_end)
@@ -172,5 +182,5 @@ def dataset_steady_state(rates: np.ndarray, amount_mg: np.ndarray, compartment: 
     if np.any(constant):
         r = unit[constant, m:]
         xs = np.linalg.solve(rates[constant], -r[..., None])[..., 0]
-        z[constant] = np.concatenate([xs, np.zeros_like(r)], axis=1)   # NONMEM: it does not run on
+        z[constant] = np.concatenate([xs, np.zeros_like(r)], axis=1)  # NONMEM: it does not run on
     return z

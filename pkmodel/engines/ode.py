@@ -50,13 +50,20 @@ RTOL_FLOOR = 100 * np.finfo(float).eps
 ATOL_FLOOR_PER_MG = RTOL_FLOOR
 # the union of per-child dose times, (n_subjects, n_times) amounts, holds at most this many
 # (1 GiB); beyond it the engine refuses before allocating
-MAX_UNION_AMOUNTS = 2 ** 27
+MAX_UNION_AMOUNTS = 2**27
 _SPARSE_JACOBIAN = {"Radau", "BDF"}  # LSODA gets the band instead
 
 
-def simulate_system(compiled, structure, params: Mapping[str, np.ndarray] | Epochs,
-                    doses: Doses | SubjectDoses, times_h: np.ndarray, rtol: float = OPTIONS["rtol"],
-                    atol: float | None = None, outputs: tuple[str, ...] = ("conc",)) -> dict:
+def simulate_system(
+    compiled,
+    structure,
+    params: Mapping[str, np.ndarray] | Epochs,
+    doses: Doses | SubjectDoses,
+    times_h: np.ndarray,
+    rtol: float = OPTIONS["rtol"],
+    atol: float | None = None,
+    outputs: tuple[str, ...] = ("conc",),
+) -> dict:
     """The compiled system's outputs per child by name, each (n_subjects, n_times) (rodas5p).
 
     structure : the engines' view of it (a Structure, or a SystemStructure: F, lag, where
@@ -66,13 +73,14 @@ def simulate_system(compiled, structure, params: Mapping[str, np.ndarray] | Epoc
     epochs = as_epochs(params)
     inputs = per_subject(dose_input(structure, epochs, doses))
     if inputs.ss.any() and not compiled.is_linear:
-        raise ValueError(f"engine 'ode': steady-state doses (SS) of a nonlinear model "
-                         f"({compiled.nonlinear_reason}) need the stacked fixed-point path "
-                         "(OdeEngine.simulate)")
+        raise ValueError(
+            f"engine 'ode': steady-state doses (SS) of a nonlinear model "
+            f"({compiled.nonlinear_reason}) need the stacked fixed-point path "
+            "(OdeEngine.simulate)"
+        )
     if atol is None:
         atol = ATOL_PER_DOSE * largest_at_one_time(inputs, len(structure.compartments))
-    return integrate_cohort(compiled, epochs, inputs, np.asarray(times_h, dtype=float), outputs,
-                            rtol, atol)
+    return integrate_cohort(compiled, epochs, inputs, np.asarray(times_h, dtype=float), outputs, rtol, atol)
 
 
 def largest_at_one_time(inputs, m: int) -> np.ndarray:
@@ -91,9 +99,15 @@ def largest_at_one_time(inputs, m: int) -> np.ndarray:
     return largest
 
 
-def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, doses: Doses | SubjectDoses,
-             times_h: np.ndarray, rtol: float = SCIPY_OPTIONS["rtol"],
-             atol: float = SCIPY_OPTIONS["atol"], method: str = "DOP853") -> np.ndarray:
+def simulate(
+    structure: Structure,
+    params: Mapping[str, np.ndarray] | Epochs,
+    doses: Doses | SubjectDoses,
+    times_h: np.ndarray,
+    rtol: float = SCIPY_OPTIONS["rtol"],
+    atol: float = SCIPY_OPTIONS["atol"],
+    method: str = "DOP853",
+) -> np.ndarray:
     """Concentrations, shape (n_subjects, n_times), mg/L, by solve_ivp on the stacked K @ y.
 
     rtol, atol : solver tolerances (atol in mg); method : a solve_ivp method.
@@ -125,10 +139,11 @@ def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, do
         state = y.reshape(n_subjects, m)  # a view: doses go into y
         given = timeline.amounts_mg[:, e]
         if timeline.ss[e]:  # exactly, from the matrix exponential over one interval
-            exact = MatrixExponential(structure, epochs.params[timeline.epoch[e]],
-                                               rates=rates[timeline.epoch[e]])
+            exact = MatrixExponential(
+                structure, epochs.params[timeline.epoch[e]], rates=rates[timeline.epoch[e]]
+            )
             at_steady_state = steady_state(exact.step(timeline.ii_h[e]), given, timeline.compartment[e]).T
-            if timeline.since_h[e] > 0:   # the last lagged dose arrived since_h before
+            if timeline.since_h[e] > 0:  # the last lagged dose arrived since_h before
                 at_steady_state = np.einsum("ijn,nj->ni", exact.step(timeline.since_h[e]), at_steady_state)
             if timeline.ss[e] == 2:
                 at_steady_state += state
@@ -151,11 +166,20 @@ def simulate(structure: Structure, params: Mapping[str, np.ndarray] | Epochs, do
             start = t0 if j == 0 else stops[j - 1]
             # the step carried over may be longer than this interval (outputs closer together)
             step = None if first_step is None else min(first_step, t_stop - start)
-            sol = solve_ivp(lambda t, y: system @ y, (start, t_stop), y, method=method, rtol=rtol,  # noqa: B023 (solved here)
-                            atol=atol, first_step=step, **extra[epoch])
+            sol = solve_ivp(
+                lambda t, y: system @ y,  # noqa: B023 (solved here, before system changes)
+                (start, t_stop),
+                y,
+                method=method,
+                rtol=rtol,
+                atol=atol,
+                first_step=step,
+                **extra[epoch],
+            )
             if sol.status != 0:
-                raise RuntimeError(f"ode engine: solver {method} failed on [{start}, {t_stop}] h: "
-                                   f"{sol.message}")
+                raise RuntimeError(
+                    f"ode engine: solver {method} failed on [{start}, {t_stop}] h: {sol.message}"
+                )
             y = sol.y[:, -1].copy()
             if sol.t.size > 2:  # the last full step (the final one may be cut short)
                 first_step = min(sol.t[-2] - sol.t[-3], t1 - t_stop) or None
@@ -175,18 +199,20 @@ class OdeEngine:
         word, and never finishes a step with a NaN atol. An atol not given stays out: it
         follows the doses (`for_doses`; rodas5p: each child's own)."""
         refuse_unknown(self.name, given, OPTIONS)
-        for name, ok, expected in (("rtol", lambda v: v >= RTOL_FLOOR,
-                                    f">= {RTOL_FLOOR:.3g} (solve_ivp's smallest)"),
-                                   ("atol", lambda v: v > 0, "> 0 mg")):
+        for name, ok, expected in (
+            ("rtol", lambda v: v >= RTOL_FLOOR, f">= {RTOL_FLOOR:.3g} (solve_ivp's smallest)"),
+            ("atol", lambda v: v > 0, "> 0 mg"),
+        ):
             value = given.get(name)
             if name in given and not (is_number(value) and math.isfinite(value) and ok(value)):
-                raise ValueError(f"engine option {name} is {value!r}; expected a finite number "
-                                 f"{expected}")
+                raise ValueError(f"engine option {name} is {value!r}; expected a finite number {expected}")
         method = given.get("method", OPTIONS["method"])
         if not (_is_name(method) or (isinstance(method, type) and issubclass(method, OdeSolver))):
-            raise ValueError(f"engine option method is {method!r}; expected one of "
-                             f"{list(METHODS)} (scipy.integrate.solve_ivp's but the first) or an "
-                             "OdeSolver")
+            raise ValueError(
+                f"engine option method is {method!r}; expected one of "
+                f"{list(METHODS)} (scipy.integrate.solve_ivp's but the first) or an "
+                "OdeSolver"
+            )
         return dict(given)
 
     def for_doses(self, options: Mapping[str, Any], largest_dose_mg: np.ndarray) -> dict[str, Any]:
@@ -194,18 +220,20 @@ class OdeEngine:
         floor = ATOL_FLOOR_PER_MG * float(largest_dose_mg.max(initial=0.0))
         if "atol" not in options:
             if options.get("method", RODAS) == RODAS:
-                return dict(options)   # each child's own, from its doses (simulate_system)
+                return dict(options)  # each child's own, from its doses (simulate_system)
             return {**options, "atol": max(SCIPY_OPTIONS["atol"], floor)}
         if options["atol"] < floor:
-            raise ValueError(f"engine option atol is {options['atol']!r} mg; expected >= {floor:.3g} "
-                             f"mg, 100 eps x the largest dose ({float(largest_dose_mg.max()):g} mg): "
-                             "a smaller absolute error is below the rounding of the amounts")
+            raise ValueError(
+                f"engine option atol is {options['atol']!r} mg; expected >= {floor:.3g} "
+                f"mg, 100 eps x the largest dose ({float(largest_dose_mg.max()):g} mg): "
+                "a smaller absolute error is below the rounding of the amounts"
+            )
         return dict(options)
 
     def supports(self, model, doses) -> str | None:
         """Every model of a named structure, and of the language unless its doses cannot be
         stepped (`SystemStructure.dosing_reason`)."""
-        if getattr(model, "equations", None) is None:   # a named structure (or no model yet)
+        if getattr(model, "equations", None) is None:  # a named structure (or no model yet)
             return None
         return model.compartment_model.dosing_reason
 
@@ -220,16 +248,25 @@ class OdeEngine:
         method = options.pop("method", RODAS)
         language = model.structure is None
         if method == RODAS and not (language and not model.is_linear and _has_steady_state(doses)):
-            out = simulate_system(model.system, model.compartment_model, params, doses, times_h,
-                                  outputs=model.outputs, **options)
+            out = simulate_system(
+                model.system,
+                model.compartment_model,
+                params,
+                doses,
+                times_h,
+                outputs=model.outputs,
+                **options,
+            )
         elif language:
             scipy_method = "DOP853" if method == RODAS else method
             given = {k: v for k, v in options.items() if v is not None}
-            out = simulate_stacked_system(model, params, doses, times_h, method=scipy_method,
-                                          **{**SCIPY_OPTIONS, **given})
+            out = simulate_stacked_system(
+                model, params, doses, times_h, method=scipy_method, **{**SCIPY_OPTIONS, **given}
+            )
         else:
-            return simulate(model.structure, params, doses, times_h, method=method,
-                            **{**SCIPY_OPTIONS, **options})
+            return simulate(
+                model.structure, params, doses, times_h, method=method, **{**SCIPY_OPTIONS, **options}
+            )
         return out["conc"] if len(out) == 1 else out
 
 
@@ -276,9 +313,15 @@ class SteadyStateWarning(UserWarning):
     """A nonlinear model's steady state did not converge within SS_MAX_INTERVALS intervals."""
 
 
-def simulate_stacked_system(model, params, doses, times_h: np.ndarray,
-                            rtol: float = SCIPY_OPTIONS["rtol"], atol: float = SCIPY_OPTIONS["atol"],
-                            method: str = "DOP853") -> dict:
+def simulate_stacked_system(
+    model,
+    params,
+    doses,
+    times_h: np.ndarray,
+    rtol: float = SCIPY_OPTIONS["rtol"],
+    atol: float = SCIPY_OPTIONS["atol"],
+    method: str = "DOP853",
+) -> dict:
     """Every output of `model` (conc, mg/L, and the rest), each shape (n_subjects, n_times).
 
     The state is (n_subjects, m) amounts raveled; the right-hand side and, for Radau and BDF,
@@ -301,11 +344,10 @@ def simulate_stacked_system(model, params, doses, times_h: np.ndarray,
     timeline = shared_timeline(epochs, inputs)
     n, m = inputs.amounts_mg.shape[0], len(view.compartments)
     into = inputs.infusion_into
-    width = m + (into is not None)                # an infusion's current rate, mg/h, last
+    width = m + (into is not None)  # an infusion's current rate, mg/h, last
     bounds = [view.bind(p) for p in epochs.params]
     names = model.outputs
-    blocks = (np.arange(n)[:, None, None] * width
-              + np.zeros((1, width, width), dtype=np.int64))
+    blocks = np.arange(n)[:, None, None] * width + np.zeros((1, width, width), dtype=np.int64)
     rows = (blocks + np.arange(width)[None, :, None]).ravel()
     cols = (blocks + np.arange(width)[None, None, :]).ravel()
 
@@ -317,6 +359,7 @@ def simulate_stacked_system(model, params, doses, times_h: np.ndarray,
             if into is not None:
                 dx[:, into] += x[:, m]
             return dx.ravel()
+
         return f
 
     def jac(bound):
@@ -327,16 +370,21 @@ def simulate_stacked_system(model, params, doses, times_h: np.ndarray,
             if into is not None:
                 block[:, into, m] = 1.0
             return sparse.csr_array((block.ravel(), (rows, cols)), shape=(n * width, n * width))
+
         return f
 
-    carried = [None]   # the last full step, carried into the next piece (as `simulate` does)
+    carried = [None]  # the last full step, carried into the next piece (as `simulate` does)
 
     def advance(y, t0, t1, bound):
-        extra = {"jac": jac(bound)} if method in _SPARSE_JACOBIAN else (
-            {"lband": width - 1, "uband": width - 1} if method == "LSODA" else {})
+        extra = (
+            {"jac": jac(bound)}
+            if method in _SPARSE_JACOBIAN
+            else ({"lband": width - 1, "uband": width - 1} if method == "LSODA" else {})
+        )
         step = None if carried[0] is None else min(carried[0], t1 - t0)
-        sol = solve_ivp(rhs(bound), (t0, t1), y, method=method, rtol=rtol, atol=atol,
-                        first_step=step, **extra)
+        sol = solve_ivp(
+            rhs(bound), (t0, t1), y, method=method, rtol=rtol, atol=atol, first_step=step, **extra
+        )
         if sol.status != 0:
             raise RuntimeError(f"ode engine: solver {method} failed on [{t0}, {t1}] h: {sol.message}")
         if sol.t.size > 2:
@@ -353,10 +401,11 @@ def simulate_stacked_system(model, params, doses, times_h: np.ndarray,
             if timeline.since_h[e] > 0:
                 at = np.einsum("ijn,nj->ni", expm(k * timeline.since_h[e]), at)
         else:
-            if any(model.system._exprs[f"odes.{x}"].has(model.system._sym["t"])
-                   for x in view.compartments):
-                raise ValueError(f"model {model.name!r}: a steady-state dose (SS) needs equations "
-                                 "free of t (a time-varying system has no steady state)")
+            if any(model.system._exprs[f"odes.{x}"].has(model.system._sym["t"]) for x in view.compartments):
+                raise ValueError(
+                    f"model {model.name!r}: a steady-state dose (SS) needs equations "
+                    "free of t (a time-varying system has no steady state)"
+                )
             y = np.zeros((n, width))
             y[:, c] = given
             change_before = None
@@ -373,11 +422,14 @@ def simulate_stacked_system(model, params, doses, times_h: np.ndarray,
                         break
                 change_before = change
             else:
-                warnings.warn(SteadyStateWarning(
-                    f"ode engine: the steady state of model {model.name!r} did not converge in "
-                    f"{SS_MAX_INTERVALS} dosing intervals of {ii:g} h (largest change in the last "
-                    f"interval {float(change.max()):.3g} mg); the state reached is used"),
-                    stacklevel=4)
+                warnings.warn(
+                    SteadyStateWarning(
+                        f"ode engine: the steady state of model {model.name!r} did not converge in "
+                        f"{SS_MAX_INTERVALS} dosing intervals of {ii:g} h (largest change in the last "
+                        f"interval {float(change.max()):.3g} mg); the state reached is used"
+                    ),
+                    stacklevel=4,
+                )
             at = y
             if timeline.since_h[e] > 0:
                 at = advance(at.ravel(), t0, t0 + timeline.since_h[e], bound).reshape(n, width)
@@ -388,7 +440,7 @@ def simulate_stacked_system(model, params, doses, times_h: np.ndarray,
     out = {name: np.zeros((times_h.size, n)) for name in names}
     event_times = timeline.times_h
     follows = last_event_before(event_times, times_h)
-    before = np.flatnonzero(follows < 0)   # outputs before the first event: of no amounts
+    before = np.flatnonzero(follows < 0)  # outputs before the first event: of no amounts
     if before.size:
         first = bounds[timeline.epoch[0]] if event_times.size else bounds[0]
         read = first.outputs(times_h[before], np.zeros((n, before.size, m)))

@@ -16,16 +16,18 @@ from ..model.structures import Structure
 from .linalg import expm, matmul, sum_of_products
 
 
-def solution(structure: Structure, params: Mapping[str, np.ndarray],
-             infusion_into: int | None = None) -> "Solution":
+def solution(
+    structure: Structure, params: Mapping[str, np.ndarray], infusion_into: int | None = None
+) -> "Solution":
     """The exact solution of one epoch: closed form where coded, else matrix exponential.
 
     infusion_into : with zero-order inputs, the compartment they flow into
     (the system gains a compartment holding the current rate).
     """
     if infusion_into is not None:
-        return MatrixExponential(structure, params,
-                                 rates=structure.rate_matrix(params, infusion_into=infusion_into))
+        return MatrixExponential(
+            structure, params, rates=structure.rate_matrix(params, infusion_into=infusion_into)
+        )
     if structure.name == "one_compartment_oral" and structure.absorption == "first_order":
         return OneCompartmentOral(structure, params)
     return MatrixExponential(structure, params)
@@ -42,7 +44,7 @@ class Solution:
 
     def __init__(self, structure: Structure, params: Mapping[str, np.ndarray]):
         self.m = len(structure.compartments)
-        self.central = structure.central_index   # the compartment read out
+        self.central = structure.central_index  # the compartment read out
         self.dose = structure.dose_index
         self.inv_volume = structure.inv_volume(params)
         self._steps: dict[float, np.ndarray] = {}
@@ -71,8 +73,7 @@ class Solution:
         key = tau.tobytes()
         if key not in self._rows:
             rows = self._central_rows(tau).transpose(2, 0, 1)  # computed time-major: long inner loops
-            self._rows[key] = np.multiply(rows, self.inv_volume[:, None, None],
-                                          out=np.empty(rows.shape))
+            self._rows[key] = np.multiply(rows, self.inv_volume[:, None, None], out=np.empty(rows.shape))
         return self._rows[key]
 
     def _central_rows(self, tau: np.ndarray) -> np.ndarray:
@@ -117,9 +118,9 @@ class OneCompartmentOral(Solution):
         phi[0, 1] = 0.0
         np.exp(-self.k * t, out=phi[1, 1])
         h = np.expm1(-self.gap * t)
-        h *= -self.coef                                    # ka (1 - e^{-gap t}) / gap
+        h *= -self.coef  # ka (1 - e^{-gap t}) / gap
         if not self.distinct.all():
-            limit = self.ka * t                            # ka t, where ka == k
+            limit = self.ka * t  # ka t, where ka == k
             h[:, ~self.distinct] = np.broadcast_to(limit, shape)[:, ~self.distinct]
         h *= np.where(self.ka_slower, phi[0, 0], phi[1, 1])
         phi[1, 0] = h
@@ -133,26 +134,32 @@ class OneCompartmentOral(Solution):
 class MatrixExponential(Solution):
     """Phi = exp(K dt) for any linear structure (batched scaling and squaring)."""
 
-    def __init__(self, structure: Structure, params: Mapping[str, np.ndarray],
-                 rates: np.ndarray | None = None, observe: int | None = None):
+    def __init__(
+        self,
+        structure: Structure,
+        params: Mapping[str, np.ndarray],
+        rates: np.ndarray | None = None,
+        observe: int | None = None,
+    ):
         """rates, shape (N, m, m), and observe (a compartment, read as an amount
         in mg) replace the structure's K and concentration read-out when given."""
         super().__init__(structure, params)
         rates = structure.rate_matrix(params) if rates is None else rates
         self._args = (structure, params, rates, observe)
-        self.rates = rates.transpose(1, 2, 0)   # (m, m, N)
+        self.rates = rates.transpose(1, 2, 0)  # (m, m, N)
         self.m = rates.shape[1]
         if observe is not None:
             self.central, self.inv_volume = observe, np.ones(rates.shape[0])
 
     def first(self, n: int) -> "MatrixExponential":
         structure, params, rates, observe = self._args
-        return MatrixExponential(structure, {k: v[:n] for k, v in params.items()}, rates=rates[:n],
-                                 observe=observe)
+        return MatrixExponential(
+            structure, {k: v[:n] for k, v in params.items()}, rates=rates[:n], observe=observe
+        )
 
     def transition(self, dt: np.ndarray) -> np.ndarray:
-        t = dt if dt.ndim == 2 else dt[:, None]      # (n_dt, N) or (n_dt, 1)
-        return expm(self.rates[:, :, None, :] * t)   # (m, m, n_dt, N)
+        t = dt if dt.ndim == 2 else dt[:, None]  # (n_dt, N) or (n_dt, 1)
+        return expm(self.rates[:, :, None, :] * t)  # (m, m, n_dt, N)
 
     def step(self, dt: float) -> np.ndarray:
         # steps that differ in the 13th digit (float grids: np.arange, linspace)
@@ -164,7 +171,7 @@ class MatrixExponential(Solution):
                 # skip a zero step (two outputs that round to one offset) and ratios too large
                 # to be a power of two worth squaring to (or to hold in a float)
                 ratio = dt / known if known > 0 else math.inf
-                if 1 < ratio < 2.0 ** 64 and ratio == 2.0 ** round(math.log2(ratio)):
+                if 1 < ratio < 2.0**64 and ratio == 2.0 ** round(math.log2(ratio)):
                     phi = self._steps[known]
                     for _ in range(round(math.log2(ratio))):
                         phi = matmul(phi, phi)

@@ -74,13 +74,18 @@ class Problem:
 
 def read_problem(model: Model, data, cohort: Cohort | None = None) -> Problem:
     """Split `data` (DataFrame, CSV path or Dataset) into the cohort, its doses and its observations."""
-    ds = read_dataset(data.table if isinstance(data, EventTable) else data,
-                      source=data.source if isinstance(data, EventTable) else None, sort=True)
+    ds = read_dataset(
+        data.table if isinstance(data, EventTable) else data,
+        source=data.source if isinstance(data, EventTable) else None,
+        sort=True,
+    )
     frame, source = ds.table, ds.source
     col = {name.upper(): name for name in frame.columns}
     if "DV" not in col:
-        raise ValueError(f"{source}: column DV is missing; expected ID, TIME, DV and the "
-                         "dose records (AMT, EVID, CMT, ...)")
+        raise ValueError(
+            f"{source}: column DV is missing; expected ID, TIME, DV and the "
+            "dose records (AMT, EVID, CMT, ...)"
+        )
     number = {"TIME": ds.time_h, "DV": ds.dv}
     number.update({name: _numbers(frame, col[name], source) for name in ("BLQ", "LLOQ") if name in col})
     observation = ds.evid == 0
@@ -90,8 +95,10 @@ def read_problem(model: Model, data, cohort: Cohort | None = None) -> Problem:
     ids = pd.to_numeric(pd.Series(raw_ids), errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero(~(np.isfinite(ids) & (ids == np.round(ids))))
     if bad.size:
-        raise ValueError(f"{source} row {int(bad[0])}: ID is {plain(raw_ids[bad[0]])!r}; expected "
-                         "a whole-number subject ID")
+        raise ValueError(
+            f"{source} row {int(bad[0])}: ID is {plain(raw_ids[bad[0]])!r}; expected "
+            "a whole-number subject ID"
+        )
     ids = ids.astype(np.int64)
     number["ID"] = ids
     order = pd.unique(ids)  # order of first appearance
@@ -99,8 +106,10 @@ def read_problem(model: Model, data, cohort: Cohort | None = None) -> Problem:
     dosed = np.unique(ids[dose])
     undosed = np.setdiff1d(ids[used], dosed)
     if undosed.size:
-        raise ValueError(f"{source}: ID {plain(undosed[0])} has observations but no dose record; "
-                         "expected doses (AMT > 0) before its observations")
+        raise ValueError(
+            f"{source}: ID {plain(undosed[0])} has observations but no dose record; "
+            "expected doses (AMT > 0) before its observations"
+        )
     events = _events(ds, ids, dose, source)
     doses = _all_doses(events, cohort, dosed)
     obs = _observations(model, number, used, cohort, source)
@@ -112,21 +121,27 @@ def _numbers(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
     text = np.flatnonzero(np.isnan(values) & raw.notna().to_numpy())
     if text.size:
-        raise ValueError(f"{source} row {int(text[0])}, column {column} is "
-                         f"{raw.iloc[text[0]]!r}; expected a number")
+        raise ValueError(
+            f"{source} row {int(text[0])}, column {column} is {raw.iloc[text[0]]!r}; expected a number"
+        )
     return values
 
 
 def _cohort(model, frame, col, ids, order, cohort, source) -> tuple[Cohort, bool]:
     if cohort is not None:
         if not isinstance(cohort, Cohort):
-            raise TypeError(f"cohort is a {type(cohort).__name__}; expected a Cohort (or None: "
-                            "covariates WT, AGE from the data)")
+            raise TypeError(
+                f"cohort is a {type(cohort).__name__}; expected a Cohort (or None: "
+                "covariates WT, AGE from the data)"
+            )
         missing = np.setdiff1d(order, cohort.ids)
         extra = np.setdiff1d(cohort.ids, order)
         if missing.size or extra.size:
-            which = (f"ID {plain(missing[0])} of the data is not in the cohort" if missing.size
-                     else f"cohort ID {plain(extra[0])} has no rows in the data")
+            which = (
+                f"ID {plain(missing[0])} of the data is not in the cohort"
+                if missing.size
+                else f"cohort ID {plain(extra[0])} has no rows in the data"
+            )
             raise ValueError(f"{source}: {which}; expected the same IDs in both")
         return cohort, True
     values = {}
@@ -138,9 +153,11 @@ def _cohort(model, frame, col, ids, order, cohort, source) -> tuple[Cohort, bool
         return Cohort(ids=order, **values), True
     if any(p.per_kg or p.covariates for p in model.parameters.values()):
         lacking = [names[0] for field, names in _COVARIATE_COLUMNS.items() if field not in values]
-        raise ValueError(f"{source}: column {lacking[0]} is missing, and model {model.name!r} uses "
-                         "covariates (a per-kg unit or a covariate effect); expected columns WT "
-                         "(kg) and AGE (years), or cohort=")
+        raise ValueError(
+            f"{source}: column {lacking[0]} is missing, and model {model.name!r} uses "
+            "covariates (a per-kg unit or a covariate effect); expected columns WT "
+            "(kg) and AGE (years), or cohort="
+        )
     n = order.size
     return Cohort(ids=order, **{k: np.full(n, v) for k, v in _PLACEHOLDER.items()}), False
 
@@ -152,13 +169,16 @@ def _per_id(frame, name, ids, order, source) -> np.ndarray:
     spread = table.groupby("ID")["x"].agg(["min", "max"])
     varying = spread.index[spread["min"] != spread["max"]]
     if varying.size:
-        raise ValueError(f"{source}: column {name} changes within ID {plain(varying[0])}; expected "
-                         "one value per ID (time-varying covariates come with the NONMEM data-set "
-                         "reader)")
+        raise ValueError(
+            f"{source}: column {name} changes within ID {plain(varying[0])}; expected "
+            "one value per ID (time-varying covariates come with the NONMEM data-set "
+            "reader)"
+        )
     absent = np.setdiff1d(order, spread.index.to_numpy())
     if absent.size:
-        raise ValueError(f"{source}: column {name} has no value for ID {plain(absent[0])}; expected "
-                         "one per ID")
+        raise ValueError(
+            f"{source}: column {name} has no value for ID {plain(absent[0])}; expected one per ID"
+        )
     return spread["min"].reindex(order).to_numpy()
 
 
@@ -166,11 +186,19 @@ def _events(ds, ids, dose, source) -> EventTable | None:
     """The dose records (EVID 1, 3, 4) as an event table; CMT 1 (the depot) where not given."""
     if not dose.any():
         return None
-    rows = pd.DataFrame({"ID": ids[dose], "TIME": ds.time_h[dose], "AMT": ds.amt_mg[dose],
-                         "EVID": ds.evid[dose].astype(np.int64),
-                         "CMT": np.where(ds.cmt[dose] == 0, 1, ds.cmt[dose]).astype(np.int64),
-                         "II": ds.ii_h[dose], "ADDL": ds.addl[dose].astype(np.int64),
-                         "SS": ds.ss[dose].astype(np.int64), "RATE": ds.rate[dose]})
+    rows = pd.DataFrame(
+        {
+            "ID": ids[dose],
+            "TIME": ds.time_h[dose],
+            "AMT": ds.amt_mg[dose],
+            "EVID": ds.evid[dose].astype(np.int64),
+            "CMT": np.where(ds.cmt[dose] == 0, 1, ds.cmt[dose]).astype(np.int64),
+            "II": ds.ii_h[dose],
+            "ADDL": ds.addl[dose].astype(np.int64),
+            "SS": ds.ss[dose].astype(np.int64),
+            "RATE": ds.rate[dose],
+        }
+    )
     return EventTable(rows, source=f"{source} (dose records)")
 
 
@@ -182,12 +210,19 @@ def _all_doses(events: EventTable | None, cohort: Cohort, dosed: np.ndarray) -> 
     if dosed.size == n:
         return events.doses(cohort)
     given = np.isin(cohort.ids, dosed)
-    part = events.doses(Cohort(ids=cohort.ids[given], weight_kg=cohort.weight_kg[given],
-                               age_years=cohort.age_years[given]))
+    part = events.doses(
+        Cohort(ids=cohort.ids[given], weight_kg=cohort.weight_kg[given], age_years=cohort.age_years[given])
+    )
     amount = np.zeros((n, part.time_h.size))
     amount[given] = part.amount_mg
-    return Doses(time_h=part.time_h, amount_mg=amount, compartment=part.compartment, ss=part.ss,
-                 ii_h=part.ii_h, rate_mg_per_h=part.rate_mg_per_h)
+    return Doses(
+        time_h=part.time_h,
+        amount_mg=amount,
+        compartment=part.compartment,
+        ss=part.ss,
+        ii_h=part.ii_h,
+        rate_mg_per_h=part.rate_mg_per_h,
+    )
 
 
 def _observations(model, number, used, cohort, source) -> Observations:
@@ -203,32 +238,59 @@ def _observations(model, number, used, cohort, source) -> Observations:
         where = np.flatnonzero(bad)
         if where.size:
             i = int(where[0])
-            raise ValueError(f"{source} row {int(rows[i])}, ID {plain(ids[i])}: "
-                             f"{column} is {plain(values[i])!r}; expected {expected}")
+            raise ValueError(
+                f"{source} row {int(rows[i])}, ID {plain(ids[i])}: "
+                f"{column} is {plain(values[i])!r}; expected {expected}"
+            )
 
     refuse(~(np.isfinite(time) & (time >= 0)), "TIME", time, "a finite time >= 0 h")
-    refuse(blq & ~(limit > 0), "LLOQ" if "LLOQ" in number else "DV", limit,
-           "a limit of quantification > 0 mg/L on a BLQ record")
-    refuse(~blq & np.isnan(dv), "DV", dv, "a concentration in mg/L on an observation record (or "
-           "MDV = 1 to skip it, BLQ = 1 for a value below the limit)")
+    refuse(
+        blq & ~(limit > 0),
+        "LLOQ" if "LLOQ" in number else "DV",
+        limit,
+        "a limit of quantification > 0 mg/L on a BLQ record",
+    )
+    refuse(
+        ~blq & np.isnan(dv),
+        "DV",
+        dv,
+        "a concentration in mg/L on an observation record (or "
+        "MDV = 1 to skip it, BLQ = 1 for a value below the limit)",
+    )
     kind = None if model.residual_error is None else model.residual_error.kind
     if kind == "exponential":
-        refuse(~blq & (dv <= 0), "DV", dv, "a concentration > 0 mg/L with exponential error "
-               "(its log is taken; BLQ = 1 for a value below the limit)")
+        refuse(
+            ~blq & (dv <= 0),
+            "DV",
+            dv,
+            "a concentration > 0 mg/L with exponential error "
+            "(its log is taken; BLQ = 1 for a value below the limit)",
+        )
     if kind == "proportional":
-        refuse(~blq & (dv == 0), "DV", dv, "a concentration other than 0 with proportional error "
-               "(a 0 is infinitely likely where the prediction is 0; BLQ = 1 for a value below the "
-               "limit)")
+        refuse(
+            ~blq & (dv == 0),
+            "DV",
+            dv,
+            "a concentration other than 0 with proportional error "
+            "(a 0 is infinitely likely where the prediction is 0; BLQ = 1 for a value below the "
+            "limit)",
+        )
     negative = np.flatnonzero(~blq & (dv < 0))
     if negative.size:  # possible under normal error (an assay's noise), never a concentration
-        shown = ", ".join(f"row {int(rows[i])} (ID {plain(ids[i])}, DV {plain(dv[i])!r})"
-                          for i in negative[:5])
+        shown = ", ".join(
+            f"row {int(rows[i])} (ID {plain(ids[i])}, DV {plain(dv[i])!r})" for i in negative[:5]
+        )
         more = f" and {negative.size - 5} more" if negative.size > 5 else ""
-        warnings.warn(f"{source}: negative DV at {shown}{more}; kept in the likelihood (the model's "
-                      "normal residual error allows it); expected concentrations >= 0 mg/L (BLQ = 1 "
-                      "with LLOQ marks a value below the limit)", UserWarning, stacklevel=4)
+        warnings.warn(
+            f"{source}: negative DV at {shown}{more}; kept in the likelihood (the model's "
+            "normal residual error allows it); expected concentrations >= 0 mg/L (BLQ = 1 "
+            "with LLOQ marks a value below the limit)",
+            UserWarning,
+            stacklevel=4,
+        )
     subject = np.searchsorted(cohort.ids, ids, sorter=np.argsort(cohort.ids))
     subject = np.argsort(cohort.ids)[subject]
     order = np.lexsort((time, subject))
-    return Observations(subject=subject[order], time_h=time[order], dv=limit[order],
-                        censored=blq[order], row=rows[order])
+    return Observations(
+        subject=subject[order], time_h=time[order], dv=limit[order], censored=blq[order], row=rows[order]
+    )

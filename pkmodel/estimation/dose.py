@@ -24,15 +24,24 @@ from .fit import IndividualFit
 from .posterior import tiled_cohort
 
 METRICS = ("cavg", "cmin")
-CMIN_POINTS = 480           # one per minute over an 8 h interval
-_ROWS_PER_CALL = 20_000     # subjects x samples simulated at once for Cmin (~77 MB at 480 points)
+CMIN_POINTS = 480  # one per minute over an 8 h interval
+_ROWS_PER_CALL = 20_000  # subjects x samples simulated at once for Cmin (~77 MB at 480 points)
 
 
-def individual_dose(fit: IndividualFit, target, *, doses_per_day: int = 3,
-                    max_mg_per_dose: float | None = None, max_mg_per_day: float | None = None,
-                    formulation=None, metric: str = "cavg", target_range=None,
-                    samples: int | None = 1000, method: str = "laplace",
-                    seed: int | None = None) -> pd.DataFrame:
+def individual_dose(
+    fit: IndividualFit,
+    target,
+    *,
+    doses_per_day: int = 3,
+    max_mg_per_dose: float | None = None,
+    max_mg_per_day: float | None = None,
+    formulation=None,
+    metric: str = "cavg",
+    target_range=None,
+    samples: int | None = 1000,
+    method: str = "laplace",
+    seed: int | None = None,
+) -> pd.DataFrame:
     """The dose per child that puts its own steady-state Cavg (or Cmin) on target.
 
     Parameters
@@ -63,8 +72,10 @@ def individual_dose(fit: IndividualFit, target, *, doses_per_day: int = 3,
     range, prob_in_range; converged (the fit's).
     """
     if not isinstance(fit, IndividualFit):
-        raise TypeError(f"individual_dose: fit is a {type(fit).__name__}; expected an "
-                        "IndividualFit (pk.estimate_individual)")
+        raise TypeError(
+            f"individual_dose: fit is a {type(fit).__name__}; expected an "
+            "IndividualFit (pk.estimate_individual)"
+        )
     aim, low_high = _target(target, target_range)
     whole("individual_dose", "doses_per_day", doses_per_day, 1)
     if metric not in METRICS:
@@ -72,31 +83,38 @@ def individual_dose(fit: IndividualFit, target, *, doses_per_day: int = 3,
     if samples is not None:
         whole("individual_dose", "samples", samples, 1)
     if not getattr(fit.model, "is_linear", True):  # every Structure is linear; a compiled model says
-        raise ValueError(f"individual_dose: model {fit.model.name!r} is nonlinear; exposure is not "
-                         "proportional to the dose, expected a linear model")
+        raise ValueError(
+            f"individual_dose: model {fit.model.name!r} is nonlinear; exposure is not "
+            "proportional to the dose, expected a linear model"
+        )
     if fit.model.structure is None:
-        raise ValueError(f"individual_dose: model {fit.model.name!r} is written in the model "
-                         "language; individual doses are computed for the named structures "
-                         "(F dose / (CL tau)) only so far")
+        raise ValueError(
+            f"individual_dose: model {fit.model.name!r} is written in the model "
+            "language; individual doses are computed for the named structures "
+            "(F dose / (CL tau)) only so far"
+        )
     tau_h = 24.0 / doses_per_day
-    cap = min(positive("individual_dose", "max_mg_per_dose", max_mg_per_dose, optional=True),
-              positive("individual_dose", "max_mg_per_day", max_mg_per_day, optional=True)
-              / doses_per_day)
+    cap = min(
+        positive("individual_dose", "max_mg_per_dose", max_mg_per_dose, optional=True),
+        positive("individual_dose", "max_mg_per_day", max_mg_per_day, optional=True) / doses_per_day,
+    )
     per_mg = exposure_per_mg(fit, fit.eta, metric, tau_h)
     exact = aim / per_mg
     if formulation is None:
         dose = np.minimum(exact, cap)
     else:
         dose = as_formulation(formulation, "individual_dose").round(exact, cap)
-    frame = pd.DataFrame({"doses_per_day": doses_per_day, "mg_per_dose": dose,
-                          "mg_per_day": dose * doses_per_day}, index=fit.etas.index)
+    frame = pd.DataFrame(
+        {"doses_per_day": doses_per_day, "mg_per_dose": dose, "mg_per_day": dose * doses_per_day},
+        index=fit.etas.index,
+    )
     if fit.problem.covariates_known:
         frame["mg_per_kg_day"] = frame["mg_per_day"] / fit.cohort.weight_kg
     frame["mg_per_dose_exact"] = exact
     frame["capped"] = exact > cap
     frame[metric] = per_mg * dose
     if samples is not None:
-        eta = fit.sample(samples, method=method, seed=seed)               # (samples, n, p)
+        eta = fit.sample(samples, method=method, seed=seed)  # (samples, n, p)
         drawn = exposure_per_mg(fit, eta.reshape(-1, eta.shape[-1]), metric, tau_h)
         drawn = drawn.reshape(samples, -1) * dose
         for q in (5, 50, 95):
@@ -117,18 +135,23 @@ def exposure_per_mg(fit: IndividualFit, eta: np.ndarray, metric: str, tau_h: flo
     if metric == "cavg":
         return params["F"] / (params["CL"] * tau_h)
     if np.any(params["tlag"] > 0):
-        raise NotImplementedError("individual_dose: metric 'cmin' with a lag time (tlag) is not "
-                                  "supported yet (the engines' steady state with a lag starts at "
-                                  "TIME + lag); expected a model without tlag, or metric 'cavg'")
-    grid = tau_h * np.arange(1, CMIN_POINTS + 1) / CMIN_POINTS   # (0, tau]: tau is the trough
+        raise NotImplementedError(
+            "individual_dose: metric 'cmin' with a lag time (tlag) is not "
+            "supported yet (the engines' steady state with a lag starts at "
+            "TIME + lag); expected a model without tlag, or metric 'cavg'"
+        )
+    grid = tau_h * np.arange(1, CMIN_POINTS + 1) / CMIN_POINTS  # (0, tau]: tau is the trough
     out = np.empty(eta.shape[0])
     for first in range(0, eta.shape[0], _ROWS_PER_CALL):  # over blocks of rows, each vectorised
         rows = slice(first, first + _ROWS_PER_CALL)
         n = out[rows].size
-        unit = Doses(time_h=np.zeros(1), amount_mg=np.ones((n, 1)), ss=np.ones(1, dtype=np.int64),
-                     ii_h=np.full(1, tau_h))
-        conc = ENGINES[fit.engine].simulate(fit.model, {k: v[rows] for k, v in params.items()},
-                                   unit, grid)
+        unit = Doses(
+            time_h=np.zeros(1),
+            amount_mg=np.ones((n, 1)),
+            ss=np.ones(1, dtype=np.int64),
+            ii_h=np.full(1, tau_h),
+        )
+        conc = ENGINES[fit.engine].simulate(fit.model, {k: v[rows] for k, v in params.items()}, unit, grid)
         out[rows] = conc.min(axis=1)
     return out
 
@@ -137,16 +160,23 @@ def _target(target, target_range) -> tuple[float, tuple[float, float] | None]:
     """(the exposure aimed at, the range of prob_in_range or None)."""
     if is_number(target):
         if not (math.isfinite(target) and target > 0):
-            raise ValueError(f"individual_dose: target is {target!r}; expected a concentration "
-                             "> 0 mg/L or a range (low, high)")
-        low_high = None if target_range is None else check_range(target_range,
-                                                                  "individual_dose: target_range")
+            raise ValueError(
+                f"individual_dose: target is {target!r}; expected a concentration "
+                "> 0 mg/L or a range (low, high)"
+            )
+        low_high = (
+            None if target_range is None else check_range(target_range, "individual_dose: target_range")
+        )
         return float(target), low_high
     if target_range is not None:
-        raise ValueError(f"individual_dose: target is {target!r} and target_range is "
-                         f"{target_range!r}; expected a range in one of them only")
+        raise ValueError(
+            f"individual_dose: target is {target!r} and target_range is "
+            f"{target_range!r}; expected a range in one of them only"
+        )
     low, high = check_range(target, "individual_dose: target")
     if not (low > 0 and math.isfinite(high)):
-        raise ValueError(f"individual_dose: target is {tuple(target)!r}; expected 0 < low < high < "
-                         "inf mg/L (the dose aims at the geometric midpoint)")
+        raise ValueError(
+            f"individual_dose: target is {tuple(target)!r}; expected 0 < low < high < "
+            "inf mg/L (the dose aims at the geometric midpoint)"
+        )
     return math.sqrt(low * high), (low, high)

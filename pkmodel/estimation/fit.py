@@ -21,8 +21,9 @@ from .objective import Objective, engine_name
 from .posterior import draw, tiled_cohort, tiled_doses
 
 
-def estimate_individual(model: Model, data, *, cohort: Cohort | None = None,
-                        engine: str = "auto") -> "IndividualFit":
+def estimate_individual(
+    model: Model, data, *, cohort: Cohort | None = None, engine: str = "auto"
+) -> "IndividualFit":
     """Each subject's MAP random effects from its measured concentrations (NONMEM's POSTHOC).
 
     Minimises, per subject, −2 log posterior = Σ_obs [(DV − f)²/var(f) + log var(f)]
@@ -65,29 +66,47 @@ def fit_problem(model: Model, problem: Problem, engine: str) -> "IndividualFit":
     """The fit of an already split problem (what `simulate_protocol` gives at each visit)."""
     objective = Objective(model, problem, engine)
     found = find_modes(model, problem, objective)
-    return IndividualFit(model=model, problem=problem, engine=engine, eta=found["eta"],
-                         cov=found["covariance"], cov_fo=found["first_order"], obj=found["objective"], ok=found["converged"],
-                         why=found["reason"], note=found["note"], iterations=found["iterations"])
+    return IndividualFit(
+        model=model,
+        problem=problem,
+        engine=engine,
+        eta=found["eta"],
+        cov=found["covariance"],
+        cov_fo=found["first_order"],
+        obj=found["objective"],
+        ok=found["converged"],
+        why=found["reason"],
+        note=found["note"],
+        iterations=found["iterations"],
+    )
 
 
 def check_model(model) -> None:
     if not isinstance(model, Model):
         raise TypeError(f"model is a {type(model).__name__}; expected a Model (pk.load_model)")
     if model.residual_error is None:
-        raise ValueError(f"estimate_individual: model {model.name!r} has no residual_error; "
-                         "expected one (the likelihood of an observation needs it)")
+        raise ValueError(
+            f"estimate_individual: model {model.name!r} has no residual_error; "
+            "expected one (the likelihood of an observation needs it)"
+        )
     if not model.etas:
-        raise ValueError(f"estimate_individual: model {model.name!r} has no random effects; "
-                         "expected at least one parameter with iiv_sd > 0")
+        raise ValueError(
+            f"estimate_individual: model {model.name!r} has no random effects; "
+            "expected at least one parameter with iiv_sd > 0"
+        )
     if model.iov_names:
-        raise ValueError(f"estimate_individual: model {model.name!r} has inter-occasion "
-                         f"variability on {list(model.iov_names)}; MAP of occasion effects is not "
-                         "supported (expected a model without iov_sd)")
+        raise ValueError(
+            f"estimate_individual: model {model.name!r} has inter-occasion "
+            f"variability on {list(model.iov_names)}; MAP of occasion effects is not "
+            "supported (expected a model without iov_sd)"
+        )
     smallest = float(np.linalg.eigvalsh(model.omega).min())
     if not smallest > 0:
-        raise ValueError(f"estimate_individual: omega of model {model.name!r} is singular "
-                         f"(smallest eigenvalue {smallest:.3g}); expected random effects that "
-                         "are not perfectly correlated (the prior needs Ω⁻¹)")
+        raise ValueError(
+            f"estimate_individual: omega of model {model.name!r} is singular "
+            f"(smallest eigenvalue {smallest:.3g}); expected random effects that "
+            "are not perfectly correlated (the prior needs Ω⁻¹)"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,8 +171,9 @@ class IndividualFit:
     @cached_property
     def parameters(self) -> pd.DataFrame:
         values = self.model.individual_parameters(self.cohort, self.eta)
-        frame = pd.DataFrame({k: v for k, v in values.items() if k in self.model.parameters},
-                             index=self._index)
+        frame = pd.DataFrame(
+            {k: v for k, v in values.items() if k in self.model.parameters}, index=self._index
+        )
         if self.problem.covariates_known:
             frame["weight_kg"], frame["age_years"] = self.cohort.weight_kg, self.cohort.age_years
         return frame
@@ -169,8 +189,9 @@ class IndividualFit:
     @cached_property
     def standard_errors(self) -> pd.DataFrame:
         """Square roots of the covariance's diagonal, one column per random effect."""
-        return pd.DataFrame(np.sqrt(np.einsum("ijj->ij", self.cov)), index=self._index,
-                            columns=list(self.model.eta_names))
+        return pd.DataFrame(
+            np.sqrt(np.einsum("ijj->ij", self.cov)), index=self._index, columns=list(self.model.eta_names)
+        )
 
     @cached_property
     def objective(self) -> pd.Series:
@@ -188,10 +209,18 @@ class IndividualFit:
     def summary(self) -> pd.DataFrame:
         """Per subject: n_obs, n_blq, objective, converged, reason, note, iterations."""
         obs, n = self.problem.obs, len(self)
-        return pd.DataFrame({
-            "n_obs": obs.count(n), "n_blq": np.bincount(obs.subject[obs.censored], minlength=n),
-            "objective": self.obj, "converged": self.ok, "reason": self.why.astype(str),
-            "note": self.note.astype(str), "iterations": self.iterations}, index=self._index)
+        return pd.DataFrame(
+            {
+                "n_obs": obs.count(n),
+                "n_blq": np.bincount(obs.subject[obs.censored], minlength=n),
+                "objective": self.obj,
+                "converged": self.ok,
+                "reason": self.why.astype(str),
+                "note": self.note.astype(str),
+                "iterations": self.iterations,
+            },
+            index=self._index,
+        )
 
     def sample(self, samples: int, *, method: str = "laplace", seed: int | None = None) -> np.ndarray:
         """Random effects drawn from each subject's posterior, shape (samples, n_subjects, n_etas).
@@ -201,8 +230,15 @@ class IndividualFit:
         """
         return draw(self, samples, method, seed)
 
-    def predict(self, regimen: Regimen | EventTable, times, *, samples: int | None = None,
-                method: str = "laplace", seed: int | None = None) -> Result:
+    def predict(
+        self,
+        regimen: Regimen | EventTable,
+        times,
+        *,
+        samples: int | None = None,
+        method: str = "laplace",
+        seed: int | None = None,
+    ) -> Result:
         """Each subject on `regimen` at its MAP parameters, or `samples` draws of its posterior.
 
         Returns a Result: one row per subject, or with samples, samples × n_subjects
@@ -212,18 +248,39 @@ class IndividualFit:
         times_h = check_times(times)
         cohort = self.cohort
         if not isinstance(regimen, (Regimen, EventTable)):
-            raise TypeError(f"predict: regimen is a {type(regimen).__name__}; expected a Regimen or "
-                            "an event table (pk.read_events)")
+            raise TypeError(
+                f"predict: regimen is a {type(regimen).__name__}; expected a Regimen or "
+                "an event table (pk.read_events)"
+            )
         entropy = _variability.seed_entropy(seed)
-        doses = regimen.doses(cohort) if isinstance(regimen, EventTable) else \
-            regimen.doses(cohort, seed=entropy)
+        doses = (
+            regimen.doses(cohort) if isinstance(regimen, EventTable) else regimen.doses(cohort, seed=entropy)
+        )
         eta = self.eta[None] if samples is None else self.sample(samples, method=method, seed=entropy)
-        return result_at(self.model, cohort, eta, doses, times_h, self.engine, entropy,
-                         getattr(regimen, "label", ""), replicated=samples is not None)
+        return result_at(
+            self.model,
+            cohort,
+            eta,
+            doses,
+            times_h,
+            self.engine,
+            entropy,
+            getattr(regimen, "label", ""),
+            replicated=samples is not None,
+        )
 
 
-def result_at(model: Model, cohort: Cohort, eta: np.ndarray, doses: Doses, times_h: np.ndarray,
-              engine: str, seed: int, label: str, replicated: bool = False) -> Result:
+def result_at(
+    model: Model,
+    cohort: Cohort,
+    eta: np.ndarray,
+    doses: Doses,
+    times_h: np.ndarray,
+    engine: str,
+    seed: int,
+    label: str,
+    replicated: bool = False,
+) -> Result:
     """The Result of the cohort at random effects eta, shape (copies, n_subjects, n_etas).
 
     Rows copy-major; `Result.replicate` numbers the copies when `replicated`.
@@ -232,7 +289,18 @@ def result_at(model: Model, cohort: Cohort, eta: np.ndarray, doses: Doses, times
     flat = eta.reshape(-1, eta.shape[-1])
     individual = model.individual_parameters(tiled_cohort(cohort, copies), flat)
     conc = ENGINES[engine].simulate(model, individual, tiled_doses(doses, copies), times_h)
-    return Result(times=times_h, concentrations=conc, individual=individual, etas=flat,
-                  kappas=np.zeros((flat.shape[0], 1, 0)), occasions=np.zeros(1), cohort=cohort,
-                  doses=doses, model=model, engine=engine, seed=seed, regimen=label,
-                  replicate=np.repeat(np.arange(copies), len(cohort)) if replicated else None)
+    return Result(
+        times=times_h,
+        concentrations=conc,
+        individual=individual,
+        etas=flat,
+        kappas=np.zeros((flat.shape[0], 1, 0)),
+        occasions=np.zeros(1),
+        cohort=cohort,
+        doses=doses,
+        model=model,
+        engine=engine,
+        seed=seed,
+        regimen=label,
+        replicate=np.repeat(np.arange(copies), len(cohort)) if replicated else None,
+    )

@@ -40,8 +40,9 @@ def observed_scale(kind: str, dv: np.ndarray) -> np.ndarray:
     return np.asarray(dv, dtype=float)
 
 
-def terms(kind: str, proportional_sd: float, additive_sd: float, y: np.ndarray,
-          censored: np.ndarray, f: np.ndarray) -> Terms:
+def terms(
+    kind: str, proportional_sd: float, additive_sd: float, y: np.ndarray, censored: np.ndarray, f: np.ndarray
+) -> Terms:
     """t and its derivatives for predictions f (mg/L), all shape (n_obs,).
 
     y : the observation, or the limit where censored, on `observed_scale`.
@@ -66,22 +67,31 @@ def _mean_and_variance(kind, proportional_sd, additive_sd, f):
     """m, m', m'', v, v', v'' (derivatives in f) on the scale of the observation."""
     if kind == "exponential":
         with np.errstate(divide="ignore", invalid="ignore"):
-            m, m1, m2 = np.log(f), 1.0 / f, -1.0 / f ** 2
+            m, m1, m2 = np.log(f), 1.0 / f, -1.0 / f**2
         zero = np.zeros(f.shape)
-        return m, m1, m2, np.full(f.shape, proportional_sd ** 2), zero, zero
-    v = (proportional_sd * f) ** 2 + additive_sd ** 2
-    return (f, np.ones(f.shape), np.zeros(f.shape), v, 2 * proportional_sd ** 2 * f,
-            np.full(f.shape, 2 * proportional_sd ** 2))
+        return m, m1, m2, np.full(f.shape, proportional_sd**2), zero, zero
+    v = (proportional_sd * f) ** 2 + additive_sd**2
+    return (
+        f,
+        np.ones(f.shape),
+        np.zeros(f.shape),
+        v,
+        2 * proportional_sd**2 * f,
+        np.full(f.shape, 2 * proportional_sd**2),
+    )
 
 
 def _observed(y, m, m1, m2, v, v1, v2):
     """t = (y - m)²/v + log v through (m, v) to f: t, t', t'', Fisher weight."""
     r = y - m
-    tm, tv = -2 * r / v, 1 / v - r ** 2 / v ** 2
-    tmm, tmv, tvv = 2 / v, 2 * r / v ** 2, -1 / v ** 2 + 2 * r ** 2 / v ** 3
-    return (r ** 2 / v + np.log(v), tm * m1 + tv * v1,
-            tmm * m1 ** 2 + 2 * tmv * m1 * v1 + tvv * v1 ** 2 + tm * m2 + tv * v2,
-            2 * m1 ** 2 / v + v1 ** 2 / v ** 2)
+    tm, tv = -2 * r / v, 1 / v - r**2 / v**2
+    tmm, tmv, tvv = 2 / v, 2 * r / v**2, -1 / v**2 + 2 * r**2 / v**3
+    return (
+        r**2 / v + np.log(v),
+        tm * m1 + tv * v1,
+        tmm * m1**2 + 2 * tmv * m1 * v1 + tvv * v1**2 + tm * m2 + tv * v2,
+        2 * m1**2 / v + v1**2 / v**2,
+    )
 
 
 def _censored(y, m, m1, m2, v, v1, v2):
@@ -89,10 +99,10 @@ def _censored(y, m, m1, m2, v, v1, v2):
     sd = np.sqrt(v)
     z = (y - m) / sd
     log_cdf = special.log_ndtr(z)
-    lam = np.exp(-0.5 * z ** 2 - 0.5 * _LOG_2PI - log_cdf)   # phi(z) / Phi(z)
+    lam = np.exp(-0.5 * z**2 - 0.5 * _LOG_2PI - log_cdf)  # phi(z) / Phi(z)
     zm, zv = -1 / sd, -z / (2 * v)
-    zmv, zvv = 1 / (2 * v * sd), 3 * z / (4 * v ** 2)
+    zmv, zvv = 1 / (2 * v * sd), 3 * z / (4 * v**2)
     z1 = zm * m1 + zv * v1
-    z2 = 2 * zmv * m1 * v1 + zvv * v1 ** 2 + zm * m2 + zv * v2
-    curvature = 2 * lam * (z + lam)                 # d²(-2 log Phi)/dz², > 0
-    return -2 * log_cdf, -2 * lam * z1, curvature * z1 ** 2 - 2 * lam * z2, curvature * z1 ** 2
+    z2 = 2 * zmv * m1 * v1 + zvv * v1**2 + zm * m2 + zv * v2
+    curvature = 2 * lam * (z + lam)  # d²(-2 log Phi)/dz², > 0
+    return -2 * log_cdf, -2 * lam * z1, curvature * z1**2 - 2 * lam * z2, curvature * z1**2

@@ -22,11 +22,11 @@ import numpy as np
 from .data import Problem
 from .objective import Objective
 
-MAX_ITERATIONS = 100     # Newton iterations
+MAX_ITERATIONS = 100  # Newton iterations
 GAUSS_NEWTON_ITERATIONS = 10  # then the Newton phase takes over, converged or not
 GAUSS_NEWTON_TOL = 1e-3  # eta: the cheap phase hands over to Newton steps here
-STEP_TOL = 1e-7          # eta: a Newton step this small is convergence
-MAX_STEP = 2.0           # largest change of one eta in one step (a factor e^2 in a parameter)
+STEP_TOL = 1e-7  # eta: a Newton step this small is convergence
+MAX_STEP = 2.0  # largest change of one eta in one step (a factor e^2 in a parameter)
 MAX_DAMPING = 1e10
 _FIRST_DAMPING = 1e-3
 _SMALLEST_DAMPING = 1e-9  # a multiplier of diag H: Newton's step, to rounding
@@ -63,26 +63,55 @@ def find_modes(model, problem: Problem, objective: Objective) -> dict:
         return gradient, hessian
 
     kept = {"hessian": np.full((n, p, p), np.nan), "fisher": np.full((n, p, p), np.nan)}
-    _iterate(objective, expected, eta, f, value, has_obs.copy(), iterations, GAUSS_NEWTON_TOL,
-             _FIRST_DAMPING, GAUSS_NEWTON_ITERATIONS)
-    running = _iterate(objective, exact, eta, f, value, has_obs.copy(), iterations, STEP_TOL,
-                       _SMALLEST_DAMPING, MAX_ITERATIONS)
+    _iterate(
+        objective,
+        expected,
+        eta,
+        f,
+        value,
+        has_obs.copy(),
+        iterations,
+        GAUSS_NEWTON_TOL,
+        _FIRST_DAMPING,
+        GAUSS_NEWTON_ITERATIONS,
+    )
+    running = _iterate(
+        objective,
+        exact,
+        eta,
+        f,
+        value,
+        has_obs.copy(),
+        iterations,
+        STEP_TOL,
+        _SMALLEST_DAMPING,
+        MAX_ITERATIONS,
+    )
     reason[running] = f"no convergence in {MAX_ITERATIONS} Newton iterations"
     definite = has_obs & _definite(kept["hessian"])
     covariance = np.full((n, p, p), np.nan)
     covariance[definite] = 2 * np.linalg.inv(kept["hessian"][definite])
-    reason[has_obs & ~definite & (reason == "")] = ("the Hessian at the end is not positive "
-                                                    "definite (not a minimum)")
+    reason[has_obs & ~definite & (reason == "")] = (
+        "the Hessian at the end is not positive definite (not a minimum)"
+    )
     first_order = np.broadcast_to(model.omega, (n, p, p)).copy()
     first_order[has_obs] = 2 * np.linalg.inv(kept["fisher"][has_obs])
     covariance[~has_obs] = model.omega
-    return {"eta": eta, "covariance": covariance, "first_order": first_order,
-            "objective": np.where(has_obs, value, 0.0), "converged": has_obs & (reason == ""),
-            "reason": reason, "note": note, "iterations": iterations}
+    return {
+        "eta": eta,
+        "covariance": covariance,
+        "first_order": first_order,
+        "objective": np.where(has_obs, value, 0.0),
+        "converged": has_obs & (reason == ""),
+        "reason": reason,
+        "note": note,
+        "iterations": iterations,
+    }
 
 
-def _iterate(objective: Objective, curvature, eta, f, value, active, iterations, tol,
-             first_damping, max_iterations) -> np.ndarray:
+def _iterate(
+    objective: Objective, curvature, eta, f, value, active, iterations, tol, first_damping, max_iterations
+) -> np.ndarray:
     """Damped Newton steps (in place on eta, f, value) until each active subject's step is < tol.
 
     curvature(eta, f, active) -> gradient (n, p), Hessian to step with (n, p, p).
@@ -119,8 +148,9 @@ def _iterate(objective: Objective, curvature, eta, f, value, active, iterations,
             # Nielsen's rule: less damping where the model of O predicted the decrease well,
             # more where it did not (a step that zigzags across a curved valley)
             rho = np.clip(ratio[better], 0.0, 1.0)
-            damping[took] = np.maximum(damping[took] * np.maximum(1 / 3, 1 - (2 * rho - 1) ** 3),
-                                       _SMALLEST_DAMPING)
+            damping[took] = np.maximum(
+                damping[took] * np.maximum(1 / 3, 1 - (2 * rho - 1) ** 3), _SMALLEST_DAMPING
+            )
             growth[took] = 2.0
             iterations[took] += 1
             active[took[np.abs(step[better]).max(axis=1) < tol]] = False
@@ -166,7 +196,8 @@ def _check_predictions(model, problem: Problem, objective: Objective, f, note) -
             raise ValueError(
                 f"{problem.source} row {obs.row[i]}, ID {ids[obs.subject[i]]}: the prediction at TIME "
                 f"{obs.time_h[i]:g} h is 0 for every eta (before its first dose?), and {kind} "
-                "error gives it no spread; expected observations after a dose (MDV = 1 to skip it)")
+                "error gives it no spread; expected observations after a dose (MDV = 1 to skip it)"
+            )
     measured = ~obs.censored & (f > 0) & (obs.dv > 0)
     ratio = np.where(measured, obs.dv, 0.0) / np.where(measured, f, 1.0)
     n = objective.n
@@ -180,5 +211,8 @@ def _check_predictions(model, problem: Problem, objective: Objective, f, note) -
         warnings.warn(
             f"{problem.source}: every DV of {shown}{more} is more than {UNIT_RATIO:g} times its "
             "typical prediction (median DV/prediction in brackets); expected DV in mg/L (ng/mL is "
-            "1000x)", UserWarning, stacklevel=5)
+            "1000x)",
+            UserWarning,
+            stacklevel=5,
+        )
         note[odd] = f"every DV is over {UNIT_RATIO:g}x its typical prediction: DV in mg/L?"

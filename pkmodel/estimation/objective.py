@@ -93,12 +93,13 @@ class Objective:
         jac = np.stack([(u - d) / (2 * h) for u, d in zip(up, down)], axis=1)
         second = np.empty((len(f), p, p))
         for k in range(p):
-            second[:, k, k] = (up[k] - 2 * f + down[k]) / h ** 2
+            second[:, k, k] = (up[k] - 2 * f + down[k]) / h**2
             for j in range(k):
                 moved = eta.copy()
                 moved[:, [k, j]] += h
-                second[:, k, j] = second[:, j, k] = (self.predictions(moved, active) - up[k]
-                                                     - up[j] + f) / h ** 2
+                second[:, k, j] = second[:, j, k] = (
+                    self.predictions(moved, active) - up[k] - up[j] + f
+                ) / h**2
         gradient, fisher = self.gauss_newton(f, jac, eta, active)
         rows, t = self.terms(f, active)
         j = jac[rows]
@@ -111,5 +112,7 @@ class Objective:
         subject = self.obs.subject[rows]
         if values.ndim == 1:
             return np.bincount(subject, weights=values, minlength=self.n)
-        return np.stack([np.bincount(subject, weights=values[:, c], minlength=self.n)
-                         for c in range(values.shape[1])], axis=1)  # over columns (<= 16)
+        return np.stack(
+            [np.bincount(subject, weights=values[:, c], minlength=self.n) for c in range(values.shape[1])],
+            axis=1,
+        )  # over columns (<= 16)

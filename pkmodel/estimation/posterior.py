@@ -39,18 +39,20 @@ def draw(fit, samples: int, method: str, seed) -> np.ndarray:
     z = rng.standard_normal((m, n, p))
     scale = np.sqrt(SIR_DF / rng.chisquare(SIR_DF, (m, n)))
     proposals = fit.eta + np.einsum("ijk,sik->sij", factor, z) * scale[:, :, None]
-    log_q = -(SIR_DF + p) / 2 * np.log1p(np.sum(z ** 2, axis=2) * scale ** 2 / SIR_DF)
-    log_weight = -0.5 * _objective(fit, proposals) - log_q          # (m, n)
+    log_q = -(SIR_DF + p) / 2 * np.log1p(np.sum(z**2, axis=2) * scale**2 / SIR_DF)
+    log_weight = -0.5 * _objective(fit, proposals) - log_q  # (m, n)
     keys = log_weight + rng.gumbel(size=log_weight.shape)
-    top = np.argpartition(-keys, samples - 1, axis=0)[:samples]     # (samples, n)
+    top = np.argpartition(-keys, samples - 1, axis=0)[:samples]  # (samples, n)
     return np.take_along_axis(proposals, top[:, :, None], axis=0)
 
 
 def _cholesky(fit) -> np.ndarray:
     bad = np.flatnonzero(~np.all(np.isfinite(fit.cov), axis=(1, 2)))
     if bad.size:
-        raise ValueError(f"sample: ID {fit.cohort.ids[bad[0]]} has no covariance "
-                         f"({fit.why[bad[0]]}); expected subjects with a posterior to draw from")
+        raise ValueError(
+            f"sample: ID {fit.cohort.ids[bad[0]]} has no covariance "
+            f"({fit.why[bad[0]]}); expected subjects with a posterior to draw from"
+        )
     return np.linalg.cholesky(fit.cov)
 
 
@@ -63,9 +65,11 @@ def _objective(fit, eta: np.ndarray) -> np.ndarray:
         c = min(copies, m - first)
         problem = tiled_problem(fit.problem, c)
         objective = Objective(fit.model, problem, fit.engine)
-        flat = eta[first:first + c].reshape(c * n, p)
+        flat = eta[first : first + c].reshape(c * n, p)
         active = np.ones(c * n, dtype=bool)
-        out[first:first + c] = objective.value(objective.predictions(flat, active), flat, active).reshape(c, n)
+        out[first : first + c] = objective.value(objective.predictions(flat, active), flat, active).reshape(
+            c, n
+        )
     return out
 
 
@@ -73,26 +77,40 @@ def tiled_cohort(cohort: Cohort, copies: int) -> Cohort:
     """`copies` copies of the cohort one after the other (IDs 1.. so that they stay unique)."""
     if copies == 1:
         return cohort
-    arrays = {f.name: np.tile(value, copies) for f in dataclasses.fields(cohort)
-              if isinstance(value := getattr(cohort, f.name), np.ndarray)}
+    arrays = {
+        f.name: np.tile(value, copies)
+        for f in dataclasses.fields(cohort)
+        if isinstance(value := getattr(cohort, f.name), np.ndarray)
+    }
     arrays["ids"] = np.arange(1, len(cohort) * copies + 1)
-    return dataclasses.replace(cohort, covariates={k: np.tile(v, copies)
-                                                   for k, v in cohort.covariates.items()}, **arrays)
+    return dataclasses.replace(
+        cohort, covariates={k: np.tile(v, copies) for k, v in cohort.covariates.items()}, **arrays
+    )
 
 
 def tiled_doses(doses: Doses, copies: int) -> Doses:
     if copies == 1:
         return doses
-    return dataclasses.replace(doses, amount_mg=np.tile(doses.amount_mg, (copies, 1)),
-                               offset_h=None if doses.offset_h is None
-                               else np.tile(doses.offset_h, (copies, 1)))
+    return dataclasses.replace(
+        doses,
+        amount_mg=np.tile(doses.amount_mg, (copies, 1)),
+        offset_h=None if doses.offset_h is None else np.tile(doses.offset_h, (copies, 1)),
+    )
 
 
 def tiled_problem(problem: Problem, copies: int) -> Problem:
     n, obs = len(problem.cohort), problem.obs
     shift = np.repeat(np.arange(copies) * n, len(obs))
-    tiled = Observations(subject=np.tile(obs.subject, copies) + shift,
-                         time_h=np.tile(obs.time_h, copies), dv=np.tile(obs.dv, copies),
-                         censored=np.tile(obs.censored, copies), row=np.tile(obs.row, copies))
-    return dataclasses.replace(problem, cohort=tiled_cohort(problem.cohort, copies),
-                               doses=tiled_doses(problem.doses, copies), obs=tiled)
+    tiled = Observations(
+        subject=np.tile(obs.subject, copies) + shift,
+        time_h=np.tile(obs.time_h, copies),
+        dv=np.tile(obs.dv, copies),
+        censored=np.tile(obs.censored, copies),
+        row=np.tile(obs.row, copies),
+    )
+    return dataclasses.replace(
+        problem,
+        cohort=tiled_cohort(problem.cohort, copies),
+        doses=tiled_doses(problem.doses, copies),
+        obs=tiled,
+    )

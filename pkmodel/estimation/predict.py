@@ -21,7 +21,7 @@ from .._arrays import unique_rows
 from ..dosing.regimen import Doses
 
 MAX_BLOCK_TIMES = 256
-MAX_BLOCK_CELLS = 2 ** 21
+MAX_BLOCK_CELLS = 2**21
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,7 +52,7 @@ def layout(subject: np.ndarray, time_h: np.ndarray, n_subjects: int, doses: Dose
         Observation times, h.
     doses : Doses, amount_mg shape (n_subjects, n_doses)
     """
-    pair = unique_rows(np.stack([subject, time_h], axis=1))[0]      # (subject, time) sorted
+    pair = unique_rows(np.stack([subject, time_h], axis=1))[0]  # (subject, time) sorted
     owner = pair[:, 0].astype(np.int64)
     count = np.bincount(owner, minlength=n_subjects)
     with_obs = np.flatnonzero(count)
@@ -71,7 +71,7 @@ def layout(subject: np.ndarray, time_h: np.ndarray, n_subjects: int, doses: Dose
 
     for g, times in enumerate(sets):  # over distinct time sets (setup, not the hot path)
         own = times[times >= 0]
-        who = with_obs[by_group[bounds[g]:bounds[g + 1]]]
+        who = with_obs[by_group[bounds[g] : bounds[g + 1]]]
         grown = np.union1d(union, own)
         n_members = sum(m.size for m in members) + who.size
         if members and (grown.size > MAX_BLOCK_TIMES or n_members * grown.size > MAX_BLOCK_CELLS):
@@ -95,16 +95,28 @@ def _block(members, times, subject, time_h, doses: Doses) -> Block:
     amount = doses.amount_mg[members]
     used = amount.any(axis=0) | (doses.ss > 0)
     used[:1] |= not used.any()  # the engines take one dose column at least
-    block_doses = Doses(time_h=doses.time_h[used], amount_mg=amount[:, used],
-                        compartment=doses.compartment[used], ss=doses.ss[used],
-                        ii_h=doses.ii_h[used], rate_mg_per_h=doses.rate_mg_per_h[used],
-                        offset_h=None if doses.offset_h is None else doses.offset_h[members][:, used])
-    return Block(members=members, times_h=np.asarray(times, dtype=float), doses=block_doses,
-                 obs=obs, obs_member=position[subject[obs]], obs_time=np.searchsorted(times, time_h[obs]))
+    block_doses = Doses(
+        time_h=doses.time_h[used],
+        amount_mg=amount[:, used],
+        compartment=doses.compartment[used],
+        ss=doses.ss[used],
+        ii_h=doses.ii_h[used],
+        rate_mg_per_h=doses.rate_mg_per_h[used],
+        offset_h=None if doses.offset_h is None else doses.offset_h[members][:, used],
+    )
+    return Block(
+        members=members,
+        times_h=np.asarray(times, dtype=float),
+        doses=block_doses,
+        obs=obs,
+        obs_member=position[subject[obs]],
+        obs_time=np.searchsorted(times, time_h[obs]),
+    )
 
 
-def predict(engine, model, params: dict, blocks: tuple[Block, ...], active: np.ndarray,
-            n_obs: int) -> np.ndarray:
+def predict(
+    engine, model, params: dict, blocks: tuple[Block, ...], active: np.ndarray, n_obs: int
+) -> np.ndarray:
     """Predicted concentration at every observation of the active subjects, mg/L.
 
     Parameters
@@ -125,9 +137,15 @@ def predict(engine, model, params: dict, blocks: tuple[Block, ...], active: np.n
         if not on.any():
             continue
         rows = block.members[on]
-        doses = block.doses if on.all() else dataclasses.replace(
-            block.doses, amount_mg=block.doses.amount_mg[on],
-            offset_h=None if block.doses.offset_h is None else block.doses.offset_h[on])
+        doses = (
+            block.doses
+            if on.all()
+            else dataclasses.replace(
+                block.doses,
+                amount_mg=block.doses.amount_mg[on],
+                offset_h=None if block.doses.offset_h is None else block.doses.offset_h[on],
+            )
+        )
         conc = engine.simulate(model, {k: v[rows] for k, v in params.items()}, doses, block.times_h)
         row_of = np.cumsum(on) - 1
         keep = on[block.obs_member]

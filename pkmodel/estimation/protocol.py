@@ -48,8 +48,10 @@ class Visit:
             raise ValueError(f"Visit: samples_h is {samples!r}; expected one or more sampling times, h")
         t = np.array(samples, dtype=float)
         if not (np.all(np.isfinite(t) & (t >= 0) & (t <= self.at_h)) and np.all(np.diff(t) > 0)):
-            raise ValueError(f"Visit: samples_h is {tuple(samples)!r}; expected increasing times from "
-                             f"0 h to the visit at {self.at_h:g} h")
+            raise ValueError(
+                f"Visit: samples_h is {tuple(samples)!r}; expected increasing times from "
+                f"0 h to the visit at {self.at_h:g} h"
+            )
         object.__setattr__(self, "samples_h", tuple(float(x) for x in t))
 
 
@@ -97,19 +99,23 @@ class Protocol:
         positive("Protocol", "days", self.days)
         for before, visit in zip(visits, visits[1:]):
             if not visit.samples_h[0] > before.at_h:
-                raise ValueError(f"Protocol: the visit at {visit.at_h:g} h samples at "
-                                 f"{visit.samples_h[0]:g} h; expected samples after the visit before "
-                                 f"it ({before.at_h:g} h)")
+                raise ValueError(
+                    f"Protocol: the visit at {visit.at_h:g} h samples at "
+                    f"{visit.samples_h[0]:g} h; expected samples after the visit before "
+                    f"it ({before.at_h:g} h)"
+                )
         if not visits[-1].at_h < self.end_h:
-            raise ValueError(f"Protocol: the last visit is at {visits[-1].at_h:g} h; expected it "
-                             f"before the end of the trial ({self.end_h:g} h = {self.days:g} days)")
+            raise ValueError(
+                f"Protocol: the last visit is at {visits[-1].at_h:g} h; expected it "
+                f"before the end of the trial ({self.end_h:g} h = {self.days:g} days)"
+            )
         low, high = check_range(self.target_range, "Protocol: target_range")
         if not (low > 0 and math.isfinite(high)):
-            raise ValueError(f"Protocol: target_range is {self.target_range!r}; expected 0 < low < "
-                             "high < inf mg/L")
+            raise ValueError(
+                f"Protocol: target_range is {self.target_range!r}; expected 0 < low < high < inf mg/L"
+            )
         object.__setattr__(self, "target_range", (low, high))
-        target = math.sqrt(low * high) if self.target is None else positive("Protocol", "target",
-                                                                             self.target)
+        target = math.sqrt(low * high) if self.target is None else positive("Protocol", "target", self.target)
         object.__setattr__(self, "target", target)
         if self.metric not in METRICS:
             raise ValueError(f"Protocol: metric is {self.metric!r}; expected one of {list(METRICS)}")
@@ -159,10 +165,19 @@ class ProtocolResult:
     etas: np.ndarray
 
 
-def simulate_protocol(model: Model, cohort: Cohort, protocol: Protocol, *,
-                      reference: Regimen | None = None, estimation_model: Model | None = None,
-                      seed: int | None = None, engine: str = "auto", residual_error: bool = True,
-                      step_h: float = 1.0, samples: int | None = 200) -> ProtocolResult:
+def simulate_protocol(
+    model: Model,
+    cohort: Cohort,
+    protocol: Protocol,
+    *,
+    reference: Regimen | None = None,
+    estimation_model: Model | None = None,
+    seed: int | None = None,
+    engine: str = "auto",
+    residual_error: bool = True,
+    step_h: float = 1.0,
+    samples: int | None = 200,
+) -> ProtocolResult:
     """A virtual trial: every child of `cohort` dosed by `protocol`, and on `reference`.
 
     Parameters
@@ -180,33 +195,38 @@ def simulate_protocol(model: Model, cohort: Cohort, protocol: Protocol, *,
     if not isinstance(model, Model):
         raise TypeError(f"simulate_protocol: model is a {type(model).__name__}; expected a Model")
     if model.structure is None:
-        raise ValueError(f"simulate_protocol: model {model.name!r} is written in the model "
-                         "language; protocol trials use individual_dose, which needs a named "
-                         "structure so far")
+        raise ValueError(
+            f"simulate_protocol: model {model.name!r} is written in the model "
+            "language; protocol trials use individual_dose, which needs a named "
+            "structure so far"
+        )
     if not isinstance(cohort, Cohort):
         raise TypeError(f"simulate_protocol: cohort is a {type(cohort).__name__}; expected a Cohort")
     if not isinstance(protocol, Protocol):
-        raise TypeError(f"simulate_protocol: protocol is a {type(protocol).__name__}; expected a "
-                        "Protocol")
+        raise TypeError(f"simulate_protocol: protocol is a {type(protocol).__name__}; expected a Protocol")
     fitted = model if estimation_model is None else estimation_model
     check_model(fitted)
     if residual_error and model.residual_error is None:
-        raise ValueError(f"simulate_protocol: model {model.name!r} has no residual_error; expected "
-                         "one, or residual_error=False (exact samples)")
+        raise ValueError(
+            f"simulate_protocol: model {model.name!r} has no residual_error; expected "
+            "one, or residual_error=False (exact samples)"
+        )
     name = engine_name(engine, "simulate_protocol")
     positive("simulate_protocol", "step_h", step_h)
     entropy = _variability.seed_entropy(seed)
     n = len(cohort)
-    eta = _variability.sample_etas(model.omega, n, entropy)   # the children pk.simulate(seed) draws
+    eta = _variability.sample_etas(model.omega, n, entropy)  # the children pk.simulate(seed) draws
     truth = model.individual_parameters(cohort, eta)
     end_h = protocol.end_h
     doses = protocol.start.doses(cohort, seed=entropy)
     arm = reference or protocol.start
     reference_doses = arm.doses(cohort, seed=entropy)
     if not reference_doses.time_h[-1] >= end_h - 24:
-        raise ValueError(f"simulate_protocol: the reference regimen's last dose is at "
-                         f"{reference_doses.time_h[-1]:g} h; expected doses over the trial's last "
-                         f"day (from {end_h - 24:g} h; days is {protocol.days:g})")
+        raise ValueError(
+            f"simulate_protocol: the reference regimen's last dose is at "
+            f"{reference_doses.time_h[-1]:g} h; expected doses over the trial's last "
+            f"day (from {end_h - 24:g} h; days is {protocol.days:g})"
+        )
     counts = [len(v.samples_h) for v in protocol.visits]
     z = _variability.standard_normals(entropy, _variability.STREAM_RESIDUAL, 0, n, 2 * sum(counts))
     parts, fits, tables = [], [], []
@@ -214,34 +234,53 @@ def simulate_protocol(model: Model, cohort: Cohort, protocol: Protocol, *,
         times = np.array(visit.samples_h)
         true = ENGINES[name].simulate(model, truth, doses, times)
         s, first = times.size, sum(counts[:k])
-        measured = (model.residual_error.apply(true, z[:, first:first + s],
-                                               z[:, sum(counts) + first:sum(counts) + first + s])
-                    if residual_error else true)
+        measured = (
+            model.residual_error.apply(
+                true, z[:, first : first + s], z[:, sum(counts) + first : sum(counts) + first + s]
+            )
+            if residual_error
+            else true
+        )
         parts.append((np.repeat(np.arange(n), s), np.tile(times, n), measured.ravel()))
         obs = _observations(parts, protocol.lloq_mg_l)
-        fit = fit_problem(fitted, Problem(cohort=cohort, doses=doses, obs=obs,
-                                          source=f"visit {k + 1} ({visit.at_h:g} h)"), name)
+        fit = fit_problem(
+            fitted,
+            Problem(cohort=cohort, doses=doses, obs=obs, source=f"visit {k + 1} ({visit.at_h:g} h)"),
+            name,
+        )
         table = individual_dose(
-            fit, protocol.target, doses_per_day=protocol.doses_per_day,
-            max_mg_per_dose=protocol.max_mg_per_dose, max_mg_per_day=protocol.max_mg_per_day,
-            formulation=protocol.formulation, metric=protocol.metric,
-            target_range=protocol.target_range, samples=samples,
-            seed=int(np.random.SeedSequence(entropy, spawn_key=(_POSTERIOR_STREAM, k))
-                     .generate_state(1)[0]))
-        doses = _switched(doses, visit.at_h, table["mg_per_dose"].to_numpy(),
-                          protocol.doses_per_day, end_h)
+            fit,
+            protocol.target,
+            doses_per_day=protocol.doses_per_day,
+            max_mg_per_dose=protocol.max_mg_per_dose,
+            max_mg_per_day=protocol.max_mg_per_day,
+            formulation=protocol.formulation,
+            metric=protocol.metric,
+            target_range=protocol.target_range,
+            samples=samples,
+            seed=int(np.random.SeedSequence(entropy, spawn_key=(_POSTERIOR_STREAM, k)).generate_state(1)[0]),
+        )
+        doses = _switched(doses, visit.at_h, table["mg_per_dose"].to_numpy(), protocol.doses_per_day, end_h)
         fits.append(fit)
         tables.append(table)
     bounds = [0.0] + [v.at_h for v in protocol.visits] + [end_h]
     grid = np.arange(0.0, end_h + step_h / 2, step_h)
     grid = np.union1d(grid[grid <= end_h], bounds + [max(0.0, b - 24) for b in bounds])
-    arms = {"protocol": result_at(model, cohort, eta[None], doses, grid, name, entropy, "protocol"),
-            "reference": result_at(model, cohort, eta[None], reference_doses, grid, name, entropy,
-                                   arm.label)}
+    arms = {
+        "protocol": result_at(model, cohort, eta[None], doses, grid, name, entropy, "protocol"),
+        "reference": result_at(model, cohort, eta[None], reference_doses, grid, name, entropy, arm.label),
+    }
     periods = _periods(arms, bounds, truth, cohort, tables, protocol)
     summary = _summary(arms, periods, bounds, protocol.target_range)
-    return ProtocolResult(periods=periods, summary=summary, fits=tuple(fits), doses=tuple(tables),
-                          protocol=arms["protocol"], reference=arms["reference"], etas=eta)
+    return ProtocolResult(
+        periods=periods,
+        summary=summary,
+        fits=tuple(fits),
+        doses=tuple(tables),
+        protocol=arms["protocol"],
+        reference=arms["reference"],
+        etas=eta,
+    )
 
 
 def _observations(parts, lloq: float | None) -> Observations:
@@ -251,9 +290,13 @@ def _observations(parts, lloq: float | None) -> Observations:
     if lloq is not None:
         dv = np.where(censored, lloq, dv)
     order = np.lexsort((time, subject))
-    return Observations(subject=subject[order], time_h=time[order], dv=dv[order],
-                        censored=censored[order],
-                        row=np.full(dv.size, -1))
+    return Observations(
+        subject=subject[order],
+        time_h=time[order],
+        dv=dv[order],
+        censored=censored[order],
+        row=np.full(dv.size, -1),
+    )
 
 
 def _switched(doses: Doses, at_h: float, mg: np.ndarray, doses_per_day: int, end_h: float) -> Doses:
@@ -262,14 +305,20 @@ def _switched(doses: Doses, at_h: float, mg: np.ndarray, doses_per_day: int, end
     count = int(math.ceil((end_h - at_h) / tau - 1e-9))
     keep = doses.time_h < at_h
     new = np.zeros(count)
-    offset = None if doses.offset_h is None else np.concatenate(
-        [doses.offset_h[:, keep], np.zeros((mg.size, count))], axis=1)
-    return Doses(time_h=np.r_[doses.time_h[keep], at_h + tau * np.arange(count)],
-                 amount_mg=np.concatenate([doses.amount_mg[:, keep],
-                                           np.repeat(mg[:, None], count, axis=1)], axis=1),
-                 compartment=np.r_[doses.compartment[keep], new].astype(np.int64),
-                 ss=np.r_[doses.ss[keep], new].astype(np.int64), ii_h=np.r_[doses.ii_h[keep], new],
-                 rate_mg_per_h=np.r_[doses.rate_mg_per_h[keep], new], offset_h=offset)
+    offset = (
+        None
+        if doses.offset_h is None
+        else np.concatenate([doses.offset_h[:, keep], np.zeros((mg.size, count))], axis=1)
+    )
+    return Doses(
+        time_h=np.r_[doses.time_h[keep], at_h + tau * np.arange(count)],
+        amount_mg=np.concatenate([doses.amount_mg[:, keep], np.repeat(mg[:, None], count, axis=1)], axis=1),
+        compartment=np.r_[doses.compartment[keep], new].astype(np.int64),
+        ss=np.r_[doses.ss[keep], new].astype(np.int64),
+        ii_h=np.r_[doses.ii_h[keep], new],
+        rate_mg_per_h=np.r_[doses.rate_mg_per_h[keep], new],
+        offset_h=offset,
+    )
 
 
 def _periods(arms, bounds, truth, cohort, tables, protocol) -> pd.DataFrame:
@@ -279,12 +328,21 @@ def _periods(arms, bounds, truth, cohort, tables, protocol) -> pd.DataFrame:
             window = exposure(result, start=max(start, end - 24), end=end)
             last_day = (result.doses.time_h >= end - 24) & (result.doses.time_h < end)
             mg_per_day = result.doses.amount_mg[:, last_day].sum(axis=1) * 24 / min(24, end - start)
-            frame = pd.DataFrame({
-                "ID": cohort.ids, "arm": label, "period": j, "start_h": start, "end_h": end,
-                "mg_per_day": mg_per_day, "mg_per_kg_day": mg_per_day / cohort.weight_kg,
-                "cavg": window["cavg"].to_numpy(), "cmin": window["cmin"].to_numpy(),
-                "cmax": window["cmax"].to_numpy(),
-                "cavg_ss_true": truth["F"] * mg_per_day / (24 * truth["CL"])})
+            frame = pd.DataFrame(
+                {
+                    "ID": cohort.ids,
+                    "arm": label,
+                    "period": j,
+                    "start_h": start,
+                    "end_h": end,
+                    "mg_per_day": mg_per_day,
+                    "mg_per_kg_day": mg_per_day / cohort.weight_kg,
+                    "cavg": window["cavg"].to_numpy(),
+                    "cmin": window["cmin"].to_numpy(),
+                    "cmax": window["cmax"].to_numpy(),
+                    "cavg_ss_true": truth["F"] * mg_per_day / (24 * truth["CL"]),
+                }
+            )
             if label == "protocol" and j > 0:
                 frame["predicted"] = tables[j - 1][protocol.metric].to_numpy()
                 if "prob_in_range" in tables[j - 1]:
@@ -299,9 +357,14 @@ def _summary(arms, periods, bounds, target_range) -> pd.DataFrame:
     for label, result in arms.items():
         last = periods[(periods.arm == label) & (periods.period == len(bounds) - 2)]
         time_in = exposure(result, start=bounds[1], end=bounds[-1], target_range=target_range)
-        rows.append({"arm": label, "n": len(last),
-                     "frac_in_range": float(np.mean((last.cavg >= low) & (last.cavg <= high))),
-                     "frac_under": float(np.mean(last.cavg < low)),
-                     "frac_over": float(np.mean(last.cavg > high)),
-                     "median_time_in_range": float(np.median(time_in["frac_in_range"]))})
+        rows.append(
+            {
+                "arm": label,
+                "n": len(last),
+                "frac_in_range": float(np.mean((last.cavg >= low) & (last.cavg <= high))),
+                "frac_under": float(np.mean(last.cavg < low)),
+                "frac_over": float(np.mean(last.cavg > high)),
+                "median_time_in_range": float(np.median(time_in["frac_in_range"])),
+            }
+        )
     return pd.DataFrame(rows).set_index("arm")

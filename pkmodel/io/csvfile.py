@@ -27,7 +27,7 @@ def write_csv(frame, f, header: bool = True) -> None:
     if header:
         f.write(",".join(_csv_quoted([str(c) for c in frame.columns])) + "\n")
     for a in range(0, len(frame), _CSV_ROWS):
-        part = frame.iloc[a:a + _CSV_ROWS]
+        part = frame.iloc[a : a + _CSV_ROWS]
         columns = [_csv_column(part.iloc[:, i]) for i in range(part.shape[1])]
         if any(column is None for column in columns):
             part.to_csv(f, index=False, header=False)
@@ -53,8 +53,11 @@ def _csv_column(column):
         text = pa.array(values, type=pa.string(), from_pandas=True)
         special = np.asarray(pc.fill_null(pc.match_substring_regex(text, '[,"\r\n]'), False))
         if special.any():  # quoted as Python's csv module (pandas' writer) quotes them
-            text = pc.replace_with_mask(text, pa.array(special), pa.array(
-                _csv_quoted(np.asarray(values, dtype=object)[special].tolist()), pa.string()))
+            text = pc.replace_with_mask(
+                text,
+                pa.array(special),
+                pa.array(_csv_quoted(np.asarray(values, dtype=object)[special].tolist()), pa.string()),
+            )
         return pc.fill_null(text, "")
     return None
 
@@ -64,18 +67,18 @@ def _float_text(values: np.ndarray):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    text = pc.cast(pa.array(values, from_pandas=True), pa.string())   # the shortest digits
+    text = pc.cast(pa.array(values, from_pandas=True), pa.string())  # the shortest digits
     magnitude = np.abs(values)
     with np.errstate(invalid="ignore"):
         # Python writes an exponent below 1e-4 and from 1e16; Arrow elsewhere: repr those
         rare = np.isfinite(values) & (values != 0) & ((magnitude < 1e-4) | (magnitude >= 1e15))
         rare |= np.asarray(pc.fill_null(pc.match_substring(text, "e"), False)) & np.isfinite(values)
-    whole = np.isfinite(values) & ~rare & ~np.asarray(pc.fill_null(pc.match_substring(text, "."),
-                                                                   True))
+    whole = np.isfinite(values) & ~rare & ~np.asarray(pc.fill_null(pc.match_substring(text, "."), True))
     text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, ".0", ""), text)
     if rare.any():
-        text = pc.replace_with_mask(text, pa.array(rare),
-                                    pa.array([repr(v) for v in values[rare].tolist()], pa.string()))
+        text = pc.replace_with_mask(
+            text, pa.array(rare), pa.array([repr(v) for v in values[rare].tolist()], pa.string())
+        )
     return pc.fill_null(text, "")
 
 
@@ -85,5 +88,5 @@ def _csv_quoted(texts: list[str]) -> list[str]:
     for text in texts:  # over the few texts with a comma, quote or line break
         line = io.StringIO()
         csv.writer(line, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow([text, ""])
-        out.append(line.getvalue()[:-2])   # without the empty second field and the newline
+        out.append(line.getvalue()[:-2])  # without the empty second field and the newline
     return out

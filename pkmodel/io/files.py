@@ -31,13 +31,16 @@ from typing import Callable
 
 import numpy as np
 
-_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{12}\.(?P<host>[0-9a-f]{8})-(?P<boot>[0-9a-f]{8})-"
-                        r"(?P<pid>[0-9]{1,10})-(?P<start>[0-9]{1,20})\.partial$")
+_TEMPORARY = re.compile(
+    r"^\..+\.[0-9a-f]{12}\.(?P<host>[0-9a-f]{8})-(?P<boot>[0-9a-f]{8})-"
+    r"(?P<pid>[0-9]{1,10})-(?P<start>[0-9]{1,20})\.partial$"
+)
 _RENAME_NOREPLACE, _RENAME_EXCHANGE = 1, 2  # linux/fs.h
 _AT_FDCWD = -100
 
 
 # --- files ---------------------------------------------------------------------------------
+
 
 @contextmanager
 def atomic_write(path, *, overwrite: bool = False, text: bool = False):
@@ -60,8 +63,9 @@ def atomic_write(path, *, overwrite: bool = False, text: bool = False):
         raise FileNotFoundError(f"folder {str(path.parent)!r} of {str(path)!r} does not exist")
     remove_stale_temporaries(path.parent)
     temporary = path.with_name(temporary_name(path.name))
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                 0o666)  # 0o666 less the umask, as any file (mkstemp's 0o600 makes it private)
+    fd = os.open(
+        temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666
+    )  # 0o666 less the umask, as any file (mkstemp's 0o600 makes it private)
     try:
         with open(fd, "wb") as raw:
             writer = _HashingText(raw) if text else _HashingBinary(raw)
@@ -82,8 +86,9 @@ def checked_path(path, name: str, what: str = "a path") -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{name} is a {type(path).__name__}; expected {what} (str or Path)")
     if os.fspath(path) in ("", b""):
-        raise ValueError(f"{name} is {os.fspath(path)!r}; expected {what} (an empty path would "
-                         "mean the working directory)")
+        raise ValueError(
+            f"{name} is {os.fspath(path)!r}; expected {what} (an empty path would mean the working directory)"
+        )
     return Path(os.fsdecode(path))
 
 
@@ -184,10 +189,15 @@ def _sync_folder(folder: Path) -> None:
 
 # --- folders -------------------------------------------------------------------------------
 
+
 @contextmanager
-def atomic_folder(path, *, overwrite: bool = False,
-                  replaceable: Callable[[Path], str | None] | None = None,
-                  flag: str = "overwrite=True"):
+def atomic_folder(
+    path,
+    *,
+    overwrite: bool = False,
+    replaceable: Callable[[Path], str | None] | None = None,
+    flag: str = "overwrite=True",
+):
     """Build a folder aside; on success it becomes `path` whole, in one step.
 
     Yields the new, empty folder to write into (a hidden temporary next to `path`). On
@@ -250,14 +260,15 @@ def _swap_in(aside: Path, path: Path, overwrite: bool, replaceable, flag: str) -
             _rename(aside, path, _RENAME_EXCHANGE)
         except FileNotFoundError:  # gone meanwhile
             continue
-        problem = replaceable(aside)   # aside now holds the folder swapped out
+        problem = replaceable(aside)  # aside now holds the folder swapped out
         if problem:
             _rename(aside, path, _RENAME_EXCHANGE)
             raise FileExistsError(problem)
         shutil.rmtree(aside)
         return
-    raise FileExistsError(f"{str(path)!r} exists: another run put its files there meanwhile; "
-                          f"pass {flag} to replace it")
+    raise FileExistsError(
+        f"{str(path)!r} exists: another run put its files there meanwhile; pass {flag} to replace it"
+    )
 
 
 def _empty_folder_removed(path: Path) -> bool:
@@ -274,8 +285,7 @@ def _rename(source: Path, target: Path, flags: int) -> None:
     """renameat2(source, target, flags), or the nearest portable equivalent where there is none."""
     function = getattr(_libc(), "renameat2", None)
     if function is not None:
-        function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
-                             ctypes.c_uint]
+        function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
         if function(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), flags) == 0:
             return
         code = ctypes.get_errno()
@@ -301,6 +311,7 @@ def _libc():
 
 
 # --- temporaries ---------------------------------------------------------------------------
+
 
 def temporary_name(name: str) -> str:
     """A new hidden name for a temporary next to `name`, tagged with this process (see module
@@ -348,7 +359,7 @@ def remove_stale_temporaries(folder) -> list[str]:
 def _owner_alive(host: str, boot: str, pid: str, start: str) -> bool:
     here, booted = _host_and_boot()
     if host != here:
-        return True   # another machine's process: nothing here says whether it runs
+        return True  # another machine's process: nothing here says whether it runs
     if boot != booted:
         return False  # made before the machine last started
     pid_, start_ = int(pid), int(start)
@@ -359,7 +370,7 @@ def _owner_alive(host: str, boot: str, pid: str, start: str) -> bool:
     except ProcessLookupError:
         return False
     except (PermissionError, OverflowError):
-        return True   # another user's live process (or not a process ID at all)
+        return True  # another user's live process (or not a process ID at all)
     actual = _start_time(pid_)
     return actual is None or start_ == 0 or actual == start_
 
@@ -378,6 +389,6 @@ def _start_time(pid: int) -> int | None:
     """When process `pid` started, clock ticks since boot (Linux /proc), or None if unknown."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_bytes()
-        return int(stat[stat.rindex(b")") + 2:].split()[19])  # field 22, after "pid (comm)"
+        return int(stat[stat.rindex(b")") + 2 :].split()[19])  # field 22, after "pid (comm)"
     except (OSError, ValueError, IndexError):
         return None

@@ -32,8 +32,7 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def provenance(model: Model, seed: int | None, regimen_text: str | Mapping[str, str],
-               **extra) -> dict:
+def provenance(model: Model, seed: int | None, regimen_text: str | Mapping[str, str], **extra) -> dict:
     """The provenance record of a result (see module docstring).
 
     Parameters
@@ -74,8 +73,7 @@ def canonical_json(record: Mapping) -> str:
 
     Raises ValueError for what JSON cannot hold exactly (NaN, infinity).
     """
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False)
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
 def from_parquet(path: str | Path) -> dict:
@@ -99,8 +97,10 @@ def from_metadata(metadata: Mapping[bytes, bytes], where: str) -> dict:
     Raises ValueError when there is none, or it is not a JSON object.
     """
     if PARQUET_KEY not in metadata:
-        raise ValueError(f"{where}: no {PARQUET_KEY.decode()!r} in the Parquet schema metadata; "
-                         "expected a file written by pkmodel")
+        raise ValueError(
+            f"{where}: no {PARQUET_KEY.decode()!r} in the Parquet schema metadata; "
+            "expected a file written by pkmodel"
+        )
     try:
         record = json.loads(metadata[PARQUET_KEY].decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):

@@ -28,9 +28,20 @@ from ..model.structures import OPTIONAL
 from . import provenance as _provenance
 from .files import checked_path
 from .provenance import canonical_json
-from ._resultformat import (_ARRAY_KEY, _CONCENTRATIONS, RESULT_FORMAT, ResultFileError,
-                            _arrays, _arrow_type, _columns, _concentrations, _read, _record)
+from ._resultformat import (
+    _ARRAY_KEY,
+    _CONCENTRATIONS,
+    RESULT_FORMAT,
+    ResultFileError,
+    _arrays,
+    _arrow_type,
+    _columns,
+    _concentrations,
+    _read,
+    _record,
+)
 from .tables import write_parquet
+
 
 @dataclass(frozen=True, eq=False)
 class SavedResult:
@@ -115,8 +126,10 @@ class SavedResult:
         from ..model.files import load_model
 
         if self.model_bytes is None:
-            raise ValueError(f"the result's model {self.provenance['model']!r} was built in memory "
-                             "(no model file): it is not stored in the result")
+            raise ValueError(
+                f"the result's model {self.provenance['model']!r} was built in memory "
+                "(no model file): it is not stored in the result"
+            )
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / self.provenance["model_file"]
             path.write_bytes(self.model_bytes)
@@ -139,22 +152,34 @@ def save_result(result, path, overwrite: bool = False) -> Path:
     if model_bytes is not None:
         arrays["model_file"] = np.frombuffer(model_bytes, dtype="|u1")
     record = _provenance.provenance(
-        result.model, result.seed, result.regimen, format=RESULT_FORMAT, engine=result.engine,
-        variability=bool(result.variability), n_rows=int(conc.shape[0]),
-        times_h=[float(t) for t in result.times],   # repr round-trips each double exactly
+        result.model,
+        result.seed,
+        result.regimen,
+        format=RESULT_FORMAT,
+        engine=result.engine,
+        variability=bool(result.variability),
+        n_rows=int(conc.shape[0]),
+        times_h=[float(t) for t in result.times],  # repr round-trips each double exactly
         concentrations_sha256=hashlib.sha256(memoryview(conc).cast("B")).hexdigest(),
         columns=[[name, kind] for name, kind, _ in columns],
         arrays={name: {"dtype": a.dtype.str, "shape": list(a.shape)} for name, a in arrays.items()},
         individual=[name for name in result.individual if name in result.parameters.columns],
-        doses=doses)
+        doses=doses,
+    )
     if model_bytes is not None:  # the bytes stored, whatever the file holds by now
         record["model_sha256"] = hashlib.sha256(model_bytes).hexdigest()
     record["sha256"] = _digest(record, [(name, values) for name, _, values in columns], conc, arrays)
-    table = pa.table({name: pa.array(values, type=_arrow_type(kind)) for name, kind, values in columns}
-                     | {_CONCENTRATIONS: pa.FixedSizeListArray.from_arrays(
-                         pa.array(conc.ravel(), type=pa.float64()), conc.shape[1])})
-    arrays_metadata = {(_ARRAY_KEY + name).encode(): base64.b64encode(zlib.compress(_bytes(a)))
-                       for name, a in arrays.items()}
+    table = pa.table(
+        {name: pa.array(values, type=_arrow_type(kind)) for name, kind, values in columns}
+        | {
+            _CONCENTRATIONS: pa.FixedSizeListArray.from_arrays(
+                pa.array(conc.ravel(), type=pa.float64()), conc.shape[1]
+            )
+        }
+    )
+    arrays_metadata = {
+        (_ARRAY_KEY + name).encode(): base64.b64encode(zlib.compress(_bytes(a))) for name, a in arrays.items()
+    }
     write_parquet(path, table, record, metadata=arrays_metadata, overwrite=overwrite)
     return path
 
@@ -173,25 +198,30 @@ def load_result(path) -> SavedResult:
     try:
         metadata, stored = _read(path)
     except Exception as err:  # any failure to decode is a malformed file; pyarrow's words chained
-        raise ResultFileError(f"{where}: not a pkmodel result (not readable as Parquet: "
-                              f"{type(err).__name__})") from err
+        raise ResultFileError(
+            f"{where}: not a pkmodel result (not readable as Parquet: {type(err).__name__})"
+        ) from err
     record = _record(metadata, where)
     columns = _columns(stored, record, where)
     conc = _concentrations(stored, record, where)
     arrays = _arrays(metadata, record, where)
     if hashlib.sha256(memoryview(conc).cast("B")).hexdigest() != record["concentrations_sha256"]:
-        raise ResultFileError(f"{where}: concentrations do not match the provenance record "
-                              "(SHA-256 differs); the file was changed after it was written")
+        raise ResultFileError(
+            f"{where}: concentrations do not match the provenance record "
+            "(SHA-256 differs); the file was changed after it was written"
+        )
     try:
         digest = _digest(record, columns, conc, arrays)
     except (ValueError, TypeError) as err:  # a record that cannot be serialised again
         raise ResultFileError(f"{where}: the provenance record is malformed ({err})") from None
     if digest != record["sha256"]:
-        raise ResultFileError(f"{where}: its contents do not match the provenance record's "
-                              "sha256 (a parameter, dose, time or record field differs from what "
-                              "was written); the file was changed after it was written")
+        raise ResultFileError(
+            f"{where}: its contents do not match the provenance record's "
+            "sha256 (a parameter, dose, time or record field differs from what "
+            "was written); the file was changed after it was written"
+        )
     try:
-        layout = SubjectDoses if "offsets" in record["doses"] else Doses   # each child's own, or shared
+        layout = SubjectDoses if "offsets" in record["doses"] else Doses  # each child's own, or shared
         doses = layout(**{name: arrays["doses." + name] for name in record["doses"]})
     except Exception as err:  # a record of another pkmodel's Doses
         raise ResultFileError(f"{where}: its doses cannot be read back ({err})") from None
@@ -200,11 +230,19 @@ def load_result(path) -> SavedResult:
         array.flags.writeable = False
     parameters = pd.DataFrame({name: values for name, values in columns}, copy=False)
     model_bytes = arrays["model_file"].tobytes() if "model_file" in arrays else None
-    return SavedResult(times=times, concentrations=conc, parameters=parameters, doses=doses,
-                       occasions=arrays["occasions"], provenance=record, model_bytes=model_bytes)
+    return SavedResult(
+        times=times,
+        concentrations=conc,
+        parameters=parameters,
+        doses=doses,
+        occasions=arrays["occasions"],
+        provenance=record,
+        model_bytes=model_bytes,
+    )
 
 
 # --- what is stored ------------------------------------------------------------------------
+
 
 def _parameter_columns(frame: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
     """(name, kind, values) of each column of `Result.parameters`, kinds from _KINDS."""
@@ -215,10 +253,19 @@ def _parameter_columns(frame: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]
         if kind is None and values.dtype.kind in "OUT" and all(isinstance(v, str) for v in values):
             kind, values = "string", values.astype(object)
         if kind is None or not isinstance(name, str):
-            raise TypeError(f"Result.save: parameters column {name!r} holds {values.dtype} values; "
-                            "expected numbers, True/False or text")
-        out.append((name, kind, values if kind == "string" else
-                    np.ascontiguousarray(values, dtype=np.dtype(kind).newbyteorder("<"))))
+            raise TypeError(
+                f"Result.save: parameters column {name!r} holds {values.dtype} values; "
+                "expected numbers, True/False or text"
+            )
+        out.append(
+            (
+                name,
+                kind,
+                values
+                if kind == "string"
+                else np.ascontiguousarray(values, dtype=np.dtype(kind).newbyteorder("<")),
+            )
+        )
     return out
 
 
@@ -230,8 +277,10 @@ def _doses_arrays(doses: Doses | SubjectDoses) -> tuple[dict[str, np.ndarray], l
         if value is None:
             continue
         if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiub":
-            raise TypeError(f"Result.save: Doses.{field.name} is {type(value).__name__}; expected "
-                            "an array of numbers (the result file stores arrays)")
+            raise TypeError(
+                f"Result.save: Doses.{field.name} is {type(value).__name__}; expected "
+                "an array of numbers (the result file stores arrays)"
+            )
         kind = {"f": "<f8", "i": "<i8", "u": "<i8", "b": "|b1"}[value.dtype.kind]
         arrays["doses." + field.name] = np.ascontiguousarray(value, dtype=kind)
         given.append(field.name)

@@ -26,8 +26,9 @@ from .provenance import PARQUET_KEY, to_json
 UNITS = {"time_h": "h", "conc_mg_L": "mg/L"}
 
 
-def long_columns(ids: np.ndarray, times_h: np.ndarray, conc: np.ndarray,
-                 replicate: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def long_columns(
+    ids: np.ndarray, times_h: np.ndarray, conc: np.ndarray, replicate: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """The long format's columns (module docstring) of concentrations `conc`.
 
     ids : shape (n_subjects,); times_h : shape (n_times,), h; conc : shape (n_subjects,
@@ -63,8 +64,9 @@ def long_table(columns: Mapping[str, Any], schema):
     return pa.table({field.name: columns[field.name] for field in schema}, schema=schema)
 
 
-def write_parquet(target, tables, record: Mapping, *, metadata: Mapping[bytes, bytes] | None = None,
-                  overwrite: bool = False) -> str | None:
+def write_parquet(
+    target, tables, record: Mapping, *, metadata: Mapping[bytes, bytes] | None = None, overwrite: bool = False
+) -> str | None:
     """Write one Arrow table, or several of one schema in turn, as a Parquet file with provenance.
 
     target : a path (written atomically, refused if it exists unless `overwrite`) or an open
@@ -106,4 +108,3 @@ def _metadata(record: Mapping, more: Mapping[bytes, bytes] | None) -> dict:
     metadata = {PARQUET_KEY: to_json(record).encode()}
     metadata.update(more or {})
     return metadata
-

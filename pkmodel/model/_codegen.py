@@ -43,11 +43,13 @@ class _Program:
 
         run = ["def run(t, A, H, out):"]
         run += [f"    h{k} = H[{k}]" for k in range(len(table))]
-        run += [f"    a{j} = A[{j}]" for j, c in enumerate(system.compartments)
-                if any(e.has(sym[c]) for e in run_exprs)]
+        run += [
+            f"    a{j} = A[{j}]"
+            for j, c in enumerate(system.compartments)
+            if any(e.has(sym[c]) for e in run_exprs)
+        ]
         lines, codes = _cse(run_exprs, names, "x", sp)
-        run += lines + [f"    out[{', '.join(map(str, i))}] = {code}"
-                        for i, code in zip(self.indices, codes)]
+        run += lines + [f"    out[{', '.join(map(str, i))}] = {code}" for i, code in zip(self.indices, codes)]
         run.append("    return out")
         self.source = "\n".join(setup + run)
         namespace = {"np": np}
@@ -91,8 +93,9 @@ def _hoist(e, dynamic, table, sp):
 def _number(e) -> str:
     v = float(e)
     if not math.isfinite(v):
-        raise ValueError(f"an expression evaluates to {e} (a division by zero or an overflow); "
-                         "expected finite numbers")
+        raise ValueError(
+            f"an expression evaluates to {e} (a division by zero or an overflow); expected finite numbers"
+        )
     return repr(v) if v >= 0 else f"({v!r})"
 
 
@@ -111,7 +114,7 @@ def _code(e, names) -> str:
         return "(" + " + ".join(map(c, e.args)) + ")"
     if e.is_Mul:
         num = [a for a in e.args if not (a.is_Pow and a.exp.is_Number and a.exp < 0)]
-        den = [a.base if a.exp == -1 else a.base ** -a.exp for a in e.args if a not in num]
+        den = [a.base if a.exp == -1 else a.base**-a.exp for a in e.args if a not in num]
         sign = ""
         if num and num[0] == -1:
             sign, num = "-", num[1:]

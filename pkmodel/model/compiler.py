@@ -66,8 +66,10 @@ class CompiledSystem:
         for key, e in s.expressions.items():  # derived first, in order: each sees those above
             value = _to_sympy(e.tree, env)
             if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-                raise ValueError(f"{e.where}: {e.text!r} is {value} (a division by zero); "
-                                 "expected an expression with a finite value")
+                raise ValueError(
+                    f"{e.where}: {e.text!r} is {value} (a division by zero); "
+                    "expected an expression with a finite value"
+                )
             if key.startswith("derived."):
                 env[key.split(".", 1)[1]] = value
             else:
@@ -83,10 +85,17 @@ class CompiledSystem:
         bad = [c for c, f in zip(s.compartments, odes) if _problem(f, amounts, sym[TIME], False)]
         put("is_linear", not bad)
         put("nonlinear_reason", self._explain(f"odes.{bad[0]}", False) if bad else None)
-        put("output_reasons", MappingProxyType({
-            name: self._explain(f"outputs.{name}", True)
-            if _problem(exprs[f"outputs.{name}"], amounts, sym[TIME], True) else None
-            for name in s.outputs}))
+        put(
+            "output_reasons",
+            MappingProxyType(
+                {
+                    name: self._explain(f"outputs.{name}", True)
+                    if _problem(exprs[f"outputs.{name}"], amounts, sym[TIME], True)
+                    else None
+                    for name in s.outputs
+                }
+            ),
+        )
 
     @property
     def linear_outputs(self) -> tuple[str, ...]:
@@ -101,8 +110,9 @@ class CompiledSystem:
             if problem:
                 head, detail, culprit = problem
                 used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-                via = sorted(n for n in used if n in self.system.derived
-                             and culprit in self.system.dynamic[n])
+                via = sorted(
+                    n for n in used if n in self.system.derived and culprit in self.system.dynamic[n]
+                )
                 detail += f", through {', '.join(via)}" if via else ""
                 return f"{expr.where}: {expr.segment(node)} {head} ({detail})"
         return f"{expr.where}: {expr.text} is not linear in the amounts"
@@ -117,14 +127,19 @@ class CompiledSystem:
         import sympy as sp
 
         # terms in one amount together: ka*depot - CL/V*central - Q/V*central is two products
-        return self._program([((j,), sp.collect(self._exprs[f"odes.{c}"], self._amounts))
-                              for j, c in enumerate(self.system.compartments)])
+        return self._program(
+            [
+                ((j,), sp.collect(self._exprs[f"odes.{c}"], self._amounts))
+                for j, c in enumerate(self.system.compartments)
+            ]
+        )
 
     @cached_property
     def _jac(self):
         odes = [self._exprs[f"odes.{c}"] for c in self.system.compartments]
-        return self._program([((i, j), _derivative(f, x)) for i, f in enumerate(odes)
-                              for j, x in enumerate(self._amounts)])
+        return self._program(
+            [((i, j), _derivative(f, x)) for i, f in enumerate(odes) for j, x in enumerate(self._amounts)]
+        )
 
     @cached_property
     def _out(self):
@@ -138,16 +153,22 @@ class CompiledSystem:
     @cached_property
     def _input(self):
         zero = {x: 0 for x in self._amounts}
-        return self._program([((j,), self._exprs[f"odes.{c}"].subs(zero))
-                              for j, c in enumerate(self.system.compartments)])
+        return self._program(
+            [((j,), self._exprs[f"odes.{c}"].subs(zero)) for j, c in enumerate(self.system.compartments)]
+        )
 
     @cached_property
     def _rows(self):
         import sympy as sp
 
         names = self.linear_outputs
-        return names, self._program([((k, j), sp.diff(self._exprs[f"outputs.{n}"], x))
-                                     for k, n in enumerate(names) for j, x in enumerate(self._amounts)])
+        return names, self._program(
+            [
+                ((k, j), sp.diff(self._exprs[f"outputs.{n}"], x))
+                for k, n in enumerate(names)
+                for j, x in enumerate(self._amounts)
+            ]
+        )
 
     # --- evaluation ---------------------------------------------------------------
 
@@ -187,8 +208,10 @@ class CompiledSystem:
 
     def _linear(self, what: str) -> None:
         if not self.is_linear:
-            raise ValueError(f"{what}: the system is nonlinear ({self.nonlinear_reason}); a rate "
-                             "matrix and input exist only for a linear system")
+            raise ValueError(
+                f"{what}: the system is nonlinear ({self.nonlinear_reason}); a rate "
+                "matrix and input exist only for a linear system"
+            )
 
     def rate_matrix(self, params, covariates=None) -> np.ndarray:
         """K, shape (n, m, m), 1/h: dx/dt = K x + b. Refused for a nonlinear system."""
@@ -205,11 +228,13 @@ class CompiledSystem:
     def output_row(self, name: str, params, covariates=None) -> np.ndarray:
         """c, shape (n, m): output = sum_j c_j amount_j. Refused for an output that is not."""
         if name not in self.output_reasons:
-            raise ValueError(f"output_row: {name!r} is not an output; expected one of "
-                             f"{list(self.output_reasons)}")
+            raise ValueError(
+                f"output_row: {name!r} is not an output; expected one of {list(self.output_reasons)}"
+            )
         if self.output_reasons[name]:
-            raise ValueError(f"output_row: output {name!r} is not linear in the amounts "
-                             f"({self.output_reasons[name]})")
+            raise ValueError(
+                f"output_row: output {name!r} is not linear in the amounts ({self.output_reasons[name]})"
+            )
         names, program = self._rows
         b = self.bind(params, covariates)
         return b._run(program, None, None, (len(names), len(self._amounts)))[:, names.index(name)]
@@ -263,14 +288,16 @@ class BoundSystem:
 
     def _check(self, amounts, by_compartment=False, ndims=(2,)) -> np.ndarray:
         amounts = np.asarray(amounts, dtype=float)
-        n = self.n if self.n is not None else (amounts.shape[1 if by_compartment else 0]
-                                               if amounts.ndim else None)
+        n = (
+            self.n
+            if self.n is not None
+            else (amounts.shape[1 if by_compartment else 0] if amounts.ndim else None)
+        )
         if by_compartment:
             ok, want = amounts.shape == (self.m, n), f"({self.m}, {n})"
         else:
             ok = amounts.ndim in ndims and amounts.shape[0] == n and amounts.shape[-1] == self.m
-            want = " or ".join(f"({n}, {self.m})" if d == 2 else f"({n}, n_times, {self.m})"
-                               for d in ndims)
+            want = " or ".join(f"({n}, {self.m})" if d == 2 else f"({n}, n_times, {self.m})" for d in ndims)
         if not ok:
             raise ValueError(f"amounts has shape {amounts.shape}; expected {want}")
         return amounts
@@ -320,8 +347,7 @@ def _columns(label, given, names, uses, n):
     given = {} if given is None else given
     missing = [k for k in names if k in uses and k not in given]
     if missing:
-        raise ValueError(f"{label}: {missing} missing; the system uses "
-                         f"{[k for k in names if k in uses]}")
+        raise ValueError(f"{label}: {missing} missing; the system uses {[k for k in names if k in uses]}")
     out = []
     for k in names:
         if k not in uses:
@@ -329,8 +355,10 @@ def _columns(label, given, names, uses, n):
             continue
         v = numbers(f"{label}[{k!r}]", given[k])
         if v.ndim != 1 or (n is not None and v.shape[0] != n):
-            raise ValueError(f"{label}[{k!r}] has shape {np.shape(given[k])}; expected "
-                             f"(n_subjects,){f' = ({n},)' if n is not None else ''}")
+            raise ValueError(
+                f"{label}[{k!r}] has shape {np.shape(given[k])}; expected "
+                f"(n_subjects,){f' = ({n},)' if n is not None else ''}"
+            )
         n = v.shape[0]
         out.append(v)
     return tuple(out), n
@@ -420,8 +448,13 @@ def _to_sympy(node: ast.AST, env: dict):
         return -v if isinstance(node.op, ast.USub) else v
     if isinstance(node, ast.BinOp):
         a, b = _to_sympy(node.left, env), _to_sympy(node.right, env)
-        return {ast.Add: sp.Add, ast.Sub: lambda x, y: x - y, ast.Mult: sp.Mul,
-                ast.Div: lambda x, y: x / y, ast.Pow: sp.Pow}[type(node.op)](a, b)
+        return {
+            ast.Add: sp.Add,
+            ast.Sub: lambda x, y: x - y,
+            ast.Mult: sp.Mul,
+            ast.Div: lambda x, y: x / y,
+            ast.Pow: sp.Pow,
+        }[type(node.op)](a, b)
     if isinstance(node, ast.Compare):
         values = [_to_sympy(n, env) for n in (node.left, *node.comparators)]
         ops = {ast.Lt: sp.Lt, ast.LtE: sp.Le, ast.Gt: sp.Gt, ast.GtE: sp.Ge, ast.Eq: sp.Eq, ast.NotEq: sp.Ne}
@@ -430,6 +463,6 @@ def _to_sympy(node: ast.AST, env: dict):
     name = node.func.id
     if name == "where":
         return sp.Piecewise((args[1], args[0]), (args[2], True))
-    return {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs,
-            "min": sp.Min, "max": sp.Max}[name](*args)
-
+    return {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs, "min": sp.Min, "max": sp.Max}[name](
+        *args
+    )

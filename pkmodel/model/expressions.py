@@ -20,21 +20,37 @@ from typing import Mapping
 
 from .structures import OPTIONAL, Structure
 
-MAX_LENGTH = 2000    # characters in one expression
-MAX_DEPTH = 100      # nesting of its syntax tree (bounds every recursion after parsing)
+MAX_LENGTH = 2000  # characters in one expression
+MAX_DEPTH = 100  # nesting of its syntax tree (bounds every recursion after parsing)
 MAX_EXPONENT = 1000  # |a constant exponent|: 10 ** 10 ** 10 is refused, not computed
-TIME = "t"           # time since the start, h
+TIME = "t"  # time since the start, h
 # name: (fewest, most) arguments; None = any number
-FUNCTIONS = MappingProxyType({"exp": (1, 1), "log": (1, 1), "sqrt": (1, 1), "abs": (1, 1),
-                              "min": (2, None), "max": (2, None), "where": (3, 3)})
+FUNCTIONS = MappingProxyType(
+    {
+        "exp": (1, 1),
+        "log": (1, 1),
+        "sqrt": (1, 1),
+        "abs": (1, 1),
+        "min": (2, None),
+        "max": (2, None),
+        "where": (3, 3),
+    }
+)
 MODIFIERS = ("F", "lag", "rate", "duration")  # NONMEM's F1, ALAG1, R1, D1
 RESERVED = frozenset(FUNCTIONS) | {TIME}
 
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _COMPARE = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 _UNARY = {ast.USub: "-", ast.UAdd: "+"}
-_CONSTANT_FUNCTIONS = {"exp": math.exp, "log": math.log, "sqrt": math.sqrt, "abs": abs,
-                       "min": min, "max": max, "where": lambda c, a, b: a if c else b}
+_CONSTANT_FUNCTIONS = {
+    "exp": math.exp,
+    "log": math.log,
+    "sqrt": math.sqrt,
+    "abs": abs,
+    "min": min,
+    "max": max,
+    "where": lambda c, a, b: a if c else b,
+}
 _REFUSED = {  # syntax Python has and the language does not: what to write instead
     ast.IfExp: ("a conditional 'a if c else b'", "where(c, a, b)"),
     ast.BoolOp: ("'and'/'or'", "a chained comparison (0 < t < 24) or nested where()"),
@@ -44,22 +60,37 @@ _REFUSED = {  # syntax Python has and the language does not: what to write inste
     ast.NamedExpr: ("an assignment ':='", "an expression (name it in [derived])"),
     ast.Starred: ("a starred argument", "the arguments written out"),
 }
-_OP_NAMES = {ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|",
-             ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>", ast.Not: "not", ast.Invert: "~",
-             ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
+_OP_NAMES = {
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.MatMult: "@",
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.BitXor: "^",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.Not: "not",
+    ast.Invert: "~",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+    ast.In: "in",
+    ast.NotIn: "not in",
+}
 
 
 class ExpressionError(ValueError):
     """An expression refused: `where` (file and section), `text`, `column` (1-based)."""
 
-    def __init__(self, where: str, text: str, position: tuple[int, int], problem: str,
-                 expected: str | None = None):
+    def __init__(
+        self, where: str, text: str, position: tuple[int, int], problem: str, expected: str | None = None
+    ):
         line, column = position
         self.where, self.text, self.line, self.column = where, text, line, column
         at = f"line {line}, column {column}" if "\n" in text else f"column {column}"
         shown = text if len(text) <= 200 else text[:190] + "..."
-        super().__init__(f"{where}: {problem} at {at} of {shown!r}"
-                         + (f"; expected {expected}" if expected else ""))
+        super().__init__(
+            f"{where}: {problem} at {at} of {shown!r}" + (f"; expected {expected}" if expected else "")
+        )
 
 
 @dataclass(frozen=True)
@@ -83,7 +114,7 @@ class Expression:
 
     def segment(self, node: ast.AST) -> str:
         """The source text of a node."""
-        return ast.get_source_segment(self.text[self.offset:], node) or self.text
+        return ast.get_source_segment(self.text[self.offset :], node) or self.text
 
     def fail(self, position: tuple[int, int], problem: str, expected: str | None = None):
         raise ExpressionError(self.where, self.text, position, problem, expected)
@@ -93,17 +124,20 @@ def parse_expression(text, where: str) -> Expression:
     """Parse and check one expression of the model language (names are not resolved here)."""
     if not isinstance(text, str):
         hint = f', e.g. "{text}"' if isinstance(text, (int, float)) and not isinstance(text, bool) else ""
-        raise ValueError(f"{where} is {text!r} ({type(text).__name__}); expected an expression "
-                         f"as text{hint}")
+        raise ValueError(f"{where} is {text!r} ({type(text).__name__}); expected an expression as text{hint}")
     for i, ch in enumerate(text):
         if not ch.isascii():
             raise ExpressionError(where, text, (1, i + 1), f"character {ch!r}", "ASCII text")
     if not text.strip():
         raise ValueError(f"{where} is {text!r}; expected an expression")
     if len(text) > MAX_LENGTH:
-        raise ExpressionError(where, text, (1, MAX_LENGTH + 1),
-                              f"expression of {len(text)} characters",
-                              f"at most {MAX_LENGTH} (name intermediates in [derived])")
+        raise ExpressionError(
+            where,
+            text,
+            (1, MAX_LENGTH + 1),
+            f"expression of {len(text)} characters",
+            f"at most {MAX_LENGTH} (name intermediates in [derived])",
+        )
     offset = len(text) - len(text.lstrip(" \t"))
     try:
         with warnings.catch_warnings():
@@ -117,14 +151,18 @@ def parse_expression(text, where: str) -> Expression:
         col += offset if line == 1 else 0
         raise ExpressionError(where, text, (line, col), f"syntax error ({e.msg})") from None
     except (RecursionError, MemoryError):
-        raise ExpressionError(where, text, (1, 1), "nesting too deep to parse",
-                              f"at most {MAX_DEPTH} levels") from None
+        raise ExpressionError(
+            where, text, (1, 1), "nesting too deep to parse", f"at most {MAX_DEPTH} levels"
+        ) from None
     expr = Expression(text, where, tree, (), None, offset)
     names: list = []
     kind, value = _check(expr, tree, names, 0)
     if kind != "number":
-        expr.fail(expr.position(tree), "a comparison used as a number",
-                  "a number (comparisons go in where(cond, a, b))")
+        expr.fail(
+            expr.position(tree),
+            "a comparison used as a number",
+            "a number (comparisons go in where(cond, a, b))",
+        )
     return Expression(text, where, tree, tuple(names), value, offset)
 
 
@@ -153,19 +191,24 @@ def _check(expr: Expression, node: ast.AST, names: list, depth: int) -> tuple[st
             expr.fail(expr.position(node.right), f"exponent {b:g}", f"|exponent| <= {MAX_EXPONENT}")
         if a is None or b is None:
             return "number", None
-        ops = {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b,
-               ast.Div: lambda: a / b, ast.Pow: lambda: math.pow(a, b)}
+        ops = {
+            ast.Add: lambda: a + b,
+            ast.Sub: lambda: a - b,
+            ast.Mult: lambda: a * b,
+            ast.Div: lambda: a / b,
+            ast.Pow: lambda: math.pow(a, b),
+        }
         return "number", _fold(expr, node, ops[type(node.op)])
     if isinstance(node, ast.Compare):
         for op in node.ops:
             if type(op) not in _COMPARE:
-                expr.fail(at, f"operator {_OP_NAMES.get(type(op), type(op).__name__)!r}",
-                          "one of < <= > >= == !=")
+                expr.fail(
+                    at, f"operator {_OP_NAMES.get(type(op), type(op).__name__)!r}", "one of < <= > >= == !="
+                )
         values = [_number(expr, n, names, depth) for n in (node.left, *node.comparators)]
         if None in values:
             return "condition", None
-        return "condition", float(all(_compare(op, x, y) for op, x, y
-                                      in zip(node.ops, values, values[1:])))
+        return "condition", float(all(_compare(op, x, y) for op, x, y in zip(node.ops, values, values[1:])))
     if isinstance(node, ast.Call):
         return "number", _call(expr, node, names, depth)
     if isinstance(node, (ast.BinOp, ast.UnaryOp)):
@@ -174,15 +217,21 @@ def _check(expr: Expression, node: ast.AST, names: list, depth: int) -> tuple[st
     if type(node) in _REFUSED:
         what, instead = _REFUSED[type(node)]
         expr.fail(at, f"{what} is not in the language", instead)
-    expr.fail(at, f"{expr.segment(node)!r} ({type(node).__name__}) is not in the language",
-              "numbers, names, + - * / **, exp log sqrt abs min max, comparisons, where()")
+    expr.fail(
+        at,
+        f"{expr.segment(node)!r} ({type(node).__name__}) is not in the language",
+        "numbers, names, + - * / **, exp log sqrt abs min max, comparisons, where()",
+    )
 
 
 def _number(expr, node, names, depth) -> float | None:
     kind, value = _check(expr, node, names, depth + 1)
     if kind != "number":
-        expr.fail(expr.position(node), "a comparison used as a number",
-                  "a number (comparisons go in where(cond, a, b))")
+        expr.fail(
+            expr.position(node),
+            "a comparison used as a number",
+            "a number (comparisons go in where(cond, a, b))",
+        )
     return value
 
 
@@ -195,8 +244,11 @@ def _call(expr: Expression, node: ast.Call, names: list, depth: int) -> float | 
     name = node.func.id
     if name not in FUNCTIONS:
         close = difflib.get_close_matches(name, FUNCTIONS, n=1)
-        expr.fail(at, f"unknown function {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
-                  f"one of {list(FUNCTIONS)}")
+        expr.fail(
+            at,
+            f"unknown function {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
+            f"one of {list(FUNCTIONS)}",
+        )
     if node.keywords:
         expr.fail(at, f"keyword argument in {name}()", "arguments by position")
     low, high = FUNCTIONS[name]
@@ -211,8 +263,11 @@ def _call(expr: Expression, node: ast.Call, names: list, depth: int) -> float | 
         if name == "where" and i == 0:
             kind, value = _check(expr, arg, names, depth + 1)
             if kind != "condition":
-                expr.fail(expr.position(arg), "where() condition is not a comparison",
-                          "where(a < b, then, otherwise)")
+                expr.fail(
+                    expr.position(arg),
+                    "where() condition is not a comparison",
+                    "where(a < b, then, otherwise)",
+                )
             values.append(value)
         else:
             values.append(_number(expr, arg, names, depth))
@@ -222,8 +277,14 @@ def _call(expr: Expression, node: ast.Call, names: list, depth: int) -> float | 
 
 
 def _compare(op: ast.cmpop, x: float, y: float) -> bool:
-    return {ast.Lt: x < y, ast.LtE: x <= y, ast.Gt: x > y, ast.GtE: x >= y,
-            ast.Eq: x == y, ast.NotEq: x != y}[type(op)]
+    return {
+        ast.Lt: x < y,
+        ast.LtE: x <= y,
+        ast.Gt: x > y,
+        ast.GtE: x >= y,
+        ast.Eq: x == y,
+        ast.NotEq: x != y,
+    }[type(op)]
 
 
 def _fold(expr: Expression, node: ast.AST, compute) -> float:
@@ -235,8 +296,11 @@ def _fold(expr: Expression, node: ast.AST, compute) -> float:
     else:
         why = "overflow"
     if not (isinstance(value, float) and math.isfinite(value)):
-        expr.fail(expr.position(node), f"the constant {expr.segment(node)!r} is not a finite "
-                  f"number ({why})", "a finite real number")
+        expr.fail(
+            expr.position(node),
+            f"the constant {expr.segment(node)!r} is not a finite number ({why})",
+            "a finite real number",
+        )
     return value
 
 
@@ -277,12 +341,17 @@ class System:
         w = self.where
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
         for name in ("compartments", "parameters", "covariates"):
-            put(name, _names(w, f"model.{name}" if name == "compartments" else name,
-                             getattr(self, name)))
+            put(name, _names(w, f"model.{name}" if name == "compartments" else name, getattr(self, name)))
         if not self.compartments:
             raise ValueError(f"{w}: model.compartments is empty; expected at least one name")
-        _disjoint(w, {"model.compartments": self.compartments, "parameters": self.parameters,
-                      "covariates": self.covariates})
+        _disjoint(
+            w,
+            {
+                "model.compartments": self.compartments,
+                "parameters": self.parameters,
+                "covariates": self.covariates,
+            },
+        )
         for name in ("odes", "outputs", "derived", "dosing"):
             value = getattr(self, name)
             if not isinstance(value, Mapping):
@@ -291,8 +360,10 @@ class System:
         if self.dose_compartment is None:
             put("dose_compartment", self.compartments[0])
         elif self.dose_compartment not in self.compartments:
-            raise ValueError(f"{w}: model.dose_compartment is {self.dose_compartment!r}; "
-                             f"expected one of {list(self.compartments)}")
+            raise ValueError(
+                f"{w}: model.dose_compartment is {self.dose_compartment!r}; "
+                f"expected one of {list(self.compartments)}"
+            )
         # what each name depends on among the amounts and t (derived names: transitively)
         dynamic = {c: frozenset({c}) for c in self.compartments}
         dynamic.update({n: frozenset() for n in (*self.parameters, *self.covariates)})
@@ -302,43 +373,53 @@ class System:
             key = f"derived.{name}"
             _names(w, key, [name])
             if name in dynamic:
-                raise ValueError(f"{w}: {key} shadows the {_kind(self, name)} {name!r}; expected "
-                                 "a new name")
+                raise ValueError(f"{w}: {key} shadows the {_kind(self, name)} {name!r}; expected a new name")
             parsed[key] = self._resolve(key, text, dynamic)
             dynamic[name] = frozenset().union(*(dynamic[n] for n, _ in parsed[key].names))
         for name in self.odes:
             if name not in self.compartments:
-                raise ValueError(f"{w}: odes.{name}: {name!r} is not a compartment; expected one "
-                                 f"of model.compartments {list(self.compartments)}")
+                raise ValueError(
+                    f"{w}: odes.{name}: {name!r} is not a compartment; expected one "
+                    f"of model.compartments {list(self.compartments)}"
+                )
         for c in self.compartments:
             if c not in self.odes:
-                raise ValueError(f"{w}: odes: compartment {c!r} has no equation; expected one "
-                                 "expression per compartment of model.compartments")
+                raise ValueError(
+                    f"{w}: odes: compartment {c!r} has no equation; expected one "
+                    "expression per compartment of model.compartments"
+                )
             parsed[f"odes.{c}"] = self._resolve(f"odes.{c}", self.odes[c], dynamic)
         if "conc" not in self.outputs:
-            raise ValueError(f"{w}: outputs has no 'conc'; expected conc = the concentration "
-                             "(mg/L) that exposure reads, e.g. conc = \"central / V\"")
+            raise ValueError(
+                f"{w}: outputs has no 'conc'; expected conc = the concentration "
+                '(mg/L) that exposure reads, e.g. conc = "central / V"'
+            )
         for name, text in self.outputs.items():
             _names(w, "outputs", [name])
             parsed[f"outputs.{name}"] = self._resolve(f"outputs.{name}", text, dynamic)
         for c, table in self.dosing.items():
             if c not in self.compartments:
-                raise ValueError(f"{w}: dosing.{c}: {c!r} is not a compartment; expected one "
-                                 f"of model.compartments {list(self.compartments)}")
+                raise ValueError(
+                    f"{w}: dosing.{c}: {c!r} is not a compartment; expected one "
+                    f"of model.compartments {list(self.compartments)}"
+                )
             if not isinstance(table, Mapping):
-                raise ValueError(f"{w}: dosing.{c} is {table!r}; expected a table of "
-                                 f"{', '.join(MODIFIERS)}")
+                raise ValueError(f"{w}: dosing.{c} is {table!r}; expected a table of {', '.join(MODIFIERS)}")
             for key, text in table.items():
                 if key not in MODIFIERS:
-                    raise ValueError(f"{w}: dosing.{c}.{key} is not a dose modifier; expected "
-                                     f"one of {list(MODIFIERS)}")
+                    raise ValueError(
+                        f"{w}: dosing.{c}.{key} is not a dose modifier; expected one of {list(MODIFIERS)}"
+                    )
                 expr = self._resolve(f"dosing.{c}.{key}", text, dynamic)
                 for n, at in expr.names:
                     if dynamic[n]:
                         via = "" if n in dynamic[n] else f" (which depends on {sorted(dynamic[n])})"
-                        expr.fail(at, f"{n!r}{via} in a dose modifier",
-                                  "parameters, covariates and derived names of those only "
-                                  "(a dose modifier is fixed per subject)")
+                        expr.fail(
+                            at,
+                            f"{n!r}{via} in a dose modifier",
+                            "parameters, covariates and derived names of those only "
+                            "(a dose modifier is fixed per subject)",
+                        )
                 parsed[f"dosing.{c}.{key}"] = expr
         put("dosing", MappingProxyType({c: MappingProxyType(dict(t)) for c, t in self.dosing.items()}))
         put("expressions", MappingProxyType(parsed))
@@ -353,12 +434,18 @@ class System:
             if key == f"derived.{name}":
                 expr.fail(at, f"{name!r} refers to itself", "names defined above it")
             if name in later:
-                expr.fail(at, f"{name!r} is used before [derived] defines it",
-                          "derived names in the order they are defined")
+                expr.fail(
+                    at,
+                    f"{name!r} is used before [derived] defines it",
+                    "derived names in the order they are defined",
+                )
             close = difflib.get_close_matches(name, known, n=1)
-            expr.fail(at, f"unknown name {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
-                      "a parameter, covariate, compartment, t, or a derived name defined above "
-                      "(a covariate is declared as [covariates.NAME] with its unit)")
+            expr.fail(
+                at,
+                f"unknown name {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
+                "a parameter, covariate, compartment, t, or a derived name defined above "
+                "(a covariate is declared as [covariates.NAME] with its unit)",
+            )
         return expr
 
     @classmethod
@@ -375,7 +462,7 @@ class System:
         rates = ["ka"] * c
         if structure.absorption != "first_order":
             derived["ktr"] = f"{structure.n_transit + 1} / MTT"
-            rates[:structure.n_transit + 1] = ["ktr"] * (structure.n_transit + 1)
+            rates[: structure.n_transit + 1] = ["ktr"] * (structure.n_transit + 1)
         odes = {cmts[0]: f"-{rates[0]} * {cmts[0]}"}
         for i in range(1, c):
             odes[cmts[i]] = f"{rates[i - 1]} * {cmts[i - 1]} - {rates[i]} * {cmts[i]}"
@@ -383,13 +470,20 @@ class System:
         if structure.disposition == "one_compartment":
             odes["central"] = f"{rates[c - 1]} * {cmts[c - 1]} - CL / V * central"
         else:
-            odes["central"] = (f"{rates[c - 1]} * {cmts[c - 1]} - CL / V1 * central "
-                               "- Q / V1 * central + Q / V2 * peripheral")
+            odes["central"] = (
+                f"{rates[c - 1]} * {cmts[c - 1]} - CL / V1 * central - Q / V1 * central + Q / V2 * peripheral"
+            )
             odes["peripheral"] = "Q / V1 * central - Q / V2 * peripheral"
-        return cls(compartments=cmts, odes=odes, derived=derived, outputs={"conc": f"central / {v}"},
-                   dosing={cmts[0]: {"F": "F", "lag": "tlag"}},
-                   parameters=(*structure.parameters, *OPTIONAL), dose_compartment=cmts[0],
-                   where=where)
+        return cls(
+            compartments=cmts,
+            odes=odes,
+            derived=derived,
+            outputs={"conc": f"central / {v}"},
+            dosing={cmts[0]: {"F": "F", "lag": "tlag"}},
+            parameters=(*structure.parameters, *OPTIONAL),
+            dose_compartment=cmts[0],
+            where=where,
+        )
 
 
 def _kind(system: System, name: str) -> str:
@@ -407,11 +501,15 @@ def _names(where: str, field_name: str, values) -> tuple[str, ...]:
     values = tuple(values)
     for v in values:
         if not (isinstance(v, str) and v.isascii() and v.isidentifier() and not keyword.iskeyword(v)):
-            raise ValueError(f"{where}: {field_name} has {v!r}; expected a name (letters, digits, "
-                             "_; not starting with a digit; not a Python keyword)")
+            raise ValueError(
+                f"{where}: {field_name} has {v!r}; expected a name (letters, digits, "
+                "_; not starting with a digit; not a Python keyword)"
+            )
         if v in RESERVED:
-            raise ValueError(f"{where}: {field_name} has {v!r}, which the language reserves "
-                             f"({'time, h' if v == TIME else 'a function'}); expected another name")
+            raise ValueError(
+                f"{where}: {field_name} has {v!r}, which the language reserves "
+                f"({'time, h' if v == TIME else 'a function'}); expected another name"
+            )
     dup = sorted({v for v in values if values.count(v) > 1})
     if dup:
         raise ValueError(f"{where}: {field_name} repeats {dup}; expected each name once")
@@ -423,6 +521,7 @@ def _disjoint(where: str, groups: Mapping[str, tuple[str, ...]]) -> None:
     for group, values in groups.items():
         for v in values:
             if v in seen:
-                raise ValueError(f"{where}: {v!r} is in both {seen[v]} and {group}; expected "
-                                 "each name in one")
+                raise ValueError(
+                    f"{where}: {v!r} is in both {seen[v]} and {group}; expected each name in one"
+                )
             seen[v] = group

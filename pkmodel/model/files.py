@@ -18,29 +18,79 @@ from pathlib import Path
 from .._checks import is_number
 from .expressions import System
 from .model import Model
-from .parameters import (COHORT_COVARIATES, _COVARIATE_KINDS, Covariate, CovariateEffect,
-                         ModelFileError, Parameter,
-                         RandomEffect, ResidualError, check_unit)
+from .parameters import (
+    COHORT_COVARIATES,
+    _COVARIATE_KINDS,
+    Covariate,
+    CovariateEffect,
+    ModelFileError,
+    Parameter,
+    RandomEffect,
+    ResidualError,
+    check_unit,
+)
 from .structures import ABSORPTIONS, STRUCTURE_NAMES, Structure
 from .validity import ValidRange
 
-_SECTIONS = {"model", "parameters", "covariates", "random_effects", "correlations",
-             "residual_error", "validity", "odes", "derived", "outputs", "dosing"}
+_SECTIONS = {
+    "model",
+    "parameters",
+    "covariates",
+    "random_effects",
+    "correlations",
+    "residual_error",
+    "validity",
+    "odes",
+    "derived",
+    "outputs",
+    "dosing",
+}
 _LANGUAGE = ("odes", "derived", "outputs", "dosing")
-_MODEL_KEYS = {"name", "structure", "absorption", "n_transit", "description", "concentration",
-               "source", "compartments", "dose_compartment", "note", "assumed"}
-_PARAMETER_KEYS = {"value", "unit", "derived", "iiv_sd", "iov_sd", "rse", "covariates", "source",
-                   "iiv_source", "iov_source", "rse_source", "note", "assumed"}
-_COVARIATE_KEYS = {"type", "reference", "exponent", "slope", "values", "missing", "iiv_sd",
-                   "source", "note"}
+_MODEL_KEYS = {
+    "name",
+    "structure",
+    "absorption",
+    "n_transit",
+    "description",
+    "concentration",
+    "source",
+    "compartments",
+    "dose_compartment",
+    "note",
+    "assumed",
+}
+_PARAMETER_KEYS = {
+    "value",
+    "unit",
+    "derived",
+    "iiv_sd",
+    "iov_sd",
+    "rse",
+    "covariates",
+    "source",
+    "iiv_source",
+    "iov_source",
+    "rse_source",
+    "note",
+    "assumed",
+}
+_COVARIATE_KEYS = {"type", "reference", "exponent", "slope", "values", "missing", "iiv_sd", "source", "note"}
 _DECLARED_KEYS = {"unit", "type", "source", "note"}
 _EFFECT_KEYS = {"sd", "parameters", "source", "note"}
 _CORRELATION_KEYS = {"between", "value", "source", "note"}
 _RESIDUAL_KEYS = {"type", "proportional_sd", "additive_sd", "source", "note", "assumed"}
 _RANGE_KEYS = {"range", "source", "note", "assumed"}
 # Fields that hold text (sources, notes), wherever they appear
-_TEXT_KEYS = {"description", "concentration", "source", "note", "assumed", "iiv_source",
-              "iov_source", "rse_source"}
+_TEXT_KEYS = {
+    "description",
+    "concentration",
+    "source",
+    "note",
+    "assumed",
+    "iiv_source",
+    "iov_source",
+    "rse_source",
+}
 # A derived value must equal its expression to this relative precision: the
 # file stores full precision, and a rounded copy (e.g. 1.7723508577) is refused.
 _DERIVED_RTOL = 1e-13
@@ -68,35 +118,44 @@ def load_model(name_or_path: str | Path) -> Model:
     path = _resolve(name_or_path)
     size = path.stat().st_size
     if size > MAX_MODEL_FILE_BYTES:
-        raise ModelFileError(f"{path}: is {size:,} bytes; expected a model file of at most "
-                             f"{MAX_MODEL_FILE_BYTES:,} bytes")
+        raise ModelFileError(
+            f"{path}: is {size:,} bytes; expected a model file of at most {MAX_MODEL_FILE_BYTES:,} bytes"
+        )
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise ModelFileError(f"{path}: not UTF-8 text (byte {err.start}); expected a TOML file "
-                             "in UTF-8") from None
+        raise ModelFileError(
+            f"{path}: not UTF-8 text (byte {err.start}); expected a TOML file in UTF-8"
+        ) from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ModelFileError(f"{path}: not valid TOML: {err}") from None
     except (RecursionError, MemoryError):
-        raise ModelFileError(f"{path}: not readable as TOML: its arrays or tables are nested too "
-                             "deeply; expected a model file's few levels") from None
+        raise ModelFileError(
+            f"{path}: not readable as TOML: its arrays or tables are nested too "
+            "deeply; expected a model file's few levels"
+        ) from None
     return _model_from_dict(doc, str(path))
 
 
 def bundled_models() -> dict[str, Path]:
     """Names of the bundled model files, with their paths."""
     folder = resources.files("pkmodel.params")
-    return {Path(e.name).stem: Path(str(e)) for e in sorted(folder.iterdir(), key=lambda e: e.name)
-            if e.name.endswith(".toml")}
+    return {
+        Path(e.name).stem: Path(str(e))
+        for e in sorted(folder.iterdir(), key=lambda e: e.name)
+        if e.name.endswith(".toml")
+    }
 
 
 def _resolve(name_or_path: str | Path) -> Path:
     if not isinstance(name_or_path, (str, os.PathLike)):
-        raise TypeError(f"load_model: name_or_path is {name_or_path!r} "
-                        f"({type(name_or_path).__name__}); expected a bundled model's name or a "
-                        "path to a .toml file")
+        raise TypeError(
+            f"load_model: name_or_path is {name_or_path!r} "
+            f"({type(name_or_path).__name__}); expected a bundled model's name or a "
+            "path to a .toml file"
+        )
     text = str(name_or_path)
     if isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text or "\\" in text:
         path = Path(name_or_path)
@@ -105,8 +164,10 @@ def _resolve(name_or_path: str | Path) -> Path:
         return path
     bundled = bundled_models()
     if text not in bundled:
-        raise ValueError(f"model {text!r} is not a bundled model; expected one of "
-                         f"{sorted(bundled)} or a path to a .toml file")
+        raise ValueError(
+            f"model {text!r} is not a bundled model; expected one of "
+            f"{sorted(bundled)} or a path to a .toml file"
+        )
     return bundled[text]
 
 
@@ -117,30 +178,37 @@ def _model_from_dict(doc: dict, where: str) -> Model:
     if "name" not in meta:
         raise ModelFileError(f"{where}: model.name is missing")
     if not (isinstance(meta["name"], str) and meta["name"].strip()):
-        raise ModelFileError(f"{where}: model.name is {meta['name']!r}; expected the model's name "
-                             "as text")
+        raise ModelFileError(f"{where}: model.name is {meta['name']!r}; expected the model's name as text")
     language = "compartments" in meta
     structure = None
     if language:
         for key in ("structure", "absorption", "n_transit"):
             if key in meta:
-                raise ModelFileError(f"{where}: model.{key} given with model.compartments; "
-                                     "expected one form: a named structure, or compartments with "
-                                     "[odes] (the model language)")
+                raise ModelFileError(
+                    f"{where}: model.{key} given with model.compartments; "
+                    "expected one form: a named structure, or compartments with "
+                    "[odes] (the model language)"
+                )
     else:
         if "structure" not in meta:
-            raise ModelFileError(f"{where}: model.structure is missing; expected a named "
-                                 f"structure ({sorted(STRUCTURE_NAMES)}) or model.compartments "
-                                 "with [odes] (the model language)")
+            raise ModelFileError(
+                f"{where}: model.structure is missing; expected a named "
+                f"structure ({sorted(STRUCTURE_NAMES)}) or model.compartments "
+                "with [odes] (the model language)"
+            )
         for key in (*_LANGUAGE, "dose_compartment"):
             if key in doc or key in meta:
                 section = f"model.{key}" if key in meta else f"[{key}]"
-                raise ModelFileError(f"{where}: {section} given with model.structure; the "
-                                     "language's sections need model.compartments instead")
+                raise ModelFileError(
+                    f"{where}: {section} given with model.structure; the "
+                    "language's sections need model.compartments instead"
+                )
         structure = _structure(meta, where)
     covariates = _covariates(doc, where)
-    params = {name: _parameter(name, table, where)
-              for name, table in _tables(doc, "parameters", where, "with value and unit").items()}
+    params = {
+        name: _parameter(name, table, where)
+        for name, table in _tables(doc, "parameters", where, "with value and unit").items()
+    }
     effects = []
     for name, table in _tables(doc, "random_effects", where, "with sd and parameters").items():
         _only_keys(table, _EFFECT_KEYS, f"random_effects.{name}.", where)
@@ -151,22 +219,28 @@ def _model_from_dict(doc: dict, where: str) -> Model:
     correlations = []
     listed = doc.get("correlations", [])
     if not (isinstance(listed, list) and all(isinstance(t, dict) for t in listed)):
-        raise ModelFileError(f"{where}: correlations is {listed!r}; expected an array of tables "
-                             "([[correlations]] with between and value)")
+        raise ModelFileError(
+            f"{where}: correlations is {listed!r}; expected an array of tables "
+            "([[correlations]] with between and value)"
+        )
     for i, table in enumerate(listed):
         _only_keys(table, _CORRELATION_KEYS, f"correlations[{i}].", where)
         between = table.get("between")
-        if not (isinstance(between, list) and len(between) == 2
-                and all(isinstance(n, str) for n in between)):
-            raise ModelFileError(f"{where}: correlations[{i}].between is {between!r}; expected "
-                                 "two random-effect names")
+        if not (isinstance(between, list) and len(between) == 2 and all(isinstance(n, str) for n in between)):
+            raise ModelFileError(
+                f"{where}: correlations[{i}].between is {between!r}; expected two random-effect names"
+            )
         correlations.append((between[0], between[1], table.get("value")))
     residual = None
     if "residual_error" in doc:
         table = _table(doc, "residual_error", where)
         _only_keys(table, _RESIDUAL_KEYS, "residual_error.", where)
-        residual = ResidualError(kind=table.get("type"), proportional_sd=table.get("proportional_sd", 0.0),
-                                 additive_sd=table.get("additive_sd", 0.0), source=table.get("source", ""))
+        residual = ResidualError(
+            kind=table.get("type"),
+            proportional_sd=table.get("proportional_sd", 0.0),
+            additive_sd=table.get("additive_sd", 0.0),
+            source=table.get("source", ""),
+        )
     validity = []
     for quantity, table in _tables(doc, "validity", where, "with range = [low, high]").items():
         field_ = f"validity.{quantity}"
@@ -177,27 +251,36 @@ def _model_from_dict(doc: dict, where: str) -> Model:
         validity.append(ValidRange(quantity, bounds[0], bounds[1], table.get("source", "")))
     equations = _equations(doc, meta, params, covariates, where) if language else None
     try:
-        return Model(name=meta["name"], structure=structure, parameters=params,
-                     random_effects=tuple(effects), correlations=tuple(correlations),
-                     residual_error=residual, validity=tuple(validity),
-                     description=meta.get("description", ""),
-                     concentration=meta.get("concentration", ""),
-                     source=meta.get("source", ""), path=where, equations=equations,
-                     covariates=covariates)
+        return Model(
+            name=meta["name"],
+            structure=structure,
+            parameters=params,
+            random_effects=tuple(effects),
+            correlations=tuple(correlations),
+            residual_error=residual,
+            validity=tuple(validity),
+            description=meta.get("description", ""),
+            concentration=meta.get("concentration", ""),
+            source=meta.get("source", ""),
+            path=where,
+            equations=equations,
+            covariates=covariates,
+        )
     except ModelFileError:
         raise
-    except ValueError as err:   # the compiler's (a division by zero in a constant part)
+    except ValueError as err:  # the compiler's (a division by zero in a constant part)
         raise ModelFileError(str(err)) from None
 
 
 def _structure(meta: dict, where: str) -> Structure:
     _choice(meta["structure"], sorted(STRUCTURE_NAMES), "model.structure", where)
-    absorption = _choice(meta.get("absorption", "first_order"), list(ABSORPTIONS),
-                         "model.absorption", where)
+    absorption = _choice(meta.get("absorption", "first_order"), list(ABSORPTIONS), "model.absorption", where)
     n_transit = meta.get("n_transit", 0)
     if absorption != "first_order" and "n_transit" not in meta:
-        raise ModelFileError(f"{where}: model.n_transit is missing; transit absorption needs the "
-                             "number of transit compartments")
+        raise ModelFileError(
+            f"{where}: model.n_transit is missing; transit absorption needs the "
+            "number of transit compartments"
+        )
     try:
         return Structure(meta["structure"], absorption, n_transit)
     except ValueError as err:
@@ -211,21 +294,28 @@ def _covariates(doc: dict, where: str) -> dict[str, Covariate]:
     for name, table in _tables(doc, "covariates", where, "with unit").items():
         field_ = f"covariates.{name}"
         _only_keys(table, _DECLARED_KEYS, field_ + ".", where)
-        kind = _choice(table.get("type", "continuous"), ["continuous", "categorical"],
-                       f"{field_}.type", where)
+        kind = _choice(
+            table.get("type", "continuous"), ["continuous", "categorical"], f"{field_}.type", where
+        )
         if kind == "categorical":
             if "unit" in table:
-                raise ModelFileError(f"{where}: {field_}.unit given for a categorical covariate; "
-                                     "expected levels without a unit")
+                raise ModelFileError(
+                    f"{where}: {field_}.unit given for a categorical covariate; "
+                    "expected levels without a unit"
+                )
             unit = "categorical"
         elif "unit" not in table:
-            raise ModelFileError(f"{where}: {field_}.unit is missing; every covariate names its "
-                                 "unit (e.g. 'kg', 'years', '1'), or type = 'categorical'")
+            raise ModelFileError(
+                f"{where}: {field_}.unit is missing; every covariate names its "
+                "unit (e.g. 'kg', 'years', '1'), or type = 'categorical'"
+            )
         else:
             unit = check_unit(table["unit"], f"{field_}.unit", where)
         if name in COHORT_COVARIATES and COHORT_COVARIATES[name] != unit:
-            raise ModelFileError(f"{where}: {field_} is declared as {unit!r}; the cohort gives "
-                                 f"{name} as {COHORT_COVARIATES[name]!r}")
+            raise ModelFileError(
+                f"{where}: {field_} is declared as {unit!r}; the cohort gives "
+                f"{name} as {COHORT_COVARIATES[name]!r}"
+            )
         out[name] = Covariate(name, unit, table.get("source", ""))
     return out
 
@@ -234,22 +324,37 @@ def _equations(doc: dict, meta: dict, params: dict, covariates: dict, where: str
     """The model language's sections as a checked System (every name resolved)."""
     compartments = meta["compartments"]
     if not (isinstance(compartments, list) and compartments):
-        raise ModelFileError(f"{where}: model.compartments is {compartments!r}; expected a list "
-                             "of compartment names in order (NONMEM's CMT 1, 2, ...)")
+        raise ModelFileError(
+            f"{where}: model.compartments is {compartments!r}; expected a list "
+            "of compartment names in order (NONMEM's CMT 1, 2, ...)"
+        )
     if "odes" not in doc:
-        raise ModelFileError(f"{where}: table [odes] is missing; expected d(amount)/dt (mg/h) "
-                             "of every compartment")
+        raise ModelFileError(
+            f"{where}: table [odes] is missing; expected d(amount)/dt (mg/h) of every compartment"
+        )
     if "outputs" not in doc:
-        raise ModelFileError(f"{where}: table [outputs] is missing; expected conc = the "
-                             "concentration (mg/L), e.g. conc = \"central / V\"")
+        raise ModelFileError(
+            f"{where}: table [outputs] is missing; expected conc = the "
+            'concentration (mg/L), e.g. conc = "central / V"'
+        )
     sections = {key: _table(doc, key, where, required=False) for key in _LANGUAGE}
-    numeric = [n for n, u in {**COHORT_COVARIATES, **{c.name: c.unit for c in covariates.values()}}.items()
-               if u != "categorical"]
+    numeric = [
+        n
+        for n, u in {**COHORT_COVARIATES, **{c.name: c.unit for c in covariates.values()}}.items()
+        if u != "categorical"
+    ]
     try:
-        return System(compartments=compartments, odes=sections["odes"],
-                      outputs=sections["outputs"], derived=sections["derived"],
-                      dosing=sections["dosing"], parameters=tuple(params), covariates=tuple(numeric),
-                      dose_compartment=meta.get("dose_compartment"), where=where)
+        return System(
+            compartments=compartments,
+            odes=sections["odes"],
+            outputs=sections["outputs"],
+            derived=sections["derived"],
+            dosing=sections["dosing"],
+            parameters=tuple(params),
+            covariates=tuple(numeric),
+            dose_compartment=meta.get("dose_compartment"),
+            where=where,
+        )
     except ValueError as err:
         raise ModelFileError(str(err)) from None
 
@@ -260,11 +365,13 @@ def _parameter(name: str, table: dict, where: str) -> Parameter:
     if "unit" not in table:
         raise ModelFileError(f"{where}: {field_}.unit is missing; every number names its unit")
     if not isinstance(table["unit"], str):
-        raise ModelFileError(f"{where}: {field_}.unit is {table['unit']!r}; expected the unit as "
-                             "text (e.g. 'L/h/kg')")
+        raise ModelFileError(
+            f"{where}: {field_}.unit is {table['unit']!r}; expected the unit as text (e.g. 'L/h/kg')"
+        )
     if "value" not in table and "derived" not in table:
-        raise ModelFileError(f"{where}: {field_}.value is missing (give value, or derived "
-                             "with the expression it comes from)")
+        raise ModelFileError(
+            f"{where}: {field_}.value is missing (give value, or derived with the expression it comes from)"
+        )
     value = table.get("value")
     if "derived" in table:
         exact = _evaluate(table["derived"], f"{field_}.derived", where)
@@ -273,22 +380,38 @@ def _parameter(name: str, table: dict, where: str) -> Parameter:
         elif not (is_number(value) and abs(value - exact) <= _DERIVED_RTOL * abs(exact)):
             raise ModelFileError(
                 f"{where}: {field_}.value is {value!r} but {field_}.derived "
-                f"{table['derived']!r} is {exact!r}; store the full-precision value")
+                f"{table['derived']!r} is {exact!r}; store the full-precision value"
+            )
     covariates = []
-    for covariate, spec in _tables(table, "covariates", where, "with type and its numbers",
-                                   prefix=field_ + ".").items():
+    for covariate, spec in _tables(
+        table, "covariates", where, "with type and its numbers", prefix=field_ + "."
+    ).items():
         _only_keys(spec, _COVARIATE_KEYS, f"{field_}.covariates.{covariate}.", where)
-        kind = _choice(spec.get("type"), list(_COVARIATE_KINDS),
-                       f"{field_}.covariates.{covariate}.type", where)
+        kind = _choice(
+            spec.get("type"), list(_COVARIATE_KINDS), f"{field_}.covariates.{covariate}.type", where
+        )
         coefficient = spec.get(_COVARIATE_KINDS[kind] or "", None)
-        covariates.append(CovariateEffect(
-            covariate=covariate, kind=kind, reference=spec.get("reference"),
-            coefficient=coefficient, values=spec.get("values"),
-            missing=spec.get("missing", "error"), iiv_sd=spec.get("iiv_sd")))
-    return Parameter(name=name, value=value, unit=table["unit"],
-                     iiv_sd=table.get("iiv_sd", 0.0), iov_sd=table.get("iov_sd", 0.0),
-                     rse=table.get("rse", 0.0), covariates=tuple(covariates),
-                     source=table.get("source", ""))
+        covariates.append(
+            CovariateEffect(
+                covariate=covariate,
+                kind=kind,
+                reference=spec.get("reference"),
+                coefficient=coefficient,
+                values=spec.get("values"),
+                missing=spec.get("missing", "error"),
+                iiv_sd=spec.get("iiv_sd"),
+            )
+        )
+    return Parameter(
+        name=name,
+        value=value,
+        unit=table["unit"],
+        iiv_sd=table.get("iiv_sd", 0.0),
+        iov_sd=table.get("iov_sd", 0.0),
+        rse=table.get("rse", 0.0),
+        covariates=tuple(covariates),
+        source=table.get("source", ""),
+    )
 
 
 def _table(doc: dict, key: str, where: str, required: bool = True, prefix: str = "") -> dict:
@@ -298,8 +421,7 @@ def _table(doc: dict, key: str, where: str, required: bool = True, prefix: str =
             raise ModelFileError(f"{where}: table [{prefix}{key}] is missing")
         return {}
     if not isinstance(doc[key], dict):
-        raise ModelFileError(f"{where}: {prefix}{key} is {doc[key]!r}; expected a table "
-                             f"([{prefix}{key}])")
+        raise ModelFileError(f"{where}: {prefix}{key} is {doc[key]!r}; expected a table ([{prefix}{key}])")
     return doc[key]
 
 
@@ -310,8 +432,10 @@ def _tables(doc: dict, key: str, where: str, holding: str, prefix: str = "") -> 
     tables = _table(doc, key, where, required=key == "parameters", prefix=prefix)
     for name, table in tables.items():
         if not isinstance(table, dict):
-            raise ModelFileError(f"{where}: {prefix}{key}.{name} is {table!r}; expected a table "
-                                 f"([{prefix}{key}.{name}] {holding})")
+            raise ModelFileError(
+                f"{where}: {prefix}{key}.{name} is {table!r}; expected a table "
+                f"([{prefix}{key}.{name}] {holding})"
+            )
     return tables
 
 
@@ -331,15 +455,22 @@ def _only_keys(table: dict, allowed: set, prefix: str, where: str) -> None:
     """Refuse a field not in `allowed`, and a source or note that is not text."""
     unknown = sorted(set(table) - allowed)
     if unknown:
-        raise ModelFileError(f"{where}: unknown field {prefix}{unknown[0]}; expected one of "
-                             f"{sorted(allowed)}")
+        raise ModelFileError(
+            f"{where}: unknown field {prefix}{unknown[0]}; expected one of {sorted(allowed)}"
+        )
     for key in sorted(_TEXT_KEYS & set(table)):
         if not isinstance(table[key], str):
             raise ModelFileError(f"{where}: {prefix}{key} is {table[key]!r}; expected text")
 
 
-_OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-              ast.Div: operator.truediv, ast.Pow: operator.pow, ast.USub: operator.neg}
+_OPERATORS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+    ast.USub: operator.neg,
+}
 _FUNCTIONS = {"ln": math.log, "log": math.log, "exp": math.exp, "sqrt": math.sqrt}
 
 
@@ -347,8 +478,10 @@ def _evaluate(expression, field_: str, where: str) -> float:
     """Value of an arithmetic expression: numbers, + - * / **, ln, exp, sqrt."""
     text = str(expression)
     if len(text) > _MAX_DERIVED_CHARS:
-        raise ModelFileError(f"{where}: {field_} is {len(text):,} characters long; expected a "
-                             f"formula of at most {_MAX_DERIVED_CHARS:,} characters")
+        raise ModelFileError(
+            f"{where}: {field_} is {len(text):,} characters long; expected a "
+            f"formula of at most {_MAX_DERIVED_CHARS:,} characters"
+        )
 
     def ev(node):
         if isinstance(node, ast.Constant) and is_number(node.value):
@@ -357,13 +490,20 @@ def _evaluate(expression, field_: str, where: str) -> float:
             return _OPERATORS[type(node.op)](ev(node.left), ev(node.right))
         if isinstance(node, ast.UnaryOp) and type(node.op) in _OPERATORS:
             return _OPERATORS[type(node.op)](ev(node.operand))
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                and node.func.id in _FUNCTIONS and len(node.args) == 1 and not node.keywords):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _FUNCTIONS
+            and len(node.args) == 1
+            and not node.keywords
+        ):
             return _FUNCTIONS[node.func.id](ev(node.args[0]))
         raise ValueError
+
     try:
         return ev(ast.parse(text, mode="eval").body)
     except (SyntaxError, ValueError, ZeroDivisionError, OverflowError, RecursionError, MemoryError):
         raise ModelFileError(
             f"{where}: {field_} is {expression!r}; expected arithmetic on numbers with "
-            "+ - * / ** and ln, exp, sqrt") from None
+            "+ - * / ** and ln, exp, sqrt"
+        ) from None

@@ -49,8 +49,9 @@ class SystemStructure:
     def bind(self, p: Mapping[str, np.ndarray]):
         return self.compiled.bind(*self.split(p))
 
-    def rate_matrix(self, p: Mapping[str, np.ndarray], eliminated: bool = False,
-                    infusion_into: int | None = None) -> np.ndarray:
+    def rate_matrix(
+        self, p: Mapping[str, np.ndarray], eliminated: bool = False, infusion_into: int | None = None
+    ) -> np.ndarray:
         """K, shape (n_subjects, M, M), 1/h, as `Structure.rate_matrix` (the same extra
         compartments: an infusion's rate, what is eliminated)."""
         k = self.compiled.rate_matrix(*self.split(p))
@@ -61,7 +62,7 @@ class SystemStructure:
         if infusion_into is not None:
             rates[:, infusion_into, m] = 1.0
         if eliminated:
-            rates[:, -1, :m] = -k.sum(axis=1)   # what leaves the system: minus each column's sum
+            rates[:, -1, :m] = -k.sum(axis=1)  # what leaves the system: minus each column's sum
         return rates
 
     def inv_volume(self, p: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -90,12 +91,16 @@ def _dosing_reason(compiled: CompiledSystem) -> str | None:
     for c, table in s.dosing.items():
         for key in table:
             if key in ("rate", "duration"):
-                return (f"{s.where}: dosing.{c}.{key} (NONMEM's RATE = -1/-2 records) is not "
-                        "supported by the engines yet")
+                return (
+                    f"{s.where}: dosing.{c}.{key} (NONMEM's RATE = -1/-2 records) is not "
+                    "supported by the engines yet"
+                )
             if c != s.dose_compartment:
-                return (f"{s.where}: dosing.{c}.{key}: dose modifiers of a compartment other "
-                        f"than the dose compartment ({s.dose_compartment!r}) are not supported "
-                        "by the engines yet")
+                return (
+                    f"{s.where}: dosing.{c}.{key}: dose modifiers of a compartment other "
+                    f"than the dose compartment ({s.dose_compartment!r}) are not supported "
+                    "by the engines yet"
+                )
     return None
 
 
@@ -106,8 +111,10 @@ def _analytic_reason(compiled: CompiledSystem) -> str | None:
     zero = {x: 0 for x in compiled._amounts}
     for c in s.compartments:
         if compiled._exprs[f"odes.{c}"].subs(zero) != 0:
-            return (f"{s.where}: odes.{c} has an input free of the amounts (a zero-order term); "
-                    "the analytic engine solves dx/dt = K x between doses")
+            return (
+                f"{s.where}: odes.{c} has an input free of the amounts (a zero-order term); "
+                "the analytic engine solves dx/dt = K x between doses"
+            )
     return None
 
 

@@ -27,15 +27,35 @@ from . import checks
 from .compiler import CompiledSystem, compile_system
 from .expressions import System
 from .linear import SystemStructure
-from .parameters import (COHORT_COVARIATES, Covariate, CovariateEffect, ModelFileError,
-                         NegativeObservationWarning, Parameter, RandomEffect, ResidualError,
-                         _check_covariate, _covariate_factor, _refuse_percent, check_unit,
-                         cohort_covariate)
+from .parameters import (
+    COHORT_COVARIATES,
+    Covariate,
+    CovariateEffect,
+    ModelFileError,
+    NegativeObservationWarning,
+    Parameter,
+    RandomEffect,
+    ResidualError,
+    _check_covariate,
+    _covariate_factor,
+    _refuse_percent,
+    check_unit,
+    cohort_covariate,
+)
 from .structures import OPTIONAL, UNITS, Structure
 from .validity import ValidRange
 
-__all__ = ["Covariate", "CovariateEffect", "Model", "ModelFileError", "NegativeObservationWarning",
-           "Parameter", "RandomEffect", "ResidualError", "cohort_covariate"]
+__all__ = [
+    "Covariate",
+    "CovariateEffect",
+    "Model",
+    "ModelFileError",
+    "NegativeObservationWarning",
+    "Parameter",
+    "RandomEffect",
+    "ResidualError",
+    "cohort_covariate",
+]
 
 # Transit compartments at most: each one adds a state, and the analytic engine's matrix
 # exponential costs O(m^3) per child (2 children over 14 days: 0.05 s at n = 50, 3.8 s at
@@ -89,15 +109,18 @@ class Model:
         object.__setattr__(self, "covariates", MappingProxyType(dict(self.covariates)))
         where = self.path or self.name
         if (self.structure is None) == (self.equations is None):
-            raise ModelFileError(f"{where}: give a structure or equations (the model language); "
-                                 f"got {'both' if self.structure is not None else 'neither'}")
+            raise ModelFileError(
+                f"{where}: give a structure or equations (the model language); "
+                f"got {'both' if self.structure is not None else 'neither'}"
+            )
         if self.equations is not None:
             self._check_equations(where)
         elif self.structure.n_transit > MAX_TRANSIT:
             raise ModelFileError(
                 f"{where}: model.n_transit is {self.structure.n_transit!r}; expected at most "
                 f"{MAX_TRANSIT} transit compartments (each adds a state: the cost per child grows "
-                "with its cube)")
+                "with its cube)"
+            )
         self._check_parameters(where)
         checks.check_random_effects(self, where)
         checks.check_residual_error(self, where)
@@ -110,27 +133,37 @@ class Model:
         if not isinstance(s, System):
             raise ModelFileError(f"{where}: equations is a {type(s).__name__}; expected a System")
         if len(s.compartments) > MAX_COMPARTMENTS:
-            raise ModelFileError(f"{where}: model.compartments has {len(s.compartments)} names; "
-                                 f"expected at most {MAX_COMPARTMENTS} (the cost per child grows "
-                                 "with the cube of the compartments)")
+            raise ModelFileError(
+                f"{where}: model.compartments has {len(s.compartments)} names; "
+                f"expected at most {MAX_COMPARTMENTS} (the cost per child grows "
+                "with the cube of the compartments)"
+            )
         if tuple(s.parameters) != tuple(self.parameters):
-            raise ModelFileError(f"{where}: the equations' parameters {list(s.parameters)} are "
-                                 f"not the model's {list(self.parameters)}")
+            raise ModelFileError(
+                f"{where}: the equations' parameters {list(s.parameters)} are "
+                f"not the model's {list(self.parameters)}"
+            )
         undeclared = sorted(set(s.covariates) - set(self.all_covariates))
         if undeclared:
-            raise ModelFileError(f"{where}: covariate {undeclared[0]!r} is used but not declared; "
-                                 f"expected [covariates.{undeclared[0]}] with its unit")
+            raise ModelFileError(
+                f"{where}: covariate {undeclared[0]!r} is used but not declared; "
+                f"expected [covariates.{undeclared[0]}] with its unit"
+            )
         categorical = [c for c in s.covariates if self.all_covariates[c].categorical]
         if categorical:
-            raise ModelFileError(f"{where}: covariate {categorical[0]!r} is categorical (levels); "
-                                 "expected numbers in expressions (use it in a parameter's "
-                                 "[parameters.NAME.covariates] table instead)")
+            raise ModelFileError(
+                f"{where}: covariate {categorical[0]!r} is categorical (levels); "
+                "expected numbers in expressions (use it in a parameter's "
+                "[parameters.NAME.covariates] table instead)"
+            )
         compiled = _compiled(s)
         unused = [n for n in s.parameters if n not in compiled._uses]
         if unused:
-            raise ModelFileError(f"{where}: parameters.{unused[0]} is not used by any expression; "
-                                 "expected every parameter in [derived], [odes], [outputs] or "
-                                 "[dosing]")
+            raise ModelFileError(
+                f"{where}: parameters.{unused[0]} is not used by any expression; "
+                "expected every parameter in [derived], [odes], [outputs] or "
+                "[dosing]"
+            )
         object.__setattr__(self, "_system", compiled)
 
     def _check_parameters(self, where: str) -> None:
@@ -138,8 +171,10 @@ class Model:
             for name, p in self.parameters.items():
                 check_unit(p.unit, f"parameters.{name}.unit", where)
                 if not (is_number(p.value) and math.isfinite(p.value)):
-                    raise ModelFileError(f"{where}: parameters.{name}.value is {p.value!r}; "
-                                         f"expected a finite number in {p.unit}")
+                    raise ModelFileError(
+                        f"{where}: parameters.{name}.value is {p.value!r}; "
+                        f"expected a finite number in {p.unit}"
+                    )
                 self._check_spread(where, name, p)
             return
         required = self.structure.parameters
@@ -147,36 +182,47 @@ class Model:
         if missing:
             raise ModelFileError(
                 f"{where}: parameters {missing} missing; structure {self.structure.label!r} "
-                f"needs {list(required)}")
+                f"needs {list(required)}"
+            )
         unknown = [n for n in self.parameters if n not in required and n not in OPTIONAL]
         if unknown:
             raise ModelFileError(
                 f"{where}: unknown parameters {unknown}; structure {self.structure.label!r} "
-                f"takes {list(required)} and optionally {list(OPTIONAL)}")
+                f"takes {list(required)} and optionally {list(OPTIONAL)}"
+            )
         for name, p in self.parameters.items():
             dimension = required.get(name) or OPTIONAL[name][0]
             units = UNITS[dimension]
             if p.unit not in units:
                 raise ModelFileError(
                     f"{where}: parameters.{name}.unit is {p.unit!r}; expected one of "
-                    + ", ".join(repr(u) for u in units))
+                    + ", ".join(repr(u) for u in units)
+                )
             lowest_ok = 0.0 if name == "tlag" else None
-            if not (is_number(p.value) and math.isfinite(p.value)
-                    and (p.value >= 0 if lowest_ok == 0.0 else p.value > 0)):
+            if not (
+                is_number(p.value)
+                and math.isfinite(p.value)
+                and (p.value >= 0 if lowest_ok == 0.0 else p.value > 0)
+            ):
                 bound = ">= 0" if lowest_ok == 0.0 else "> 0"
                 raise ModelFileError(
                     f"{where}: parameters.{name}.value is {p.value!r}; expected a finite "
-                    f"number {bound} in {p.unit}")
+                    f"number {bound} in {p.unit}"
+                )
             self._check_spread(where, name, p)
 
     def _check_spread(self, where: str, name: str, p: Parameter) -> None:
-        for key, meaning in (("iiv_sd", "an SD on the log scale"),
-                             ("iov_sd", "an SD on the log scale"),
-                             ("rse", "a relative standard error")):
+        for key, meaning in (
+            ("iiv_sd", "an SD on the log scale"),
+            ("iov_sd", "an SD on the log scale"),
+            ("rse", "a relative standard error"),
+        ):
             value = getattr(p, key)
             if not (is_number(value) and math.isfinite(value) and value >= 0):
-                raise ModelFileError(f"{where}: parameters.{name}.{key} is {value!r}; "
-                                     f"expected a finite number >= 0 ({meaning})")
+                raise ModelFileError(
+                    f"{where}: parameters.{name}.{key} is {value!r}; "
+                    f"expected a finite number >= 0 ({meaning})"
+                )
             _refuse_percent(where, f"parameters.{name}.{key}", value, meaning)
         for effect in p.covariates:
             _check_covariate(effect, p, where, self.all_covariates)
@@ -188,8 +234,11 @@ class Model:
         """The model's equations compiled (the language, or the structure written out)."""
         compiled = self.__dict__.get("_system")
         if compiled is None:
-            compiled = (_compiled(self.equations) if self.equations is not None
-                        else _structure_systems(self.structure))
+            compiled = (
+                _compiled(self.equations)
+                if self.equations is not None
+                else _structure_systems(self.structure)
+            )
             object.__setattr__(self, "_system", compiled)
         return compiled
 
@@ -205,7 +254,7 @@ class Model:
 
     @property
     def compartments(self) -> tuple[str, ...]:
-        if self.structure is not None:   # without compiling (sympy) the short form
+        if self.structure is not None:  # without compiling (sympy) the short form
             return self.structure.compartments
         return tuple(self.equations.compartments)
 
@@ -249,18 +298,23 @@ class Model:
             values = cohort_covariate(cohort, name)
             unit = self.all_covariates[name].unit
             if values is None:
-                raise ValueError(f"model {self.name!r} uses covariate {name!r} ({unit}), which "
-                                 "the cohort does not have; expected cohort.with_covariates("
-                                 f"{name}=...)")
+                raise ValueError(
+                    f"model {self.name!r} uses covariate {name!r} ({unit}), which "
+                    "the cohort does not have; expected cohort.with_covariates("
+                    f"{name}=...)"
+                )
             try:
                 x = np.asarray(values, dtype=float)
             except (TypeError, ValueError):
-                raise ValueError(f"cohort covariate {name!r} is not numbers; model "
-                                 f"{self.name!r} expects {unit}") from None
+                raise ValueError(
+                    f"cohort covariate {name!r} is not numbers; model {self.name!r} expects {unit}"
+                ) from None
             bad = np.flatnonzero(~np.isfinite(x))
             if bad.size:
-                raise ValueError(f"cohort covariate {name!r} is {values[bad[0]]!r} at position "
-                                 f"{int(bad[0])}; expected a finite number in {unit}")
+                raise ValueError(
+                    f"cohort covariate {name!r} is {values[bad[0]]!r} at position "
+                    f"{int(bad[0])}; expected a finite number in {unit}"
+                )
             out[name] = x
         return out
 
@@ -269,8 +323,7 @@ class Model:
     @property
     def etas(self) -> tuple[RandomEffect, ...]:
         """All inter-individual random effects, in the column order of `etas` arrays."""
-        own = tuple(RandomEffect(n, p.iiv_sd, (n,)) for n, p in self.parameters.items()
-                    if p.iiv_sd > 0)
+        own = tuple(RandomEffect(n, p.iiv_sd, (n,)) for n, p in self.parameters.items() if p.iiv_sd > 0)
         return own + self.random_effects
 
     @property
@@ -311,7 +364,7 @@ class Model:
                 with np.errstate(over="ignore"):
                     tv = tv * _covariate_factor(effect, p, cohort, self.path or self.name)
             out[name] = tv
-        for name, (_, default) in (OPTIONAL.items() if self.structure is not None else ()):
+        for name, (_, default) in OPTIONAL.items() if self.structure is not None else ():
             out.setdefault(name, np.full(weight.shape, default))
         return out
 
@@ -338,15 +391,17 @@ class Model:
         """iiv_sd kept / iiv_sd for a parameter's own eta when the cohort gives a covariate
         that explains part of it (CovariateEffect.iiv_sd), else 1."""
         p = self.parameters[name]
-        kept = [c.iiv_sd for c in p.covariates if c.iiv_sd is not None
-                and cohort_covariate(cohort, c.covariate) is not None]
+        kept = [
+            c.iiv_sd
+            for c in p.covariates
+            if c.iiv_sd is not None and cohort_covariate(cohort, c.covariate) is not None
+        ]
         return min(kept) / p.iiv_sd if kept and effect.name == name else 1.0
 
     def with_typical_values(self, values: Mapping[str, float]) -> "Model":
         """The same model with other typical values (e.g. one uncertainty replicate)."""
         params = {n: replace(p, value=float(values.get(n, p.value))) for n, p in self.parameters.items()}
         return replace(self, parameters=params)
-
 
 
 @functools.lru_cache(maxsize=64)
@@ -369,4 +424,3 @@ def _compiled(system: System) -> CompiledSystem:
         _COMPILED.pop(next(iter(_COMPILED)))
     _COMPILED[id(system)] = (system, compiled)
     return compiled
-

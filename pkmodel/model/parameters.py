@@ -29,17 +29,25 @@ class NegativeObservationWarning(UserWarning):
 # The cohort's own covariates, always available with these units (a file need not declare
 # them); any other covariate the cohort carries (`Cohort.with_covariates`) is declared in the
 # model file, [covariates.NAME] with its unit, or type = "categorical" for levels.
-COHORT_COVARIATES = MappingProxyType({
-    "weight_kg": "kg", "age_years": "years", "height_cm": "cm", "bmi_kg_m2": "kg/m2",
-    "sex": "categorical", "gmfcs": "categorical",
-    # issue 18's renal function (pkmodel.population.renal.with_egfr, on main): bedside Schwartz
-    "egfr_ml_min_1_73m2": "mL/min/1.73m2",
-})
-_COVARIATE_KINDS = {"power": "exponent", "linear": "slope", "exponential": "slope",
-                    "categorical": None}
-_RESIDUAL_KINDS = {"proportional": ("proportional_sd",), "additive": ("additive_sd",),
-                   "combined": ("proportional_sd", "additive_sd"),
-                   "exponential": ("proportional_sd",)}
+COHORT_COVARIATES = MappingProxyType(
+    {
+        "weight_kg": "kg",
+        "age_years": "years",
+        "height_cm": "cm",
+        "bmi_kg_m2": "kg/m2",
+        "sex": "categorical",
+        "gmfcs": "categorical",
+        # issue 18's renal function (pkmodel.population.renal.with_egfr, on main): bedside Schwartz
+        "egfr_ml_min_1_73m2": "mL/min/1.73m2",
+    }
+)
+_COVARIATE_KINDS = {"power": "exponent", "linear": "slope", "exponential": "slope", "categorical": None}
+_RESIDUAL_KINDS = {
+    "proportional": ("proportional_sd",),
+    "additive": ("additive_sd",),
+    "combined": ("proportional_sd", "additive_sd"),
+    "exponential": ("proportional_sd",),
+}
 # Largest SD (log scale), relative SE or proportional error accepted: 3 is a CV of ~9,000 %;
 # above it the number is a percentage written where a fraction belongs (33.4 for 0.334).
 _MAX_SPREAD = 3.0
@@ -51,9 +59,11 @@ _UNIT = re.compile(r"^(?:{w})(?:[*/](?:{w}))*$".format(w="|".join(UNIT_WORDS)))
 def check_unit(unit, field_: str, where: str) -> str:
     """`unit` if it is a unit of the model language (UNIT_WORDS joined by * and /)."""
     if not (isinstance(unit, str) and _UNIT.match(unit)):
-        raise ModelFileError(f"{where}: {field_} is {unit!r}; expected a unit made of "
-                             f"{', '.join(UNIT_WORDS)} joined by * and / (e.g. 'mg/h/kg', "
-                             "'1/h', '1' for a number without unit)")
+        raise ModelFileError(
+            f"{where}: {field_} is {unit!r}; expected a unit made of "
+            f"{', '.join(UNIT_WORDS)} joined by * and / (e.g. 'mg/h/kg', "
+            "'1/h', '1' for a number without unit)"
+        )
     return unit
 
 
@@ -158,13 +168,17 @@ class ResidualError:
         obs = conc * (1 + self.proportional_sd * e1) + self.additive_sd * e2
         negative = int(np.count_nonzero(obs < 0))
         if negative:
-            warnings.warn(NegativeObservationWarning(
-                f"residual error: {negative:,} of {obs.size:,} observations are negative "
-                f"(smallest {float(obs.min()):.3g} mg/L); the {self.kind} error model is simulated "
-                "as NONMEM does (expected fraction: ResidualError.negative_probability, "
-                f"{float(np.mean(self.negative_probability(conc))):.3g} here); kept as drawn. "
-                "Use residual_error type 'exponential' for positive observations, or treat "
-                "them as below the quantification limit"), stacklevel=3)
+            warnings.warn(
+                NegativeObservationWarning(
+                    f"residual error: {negative:,} of {obs.size:,} observations are negative "
+                    f"(smallest {float(obs.min()):.3g} mg/L); the {self.kind} error model is simulated "
+                    "as NONMEM does (expected fraction: ResidualError.negative_probability, "
+                    f"{float(np.mean(self.negative_probability(conc))):.3g} here); kept as drawn. "
+                    "Use residual_error type 'exponential' for positive observations, or treat "
+                    "them as below the quantification limit"
+                ),
+                stacklevel=3,
+            )
         return obs
 
     def negative_probability(self, conc) -> np.ndarray:
@@ -187,49 +201,66 @@ class ResidualError:
 def _refuse_percent(where: str, field_: str, value: float, meaning: str) -> None:
     """An SD, RSE or proportional error above _MAX_SPREAD is a percentage in a fraction's place."""
     if value > _MAX_SPREAD:
-        raise ModelFileError(f"{where}: {field_} is {value!r}; expected {meaning} of at most "
-                             f"{_MAX_SPREAD:g} (a fraction: 0.334 for 33.4 %)")
+        raise ModelFileError(
+            f"{where}: {field_} is {value!r}; expected {meaning} of at most "
+            f"{_MAX_SPREAD:g} (a fraction: 0.334 for 33.4 %)"
+        )
 
 
-def _check_covariate(effect: CovariateEffect, p: Parameter, where: str,
-                     declared: Mapping[str, Covariate]) -> None:
+def _check_covariate(
+    effect: CovariateEffect, p: Parameter, where: str, declared: Mapping[str, Covariate]
+) -> None:
     field_ = f"parameters.{p.name}.covariates.{effect.covariate}"
     if not (isinstance(effect.covariate, str) and effect.covariate in declared):
-        raise ModelFileError(f"{where}: unknown covariate {effect.covariate!r} in {field_}; "
-                             f"expected one of {sorted(declared)} (the cohort's own) or a "
-                             f"covariate declared as [covariates.{effect.covariate}] with its unit")
+        raise ModelFileError(
+            f"{where}: unknown covariate {effect.covariate!r} in {field_}; "
+            f"expected one of {sorted(declared)} (the cohort's own) or a "
+            f"covariate declared as [covariates.{effect.covariate}] with its unit"
+        )
     if not (isinstance(effect.kind, str) and effect.kind in _COVARIATE_KINDS):
-        raise ModelFileError(f"{where}: {field_}.type is {effect.kind!r}; expected one of "
-                             f"{list(_COVARIATE_KINDS)}")
+        raise ModelFileError(
+            f"{where}: {field_}.type is {effect.kind!r}; expected one of {list(_COVARIATE_KINDS)}"
+        )
     nature = "categorical" if declared[effect.covariate].categorical else "continuous"
     if (effect.kind == "categorical") != (nature == "categorical"):
-        raise ModelFileError(f"{where}: {field_}.type is {effect.kind!r} but "
-                             f"{effect.covariate!r} is {nature}")
+        raise ModelFileError(
+            f"{where}: {field_}.type is {effect.kind!r} but {effect.covariate!r} is {nature}"
+        )
     if effect.missing not in ("error", "typical"):
-        raise ModelFileError(f"{where}: {field_}.missing is {effect.missing!r}; expected 'error' "
-                             "or 'typical'")
+        raise ModelFileError(
+            f"{where}: {field_}.missing is {effect.missing!r}; expected 'error' or 'typical'"
+        )
     if effect.covariate == "weight_kg" and p.per_kg:
-        raise ModelFileError(f"{where}: {field_}: unit {p.unit!r} already scales with weight; "
-                             "expected an absolute unit (e.g. 'L/h') with a weight covariate")
+        raise ModelFileError(
+            f"{where}: {field_}: unit {p.unit!r} already scales with weight; "
+            "expected an absolute unit (e.g. 'L/h') with a weight covariate"
+        )
     if effect.iiv_sd is not None and not (
-            is_number(effect.iiv_sd) and 0 <= effect.iiv_sd <= p.iiv_sd and p.iiv_sd > 0):
-        raise ModelFileError(f"{where}: {field_}.iiv_sd is {effect.iiv_sd!r}; expected the SD of "
-                             f"parameters.{p.name}'s own random effect left when the covariate is "
-                             f"known, a number from 0 to its iiv_sd ({p.iiv_sd!r})")
+        is_number(effect.iiv_sd) and 0 <= effect.iiv_sd <= p.iiv_sd and p.iiv_sd > 0
+    ):
+        raise ModelFileError(
+            f"{where}: {field_}.iiv_sd is {effect.iiv_sd!r}; expected the SD of "
+            f"parameters.{p.name}'s own random effect left when the covariate is "
+            f"known, a number from 0 to its iiv_sd ({p.iiv_sd!r})"
+        )
     if effect.kind == "categorical":
         values = effect.values
-        if not (isinstance(values, Mapping) and values
-                and all(is_number(v) and math.isfinite(v) and v > 0 for v in values.values())):
-            raise ModelFileError(f"{where}: {field_}.values is {values!r}; expected a table of "
-                                 f"levels with typical values > 0 in {p.unit}")
+        if not (
+            isinstance(values, Mapping)
+            and values
+            and all(is_number(v) and math.isfinite(v) and v > 0 for v in values.values())
+        ):
+            raise ModelFileError(
+                f"{where}: {field_}.values is {values!r}; expected a table of "
+                f"levels with typical values > 0 in {p.unit}"
+            )
         return
     coefficient = _COVARIATE_KINDS[effect.kind]
     for key, value in (("reference", effect.reference), (coefficient, effect.coefficient)):
         if not (is_number(value) and math.isfinite(value)):
             raise ModelFileError(f"{where}: {field_}.{key} is {value!r}; expected a finite number")
     if effect.kind == "power" and not effect.reference > 0:
-        raise ModelFileError(f"{where}: {field_}.reference is {effect.reference!r}; expected a "
-                             "number > 0")
+        raise ModelFileError(f"{where}: {field_}.reference is {effect.reference!r}; expected a number > 0")
 
 
 def _covariate_factor(effect: CovariateEffect, p: Parameter, cohort, where: str) -> np.ndarray:
@@ -237,15 +268,19 @@ def _covariate_factor(effect: CovariateEffect, p: Parameter, cohort, where: str)
     if values is None:
         if effect.missing == "typical":
             return np.ones(len(cohort.weight_kg))
-        raise ValueError(f"model {where}: parameters.{p.name} depends on covariate "
-                         f"{effect.covariate!r}, which the cohort does not have")
+        raise ValueError(
+            f"model {where}: parameters.{p.name} depends on covariate "
+            f"{effect.covariate!r}, which the cohort does not have"
+        )
     if effect.kind == "categorical":
         table = {str(k): v for k, v in effect.values.items()}
         levels, slot = np.unique(np.asarray(values).astype(str), return_inverse=True)
         unknown = [level for level in levels if level not in table]
         if unknown:
-            raise ValueError(f"cohort covariate {effect.covariate!r} has level {unknown[0]!r}; "
-                             f"model {where} expects one of {sorted(table)}")
+            raise ValueError(
+                f"cohort covariate {effect.covariate!r} has level {unknown[0]!r}; "
+                f"model {where} expects one of {sorted(table)}"
+            )
         return np.array([table[level] for level in levels])[slot] / p.value  # loop over levels
     x = np.asarray(values, dtype=float)
     if effect.kind == "power":
@@ -256,8 +291,10 @@ def _covariate_factor(effect: CovariateEffect, p: Parameter, cohort, where: str)
         factor = np.exp(effect.coefficient * (x - effect.reference))
     bad = np.flatnonzero(~(np.isfinite(factor) & (factor > 0)))
     if bad.size:
-        raise ValueError(f"model {where}: covariate {effect.covariate!r} = {plain(x[bad[0]])!r} "
-                         f"makes parameters.{p.name} non-positive (factor {plain(factor[bad[0]])!r})")
+        raise ValueError(
+            f"model {where}: covariate {effect.covariate!r} = {plain(x[bad[0]])!r} "
+            f"makes parameters.{p.name} non-positive (factor {plain(factor[bad[0]])!r})"
+        )
     return factor
 
 
@@ -267,5 +304,3 @@ def cohort_covariate(cohort, name: str):
     if values is None:
         values = (getattr(cohort, "covariates", None) or {}).get(name)
     return values
-
-

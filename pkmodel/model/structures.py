@@ -32,13 +32,15 @@ import numpy as np
 
 # Units a parameter of each dimension may be written in. A unit ending in
 # "/kg" means the typical value is per kg of body weight.
-UNITS = MappingProxyType({
-    "clearance": ("L/h/kg", "L/h"),
-    "volume": ("L/kg", "L"),
-    "rate": ("1/h",),
-    "time": ("h",),
-    "fraction": ("1",),
-})
+UNITS = MappingProxyType(
+    {
+        "clearance": ("L/h/kg", "L/h"),
+        "volume": ("L/kg", "L"),
+        "rate": ("1/h",),
+        "time": ("h",),
+        "fraction": ("1",),
+    }
+)
 
 DISPOSITIONS = {
     "one_compartment": {"CL": "clearance", "V": "volume"},
@@ -73,8 +75,9 @@ class Structure:
         if not (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0):
             raise ValueError(f"n_transit is {n!r}; expected a whole number >= 0 (transit compartments)")
         if self.absorption == "first_order" and n != 0:
-            raise ValueError(f"n_transit is {n!r} with first-order absorption; expected "
-                             "absorption = 'transit'")
+            raise ValueError(
+                f"n_transit is {n!r} with first-order absorption; expected absorption = 'transit'"
+            )
         object.__setattr__(self, "disposition", STRUCTURE_NAMES[self.name])
 
     @property
@@ -88,8 +91,11 @@ class Structure:
     @property
     def parameters(self) -> Mapping[str, str]:
         """Required parameters and their dimensions (keys of UNITS)."""
-        absorption = {"first_order": {"ka": "rate"}, "transit": {"MTT": "time"},
-                      "transit_first_order": {"MTT": "time", "ka": "rate"}}[self.absorption]
+        absorption = {
+            "first_order": {"ka": "rate"},
+            "transit": {"MTT": "time"},
+            "transit_first_order": {"MTT": "time", "ka": "rate"},
+        }[self.absorption]
         return MappingProxyType({**DISPOSITIONS[self.disposition], **absorption})
 
     @property
@@ -117,8 +123,7 @@ class Structure:
         if self.absorption == "transit":
             return f"{self.name} with {self.n_transit} transit compartments"
         if self.absorption == "transit_first_order":
-            return (f"{self.name} with {self.n_transit} transit compartments and first-order "
-                    "absorption")
+            return f"{self.name} with {self.n_transit} transit compartments and first-order absorption"
         return self.name
 
     def absorption_rates(self, p: Mapping[str, np.ndarray]) -> list[np.ndarray]:
@@ -134,8 +139,9 @@ class Structure:
         tail = [p["ka"]] if self.absorption == "transit_first_order" else []
         return [ktr] * (self.n_transit + 1) + tail
 
-    def rate_matrix(self, p: Mapping[str, np.ndarray], eliminated: bool = False,
-                    infusion_into: int | None = None) -> np.ndarray:
+    def rate_matrix(
+        self, p: Mapping[str, np.ndarray], eliminated: bool = False, infusion_into: int | None = None
+    ) -> np.ndarray:
         """K, shape (n_subjects, m, m), 1/h: dx/dt = K x for amounts x in mg.
 
         p : individual parameters, each shape (n_subjects,), in L/h, L, 1/h, h.

@@ -17,13 +17,15 @@ from ..population import growth
 from .._checks import plain
 
 # The quantities a range may bound, with their meaning (the unit is in the name)
-QUANTITIES = MappingProxyType({
-    "age_years": "age, years",
-    "weight_kg": "body weight, kg",
-    "weight_for_age_z": "CDC 2000 weight-for-age z-score (for the child's sex, or for "
-                        "either sex when the cohort has none; ages 2-20 years)",
-    "dose_mg_per_kg": "each child's largest single dose, mg per kg of body weight",
-})
+QUANTITIES = MappingProxyType(
+    {
+        "age_years": "age, years",
+        "weight_kg": "body weight, kg",
+        "weight_for_age_z": "CDC 2000 weight-for-age z-score (for the child's sex, or for "
+        "either sex when the cohort has none; ages 2-20 years)",
+        "dose_mg_per_kg": "each child's largest single dose, mg per kg of body weight",
+    }
+)
 
 
 class ValidityWarning(UserWarning):
@@ -52,12 +54,20 @@ def check_cohort(model, cohort, strict: bool) -> None:
         elif bound.quantity == "weight_kg":
             _check(model, cohort, bound, cohort.weight_kg, "a weight of", " kg", strict)
         elif bound.quantity == "weight_for_age_z":
-            _check(model, cohort, bound, weight_for_age_z(cohort, bound),
-                   "a weight-for-age z-score of", "", strict)
+            _check(
+                model,
+                cohort,
+                bound,
+                weight_for_age_z(cohort, bound),
+                "a weight-for-age z-score of",
+                "",
+                strict,
+            )
 
 
-def check_doses(model, cohort, largest_dose_mg: np.ndarray, strict: bool, first: int = 0,
-                chunk: bool = False) -> None:
+def check_doses(
+    model, cohort, largest_dose_mg: np.ndarray, strict: bool, first: int = 0, chunk: bool = False
+) -> None:
     """As check_cohort for each child's largest single dose, mg, shape (n_subjects,).
 
     With chunk=True `cohort` is the children at positions first, first + 1, ...
@@ -66,8 +76,17 @@ def check_doses(model, cohort, largest_dose_mg: np.ndarray, strict: bool, first:
     """
     for bound in model.validity:
         if bound.quantity == "dose_mg_per_kg":
-            _check(model, cohort, bound, largest_dose_mg / cohort.weight_kg,
-                   "a largest single dose of", " mg/kg", strict, first, chunk)
+            _check(
+                model,
+                cohort,
+                bound,
+                largest_dose_mg / cohort.weight_kg,
+                "a largest single dose of",
+                " mg/kg",
+                strict,
+                first,
+                chunk,
+            )
 
 
 def weight_for_age_z(cohort, bound: ValidRange) -> np.ndarray:
@@ -94,8 +113,17 @@ def weight_for_age_z(cohort, bound: ValidRange) -> np.ndarray:
     return z
 
 
-def _check(model, cohort, bound: ValidRange, values: np.ndarray, what: str, unit: str,
-           strict: bool, first: int = 0, chunk: bool = False) -> None:
+def _check(
+    model,
+    cohort,
+    bound: ValidRange,
+    values: np.ndarray,
+    what: str,
+    unit: str,
+    strict: bool,
+    first: int = 0,
+    chunk: bool = False,
+) -> None:
     outside = np.flatnonzero((values < bound.low) | (values > bound.high))  # NaN: not checked
     if outside.size == 0:
         return
@@ -107,11 +135,13 @@ def _check(model, cohort, bound: ValidRange, values: np.ndarray, what: str, unit
     if bound.quantity == "weight_for_age_z":
         hint = f" ({plain(cohort.age_years[i]):.4g} y, {plain(cohort.weight_kg[i]):.4g} kg)"
     source = f"; {bound.source}" if bound.source else ""
-    message = (f"model {model.name!r}: child ID {plain(cohort.ids[i])} (position {first + i}) has {what} "
-               f"{value:.4g}{unit}{hint}, outside validity.{bound.quantity} {bound.low:g} to "
-               f"{bound.high:g}{unit} (the range the model states it was built on{source}); "
-               f"{outside.size:,} of {values.size:,} children{' in this chunk' if chunk else ''} "
-               "are outside")
+    message = (
+        f"model {model.name!r}: child ID {plain(cohort.ids[i])} (position {first + i}) has {what} "
+        f"{value:.4g}{unit}{hint}, outside validity.{bound.quantity} {bound.low:g} to "
+        f"{bound.high:g}{unit} (the range the model states it was built on{source}); "
+        f"{outside.size:,} of {values.size:,} children{' in this chunk' if chunk else ''} "
+        "are outside"
+    )
     if strict:
         raise ValidityError(message)
     warnings.warn(ValidityWarning(message), stacklevel=4)

@@ -12,9 +12,22 @@ of a notebook cell shows it once. Concentrations are drawn in `unit` ("ng/mL" by
 
 from ._style import FORMATS, PALETTE, STYLE, check_dpi, save
 from .curves import daily_doses, percentile_band, spaghetti, vpc
-from .tables import (DISTRIBUTION_KINDS, exposure_distribution, nomogram, pta_by_band, tornado,
-                     wilson_interval)
+from .tables import DISTRIBUTION_KINDS, exposure_distribution, nomogram, pta_by_band, tornado, wilson_interval
 
-__all__ = ["DISTRIBUTION_KINDS", "FORMATS", "PALETTE", "STYLE", "check_dpi", "daily_doses",
-           "exposure_distribution", "nomogram", "percentile_band", "pta_by_band", "save",
-           "spaghetti", "tornado", "vpc", "wilson_interval"]
+__all__ = [
+    "DISTRIBUTION_KINDS",
+    "FORMATS",
+    "PALETTE",
+    "STYLE",
+    "check_dpi",
+    "daily_doses",
+    "exposure_distribution",
+    "nomogram",
+    "percentile_band",
+    "pta_by_band",
+    "save",
+    "spaghetti",
+    "tornado",
+    "vpc",
+    "wilson_interval",
+]

@@ -24,12 +24,17 @@ PALETTE = ("#0072B2", "#E69F00", "#CC79A7", "#56B4E9", "#D55E00", "#009E73", "#F
 LINESTYLES = ("-", "--", "-.", ":")
 TARGET_COLOUR = "#009E73"
 FORMATS = ("png", "svg", "pdf")
-BAND_AXIS = {"weight_band": "weight band (kg)", "age_band": "age band (years)",
-             "regimen": "regimen", None: ""}
+BAND_AXIS = {
+    "weight_band": "weight band (kg)",
+    "age_band": "age band (years)",
+    "regimen": "regimen",
+    None: "",
+}
 
 
 def styled(function):
     """Run a plot function inside the package's style sheet (its Figure and artists take it)."""
+
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         with matplotlib.style.context(STYLE):
@@ -39,11 +44,11 @@ def styled(function):
         # style's context would turn it off again, and pyplot figures would no longer show
         matplotlib.interactive(interactive)
         return out
+
     return wrapper
 
 
-def new_axes(ax, n_panels: int = 1, *, sharey: bool = True, sharex: bool = False,
-             width: float | None = None):
+def new_axes(ax, n_panels: int = 1, *, sharey: bool = True, sharex: bool = False, width: float | None = None):
     """(Figure, [Axes]) to draw on: `ax` (an Axes, or one per panel), or a new Figure.
 
     A new Figure is made by pyplot (so Jupyter's backend, and its display of a Figure, load)
@@ -54,14 +59,17 @@ def new_axes(ax, n_panels: int = 1, *, sharey: bool = True, sharex: bool = False
         axes = list(ax) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
         axes = list(np.ravel(axes))
         if len(axes) not in (1, n_panels):
-            raise ValueError(f"ax is {len(axes)} Axes; expected one Axes or {n_panels} (one per "
-                             "panel)")
+            raise ValueError(f"ax is {len(axes)} Axes; expected one Axes or {n_panels} (one per panel)")
         return axes[0].figure, axes
     cols = n_panels if n_panels <= 3 else (2 if n_panels == 4 else 3)
     rows = -(-n_panels // cols)
     w, h = matplotlib.rcParams["figure.figsize"]
-    fig = plt.figure(figsize=(width or (w if cols == 1 else min(3.4 * cols + 1.6, 12.0)),
-                              h if rows == 1 else 2.9 * rows + 0.6))
+    fig = plt.figure(
+        figsize=(
+            width or (w if cols == 1 else min(3.4 * cols + 1.6, 12.0)),
+            h if rows == 1 else 2.9 * rows + 0.6,
+        )
+    )
     plt.close(fig)
     grid = fig.subplots(rows, cols, sharey=sharey, sharex=sharex, squeeze=False)
     for extra in grid.ravel()[n_panels:]:
@@ -73,8 +81,7 @@ def shade_target(ax, target_range, unit: str, *, vertical: bool = False) -> None
     """The target range (low, high) in mg/L shaded on `ax`, labelled with its numbers in `unit`."""
     low, high = concentration_in(np.array(check_range(target_range, "target_range")), unit)
     span = ax.axvspan if vertical else ax.axhspan
-    span(low, high, color=TARGET_COLOUR, alpha=0.13, lw=0, zorder=0,
-         label=f"target {low:g}-{high:g} {unit}")
+    span(low, high, color=TARGET_COLOUR, alpha=0.13, lw=0, zorder=0, label=f"target {low:g}-{high:g} {unit}")
 
 
 def n_text(counts: Sequence[int], of: str = "children", per: str = "group") -> str:
@@ -92,8 +99,15 @@ def legend_outside(ax, **options) -> None:
     """The legend of `ax` right of it, outside every Axes (never over the data)."""
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0,
-                  frameon=False, **options)
+        ax.legend(
+            handles,
+            labels,
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1.0),
+            borderaxespad=0,
+            frameon=False,
+            **options,
+        )
 
 
 def save(fig, stem, formats: Sequence[str] = ("png", "svg"), dpi: float = 300) -> list[Path]:
@@ -115,8 +129,11 @@ def save(fig, stem, formats: Sequence[str] = ("png", "svg"), dpi: float = 300) -
 
 def check_dpi(dpi) -> float:
     """Refuse a resolution that is not a number of dots per inch in [50, 1200]."""
-    if isinstance(dpi, bool) or not isinstance(dpi, (int, float, np.integer, np.floating)) or \
-            not 50 <= dpi <= 1200:
+    if (
+        isinstance(dpi, bool)
+        or not isinstance(dpi, (int, float, np.integer, np.floating))
+        or not 50 <= dpi <= 1200
+    ):
         raise ValueError(f"dpi is {dpi!r}; expected a number of dots per inch from 50 to 1200")
     return float(dpi)
 

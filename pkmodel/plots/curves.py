@@ -14,9 +14,18 @@ TIME_AXES = ("auto", "days", "h")
 
 
 @styled
-def spaghetti(result: Result, n: int = 20, seed: int = 0, start: float | None = None,
-              end: float | None = None, unit: str = "ng/mL", *,
-              target_range: tuple[float, float] | None = None, time: str = "auto", ax=None):
+def spaghetti(
+    result: Result,
+    n: int = 20,
+    seed: int = 0,
+    start: float | None = None,
+    end: float | None = None,
+    unit: str = "ng/mL",
+    *,
+    target_range: tuple[float, float] | None = None,
+    time: str = "auto",
+    ax=None,
+):
     """Concentration-time curves of `n` subjects drawn at random (all if fewer), one line each.
 
     seed : which subjects are drawn; start, end : time range shown, h (default all);
@@ -32,25 +41,40 @@ def spaghetti(result: Result, n: int = 20, seed: int = 0, start: float | None = 
     conc = concentration_in(result.concentrations[rows][:, keep], unit)
     x, xlabel = _time_axis(result.times[keep], time)
     for i, row in enumerate(rows):  # over the few subjects drawn
-        ax.plot(x, conc[i], lw=0.9, alpha=0.75, color=PALETTE[i % len(PALETTE)],
-                label=f"id {result.cohort.ids[row]}")
+        ax.plot(
+            x,
+            conc[i],
+            lw=0.9,
+            alpha=0.75,
+            color=PALETTE[i % len(PALETTE)],
+            label=f"id {result.cohort.ids[row]}",
+        )
     if target_range is not None:
         shade_target(ax, target_range, unit)
         _target_legend(ax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"concentration ({unit})")
-    ax.set_title(f"{rows.size:,} drawn at random of n = {len(result):,} subjects"
-                 + (f": {result.regimen}" if result.regimen else ""), wrap=True)
+    ax.set_title(
+        f"{rows.size:,} drawn at random of n = {len(result):,} subjects"
+        + (f": {result.regimen}" if result.regimen else ""),
+        wrap=True,
+    )
     return fig
 
 
 @styled
-def percentile_band(results: Mapping[str, Result], start: float | None = None,
-                    end: float | None = None,
-                    bands: Sequence[tuple[float, float]] = ((5, 95), (25, 75)),
-                    unit: str = "ng/mL", *, target_range: tuple[float, float] | None = None,
-                    windows: Mapping[str, tuple[float, float]] | None = None,
-                    time: str = "auto", ax=None):
+def percentile_band(
+    results: Mapping[str, Result],
+    start: float | None = None,
+    end: float | None = None,
+    bands: Sequence[tuple[float, float]] = ((5, 95), (25, 75)),
+    unit: str = "ng/mL",
+    *,
+    target_range: tuple[float, float] | None = None,
+    windows: Mapping[str, tuple[float, float]] | None = None,
+    time: str = "auto",
+    ax=None,
+):
     """Median and percentile ribbons of concentration over time, one panel per regimen.
 
     results : {label: Result}; start, end : time range shown, h (default all), the same for
@@ -67,18 +91,22 @@ def percentile_band(results: Mapping[str, Result], start: float | None = None,
     it would show the washout of a shorter regimen as if it were its steady state.
     """
     if not isinstance(results, Mapping) or not results:
-        raise ValueError(f"percentile_band: results is {type(results).__name__}; expected "
-                         "{label: Result} with at least one result")
+        raise ValueError(
+            f"percentile_band: results is {type(results).__name__}; expected "
+            "{label: Result} with at least one result"
+        )
     if windows is not None and (start is not None or end is not None):
         raise ValueError("percentile_band: start/end and windows are both given; expected one")
     spans = {label: (windows or {}).get(label, (start, end)) for label in results}
     if windows is not None and set(windows) != set(results):
-        raise ValueError(f"percentile_band: windows has labels {sorted(windows)}; expected the "
-                         f"labels of results {sorted(results)}")
+        raise ValueError(
+            f"percentile_band: windows has labels {sorted(windows)}; expected the "
+            f"labels of results {sorted(results)}"
+        )
     fig, axes = new_axes(ax, len(results), sharex=windows is None)
     overlay = len(axes) == 1 and len(results) > 1
     bands = sorted(bands, key=lambda b: b[0] - b[1])  # widest first, drawn under the others
-    if time == "auto":   # one time axis for every panel
+    if time == "auto":  # one time axis for every panel
         shown = [res.times[_shown(res.times, *spans[label])] for label, res in results.items()]
         time = "days" if any(_time_axis(t, "auto")[1] == "time (days)" for t in shown) else "h"
     for k, (label, res) in enumerate(results.items()):  # over regimens, vectorised over subjects
@@ -89,12 +117,17 @@ def percentile_band(results: Mapping[str, Result], start: float | None = None,
         x, xlabel = _time_axis(res.times[keep], time)
         conc = concentration_in(res.concentrations[:, keep], unit)
         colour = PALETTE[k % len(PALETTE)] if overlay else PALETTE[0]
-        one = len(res) == 1    # one subject: its curve, no median and no band
+        one = len(res) == 1  # one subject: its curve, no median and no band
         middle = "the subject's curve" if one else "median"
         if overlay:
             style = LINESTYLES[k % len(LINESTYLES)]
-            a.plot(x, np.percentile(conc, 50, axis=0), color=colour, ls=style,
-                   label=f"{label}: {middle} (n = {len(res):,})")
+            a.plot(
+                x,
+                np.percentile(conc, 50, axis=0),
+                color=colour,
+                ls=style,
+                label=f"{label}: {middle} (n = {len(res):,})",
+            )
             if bands and not one:
                 lo, hi = bands[0]
                 edges = np.percentile(conc, [lo, hi], axis=0)
@@ -103,8 +136,15 @@ def percentile_band(results: Mapping[str, Result], start: float | None = None,
         else:
             for j, (lo, hi) in enumerate(() if one else bands):
                 low, high = np.percentile(conc, [lo, hi], axis=0)
-                a.fill_between(x, low, high, color=colour, alpha=0.18 + 0.17 * j, lw=0,
-                               label=f"{lo:g}th-{hi:g}th percentile")
+                a.fill_between(
+                    x,
+                    low,
+                    high,
+                    color=colour,
+                    alpha=0.18 + 0.17 * j,
+                    lw=0,
+                    label=f"{lo:g}th-{hi:g}th percentile",
+                )
             a.plot(x, np.percentile(conc, 50, axis=0), color=colour, label=middle)
             a.set_title(f"{label} (n = {len(res):,})", wrap=True)
         a.set_xlabel(xlabel)
@@ -120,9 +160,16 @@ def percentile_band(results: Mapping[str, Result], start: float | None = None,
 
 
 @styled
-def vpc(result: Result, observed: pd.DataFrame, bands: tuple[float, float] = (5, 95),
-        unit: str = "ng/mL", *, target_range: tuple[float, float] | None = None,
-        time: str = "h", ax=None):
+def vpc(
+    result: Result,
+    observed: pd.DataFrame,
+    bands: tuple[float, float] = (5, 95),
+    unit: str = "ng/mL",
+    *,
+    target_range: tuple[float, float] | None = None,
+    time: str = "h",
+    ax=None,
+):
     """Visual predictive check: the simulated median and band against observed levels.
 
     observed : DataFrame with time_h (h, on the simulation's clock) and conc_mg_L (mg/L), one
@@ -131,19 +178,27 @@ def vpc(result: Result, observed: pd.DataFrame, bands: tuple[float, float] = (5,
     """
     missing = [c for c in ("time_h", "conc_mg_L") if c not in observed.columns]
     if missing:
-        raise ValueError(f"vpc: observed has no column {missing[0]!r}; expected time_h (h) and "
-                         "conc_mg_L (mg/L)")
+        raise ValueError(
+            f"vpc: observed has no column {missing[0]!r}; expected time_h (h) and conc_mg_L (mg/L)"
+        )
     fig, (ax,) = new_axes(ax)
     x, xlabel = _time_axis(result.times, time)
     conc = concentration_in(result.concentrations, unit)
     lo, hi = bands
     low, high = np.percentile(conc, [lo, hi], axis=0)
-    ax.fill_between(x, low, high, color=PALETTE[0], alpha=0.2, lw=0,
-                    label=f"simulated {lo:g}th-{hi:g}th percentile")
+    ax.fill_between(
+        x, low, high, color=PALETTE[0], alpha=0.2, lw=0, label=f"simulated {lo:g}th-{hi:g}th percentile"
+    )
     ax.plot(x, np.percentile(conc, 50, axis=0), color=PALETTE[0], label="simulated median")
     t_obs, _ = _time_axis(observed["time_h"].to_numpy(float), time if time != "auto" else "h")
-    ax.plot(t_obs, concentration_in(observed["conc_mg_L"].to_numpy(float), unit), "o",
-            color=PALETTE[4], ms=4, label="observed")
+    ax.plot(
+        t_obs,
+        concentration_in(observed["conc_mg_L"].to_numpy(float), unit),
+        "o",
+        color=PALETTE[4],
+        ms=4,
+        label="observed",
+    )
     if target_range is not None:
         shade_target(ax, target_range, unit)
     ax.set_xlabel(xlabel)
@@ -166,9 +221,15 @@ def daily_doses(regimen, cohort, seed: int | None = None, ax=None):
     edges = np.r_[day, day[-1] + 1]  # the last day drawn a full day wide
     n = len(cohort)
     for k, (child, weight, daily) in enumerate(zip(cohort.ids, cohort.weight_kg, mg_per_day)):
-        ax.step(edges, np.r_[daily, daily[-1]], where="post", color=PALETTE[k % len(PALETTE)],
-                ls=LINESTYLES[k % len(LINESTYLES)], lw=max(0.8, 2.6 - 0.3 * k) if n <= 10 else 0.8,
-                label=f"ID {child} ({weight:.1f} kg)")
+        ax.step(
+            edges,
+            np.r_[daily, daily[-1]],
+            where="post",
+            color=PALETTE[k % len(PALETTE)],
+            ls=LINESTYLES[k % len(LINESTYLES)],
+            lw=max(0.8, 2.6 - 0.3 * k) if n <= 10 else 0.8,
+            label=f"ID {child} ({weight:.1f} kg)",
+        )
     ax.set_xlabel("day of the regimen (days)")
     ax.set_ylabel("dose (mg/day)")
     ax.set_title(f"{regimen.label} (n = {n:,})", fontsize="small", wrap=True)
@@ -181,8 +242,7 @@ def _target_legend(ax) -> None:
     """The legend of the target range alone (the curves are too many to name)."""
     handles, labels = ax.get_legend_handles_labels()
     shown = [(h, lab) for h, lab in zip(handles, labels) if lab.startswith("target")]
-    ax.legend(*zip(*shown), loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0,
-              frameon=False)
+    ax.legend(*zip(*shown), loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, frameon=False)
 
 
 def _time_axis(times_h: np.ndarray, time: str) -> tuple[np.ndarray, str]:
@@ -201,7 +261,7 @@ def _within_dosing(label: str, result: Result, start, end) -> None:
     t = np.unique(np.asarray(result.doses.time_h, dtype=float))
     t = t[np.isfinite(t)]
     if t.size < 2:
-        return    # one dose: its washout is what there is to show
+        return  # one dose: its washout is what there is to show
     stop = t[-1] + (t[-1] - t[-2])
     shown_end = result.times[-1] if end is None else end
     if shown_end > stop + 1e-9 * max(1.0, stop):
@@ -209,7 +269,8 @@ def _within_dosing(label: str, result: Result, start, end) -> None:
             f"percentile_band: the range shown for {label!r} ends at {shown_end:g} h, after its "
             f"dosing ends ({stop:g} h: last dose at {t[-1]:g} h plus one interval); expected a "
             "range within each regimen's dosing (regimens of different lengths: "
-            "windows={label: (start, end)}, each one's own)")
+            "windows={label: (start, end)}, each one's own)"
+        )
 
 
 def _shown(times: np.ndarray, start: float | None, end: float | None) -> np.ndarray:
@@ -219,6 +280,7 @@ def _shown(times: np.ndarray, start: float | None, end: float | None) -> np.ndar
     if end is not None:
         keep &= times <= end
     if not keep.any():
-        raise ValueError(f"time range {start!r} to {end!r} h holds no simulated time "
-                         f"({times[0]:g} to {times[-1]:g} h)")
+        raise ValueError(
+            f"time range {start!r} to {end!r} h holds no simulated time ({times[0]:g} to {times[-1]:g} h)"
+        )
     return keep

@@ -9,7 +9,16 @@ import numpy as np
 import pandas as pd
 
 from . import growth
-from .._checks import ID_PROBLEMS, integer_ids, is_number, numbers, plain, readonly, refuse_first, refuse_masked
+from .._checks import (
+    ID_PROBLEMS,
+    integer_ids,
+    is_number,
+    numbers,
+    plain,
+    readonly,
+    refuse_first,
+    refuse_masked,
+)
 from .. import _display
 from ._table import _SPELLINGS, _find_column, _numbers
 from .covariates import _RULES
@@ -86,14 +95,23 @@ class Cohort:
             raise ValueError("Cohort.weight_kg is empty; expected at least one child")
         _same_length("age_years", age, n)
         refuse_first(~(weight > 0), "Cohort.weight_kg", weight, "a weight > 0 kg")
-        refuse_first(weight < MIN_WEIGHT_KG, "Cohort.weight_kg", weight,
-                     f"a weight in kg, at least {MIN_WEIGHT_KG:g} (the lightest newborns who "
-                     "survive; a weight in tonnes is 1000 times smaller)")
-        refuse_first(weight > MAX_WEIGHT_KG, "Cohort.weight_kg", weight,
-                     f"a weight in kg, at most {MAX_WEIGHT_KG:g} (a weight in g is 1000 times larger)")
+        refuse_first(
+            weight < MIN_WEIGHT_KG,
+            "Cohort.weight_kg",
+            weight,
+            f"a weight in kg, at least {MIN_WEIGHT_KG:g} (the lightest newborns who "
+            "survive; a weight in tonnes is 1000 times smaller)",
+        )
+        refuse_first(
+            weight > MAX_WEIGHT_KG,
+            "Cohort.weight_kg",
+            weight,
+            f"a weight in kg, at most {MAX_WEIGHT_KG:g} (a weight in g is 1000 times larger)",
+        )
         refuse_first(~(age >= 0), "Cohort.age_years", age, "an age >= 0 years")
-        refuse_first(age > MAX_AGE_YEARS, "Cohort.age_years", age,
-                     f"an age in years, at most {MAX_AGE_YEARS:g}")
+        refuse_first(
+            age > MAX_AGE_YEARS, "Cohort.age_years", age, f"an age in years, at most {MAX_AGE_YEARS:g}"
+        )
         object.__setattr__(self, "weight_kg", readonly(weight))
         object.__setattr__(self, "age_years", readonly(age))
         if self.sex is not None:
@@ -111,16 +129,22 @@ class Cohort:
             _same_length("height_cm", height, n)
             refuse_first(~(height > 0), "Cohort.height_cm", height, "a height > 0 cm")
             low, high = HEIGHT_RANGE_CM
-            refuse_first((height < low) | (height > high), "Cohort.height_cm", height,
-                         f"a height in cm, {low:g} to {high:g} (in m it is 100 times smaller)")
+            refuse_first(
+                (height < low) | (height > high),
+                "Cohort.height_cm",
+                height,
+                f"a height in cm, {low:g} to {high:g} (in m it is 100 times smaller)",
+            )
             object.__setattr__(self, "height_cm", readonly(height))
         if self.weight_z is not None:
             object.__setattr__(self, "weight_z", readonly(self._checked_weight_z(n)))
         extra = {}
         for name, values in (self.covariates or {}).items():
             if name in _FIELDS:
-                raise ValueError(f"Cohort.covariates has {name!r}; expected a name other than the "
-                                 f"cohort's own fields {sorted(_FIELDS)} (give it as {name}=...)")
+                raise ValueError(
+                    f"Cohort.covariates has {name!r}; expected a name other than the "
+                    f"cohort's own fields {sorted(_FIELDS)} (give it as {name}=...)"
+                )
             if name in _RULES:
                 extra[name] = _RULES[name].check(f"Cohort.covariates[{name!r}]", values, n)
                 continue
@@ -141,8 +165,7 @@ class Cohort:
             if problem[i] == 1:
                 raise ValueError(f"Cohort.ids has dtype {given.dtype}; expected integers")
             value = np.array(self.ids, dtype=object, ndmin=1).ravel()[i]
-            raise ValueError(f"Cohort.ids[{i}] is {plain(value)!r}; expected "
-                             f"{ID_PROBLEMS[problem[i]]}")
+            raise ValueError(f"Cohort.ids[{i}] is {plain(value)!r}; expected {ID_PROBLEMS[problem[i]]}")
         return ids
 
     def with_covariates(self, **values) -> "Cohort":
@@ -153,15 +176,19 @@ class Cohort:
         z = _finite_vector("weight_z", self.weight_z)
         _same_length("weight_z", z, n)
         if self.sex is None:
-            raise ValueError("Cohort.weight_z is given without sex; expected sex too (the CDC 2000 "
-                             "weight-for-age z-score depends on it)")
+            raise ValueError(
+                "Cohort.weight_z is given without sex; expected sex too (the CDC 2000 "
+                "weight-for-age z-score depends on it)"
+            )
         expected = growth.z_score("weight_kg", self.weight_kg, self.sex, self.age_years)
         bad = np.flatnonzero(~(np.abs(z - expected) <= 1e-8))
         if bad.size:
             i = int(bad[0])
-            raise ValueError(f"Cohort.weight_z[{i}] is {plain(z[i])!r}; expected {plain(expected[i])!r}, "
-                             f"the CDC 2000 weight-for-age z-score of weight_kg[{i}] (pass "
-                             "weight_z=None when changing weights)")
+            raise ValueError(
+                f"Cohort.weight_z[{i}] is {plain(z[i])!r}; expected {plain(expected[i])!r}, "
+                f"the CDC 2000 weight-for-age z-score of weight_kg[{i}] (pass "
+                "weight_z=None when changing weights)"
+            )
         return z
 
     def __len__(self) -> int:
@@ -190,8 +217,16 @@ class Cohort:
         return pd.DataFrame(columns)
 
     @classmethod
-    def from_growth_charts(cls, n: int, age_years=(2, 17), sex_ratio: float = 0.5, seed: int | None = None,
-                           gmfcs=None, weight_z_shift=None, height_weight_corr: float = 0.7) -> "Cohort":
+    def from_growth_charts(
+        cls,
+        n: int,
+        age_years=(2, 17),
+        sex_ratio: float = 0.5,
+        seed: int | None = None,
+        gmfcs=None,
+        weight_z_shift=None,
+        height_weight_corr: float = 0.7,
+    ) -> "Cohort":
         """Children drawn from the CDC 2000 growth charts, optionally with cerebral palsy.
 
         Each child: age uniform in `age_years` (or drawn from a distribution),
@@ -258,9 +293,14 @@ class Cohort:
         rho = float(height_weight_corr)
         z_weight = rho * z_height + math.sqrt(1.0 - rho * rho) * independent + shift
         weight = growth.measurement_at_z("weight_kg", z_weight, sex, age)
-        return cls(weight_kg=weight, age_years=age,
-                   sex=sex, height_cm=growth.measurement_at_z("stature_cm", z_height, sex, age),
-                   weight_z=z_weight, covariates=None if levels is None else {"gmfcs": levels})
+        return cls(
+            weight_kg=weight,
+            age_years=age,
+            sex=sex,
+            height_cm=growth.measurement_at_z("stature_cm", z_height, sex, age),
+            weight_z=z_weight,
+            covariates=None if levels is None else {"gmfcs": levels},
+        )
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, columns: Mapping[str, str] | None = None) -> "Cohort":
@@ -297,19 +337,27 @@ class Cohort:
                 spelling, name = found
                 repeats = int(np.count_nonzero(frame.columns == name))
                 if repeats > 1:
-                    raise ValueError(f"{where}: the table has {repeats} columns named {name!r}; "
-                                     f"expected one ({field})")
+                    raise ValueError(
+                        f"{where}: the table has {repeats} columns named {name!r}; expected one ({field})"
+                    )
                 factor = spellings[spelling]
-                values[field] = frame[name].to_numpy() if factor is None else \
-                    _numbers(where, name, frame[name]) * factor
-        cohort = cls(weight_kg=values["weight_kg"], age_years=values["age_years"], sex=values.get("sex"),
-                     ids=values.get("id"), height_cm=values.get("height_cm"),
-                     covariates={name: values[name] for name in _RULES if name in values} or None)
+                values[field] = (
+                    frame[name].to_numpy() if factor is None else _numbers(where, name, frame[name]) * factor
+                )
+        cohort = cls(
+            weight_kg=values["weight_kg"],
+            age_years=values["age_years"],
+            sex=values.get("sex"),
+            ids=values.get("id"),
+            height_cm=values.get("height_cm"),
+            covariates={name: values[name] for name in _RULES if name in values} or None,
+        )
         lo, hi = growth.CHART_AGE_YEARS
         if cohort.sex is None or not np.all((cohort.age_years >= lo) & (cohort.age_years <= hi)):
             return cohort
-        return replace(cohort, weight_z=growth.z_score("weight_kg", cohort.weight_kg, cohort.sex,
-                                                       cohort.age_years))
+        return replace(
+            cohort, weight_z=growth.z_score("weight_kg", cohort.weight_kg, cohort.sex, cohort.age_years)
+        )
 
 
 def _finite_vector(name: str, values) -> np.ndarray:
@@ -322,8 +370,10 @@ def _finite_vector(name: str, values) -> np.ndarray:
 
 def _same_length(name: str, arr: np.ndarray, n: int) -> None:
     if arr.shape != (n,):
-        raise ValueError(f"Cohort.{name} has {arr.shape[0] if arr.ndim else 1} values; expected "
-                         f"{n}, one per child (as weight_kg)")
+        raise ValueError(
+            f"Cohort.{name} has {arr.shape[0] if arr.ndim else 1} values; expected "
+            f"{n}, one per child (as weight_kg)"
+        )
 
 
 def _number_between(where: str, name: str, value, lo: float, hi: float) -> None:
@@ -337,13 +387,20 @@ def _draw_ages(where: str, age_years, n: int, rng: np.random.Generator) -> np.nd
     chart = f"the CDC 2000 growth charts' range, {lo:g} to {hi:g} years"
     if hasattr(age_years, "rvs"):
         ages = np.asarray(age_years.rvs(size=n, random_state=rng), dtype=float).reshape(n)
-        refuse_first(~((ages >= lo) & (ages <= hi)), f"{where}: drawn age_years", ages,
-                     f"an age within {chart}")
+        refuse_first(
+            ~((ages >= lo) & (ages <= hi)), f"{where}: drawn age_years", ages, f"an age within {chart}"
+        )
         return ages
-    if not (isinstance(age_years, (tuple, list)) and len(age_years) == 2 and all(map(is_number, age_years))
-            and lo <= age_years[0] <= age_years[1] <= hi):
-        raise ValueError(f"{where}: age_years is {age_years!r}; expected (youngest, oldest) within "
-                         f"{chart}, or a scipy.stats distribution")
+    if not (
+        isinstance(age_years, (tuple, list))
+        and len(age_years) == 2
+        and all(map(is_number, age_years))
+        and lo <= age_years[0] <= age_years[1] <= hi
+    ):
+        raise ValueError(
+            f"{where}: age_years is {age_years!r}; expected (youngest, oldest) within "
+            f"{chart}, or a scipy.stats distribution"
+        )
     return rng.uniform(float(age_years[0]), float(age_years[1]), n)
 
 
@@ -355,8 +412,10 @@ def _weight_z_shift(where: str, weight_z_shift, levels: np.ndarray | None, sex: 
         _z_shift(where, "weight_z_shift", weight_z_shift)
         return float(weight_z_shift)
     if not isinstance(weight_z_shift, Mapping):
-        raise ValueError(f"{where}: weight_z_shift is {weight_z_shift!r}; expected a number, "
-                         "{GMFCS level: shift} or {'M': shift, 'F': shift}")
+        raise ValueError(
+            f"{where}: weight_z_shift is {weight_z_shift!r}; expected a number, "
+            "{GMFCS level: shift} or {'M': shift, 'F': shift}"
+        )
     for key, value in weight_z_shift.items():
         _z_shift(where, f"weight_z_shift[{key!r}]", value)
     if set(weight_z_shift) == set(_SEXES):
@@ -366,19 +425,27 @@ def _weight_z_shift(where: str, weight_z_shift, levels: np.ndarray | None, sex: 
 
 def _z_shift(where: str, name: str, value) -> None:
     if not (is_number(value) and abs(value) <= MAX_WEIGHT_Z_SHIFT):
-        raise ValueError(f"{where}: {name} is {value!r}; expected a shift of the weight-for-age "
-                         f"z-score from -{MAX_WEIGHT_Z_SHIFT:g} to +{MAX_WEIGHT_Z_SHIFT:g} (a difference "
-                         "in z, not a weight; the WHO flags weight-for-age z-scores below -6 or "
-                         "above +5 as implausible)")
+        raise ValueError(
+            f"{where}: {name} is {value!r}; expected a shift of the weight-for-age "
+            f"z-score from -{MAX_WEIGHT_Z_SHIFT:g} to +{MAX_WEIGHT_Z_SHIFT:g} (a difference "
+            "in z, not a weight; the WHO flags weight-for-age z-scores below -6 or "
+            "above +5 as implausible)"
+        )
 
 
 def cohort_rows(cohort: Cohort, a: int, b: int) -> Cohort:
     """Children a..b-1 of `cohort` (0-based positions), as a Cohort."""
     if (a, b) == (0, len(cohort)):
         return cohort
-    return replace(cohort, covariates={k: v[a:b] for k, v in cohort.covariates.items()}, **{
-        f.name: value[a:b] for f in fields(cohort)
-        if isinstance(value := getattr(cohort, f.name), np.ndarray)})
+    return replace(
+        cohort,
+        covariates={k: v[a:b] for k, v in cohort.covariates.items()},
+        **{
+            f.name: value[a:b]
+            for f in fields(cohort)
+            if isinstance(value := getattr(cohort, f.name), np.ndarray)
+        },
+    )
 
 
 _FIELDS = frozenset(f.name for f in fields(Cohort)) | {"bmi_kg_m2"}

@@ -39,7 +39,7 @@ from .._checks import refuse_first
 CHART_AGE_YEARS = (2.0, 20.0)  # the range every measure covers
 HOURS_PER_YEAR = 24 * 365.25
 MEASURES = ("weight_kg", "stature_cm")
-TAIL_FROM_Z = 2.0      # weight goes on linearly above this z-score (module docstring)
+TAIL_FROM_Z = 2.0  # weight goes on linearly above this z-score (module docstring)
 MAX_WEIGHT_KG = 200.0  # the stated bound on chart weights: reached only beyond z = 6.6
 _SEXES = ("male", "female")  # rows of the (2, n_ages) tables, as spelled in the CSV
 
@@ -62,8 +62,12 @@ def lms(measure: str, sex, age_years):
     female = _female(sex)
     age = np.asarray(age_years, dtype=float)
     lo, hi = months[0] / 12, months[-1] / 12
-    refuse_first(np.ravel(~((age >= lo) & (age <= hi))), "age_years", np.ravel(age),
-                 f"an age within the CDC 2000 {measure} chart, {lo:g} to {hi:g} years")
+    refuse_first(
+        np.ravel(~((age >= lo) & (age <= hi))),
+        "age_years",
+        np.ravel(age),
+        f"an age within the CDC 2000 {measure} chart, {lo:g} to {hi:g} years",
+    )
     female, age = np.broadcast_arrays(female, age)
     at = age * 12.0
     i = np.clip(np.searchsorted(months, at, side="right"), 1, months.size - 1)
@@ -115,8 +119,12 @@ def measurement_at_z(measure: str, z, sex, age_years) -> np.ndarray:
     if high.any():
         start, step = _tail_start_and_step(L[high], M[high], S[high])
         x[high] = start + (z[high] - TAIL_FROM_Z) * step
-    refuse_first(np.ravel(~(x > 0)), "z", np.ravel(z),
-                 f"a z-score the CDC 2000 {measure} curve reaches (1 + L S z > 0)")
+    refuse_first(
+        np.ravel(~(x > 0)),
+        "z",
+        np.ravel(z),
+        f"a z-score the CDC 2000 {measure} curve reaches (1 + L S z > 0)",
+    )
     return x[()]
 
 
@@ -163,8 +171,10 @@ def weight_trajectory(cohort, times_h) -> np.ndarray:
         Weight, kg.
     """
     if cohort.weight_z is None or cohort.sex is None:
-        raise ValueError("weight_trajectory needs a cohort with sex and weight_z (from "
-                         "Cohort.from_growth_charts, or Cohort.from_frame with a sex column)")
+        raise ValueError(
+            "weight_trajectory needs a cohort with sex and weight_z (from "
+            "Cohort.from_growth_charts, or Cohort.from_frame with a sex column)"
+        )
     t = np.array(times_h, dtype=float, ndmin=1)
     if t.ndim != 1:
         raise ValueError(f"times_h has shape {t.shape}; expected a 1-D array of hours")
@@ -187,12 +197,16 @@ def _table(measure: str):
     if measure not in MEASURES:
         raise ValueError(f"measure is {measure!r}; expected one of {MEASURES}")
     frame = _lms_frame()
-    rows = {sex: frame[(frame["measure"] == measure) & (frame["sex"] == sex)].sort_values("age_months")
-            for sex in _SEXES}
+    rows = {
+        sex: frame[(frame["measure"] == measure) & (frame["sex"] == sex)].sort_values("age_months")
+        for sex in _SEXES
+    }
     months = rows["male"]["age_months"].to_numpy()
     if not np.array_equal(months, rows["female"]["age_months"].to_numpy()):
-        raise ValueError(f"cdc2000_lms_2to20y.csv: {measure} is tabulated at different ages "
-                         "for the two sexes; expected the same ages")
+        raise ValueError(
+            f"cdc2000_lms_2to20y.csv: {measure} is tabulated at different ages "
+            "for the two sexes; expected the same ages"
+        )
     tables = []
     for column in "LMS":
         table = np.stack([rows[sex][column].to_numpy() for sex in _SEXES])

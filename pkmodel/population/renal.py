@@ -32,11 +32,16 @@ def check_egfr(name: str, values, n: int) -> np.ndarray:
     numbers(name, values, "an eGFR in mL/min/1.73 m^2 (a number > 0)")
     egfr = np.array(values, dtype=float, ndmin=1)
     if egfr.shape != (n,):
-        raise ValueError(f"{name} has {egfr.shape[0] if egfr.ndim else 1} values; expected "
-                         f"{n}, one per child (as weight_kg)")
-    refuse_first(~(np.isfinite(egfr) & (egfr > 0) & (egfr <= MAX_EGFR)), name, egfr,
-                 f"an eGFR in mL/min/1.73 m^2, > 0 and <= {MAX_EGFR:g} (a larger one is in "
-                 "another unit)")
+        raise ValueError(
+            f"{name} has {egfr.shape[0] if egfr.ndim else 1} values; expected "
+            f"{n}, one per child (as weight_kg)"
+        )
+    refuse_first(
+        ~(np.isfinite(egfr) & (egfr > 0) & (egfr <= MAX_EGFR)),
+        name,
+        egfr,
+        f"an eGFR in mL/min/1.73 m^2, > 0 and <= {MAX_EGFR:g} (a larger one is in another unit)",
+    )
     return readonly(egfr, dtype=np.float64)
 
 
@@ -52,12 +57,17 @@ def bedside_schwartz_egfr(height_cm, creatinine_mg_dl) -> np.ndarray:
     numbers("creatinine_mg_dl", creatinine_mg_dl, "a serum creatinine in mg/dL")
     scr = np.array(creatinine_mg_dl, dtype=float, ndmin=1)
     low, high = CREATININE_RANGE_MG_DL
-    refuse_first(~(np.isfinite(scr) & (scr >= low) & (scr <= high)), "creatinine_mg_dl", scr,
-                 f"a serum creatinine in mg/dL, {low:g} to {high:g} (umol/L is 88.4 times mg/dL)")
+    refuse_first(
+        ~(np.isfinite(scr) & (scr >= low) & (scr <= high)),
+        "creatinine_mg_dl",
+        scr,
+        f"a serum creatinine in mg/dL, {low:g} to {high:g} (umol/L is 88.4 times mg/dL)",
+    )
     refuse_first(~(np.isfinite(height) & (height > 0)), "height_cm", height, "a height in cm > 0")
     if height.shape != scr.shape:
-        raise ValueError(f"creatinine_mg_dl has {scr.size} values; expected {height.size}, one "
-                         "per child (as height_cm)")
+        raise ValueError(
+            f"creatinine_mg_dl has {scr.size} values; expected {height.size}, one per child (as height_cm)"
+        )
     return SCHWARTZ_K * height / scr
 
 
@@ -67,8 +77,10 @@ def with_egfr(cohort: Cohort, creatinine_mg_dl) -> Cohort:
     The cohort must carry height_cm (the growth charts give it).
     """
     if cohort.height_cm is None:
-        raise ValueError("with_egfr: the cohort has no height_cm; expected heights, which the "
-                         "bedside Schwartz formula needs (or give egfr_ml_min_1_73m2 directly)")
+        raise ValueError(
+            "with_egfr: the cohort has no height_cm; expected heights, which the "
+            "bedside Schwartz formula needs (or give egfr_ml_min_1_73m2 directly)"
+        )
     return cohort.with_covariates(**{EGFR: bedside_schwartz_egfr(cohort.height_cm, creatinine_mg_dl)})
 
 

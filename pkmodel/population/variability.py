@@ -12,12 +12,12 @@ import numpy as np
 from scipy import special
 
 BLOCK = 4096
-STREAM_IIV = 0          # inter-individual random effects (etas)
-STREAM_IOV = 1          # inter-occasion random effects (kappas)
-STREAM_RESIDUAL = 2     # residual error of observations
+STREAM_IIV = 0  # inter-individual random effects (etas)
+STREAM_IOV = 1  # inter-occasion random effects (kappas)
+STREAM_RESIDUAL = 2  # residual error of observations
 STREAM_UNCERTAINTY = 3  # typical values, one draw per replicate
-STREAM_ADHERENCE = 4    # missed doses (dosing.Regimen)
-STREAM_TIMING = 5       # when each dose is taken (dosing.Regimen timing jitter)
+STREAM_ADHERENCE = 4  # missed doses (dosing.Regimen)
+STREAM_TIMING = 5  # when each dose is taken (dosing.Regimen timing jitter)
 
 
 def seed_entropy(seed) -> int:
@@ -40,7 +40,7 @@ def standard_normals(entropy: int, stream: int, first: int, n: int, k: int) -> n
         rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(stream, block)))
         draws = rng.standard_normal((BLOCK, k))
         lo, hi = max(first, start), min(last, start + BLOCK)
-        out[lo - first:hi - first] = draws[lo - start:hi - start]
+        out[lo - first : hi - first] = draws[lo - start : hi - start]
     return out
 
 

@@ -50,8 +50,9 @@ BACKENDS = ("dask",)
 CHUNK_BYTES = 64 * 2**20  # default chunk size: about this much concentration data per chunk
 
 
-def simulate(plan: Plan, cohort: Cohort, *, chunk_size, keep: str, window, out, client,
-             backend, target_range=None) -> Result | ExposureResult:
+def simulate(
+    plan: Plan, cohort: Cohort, *, chunk_size, keep: str, window, out, client, backend, target_range=None
+) -> Result | ExposureResult:
     """Run `plan` (a checked `pkmodel.simulation.plan.Plan`) on `cohort` chunk by chunk.
 
     chunk_size : whole number >= 1, optional
@@ -72,13 +73,17 @@ def simulate(plan: Plan, cohort: Cohort, *, chunk_size, keep: str, window, out, 
     window = _window(window, keep)
     if target_range is not None:
         if keep != "exposure":
-            raise ValueError(f"target_range is {target_range!r} with keep={keep!r}; a target "
-                             "range is for keep='exposure' (the metrics' range)")
+            raise ValueError(
+                f"target_range is {target_range!r} with keep={keep!r}; a target "
+                "range is for keep='exposure' (the metrics' range)"
+            )
         target_range = check_range(target_range, "target_range")
     if plan.replicates:
-        raise ValueError(f"replicates is {plan.replicates}; replicates are not simulated in "
-                         "chunks (chunk_size, keep='exposure', out, client): expected "
-                         "replicates=None, or one simulate call per replicate")
+        raise ValueError(
+            f"replicates is {plan.replicates}; replicates are not simulated in "
+            "chunks (chunk_size, keep='exposure', out, client): expected "
+            "replicates=None, or one simulate call per replicate"
+        )
     client = _client(client, backend)
     directory = _directory(out)
     n = len(cohort)
@@ -86,10 +91,18 @@ def simulate(plan: Plan, cohort: Cohort, *, chunk_size, keep: str, window, out, 
     # an event table's dose times are those of all its rows: found once, the same in every chunk
     # (a Regimen's doses are drawn chunk by chunk, by position)
     whole = None if isinstance(plan.regimen, Regimen) else plan.doses(cohort)
-    jobs = ((i, a, cohort_rows(cohort, a, b), None if whole is None else _dose_rows(whole, a, b))
-            for i, (a, b) in enumerate(bounds))
-    task = _Task(plan=plan, keep=keep, window=window, target_range=target_range, out=directory,
-                 width=max(6, len(str(len(bounds) - 1))))
+    jobs = (
+        (i, a, cohort_rows(cohort, a, b), None if whole is None else _dose_rows(whole, a, b))
+        for i, (a, b) in enumerate(bounds)
+    )
+    task = _Task(
+        plan=plan,
+        keep=keep,
+        window=window,
+        target_range=target_range,
+        out=directory,
+        width=max(6, len(str(len(bounds) - 1))),
+    )
     parts = (task(*job) for job in jobs) if client is None else _on_dask(client, task, jobs)
     columns = {}
     for index, arrays in parts:  # over chunks, as they finish
@@ -99,17 +112,27 @@ def simulate(plan: Plan, cohort: Cohort, *, chunk_size, keep: str, window, out, 
                 columns[name] = np.empty((n,) + values.shape[1:], dtype=values.dtype)
             columns[name][a:b] = values
 
-    individual = {name.split(".", 1)[1]: v for name, v in columns.items()
-                  if name.startswith("individual.")}
-    common = dict(times=plan.times_h, individual=individual, etas=columns["etas"],
-                  kappas=columns["kappas"], occasions=plan.starts, cohort=cohort,
-                  model=plan.model, engine=plan.engine.name, seed=plan.entropy,
-                  regimen=plan.regimen.label)
+    individual = {name.split(".", 1)[1]: v for name, v in columns.items() if name.startswith("individual.")}
+    common = dict(
+        times=plan.times_h,
+        individual=individual,
+        etas=columns["etas"],
+        kappas=columns["kappas"],
+        occasions=plan.starts,
+        cohort=cohort,
+        model=plan.model,
+        engine=plan.engine.name,
+        seed=plan.entropy,
+        regimen=plan.regimen.label,
+    )
     if keep == "concentrations":
-        return Result(concentrations=columns["concentrations"], variability=plan.variability,
-                      doses=plan.doses(cohort) if whole is None else whole, **common)
-    metrics = {name.split(".", 1)[1]: v for name, v in columns.items()
-               if name.startswith("exposure.")}
+        return Result(
+            concentrations=columns["concentrations"],
+            variability=plan.variability,
+            doses=plan.doses(cohort) if whole is None else whole,
+            **common,
+        )
+    metrics = {name.split(".", 1)[1]: v for name, v in columns.items() if name.startswith("exposure.")}
     metrics["method"] = pd.Categorical.from_codes(metrics["method"], categories=USED)
     frame = pd.DataFrame({"id": cohort.ids, **metrics}, copy=False)
     frame.attrs["method"] = frame["method"].iloc[0]
@@ -127,8 +150,7 @@ class _Task:
     out: Path | None
     width: int
 
-    def __call__(self, index: int, first: int, cohort: Cohort,
-                 doses: Doses | None) -> tuple[int, dict]:
+    def __call__(self, index: int, first: int, cohort: Cohort, doses: Doses | None) -> tuple[int, dict]:
         """Returns (index, per-child arrays by name)."""
         result = self.plan.run(cohort, first, doses)
         if self.out is not None:
@@ -138,13 +160,16 @@ class _Task:
             arrays["concentrations"] = result.concentrations
             arrays.update({f"individual.{k}": v for k, v in result.individual.items()})
             return index, arrays
-        arrays.update({f"individual.{k}": v for k, v in result.individual.items()
-                       if k in self.plan.model.parameters})
+        arrays.update(
+            {f"individual.{k}": v for k, v in result.individual.items() if k in self.plan.model.parameters}
+        )
         frame = exposure(result, window=self.window, target_range=self.target_range)
-        for name, values in frame.drop(columns="id").items():   # categories as their codes
-            arrays[f"exposure.{name}"] = (values.cat.codes.to_numpy()
-                                          if isinstance(values.dtype, pd.CategoricalDtype)
-                                          else values.to_numpy())
+        for name, values in frame.drop(columns="id").items():  # categories as their codes
+            arrays[f"exposure.{name}"] = (
+                values.cat.codes.to_numpy()
+                if isinstance(values.dtype, pd.CategoricalDtype)
+                else values.to_numpy()
+            )
         return index, arrays
 
 
@@ -152,8 +177,9 @@ def write_part(path: Path, result: Result) -> None:
     """A Result's concentrations as one Parquet file in the long format (`pkmodel.io.tables`:
     id, time_h, conc_mg_L), its provenance in the schema metadata, written atomically (a
     hidden temporary file, renamed when whole; readers skip names starting with ".")."""
-    record = provenance(result.model, result.seed, result.regimen, engine=result.engine,
-                        variability=bool(result.variability))
+    record = provenance(
+        result.model, result.seed, result.regimen, engine=result.engine, variability=bool(result.variability)
+    )
     columns = long_columns(result.ids, result.times, result.concentrations)
     write_parquet(path, long_table(columns, long_schema(None)), record)
 
@@ -170,8 +196,10 @@ def _on_dask(client, task: _Task, jobs):
     in_flight = 2 * max(1, sum(client.nthreads().values()))
     # a plain function to submit: Dask names a task after its function, and the name of a
     # callable object is its repr (the whole plan, arrays printed)
-    running = as_completed([client.submit(_run, task, *job, pure=False)
-                            for job in itertools.islice(jobs, in_flight)], with_results=True)
+    running = as_completed(
+        [client.submit(_run, task, *job, pure=False) for job in itertools.islice(jobs, in_flight)],
+        with_results=True,
+    )
     for _, part in running:
         yield part
         job = next(jobs, None)
@@ -187,8 +215,10 @@ def _chunk_size(chunk_size, n_times: int) -> int:
     if chunk_size is None:
         return max(1, CHUNK_BYTES // (8 * n_times))
     if not is_number(chunk_size):
-        raise TypeError(f"chunk_size is a {type(chunk_size).__name__} ({chunk_size!r}); expected "
-                        "a whole number of children >= 1")
+        raise TypeError(
+            f"chunk_size is a {type(chunk_size).__name__} ({chunk_size!r}); expected "
+            "a whole number of children >= 1"
+        )
     if not (float(chunk_size).is_integer() and chunk_size >= 1):
         raise ValueError(f"chunk_size is {chunk_size!r}; expected a whole number of children >= 1")
     return int(chunk_size)
@@ -198,8 +228,9 @@ def _window(window, keep: str):
     if window is None:
         return STEADY_STATE
     if keep != "exposure":
-        raise ValueError(f"window is {window!r} with keep={keep!r}; a window is for "
-                         "keep='exposure' (the metrics' window)")
+        raise ValueError(
+            f"window is {window!r} with keep={keep!r}; a window is for keep='exposure' (the metrics' window)"
+        )
     return window_spec(window, where="simulate")
 
 
@@ -212,17 +243,19 @@ def _client(client, backend):
     try:
         import distributed
     except ImportError:
-        raise ImportError("client= and backend='dask' need dask.distributed: "
-                          "pip install 'pkmodel[dask]'") from None
+        raise ImportError(
+            "client= and backend='dask' need dask.distributed: pip install 'pkmodel[dask]'"
+        ) from None
     if client is None:
         try:
             return distributed.get_client()
         except ValueError:
-            raise ValueError("backend is 'dask' but no Dask client is running; expected "
-                             "client=distributed.Client(...) or a Client made before") from None
+            raise ValueError(
+                "backend is 'dask' but no Dask client is running; expected "
+                "client=distributed.Client(...) or a Client made before"
+            ) from None
     if not isinstance(client, distributed.Client):
-        raise TypeError(f"client is a {type(client).__name__}; expected a "
-                        "dask.distributed.Client")
+        raise TypeError(f"client is a {type(client).__name__}; expected a dask.distributed.Client")
     return client
 
 
@@ -233,12 +266,13 @@ def _directory(out) -> Path | None:
         return None
     path = checked_path(out, "out", "a directory path").resolve()  # absolute: workers may run elsewhere
     if path.exists() and not path.is_dir():
-        raise ValueError(f"out is {str(out)!r}, a file; expected a directory for the Parquet "
-                         "dataset")
+        raise ValueError(f"out is {str(out)!r}, a file; expected a directory for the Parquet dataset")
     if path.is_dir():
-        remove_stale_temporaries(path)   # a killed run's part files under their temporary names
+        remove_stale_temporaries(path)  # a killed run's part files under their temporary names
     if path.is_dir() and any(path.iterdir()):
-        raise ValueError(f"out is {str(out)!r}, a directory that is not empty; expected a new or "
-                         "empty directory (old part files would mix with the new)")
+        raise ValueError(
+            f"out is {str(out)!r}, a directory that is not empty; expected a new or "
+            "empty directory (old part files would mix with the new)"
+        )
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -37,13 +37,21 @@ from ..population import variability as _variability
 
 COVARIATE_RULES = ("nocb", "locf")
 ENGINES = ("auto", "analytic", "ode")
-_EXPM_BATCH = 50_000          # transitions computed at once (bounded memory)
-_ODE_RTOL, _ODE_ATOL = 1e-11, 1e-13   # mg: far below NONMEM's printed 5-6 digits
+_EXPM_BATCH = 50_000  # transitions computed at once (bounded memory)
+_ODE_RTOL, _ODE_ATOL = 1e-11, 1e-13  # mg: far below NONMEM's printed 5-6 digits
 
 
-def simulate_dataset(model: Model, data, *, engine: str = "auto", variability: bool = False,
-                     seed: int | None = None, covariates: str = "nocb", dosing=None,
-                     default_cmt: int = 1) -> pd.DataFrame:
+def simulate_dataset(
+    model: Model,
+    data,
+    *,
+    engine: str = "auto",
+    variability: bool = False,
+    seed: int | None = None,
+    covariates: str = "nocb",
+    dosing=None,
+    default_cmt: int = 1,
+) -> pd.DataFrame:
     """The records of a NONMEM data set (comments dropped), in order, with IPRED, mg/L.
 
     Parameters
@@ -65,32 +73,42 @@ def simulate_dataset(model: Model, data, *, engine: str = "auto", variability: b
     if not isinstance(model, Model):
         raise TypeError(f"model is a {type(model).__name__}; expected a pkmodel Model (pk.load_model)")
     if covariates not in COVARIATE_RULES:
-        raise ValueError(f"simulate_dataset: covariates is {covariates!r}; expected one of "
-                         f"{list(COVARIATE_RULES)}")
+        raise ValueError(
+            f"simulate_dataset: covariates is {covariates!r}; expected one of {list(COVARIATE_RULES)}"
+        )
     if engine not in ENGINES:
         raise ValueError(f"simulate_dataset: engine is {engine!r}; expected one of {list(ENGINES)}")
     if not getattr(model, "is_linear", True):
-        raise NotImplementedError(f"simulate_dataset: model {model.name!r} is nonlinear; data sets "
-                                  "are simulated for linear models (steady states by the exact "
-                                  "linear solution)")
+        raise NotImplementedError(
+            f"simulate_dataset: model {model.name!r} is nonlinear; data sets "
+            "are simulated for linear models (steady states by the exact "
+            "linear solution)"
+        )
     structure = model.structure
     if structure is None:  # the language's models reach the engines through model.system
-        raise NotImplementedError(f"simulate_dataset: model {model.name!r} is written in the model "
-                                  "language; data sets are simulated for the named structures "
-                                  "(structure = ...) for now")
+        raise NotImplementedError(
+            f"simulate_dataset: model {model.name!r} is written in the model "
+            "language; data sets are simulated for the named structures "
+            "(structure = ...) for now"
+        )
     if engine == "auto":
         engine = "analytic"
     ds = read_dataset(data)
     n_cmt = len(structure.compartments)
     if not (isinstance(default_cmt, (int, np.integer)) and 1 <= default_cmt <= n_cmt):
-        raise ValueError(f"simulate_dataset: default_cmt is {default_cmt!r}; expected a compartment "
-                         f"1..{n_cmt} of {structure.name}")
+        raise ValueError(
+            f"simulate_dataset: default_cmt is {default_cmt!r}; expected a compartment "
+            f"1..{n_cmt} of {structure.name}"
+        )
     cmt = np.where(ds.cmt == 0, np.where(ds.is_dose, default_cmt, structure.central_index + 1), ds.cmt)
     listed = ", ".join(f"{i} ({c})" for i, c in enumerate(structure.compartments, start=1))
     ds.refuse(cmt > n_cmt, "CMT", f"a compartment of {structure.name}: {listed}")
-    ds.refuse((ds.evid == 0) & (cmt != structure.central_index + 1), "CMT",
-              f"the observed compartment on an observation record: {structure.central_index + 1} "
-              "(central; the model's concentration is central / V)")
+    ds.refuse(
+        (ds.evid == 0) & (cmt != structure.central_index + 1),
+        "CMT",
+        f"the observed compartment on an observation record: {structure.central_index + 1} "
+        "(central; the model's concentration is central / V)",
+    )
     cohort = _record_covariates(model, ds)
     n_etas = len(model.etas)
     runs = {}
@@ -111,8 +129,10 @@ def simulate_dataset(model: Model, data, *, engine: str = "auto", variability: b
     if variability:
         error = model.residual_error
         if error is None:
-            raise ValueError(f"simulate_dataset: model {model.name!r} has no residual_error; "
-                             "variability=True draws DV_SIM with it")
+            raise ValueError(
+                f"simulate_dataset: model {model.name!r} has no residual_error; "
+                "variability=True draws DV_SIM with it"
+            )
         z = _variability.standard_normals(entropy, _variability.STREAM_RESIDUAL, 0, 1, 2 * len(ds.evid))
         n = len(ds.evid)
         sim = error.apply(out["IPRED"].to_numpy(), z[0, :n], z[0, n:])
@@ -127,15 +147,17 @@ def _record_covariates(model: Model, ds: Dataset) -> SimpleNamespace:
     n = len(ds.evid)
     found = {}
     for name in set(wanted) | ({"weight_kg"} if per_kg else set()):
-        column = ds.column(name) or next((ds.column(a) for a, to in ALIASES.items()
-                                          if to == name and ds.column(a)), None)
+        column = ds.column(name) or next(
+            (ds.column(a) for a, to in ALIASES.items() if to == name and ds.column(a)), None
+        )
         if column is None:
             if name in wanted and wanted[name].missing == "typical":
                 continue
             names = [name] + [a for a, to in ALIASES.items() if to == name]
-            raise ValueError(f"{ds.source}: no column {' or '.join(names)}; model {model.name!r} "
-                             f"uses covariate {name!r}" + (" (a per-kg unit)" if name == "weight_kg"
-                                                           and per_kg else ""))
+            raise ValueError(
+                f"{ds.source}: no column {' or '.join(names)}; model {model.name!r} "
+                f"uses covariate {name!r}" + (" (a per-kg unit)" if name == "weight_kg" and per_kg else "")
+            )
         if name in wanted and wanted[name].kind == "categorical":
             raw = ds.table[column]
             ds.refuse(raw.isna().to_numpy(), column, "a level on every record (the model uses it)")
@@ -153,16 +175,18 @@ def _refuse_bad_parameters(ds: Dataset, params) -> None:
         bad = ~np.isfinite(values) | (values < 0)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{ds.source} row {i} (ID {plain(ds.id_of(i))!r}): parameter {name} is "
-                             f"{plain(values[i])!r}; expected a finite number >= 0 (from the "
-                             "record's covariates)")
+            raise ValueError(
+                f"{ds.source} row {i} (ID {plain(ds.id_of(i))!r}): parameter {name} is "
+                f"{plain(values[i])!r}; expected a finite number >= 0 (from the "
+                "record's covariates)"
+            )
 
 
 def _simulate(model, ds, params, cmt, engine, rule, dosing) -> np.ndarray:
     """IPRED at every record, shape (n_records,), mg/L."""
     structure = model.structure
     m = len(structure.compartments)
-    K = structure.rate_matrix(params)                              # (n_records, m, m)
+    K = structure.rate_matrix(params)  # (n_records, m, m)
     mods = dose_modifiers(model, params, ds, dosing)
     ev = _events(ds, params, mods, cmt, K, m)
     n_records = len(ds.evid)
@@ -188,7 +212,7 @@ def _simulate(model, ds, params, cmt, engine, rule, dosing) -> np.ndarray:
     active = np.searchsorted(-counts, -np.arange(counts[0] if counts.size else 0), side="left")
     z = np.zeros((counts.size, 2 * m))
     phi_of = _transitions(K, p, dt, m) if engine == "analytic" else None
-    for k, a in enumerate(active):       # over each subject's k-th event, vectorised over subjects
+    for k, a in enumerate(active):  # over each subject's k-th event, vectorised over subjects
         e = start[:a] + k
         if engine == "analytic":
             z[:a] = np.einsum("nij,nj->ni", phi_of(e), z[:a])
@@ -228,8 +252,10 @@ def _ode_step(K, dt, z, m):
 
     sol = solve_ivp(rhs, (0.0, 1.0), x0, method="DOP853", rtol=_ODE_RTOL, atol=_ODE_ATOL)
     if not sol.success:
-        raise RuntimeError(f"simulate_dataset (engine 'ode'): the solver failed over steps up to "
-                           f"{plain(float(dtm.max()))} h: {sol.message}")
+        raise RuntimeError(
+            f"simulate_dataset (engine 'ode'): the solver failed over steps up to "
+            f"{plain(float(dtm.max()))} h: {sol.message}"
+        )
     out = z.copy()
     out[moving, :m] = sol.y[:, -1].reshape(-1, m)
     return out
@@ -248,10 +274,17 @@ def _events(ds: Dataset, params, mods, cmt, K, m) -> _Events:
     dose = ds.is_dose & ((ds.amt_mg > 0) | (ds.rate > 0))
     amount = F * ds.amt_mg
     rate = np.where(ds.rate > 0, ds.rate, np.where(ds.rate == -1, model_rate, 0.0))
-    ds.refuse(dose & (ds.rate == -1) & ~(rate > 0), "RATE", "a model that gives a rate for this "
-              "compartment (RATE -1: dosing.<compartment>.rate, NONMEM's R<n>)")
-    ds.refuse(dose & (ds.rate == -2) & ~(model_dur > 0), "RATE", "a model that gives a duration for "
-              "this compartment (RATE -2: dosing.<compartment>.duration, NONMEM's D<n>)")
+    ds.refuse(
+        dose & (ds.rate == -1) & ~(rate > 0),
+        "RATE",
+        "a model that gives a rate for this compartment (RATE -1: dosing.<compartment>.rate, NONMEM's R<n>)",
+    )
+    ds.refuse(
+        dose & (ds.rate == -2) & ~(model_dur > 0),
+        "RATE",
+        "a model that gives a duration for "
+        "this compartment (RATE -2: dosing.<compartment>.duration, NONMEM's D<n>)",
+    )
     constant = dose & (ss == 1) & (ds.amt_mg == 0) & (ii == 0)
     rate = np.where(ds.rate == -2, amount / np.where(model_dur > 0, model_dur, 1.0), rate)
     duration = np.where(rate > 0, amount / np.where(rate > 0, rate, 1.0), 0.0)
@@ -264,11 +297,14 @@ def _events(ds: Dataset, params, mods, cmt, K, m) -> _Events:
     g_src = np.r_[src[bolus], src[~bolus], src[~bolus]]
     g_time = np.r_[when[bolus], when[~bolus], when[~bolus] + duration[src[~bolus]]]
     g_kind = np.r_[np.zeros(bolus.sum(), int), np.ones((~bolus).sum(), int), np.full((~bolus).sum(), 2)]
-    g_keep = np.r_[kind[bolus] == 0, kind[~bolus] == 0, kind[~bolus] <= 1]   # 1: already running at SS
+    g_keep = np.r_[kind[bolus] == 0, kind[~bolus] == 0, kind[~bolus] <= 1]  # 1: already running at SS
     # own dose at the record (no lag, not SS): class 1 with the record
     own = dose & (ss == 0) & (lag == 0) & ~constant
-    g_own = np.r_[np.zeros(bolus.sum(), bool) | (j[bolus] == 0) & own[src[bolus]],
-                  (j[~bolus] == 0) & own[src[~bolus]], np.zeros((~bolus).sum(), bool)]
+    g_own = np.r_[
+        np.zeros(bolus.sum(), bool) | (j[bolus] == 0) & own[src[bolus]],
+        (j[~bolus] == 0) & own[src[~bolus]],
+        np.zeros((~bolus).sum(), bool),
+    ]
     g_src, g_time, g_kind, g_own = g_src[g_keep], g_time[g_keep], g_kind[g_keep], g_own[g_keep]
     # cancelled by a later reset (EVID 3/4, SS=1) or after the subject's last record
     resets = np.flatnonzero(reset)
@@ -281,11 +317,16 @@ def _events(ds: Dataset, params, mods, cmt, K, m) -> _Events:
     keep = g_own | (g_time <= limit)
     g_src, g_time, g_kind, g_own = g_src[keep], g_time[keep], g_kind[keep], g_own[keep]
     # record events: [reset][SS][own dose] report, at the record
-    c_rec, c_sub = np.r_[rec[reset], rec[dose & (ss > 0)], g_src[g_own], rec], \
-        np.r_[np.zeros(reset.sum(), int), np.ones((dose & (ss > 0)).sum(), int),
-              np.full(g_own.sum(), 2), np.full(n, 3)]
-    c_kind = np.r_[np.full(reset.sum(), 3), np.full((dose & (ss > 0)).sum(), 4),
-                   g_kind[g_own], np.full(n, 5)]
+    c_rec, c_sub = (
+        np.r_[rec[reset], rec[dose & (ss > 0)], g_src[g_own], rec],
+        np.r_[
+            np.zeros(reset.sum(), int),
+            np.ones((dose & (ss > 0)).sum(), int),
+            np.full(g_own.sum(), 2),
+            np.full(n, 3),
+        ],
+    )
+    c_kind = np.r_[np.full(reset.sum(), 3), np.full((dose & (ss > 0)).sum(), 4), g_kind[g_own], np.full(n, 5)]
     o_src, o_time, o_kind = g_src[~g_own], g_time[~g_own], g_kind[~g_own]
     srcs = np.r_[o_src, c_rec]
     times = np.r_[o_time, t[c_rec]]
@@ -309,16 +350,25 @@ def _events(ds: Dataset, params, mods, cmt, K, m) -> _Events:
     s_ev = np.flatnonzero(kinds == 4)
     if s_ev.size:
         r = srcs[s_ev]
-        add[s_ev] = dataset_steady_state(K[r], amount[r], cmt[r], ii[r], lag[r], rate[r], duration[r],
-                                         constant[r], running=n_running[r])
+        add[s_ev] = dataset_steady_state(
+            K[r], amount[r], cmt[r], ii[r], lag[r], rate[r], duration[r], constant[r], running=n_running[r]
+        )
         scale[s_ev] = (ss[r] == 2).astype(float)
     report = np.where(kinds == 5, srcs, -1)
     offsets = np.r_[0, np.cumsum(np.bincount(subj, minlength=ds.n_subjects))]
     first = np.zeros(nev, bool)
     first[offsets[:-1][offsets[:-1] < nev]] = True
     first[1:] |= seg[srcs][1:] != seg[srcs][:-1]
-    return _Events(time=times, source=srcs, report=report, report_safe=np.where(report >= 0, report, srcs),
-                   scale=scale, add=add, first=first, offsets=offsets)
+    return _Events(
+        time=times,
+        source=srcs,
+        report=report,
+        report_safe=np.where(report >= 0, report, srcs),
+        scale=scale,
+        add=add,
+        first=first,
+        offsets=offsets,
+    )
 
 
 def _arrivals(ds, dose, ss, ii, lag, duration):
@@ -344,8 +394,8 @@ def _arrivals(ds, dose, ss, ii, lag, duration):
     span = np.ceil((lag[steady] + duration[steady]) / ii[steady]).astype(np.int64) + 1
     src3 = np.repeat(steady, span)
     j3 = np.arange(src3.size) - np.repeat(np.cumsum(span) - span, span)
-    ahead = lag[src3] - j3 * ii[src3]                      # arrival - TIME
-    pending = (j3 == 0) & (lag[src3] > 0)                 # NONMEM: only the record's own dose
+    ahead = lag[src3] - j3 * ii[src3]  # arrival - TIME
+    pending = (j3 == 0) & (lag[src3] > 0)  # NONMEM: only the record's own dose
     running = ~pending & (ahead + duration[src3] > 0)
     # lag > II: NONMEM's state at TIME is the steady state II - lag (< 0) after an arrival at
     # TIME + lag - II, with the ceil(D / II) infusions of the last arrivals j = 1, 2, ... running

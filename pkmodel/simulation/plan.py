@@ -49,7 +49,7 @@ class Plan:
     growth_starts: np.ndarray
     replicates: int | None
     dose_check: str | None = None  # "warn" | "strict": check each child's doses against validity
-    in_chunks: bool = False        # run by chunked.simulate (dose warnings per chunk)
+    in_chunks: bool = False  # run by chunked.simulate (dose warnings per chunk)
 
     @property
     def starts(self) -> np.ndarray:
@@ -75,43 +75,76 @@ class Plan:
         if reason is not None:
             raise ValueError(f"engine {engine.name!r} cannot simulate this: {reason}")
         if self.dose_check:
-            validity.check_doses(model, cohort, doses.largest_mg(),
-                                 self.dose_check == "strict", first=first, chunk=self.in_chunks)
+            validity.check_doses(
+                model,
+                cohort,
+                doses.largest_mg(),
+                self.dose_check == "strict",
+                first=first,
+                chunk=self.in_chunks,
+            )
         blocks, individual, etas, kappas = [], [], [], []
         for r in range(n_replicates):  # over replicates, each vectorised over the cohort
             replicate_model = _replicate_model(model, entropy, r) if replicates else model
-            eta, kappa = _random_effects(replicate_model, n, entropy if self.variability else None,
-                                         first=first + r * n, occasions=occasion_starts.size)
+            eta, kappa = _random_effects(
+                replicate_model,
+                n,
+                entropy if self.variability else None,
+                first=first + r * n,
+                occasions=occasion_starts.size,
+            )
             own = replicate_model.individual_parameters(cohort, eta)
             if starts.size > 1:
                 occasion = np.searchsorted(occasion_starts, starts, side="right") - 1
-                params = Epochs(start_h=starts, params=tuple(
-                    _with_kappas(replicate_model.individual_parameters(c, eta), model.iov_names,
-                                 kappa[:, o]) for c, o in zip(covariates, occasion)))
+                params = Epochs(
+                    start_h=starts,
+                    params=tuple(
+                        _with_kappas(
+                            replicate_model.individual_parameters(c, eta), model.iov_names, kappa[:, o]
+                        )
+                        for c, o in zip(covariates, occasion)
+                    ),
+                )
                 for p in params.params:
                     _check_individual(model, p, cohort, first)
                 # the covariates the equations use (model language) go with the parameters
-                params = Epochs(start_h=starts, params=tuple(
-                    {**p, **model.covariate_values(c)} for p, c in zip(params.params, covariates)))
+                params = Epochs(
+                    start_h=starts,
+                    params=tuple(
+                        {**p, **model.covariate_values(c)} for p, c in zip(params.params, covariates)
+                    ),
+                )
             else:
                 params = _with_kappas(own, model.iov_names, kappa[:, 0])
                 _check_individual(model, params, cohort, first)
                 params.update(model.covariate_values(cohort))
-            blocks.append(_outputs(engine.simulate(model, params, doses, times_h,
-                                                   **self.engine_options), model))
+            blocks.append(
+                _outputs(engine.simulate(model, params, doses, times_h, **self.engine_options), model)
+            )
             individual.append(own)
             etas.append(eta)
             kappas.append(kappa)
-        outputs = {name: np.concatenate([b[name] for b in blocks]) if len(blocks) > 1
-                   else blocks[0][name] for name in blocks[0]}
-        return Result(times=times_h, concentrations=outputs.pop("conc"),
-                      outputs=outputs or None,
-                      individual={k: np.concatenate([p[k] for p in individual]) for k in individual[0]},
-                      etas=np.concatenate(etas), kappas=np.concatenate(kappas), occasions=starts,
-                      cohort=cohort, doses=doses, model=model, engine=engine.name, seed=entropy,
-                      regimen=self.regimen.label, variability=self.variability,
-                      replicate=np.repeat(np.arange(n_replicates), n) if replicates else None)
-
+        outputs = {
+            name: np.concatenate([b[name] for b in blocks]) if len(blocks) > 1 else blocks[0][name]
+            for name in blocks[0]
+        }
+        return Result(
+            times=times_h,
+            concentrations=outputs.pop("conc"),
+            outputs=outputs or None,
+            individual={k: np.concatenate([p[k] for p in individual]) for k in individual[0]},
+            etas=np.concatenate(etas),
+            kappas=np.concatenate(kappas),
+            occasions=starts,
+            cohort=cohort,
+            doses=doses,
+            model=model,
+            engine=engine.name,
+            seed=entropy,
+            regimen=self.regimen.label,
+            variability=self.variability,
+            replicate=np.repeat(np.arange(n_replicates), n) if replicates else None,
+        )
 
 
 def _outputs(block, model: Model) -> dict[str, np.ndarray]:
@@ -121,13 +154,14 @@ def _outputs(block, model: Model) -> dict[str, np.ndarray]:
         return {"conc": block}
     missing = [n for n in model.outputs if n not in block]
     if missing:
-        raise ValueError(f"engine returned outputs {sorted(block)}; model {model.name!r} has "
-                         f"{list(model.outputs)} ({missing[0]!r} missing)")
+        raise ValueError(
+            f"engine returned outputs {sorted(block)}; model {model.name!r} has "
+            f"{list(model.outputs)} ({missing[0]!r} missing)"
+        )
     return {n: block[n] for n in model.outputs}
 
 
-def _check_individual(model: Model, params: Mapping[str, np.ndarray], cohort: Cohort,
-                      first: int) -> None:
+def _check_individual(model: Model, params: Mapping[str, np.ndarray], cohort: Cohort, first: int) -> None:
     """Refuse a child whose parameter is not a finite number > 0 (tlag >= 0), naming both;
     in the model language, not a finite number."""
     if model.structure is None:
@@ -135,22 +169,26 @@ def _check_individual(model: Model, params: Mapping[str, np.ndarray], cohort: Co
     else:
         dimensions = {**model.structure.parameters, **{n: d for n, (d, _) in OPTIONAL.items()}}
     for name, values in params.items():
-        if name not in dimensions:   # the model language: any finite number, in its own unit
+        if name not in dimensions:  # the model language: any finite number, in its own unit
             ok = np.isfinite(values)
         else:
             ok = np.isfinite(values) & ((values >= 0) if name == "tlag" else (values > 0))
         bad = np.flatnonzero(~ok)
         if bad.size:
             i = int(bad[0])
-            unit = (UNITS[dimensions[name]][-1] if name in dimensions
-                    else model.parameters[name].unit.removesuffix("/kg"))
+            unit = (
+                UNITS[dimensions[name]][-1]
+                if name in dimensions
+                else model.parameters[name].unit.removesuffix("/kg")
+            )
             raise ValueError(
                 f"model {model.name!r}: child ID {plain(cohort.ids[i])} (position {first + i}) "
                 f"has {name} = {plain(values[i])!r} {unit}; expected a finite number"
                 f"{'' if name not in dimensions else ' >= 0' if name == 'tlag' else ' > 0'} "
                 "(from the model's value "
                 f"{model.parameters[name].value!r} {model.parameters[name].unit}, the child's "
-                f"weight {plain(cohort.weight_kg[i])!r} kg, covariates and random effects)")
+                f"weight {plain(cohort.weight_kg[i])!r} kg, covariates and random effects)"
+            )
 
 
 def _with_kappas(params: dict, names, kappa: np.ndarray) -> dict:
@@ -176,9 +214,12 @@ def _replicate_model(model: Model, entropy: int, r: int) -> Model:
     """Typical values of replicate r: value * exp(N(0, ln(1 + rse^2))), log-normal with CV rse."""
     names = list(model.parameters)
     z = _variability.standard_normals(entropy, _variability.STREAM_UNCERTAINTY, r, 1, len(names))[0]
-    return model.with_typical_values({
-        name: p.value * math.exp(z[i] * math.sqrt(math.log1p(p.rse ** 2)))
-        for i, (name, p) in enumerate(model.parameters.items())})
+    return model.with_typical_values(
+        {
+            name: p.value * math.exp(z[i] * math.sqrt(math.log1p(p.rse**2)))
+            for i, (name, p) in enumerate(model.parameters.items())
+        }
+    )
 
 
 class _Grown:
@@ -197,5 +238,7 @@ def _grown(cohort: Cohort, growth_starts: np.ndarray, starts: np.ndarray) -> lis
         return [cohort] * starts.size
     at = np.searchsorted(growth_starts, starts, side="right") - 1
     weights = growth.weight_trajectory(cohort, growth_starts[at])
-    return [_Grown(cohort, weights[:, i], cohort.age_years + t / growth.HOURS_PER_YEAR)
-            for i, t in enumerate(growth_starts[at])]
+    return [
+        _Grown(cohort, weights[:, i], cohort.age_years + t / growth.HOURS_PER_YEAR)
+        for i, t in enumerate(growth_starts[at])
+    ]

@@ -73,8 +73,11 @@ class Simulated:
 
     def _covariates(self) -> pd.DataFrame:
         frame = self.cohort.to_frame()
-        return frame if len(self) == len(frame) else pd.concat(
-            [frame] * (len(self) // len(frame)), ignore_index=True)
+        return (
+            frame
+            if len(self) == len(frame)
+            else pd.concat([frame] * (len(self) // len(frame)), ignore_index=True)
+        )
 
     @cached_property
     def parameters(self) -> pd.DataFrame:
@@ -82,8 +85,15 @@ class Simulated:
 
         Only the model's own parameters (F and tlag appear when the model gives them).
         """
-        return _parameters(self.ids, getattr(self, "replicate", None), self.individual, self.etas,
-                           self.kappas, self.model, self._covariates())
+        return _parameters(
+            self.ids,
+            getattr(self, "replicate", None),
+            self.individual,
+            self.etas,
+            self.kappas,
+            self.model,
+            self._covariates(),
+        )
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -112,7 +122,7 @@ class Result(Simulated):
     """
 
     concentrations: np.ndarray
-    doses: Doses | SubjectDoses    # per_subject(): each child's doses, either way
+    doses: Doses | SubjectDoses  # per_subject(): each child's doses, either way
     replicate: np.ndarray | None = None
     variability: bool = True
     outputs: Mapping[str, np.ndarray] | None = None
@@ -127,8 +137,9 @@ class Result(Simulated):
         super().__post_init__()
         object.__setattr__(self, "concentrations", _frozen(self.concentrations))
         if self.outputs is not None:
-            object.__setattr__(self, "outputs", MappingProxyType(
-                {name: _frozen(v) for name, v in self.outputs.items()}))
+            object.__setattr__(
+                self, "outputs", MappingProxyType({name: _frozen(v) for name, v in self.outputs.items()})
+            )
         if self.replicate is not None:
             object.__setattr__(self, "replicate", readonly(self.replicate, dtype=np.int64))
 
@@ -147,8 +158,7 @@ class Result(Simulated):
             return self.concentrations
         error = self.model.residual_error
         if error is None:
-            raise ValueError(f"model {self.model.name!r} has no residual_error; observations "
-                             "need one")
+            raise ValueError(f"model {self.model.name!r} has no residual_error; observations need one")
         n, t = self.concentrations.shape
         z = _variability.standard_normals(self.seed, _variability.STREAM_RESIDUAL, 0, n, 2 * t)
         obs = error.apply(self.concentrations, z[:, :t], z[:, t:])

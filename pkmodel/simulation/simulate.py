@@ -25,21 +25,51 @@ _DOSE_CHECK_CHILDREN = 4 * _variability.BLOCK
 
 # what keep= asks for decides the type returned: typed here so that callers need not ask
 @overload
-def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times, *,
-             keep: Literal["concentrations"] = ..., **options: Any) -> Result: ...
+def simulate(
+    model: Model,
+    cohort: Cohort,
+    regimen: Regimen | EventTable,
+    times,
+    *,
+    keep: Literal["concentrations"] = ...,
+    **options: Any,
+) -> Result: ...
 @overload
-def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times, *,
-             keep: Literal["exposure"], **options: Any) -> ExposureResult: ...
+def simulate(
+    model: Model,
+    cohort: Cohort,
+    regimen: Regimen | EventTable,
+    times,
+    *,
+    keep: Literal["exposure"],
+    **options: Any,
+) -> ExposureResult: ...
 @overload
-def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times, *,
-             keep: str, **options: Any) -> Result | ExposureResult: ...
-def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times, *,
-             engine: str = "auto", variability: bool = True, seed: int | None = None,
-             occasions=None, replicates: int | None = None, weight_update_h: float | None = None,
-             chunk_size: int | None = None, keep: str = "concentrations", window=None,
-             out=None, client=None, backend: str | None = None, target_range=None,
-             strict: bool = False,
-             **engine_options) -> Result | ExposureResult:
+def simulate(
+    model: Model, cohort: Cohort, regimen: Regimen | EventTable, times, *, keep: str, **options: Any
+) -> Result | ExposureResult: ...
+def simulate(
+    model: Model,
+    cohort: Cohort,
+    regimen: Regimen | EventTable,
+    times,
+    *,
+    engine: str = "auto",
+    variability: bool = True,
+    seed: int | None = None,
+    occasions=None,
+    replicates: int | None = None,
+    weight_update_h: float | None = None,
+    chunk_size: int | None = None,
+    keep: str = "concentrations",
+    window=None,
+    out=None,
+    client=None,
+    backend: str | None = None,
+    target_range=None,
+    strict: bool = False,
+    **engine_options,
+) -> Result | ExposureResult:
     """Concentration-time curves of every child in `cohort` on `regimen`.
 
     Parameters
@@ -109,7 +139,7 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
     _expect(regimen, (Regimen, EventTable), "regimen", "a Regimen or an event table (pk.read_events)")
     engine_ = get_engine(engine, model)
     reason = engine_.supports(model, None)
-    if reason is not None:   # before anything is drawn: e.g. "analytic" on a nonlinear model
+    if reason is not None:  # before anything is drawn: e.g. "analytic" on a nonlinear model
         raise ValueError(f"engine {engine_.name!r} cannot simulate model {model.name!r}: {reason}")
     options = engine_.options(**engine_options)
     for name, flag in (("variability", variability), ("strict", strict)):
@@ -125,16 +155,33 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
     if isinstance(regimen, EventTable):
         regimen.check_compartments(model.compartment_model)
     validity.check_cohort(model, cohort, bool(strict))
-    plan = Plan(model=model, regimen=regimen, times_h=times_h, engine=engine_,
-                engine_options=options, variability=bool(variability), entropy=entropy,
-                occasion_starts=occasion_starts, growth_starts=growth_starts,
-                replicates=n_replicates if replicates else None)
+    plan = Plan(
+        model=model,
+        regimen=regimen,
+        times_h=times_h,
+        engine=engine_,
+        engine_options=options,
+        variability=bool(variability),
+        entropy=entropy,
+        occasion_starts=occasion_starts,
+        growth_starts=growth_starts,
+        replicates=n_replicates if replicates else None,
+    )
     whole = (chunk_size, keep, window, out, client, backend, target_range) == (
-        None, "concentrations", None, None, None, None, None)
+        None,
+        "concentrations",
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
     if not whole and len(model.outputs) > 1:
-        raise ValueError(f"model {model.name!r} has outputs {list(model.outputs)}; a chunked run "
-                         "(chunk_size, keep, window, out, client, backend, target_range) carries "
-                         "conc only: expected a whole run for its other outputs")
+        raise ValueError(
+            f"model {model.name!r} has outputs {list(model.outputs)}; a chunked run "
+            "(chunk_size, keep, window, out, client, backend, target_range) carries "
+            "conc only: expected a whole run for its other outputs"
+        )
     doses = None
     for_doses = getattr(engine_, "for_doses", None)
     if for_doses is not None:  # options that follow the doses need them first (ode: atol's floor)
@@ -143,12 +190,20 @@ def simulate(model: Model, cohort: Cohort, regimen: Regimen | EventTable, times,
         validity.check_doses(model, cohort, largest, bool(strict))
         plan = dataclasses.replace(plan, engine_options=for_doses(options, largest))
     else:  # checked as each chunk's doses are drawn, not drawn twice
-        plan = dataclasses.replace(plan, dose_check="strict" if strict else "warn",
-                                   in_chunks=not whole)
+        plan = dataclasses.replace(plan, dose_check="strict" if strict else "warn", in_chunks=not whole)
     if whole:
         return plan.run(cohort, doses=doses)
-    return chunked.simulate(plan, cohort, chunk_size=chunk_size, keep=keep, window=window,
-                            out=out, client=client, backend=backend, target_range=target_range)
+    return chunked.simulate(
+        plan,
+        cohort,
+        chunk_size=chunk_size,
+        keep=keep,
+        window=window,
+        out=out,
+        client=client,
+        backend=backend,
+        target_range=target_range,
+    )
 
 
 def _largest_doses(plan: Plan, cohort: Cohort, doses: Doses | SubjectDoses | None) -> np.ndarray:
@@ -159,9 +214,12 @@ def _largest_doses(plan: Plan, cohort: Cohort, doses: Doses | SubjectDoses | Non
     if doses is not None:
         return doses.largest_mg()
     n = len(cohort)
-    return np.concatenate([
-        plan.doses(cohort_rows(cohort, a, min(a + _DOSE_CHECK_CHILDREN, n)), first=a)
-        .largest_mg() for a in range(0, n, _DOSE_CHECK_CHILDREN)])
+    return np.concatenate(
+        [
+            plan.doses(cohort_rows(cohort, a, min(a + _DOSE_CHECK_CHILDREN, n)), first=a).largest_mg()
+            for a in range(0, n, _DOSE_CHECK_CHILDREN)
+        ]
+    )
 
 
 def check_times(times) -> np.ndarray:
@@ -170,8 +228,12 @@ def check_times(times) -> np.ndarray:
     if t.ndim != 1 or t.size == 0:
         raise ValueError(f"times has shape {t.shape}; expected a non-empty 1-D array of hours")
     refuse_first(~(np.isfinite(t) & (t >= 0)), "times", t, "a finite time >= 0 h")
-    refuse_first(np.r_[False, np.diff(t) <= 0], "times", t,
-                 "strictly increasing times (each later than the one before)")
+    refuse_first(
+        np.r_[False, np.diff(t) <= 0],
+        "times",
+        t,
+        "strictly increasing times (each later than the one before)",
+    )
     t.flags.writeable = False
     return t
 
@@ -180,12 +242,16 @@ def _growth_starts(weight_update_h, times_h: np.ndarray, cohort: Cohort) -> np.n
     if weight_update_h is None:
         return np.zeros(1)
     if not (is_number(weight_update_h) and math.isfinite(weight_update_h) and weight_update_h > 0):
-        raise ValueError(f"weight_update_h is {weight_update_h!r}; expected a finite number of "
-                         "hours > 0 (or None: weights stay as at time 0)")
+        raise ValueError(
+            f"weight_update_h is {weight_update_h!r}; expected a finite number of "
+            "hours > 0 (or None: weights stay as at time 0)"
+        )
     if cohort.sex is None or cohort.weight_z is None:
-        raise ValueError(f"weight_update_h is {weight_update_h!r} but the cohort has no "
-                         f"{'sex' if cohort.sex is None else 'weight_z'}; expected a cohort that "
-                         "can grow (Cohort.from_growth_charts, or from_frame with sex)")
+        raise ValueError(
+            f"weight_update_h is {weight_update_h!r} but the cohort has no "
+            f"{'sex' if cohort.sex is None else 'weight_z'}; expected a cohort that "
+            "can grow (Cohort.from_growth_charts, or from_frame with sex)"
+        )
     return np.arange(0.0, times_h[-1], float(weight_update_h))
 
 
@@ -193,8 +259,10 @@ def _occasions(occasions, model: Model) -> np.ndarray:
     if occasions is None:
         return np.zeros(1)
     if not model.iov_names:
-        raise ValueError(f"occasions given, but model {model.name!r} has no inter-occasion "
-                         "variability (no parameter has iov_sd)")
+        raise ValueError(
+            f"occasions given, but model {model.name!r} has no inter-occasion "
+            "variability (no parameter has iov_sd)"
+        )
     starts = np.array(occasions, dtype=float, ndmin=1)
     if starts.ndim != 1 or starts.size == 0 or starts[0] != 0:
         raise ValueError(f"occasions is {occasions!r}; expected start times (h) beginning with 0")
@@ -209,11 +277,13 @@ def _replicates(replicates, model: Model, variability: bool) -> int:
     if not (is_number(replicates) and float(replicates).is_integer() and replicates >= 1):
         raise ValueError(f"replicates is {replicates!r}; expected a whole number >= 1")
     if not variability:
-        raise ValueError("replicates needs variability=True (typical values are drawn from "
-                         "their uncertainty)")
+        raise ValueError(
+            "replicates needs variability=True (typical values are drawn from their uncertainty)"
+        )
     if not any(p.rse > 0 for p in model.parameters.values()):
-        raise ValueError(f"replicates given, but model {model.name!r} states no uncertainty "
-                         "(no parameter has rse)")
+        raise ValueError(
+            f"replicates given, but model {model.name!r} states no uncertainty (no parameter has rse)"
+        )
     return int(replicates)
 
 
