@@ -1,9 +1,9 @@
 """Draws from each subject's posterior of its random effects.
 
-"laplace": η ~ N(η̂, covariance). "sir": sampling-importance-resampling
+"laplace": η ~ N(η̂, laplace_covariance). "sir": sampling-importance-resampling
 (Dosne et al., J Pharmacokinet Pharmacodyn 2016;43:583): `SIR_PROPOSALS` × K
 proposals per subject from a multivariate t (ν = `SIR_DF`) around the mode
-with the Laplace covariance as its scale (heavier tails than the posterior,
+with the Laplace covariance (`laplace_covariance`) as its scale (heavier tails than the posterior,
 so a skewed one is covered), importance weights exp(−O/2) / q, and K of them
 resampled without replacement (Gumbel top-K, vectorised over subjects).
 """
@@ -47,13 +47,13 @@ def draw(fit, samples: int, method: str, seed) -> np.ndarray:
 
 
 def _cholesky(fit) -> np.ndarray:
-    bad = np.flatnonzero(~np.all(np.isfinite(fit.cov), axis=(1, 2)))
+    bad = np.flatnonzero(~np.all(np.isfinite(fit.cov_laplace), axis=(1, 2)))
     if bad.size:
         raise ValueError(
-            f"sample: ID {fit.cohort.ids[bad[0]]} has no covariance "
+            f"sample: ID {fit.cohort.ids[bad[0]]} has no Laplace covariance "
             f"({fit.why[bad[0]]}); expected subjects with a posterior to draw from"
         )
-    return np.linalg.cholesky(fit.cov)
+    return np.linalg.cholesky(fit.cov_laplace)
 
 
 def _objective(fit, eta: np.ndarray) -> np.ndarray:
