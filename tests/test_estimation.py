@@ -19,6 +19,7 @@ from map_reference import (
     nonmem_table,
     typical_card,
 )
+from pkmodel.dosing.doses import SubjectDoses
 from pkmodel.estimation import likelihood, predict
 from pkmodel.estimation.data import read_problem
 from pkmodel.estimation.objective import Objective
@@ -337,9 +338,16 @@ def test_recovery_with_three_samples_shrinkage_follows_the_posterior_variances()
     assert shrinkage[0] < shrinkage[1] < shrinkage[2]  # CL best, ka worst informed by troughs
 
 
-def test_recovery_with_twenty_samples_is_unbiased_and_tight_for_cl_and_v():
-    early = np.array([0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8.0])  # after the first dose and at day 14
-    model, fit, truth = recovery(np.r_[early, 312 + early], seed=1)
+# 20 samples a child: 13 after the first dose, most in its first hour (ka's IIV is 84 %: a fast
+# absorber's absorption is over within minutes), then 7 over a dosing interval at steady state
+FIRST_DOSE_H = np.array([5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 360, 480]) / 60
+STEADY_STATE_H = 312 + np.array([0.0, 1, 2, 3, 4, 6, 8])  # the trough before the 8 am dose of day 14
+
+
+def test_recovery_with_twenty_samples_is_unbiased_and_tight():
+    times = np.r_[FIRST_DOSE_H, STEADY_STATE_H]
+    assert times.size == 20
+    model, fit, truth = recovery(times, seed=1)
     assert fit.converged.all()
     eta = fit.etas.to_numpy()
     median = np.median(eta - truth, axis=0)
@@ -352,10 +360,13 @@ def test_recovery_with_twenty_samples_is_unbiased_and_tight_for_cl_and_v():
         "shrinkage",
         (1 - eta.std(axis=0) / np.sqrt(np.diag(model.omega))).round(3),
     )
-    # issue 16: |median(eta_hat - eta)| < 0.02 and corr > 0.95, met by CL and V; ka (IIV 84 %,
-    # absorption over minutes in fast absorbers, flip-flop with k) reaches corr 0.93, bias -0.05
-    assert np.all(np.abs(median[:2]) < 0.02) and np.all(corr[:2] > 0.95)
-    assert abs(median[2]) < 0.06 and corr[2] > 0.9
+    # issue 16: |median(eta_hat - eta)| < 0.02 and corr > 0.95 for CL, V and ka. On this draw:
+    # 0.017, -0.002, -0.014; 0.981, 0.958, 0.961. The bound is near the noise of 500 children:
+    # over 12 residual-error draws (seeds 1-12) ka's median is -0.017 on average (SD 0.017; the
+    # mode sits below the mean of its right-skewed posterior), inside 0.02 for 6 of them, V's
+    # correlation over 0.95 for 11, CL's median +0.004 to +0.017 in all 12
+    np.testing.assert_array_less(np.abs(median), 0.02)
+    np.testing.assert_array_less(0.95, corr)
 
 
 # --- the prediction step -------------------------------------------------------------------------
@@ -396,6 +407,47 @@ def test_predictions_at_each_childs_own_times_equal_the_closed_form(monkeypatch)
     # by default one block (42 times, under MAX_BLOCK_TIMES, 1,680 values); at 40 values, 13
     # children of the shared 3 times a block, and the others 1-4 per block
     assert blocks[0] == 1 and blocks[1] >= 6
+
+
+def test_children_dosed_at_their_own_times_are_fitted_as_each_alone():
+    # 12 children, 3 doses each at their own times: too many distinct times to share columns,
+    # so the doses stay each child's own (SubjectDoses) through the fit, its blocks and predict
+    rng = np.random.default_rng(6)
+    model, n = card(), 12
+    doses = pd.DataFrame(
+        {
+            "ID": np.repeat(np.arange(1, n + 1), 3),
+            "TIME": np.sort(rng.uniform(0, 20, (n, 3)), axis=1).ravel(),
+            "AMT": 5.0,
+            "EVID": 1,
+            "CMT": 1,
+        }
+    )
+    obs = pd.DataFrame(
+        {"ID": np.repeat(np.arange(1, n + 1), 2), "TIME": np.tile([22.0, 26.0], n), "EVID": 0, "CMT": 2}
+    )
+    obs["DV"] = rng.uniform(0.05, 0.3, len(obs))
+    weight = pd.DataFrame({"ID": np.arange(1, n + 1), "WT": rng.uniform(12, 50, n), "AGE": 8.0})
+    data = pd.concat([doses, obs]).sort_values(["ID", "TIME"], kind="stable").merge(weight, on="ID")
+    assert isinstance(read_problem(model, data).doses, SubjectDoses)
+    fit = pk.estimate_individual(model, data)
+    assert fit.converged.all()
+    alone = np.stack([pk.estimate_individual(model, data[data.ID == i]).eta[0] for i in range(1, n + 1)])
+    # each child alone has one shared dose row (Doses): the same problem, solved to STEP_TOL 1e-7
+    np.testing.assert_allclose(fit.eta, alone, atol=1e-6)
+    # and predict on the own-times doses, at the mode and from 2 draws, is the closed form
+    events = pk.read_events(doses)
+    times = np.array([21.0, 24.0, 30.0])
+    typical = typical_card(model, fit.cohort)
+    drawn = fit.predict(events, times, samples=2, seed=1)
+    eta = np.concatenate([fit.eta[None], drawn.etas.reshape(2, n, 3)])
+    got = np.concatenate(
+        [fit.predict(events, times).concentrations[None], drawn.concentrations.reshape(2, n, 3)]
+    )
+    for i in range(n):  # over children: the reference is one child's closed form
+        given = doses[doses.ID == i + 1]
+        expected = conc_oral_1cmt(times, given.TIME, given.AMT, *(typical[i] * np.exp(eta[:, i])).T)
+        np.testing.assert_allclose(got[:, i], expected, rtol=1e-12)
 
 
 def test_the_ode_engine_gives_the_same_modes():

@@ -9,7 +9,8 @@ import pandas as pd
 from .. import _display
 from ..population import variability as _variability
 from ..population.cohort import Cohort
-from ..dosing.regimen import Doses, Regimen
+from ..dosing.doses import Doses, SubjectDoses
+from ..dosing.regimen import Regimen
 from ..dosing.events import EventTable
 from ..model.model import Model
 from ..simulation.result import Result
@@ -278,7 +279,7 @@ def result_at(
     model: Model,
     cohort: Cohort,
     eta: np.ndarray,
-    doses: Doses,
+    doses: Doses | SubjectDoses,
     times_h: np.ndarray,
     engine: str,
     seed: int,

@@ -189,7 +189,7 @@ def _definite(hessian: np.ndarray) -> np.ndarray:
 
 def _check_predictions(model, problem: Problem, objective: Objective, f, note) -> None:
     """Refuse observations no prediction can explain; warn of DVs in another unit."""
-    obs, ids = problem.obs, problem.cohort.ids
+    obs, ids = problem.obs, np.asarray(problem.cohort.ids)
     kind = model.residual_error.kind
     if kind in ("proportional", "exponential"):
         zero = np.flatnonzero((f == 0) & ~obs.censored)

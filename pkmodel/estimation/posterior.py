@@ -14,14 +14,16 @@ import numpy as np
 
 from .._checks import whole
 from ..population.cohort import Cohort
-from ..dosing.regimen import Doses
+from ..dosing.doses import Doses, SubjectDoses
 from .data import Observations, Problem
 from .objective import Objective
+from .predict import per_dose_fields
 
 SIR_PROPOSALS = 10
 SIR_DF = 5
 _ROWS_PER_CALL = 100_000  # subjects x proposals evaluated in one objective
 METHODS = ("laplace", "sir")
+_RECORD_FIELDS = ("compartment", "ss", "ii_h", "rate_mg_per_h")
 
 
 def draw(fit, samples: int, method: str, seed) -> np.ndarray:
@@ -84,17 +86,28 @@ def tiled_cohort(cohort: Cohort, copies: int) -> Cohort:
     }
     arrays["ids"] = np.arange(1, len(cohort) * copies + 1)
     return dataclasses.replace(
-        cohort, covariates={k: np.tile(v, copies) for k, v in cohort.covariates.items()}, **arrays
+        cohort, covariates={k: np.tile(v, copies) for k, v in (cohort.covariates or {}).items()}, **arrays
     )
 
 
-def tiled_doses(doses: Doses, copies: int) -> Doses:
+def tiled_doses(doses: Doses | SubjectDoses, copies: int) -> Doses | SubjectDoses:
+    """`copies` copies of the subjects' doses one after the other (rows, or each one's records)."""
     if copies == 1:
         return doses
+    if isinstance(doses, SubjectDoses):
+        return SubjectDoses.from_records(
+            doses.n_subjects * copies,
+            (doses.subject + doses.n_subjects * np.arange(copies)[:, None]).ravel(),
+            *(np.tile(x, copies) for x in (doses.time_h, doses.amount_mg)),
+            **{k: np.tile(x, copies) for k, x in zip(_RECORD_FIELDS, per_dose_fields(doses))},
+        )
     return dataclasses.replace(
         doses,
-        amount_mg=np.tile(doses.amount_mg, (copies, 1)),
-        offset_h=None if doses.offset_h is None else np.tile(doses.offset_h, (copies, 1)),
+        **{
+            name: np.tile(value, (copies, 1))
+            for name in ("amount_mg", "offset_h", "missed_mg")
+            if (value := getattr(doses, name)) is not None
+        },
     )
 
 
