@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .._checks import plain
+from .predict import PER_DOSE, per_dose_fields
 from ..population.cohort import Cohort
 from ..dosing.doses import Doses, SubjectDoses
 from ..dosing.dataset import read_dataset
@@ -220,13 +221,12 @@ def _all_doses(events: EventTable | None, cohort: Cohort, dosed: np.ndarray) -> 
         Cohort(ids=ids[given], weight_kg=cohort.weight_kg[given], age_years=cohort.age_years[given])
     )
     if isinstance(part, SubjectDoses):
-        fields = ("compartment", "ss", "ii_h", "rate_mg_per_h")
         return SubjectDoses.from_records(
             n,
             np.flatnonzero(given)[part.subject],
             part.time_h,
             part.amount_mg,
-            **{k: getattr(part, k) for k in fields},
+            **dict(zip(PER_DOSE, per_dose_fields(part))),
         )
     amount = np.zeros((n, part.time_h.size))
     amount[given] = part.amount_mg

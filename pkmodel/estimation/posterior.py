@@ -17,13 +17,12 @@ from ..population.cohort import Cohort
 from ..dosing.doses import Doses, SubjectDoses
 from .data import Observations, Problem
 from .objective import Objective
-from .predict import per_dose_fields
+from .predict import PER_DOSE, per_dose_fields
 
 SIR_PROPOSALS = 10
 SIR_DF = 5
 _ROWS_PER_CALL = 100_000  # subjects x proposals evaluated in one objective
 METHODS = ("laplace", "sir")
-_RECORD_FIELDS = ("compartment", "ss", "ii_h", "rate_mg_per_h")
 
 
 def draw(fit, samples: int, method: str, seed) -> np.ndarray:
@@ -99,7 +98,7 @@ def tiled_doses(doses: Doses | SubjectDoses, copies: int) -> Doses | SubjectDose
             doses.n_subjects * copies,
             (doses.subject + doses.n_subjects * np.arange(copies)[:, None]).ravel(),
             *(np.tile(x, copies) for x in (doses.time_h, doses.amount_mg)),
-            **{k: np.tile(x, copies) for k, x in zip(_RECORD_FIELDS, per_dose_fields(doses))},
+            **{k: np.tile(x, copies) for k, x in zip(PER_DOSE, per_dose_fields(doses))},
         )
     return dataclasses.replace(
         doses,

@@ -24,6 +24,7 @@ from ..dosing.doses import Doses, SubjectDoses
 
 MAX_BLOCK_TIMES = 256
 MAX_BLOCK_CELLS = 2**21
+PER_DOSE = ("compartment", "ss", "ii_h", "rate_mg_per_h")  # one value per dose (column or record)
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,11 +127,8 @@ def _columns(doses: Doses, members: np.ndarray) -> Doses:
 
 
 def per_dose_fields(doses: Doses | SubjectDoses) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """compartment, ss, ii_h, rate_mg_per_h: one per dose (column or record), never None after
-    the dataclasses' checks fill them in."""
-    fields = (doses.compartment, doses.ss, doses.ii_h, doses.rate_mg_per_h)
-    if any(f is None for f in fields):
-        raise TypeError(f"{type(doses).__name__} without its per-dose fields; expected them filled in")
+    """The `PER_DOSE` fields: typed optional, never None (`Doses.__post_init__` fills them in)."""
+    fields = tuple(getattr(doses, name) for name in PER_DOSE)
     return cast(tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], fields)
 
 
@@ -144,10 +142,7 @@ def subjects_of(doses: Doses | SubjectDoses, rows: np.ndarray) -> Doses | Subjec
             offsets=np.r_[0, np.cumsum(counts)],
             time_h=doses.time_h[records],
             amount_mg=doses.amount_mg[records],
-            **{
-                k: v[records]
-                for k, v in zip(("compartment", "ss", "ii_h", "rate_mg_per_h"), per_dose_fields(doses))
-            },
+            **{k: v[records] for k, v in zip(PER_DOSE, per_dose_fields(doses))},
         )
     return dataclasses.replace(
         doses,
