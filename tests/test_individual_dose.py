@@ -67,11 +67,11 @@ def test_cmin_dose_equals_the_closed_form_steady_state_trough(fitted):
 def test_probability_in_range_and_percentiles_follow_the_closed_form_posterior(fitted):
     model, cohort, fit = fitted
     table = pk.individual_dose(fit, 0.3053, target_range=(0.2, 0.4), samples=20_000, seed=3)
-    # Cavg = dose / (TV_CL exp(eta_CL) tau) with eta_CL ~ N(mode, covariance[0, 0]) (Laplace):
+    # Cavg = dose / (TV_CL exp(eta_CL) tau) with eta_CL ~ N(mode, laplace_covariance[0, 0]):
     # a log-normal, so P(range) and the percentiles are closed forms
     tv = typical_card(model, cohort)[:, 0]
     centre = np.log(table.mg_per_dose / (tv * 8.0)) - fit.eta[:, 0]  # log Cavg at the mode
-    sd = np.sqrt(fit.covariance[:, 0, 0])
+    sd = np.sqrt(fit.laplace_covariance[:, 0, 0])
     p = stats.norm.cdf((centre - np.log(0.2)) / sd) - stats.norm.cdf((centre - np.log(0.4)) / sd)
     # Monte Carlo: SE <= 0.5 / sqrt(20,000) = 0.0035; 5 SE
     np.testing.assert_allclose(table.prob_in_range, p, atol=0.018)

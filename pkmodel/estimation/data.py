@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from .._checks import plain
+from .predict import PER_DOSE, per_dose_fields
 from ..population.cohort import Cohort
-from ..dosing.regimen import Doses
+from ..dosing.doses import Doses, SubjectDoses
 from ..dosing.dataset import read_dataset
 from ..dosing.events import EventTable
 from ..model.model import Model
@@ -66,7 +67,7 @@ class Problem:
     """
 
     cohort: Cohort
-    doses: Doses
+    doses: Doses | SubjectDoses
     obs: Observations
     covariates_known: bool = True
     source: str = "data"
@@ -134,8 +135,8 @@ def _cohort(model, frame, col, ids, order, cohort, source) -> tuple[Cohort, bool
                 f"cohort is a {type(cohort).__name__}; expected a Cohort (or None: "
                 "covariates WT, AGE from the data)"
             )
-        missing = np.setdiff1d(order, cohort.ids)
-        extra = np.setdiff1d(cohort.ids, order)
+        missing = np.setdiff1d(order, np.asarray(cohort.ids))
+        extra = np.setdiff1d(np.asarray(cohort.ids), order)
         if missing.size or extra.size:
             which = (
                 f"ID {plain(missing[0])} of the data is not in the cohort"
@@ -150,7 +151,7 @@ def _cohort(model, frame, col, ids, order, cohort, source) -> tuple[Cohort, bool
         if name is not None:
             values[field] = _per_id(frame, name, ids, order, source)
     if len(values) == len(_COVARIATE_COLUMNS):
-        return Cohort(ids=order, **values), True
+        return Cohort(ids=order, weight_kg=values["weight_kg"], age_years=values["age_years"]), True
     if any(p.per_kg or p.covariates for p in model.parameters.values()):
         lacking = [names[0] for field, names in _COVARIATE_COLUMNS.items() if field not in values]
         raise ValueError(
@@ -159,7 +160,11 @@ def _cohort(model, frame, col, ids, order, cohort, source) -> tuple[Cohort, bool
             "(kg) and AGE (years), or cohort="
         )
     n = order.size
-    return Cohort(ids=order, **{k: np.full(n, v) for k, v in _PLACEHOLDER.items()}), False
+    return Cohort(
+        ids=order,
+        weight_kg=np.full(n, _PLACEHOLDER["weight_kg"]),
+        age_years=np.full(n, _PLACEHOLDER["age_years"]),
+    ), False
 
 
 def _per_id(frame, name, ids, order, source) -> np.ndarray:
@@ -202,17 +207,27 @@ def _events(ds, ids, dose, source) -> EventTable | None:
     return EventTable(rows, source=f"{source} (dose records)")
 
 
-def _all_doses(events: EventTable | None, cohort: Cohort, dosed: np.ndarray) -> Doses:
-    """The cohort's doses (amount rows in cohort order); subjects without dose records get none."""
+def _all_doses(events: EventTable | None, cohort: Cohort, dosed: np.ndarray) -> Doses | SubjectDoses:
+    """The cohort's doses (in cohort order; SubjectDoses where children dose at their own
+    times); subjects without dose records get none."""
     n = len(cohort)
     if events is None:
         return Doses(time_h=np.zeros(1), amount_mg=np.zeros((n, 1)))
     if dosed.size == n:
         return events.doses(cohort)
-    given = np.isin(cohort.ids, dosed)
+    ids = np.asarray(cohort.ids)
+    given = np.isin(ids, dosed)
     part = events.doses(
-        Cohort(ids=cohort.ids[given], weight_kg=cohort.weight_kg[given], age_years=cohort.age_years[given])
+        Cohort(ids=ids[given], weight_kg=cohort.weight_kg[given], age_years=cohort.age_years[given])
     )
+    if isinstance(part, SubjectDoses):
+        return SubjectDoses.from_records(
+            n,
+            np.flatnonzero(given)[part.subject],
+            part.time_h,
+            part.amount_mg,
+            **dict(zip(PER_DOSE, per_dose_fields(part))),
+        )
     amount = np.zeros((n, part.time_h.size))
     amount[given] = part.amount_mg
     return Doses(

@@ -9,7 +9,8 @@ import pandas as pd
 from .. import _display
 from ..population import variability as _variability
 from ..population.cohort import Cohort
-from ..dosing.regimen import Doses, Regimen
+from ..dosing.doses import Doses, SubjectDoses
+from ..dosing.regimen import Regimen
 from ..dosing.events import EventTable
 from ..model.model import Model
 from ..simulation.result import Result
@@ -72,7 +73,7 @@ def fit_problem(model: Model, problem: Problem, engine: str) -> "IndividualFit":
         engine=engine,
         eta=found["eta"],
         cov=found["covariance"],
-        cov_fo=found["first_order"],
+        cov_laplace=found["laplace"],
         obj=found["objective"],
         ok=found["converged"],
         why=found["reason"],
@@ -119,14 +120,18 @@ class IndividualFit:
     parameters : DataFrame, index ID: each subject's parameters at its mode
         (L/h, L, 1/h, h; F), then weight_kg and age_years when known
     covariance : ndarray, shape (n_subjects, n_etas, n_etas)
-        The Laplace approximation of each posterior: the inverse of the Hessian
-        of −log posterior (½ the objective) at the mode, exact (central
-        differences). Subjects without observations: Ω.
-    first_order_covariance : ndarray, shape (n_subjects, n_etas, n_etas)
-        The same with the expected (Gauss–Newton) Hessian, Σ f'ᵀ f' / var +
-        ½ var'ᵀ var' / var² + Ω⁻¹: what NONMEM prints as ETC. It leaves out
-        the residuals' own curvature: in NONMEM's run 402 one SD is 15 % below
-        the exact posterior's, where `covariance` is 3 % below (tests/test_estimation.py).
+        What NONMEM prints for FOCE-I (ETC, the .phi file): the inverse of the
+        expected (Gauss–Newton) Hessian of −log posterior at the mode, Σ f'ᵀ f' / var
+        + ½ var'ᵀ var' / var² + Ω⁻¹ (the first-order approximation). Subjects
+        without observations: Ω. `standard_errors` are its diagonal's square roots.
+    laplace_covariance : ndarray, shape (n_subjects, n_etas, n_etas)
+        The Laplace approximation of each posterior (NONMEM's METHOD=COND
+        LAPLACIAN): the inverse of the exact Hessian (central differences), which
+        keeps the residuals' own curvature. Closer to the exact posterior (in run
+        402, where the two differ most, one SD is 3 % below the exact posterior's
+        and ETC's 15 %: tests/test_estimation.py), so the posterior draws
+        (`sample`, `predict(samples=)`, `individual_dose`) use it. NaN where that
+        Hessian is not positive definite (`reason` says so).
     objective : Series, −2 log posterior at the mode, without constants (NONMEM's)
     converged : Series of bool; `reason` says why not
     """
@@ -136,7 +141,7 @@ class IndividualFit:
     engine: str
     eta: np.ndarray
     cov: np.ndarray
-    cov_fo: np.ndarray
+    cov_laplace: np.ndarray
     obj: np.ndarray
     ok: np.ndarray
     why: np.ndarray
@@ -150,7 +155,7 @@ class IndividualFit:
         return _display.html(_display.fit(self))
 
     def __post_init__(self):
-        for array in (self.eta, self.cov, self.cov_fo, self.obj, self.ok):
+        for array in (self.eta, self.cov, self.cov_laplace, self.obj, self.ok):
             array.flags.writeable = False
 
     @property
@@ -183,12 +188,12 @@ class IndividualFit:
         return self.cov
 
     @property
-    def first_order_covariance(self) -> np.ndarray:
-        return self.cov_fo
+    def laplace_covariance(self) -> np.ndarray:
+        return self.cov_laplace
 
     @cached_property
     def standard_errors(self) -> pd.DataFrame:
-        """Square roots of the covariance's diagonal, one column per random effect."""
+        """Square roots of `covariance`'s diagonal (NONMEM's), one column per random effect."""
         return pd.DataFrame(
             np.sqrt(np.einsum("ijj->ij", self.cov)), index=self._index, columns=list(self.model.eta_names)
         )
@@ -225,7 +230,7 @@ class IndividualFit:
     def sample(self, samples: int, *, method: str = "laplace", seed: int | None = None) -> np.ndarray:
         """Random effects drawn from each subject's posterior, shape (samples, n_subjects, n_etas).
 
-        method : "laplace" (normal with `covariance`), or "sir" (sampling-importance
+        method : "laplace" (normal with `laplace_covariance`), or "sir" (sampling-importance
         resampling from the exact posterior, for skewed ones; `posterior.draw`).
         """
         return draw(self, samples, method, seed)
@@ -274,7 +279,7 @@ def result_at(
     model: Model,
     cohort: Cohort,
     eta: np.ndarray,
-    doses: Doses,
+    doses: Doses | SubjectDoses,
     times_h: np.ndarray,
     engine: str,
     seed: int,

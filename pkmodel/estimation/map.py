@@ -12,7 +12,9 @@ differences: p(p + 3)/2 simulations; the expected one where it is not
 positive definite), which converge quadratically where Gauss–Newton crawls
 along a curved valley (the flip-flop ridge of ka and k). A subject stops on its
 own: a step below `STEP_TOL` in every η, or no lower point at λ = `MAX_DAMPING`.
-The last exact Hessian gives the Laplace covariance.
+At the mode, the inverse of half the expected Hessian is the covariance NONMEM prints
+for FOCE-I (ETC), the inverse of half the exact one the Laplace covariance (NONMEM's
+METHOD=COND LAPLACIAN).
 """
 
 import warnings
@@ -39,7 +41,7 @@ UNIT_RATIO = 100.0
 def find_modes(model, problem: Problem, objective: Objective) -> dict:
     """Modes, covariances and status of every subject.
 
-    Returns dict of arrays: eta (n, p), covariance and first_order (n, p, p), objective (n,),
+    Returns dict of arrays: eta (n, p), covariance (first order: ETC) and laplace (n, p, p), objective (n,),
     converged (n,) bool, reason (n,) str (why not converged), note (n,) str (what
     the data look like: a DV unit), iterations (n,) int.
     """
@@ -89,18 +91,18 @@ def find_modes(model, problem: Problem, objective: Objective) -> dict:
     )
     reason[running] = f"no convergence in {MAX_ITERATIONS} Newton iterations"
     definite = has_obs & _definite(kept["hessian"])
-    covariance = np.full((n, p, p), np.nan)
-    covariance[definite] = 2 * np.linalg.inv(kept["hessian"][definite])
+    laplace = np.full((n, p, p), np.nan)
+    laplace[definite] = 2 * np.linalg.inv(kept["hessian"][definite])
     reason[has_obs & ~definite & (reason == "")] = (
         "the Hessian at the end is not positive definite (not a minimum)"
     )
-    first_order = np.broadcast_to(model.omega, (n, p, p)).copy()
-    first_order[has_obs] = 2 * np.linalg.inv(kept["fisher"][has_obs])
-    covariance[~has_obs] = model.omega
+    laplace[~has_obs] = model.omega
+    covariance = np.broadcast_to(model.omega, (n, p, p)).copy()
+    covariance[has_obs] = 2 * np.linalg.inv(kept["fisher"][has_obs])
     return {
         "eta": eta,
         "covariance": covariance,
-        "first_order": first_order,
+        "laplace": laplace,
         "objective": np.where(has_obs, value, 0.0),
         "converged": has_obs & (reason == ""),
         "reason": reason,
@@ -187,7 +189,7 @@ def _definite(hessian: np.ndarray) -> np.ndarray:
 
 def _check_predictions(model, problem: Problem, objective: Objective, f, note) -> None:
     """Refuse observations no prediction can explain; warn of DVs in another unit."""
-    obs, ids = problem.obs, problem.cohort.ids
+    obs, ids = problem.obs, np.asarray(problem.cohort.ids)
     kind = model.residual_error.kind
     if kind in ("proportional", "exponential"):
         zero = np.flatnonzero((f == 0) & ~obs.censored)

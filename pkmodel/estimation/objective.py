@@ -84,7 +84,8 @@ class Objective:
     def hessian(self, eta: np.ndarray, f: np.ndarray, active: np.ndarray):
         """Central gradient (n, n_etas), exact and expected (Fisher) Hessians (n, n_etas, n_etas) of O."""
         h, p = STEP_HESSIAN, self.p
-        up, down = [], []
+        up: list[np.ndarray] = []
+        down: list[np.ndarray] = []
         for k in range(p):  # over random effects
             for sign, out in ((1, up), (-1, down)):
                 moved = eta.copy()

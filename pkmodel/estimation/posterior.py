@@ -1,9 +1,9 @@
 """Draws from each subject's posterior of its random effects.
 
-"laplace": η ~ N(η̂, covariance). "sir": sampling-importance-resampling
+"laplace": η ~ N(η̂, laplace_covariance). "sir": sampling-importance-resampling
 (Dosne et al., J Pharmacokinet Pharmacodyn 2016;43:583): `SIR_PROPOSALS` × K
 proposals per subject from a multivariate t (ν = `SIR_DF`) around the mode
-with the Laplace covariance as its scale (heavier tails than the posterior,
+with the Laplace covariance (`laplace_covariance`) as its scale (heavier tails than the posterior,
 so a skewed one is covered), importance weights exp(−O/2) / q, and K of them
 resampled without replacement (Gumbel top-K, vectorised over subjects).
 """
@@ -14,9 +14,10 @@ import numpy as np
 
 from .._checks import whole
 from ..population.cohort import Cohort
-from ..dosing.regimen import Doses
+from ..dosing.doses import Doses, SubjectDoses
 from .data import Observations, Problem
 from .objective import Objective
+from .predict import PER_DOSE, per_dose_fields
 
 SIR_PROPOSALS = 10
 SIR_DF = 5
@@ -47,13 +48,13 @@ def draw(fit, samples: int, method: str, seed) -> np.ndarray:
 
 
 def _cholesky(fit) -> np.ndarray:
-    bad = np.flatnonzero(~np.all(np.isfinite(fit.cov), axis=(1, 2)))
+    bad = np.flatnonzero(~np.all(np.isfinite(fit.cov_laplace), axis=(1, 2)))
     if bad.size:
         raise ValueError(
-            f"sample: ID {fit.cohort.ids[bad[0]]} has no covariance "
+            f"sample: ID {fit.cohort.ids[bad[0]]} has no Laplace covariance "
             f"({fit.why[bad[0]]}); expected subjects with a posterior to draw from"
         )
-    return np.linalg.cholesky(fit.cov)
+    return np.linalg.cholesky(fit.cov_laplace)
 
 
 def _objective(fit, eta: np.ndarray) -> np.ndarray:
@@ -84,17 +85,28 @@ def tiled_cohort(cohort: Cohort, copies: int) -> Cohort:
     }
     arrays["ids"] = np.arange(1, len(cohort) * copies + 1)
     return dataclasses.replace(
-        cohort, covariates={k: np.tile(v, copies) for k, v in cohort.covariates.items()}, **arrays
+        cohort, covariates={k: np.tile(v, copies) for k, v in (cohort.covariates or {}).items()}, **arrays
     )
 
 
-def tiled_doses(doses: Doses, copies: int) -> Doses:
+def tiled_doses(doses: Doses | SubjectDoses, copies: int) -> Doses | SubjectDoses:
+    """`copies` copies of the subjects' doses one after the other (rows, or each one's records)."""
     if copies == 1:
         return doses
+    if isinstance(doses, SubjectDoses):
+        return SubjectDoses.from_records(
+            doses.n_subjects * copies,
+            (doses.subject + doses.n_subjects * np.arange(copies)[:, None]).ravel(),
+            *(np.tile(x, copies) for x in (doses.time_h, doses.amount_mg)),
+            **{k: np.tile(x, copies) for k, x in zip(PER_DOSE, per_dose_fields(doses))},
+        )
     return dataclasses.replace(
         doses,
-        amount_mg=np.tile(doses.amount_mg, (copies, 1)),
-        offset_h=None if doses.offset_h is None else np.tile(doses.offset_h, (copies, 1)),
+        **{
+            name: np.tile(value, (copies, 1))
+            for name in ("amount_mg", "offset_h", "missed_mg")
+            if (value := getattr(doses, name)) is not None
+        },
     )
 
 

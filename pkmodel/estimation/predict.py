@@ -18,10 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._arrays import unique_rows
-from ..dosing.regimen import Doses
+from typing import cast
+
+from ..dosing.doses import Doses, SubjectDoses
 
 MAX_BLOCK_TIMES = 256
 MAX_BLOCK_CELLS = 2**21
+PER_DOSE = ("compartment", "ss", "ii_h", "rate_mg_per_h")  # one value per dose (column or record)
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,19 +32,21 @@ class Block:
     """Subjects simulated together on one grid.
 
     members : (n_members,) subject positions; times_h : (n_times,) the grid, h;
-    doses : the members' doses (rows in member order); obs : (n_block_obs,)
+    doses : the members' doses (in member order); obs : (n_block_obs,)
     observation positions, with their member row and time column.
     """
 
     members: np.ndarray
     times_h: np.ndarray
-    doses: Doses
+    doses: Doses | SubjectDoses
     obs: np.ndarray
     obs_member: np.ndarray
     obs_time: np.ndarray
 
 
-def layout(subject: np.ndarray, time_h: np.ndarray, n_subjects: int, doses: Doses) -> tuple[Block, ...]:
+def layout(
+    subject: np.ndarray, time_h: np.ndarray, n_subjects: int, doses: Doses | SubjectDoses
+) -> tuple[Block, ...]:
     """Blocks covering every observation once.
 
     Parameters
@@ -50,7 +55,7 @@ def layout(subject: np.ndarray, time_h: np.ndarray, n_subjects: int, doses: Dose
         Position of each observation's subject, sorted (then by time).
     time_h : ndarray, shape (n_obs,)
         Observation times, h.
-    doses : Doses, amount_mg shape (n_subjects, n_doses)
+    doses : Doses (amount_mg shape (n_subjects, n_doses)) or SubjectDoses (each subject's own)
     """
     pair = unique_rows(np.stack([subject, time_h], axis=1))[0]  # (subject, time) sorted
     owner = pair[:, 0].astype(np.int64)
@@ -63,7 +68,9 @@ def layout(subject: np.ndarray, time_h: np.ndarray, n_subjects: int, doses: Dose
     sets, group = unique_rows(padded[with_obs])
     by_group = np.argsort(group, kind="stable")
     bounds = np.r_[0, np.cumsum(np.bincount(group, minlength=len(sets)))]
-    blocks, members, union = [], [], np.empty(0)
+    blocks: list[Block] = []
+    members: list[np.ndarray] = []
+    union = np.empty(0)
 
     def close():
         if members:
@@ -87,30 +94,63 @@ def layout(subject: np.ndarray, time_h: np.ndarray, n_subjects: int, doses: Dose
     return tuple(blocks)
 
 
-def _block(members, times, subject, time_h, doses: Doses) -> Block:
+def _block(members, times, subject, time_h, doses: Doses | SubjectDoses) -> Block:
     members = np.sort(members)
     position = np.full(int(subject.max()) + 1, -1)
     position[members] = np.arange(members.size)
     obs = np.flatnonzero(position[subject] >= 0)
-    amount = doses.amount_mg[members]
-    used = amount.any(axis=0) | (doses.ss > 0)
-    used[:1] |= not used.any()  # the engines take one dose column at least
-    block_doses = Doses(
-        time_h=doses.time_h[used],
-        amount_mg=amount[:, used],
-        compartment=doses.compartment[used],
-        ss=doses.ss[used],
-        ii_h=doses.ii_h[used],
-        rate_mg_per_h=doses.rate_mg_per_h[used],
-        offset_h=None if doses.offset_h is None else doses.offset_h[members][:, used],
-    )
     return Block(
         members=members,
         times_h=np.asarray(times, dtype=float),
-        doses=block_doses,
+        doses=subjects_of(doses, members) if isinstance(doses, SubjectDoses) else _columns(doses, members),
         obs=obs,
         obs_member=position[subject[obs]],
         obs_time=np.searchsorted(times, time_h[obs]),
+    )
+
+
+def _columns(doses: Doses, members: np.ndarray) -> Doses:
+    """The members' doses, without the dose columns none of them takes."""
+    compartment, ss, ii_h, rate = per_dose_fields(doses)
+    amount = doses.amount_mg[members]
+    used = amount.any(axis=0) | (ss > 0)
+    used[:1] |= not used.any()  # the engines take one dose column at least
+    return Doses(
+        time_h=doses.time_h[used],
+        amount_mg=amount[:, used],
+        compartment=compartment[used],
+        ss=ss[used],
+        ii_h=ii_h[used],
+        rate_mg_per_h=rate[used],
+        offset_h=None if doses.offset_h is None else doses.offset_h[members][:, used],
+    )
+
+
+def per_dose_fields(doses: Doses | SubjectDoses) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The `PER_DOSE` fields: typed optional, never None (`Doses.__post_init__` fills them in)."""
+    fields = tuple(getattr(doses, name) for name in PER_DOSE)
+    return cast(tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], fields)
+
+
+def subjects_of(doses: Doses | SubjectDoses, rows: np.ndarray) -> Doses | SubjectDoses:
+    """The doses of the subjects at positions `rows` (in that order)."""
+    if isinstance(doses, SubjectDoses):
+        counts = doses.counts[rows]
+        first = np.r_[0, np.cumsum(counts)[:-1]]
+        records = np.arange(counts.sum()) + np.repeat(doses.offsets[:-1][rows] - first, counts)
+        return SubjectDoses(
+            offsets=np.r_[0, np.cumsum(counts)],
+            time_h=doses.time_h[records],
+            amount_mg=doses.amount_mg[records],
+            **{k: v[records] for k, v in zip(PER_DOSE, per_dose_fields(doses))},
+        )
+    return dataclasses.replace(
+        doses,
+        **{
+            name: value[rows]
+            for name in ("amount_mg", "offset_h", "missed_mg")
+            if (value := getattr(doses, name)) is not None
+        },
     )
 
 
@@ -137,15 +177,7 @@ def predict(
         if not on.any():
             continue
         rows = block.members[on]
-        doses = (
-            block.doses
-            if on.all()
-            else dataclasses.replace(
-                block.doses,
-                amount_mg=block.doses.amount_mg[on],
-                offset_h=None if block.doses.offset_h is None else block.doses.offset_h[on],
-            )
-        )
+        doses = block.doses if on.all() else subjects_of(block.doses, np.flatnonzero(on))
         conc = engine.simulate(model, {k: v[rows] for k, v in params.items()}, doses, block.times_h)
         row_of = np.cumsum(on) - 1
         keep = on[block.obs_member]

@@ -11,6 +11,7 @@ continued), so the two arms differ only in the protocol.
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -22,12 +23,14 @@ from ..dosing.regimen import Doses, Regimen
 from ..analysis.exposure import check_range, exposure
 from ..dosing.formulations import Formulation, as_formulation
 from ..model.model import Model
+from ..model.parameters import ResidualError
 from ..simulation.result import Result
 from ..engines.base import ENGINES
 from .data import Observations, Problem
 from .dose import METRICS, individual_dose
 from .fit import IndividualFit, check_model, fit_problem, result_at
 from .objective import engine_name
+from .predict import per_dose_fields
 
 # Posterior draws for prob_in_range at visit k come from spawn key (_POSTERIOR_STREAM, k):
 # a stream of their own, clear of pkmodel.population.variability's.
@@ -228,6 +231,7 @@ def simulate_protocol(
             f"day (from {end_h - 24:g} h; days is {protocol.days:g})"
         )
     counts = [len(v.samples_h) for v in protocol.visits]
+    error = cast(ResidualError, model.residual_error)  # check_model refused a model without one
     z = _variability.standard_normals(entropy, _variability.STREAM_RESIDUAL, 0, n, 2 * sum(counts))
     parts, fits, tables = [], [], []
     for k, visit in enumerate(protocol.visits):  # over visits, each vectorised over the children
@@ -235,9 +239,7 @@ def simulate_protocol(
         true = ENGINES[name].simulate(model, truth, doses, times)
         s, first = times.size, sum(counts[:k])
         measured = (
-            model.residual_error.apply(
-                true, z[:, first : first + s], z[:, sum(counts) + first : sum(counts) + first + s]
-            )
+            error.apply(true, z[:, first : first + s], z[:, sum(counts) + first : sum(counts) + first + s])
             if residual_error
             else true
         )
@@ -310,13 +312,14 @@ def _switched(doses: Doses, at_h: float, mg: np.ndarray, doses_per_day: int, end
         if doses.offset_h is None
         else np.concatenate([doses.offset_h[:, keep], np.zeros((mg.size, count))], axis=1)
     )
+    compartment, ss, ii_h, rate = per_dose_fields(doses)
     return Doses(
         time_h=np.r_[doses.time_h[keep], at_h + tau * np.arange(count)],
         amount_mg=np.concatenate([doses.amount_mg[:, keep], np.repeat(mg[:, None], count, axis=1)], axis=1),
-        compartment=np.r_[doses.compartment[keep], new].astype(np.int64),
-        ss=np.r_[doses.ss[keep], new].astype(np.int64),
-        ii_h=np.r_[doses.ii_h[keep], new],
-        rate_mg_per_h=np.r_[doses.rate_mg_per_h[keep], new],
+        compartment=np.r_[compartment[keep], new].astype(np.int64),
+        ss=np.r_[ss[keep], new].astype(np.int64),
+        ii_h=np.r_[ii_h[keep], new],
+        rate_mg_per_h=np.r_[rate[keep], new],
         offset_h=offset,
     )
 
