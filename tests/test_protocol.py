@@ -103,3 +103,23 @@ def test_after_the_visit_each_child_gets_its_individual_dose(realistic):
         np.repeat(trial.doses[0].mg_per_dose.to_numpy()[:, None], after.sum(), axis=1),
     )
     assert doses.time_h[after][-1] < 28 * 24
+
+
+def test_doses_missed_before_the_visit_stay_missed_in_the_protocol_arm():
+    # the switch keeps the schedule before the visit whole: its missed doses (missed_mg) too,
+    # as the reference arm (the start regimen simulated plainly) has them
+    model = card(proportional_sd=1e-3)
+    start = pk.Regimen.parse("2 mg/kg/day TID for 7 days, 20 % of doses missed")
+    protocol = pk.Protocol(
+        start=start,
+        visits=(pk.Visit(56.0, (50.0, 56.0)),),
+        days=7,
+        target_range=RANGE,
+        target=TARGET,
+    )
+    trial = pk.simulate_protocol(model, cohort(40), protocol, seed=5, samples=None)
+    mine, reference = trial.protocol.doses, trial.reference.doses
+    before = mine.time_h < 56.0
+    assert reference.missed_mg is not None and reference.missed_mg[:, before].sum() > 0
+    np.testing.assert_array_equal(mine.missed_mg[:, before], reference.missed_mg[:, before])
+    np.testing.assert_array_equal(mine.missed_mg[:, ~before], 0.0)

@@ -307,11 +307,11 @@ def _switched(doses: Doses, at_h: float, mg: np.ndarray, doses_per_day: int, end
     count = int(math.ceil((end_h - at_h) / tau - 1e-9))
     keep = doses.time_h < at_h
     new = np.zeros(count)
-    offset = (
-        None
-        if doses.offset_h is None
-        else np.concatenate([doses.offset_h[:, keep], np.zeros((mg.size, count))], axis=1)
-    )
+
+    def kept_then_zeros(field: np.ndarray | None) -> np.ndarray | None:
+        # jitter (offset_h) and missed doses (missed_mg) of the doses kept; the new are given on time
+        return None if field is None else np.concatenate([field[:, keep], np.zeros((mg.size, count))], axis=1)
+
     compartment, ss, ii_h, rate = per_dose_fields(doses)
     return Doses(
         time_h=np.r_[doses.time_h[keep], at_h + tau * np.arange(count)],
@@ -320,7 +320,8 @@ def _switched(doses: Doses, at_h: float, mg: np.ndarray, doses_per_day: int, end
         ss=np.r_[ss[keep], new].astype(np.int64),
         ii_h=np.r_[ii_h[keep], new],
         rate_mg_per_h=np.r_[rate[keep], new],
-        offset_h=offset,
+        offset_h=kept_then_zeros(doses.offset_h),
+        missed_mg=kept_then_zeros(doses.missed_mg),
     )
 
 
