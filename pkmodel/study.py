@@ -74,7 +74,7 @@ PERCENTILES = "median [5th-95th percentile]"
 """How the summary's cells read (`wide`), said wherever the table is shown."""
 # CSV column names carry their unit: the exposure metrics by dimension, the model's parameters
 # by their unit (pkmodel.io.tables's conc_mg_L convention: '/' and '*' become '_')
-_CSV_SUFFIX = {"concentration": "mg/L", "concentration*time": "mg*h/L"}
+_CSV_SUFFIX: dict[str | None, str] = {"concentration": "mg/L", "concentration*time": "mg*h/L"}
 
 
 @dataclass(frozen=True, eq=False)

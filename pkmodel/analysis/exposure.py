@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .._checks import is_number, plain
+from ..dosing.doses import Doses
 from ..engines import exact
 from ..simulation.result import Result
 from .grid import AUC_METHODS, _block, _grid, _range_shares, _row_sums
@@ -214,9 +215,10 @@ def exact_unavailable(result: Result) -> str | None:
     view = result.model.compartment_model
     if result.model.structure is None and view.central_index is None:
         return "the model's concentration is not one compartment's amount times a factor"
+    equations = result.model.equations
     if (
-        result.model.structure is None
-        and result.model.equations.covariates
+        equations is not None  # a model of the language (no structure)
+        and equations.covariates
         and getattr(result, "cohort", None) is None
     ):
         return "the result does not keep the cohort whose covariates the equations use"
@@ -225,9 +227,10 @@ def exact_unavailable(result: Result) -> str | None:
 
 def _engine_params(result: Result) -> dict:
     """The individual parameters with the covariates the equations use (the engines' dict)."""
-    if result.model.structure is None and result.model.equations.covariates:
+    equations = result.model.equations  # None for a named structure
+    if equations is not None and equations.covariates:
         return {**result.individual, **result.model.covariate_values(result.cohort)}
-    return result.individual
+    return dict(result.individual)
 
 
 def _options(result, target_range, method, auc_method, where) -> tuple:
@@ -279,10 +282,12 @@ def _metrics(result, starts, ends, troughs, low_high, used, rule, where) -> dict
     """
     times, conc = result.times, result.concentrations
     if used == "exact":
+        doses = rows_of(result.doses, len(result))
+        assert isinstance(doses, Doses)  # exact.unsupported refuses SubjectDoses ("exact" not used)
         m = exact.window_exposure(
             result.model.compartment_model,
             _engine_params(result),
-            rows_of(result.doses, len(result)),
+            doses,
             starts,
             ends,
             troughs,

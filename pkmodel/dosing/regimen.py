@@ -87,8 +87,8 @@ class Regimen:
     label: str = ""
     doses_per_day: np.ndarray | None = None
     max_mg_per_day_by_age: Mapping[tuple[float, float], float] | None = None
-    min_weight_kg: np.ndarray = 0.0
-    max_weight_kg: np.ndarray = math.inf
+    min_weight_kg: np.ndarray = 0.0  # type: ignore[assignment]  # array_like in; an ndarray after __post_init__
+    max_weight_kg: np.ndarray = math.inf  # type: ignore[assignment]  # the same
     formulation: Formulation | None = None
     missed_dose_probability: float = 0.0
     start_h: float | None = None
@@ -285,6 +285,7 @@ class Regimen:
         regimen's own curves.
         """
         given = self.doses(cohort, seed).per_subject()
+        assert cohort.ids is not None  # Cohort.__post_init__ sets it
         ids = cohort.ids[given.subject]
         none = np.flatnonzero(given.counts == 0)
         n = ids.size
@@ -371,6 +372,8 @@ class Regimen:
             w = cohort.weight_kg[:, None]
             off = (w <= self.min_weight_kg) | (w > self.max_weight_kg)  # not this child's schedule
         if self.formulation is not None:
+            ids = cohort.ids
+            assert ids is not None  # Cohort.__post_init__ sets it
             rounded = self.formulation.round_unchecked(amount, cap, self.rounding)
             if off is not None:
                 amount[off] = rounded[off]  # doses not given are not checked
@@ -380,7 +383,7 @@ class Regimen:
                 self.max_rounding_change,
                 self.formulation.name,
                 lambda i: (
-                    f"Regimen: child ID {cohort.ids[i[0]]} ({cohort.weight_kg[i[0]]:g} "
+                    f"Regimen: child ID {ids[i[0]]} ({cohort.weight_kg[i[0]]:g} "
                     f"kg), dose {i[1]} at {self.time_h[i[1]]:g} h: "
                     f"{float(amount[i])!r} mg"
                 ),
@@ -403,9 +406,11 @@ class Regimen:
         if outside.any():
             i = int(np.flatnonzero(outside)[0])
             ranges = ", ".join(f"[{lo:g}, {hi:g})" for lo, hi in bands)
+            assert cohort.ids is not None  # Cohort.__post_init__ sets it
             raise ValueError(
                 f"Regimen: child ID {cohort.ids[i]} is {cohort.age_years[i]:g} years old, in no "
                 f"age band of max_mg_per_day; expected ages in {ranges} y"
             )
         day_cap = np.array(list(bands.values()))[band]
+        assert self.doses_per_day is not None  # with age bands: __post_init__ refuses them without
         return np.minimum(self.max_mg, np.divide.outer(day_cap, self.doses_per_day))

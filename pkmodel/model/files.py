@@ -236,7 +236,7 @@ def _model_from_dict(doc: dict, where: str) -> Model:
         table = _table(doc, "residual_error", where)
         _only_keys(table, _RESIDUAL_KEYS, "residual_error.", where)
         residual = ResidualError(
-            kind=table.get("type"),
+            kind=table.get("type"),  # type: ignore[arg-type]  # None is refused by the Model, naming the field
             proportional_sd=table.get("proportional_sd", 0.0),
             additive_sd=table.get("additive_sd", 0.0),
             source=table.get("source", ""),
@@ -345,7 +345,7 @@ def _equations(doc: dict, meta: dict, params: dict, covariates: dict, where: str
     ]
     try:
         return System(
-            compartments=compartments,
+            compartments=tuple(compartments),
             odes=sections["odes"],
             outputs=sections["outputs"],
             derived=sections["derived"],
@@ -402,6 +402,7 @@ def _parameter(name: str, table: dict, where: str) -> Parameter:
                 iiv_sd=spec.get("iiv_sd"),
             )
         )
+    assert value is not None  # table has value or derived (refused above otherwise)
     return Parameter(
         name=name,
         value=value,

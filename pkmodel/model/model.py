@@ -256,6 +256,7 @@ class Model:
     def compartments(self) -> tuple[str, ...]:
         if self.structure is not None:  # without compiling (sympy) the short form
             return self.structure.compartments
+        assert self.equations is not None  # one of the two, checked in __post_init__
         return tuple(self.equations.compartments)
 
     @property
@@ -263,12 +264,16 @@ class Model:
         """Where a plain dose goes (NONMEM's default dose compartment)."""
         if self.structure is not None:
             return self.structure.compartments[self.structure.dose_index]
+        assert self.equations is not None and self.equations.dose_compartment is not None  # System sets it
         return self.equations.dose_compartment
 
     @property
     def outputs(self) -> tuple[str, ...]:
         """The named outputs; "conc" (mg/L) is the concentration exposure reads."""
-        return ("conc",) if self.structure is not None else tuple(self.equations.outputs)
+        if self.structure is not None:
+            return ("conc",)
+        assert self.equations is not None  # one of the two, checked in __post_init__
+        return tuple(self.equations.outputs)
 
     @property
     def all_covariates(self) -> Mapping[str, Covariate]:

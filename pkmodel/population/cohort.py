@@ -170,6 +170,7 @@ class Cohort:
 
     def with_covariates(self, **values) -> "Cohort":
         """The same children with further covariates (one value per child each)."""
+        assert self.covariates is not None  # Cohort.__post_init__ sets it
         return replace(self, covariates={**self.covariates, **values})
 
     def _checked_weight_z(self, n: int) -> np.ndarray:
@@ -213,6 +214,7 @@ class Cohort:
             columns["bmi_kg_m2"] = self.bmi_kg_m2
         if self.weight_z is not None:
             columns["weight_z"] = self.weight_z
+        assert self.covariates is not None  # Cohort.__post_init__ sets it
         columns.update(self.covariates)
         return pd.DataFrame(columns)
 
@@ -325,7 +327,7 @@ class Cohort:
         if not isinstance(frame, pd.DataFrame):
             raise TypeError(f"{where}: frame is a {type(frame).__name__}; expected a pandas DataFrame")
         columns = dict(columns or {})
-        known = {**_SPELLINGS, **{name: {name: None} for name in _RULES}}
+        known: dict[str, dict[str, float | None]] = {**_SPELLINGS, **{name: {name: None} for name in _RULES}}
         accepted = [spelling for spellings in known.values() for spelling in spellings]
         unknown = [key for key in columns if key not in accepted]
         if unknown:
@@ -437,6 +439,7 @@ def cohort_rows(cohort: Cohort, a: int, b: int) -> Cohort:
     """Children a..b-1 of `cohort` (0-based positions), as a Cohort."""
     if (a, b) == (0, len(cohort)):
         return cohort
+    assert cohort.covariates is not None  # Cohort.__post_init__ sets it
     return replace(
         cohort,
         covariates={k: v[a:b] for k, v in cohort.covariates.items()},

@@ -112,6 +112,7 @@ def simulate_dataset(
     cohort = _record_covariates(model, ds)
     n_etas = len(model.etas)
     runs = {}
+    entropy: int | None
     if variability and n_etas:
         entropy = _variability.seed_entropy(seed)
         etas = _variability.sample_etas(model.omega, ds.n_subjects, entropy)[ds.subject]
@@ -133,6 +134,7 @@ def simulate_dataset(
                 f"simulate_dataset: model {model.name!r} has no residual_error; "
                 "variability=True draws DV_SIM with it"
             )
+        assert entropy is not None  # drawn above whenever variability is on
         z = _variability.standard_normals(entropy, _variability.STREAM_RESIDUAL, 0, 1, 2 * len(ds.evid))
         n = len(ds.evid)
         sim = error.apply(out["IPRED"].to_numpy(), z[0, :n], z[0, n:])
@@ -214,7 +216,7 @@ def _simulate(model, ds, params, cmt, engine, rule, dosing) -> np.ndarray:
     phi_of = _transitions(K, p, dt, m) if engine == "analytic" else None
     for k, a in enumerate(active):  # over each subject's k-th event, vectorised over subjects
         e = start[:a] + k
-        if engine == "analytic":
+        if phi_of is not None:  # the analytic engine
             z[:a] = np.einsum("nij,nj->ni", phi_of(e), z[:a])
         else:
             z[:a] = _ode_step(K[p[e]], dt[e], z[:a], m)
