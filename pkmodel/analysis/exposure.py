@@ -30,7 +30,7 @@ from .._checks import is_number, plain
 from ..dosing.doses import Doses
 from ..engines import exact
 from ..simulation.result import Result
-from .grid import AUC_METHODS, _block, _grid, _range_shares, _row_sums
+from .grid import AUC_METHODS, _block, _grid, _grid_indices, _range_shares, _row_sums
 from .grid import auc_linear, auc_linear_up_log_down, time_in_range  # noqa: F401  (public here too)
 from .steady_state import auc_ss as _auc_ss
 from .windows import STEADY_STATE, Schedule, rows_of, steady_state_windows, window_spec
@@ -359,16 +359,6 @@ def _rows(result: Result) -> dict:
 
 def _tolerance(value: float) -> float:
     return 1e-9 * max(1.0, abs(value))
-
-
-def _grid_indices(times: np.ndarray, values) -> np.ndarray:
-    """Index of each value in `times` (within rounding), -1 where it is not an output time."""
-    values = np.asarray(values, dtype=float)
-    after = np.clip(np.searchsorted(times, values), 0, times.size - 1)
-    before = np.clip(after - 1, 0, None)
-    j = np.where(np.abs(times[before] - values) < np.abs(times[after] - values), before, after)
-    hit = np.abs(times[j] - values) <= 1e-9 * np.maximum(1.0, np.abs(values))
-    return np.where(hit, j, -1)
 
 
 def _within(times: np.ndarray, start: float, end: float) -> None:
