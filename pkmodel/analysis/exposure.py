@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 
 from .._checks import is_number, plain
-from ..dosing.doses import Doses
 from ..engines import exact
 from ..simulation.result import Result
 from .grid import AUC_METHODS, _block, _grid, _grid_indices, _range_shares, _row_sums
@@ -282,12 +281,11 @@ def _metrics(result, starts, ends, troughs, low_high, used, rule, where) -> dict
     """
     times, conc = result.times, result.concentrations
     if used == "exact":
-        doses = rows_of(result.doses, len(result))
-        assert isinstance(doses, Doses)  # exact.unsupported refuses SubjectDoses ("exact" not used)
         m = exact.window_exposure(
             result.model.compartment_model,
             _engine_params(result),
-            doses,
+            # it takes SubjectDoses too (each child's own times): its annotation says Doses only
+            rows_of(result.doses, len(result)),  # type: ignore[arg-type]
             starts,
             ends,
             troughs,

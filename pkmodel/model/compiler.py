@@ -4,8 +4,8 @@
 numpy functions over a cohort. sympy (imported here, on the first compile:
 `import pkmodel` never loads it) takes each expression, with the derived
 names substituted, differentiates it exactly and decides linearity as
-pharmpy's `has_linear_odes` does: linear when the right-hand side is affine in
-the amounts with coefficients free of the amounts and t. The generated code
+pharmpy's `has_linear_odes` does (`pkmodel.model.symbolic`): linear when the right-hand
+side is affine in the amounts with coefficients free of the amounts and t. The generated code
 splits every expression into what depends only on parameters and covariates
 (computed once per `bind`) and the rest (a few numpy operations per term on
 each call); it is written from sympy's tree with names of its own, never from

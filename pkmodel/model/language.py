@@ -232,7 +232,7 @@ def _number(expr: Expression, node: ast.expr, names: list, depth: int) -> float 
 
 
 def _call(expr: Expression, node: ast.Call, names: list, depth: int) -> float | None:
-    at = expr.position(node) if hasattr(node, "lineno") else (1, 1)
+    at = expr.position(node)
     if not isinstance(node.func, ast.Name):
         if isinstance(node.func, ast.Attribute):
             expr.fail(at, "attribute access is not in the language", f"one of {list(FUNCTIONS)}")
