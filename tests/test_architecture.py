@@ -47,7 +47,7 @@ LAYERS = (
     ("estimation", ("pkmodel.estimation",)),
     ("drugs", ("pkmodel.drugs",)),
     ("plots", ("pkmodel.plots",)),
-    ("study", ("pkmodel.study",)),
+    ("study", ("pkmodel.study", "pkmodel._study_tables")),
     ("report", ("pkmodel.report",)),
     ("cli", ("pkmodel.cli", "pkmodel.__main__")),
     ("surface", ("pkmodel",)),
@@ -232,3 +232,39 @@ def test_import_pkmodel_loads_neither_pyarrow_matplotlib_dask_nor_sympy():
     assert by_pkmodel == []
     # the probe does see an import: pandas asks for pyarrow (and nothing else asks)
     assert {where.split("site-packages")[-1].split("/")[1] for _, where in report["asked"]} <= {"pandas"}
+
+
+def layout_paths(readme: str) -> set[str]:
+    """The paths README's Layout block names: one per line, folders ending in '/', nested by
+    indentation; text from column 25 on is the description (or its continuation)."""
+    block = readme[readme.index("## Layout") :].split("```")[1]
+    stack: list[tuple[int, str]] = []
+    paths = set()
+    for line in block.splitlines():
+        if not line.strip() or len(line) - len(line.lstrip()) >= 25:
+            continue
+        indent, token = len(line) - len(line.lstrip()), line.split()[0]
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        path = "/".join([folder for _, folder in stack] + [token.rstrip("/")])
+        paths.add(path)
+        if token.endswith("/"):
+            stack.append((indent, token.rstrip("/")))
+    return paths
+
+
+def test_readme_layout_names_every_module_and_only_those():
+    readme = (PACKAGE.parent / "README.md").read_text()
+    listed = {p for p in layout_paths(readme) if p.startswith("pkmodel/") and p.endswith(".py")}
+    modules = {
+        str(path.relative_to(PACKAGE.parent))
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "__init__.py" or path.parent == PACKAGE
+    }
+    assert sorted(modules - listed) == [], "modules missing from README's Layout"
+    assert sorted(listed - modules) == [], "README's Layout names modules that do not exist"
+
+
+def test_the_layout_reader_nests_by_indentation():
+    text = "## Layout\n```\npkg/\n  a.py        one\n  sub/\n    b.py      two\n                         more\n  c.py\n```\n"
+    assert layout_paths(text) == {"pkg", "pkg/a.py", "pkg/sub", "pkg/sub/b.py", "pkg/c.py"}

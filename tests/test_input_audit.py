@@ -24,6 +24,8 @@ from pkmodel.population import renal
 from pkmodel import plots as pkplots
 from pkmodel.dosing.doses import SubjectDoses
 from pkmodel.io.files import atomic_write
+from pkmodel.analysis.sensitivity import variant as sensitivity_variant
+from pkmodel.analysis.validation import Observation
 from conftest import card_document, typical_cohort, write_model, write_toml
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "input_audit.md"
@@ -3915,6 +3917,48 @@ ROWS = [
         RuntimeError,
         r"integrate: subject 0's step fell to .* h at t = [0-9.]+ h \(below the "
         r"spacing of floating-point numbers there\)",
+    ),
+    # --- issue 13: refusals mypy found (w13c) ---
+    Row(
+        "sensitivity-variant-language-n-transit",
+        OPTIONS,
+        "a transit chain varied on a model of the language (no named structure)",
+        lambda t: sensitivity_variant(pk.load_model("phenytoin_mm_oral"), "n_transit", 2),
+        ValueError,
+        r"sensitivity: parameters\['n_transit'\]: model 'phenytoin_mm_oral' is written in the model "
+        r"language; expected a named structure \(its transit chain to vary\)",
+    ),
+    Row(
+        "sensitivity-variant-language-v1-split",
+        OPTIONS,
+        "the V1/V2 split varied on a model of the language (no named structure)",
+        lambda t: sensitivity_variant(pk.load_model("phenytoin_mm_oral"), "V1_split", 0.3),
+        ValueError,
+        r"sensitivity: parameters\['V1_split'\]: model 'phenytoin_mm_oral' is written in the model "
+        r"language; expected a named structure \(its V1 and V2 to vary\)",
+    ),
+    Row(
+        "validation-observation-daily-dose",
+        OTHER,
+        "a published steady-state observation with both mg_per_day and mg_per_kg_day",
+        lambda t: Observation(
+            id="x",
+            study="s",
+            citation="c",
+            url="u",
+            population="children",
+            design="steady_state",
+            quantity="t_half",
+            statistic="mean",
+            independent=True,
+            value=0.1,
+            doses_per_day=3,
+            mg_per_day=30.0,
+            mg_per_kg_day=1.0,
+        ),
+        ValueError,
+        r"baclofen_observations\.toml: \[x\]: design 'steady_state' has both of mg_per_day and "
+        r"mg_per_kg_day; expected one \(the daily dose\)",
     ),
 ]
 

@@ -274,6 +274,17 @@ def test_violin_whiskers_are_the_5th_and_95th_percentiles(figures, table):
     np.testing.assert_allclose(whiskers.get_segments()[0][:, 1], np.percentile(tid, [5, 95]))
 
 
+def test_one_violin_of_all_children_without_groups(table):
+    # found by mypy: by=None made the violin's axis label call None.replace (AttributeError)
+    fig = plots.exposure_distribution(table, "cavg", by=None, kind="violin", target_range=TARGET)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"all\n(n = {len(table):,})"]
+    whiskers = next(c for c in ax.collections if c.get_label() == "5th-95th percentile")
+    everyone = 1000 * table["cavg"].to_numpy()  # ng/mL
+    np.testing.assert_allclose(whiskers.get_segments()[0][:, 1], np.percentile(everyone, [5, 95]))
+    plt.close(fig)
+
+
 def test_ecdf_steps_are_each_regimens_sorted_values(figures, table):
     ax = figures["exposure_distribution_ecdf"].axes[0]
     tid = np.sort(1000 * table.loc[table["regimen"] == "TID", "cavg"].to_numpy())

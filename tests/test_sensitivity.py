@@ -156,3 +156,13 @@ def test_tornado_draws_one_bar_per_unknown(typical):
 
 
 # bad settings, metrics and grids are refused: tests/test_input_audit.py (rows sensitivity-*)
+
+
+@pytest.mark.parametrize("knob", ["n_transit", "V1_split"])
+def test_variant_refuses_a_structural_knob_on_a_model_of_the_language(knob):
+    # found by mypy (model.structure is None for a model of the language): variant() raised
+    # AttributeError: 'NoneType' object has no attribute 'absorption' / 'disposition'
+    model = pk.load_model("phenytoin_mm_oral")
+    assert model.structure is None
+    with pytest.raises(ValueError, match=rf"parameters\['{knob}'\]: model 'phenytoin_mm_oral' is written in"):
+        variant(model, knob, 2)

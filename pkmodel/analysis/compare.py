@@ -101,7 +101,8 @@ def compare(
             "chunk_size=None (keeping every curve holds them all: chunks would not "
             "bound memory)"
         )
-    tables, results = {}, {}
+    tables: dict[str, pd.DataFrame] = {}
+    results: dict[str, Result] = {}
     for label, table, res in simulations(
         model,
         cohort,
@@ -119,6 +120,7 @@ def compare(
     ):
         tables[label] = table
         if keep == "both":
+            assert isinstance(res, Result)  # the curves kept (no chunks: refused above)
             results[label] = res
         del res
     exposure = stacked(tables)

@@ -217,7 +217,8 @@ def _solve(per_mg, u, cap_mg, target, low_high, who: str) -> dict[str, float]:
     if low_high is None:
         x = _dose_for_median(per_mg, u, cap_mg, float(target), who)
         return {"dose": x, "median_cavg": float(np.median(_cavg(per_mg, u, cap_mg, x)))}
-    x, x_low, x_high, hits = _dose_for_range(per_mg, u, cap_mg, *low_high, who)
+    low, high = low_high
+    x, x_low, x_high, hits = _dose_for_range(per_mg, u, cap_mg, low, high, who)
     return {"dose": x, "pta": hits / per_mg.size, "dose_low": x_low, "dose_high": x_high}
 
 

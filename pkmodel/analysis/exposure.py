@@ -29,7 +29,7 @@ import pandas as pd
 from .._checks import is_number, plain
 from ..engines import exact
 from ..simulation.result import Result
-from .grid import AUC_METHODS, _block, _grid, _range_shares, _row_sums
+from .grid import AUC_METHODS, _block, _grid, _grid_indices, _range_shares, _row_sums
 from .grid import auc_linear, auc_linear_up_log_down, time_in_range  # noqa: F401  (public here too)
 from .steady_state import auc_ss as _auc_ss
 from .windows import STEADY_STATE, Schedule, rows_of, steady_state_windows, window_spec
@@ -214,9 +214,10 @@ def exact_unavailable(result: Result) -> str | None:
     view = result.model.compartment_model
     if result.model.structure is None and view.central_index is None:
         return "the model's concentration is not one compartment's amount times a factor"
+    equations = result.model.equations
     if (
-        result.model.structure is None
-        and result.model.equations.covariates
+        equations is not None  # a model of the language (no structure)
+        and equations.covariates
         and getattr(result, "cohort", None) is None
     ):
         return "the result does not keep the cohort whose covariates the equations use"
@@ -225,9 +226,10 @@ def exact_unavailable(result: Result) -> str | None:
 
 def _engine_params(result: Result) -> dict:
     """The individual parameters with the covariates the equations use (the engines' dict)."""
-    if result.model.structure is None and result.model.equations.covariates:
+    equations = result.model.equations  # None for a named structure
+    if equations is not None and equations.covariates:
         return {**result.individual, **result.model.covariate_values(result.cohort)}
-    return result.individual
+    return dict(result.individual)
 
 
 def _options(result, target_range, method, auc_method, where) -> tuple:
@@ -282,7 +284,8 @@ def _metrics(result, starts, ends, troughs, low_high, used, rule, where) -> dict
         m = exact.window_exposure(
             result.model.compartment_model,
             _engine_params(result),
-            rows_of(result.doses, len(result)),
+            # it takes SubjectDoses too (each child's own times): its annotation says Doses only
+            rows_of(result.doses, len(result)),  # type: ignore[arg-type]
             starts,
             ends,
             troughs,
@@ -354,16 +357,6 @@ def _rows(result: Result) -> dict:
 
 def _tolerance(value: float) -> float:
     return 1e-9 * max(1.0, abs(value))
-
-
-def _grid_indices(times: np.ndarray, values) -> np.ndarray:
-    """Index of each value in `times` (within rounding), -1 where it is not an output time."""
-    values = np.asarray(values, dtype=float)
-    after = np.clip(np.searchsorted(times, values), 0, times.size - 1)
-    before = np.clip(after - 1, 0, None)
-    j = np.where(np.abs(times[before] - values) < np.abs(times[after] - values), before, after)
-    hit = np.abs(times[j] - values) <= 1e-9 * np.maximum(1.0, np.abs(values))
-    return np.where(hit, j, -1)
 
 
 def _within(times: np.ndarray, start: float, end: float) -> None:

@@ -99,3 +99,13 @@ def _row_sums(values: np.ndarray) -> np.ndarray:
     if values.shape[1] == 0:
         return np.zeros(values.shape[0])
     return np.cumsum(values, axis=1)[:, -1]
+
+
+def _grid_indices(times: np.ndarray, values) -> np.ndarray:
+    """Index of each value in `times` (within rounding), -1 where it is not an output time."""
+    values = np.asarray(values, dtype=float)
+    after = np.clip(np.searchsorted(times, values), 0, times.size - 1)
+    before = np.clip(after - 1, 0, None)
+    j = np.where(np.abs(times[before] - values) < np.abs(times[after] - values), before, after)
+    hit = np.abs(times[j] - values) <= 1e-9 * np.maximum(1.0, np.abs(values))
+    return np.where(hit, j, -1)

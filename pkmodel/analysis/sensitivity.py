@@ -29,6 +29,7 @@ import pandas as pd
 
 from .._checks import is_number
 from ..population.cohort import Cohort
+from ..dosing.doses import Doses
 from ..dosing.regimen import Regimen
 from ..engines import analytic
 from .exposure import check_range, exposure
@@ -125,7 +126,13 @@ def sensitivity(
 def variant(model: Model, name: str, setting) -> Model:
     """The model with one assumed number changed (module docstring)."""
     where = f"sensitivity: parameters[{name!r}]"
+    if name in ("n_transit", "V1_split") and model.structure is None:
+        raise ValueError(
+            f"{where}: model {model.name!r} is written in the model language; expected a "
+            f"named structure (its {'transit chain' if name == 'n_transit' else 'V1 and V2'} to vary)"
+        )
     if name == "n_transit":
+        assert model.structure is not None  # refused just above
         if model.structure.absorption == "first_order":
             raise ValueError(
                 f"{where}: model {model.name!r} has first-order absorption; expected "
@@ -166,6 +173,7 @@ def _omega_of_cv(cv: float) -> float:
 
 def _split(model: Model, v1: float, where: str) -> Model:
     p = model.parameters
+    assert model.structure is not None  # variant() refuses a model of the language
     if model.structure.disposition != "two_compartment":
         raise ValueError(
             f"{where}: model {model.name!r} has one compartment; expected two to split V1 and V2"
@@ -205,6 +213,8 @@ def _steady_state(model, cohort, regimen, times, window, seed, variability) -> d
     """Each child's Cmax, Cmin (grid) and exact Cavg over `window`, each shape (n_subjects,)."""
     res = simulate(model, cohort, regimen, times, seed=seed, variability=variability)
     table = exposure(res, start=window[0], end=window[1])
+    # a named structure (sensitivity refuses the language) and one schedule for all (no jitter)
+    assert model.structure is not None and isinstance(res.doses, Doses)
     eliminated = analytic.amounts(model.structure, res.individual, res.doses, np.array(window))[:, -1, :]
     tau = window[1] - window[0]
     cavg = (eliminated[:, 1] - eliminated[:, 0]) / (res.individual["CL"] * tau)

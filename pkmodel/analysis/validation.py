@@ -122,6 +122,12 @@ class Observation:
         dose = ("mg",) if self.design == "single_dose" else ("doses_per_day",)
         if any(getattr(self, f) is None for f in dose):
             raise ValueError(f"{where}: design {self.design!r} needs {dose[0]}")
+        if self.design == "steady_state" and (self.mg_per_day is None) == (self.mg_per_kg_day is None):
+            raise ValueError(
+                f"{where}: design 'steady_state' has "
+                f"{'both' if self.mg_per_day is not None else 'neither'} of mg_per_day and "
+                "mg_per_kg_day; expected one (the daily dose)"
+            )
 
     @property
     def observed_text(self) -> str:
@@ -206,9 +212,11 @@ def compare(model: Model, obs: Observation, seed: int = 1, studies: int = STUDIE
         )
     p5, median, p95 = np.percentile(simulated, [5, 50, 95])
     if obs.statistic == "range":
+        assert obs.low is not None and obs.high is not None  # Observation checks them
         inside = obs.low <= median <= obs.high
         edge = any(_near_quantile(simulated, 0.5, x) for x in (obs.low, obs.high))
     else:
+        assert obs.value is not None  # Observation checks it
         inside = p5 <= obs.value <= p95
         edge = any(_near_quantile(simulated, q, obs.value) for q in (0.05, 0.95))
     return {
@@ -259,8 +267,10 @@ def _cohort(obs: Observation, n: int, seed: int) -> Cohort:
 def _design(obs: Observation) -> tuple[Regimen, np.ndarray, tuple[float, float]]:
     """The regimen, output times (h) and the window quantities are read over (h)."""
     if obs.design == "single_dose":
+        assert obs.mg is not None  # Observation checks it
         regimen = Regimen.fixed(mg=obs.mg, every_h=24.0, n_doses=1)
         return regimen, np.round(np.arange(0.0, 24.0 + GRID_H / 2, GRID_H), 10), (0.0, 24.0)
+    assert obs.doses_per_day is not None  # Observation checks it, and one of the daily doses
     tau = 24.0 / obs.doses_per_day
     days = 5  # 27 half-lives of 4.5 h: steady state
     if obs.mg_per_day is not None:
@@ -268,6 +278,7 @@ def _design(obs: Observation) -> tuple[Regimen, np.ndarray, tuple[float, float]]
             mg=obs.mg_per_day / obs.doses_per_day, every_h=tau, n_doses=days * obs.doses_per_day
         )
     else:
+        assert obs.mg_per_kg_day is not None
         regimen = Regimen.weight_based(
             mg_per_kg_day=obs.mg_per_kg_day, doses_per_day=obs.doses_per_day, days=days
         )

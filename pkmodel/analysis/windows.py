@@ -83,8 +83,9 @@ def scheduled_doses(doses: Doses | SubjectDoses) -> tuple[np.ndarray, np.ndarray
         out = [np.full(shape, np.nan), np.zeros(shape), np.full(shape, -1, dtype=np.int64)]
         for o, values in zip(out, (doses.time_h, doses.amount_mg, doses.compartment)):
             o[doses.subject, slot] = values
-        return tuple(out)
+        return out[0], out[1], out[2]
     mg = doses.amount_mg if doses.missed_mg is None else doses.amount_mg + doses.missed_mg
+    assert doses.compartment is not None  # Doses.__post_init__ fills it (0, the depot)
     return doses.time_h, mg, doses.compartment
 
 
@@ -125,7 +126,7 @@ class Schedule:
     tol_h: float
 
     @classmethod
-    def of(cls, doses: Doses, n_rows: int, until_h: float, oral: int = 0) -> "Schedule":
+    def of(cls, doses: Doses | SubjectDoses, n_rows: int, until_h: float, oral: int = 0) -> "Schedule":
         """The schedules of `doses`, repeated to n_rows (replicates share doses); oral: the depot."""
         time_h, mg, compartment = scheduled_doses(doses)
         tol = 1e-9 * max(1.0, abs(until_h))
@@ -159,8 +160,16 @@ class Schedule:
         packed = [np.tile(values, repeats) if repeats[0] > 1 else values for values in packed]
         count = np.tile(on.sum(axis=1), repeats[0])
         tail = _last(packed[0], packed[1], count)
+        time_h, mg, oral_mg = packed
         return cls(
-            *packed, count=count, tail_h=tail[0], tail_mg=tail[1], period=_period(*tail, tol), tol_h=tol
+            time_h,
+            mg,
+            oral_mg,
+            count=count,
+            tail_h=tail[0],
+            tail_mg=tail[1],
+            period=_period(*tail, tol),
+            tol_h=tol,
         )
 
     def next_dose_h(self) -> np.ndarray:

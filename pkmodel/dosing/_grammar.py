@@ -48,7 +48,7 @@ class _Parser:
     def __init__(self, text: str):
         self.text = text
         self.tokens = [
-            _Token(m.lastgroup, m.group(), m.start() + 1)
+            _Token(m.lastgroup or "bad", m.group(), m.start() + 1)  # every alternative is named
             for m in _TOKEN.finditer(text)
             if m.lastgroup != "space"
         ]
@@ -246,7 +246,7 @@ class _Parser:
         return hours * _HOURS[self.unit(_HOURS, "h or hours ('every 8 h')")]
 
     def clock_times(self) -> tuple[str, ...]:
-        times = []
+        times: list[str] = []
         while True:
             token = self.take()
             if token.kind != "clock":
@@ -338,10 +338,10 @@ class _Parser:
             if any(p is None or p[1] != "mg" for p in pieces):
                 raise self.fail(unit, "mg (the unit of the pieces)")
             try:
-                return Formulation(first.text[1:-1], tuple(p[0] for p in pieces))
+                return Formulation(first.text[1:-1], tuple(p[0] for p in pieces if p is not None))
             except ValueError as err:
                 raise self.fail(first, f"a formulation that can be made: {err}") from None
-        words = []  # the longest run of words that names a bundled formulation
+        words: list[str] = []  # the longest run of words that names a bundled formulation
         while len(words) < 6 and self.peek(len(words)).kind in ("word", "number"):
             words.append(self.peek(len(words)).text.lower())
         names = bundled_formulations()

@@ -64,8 +64,8 @@ def build(parser, spec: _Spec) -> BuilderCall:
             )
     if interval is None:
         raise parser.missing("frequency", _EXPECT_FREQUENCY)
-    per_day = 24 / interval
-    per_day = int(per_day) if per_day.is_integer() else None
+    doses_a_day = 24 / interval
+    per_day = int(doses_a_day) if doses_a_day.is_integer() else None
     if spec.switch_above is not None and spec.step is None:
         raise parser.fail(said["switch to QID"], "'QID above' only in a titration (a '+' step)")
     if spec.max_mg_per_day is not None and spec.day_caps_by_age:
@@ -79,11 +79,13 @@ def build(parser, spec: _Spec) -> BuilderCall:
             f"{_EXPECT_FREQUENCY}: an interval that divides 24 h",
         )
     day_cap = dict(spec.day_caps_by_age) or spec.max_mg_per_day
+    n_doses: float
     if spec.n_doses is not None:
         n_doses = spec.n_doses
     elif spec.days is not None:
         n_doses = spec.days * 24 / interval
     elif spec.step is not None:
+        assert per_day is not None  # a titration is not fixed: refused above otherwise
         n_doses = DEFAULT_TITRATION_DAYS * per_day
     else:
         raise parser.missing("duration", "'for N days', 'for N weeks' or 'x N' doses")
@@ -107,6 +109,7 @@ def build(parser, spec: _Spec) -> BuilderCall:
                 "a titration to start from mg per dose (e.g. '2.5 mg TID, +2.5 mg/dose every 7 days ...')",
             )
         mg, every, target = spec.step
+        assert per_day is not None  # a titration is not fixed: refused above otherwise
         days = spec.days if spec.n_doses is None and spec.days is not None else n_doses / per_day
         return BuilderCall(
             "titration",
@@ -122,7 +125,8 @@ def build(parser, spec: _Spec) -> BuilderCall:
             parser.text,
         )
     if not fixed:
-        days = spec.days if spec.n_doses is None else n_doses / per_day
+        assert per_day is not None  # refused above otherwise
+        days = spec.days if spec.n_doses is None and spec.days is not None else n_doses / per_day
         mg_per_kg_day = spec.amount * (per_day if spec.unit == "mg/kg" else 1)
         return BuilderCall(
             "weight_based",

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import nonnegative, positive, whole
+from .._checks import is_number, nonnegative, positive, whole
 from ..units import as_dose
 from . import text as labels
 from .formulations import DEFAULT_MAX_CHANGE
@@ -48,6 +48,7 @@ def weight_based(
     max_mg_per_day = as_dose(max_mg_per_day, "mg/day", f"{where}: max_mg_per_day")
     max_mg_per_dose = as_dose(max_mg_per_dose, "mg", f"{where}: max_mg_per_dose")
     positive(where, "mg_per_kg_day", mg_per_kg_day)
+    assert is_number(mg_per_kg_day)  # refused just above otherwise
     time_h = dose_times(where, doses_per_day, days, times_of_day, start_h)
     per_dose_cap = positive(where, "max_mg_per_dose", max_mg_per_dose, optional=True)
     day_cap, bands = daily_cap(where, max_mg_per_day)
@@ -140,6 +141,7 @@ def titration(
         f"{labels.plural(every, 'day')} to {labels.number(target)} mg/kg/day "
         f"{labels.duration(time_h.size, doses_per_day)}"
     )
+    threshold: float | None
     if switch_to_qid_above_mg_per_day is not None:
         threshold = positive(where, "switch_to_qid_above_mg_per_day", switch_to_qid_above_mg_per_day)
         if doses_per_day >= 4:
@@ -207,6 +209,7 @@ def fixed(
     where = "Regimen.fixed"
     mg = as_dose(mg, "mg", f"{where}: mg")
     positive(where, "mg", mg)
+    assert is_number(mg)  # refused just above otherwise
     every_h = positive(where, "every_h", every_h)
     whole(where, "n_doses", n_doses, 1)
     if n_doses > MAX_DOSES:

@@ -24,7 +24,7 @@ from fractions import Fraction
 from functools import cache, lru_cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Callable, Mapping
+from typing import Callable, Literal, Mapping
 
 import numpy as np
 
@@ -290,7 +290,7 @@ def _ceil_deliverable(units, n: np.ndarray) -> np.ndarray:
     return _deliverable(units, np.maximum(n, 1.0), "left", 0)
 
 
-def _deliverable(units, n: np.ndarray, side: str, shift: int) -> np.ndarray:
+def _deliverable(units, n: np.ndarray, side: Literal["left", "right"], shift: int) -> np.ndarray:
     """n itself from Schur's bound on; below it, the table's neighbour of n on `side`."""
     bound = (units[0] - 1) * (units[-1] - 1)
     if bound == 0:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import _display
 from .._checks import is_number, numbers, readonly, refuse_first, whole
-from . import builders
+from . import _records, builders
 from . import text as labels
 from ..population.cohort import Cohort
 from .doses import Doses
@@ -23,10 +23,6 @@ from .formulations import (
 )
 from .schedule import age_bands
 from ..population.variability import STREAM_ADHERENCE, STREAM_TIMING, seed_entropy, standard_normals, uniforms
-
-# Daily totals closer than this (relative) are the same dose level: sums of a
-# day's doses in floating point differ in the last bits.
-_SAME_LEVEL_RTOL = 1e-12
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,8 +83,8 @@ class Regimen:
     label: str = ""
     doses_per_day: np.ndarray | None = None
     max_mg_per_day_by_age: Mapping[tuple[float, float], float] | None = None
-    min_weight_kg: np.ndarray = 0.0
-    max_weight_kg: np.ndarray = math.inf
+    min_weight_kg: np.ndarray = 0.0  # type: ignore[assignment]  # array_like in; an ndarray after __post_init__
+    max_weight_kg: np.ndarray = math.inf  # type: ignore[assignment]  # the same
     formulation: Formulation | None = None
     missed_dose_probability: float = 0.0
     start_h: float | None = None
@@ -284,21 +280,7 @@ class Regimen:
         negative times, as NONMEM 7.4 does). `simulate` on the table gives the
         regimen's own curves.
         """
-        given = self.doses(cohort, seed).per_subject()
-        ids = cohort.ids[given.subject]
-        none = np.flatnonzero(given.counts == 0)
-        n = ids.size
-        frame = pd.DataFrame(
-            {
-                "ID": np.r_[ids, cohort.ids[none]],
-                "TIME": np.r_[given.time_h, np.full(none.size, self.start_h)],
-                "AMT": np.r_[given.amount_mg, np.zeros(none.size)],
-                "EVID": np.r_[np.ones(n, dtype=np.int64), np.full(none.size, 2)],
-                "CMT": np.r_[np.ones(n), np.full(none.size, np.nan)] if none.size else np.ones(n, np.int64),
-            }
-        )
-        # per_subject() has each child's doses in the order taken (jitter may swap two)
-        return frame.sort_values("ID", kind="stable", ignore_index=True)
+        return _records.events(self, cohort, seed)
 
     def describe(self, cohort: Cohort) -> pd.DataFrame:
         """Per child, what the regimen comes to (as prescribed: no missed doses).
@@ -312,33 +294,7 @@ class Regimen:
         final_mg_per_kg_day; cap_bound (a cap held the last dose below the
         prescribed or weight-based amount).
         """
-        amount = self._prescribed(cohort)
-        n, d = amount.shape
-        day, daily, last_day = self._by_day(amount)
-        final = daily[:, -1]
-        changed = ~np.isclose(daily, final[:, None], rtol=_SAME_LEVEL_RTOL, atol=0.0)
-        since = np.where(changed.any(axis=1), daily.shape[1] - np.argmax(changed[:, ::-1], axis=1), 0)
-        last = d - 1 - np.argmax(amount[:, ::-1] > 0, axis=1)  # each child's last dose
-        rows = np.arange(n)
-        weight_amount = self.mg_per_kg[last] * cohort.weight_kg
-        cap = np.broadcast_to(self.caps(cohort), (n, d))[rows, last]
-        climbing = np.isfinite(self.mg_per_kg[last]) & (self.mg[last] < np.minimum(weight_amount, cap))
-        cap_bound = cap < np.minimum(self.mg[last], weight_amount)
-        settled = day[since].astype(float)
-        return pd.DataFrame(
-            {
-                "id": cohort.ids,
-                "weight_kg": cohort.weight_kg,
-                "age_years": cohort.age_years,
-                "day_target_reached": np.where(climbing | cap_bound, np.nan, settled),
-                "day_cap_reached": np.where(cap_bound, settled, np.nan),
-                "final_mg_per_dose": amount[rows, last],
-                "final_mg_per_day": final,
-                "final_doses_per_day": (amount[:, last_day:] > 0).sum(axis=1),
-                "final_mg_per_kg_day": final / cohort.weight_kg,
-                "cap_bound": cap_bound,
-            }
-        )
+        return _records.describe(self, cohort)
 
     def daily_mg(self, cohort: Cohort, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Each child's total per day: as prescribed, or as given with missed doses drawn from `seed`.
@@ -371,6 +327,8 @@ class Regimen:
             w = cohort.weight_kg[:, None]
             off = (w <= self.min_weight_kg) | (w > self.max_weight_kg)  # not this child's schedule
         if self.formulation is not None:
+            ids = cohort.ids
+            assert ids is not None  # Cohort.__post_init__ sets it
             rounded = self.formulation.round_unchecked(amount, cap, self.rounding)
             if off is not None:
                 amount[off] = rounded[off]  # doses not given are not checked
@@ -380,7 +338,7 @@ class Regimen:
                 self.max_rounding_change,
                 self.formulation.name,
                 lambda i: (
-                    f"Regimen: child ID {cohort.ids[i[0]]} ({cohort.weight_kg[i[0]]:g} "
+                    f"Regimen: child ID {ids[i[0]]} ({cohort.weight_kg[i[0]]:g} "
                     f"kg), dose {i[1]} at {self.time_h[i[1]]:g} h: "
                     f"{float(amount[i])!r} mg"
                 ),
@@ -403,9 +361,11 @@ class Regimen:
         if outside.any():
             i = int(np.flatnonzero(outside)[0])
             ranges = ", ".join(f"[{lo:g}, {hi:g})" for lo, hi in bands)
+            assert cohort.ids is not None  # Cohort.__post_init__ sets it
             raise ValueError(
                 f"Regimen: child ID {cohort.ids[i]} is {cohort.age_years[i]:g} years old, in no "
                 f"age band of max_mg_per_day; expected ages in {ranges} y"
             )
         day_cap = np.array(list(bands.values()))[band]
+        assert self.doses_per_day is not None  # with age bands: __post_init__ refuses them without
         return np.minimum(self.max_mg, np.divide.outer(day_cap, self.doses_per_day))

@@ -134,7 +134,7 @@ class _HashingText(io.TextIOBase):
         return self._binary.digest
 
     @property
-    def encoding(self) -> str:
+    def encoding(self) -> str:  # type: ignore[override]  # read-only: the bytes are UTF-8 by construction
         return "utf-8"
 
     def writable(self) -> bool:
@@ -334,7 +334,7 @@ def remove_stale_temporaries(folder) -> list[str]:
     since. Those of live processes, of other hosts and without an owner tag (earlier
     pkmodel versions) are kept. Never fails: what cannot be removed stays.
     """
-    removed = []
+    removed: list[str] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:

@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -71,7 +71,7 @@ class SavedResult:
     parameters: pd.DataFrame
     doses: Doses | SubjectDoses
     occasions: np.ndarray
-    provenance: Mapping[str, object]
+    provenance: Mapping[str, Any]  # JSON: the record as written
     model_bytes: bytes | None = dataclasses.field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -160,7 +160,7 @@ def save_result(result, path, overwrite: bool = False) -> Path:
         variability=bool(result.variability),
         n_rows=int(conc.shape[0]),
         times_h=[float(t) for t in result.times],  # repr round-trips each double exactly
-        concentrations_sha256=hashlib.sha256(memoryview(conc).cast("B")).hexdigest(),
+        concentrations_sha256=hashlib.sha256(conc.data.cast("B")).hexdigest(),
         columns=[[name, kind] for name, kind, _ in columns],
         arrays={name: {"dtype": a.dtype.str, "shape": list(a.shape)} for name, a in arrays.items()},
         individual=[name for name in result.individual if name in result.parameters.columns],
@@ -205,7 +205,7 @@ def load_result(path) -> SavedResult:
     columns = _columns(stored, record, where)
     conc = _concentrations(stored, record, where)
     arrays = _arrays(metadata, record, where)
-    if hashlib.sha256(memoryview(conc).cast("B")).hexdigest() != record["concentrations_sha256"]:
+    if hashlib.sha256(conc.data.cast("B")).hexdigest() != record["concentrations_sha256"]:
         raise ResultFileError(
             f"{where}: concentrations do not match the provenance record "
             "(SHA-256 differs); the file was changed after it was written"
@@ -288,7 +288,7 @@ def _doses_arrays(doses: Doses | SubjectDoses) -> tuple[dict[str, np.ndarray], l
 
 
 def _bytes(array: np.ndarray) -> memoryview:
-    return memoryview(np.ascontiguousarray(array)).cast("B")
+    return np.ascontiguousarray(array).data.cast("B")
 
 
 def _digest(record: Mapping, columns, conc: np.ndarray, arrays: Mapping[str, np.ndarray]) -> str:

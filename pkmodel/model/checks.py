@@ -1,12 +1,20 @@
-"""The checks of a Model's random effects, residual error and validity ranges (`Model` calls
-them on construction; `model` is the model being checked)."""
+"""The checks of a Model's parameters, random effects, residual error and validity ranges
+(`Model` calls them on construction; `model` is the model being checked)."""
 
 import math
 
 import numpy as np
 
 from .._checks import is_number
-from .parameters import _RESIDUAL_KINDS, ModelFileError, _refuse_percent
+from .parameters import (
+    _RESIDUAL_KINDS,
+    ModelFileError,
+    Parameter,
+    _check_covariate,
+    _refuse_percent,
+    check_unit,
+)
+from .structures import OPTIONAL, UNITS
 from .validity import QUANTITIES as VALIDITY_QUANTITIES
 
 
@@ -113,3 +121,66 @@ def check_validity(model, where: str) -> None:
                 f"[low, high], finite numbers with low <= high "
                 f"({VALIDITY_QUANTITIES[bound.quantity]})"
             )
+
+
+def check_parameters(model, where: str) -> None:
+    """Parameters: the structure's (names, units, values in range) or the language's (a unit, a
+    finite value), and each one's variability and covariate effects."""
+    if model.structure is None:
+        for name, p in model.parameters.items():
+            check_unit(p.unit, f"parameters.{name}.unit", where)
+            if not (is_number(p.value) and math.isfinite(p.value)):
+                raise ModelFileError(
+                    f"{where}: parameters.{name}.value is {p.value!r}; expected a finite number in {p.unit}"
+                )
+            _check_spread(model, where, name, p)
+        return
+    required = model.structure.parameters
+    missing = [n for n in required if n not in model.parameters]
+    if missing:
+        raise ModelFileError(
+            f"{where}: parameters {missing} missing; structure {model.structure.label!r} "
+            f"needs {list(required)}"
+        )
+    unknown = [n for n in model.parameters if n not in required and n not in OPTIONAL]
+    if unknown:
+        raise ModelFileError(
+            f"{where}: unknown parameters {unknown}; structure {model.structure.label!r} "
+            f"takes {list(required)} and optionally {list(OPTIONAL)}"
+        )
+    for name, p in model.parameters.items():
+        dimension = required.get(name) or OPTIONAL[name][0]
+        units = UNITS[dimension]
+        if p.unit not in units:
+            raise ModelFileError(
+                f"{where}: parameters.{name}.unit is {p.unit!r}; expected one of "
+                + ", ".join(repr(u) for u in units)
+            )
+        lowest_ok = 0.0 if name == "tlag" else None
+        if not (
+            is_number(p.value)
+            and math.isfinite(p.value)
+            and (p.value >= 0 if lowest_ok == 0.0 else p.value > 0)
+        ):
+            bound = ">= 0" if lowest_ok == 0.0 else "> 0"
+            raise ModelFileError(
+                f"{where}: parameters.{name}.value is {p.value!r}; expected a finite "
+                f"number {bound} in {p.unit}"
+            )
+        _check_spread(model, where, name, p)
+
+
+def _check_spread(model, where: str, name: str, p: Parameter) -> None:
+    for key, meaning in (
+        ("iiv_sd", "an SD on the log scale"),
+        ("iov_sd", "an SD on the log scale"),
+        ("rse", "a relative standard error"),
+    ):
+        value = getattr(p, key)
+        if not (is_number(value) and math.isfinite(value) and value >= 0):
+            raise ModelFileError(
+                f"{where}: parameters.{name}.{key} is {value!r}; expected a finite number >= 0 ({meaning})"
+            )
+        _refuse_percent(where, f"parameters.{name}.{key}", value, meaning)
+    for effect in p.covariates:
+        _check_covariate(effect, p, where, model.all_covariates)

@@ -4,8 +4,8 @@
 numpy functions over a cohort. sympy (imported here, on the first compile:
 `import pkmodel` never loads it) takes each expression, with the derived
 names substituted, differentiates it exactly and decides linearity as
-pharmpy's `has_linear_odes` does: linear when the right-hand side is affine in
-the amounts with coefficients free of the amounts and t. The generated code
+pharmpy's `has_linear_odes` does (`pkmodel.model.symbolic`): linear when the right-hand
+side is affine in the amounts with coefficients free of the amounts and t. The generated code
 splits every expression into what depends only on parameters and covariates
 (computed once per `bind`) and the rest (a few numpy operations per term on
 each call); it is written from sympy's tree with names of its own, never from
@@ -16,13 +16,14 @@ import ast
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
 from .._checks import numbers, refuse_first
 from ._codegen import _Program
 from .expressions import TIME, Expression, System
+from .symbolic import derivative, nonlinearity, terms, to_sympy, used_names
 
 # dose modifier: (bad values, expectation)
 _MODIFIER_CHECKS = {
@@ -32,7 +33,6 @@ _MODIFIER_CHECKS = {
     "duration": (lambda v: ~(np.isfinite(v) & (v > 0)), "a finite number > 0 (h)"),
 }
 _DEFAULTS = {"F": 1.0, "lag": 0.0}
-_LANGUAGE = {"Abs": "abs", "Max": "max", "Min": "min", "Piecewise": "where"}  # sympy's names
 
 
 def compile_system(system: System) -> "CompiledSystem":
@@ -56,6 +56,13 @@ class CompiledSystem:
     is_linear: bool = field(init=False)
     nonlinear_reason: str | None = field(init=False)
     output_reasons: Mapping[str, str | None] = field(init=False, repr=False)
+    # sympy's view, set once in __post_init__: symbols by name, names (derived ones substituted),
+    # the amounts' symbols in order, each equation by key, the parameters and covariates used
+    _sym: dict[str, Any] = field(init=False, repr=False)
+    _env: dict[str, Any] = field(init=False, repr=False)
+    _amounts: list[Any] = field(init=False, repr=False)
+    _exprs: dict[str, Any] = field(init=False, repr=False)
+    _uses: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self):
         import sympy as sp
@@ -64,7 +71,7 @@ class CompiledSystem:
         sym = {n: sp.Symbol(n, real=True) for n in (*s.compartments, *s.parameters, *s.covariates, TIME)}
         env, exprs = dict(sym), {}
         for key, e in s.expressions.items():  # derived first, in order: each sees those above
-            value = _to_sympy(e.tree, env)
+            value = to_sympy(e.tree, env)
             if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
                 raise ValueError(
                     f"{e.where}: {e.text!r} is {value} (a division by zero); "
@@ -80,9 +87,9 @@ class CompiledSystem:
         put("_env", env)
         put("_amounts", amounts)
         put("_exprs", exprs)
-        put("_uses", _used(exprs.values(), s))
+        put("_uses", used_names(exprs.values(), s))
         odes = [exprs[f"odes.{c}"] for c in s.compartments]
-        bad = [c for c, f in zip(s.compartments, odes) if _problem(f, amounts, sym[TIME], False)]
+        bad = [c for c, f in zip(s.compartments, odes) if nonlinearity(f, amounts, sym[TIME], False)]
         put("is_linear", not bad)
         put("nonlinear_reason", self._explain(f"odes.{bad[0]}", False) if bad else None)
         put(
@@ -90,7 +97,7 @@ class CompiledSystem:
             MappingProxyType(
                 {
                     name: self._explain(f"outputs.{name}", True)
-                    if _problem(exprs[f"outputs.{name}"], amounts, sym[TIME], True)
+                    if nonlinearity(exprs[f"outputs.{name}"], amounts, sym[TIME], True)
                     else None
                     for name in s.outputs
                 }
@@ -105,8 +112,8 @@ class CompiledSystem:
     def _explain(self, key: str, zero_offset: bool) -> str:
         """The first top-level term of an equation that is not linear, and why."""
         expr: Expression = self.system.expressions[key]
-        for node in _terms(expr.tree):
-            problem = _problem(_to_sympy(node, self._env), self._amounts, self._sym[TIME], zero_offset)
+        for node in terms(expr.tree):
+            problem = nonlinearity(to_sympy(node, self._env), self._amounts, self._sym[TIME], zero_offset)
             if problem:
                 head, detail, culprit = problem
                 used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
@@ -138,7 +145,7 @@ class CompiledSystem:
     def _jac(self):
         odes = [self._exprs[f"odes.{c}"] for c in self.system.compartments]
         return self._program(
-            [((i, j), _derivative(f, x)) for i, f in enumerate(odes) for j, x in enumerate(self._amounts)]
+            [((i, j), derivative(f, x)) for i, f in enumerate(odes) for j, x in enumerate(self._amounts)]
         )
 
     @cached_property
@@ -250,12 +257,14 @@ class BoundSystem:
 
     def __init__(self, compiled: CompiledSystem, params, covariates):
         s = compiled.system
-        self.compiled, self._h = compiled, {}
+        self.compiled = compiled
+        self._h: dict[int, tuple] = {}  # each program's static parts, by id(program)
         self._p, n = _columns("params", params, s.parameters, compiled._uses, None)
         self._c, n = _columns("covariates", covariates, s.covariates, compiled._uses, n)
-        self.n = n  # None when the system uses no parameter or covariate: any number
+        self.n: int | None = n  # None when the system uses no parameter or covariate: any number
         self.m = len(s.compartments)
-        self._parent, self._index = None, None
+        self._parent: BoundSystem | None = None  # a subset's: the system it was taken from,
+        self._index: np.ndarray | None = None  # at these positions
 
     def subset(self, index: np.ndarray) -> "BoundSystem":
         """The system for the subjects at positions `index`, shape (k,), without binding again:
@@ -272,6 +281,7 @@ class BoundSystem:
         h = self._h.get(id(program))
         if h is None:
             if self._parent is not None:
+                assert self._index is not None  # set with _parent, in subset()
                 h = tuple(v[self._index] if np.ndim(v) else v for v in self._parent._static(program))
             else:
                 h = program.setup(self._p, self._c)
@@ -362,107 +372,3 @@ def _columns(label, given, names, uses, n):
         n = v.shape[0]
         out.append(v)
     return tuple(out), n
-
-
-def _used(exprs, system: System) -> frozenset:
-    names = set()
-    for e in exprs:
-        names |= {s.name for s in e.free_symbols}
-    return frozenset(names & {*system.parameters, *system.covariates})
-
-
-def _derivative(f, x):
-    """df/dx, term by term, each quotient-rule sum over one denominator: d/dx VM*x/(KM + x)
-    is KM*VM/(KM + x)**2, not VM/(KM + x) - VM*x/(KM + x)**2 (which cancels when x >> KM)."""
-    import sympy as sp
-
-    parts = [sp.diff(term, x) for term in sp.Add.make_args(f)]
-    return sp.Add(*(sp.together(d) if d.is_Add else d for d in parts))
-
-
-def _terms(node: ast.AST) -> list[ast.AST]:
-    """The top-level terms of a sum (signs dropped)."""
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
-        return _terms(node.left) + _terms(node.right)
-    if isinstance(node, ast.UnaryOp):
-        return _terms(node.operand)
-    return [node]
-
-
-def _problem(f, amounts, t, zero_offset: bool) -> tuple[str, str, str] | None:
-    """Why f is not affine in the amounts with coefficients free of t (not linear, where
-    zero_offset): (what, detail, the name to blame), or None."""
-    import sympy as sp
-
-    # a condition on an amount is a step: its derivative is zero where it exists
-    for condition in f.atoms(sp.core.relational.Relational):
-        bad = sorted(condition.free_symbols & set(amounts), key=str)
-        if bad:
-            return "is not affine in the amounts", f"{bad[0]} appears in a where() condition", bad[0].name
-    for x in amounts:
-        d = sp.diff(f, x)
-        bad = sorted(d.free_symbols & set(amounts), key=str)
-        if bad:
-            return "is not affine in the amounts", _why(f, bad[0], amounts), bad[0].name
-        if t in d.free_symbols:
-            return "depends on t", f"the coefficient of {x} changes with time", TIME
-    offset = f.subs({x: 0 for x in amounts})
-    if t in offset.free_symbols:
-        return "depends on t", "a time-varying input", TIME
-    if zero_offset and offset != 0:
-        return "is free of the amounts", "a linear read-out is a row times the amounts", ""
-    return None
-
-
-def _why(f, y, amounts) -> str:
-    import sympy as sp
-
-    parts = [p for p in sp.preorder_traversal(f) if p.has(y)]
-    for p in parts:
-        if p.is_Pow and p.base.has(y) and p.exp.is_negative:
-            return f"{y} appears in a denominator"
-    for p in parts:
-        if isinstance(p, (sp.Function, sp.Piecewise, sp.Max, sp.Min)):
-            return f"{y} appears inside {_LANGUAGE.get(type(p).__name__, type(p).__name__)}()"
-        if p.is_Pow and p.exp.has(y):
-            return f"{y} appears in an exponent"
-    for p in parts:
-        if p.is_Pow:
-            return f"{y} is raised to the power {p.exp}"
-        factors = [a for a in p.args if a.free_symbols & set(amounts)] if p.is_Mul else []
-        if len(factors) > 1:
-            return f"a product of amounts ({' * '.join(map(str, factors))})"
-    return f"the coefficient of {y} depends on the amounts"
-
-
-def _to_sympy(node: ast.AST, env: dict):
-    """A checked expression's tree as a sympy expression (names from `env`)."""
-    import sympy as sp
-
-    if isinstance(node, ast.Constant):
-        return sp.Integer(node.value) if isinstance(node.value, int) else sp.Float(node.value)
-    if isinstance(node, ast.Name):
-        return env[node.id]
-    if isinstance(node, ast.UnaryOp):
-        v = _to_sympy(node.operand, env)
-        return -v if isinstance(node.op, ast.USub) else v
-    if isinstance(node, ast.BinOp):
-        a, b = _to_sympy(node.left, env), _to_sympy(node.right, env)
-        return {
-            ast.Add: sp.Add,
-            ast.Sub: lambda x, y: x - y,
-            ast.Mult: sp.Mul,
-            ast.Div: lambda x, y: x / y,
-            ast.Pow: sp.Pow,
-        }[type(node.op)](a, b)
-    if isinstance(node, ast.Compare):
-        values = [_to_sympy(n, env) for n in (node.left, *node.comparators)]
-        ops = {ast.Lt: sp.Lt, ast.LtE: sp.Le, ast.Gt: sp.Gt, ast.GtE: sp.Ge, ast.Eq: sp.Eq, ast.NotEq: sp.Ne}
-        return sp.And(*(ops[type(op)](a, b) for op, a, b in zip(node.ops, values, values[1:])))
-    args = [_to_sympy(a, env) for a in node.args]  # a call: the only node left after checking
-    name = node.func.id
-    if name == "where":
-        return sp.Piecewise((args[1], args[0]), (args[2], True))
-    return {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs, "min": sp.Min, "max": sp.Max}[name](
-        *args
-    )

@@ -14,7 +14,6 @@ to every engine.
 """
 
 import functools
-import math
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Mapping
@@ -22,7 +21,6 @@ from typing import Mapping
 import numpy as np
 
 from .. import _display
-from .._checks import is_number
 from . import checks
 from .compiler import CompiledSystem, compile_system
 from .expressions import System
@@ -36,13 +34,10 @@ from .parameters import (
     Parameter,
     RandomEffect,
     ResidualError,
-    _check_covariate,
     _covariate_factor,
-    _refuse_percent,
-    check_unit,
     cohort_covariate,
 )
-from .structures import OPTIONAL, UNITS, Structure
+from .structures import OPTIONAL, Structure
 from .validity import ValidRange
 
 __all__ = [
@@ -121,7 +116,7 @@ class Model:
                 f"{MAX_TRANSIT} transit compartments (each adds a state: the cost per child grows "
                 "with its cube)"
             )
-        self._check_parameters(where)
+        checks.check_parameters(self, where)
         checks.check_random_effects(self, where)
         checks.check_residual_error(self, where)
         checks.check_validity(self, where)
@@ -166,67 +161,6 @@ class Model:
             )
         object.__setattr__(self, "_system", compiled)
 
-    def _check_parameters(self, where: str) -> None:
-        if self.structure is None:
-            for name, p in self.parameters.items():
-                check_unit(p.unit, f"parameters.{name}.unit", where)
-                if not (is_number(p.value) and math.isfinite(p.value)):
-                    raise ModelFileError(
-                        f"{where}: parameters.{name}.value is {p.value!r}; "
-                        f"expected a finite number in {p.unit}"
-                    )
-                self._check_spread(where, name, p)
-            return
-        required = self.structure.parameters
-        missing = [n for n in required if n not in self.parameters]
-        if missing:
-            raise ModelFileError(
-                f"{where}: parameters {missing} missing; structure {self.structure.label!r} "
-                f"needs {list(required)}"
-            )
-        unknown = [n for n in self.parameters if n not in required and n not in OPTIONAL]
-        if unknown:
-            raise ModelFileError(
-                f"{where}: unknown parameters {unknown}; structure {self.structure.label!r} "
-                f"takes {list(required)} and optionally {list(OPTIONAL)}"
-            )
-        for name, p in self.parameters.items():
-            dimension = required.get(name) or OPTIONAL[name][0]
-            units = UNITS[dimension]
-            if p.unit not in units:
-                raise ModelFileError(
-                    f"{where}: parameters.{name}.unit is {p.unit!r}; expected one of "
-                    + ", ".join(repr(u) for u in units)
-                )
-            lowest_ok = 0.0 if name == "tlag" else None
-            if not (
-                is_number(p.value)
-                and math.isfinite(p.value)
-                and (p.value >= 0 if lowest_ok == 0.0 else p.value > 0)
-            ):
-                bound = ">= 0" if lowest_ok == 0.0 else "> 0"
-                raise ModelFileError(
-                    f"{where}: parameters.{name}.value is {p.value!r}; expected a finite "
-                    f"number {bound} in {p.unit}"
-                )
-            self._check_spread(where, name, p)
-
-    def _check_spread(self, where: str, name: str, p: Parameter) -> None:
-        for key, meaning in (
-            ("iiv_sd", "an SD on the log scale"),
-            ("iov_sd", "an SD on the log scale"),
-            ("rse", "a relative standard error"),
-        ):
-            value = getattr(p, key)
-            if not (is_number(value) and math.isfinite(value) and value >= 0):
-                raise ModelFileError(
-                    f"{where}: parameters.{name}.{key} is {value!r}; "
-                    f"expected a finite number >= 0 ({meaning})"
-                )
-            _refuse_percent(where, f"parameters.{name}.{key}", value, meaning)
-        for effect in p.covariates:
-            _check_covariate(effect, p, where, self.all_covariates)
-
     # --- equations ---------------------------------------------------------------
 
     @property
@@ -256,6 +190,7 @@ class Model:
     def compartments(self) -> tuple[str, ...]:
         if self.structure is not None:  # without compiling (sympy) the short form
             return self.structure.compartments
+        assert self.equations is not None  # one of the two, checked in __post_init__
         return tuple(self.equations.compartments)
 
     @property
@@ -263,12 +198,16 @@ class Model:
         """Where a plain dose goes (NONMEM's default dose compartment)."""
         if self.structure is not None:
             return self.structure.compartments[self.structure.dose_index]
+        assert self.equations is not None and self.equations.dose_compartment is not None  # System sets it
         return self.equations.dose_compartment
 
     @property
     def outputs(self) -> tuple[str, ...]:
         """The named outputs; "conc" (mg/L) is the concentration exposure reads."""
-        return ("conc",) if self.structure is not None else tuple(self.equations.outputs)
+        if self.structure is not None:
+            return ("conc",)
+        assert self.equations is not None  # one of the two, checked in __post_init__
+        return tuple(self.equations.outputs)
 
     @property
     def all_covariates(self) -> Mapping[str, Covariate]:

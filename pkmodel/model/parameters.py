@@ -259,6 +259,7 @@ def _check_covariate(
     for key, value in (("reference", effect.reference), (coefficient, effect.coefficient)):
         if not (is_number(value) and math.isfinite(value)):
             raise ModelFileError(f"{where}: {field_}.{key} is {value!r}; expected a finite number")
+    assert effect.reference is not None  # a finite number: refused just above otherwise
     if effect.kind == "power" and not effect.reference > 0:
         raise ModelFileError(f"{where}: {field_}.reference is {effect.reference!r}; expected a number > 0")
 
@@ -273,6 +274,7 @@ def _covariate_factor(effect: CovariateEffect, p: Parameter, cohort, where: str)
             f"{effect.covariate!r}, which the cohort does not have"
         )
     if effect.kind == "categorical":
+        assert effect.values is not None  # checked with the model (_check_covariate)
         table = {str(k): v for k, v in effect.values.items()}
         levels, slot = np.unique(np.asarray(values).astype(str), return_inverse=True)
         unknown = [level for level in levels if level not in table]
@@ -283,6 +285,8 @@ def _covariate_factor(effect: CovariateEffect, p: Parameter, cohort, where: str)
             )
         return np.array([table[level] for level in levels])[slot] / p.value  # loop over levels
     x = np.asarray(values, dtype=float)
+    # finite numbers for a continuous effect, checked with the model (_check_covariate)
+    assert effect.reference is not None and effect.coefficient is not None
     if effect.kind == "power":
         factor = (x / effect.reference) ** effect.coefficient
     elif effect.kind == "linear":

@@ -40,6 +40,8 @@ def spaghetti(
     rows = np.sort(rng.choice(len(result), size=min(n, len(result)), replace=False))
     conc = concentration_in(result.concentrations[rows][:, keep], unit)
     x, xlabel = _time_axis(result.times[keep], time)
+    ids = result.cohort.ids
+    assert ids is not None  # Cohort.__post_init__ sets it
     for i, row in enumerate(rows):  # over the few subjects drawn
         ax.plot(
             x,
@@ -47,7 +49,7 @@ def spaghetti(
             lw=0.9,
             alpha=0.75,
             color=PALETTE[i % len(PALETTE)],
-            label=f"id {result.cohort.ids[row]}",
+            label=f"id {ids[row]}",
         )
     if target_range is not None:
         shade_target(ax, target_range, unit)

@@ -110,7 +110,8 @@ def exposure_distribution(
         ax.set_xticks(
             np.arange(1, len(groups) + 1), [f"{k}\n(n = {v.size:,})" for (k, _), v in zip(groups, finite)]
         )
-        ax.set_xlabel(BAND_AXIS.get(by, by.replace("_", " ")))
+        if by is not None:  # one violin of all children otherwise, its tick says so
+            ax.set_xlabel(BAND_AXIS.get(by, by.replace("_", " ")))
         ax.set_ylabel(axis_label)
     if target_range is not None:
         shade_target(ax, target_range, unit, vertical=kind != "violin")
@@ -192,7 +193,7 @@ def pta_by_band(
     )
     per = "" if by is None else f" per {by}"
     ax.set_title(
-        f"points: PTA; bars: 95 % Wilson interval; {n_text(total.to_numpy(), per=by)}; "
+        f"points: PTA; bars: 95 % Wilson interval; {n_text(total.to_numpy(), per=by or 'group')}; "
         f"under each band its n{per}"
     )
     legend_outside(ax)

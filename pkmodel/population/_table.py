@@ -7,7 +7,7 @@ import pandas as pd
 from .._checks import refuse_first
 
 # from_frame: each field, the column names it may go by, and the factor to the field's unit
-_SPELLINGS = {
+_SPELLINGS: dict[str, dict[str, float | None]] = {  # field: {spelling: factor to its unit}
     "id": {"id": None},
     "age_years": {"age_years": 1.0, "age_months": 1 / 12},
     "sex": {"sex": None},

@@ -20,11 +20,11 @@ from .._checks import (
     refuse_masked,
 )
 from .. import _display
+from ._draws import MAX_WEIGHT_Z_SHIFT, _SEXES, _draw_ages, _weight_z_shift  # noqa: F401  (the bound, public here too)
 from ._table import _SPELLINGS, _find_column, _numbers
 from .covariates import _RULES
 from .variability import seed_entropy
 
-_SEXES = ("M", "F")
 # SeedSequence spawn key of the cohort's draws, apart from variability's streams (0, 1, ...)
 _COHORT_STREAM = 101
 # Bounds no person passes, so that a number in another unit (g for kg, m or mm for cm) is
@@ -35,10 +35,6 @@ MAX_WEIGHT_KG = 650.0
 MIN_WEIGHT_KG = 0.2
 MAX_AGE_YEARS = 125.0
 HEIGHT_RANGE_CM = (20.0, 300.0)
-# A weight-for-age z shift beyond this moves the cohort's median child outside -6 to +5, the
-# z-scores the WHO growth standards flag as biologically implausible (Ruiz Brunner 2022's
-# offsets are -0.571 and -1.751, Krick 1996's -2.4).
-MAX_WEIGHT_Z_SHIFT = 5.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,6 +166,7 @@ class Cohort:
 
     def with_covariates(self, **values) -> "Cohort":
         """The same children with further covariates (one value per child each)."""
+        assert self.covariates is not None  # Cohort.__post_init__ sets it
         return replace(self, covariates={**self.covariates, **values})
 
     def _checked_weight_z(self, n: int) -> np.ndarray:
@@ -213,6 +210,7 @@ class Cohort:
             columns["bmi_kg_m2"] = self.bmi_kg_m2
         if self.weight_z is not None:
             columns["weight_z"] = self.weight_z
+        assert self.covariates is not None  # Cohort.__post_init__ sets it
         columns.update(self.covariates)
         return pd.DataFrame(columns)
 
@@ -325,7 +323,7 @@ class Cohort:
         if not isinstance(frame, pd.DataFrame):
             raise TypeError(f"{where}: frame is a {type(frame).__name__}; expected a pandas DataFrame")
         columns = dict(columns or {})
-        known = {**_SPELLINGS, **{name: {name: None} for name in _RULES}}
+        known: dict[str, dict[str, float | None]] = {**_SPELLINGS, **{name: {name: None} for name in _RULES}}
         accepted = [spelling for spellings in known.values() for spelling in spellings]
         unknown = [key for key in columns if key not in accepted]
         if unknown:
@@ -381,62 +379,11 @@ def _number_between(where: str, name: str, value, lo: float, hi: float) -> None:
         raise ValueError(f"{where}: {name} is {value!r}; expected a number from {lo:g} to {hi:g}")
 
 
-def _draw_ages(where: str, age_years, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Ages, years, shape (n,): uniform in (youngest, oldest), or from a scipy.stats distribution."""
-    lo, hi = growth.CHART_AGE_YEARS
-    chart = f"the CDC 2000 growth charts' range, {lo:g} to {hi:g} years"
-    if hasattr(age_years, "rvs"):
-        ages = np.asarray(age_years.rvs(size=n, random_state=rng), dtype=float).reshape(n)
-        refuse_first(
-            ~((ages >= lo) & (ages <= hi)), f"{where}: drawn age_years", ages, f"an age within {chart}"
-        )
-        return ages
-    if not (
-        isinstance(age_years, (tuple, list))
-        and len(age_years) == 2
-        and all(map(is_number, age_years))
-        and lo <= age_years[0] <= age_years[1] <= hi
-    ):
-        raise ValueError(
-            f"{where}: age_years is {age_years!r}; expected (youngest, oldest) within "
-            f"{chart}, or a scipy.stats distribution"
-        )
-    return rng.uniform(float(age_years[0]), float(age_years[1]), n)
-
-
-def _weight_z_shift(where: str, weight_z_shift, levels: np.ndarray | None, sex: np.ndarray):
-    """The weight-for-age z shift of each child: a number, or ndarray shape (n,)."""
-    if weight_z_shift is None:
-        return 0.0 if levels is None else _RULES["gmfcs"].shift(where, None, levels)
-    if is_number(weight_z_shift):
-        _z_shift(where, "weight_z_shift", weight_z_shift)
-        return float(weight_z_shift)
-    if not isinstance(weight_z_shift, Mapping):
-        raise ValueError(
-            f"{where}: weight_z_shift is {weight_z_shift!r}; expected a number, "
-            "{GMFCS level: shift} or {'M': shift, 'F': shift}"
-        )
-    for key, value in weight_z_shift.items():
-        _z_shift(where, f"weight_z_shift[{key!r}]", value)
-    if set(weight_z_shift) == set(_SEXES):
-        return np.where(sex == "M", float(weight_z_shift["M"]), float(weight_z_shift["F"]))
-    return _RULES["gmfcs"].shift(where, weight_z_shift, levels)
-
-
-def _z_shift(where: str, name: str, value) -> None:
-    if not (is_number(value) and abs(value) <= MAX_WEIGHT_Z_SHIFT):
-        raise ValueError(
-            f"{where}: {name} is {value!r}; expected a shift of the weight-for-age "
-            f"z-score from -{MAX_WEIGHT_Z_SHIFT:g} to +{MAX_WEIGHT_Z_SHIFT:g} (a difference "
-            "in z, not a weight; the WHO flags weight-for-age z-scores below -6 or "
-            "above +5 as implausible)"
-        )
-
-
 def cohort_rows(cohort: Cohort, a: int, b: int) -> Cohort:
     """Children a..b-1 of `cohort` (0-based positions), as a Cohort."""
     if (a, b) == (0, len(cohort)):
         return cohort
+    assert cohort.covariates is not None  # Cohort.__post_init__ sets it
     return replace(
         cohort,
         covariates={k: v[a:b] for k, v in cohort.covariates.items()},

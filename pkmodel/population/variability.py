@@ -23,7 +23,9 @@ STREAM_TIMING = 5  # when each dose is taken (dosing.Regimen timing jitter)
 def seed_entropy(seed) -> int:
     """The entropy a run is reproducible from: `seed`, or fresh entropy if None."""
     if seed is None:
-        return int(np.random.SeedSequence().entropy)
+        entropy = np.random.SeedSequence().entropy
+        assert isinstance(entropy, int)  # fresh entropy is one int (a sequence only when given one)
+        return entropy
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed is {seed!r}; expected a whole number >= 0 or None")
     return int(seed)

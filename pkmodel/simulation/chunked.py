@@ -29,6 +29,7 @@ solver's tolerance, not bit for bit.)
 import dataclasses
 import itertools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -113,7 +114,7 @@ def simulate(
             columns[name][a:b] = values
 
     individual = {name.split(".", 1)[1]: v for name, v in columns.items() if name.startswith("individual.")}
-    common = dict(
+    common: dict[str, Any] = dict(
         times=plan.times_h,
         individual=individual,
         etas=columns["etas"],
@@ -150,7 +151,9 @@ class _Task:
     out: Path | None
     width: int
 
-    def __call__(self, index: int, first: int, cohort: Cohort, doses: Doses | None) -> tuple[int, dict]:
+    def __call__(
+        self, index: int, first: int, cohort: Cohort, doses: Doses | SubjectDoses | None
+    ) -> tuple[int, dict]:
         """Returns (index, per-child arrays by name)."""
         result = self.plan.run(cohort, first, doses)
         if self.out is not None:

@@ -26,19 +26,17 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-from scipy.integrate import solve_ivp
 
 from .._checks import plain
 from ..dosing.dataset import ALIASES, Dataset, read_dataset
 from ..dosing.modifiers import dose_modifiers
-from ..engines.linalg import dataset_steady_state, expm_stacked
+from ..engines.linalg import dataset_steady_state
 from ..model.model import Model
 from ..population import variability as _variability
+from ._steps import _ode_step, _transitions
 
 COVARIATE_RULES = ("nocb", "locf")
 ENGINES = ("auto", "analytic", "ode")
-_EXPM_BATCH = 50_000  # transitions computed at once (bounded memory)
-_ODE_RTOL, _ODE_ATOL = 1e-11, 1e-13  # mg: far below NONMEM's printed 5-6 digits
 
 
 def simulate_dataset(
@@ -112,6 +110,7 @@ def simulate_dataset(
     cohort = _record_covariates(model, ds)
     n_etas = len(model.etas)
     runs = {}
+    entropy: int | None
     if variability and n_etas:
         entropy = _variability.seed_entropy(seed)
         etas = _variability.sample_etas(model.omega, ds.n_subjects, entropy)[ds.subject]
@@ -133,6 +132,7 @@ def simulate_dataset(
                 f"simulate_dataset: model {model.name!r} has no residual_error; "
                 "variability=True draws DV_SIM with it"
             )
+        assert entropy is not None  # drawn above whenever variability is on
         z = _variability.standard_normals(entropy, _variability.STREAM_RESIDUAL, 0, 1, 2 * len(ds.evid))
         n = len(ds.evid)
         sim = error.apply(out["IPRED"].to_numpy(), z[0, :n], z[0, n:])
@@ -214,7 +214,7 @@ def _simulate(model, ds, params, cmt, engine, rule, dosing) -> np.ndarray:
     phi_of = _transitions(K, p, dt, m) if engine == "analytic" else None
     for k, a in enumerate(active):  # over each subject's k-th event, vectorised over subjects
         e = start[:a] + k
-        if engine == "analytic":
+        if phi_of is not None:  # the analytic engine
             z[:a] = np.einsum("nij,nj->ni", phi_of(e), z[:a])
         else:
             z[:a] = _ode_step(K[p[e]], dt[e], z[:a], m)
@@ -223,42 +223,6 @@ def _simulate(model, ds, params, cmt, engine, rule, dosing) -> np.ndarray:
         seen = rep >= 0
         conc[rep[seen]] = z[:a][seen, central] / volume[rep[seen]]
     return conc
-
-
-def _transitions(K, p, dt, m):
-    """exp(M dt) of every event, M = [[K, I], [0, 0]], computed in batches; a function of events."""
-    n = dt.size
-    phi = np.empty((n, 2 * m, 2 * m))
-    for a in range(0, n, _EXPM_BATCH):
-        b = min(n, a + _EXPM_BATCH)
-        M = np.zeros((b - a, 2 * m, 2 * m))
-        M[:, :m, :m] = K[p[a:b]]
-        M[:, :m, m:] = np.eye(m)
-        phi[a:b] = expm_stacked(M * dt[a:b, None, None])
-    return lambda e: phi[e]
-
-
-def _ode_step(K, dt, z, m):
-    """z after dt of dx/dt = K x + r (r constant), each subject its own dt: DOP853, time scaled to 1."""
-    moving = np.flatnonzero(dt > 0)
-    if moving.size == 0:
-        return z
-    Km, dtm, r = K[moving], dt[moving], z[moving, m:]
-    x0 = z[moving, :m].ravel()
-
-    def rhs(_, y):
-        x = y.reshape(-1, m)
-        return (dtm[:, None] * (np.einsum("nij,nj->ni", Km, x) + r)).ravel()
-
-    sol = solve_ivp(rhs, (0.0, 1.0), x0, method="DOP853", rtol=_ODE_RTOL, atol=_ODE_ATOL)
-    if not sol.success:
-        raise RuntimeError(
-            f"simulate_dataset (engine 'ode'): the solver failed over steps up to "
-            f"{plain(float(dtm.max()))} h: {sol.message}"
-        )
-    out = z.copy()
-    out[moving, :m] = sol.y[:, -1].reshape(-1, m)
-    return out
 
 
 class _Events(SimpleNamespace):

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .._checks import plain
-from ..dosing.doses import Doses
+from ..dosing.doses import Doses, SubjectDoses
 from ..dosing.events import EventTable
 from ..dosing.regimen import Regimen
 from ..engines.base import Engine
@@ -56,13 +56,13 @@ class Plan:
         """Where parameters may change (occasions, weight updates), h."""
         return np.union1d(self.occasion_starts, self.growth_starts)
 
-    def doses(self, cohort: Cohort, first: int = 0) -> Doses:
+    def doses(self, cohort: Cohort, first: int = 0) -> Doses | SubjectDoses:
         """What the children at positions first, ... of the whole cohort are given."""
         if isinstance(self.regimen, EventTable):
             return self.regimen.doses(cohort)
         return self.regimen.doses(cohort, seed=self.entropy, first=first)
 
-    def run(self, cohort: Cohort, first: int = 0, doses: Doses | None = None) -> Result:
+    def run(self, cohort: Cohort, first: int = 0, doses: Doses | SubjectDoses | None = None) -> Result:
         """The Result of `cohort`, as the children at positions first, ...; doses: theirs, if known."""
         model, engine, occasion_starts = self.model, self.engine, self.occasion_starts
         replicates, entropy, times_h = self.replicates, self.entropy, self.times_h
@@ -84,8 +84,13 @@ class Plan:
                 chunk=self.in_chunks,
             )
         blocks, individual, etas, kappas = [], [], [], []
+        params: Epochs | dict[str, np.ndarray]
         for r in range(n_replicates):  # over replicates, each vectorised over the cohort
-            replicate_model = _replicate_model(model, entropy, r) if replicates else model
+            if replicates:
+                assert entropy is not None  # replicates need variability, which draws it (simulate)
+                replicate_model = _replicate_model(model, entropy, r)
+            else:
+                replicate_model = model
             eta, kappa = _random_effects(
                 replicate_model,
                 n,
@@ -176,6 +181,7 @@ def _check_individual(model: Model, params: Mapping[str, np.ndarray], cohort: Co
         bad = np.flatnonzero(~ok)
         if bad.size:
             i = int(bad[0])
+            assert cohort.ids is not None  # Cohort.__post_init__ sets it
             unit = (
                 UNITS[dimensions[name]][-1]
                 if name in dimensions

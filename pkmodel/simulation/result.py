@@ -69,6 +69,7 @@ class Simulated:
     @property
     def ids(self) -> np.ndarray:
         """Subject ID of each row, shape (n_rows,)."""
+        assert self.cohort.ids is not None  # Cohort.__post_init__ sets it
         return np.tile(self.cohort.ids, len(self) // len(self.cohort))
 
     def _covariates(self) -> pd.DataFrame:
@@ -160,6 +161,7 @@ class Result(Simulated):
         if error is None:
             raise ValueError(f"model {self.model.name!r} has no residual_error; observations need one")
         n, t = self.concentrations.shape
+        assert self.seed is not None  # a run with variability draws its entropy (simulate)
         z = _variability.standard_normals(self.seed, _variability.STREAM_RESIDUAL, 0, n, 2 * t)
         obs = error.apply(self.concentrations, z[:, :t], z[:, t:])
         obs.flags.writeable = False
