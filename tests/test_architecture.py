@@ -48,8 +48,8 @@ LAYERS = (
     ("drugs", ("pkmodel.drugs",)),
     ("plots", ("pkmodel.plots",)),
     ("study", ("pkmodel.study", "pkmodel._study_tables")),
-    ("report", ("pkmodel.report",)),
-    ("cli", ("pkmodel.cli", "pkmodel.__main__")),
+    ("report", ("pkmodel.report", "pkmodel._report_markdown")),
+    ("cli", ("pkmodel.cli", "pkmodel._cli_args", "pkmodel.__main__")),
     ("surface", ("pkmodel",)),
 )
 
