@@ -12,10 +12,10 @@ output every 0.5 h from 0 to 336 h (673 times), a concentration per output.
   matrices from pkmodel.structures.Structure('two_compartment_oral', 'transit', 3):
   CL 0.273 L/h/kg, V1 0.4552 L/kg, V2 0.7048 L/kg, Q 0.2335 L/h/kg, MTT 0.389 h;
   IIV omega 0.334 on CL, 0.439 on V1 and V2 (one eta), 0.837 on MTT.
-- W6: W1 with CL replaced by Michaelis-Menten elimination Vmax C / (Km + C):
-  Vmax 0.1 mg/h/kg (IIV 0.334), Km 0.3 mg/L (no IIV), i.e. CL at C << Km is
-  Vmax/Km = 0.333 L/h/kg, near W1's, and the steady-state Cavg (~0.3 mg/L) sits at Km:
-  strongly nonlinear. Assumed numbers, for the benchmark only.
+- W6: W1 with CL replaced by Michaelis-Menten elimination Vmax C / (Km + C), the numbers of
+  bench/models/w6_mm_oral.toml: Vmax 0.16653 mg/h/kg (IIV 0.334), Km 0.305 mg/L (no IIV):
+  Vmax / (Km + C) is W1's CL at C = Km, about the steady-state Cavg: strongly nonlinear.
+  Assumed numbers, for the benchmark only.
 - W4c: W1 with the doses at 08:00, 14:00, 20:00 (t = 0 at midnight) each shifted by
   N(0, 0.5^2) h, 10 % of doses missed (numpy.random.default_rng(2)).
 
@@ -59,8 +59,8 @@ def cohort(n, workload):
         p["V"] = 1.7723508577 * wt * np.exp(0.439 * eta[1])
         p["ka"] = 2.5706940874 * np.exp(0.837 * eta[2])
         if workload == "W6":
-            p["VM"] = 0.1 * wt * np.exp(0.334 * eta[0])
-            p["KM"] = np.full(n, 0.3)
+            p["VM"] = 0.16653 * wt * np.exp(0.334 * eta[0])
+            p["KM"] = np.full(n, 0.305)
         else:
             p["CL"] = 0.273 * wt * np.exp(0.334 * eta[0])
     return p

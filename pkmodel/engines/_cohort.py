@@ -127,10 +127,6 @@ def integrate_cohort(
             y[steady] = _steady(state, t[steady], y[steady], s[steady], e[steady], ev)
         return y
 
-    def out(t, y, s):
-        read = state.bound(s).outputs(t, y)
-        return np.stack([np.broadcast_to(read[name], t.shape) for name in observe], axis=1)
-
     t0 = np.minimum(0.0, np.minimum(times_h[0], _first(ev["time"], ev["offsets"])))
     result = integrate(
         rhs,
@@ -141,13 +137,28 @@ def integrate_cohort(
         on_event=on_event,
         output_offsets=np.arange(n + 1) * times_h.size,
         output_times=np.tile(times_h, n),
-        observe=out,
         t0=t0,
         rtol=rtol,
         atol=atol_mg,
         autonomous=not uses_time(compiled.system),
     )
-    return {name: result.outputs[:, k].reshape(n, times_h.size) for k, name in enumerate(observe)}
+    return _observe(compiled, epochs, times_h, result.outputs.reshape(n, times_h.size, m), observe)
+
+
+def _observe(compiled, epochs, times_h, amounts, observe):
+    """The outputs named in `observe`, each (n, n_times), from the amounts (n, n_times, m) at
+    times_h, read after the integration: one call per epoch, not one per step. An output at
+    an occasion's start reports the state before its events, so the epoch that ends there."""
+    epoch = np.maximum(np.searchsorted(epochs.start_h, times_h, side="left") - 1, 0)
+    out = {name: np.empty(amounts.shape[:2]) for name in observe}
+    for ep in np.unique(epoch):
+        where = np.flatnonzero(epoch == ep)
+        cols = slice(where[0], where[-1] + 1)  # sorted times: each epoch's outputs are adjacent
+        params = epochs.params[ep]
+        read = compiled.bind(params, params).outputs(times_h[cols], amounts[:, cols])
+        for name in observe:
+            out[name][:, cols] = read[name]
+    return out
 
 
 def _first(times, offsets):
@@ -207,8 +218,10 @@ class _State:
         self._whole, self._cache = None, []
 
     def _entry(self, s):
-        for entry in self._cache:
+        for k, entry in enumerate(self._cache):
             if entry[0] is s:
+                if k:  # the most recent first: the stepped set stays beside each landing's
+                    self._cache = [entry] + self._cache[:k] + self._cache[k + 1 :]
                 return entry
         if self._whole is None:
             self._whole = self.compiled.bind(self.params, self.params)  # each takes its names

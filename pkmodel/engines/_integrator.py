@@ -249,6 +249,10 @@ class _Run:
             "out_end": output_offsets[sid + 1],
             "rejected": np.zeros(sid.size, dtype=bool),
             "h": np.full(sid.size, np.nan),
+            # the step proposed after the first step accepted after the subject's last event
+            # (NaN: none yet), and whether that step is still to come
+            "h_event": np.full(sid.size, np.nan),
+            "fresh": np.zeros(sid.size, dtype=bool),
         }
         a["last"] = self.output_times[a["out_end"] - 1]
         a["next_ev"] = _next(self.event_times, a["ev"], a["ev_end"])
@@ -307,9 +311,9 @@ class _Run:
         a["out"][at], a["ev"][at] = ptr, ev
         a["next_out"][at] = _next(self.output_times, ptr, end)
         a["next_ev"][at] = _next(self.event_times, ev, ev_end)
-        moved = np.flatnonzero(ev != first)
+        moved = at[ev != first]
         if moved.size:
-            self._reset_step(at[moved])
+            self._restart(moved)
 
     def _compact(self, keep):
         a = self.active
@@ -319,6 +323,20 @@ class _Run:
     def _target(self, at=slice(None)):
         a = self.active
         return np.minimum(a["next_ev"][at], (a["last"] if self.dense else a["next_out"])[at])
+
+    def _restart(self, at):
+        """The step size of subjects `at` after their events: the one proposed after the first
+        step accepted after their previous event (a repeated dose repeats the transient that
+        follows it), else `_reset_step`'s. Either is only a first try: the error control
+        rejects a step too long."""
+        a = self.active
+        h = a["h_event"][at]
+        known = np.isfinite(h)
+        if not known.all():
+            self._reset_step(at[~known])
+        a["h"][at[known]] = np.minimum(h[known], self.max_step)
+        a["rejected"][at[known]] = False
+        a["fresh"][at] = True
 
     def _reset_step(self, at):
         """scipy's select_initial_step (Hairer, Norsett & Wanner, Sec. II.4) for subjects `at`."""
@@ -398,6 +416,11 @@ class _Run:
             _put(y, acc, _take(y_new, acc))
             t[acc] = t_new[acc]
         a["h"] = np.minimum(h_next, self.max_step)
+        first = a["fresh"] & ok
+        if first.any():  # a step cut short to land says nothing of the step the subject allows
+            whole = first & (h == h_want)
+            a["h_event"][whole] = a["h"][whole]
+            a["fresh"][first] = False
         a["rejected"] = ~ok
 
     def _dense_outputs(self, acc, t, y, y_new, h, t_new, stages):

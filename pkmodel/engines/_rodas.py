@@ -129,10 +129,13 @@ for _a in (_A, _C, C_NODES, _D, _H):
 def lu_factor(w):
     """LU factors of w, shape (m, m, k) (k matrices, subjects last), partial pivoting, in place.
 
-    Returns (w, inverse diagonal (m, k), perm): perm, shape (m, k), the row
-    order, or None when no row moved (partial pivoting never moves a row of a
-    column diagonally dominant matrix, such as I/(h gamma) - J for a
-    compartmental J).
+    Returns (w, inverse diagonal (m, k), perm, lower, upper): perm, shape (m, k),
+    the row order, or None when no row moved (partial pivoting never moves a row
+    of a column diagonally dominant matrix, such as I/(h gamma) - J for a
+    compartmental J); lower[p] and upper[p] the rows below and above the
+    diagonal where column p of the factors is not zero for every subject (a
+    compartmental system is sparse: a transit chain's factors are bidiagonal),
+    the only ones `lu_solve` updates (x - 0 * y is x for a finite y).
     """
     m, _, k = w.shape
     inverse = np.empty((m, k))
@@ -151,21 +154,25 @@ def lu_factor(w):
         if p < m - 1:
             w[p + 1 :, p] *= inverse[p]
             w[p + 1 :, p + 1 :] -= w[p + 1 :, p, None] * w[p, None, p + 1 :]
-    return w, inverse, perm
+    lower = [[q for q in range(p + 1, m) if w[q, p].any()] for p in range(m)]
+    upper = [[q for q in range(p) if w[q, p].any()] for p in range(m)]
+    return w, inverse, perm, lower, upper
 
 
 def lu_solve(factors, x):
     """Solve w z = x for z in place, x shape (m, k), from `lu_factor`'s factors; returns x."""
-    lu, inverse, perm = factors
+    lu, inverse, perm, lower, upper = factors
     m = x.shape[0]
     if perm is not None:
         x[:] = np.take_along_axis(x, perm, axis=0)
+    term = np.empty(x.shape[1:])
     for p in range(m - 1):
-        x[p + 1 :] -= lu[p + 1 :, p] * x[p]
+        for q in lower[p]:
+            x[q] -= np.multiply(lu[q, p], x[p], out=term)
     for p in range(m - 1, -1, -1):
         x[p] *= inverse[p]
-        if p:
-            x[:p] -= lu[:p, p] * x[p]
+        for q in upper[p]:
+            x[q] -= np.multiply(lu[q, p], x[p], out=term)
     return x
 
 

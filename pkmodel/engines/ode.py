@@ -31,11 +31,19 @@ from ..model.structures import Structure
 from ._cohort import integrate_cohort, per_subject
 from .solutions import MatrixExponential
 from .base import refuse_unknown, register_engine
-from .common import Epochs, as_epochs, dose_input, last_event_before, shared_timeline, union_of_times
+from .common import (
+    Epochs,
+    SubjectInputs,
+    as_epochs,
+    dose_input,
+    last_event_before,
+    shared_timeline,
+    union_of_times,
+)
 from .linalg import steady_state
 
 RODAS = "rodas5p"
-OPTIONS = {"rtol": 1e-8, "atol": None, "method": RODAS}
+OPTIONS: dict[str, Any] = {"rtol": 1e-8, "atol": None, "method": RODAS}
 METHODS = (RODAS, "RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA")
 # solve_ivp's defaults here: DOP853's stacked error norm needs a tighter rtol for 1e-6 per child
 SCIPY_OPTIONS = {"rtol": 1e-10, "atol": 1e-12}
@@ -79,8 +87,11 @@ def simulate_system(
             "(OdeEngine.simulate)"
         )
     if atol is None:
-        atol = ATOL_PER_DOSE * largest_at_one_time(inputs, len(structure.compartments))
-    return integrate_cohort(compiled, epochs, inputs, np.asarray(times_h, dtype=float), outputs, rtol, atol)
+        atol_mg = ATOL_PER_DOSE * largest_at_one_time(inputs, len(structure.compartments))
+    else:
+        atol_mg = np.full(inputs.n_subjects, float(atol))
+    times_h = np.asarray(times_h, dtype=float)
+    return integrate_cohort(compiled, epochs, inputs, times_h, outputs, rtol, atol_mg)
 
 
 def largest_at_one_time(inputs, m: int) -> np.ndarray:
@@ -114,7 +125,7 @@ def simulate(
     """
     epochs = as_epochs(params)
     inputs = dose_input(structure, epochs, doses)
-    if not inputs.shared:
+    if isinstance(inputs, SubjectInputs):
         inputs = union_of_times(inputs, MAX_UNION_AMOUNTS, "engine 'ode'")
     timeline = shared_timeline(epochs, inputs)
     rates = [structure.rate_matrix(p, infusion_into=inputs.infusion_into) for p in epochs.params]
@@ -203,7 +214,7 @@ class OdeEngine:
             ("rtol", lambda v: v >= RTOL_FLOOR, f">= {RTOL_FLOOR:.3g} (solve_ivp's smallest)"),
             ("atol", lambda v: v > 0, "> 0 mg"),
         ):
-            value = given.get(name)
+            value: Any = given.get(name)
             if name in given and not (is_number(value) and math.isfinite(value) and ok(value)):
                 raise ValueError(f"engine option {name} is {value!r}; expected a finite number {expected}")
         method = given.get("method", OPTIONS["method"])
@@ -339,7 +350,7 @@ def simulate_stacked_system(
         raise ValueError(f"engine 'ode': {view.dosing_reason}")
     epochs = as_epochs(params)
     inputs = dose_input(view, epochs, doses)
-    if not inputs.shared:
+    if isinstance(inputs, SubjectInputs):
         inputs = union_of_times(inputs, MAX_UNION_AMOUNTS, "engine 'ode'")
     timeline = shared_timeline(epochs, inputs)
     n, m = inputs.amounts_mg.shape[0], len(view.compartments)
