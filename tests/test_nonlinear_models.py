@@ -126,7 +126,9 @@ def test_the_numerical_steady_state_agrees_with_60_days_of_dosing():
 
 
 def test_a_steady_state_that_does_not_converge_warns(monkeypatch):
-    monkeypatch.setattr(ode, "SS_MAX_INTERVALS", 3)
+    from pkmodel.engines import _stacked  # the fixed point's home (the stacked path)
+
+    monkeypatch.setattr(_stacked, "SS_MAX_INTERVALS", 3)
     cohort = pk.Cohort(weight_kg=[25.0], age_years=[8.0])
     with pytest.warns(ode.SteadyStateWarning, match="did not converge in 3 dosing intervals"):
         pk.simulate(PHENYTOIN, cohort, steady_state_record(cohort, 60.0, 12.0), [1.0, 2.0], variability=False)
