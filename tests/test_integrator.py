@@ -345,16 +345,16 @@ def test_a_repeated_dose_starts_from_the_step_its_predecessor_settled_on(monkeyp
     # heuristic, which starts 1-2 orders of magnitude shorter): the first step tried after the
     # second dose is the step proposed after the first dose's first accepted step, and the
     # answer still matches Bateman
-    from pkmodel.engines import _integrator
+    from pkmodel.engines import _rodas
 
     tried = []
-    step = _integrator._rodas.step
+    step = _rodas.step
 
     def spy(rhs, t, y, h, *args):
         tried.append((float(t[0]), float(h[0])))
         return step(rhs, t, y, h, *args)
 
-    monkeypatch.setattr(_integrator._rodas, "step", spy)
+    monkeypatch.setattr(_rodas, "step", spy)
     times = np.linspace(0, 16, 33)
     res = two_doses_of_10_mg(2.5, 0.15, 8.0, times, atol=1e-9)
     assert res.n_rejected[0] == 0
