@@ -297,8 +297,11 @@ def by_subject(n_subjects: int, subject: np.ndarray, time_h: np.ndarray) -> tupl
     Returns order, shape (n_records,), and offsets, shape (n_subjects + 1,): subject i's records
     are order[offsets[i]:offsets[i + 1]].
     """
-    order = np.lexsort((time_h, subject))
-    return order, np.r_[0, np.cumsum(np.bincount(subject, minlength=n_subjects))]
+    offsets = np.r_[0, np.cumsum(np.bincount(subject, minlength=n_subjects))]
+    same = subject[1:] == subject[:-1]
+    if np.all((subject[1:] > subject[:-1]) | (same & (time_h[1:] >= time_h[:-1]))):
+        return np.arange(subject.size), offsets  # already in order (a Regimen's doses): no sort
+    return np.lexsort((time_h, subject)), offsets
 
 
 def union_columns(offsets: np.ndarray, time_h: np.ndarray, keys, max_columns: int | None = None):

@@ -37,6 +37,7 @@ from .linalg import steady_state, sum_of_products
 from .solutions import MatrixExponential, Solution, solution
 
 OPTIONS: dict = {}
+STEP_CACHE_BYTES = 2**27  # transitions between outputs kept while marching over them
 
 
 class AnalyticEngine:
@@ -205,10 +206,9 @@ def per_subject(
     times, given, into, ss, ii, since, offsets = _with_epoch_starts(inputs, epochs.start_h[1:])
     if times.size == 0:
         return np.zeros((n, times_h.size))
-    counts = np.diff(offsets)
     epoch = epochs.at(times)  # (n_records,)
     solutions = [solution(structure, p, inputs.infusion_into) for p in epochs.params]
-    states = _per_subject_states(
+    states, column = _per_subject_states(
         structure,
         epochs,
         inputs.infusion_into,
@@ -217,35 +217,77 @@ def per_subject(
         (times, given, into, ss, ii, since, epoch),
     )
 
-    # last record strictly before each output: count each subject's records before it
-    n_times = times_h.size
-    after = np.searchsorted(times_h, times, side="right")  # first output after each record
-    subject = np.repeat(np.arange(n), counts)
-    before = np.bincount(subject * (n_times + 1) + after, minlength=n * (n_times + 1))
-    last = np.cumsum(before.reshape(n, n_times + 1)[:, :-1], axis=1) - 1  # (n, n_times); -1: none
-    first, m = solutions[0], solutions[0].m
-    out = np.zeros((n_times, n))
-    inv_volume = np.stack([s.inv_volume for s in solutions])
-    width = max(1, 250_000 // (max(n, 1) * m))  # outputs per batch: bounded memory
-    rows = np.arange(n)
-    for j0 in range(0, n_times, width):
-        k = last[:, j0 : j0 + width].T  # (J, n)
-        known = k >= 0
-        record = np.where(known, offsets[None, :-1] + k, 0)
-        tau = np.where(known, times_h[j0 : j0 + width, None] - times[record], 0.0)
-        phi = _transition_each(solutions, epoch[record], tau)  # (m, m, J, n)
-        x_at = states[record]  # (J, n, m)
-        conc = sum_of_products((phi[first.central, c], x_at[:, :, c]) for c in range(m))
-        conc *= inv_volume[epoch[record], rows]
-        out[j0 : j0 + width] = np.where(known, conc, 0.0)
+    return _march(solutions, epochs, offsets, (times, epoch, states, column), times_h)
+
+
+def _march(solutions, epochs: Epochs, offsets, records, times_h: np.ndarray) -> np.ndarray:
+    """Concentrations at the outputs from the state just after each record, per subject.
+
+    records : times, epochs (n_records,) and the states after them (`_per_subject_states`).
+
+    The state at output j is Phi(t_j - t_{j-1}) times the state at output j - 1 (one
+    transition per distinct output step, shared by the subjects), except for a subject
+    with records in [t_{j-1}, t_j): there it is Phi(t_j - t_r) x_r, r its last record before
+    t_j (one transition per such record, each subject's own). Every product is element by
+    element over subjects, summed in a fixed order. Returns shape (n_subjects, n_times), mg/L.
+    """
+    times, epoch, states, column = records
+    n, n_times, m = offsets.size - 1, times_h.size, solutions[0].m
+    central = solutions[0].central
+    out = np.empty((n_times, n))
+    if n_times == 0:
+        return out.T
+    subject = np.repeat(np.arange(n), np.diff(offsets))
+    after = np.searchsorted(times_h, times, side="right")  # the first output after each record
+    # the last record of its subject before its output: the next one is another subject's or later
+    last = np.ones(times.size, dtype=bool)
+    last[:-1] = (subject[1:] != subject[:-1]) | (after[1:] != after[:-1])
+    last &= after < n_times
+    r = np.flatnonzero(last)
+    order = np.lexsort((subject[r], after[r]))  # by output, then subject
+    r = r[order]
+    pair_subject, pair_output = subject[r], after[r]
+    pair_state = np.empty((m, r.size))
+    for e, sol in enumerate(solutions):  # over epochs: each record's own
+        here = np.flatnonzero(epoch[r] == e)
+        if here.size:
+            phi = sol.transition_at(pair_subject[here], times_h[pair_output[here]] - times[r[here]])
+            x = states[:, column[r[here]]]  # (m, n_here)
+            pair_state[:, here] = sum_of_products((phi[:, j], x[j]) for j in range(m))
+    bounds = np.searchsorted(pair_output, np.arange(n_times + 1))
+    # the epoch of the state at each output: that of the last epoch start before it
+    epoch_out = np.maximum(np.searchsorted(epochs.start_h, times_h, side="left") - 1, 0)
+    steps: dict[tuple[int, float], np.ndarray] = {}
+    budget = max(1, STEP_CACHE_BYTES // max(m * m * n * 8, 1))  # cached transitions at most
+    y = np.zeros((m, n))
+    for j in range(n_times):  # over outputs, vectorised over subjects
+        sol = solutions[epoch_out[j]]
+        if j:
+            # steps that differ in the 13th digit (np.arange, linspace grids) share a transition
+            key = (int(epoch_out[j]), float(f"{times_h[j] - times_h[j - 1]:.12g}"))
+            if key not in steps:
+                if len(steps) >= budget:
+                    steps.clear()
+                steps[key] = sol.transition(np.array([key[1]]))[:, :, 0]
+            phi = steps[key]
+            y = sum_of_products((phi[:, i], y[i]) for i in range(m))
+        a, b = bounds[j], bounds[j + 1]
+        if b > a:
+            y[:, pair_subject[a:b]] = pair_state[:, a:b]
+        np.multiply(y[central], sol.inv_volume, out=out[j])
     return out.T
 
 
-def _per_subject_states(structure, epochs, infusion_into, solutions, offsets, records) -> np.ndarray:
-    """The state just after each record, shape (n_records, m), stepping subjects' k-th records together.
+def _per_subject_states(structure, epochs, infusion_into, solutions, offsets, records):
+    """The state just after each record, stepping subjects' k-th records together.
 
     Subjects are ranked by their number of records, most first, so that the
-    subjects with a k-th record are a prefix (their parameters views).
+    subjects with a k-th record are a prefix (their parameters views), and the
+    records are held k-major (every subject's k-th record, in rank order, then
+    the (k+1)-th): each step reads and writes contiguous slices.
+
+    Returns states, shape (m, n_records), k-major, and column, shape (n_records,):
+    the state after record r is states[:, column[r]].
     """
     times, given, into, ss, ii, since, epoch = records
     counts = np.diff(offsets)
@@ -255,29 +297,42 @@ def _per_subject_states(structure, epochs, infusion_into, solutions, offsets, re
         solutions = [
             solution(structure, {k: v[rank] for k, v in p.items()}, infusion_into) for p in epochs.params
         ]
-    start, counts = offsets[:-1][rank], counts[rank]
-    active = np.searchsorted(-counts, -np.arange(counts[0] if n else 0), side="left")
+    counts_ranked = counts[rank]
+    active = np.searchsorted(-counts_ranked, -np.arange(counts_ranked[0] if n else 0), side="left")
+    kstart = np.r_[0, np.cumsum(active)]
+    place = np.empty(n, dtype=np.int64)
+    place[rank] = np.arange(n)  # each subject's position in rank order
+    subject = np.repeat(np.arange(n), counts)
+    column = kstart[np.arange(times.size) - offsets[subject]] + place[subject]
+    perm = np.empty(times.size, dtype=np.int64)
+    perm[column] = np.arange(times.size)
+    t, g, c, s, e_ = times[perm], given[perm], into[perm], ss[perm], epoch[perm]
     prefix = {n: solutions}
-    states = np.empty((times.size, m))
+    states = np.empty((m, times.size))
     x = np.zeros((m, n))
     for k, a in enumerate(active):  # over each subject's k-th record, vectorised over subjects
-        e = start[:a] + k
-        if a not in prefix:
-            prefix[a] = [s.first(a) for s in solutions]
-        here = prefix[a]
+        here = prefix.get(a)
+        if here is None:
+            here = prefix[a] = [sol.first(a) for sol in solutions]
+        now = slice(kstart[k], kstart[k] + a)
         if k:
-            phi = _transition_each(here, epoch[None, e - 1], (times[e] - times[e - 1])[None, :])
+            before = slice(kstart[k - 1], kstart[k - 1] + a)
+            phi = _transition_each(here, e_[None, before], (t[now] - t[before])[None, :])
             x[:, :a] = sum_of_products((phi[:, j, 0], x[j, :a]) for j in range(m))
-        plain = np.flatnonzero(ss[e] == 0)
-        x[into[e[plain]], plain] += given[e[plain]]
-        steady = np.flatnonzero((ss[e] > 0) & (given[e] > 0))
+        plain = s[now] == 0
+        if plain.all() and np.all(c[now] == c[kstart[k]]):  # one compartment, no steady state
+            x[c[kstart[k]], :a] += g[now]
+        else:
+            where = np.flatnonzero(plain)
+            x[c[now][where], where] += g[now][where]
+        steady = np.flatnonzero(~plain & (g[now] > 0))
         if steady.size:
-            d = e[steady]
+            d = perm[kstart[k] + steady]
             x[:, steady] = _steady_states(
                 here, epoch[d], steady, ii[d], since[d], given[d], into[d], ss[d], x[:, steady]
             )
-        states[e] = x[:, :a].T
-    return states
+        states[:, now] = x[:, :a]
+    return states, column
 
 
 def _with_epoch_starts(inputs: SubjectInputs, starts: np.ndarray):

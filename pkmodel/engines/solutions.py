@@ -53,6 +53,12 @@ class Solution:
     def transition(self, dt: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def transition_at(self, subjects: np.ndarray, dt: np.ndarray) -> np.ndarray:
+        """Phi of given subjects over their own steps: subjects (positions) and dt (h), shape
+        (n_pairs,) each -> shape (m, m, n_pairs). Element by element: each pair's numbers are
+        those `transition` gives that subject for that step."""
+        raise NotImplementedError
+
     def first(self, n: int) -> "Solution":
         """The same solution for the first n subjects only (views, no copies)."""
         raise NotImplementedError
@@ -112,17 +118,28 @@ class OneCompartmentOral(Solution):
 
     def transition(self, dt: np.ndarray) -> np.ndarray:
         t = dt if dt.ndim == 2 else dt[:, None]
-        shape = np.broadcast_shapes(t.shape, self.ka.shape)
+        return self._phi(t, self.ka, self.k, self.gap, self.coef, self.distinct, self.ka_slower)
+
+    def transition_at(self, subjects: np.ndarray, dt: np.ndarray) -> np.ndarray:
+        return self._phi(
+            dt,
+            *(a[subjects] for a in (self.ka, self.k, self.gap, self.coef, self.distinct, self.ka_slower)),
+        )
+
+    @staticmethod
+    def _phi(t, ka, k, gap, coef, distinct, ka_slower) -> np.ndarray:
+        """Phi(t), shape (2, 2) + t's shape broadcast with the parameters' (subjects last)."""
+        shape = np.broadcast_shapes(t.shape, ka.shape)
         phi = np.empty((2, 2) + shape)
-        np.exp(-self.ka * t, out=phi[0, 0])
+        np.exp(-ka * t, out=phi[0, 0])
         phi[0, 1] = 0.0
-        np.exp(-self.k * t, out=phi[1, 1])
-        h = np.expm1(-self.gap * t)
-        h *= -self.coef  # ka (1 - e^{-gap t}) / gap
-        if not self.distinct.all():
-            limit = self.ka * t  # ka t, where ka == k
-            h[:, ~self.distinct] = np.broadcast_to(limit, shape)[:, ~self.distinct]
-        h *= np.where(self.ka_slower, phi[0, 0], phi[1, 1])
+        np.exp(-k * t, out=phi[1, 1])
+        h = np.expm1(-gap * t)
+        h *= -coef  # ka (1 - e^{-gap t}) / gap
+        if not distinct.all():
+            limit = np.broadcast_to(ka * t, shape)  # ka t, where ka == k
+            h[..., ~distinct] = limit[..., ~distinct]
+        h *= np.where(ka_slower, phi[0, 0], phi[1, 1])
         phi[1, 0] = h
         return phi
 
@@ -160,6 +177,9 @@ class MatrixExponential(Solution):
     def transition(self, dt: np.ndarray) -> np.ndarray:
         t = dt if dt.ndim == 2 else dt[:, None]  # (n_dt, N) or (n_dt, 1)
         return expm(self.rates[:, :, None, :] * t)  # (m, m, n_dt, N)
+
+    def transition_at(self, subjects: np.ndarray, dt: np.ndarray) -> np.ndarray:
+        return expm(self.rates[:, :, subjects] * dt)
 
     def step(self, dt: float) -> np.ndarray:
         # steps that differ in the 13th digit (float grids: np.arange, linspace)
