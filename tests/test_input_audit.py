@@ -3916,6 +3916,23 @@ ROWS = [
         r"integrate: subject 0's step fell to .* h at t = [0-9.]+ h \(below the "
         r"spacing of floating-point numbers there\)",
     ),
+    # --- issue 17: event tables read without per-row Python ---
+    Row(
+        "events-ii-infinite",
+        EVENTS,
+        "an infinite II (it was read as 1.8e308, a finite interval)",
+        lambda t: events(II=[np.inf, 0.0], ADDL=[1, 0]),
+        ValueError,
+        r"events row 0, column II is inf; expected an interval >= 0 h",
+    ),
+    Row(
+        "events-rate-infinite",
+        EVENTS,
+        "an infinite RATE (it was read as 1.8e308 mg/h)",
+        lambda t: events(RATE=[np.inf, 0.0]),
+        ValueError,
+        r"events row 0, column RATE is inf; expected a rate >= 0 mg/h",
+    ),
 ]
 
 

@@ -25,7 +25,7 @@ or tensordot, whose order of summation may follow the array layout, and the
 matrix exponential scales each matrix by its own power of two.
 """
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from .solutions import MatrixExponential, Solution, solution
 
 OPTIONS: dict = {}
 STEP_CACHE_BYTES = 2**27  # transitions between outputs kept while marching over them
+PAIRS_PER_BATCH = 2**16  # records whose transitions are computed at once
 
 
 class AnalyticEngine:
@@ -96,7 +97,7 @@ def simulate(
     """Concentrations, shape (n_subjects, n_times), mg/L."""
     epochs = as_epochs(params)
     inputs = dose_input(structure, epochs, doses)
-    if not inputs.shared:
+    if isinstance(inputs, SubjectInputs):
         return per_subject(structure, epochs, inputs, times_h)
     solutions = [solution(structure, p, inputs.infusion_into) for p in epochs.params]
     return propagate(solutions, shared_timeline(epochs, inputs), times_h)
@@ -114,7 +115,7 @@ def amounts(
     epochs = as_epochs(params)
     rates = structure.rate_matrix(epochs.params[0], eliminated=True)
     inputs = dose_input(structure, epochs, doses)
-    if inputs.infusion_into is not None or not inputs.shared:
+    if inputs.infusion_into is not None or isinstance(inputs, SubjectInputs):
         raise NotImplementedError("amounts() takes bolus doses at times shared by every subject")
     timeline = shared_timeline(epochs, inputs)
     return np.stack(
@@ -181,7 +182,7 @@ def _batches(runs: list[tuple[int, int, int]], rows: list[np.ndarray]) -> list[t
 
     Returns (first event, number of events k, first output j0, rows) for each batch.
     """
-    batches = []
+    batches: list[tuple[int, int, int, np.ndarray]] = []
     for (e, j0, _), w in zip(runs, rows):
         if batches and batches[-1][3] is w and sum(batches[-1][:2]) == e:
             first_event, k, start, _ = batches[-1]
@@ -204,56 +205,43 @@ def per_subject(
     """
     n = inputs.n_subjects
     times, given, into, ss, ii, since, offsets = _with_epoch_starts(inputs, epochs.start_h[1:])
-    if times.size == 0:
+    if times.size == 0 or times_h.size == 0:
         return np.zeros((n, times_h.size))
     epoch = epochs.at(times)  # (n_records,)
+    after = np.searchsorted(times_h, times, side="right")  # the first output after each record
     solutions = [solution(structure, p, inputs.infusion_into) for p in epochs.params]
-    states, column = _per_subject_states(
+    if len(solutions) == 1 and not ss.any():
+        pairs = _superposed(solutions[0], offsets, (times, given, into, after), times_h)
+        return _march(solutions, epochs, n, pairs, times_h, add=True)
+    pairs = _per_subject_states(
         structure,
         epochs,
         inputs.infusion_into,
         solutions,
         offsets,
-        (times, given, into, ss, ii, since, epoch),
+        (times, given, into, ss, ii, since, epoch, after),
+        times_h,
     )
+    return _march(solutions, epochs, n, pairs, times_h)
 
-    return _march(solutions, epochs, offsets, (times, epoch, states, column), times_h)
 
+def _march(solutions, epochs: Epochs, n: int, pairs, times_h: np.ndarray, add: bool = False) -> np.ndarray:
+    """Concentrations at the outputs, marched from output to output.
 
-def _march(solutions, epochs: Epochs, offsets, records, times_h: np.ndarray) -> np.ndarray:
-    """Concentrations at the outputs from the state just after each record, per subject.
-
-    records : times, epochs (n_records,) and the states after them (`_per_subject_states`).
+    pairs : subject, output (n_pairs,), sorted by output, and a state at that output, shape
+    (m, n_pairs): from the subject's last record before it (`_per_subject_states`), or with
+    `add`, what its records since the output before add to it (`_superposed`).
 
     The state at output j is Phi(t_j - t_{j-1}) times the state at output j - 1 (one
     transition per distinct output step, shared by the subjects), except for a subject
-    with records in [t_{j-1}, t_j): there it is Phi(t_j - t_r) x_r, r its last record before
-    t_j (one transition per such record, each subject's own). Every product is element by
-    element over subjects, summed in a fixed order. Returns shape (n_subjects, n_times), mg/L.
+    with records in [t_{j-1}, t_j): there it is the pair's (or that plus the pair's). Every
+    product is element by element over subjects, summed in a fixed order. Returns shape
+    (n_subjects, n_times), mg/L.
     """
-    times, epoch, states, column = records
-    n, n_times, m = offsets.size - 1, times_h.size, solutions[0].m
+    pair_subject, pair_output, pair_state = pairs
+    n_times, m = times_h.size, solutions[0].m
     central = solutions[0].central
     out = np.empty((n_times, n))
-    if n_times == 0:
-        return out.T
-    subject = np.repeat(np.arange(n), np.diff(offsets))
-    after = np.searchsorted(times_h, times, side="right")  # the first output after each record
-    # the last record of its subject before its output: the next one is another subject's or later
-    last = np.ones(times.size, dtype=bool)
-    last[:-1] = (subject[1:] != subject[:-1]) | (after[1:] != after[:-1])
-    last &= after < n_times
-    r = np.flatnonzero(last)
-    order = np.lexsort((subject[r], after[r]))  # by output, then subject
-    r = r[order]
-    pair_subject, pair_output = subject[r], after[r]
-    pair_state = np.empty((m, r.size))
-    for e, sol in enumerate(solutions):  # over epochs: each record's own
-        here = np.flatnonzero(epoch[r] == e)
-        if here.size:
-            phi = sol.transition_at(pair_subject[here], times_h[pair_output[here]] - times[r[here]])
-            x = states[:, column[r[here]]]  # (m, n_here)
-            pair_state[:, here] = sum_of_products((phi[:, j], x[j]) for j in range(m))
     bounds = np.searchsorted(pair_output, np.arange(n_times + 1))
     # the epoch of the state at each output: that of the last epoch start before it
     epoch_out = np.maximum(np.searchsorted(epochs.start_h, times_h, side="left") - 1, 0)
@@ -272,26 +260,75 @@ def _march(solutions, epochs: Epochs, offsets, records, times_h: np.ndarray) -> 
             phi = steps[key]
             y = sum_of_products((phi[:, i], y[i]) for i in range(m))
         a, b = bounds[j], bounds[j + 1]
-        if b > a:
+        if b > a and add:
+            y[:, pair_subject[a:b]] += pair_state[:, a:b]
+        elif b > a:
             y[:, pair_subject[a:b]] = pair_state[:, a:b]
         np.multiply(y[central], sol.inv_volume, out=out[j])
     return out.T
 
 
-def _per_subject_states(structure, epochs, infusion_into, solutions, offsets, records):
-    """The state just after each record, stepping subjects' k-th records together.
+def _superposed(sol: Solution, offsets: np.ndarray, records, times_h: np.ndarray):
+    """What each subject's records add to its state at the outputs after them, by superposition.
 
-    Subjects are ranked by their number of records, most first, so that the
-    subjects with a k-th record are a prefix (their parameters views), and the
-    records are held k-major (every subject's k-th record, in rank order, then
-    the (k+1)-th): each step reads and writes contiguous slices.
+    A linear system without steady-state doses and with one set of rates: the state at t is
+    Phi(t - t_j) x(t_j) plus Phi(t - t_r) e_c a for every input r (amount or rate a into
+    compartment c) in [t_j, t); one transition per record, each subject's own, and the
+    shared Phi(t_j - t_{j-1}) for the rest (`_march`).
 
-    Returns states, shape (m, n_records), k-major, and column, shape (n_records,):
-    the state after record r is states[:, column[r]].
+    records : times, amounts, compartments and the first output after each record, shape
+    (n_records,) each, by subject then time. Returns subject, output, shape (n_pairs,),
+    sorted by output, and the amounts added, shape (m, n_pairs): one pair per subject and
+    output with records before it (since the output before), summed in time order.
     """
-    times, given, into, ss, ii, since, epoch = records
+    times, given, into, after = records
+    n_times = times_h.size
+    subject = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
+    keep = after < n_times
+    if not keep.all():  # records after the last output add to nothing
+        subject, times, given, into, after = (a[keep] for a in (subject, times, given, into, after))
+    tau = times_h[after] - times
+    one = into.size > 0 and np.all(into == into[0])  # every input into one compartment
+    added = np.empty((sol.m, times.size))
+    for r0 in range(0, times.size, PAIRS_PER_BATCH):  # bounded memory: (m, m, batch)
+        r = slice(r0, r0 + PAIRS_PER_BATCH)
+        phi = sol.transition_at(subject[r], tau[r])
+        column = phi[:, into[0]] if one else phi[:, into[r], np.arange(phi.shape[2])]
+        np.multiply(column, given[r], out=added[:, r])
+    output = after
+    first = np.ones(output.size, dtype=bool)
+    first[1:] = (subject[1:] != subject[:-1]) | (output[1:] != output[:-1])
+    if not first.all():  # records of one subject before one output: one pair, added in time order
+        starts = np.flatnonzero(first)
+        subject, output, added = subject[starts], output[starts], np.add.reduceat(added, starts, axis=1)
+    order = _by_output(output, n_times)
+    return subject[order], output[order], added[:, order]
+
+
+def _by_output(output: np.ndarray, n_times: int) -> np.ndarray:
+    """The order that sorts pairs by output (a subject's pairs have distinct outputs, so their
+    order within one does not matter); numpy's stable sort of 16-bit keys is a radix sort."""
+    return np.argsort(output.astype(np.uint16) if n_times < 2**16 else output, kind="stable")
+
+
+def _per_subject_states(structure, epochs, infusion_into, solutions, offsets, records, times_h):
+    """The state at each output that follows a subject's record, from its last record before it.
+
+    Each subject's records are stepped in turn, the k-th records of every subject with more
+    than k in one vectorised step. Subjects are ranked by their number of records, most
+    first, so that the subjects with a k-th record are a prefix (their parameters views), and
+    the records are held k-major (every subject's k-th record, in rank order, then the
+    (k+1)-th): each step reads contiguous slices. A record whose subject's next record comes
+    before the same output gives nothing (the later one does).
+
+    records : times, amounts, compartments, ss, ii, since, epoch and the first output after
+    each record, shape (n_records,) each, by subject then time.
+    Returns subject, output, shape (n_pairs,), sorted by output, and the
+    states, shape (m, n_pairs).
+    """
+    times, given, into, ss, ii, since, epoch, after = records
     counts = np.diff(offsets)
-    n, m = counts.size, solutions[0].m
+    n, m, n_times = counts.size, solutions[0].m, times_h.size
     rank = np.argsort(-counts, kind="stable")
     if np.any(rank != np.arange(n)):
         solutions = [
@@ -303,13 +340,12 @@ def _per_subject_states(structure, epochs, infusion_into, solutions, offsets, re
     place = np.empty(n, dtype=np.int64)
     place[rank] = np.arange(n)  # each subject's position in rank order
     subject = np.repeat(np.arange(n), counts)
-    column = kstart[np.arange(times.size) - offsets[subject]] + place[subject]
-    perm = np.empty(times.size, dtype=np.int64)
-    perm[column] = np.arange(times.size)
-    t, g, c, s, e_ = times[perm], given[perm], into[perm], ss[perm], epoch[perm]
+    perm = np.empty(times.size, dtype=np.int64)  # k-major position -> record
+    perm[kstart[np.arange(times.size) - offsets[subject]] + place[subject]] = np.arange(times.size)
+    t, g, c, s, e_, out_ = times[perm], given[perm], into[perm], ss[perm], epoch[perm], after[perm]
     prefix = {n: solutions}
-    states = np.empty((m, times.size))
     x = np.zeros((m, n))
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for k, a in enumerate(active):  # over each subject's k-th record, vectorised over subjects
         here = prefix.get(a)
         if here is None:
@@ -331,8 +367,26 @@ def _per_subject_states(structure, epochs, infusion_into, solutions, offsets, re
             x[:, steady] = _steady_states(
                 here, epoch[d], steady, ii[d], since[d], given[d], into[d], ss[d], x[:, steady]
             )
-        states[:, now] = x[:, :a]
-    return states, column
+        # the subjects whose next record (if any) comes after their next output
+        last = out_[now] < n_times
+        if k + 1 < active.size:
+            b = active[k + 1]
+            last[:b] &= out_[kstart[k + 1] : kstart[k + 1] + b] != out_[now][:b]
+        sel = np.flatnonzero(last)
+        if sel.size:
+            output = out_[now][sel]
+            state = np.empty((m, sel.size))
+            for ep, sol in enumerate(solutions):  # over epochs: each record's own
+                on = np.flatnonzero(e_[now][sel] == ep) if len(solutions) > 1 else slice(None)
+                tau = times_h[output[on]] - t[now][sel[on]]
+                phi = sol.transition_at(sel[on], tau)
+                state[:, on] = sum_of_products((phi[:, j], x[j, sel[on]]) for j in range(m))
+            found.append((rank[sel], output, state))
+    subject_of = np.concatenate([f[0] for f in found]) if found else np.zeros(0, dtype=np.int64)
+    output = np.concatenate([f[1] for f in found]) if found else np.zeros(0, dtype=np.int64)
+    state = np.concatenate([f[2] for f in found], axis=1) if found else np.zeros((m, 0))
+    order = _by_output(output, n_times)
+    return subject_of[order], output[order], state[:, order]
 
 
 def _with_epoch_starts(inputs: SubjectInputs, starts: np.ndarray):
@@ -386,7 +440,7 @@ class _Rows:
         return self._sol.transition(full)[..., self._subjects]
 
 
-def _transition_each(solutions: list[Solution], epoch: np.ndarray, dt: np.ndarray) -> np.ndarray:
+def _transition_each(solutions: Sequence[Solution | _Rows], epoch: np.ndarray, dt: np.ndarray) -> np.ndarray:
     """Phi for per-subject steps dt, shape (n_dt, N), each in its own epoch (same shape)."""
     if len(solutions) == 1:
         return solutions[0].transition(dt)

@@ -12,8 +12,9 @@ from typing import Mapping
 
 import numpy as np
 
+from .._arrays import unique_rows
 from ..model.structures import Structure
-from .linalg import expm, matmul, sum_of_products
+from .linalg import expm, matmul, reachable, sum_of_products
 
 
 def solution(
@@ -164,6 +165,8 @@ class MatrixExponential(Solution):
         rates = structure.rate_matrix(params) if rates is None else rates
         self._args = (structure, params, rates, observe)
         self.rates = rates.transpose(1, 2, 0)  # (m, m, N)
+        self._pattern: np.ndarray | None = None  # where Phi may be non-zero (`linalg.reachable`)
+        self._distinct = _distinct_rates(rates)
         self.m = rates.shape[1]
         if observe is not None:
             self.central, self.inv_volume = observe, np.ones(rates.shape[0])
@@ -176,6 +179,9 @@ class MatrixExponential(Solution):
 
     def transition(self, dt: np.ndarray) -> np.ndarray:
         t = dt if dt.ndim == 2 else dt[:, None]  # (n_dt, N) or (n_dt, 1)
+        if t.shape[1] == 1 and self._distinct is not None:  # steps shared by the subjects
+            first, which = self._distinct
+            return expm(self.rates[:, :, None, first] * t)[..., which]
         return expm(self.rates[:, :, None, :] * t)  # (m, m, n_dt, N)
 
     def transition_at(self, subjects: np.ndarray, dt: np.ndarray) -> np.ndarray:
@@ -193,8 +199,29 @@ class MatrixExponential(Solution):
                 ratio = dt / known if known > 0 else math.inf
                 if 1 < ratio < 2.0**64 and ratio == 2.0 ** round(math.log2(ratio)):
                     phi = self._steps[known]
+                    if self._pattern is None:
+                        self._pattern = reachable(self.rates)
                     for _ in range(round(math.log2(ratio))):
-                        phi = matmul(phi, phi)
+                        phi = matmul(phi, phi, self._pattern)
                     self._steps[dt] = phi
                     break
         return super().step(dt)
+
+
+def _distinct_rates(rates: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Subjects whose rate matrices are equal (the typical child, covariate strata) share one
+    exponential: (a subject of each distinct matrix, each subject's among them), or None
+    when at least half the matrices differ (nothing worth sharing).
+
+    rates : shape (N, m, m). An exponential is computed matrix by matrix, so a subject's
+    numbers are those it has alone either way.
+    """
+    flat = rates.reshape(rates.shape[0], -1)
+    if flat.shape[0] < 2 or np.unique(flat[:, np.argmax(np.ptp(flat, axis=0))]).size > flat.shape[0] // 2:
+        return None  # one entry already tells most subjects apart
+    distinct, which = unique_rows(flat)
+    if distinct.shape[0] > flat.shape[0] // 2:
+        return None
+    first = np.zeros(distinct.shape[0], dtype=np.int64)
+    first[which[::-1]] = np.arange(flat.shape[0])[::-1]  # the first subject of each
+    return first, which
