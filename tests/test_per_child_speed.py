@@ -193,3 +193,15 @@ def test_addl_expands_every_ii_after_the_row(addl):
     given = pk.read_events(rows).doses_given
     np.testing.assert_array_equal(given.time_h, [0.0, 8.0, 16.0][: addl + 1] + [30.0])
     assert not given.time_h.flags.writeable
+
+
+def test_subject_doses_copy_what_the_caller_can_change_and_share_what_nobody_can():
+    times, amounts = np.array([0.0, 8.0, 4.0]), np.array([1.0, 2.0, 3.0])
+    doses = SubjectDoses(offsets=[0, 2, 3], time_h=times, amount_mg=amounts)
+    times[0] = 99.0  # the caller's array: the doses kept their own copy
+    assert doses.time_h[0] == 0.0 and not doses.time_h.flags.writeable
+    again = SubjectDoses(offsets=[0, 2, 3], time_h=doses.time_h, amount_mg=doses.amount_mg)
+    assert np.shares_memory(again.time_h, doses.time_h)  # read-only all the way down: shared
+    view = np.array([0.0, 8.0, 4.0])[:]  # a view of memory someone can still write
+    view.flags.writeable = False
+    assert not np.shares_memory(SubjectDoses(offsets=[0, 2, 3], time_h=view, amount_mg=amounts).time_h, view)

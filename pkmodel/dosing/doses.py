@@ -189,8 +189,8 @@ class SubjectDoses:
     def __post_init__(self):
         offsets = readonly(self.offsets, dtype=np.int64)
         object.__setattr__(self, "offsets", offsets)
-        object.__setattr__(self, "time_h", readonly(self.time_h))
-        object.__setattr__(self, "amount_mg", readonly(self.amount_mg))
+        object.__setattr__(self, "time_h", frozen(self.time_h, float))
+        object.__setattr__(self, "amount_mg", frozen(self.amount_mg, float))
         n = self.time_h.size
         if offsets.ndim != 1 or offsets[0] != 0 or offsets[-1] != n or np.any(np.diff(offsets) < 0):
             raise ValueError(
@@ -398,6 +398,23 @@ def union_columns(offsets: np.ndarray, time_h: np.ndarray, keys, max_columns: in
     return slot, columns
 
 
+def frozen(values, dtype) -> np.ndarray:
+    """`values` as a read-only 1-D array of `dtype`: itself where it already is one that nothing
+    can change (read-only, over read-only memory it or its base owns), else a read-only copy."""
+    base = values.base if isinstance(values, np.ndarray) else None
+    if (
+        isinstance(values, np.ndarray)
+        and values.ndim == 1
+        and values.dtype == np.dtype(dtype)
+        and not values.flags.writeable
+        and (
+            base is None or (isinstance(base, np.ndarray) and base.base is None and not base.flags.writeable)
+        )
+    ):
+        return values
+    return readonly(values, dtype=dtype)
+
+
 def _per_dose_fields(doses, n: int) -> None:
     """Fill and check compartment, ss, ii_h, rate_mg_per_h: one per dose (shape (n,))."""
     kind = type(doses).__name__
@@ -411,11 +428,11 @@ def _per_dose_fields(doses, n: int) -> None:
         object.__setattr__(
             doses,
             name,
-            readonly(
+            frozen(
                 np.zeros(n)
                 if values is None or values is _PER_DOSE_DEFAULT
                 else np.broadcast_to(values, (n,)),
-                dtype=dtype,
+                dtype,
             ),
         )
     refuse_first((doses.ss < 0) | (doses.ss > 2), f"{kind}.ss", doses.ss, "0, 1 or 2 (NONMEM SS)")

@@ -115,6 +115,8 @@ class EventTable:
         self._refuse(~np.isin(col["EVID"], (0, 1, 2, 3, 4)), "EVID", "0, 1, 2, 3 or 4")
         dose = np.isin(col["EVID"], _DOSE_EVIDS)
         for name in _DOSE_FIELDS:
+            if col[name] is blank or dose.all():
+                continue  # a column not given, or every row a dose: nothing to refuse
             self._refuse(
                 ~dose & ~np.isnan(col[name]) & (col[name] != 0),
                 name,
@@ -125,7 +127,11 @@ class EventTable:
             ~_whole(col["CMT"], 1) & (dose | ~np.isnan(col["CMT"])), "CMT", "a compartment number 1, 2, ..."
         )
         # missing is 0; an infinite value stays what it is (and is refused below)
-        ii, addl, ss, rate = (np.where(np.isnan(col[c]), 0.0, col[c]) for c in ("II", "ADDL", "SS", "RATE"))
+        zeros = np.zeros(len(table))
+        ii, addl, ss, rate = (
+            zeros if col[c] is blank else np.where(np.isnan(col[c]), 0.0, col[c])
+            for c in ("II", "ADDL", "SS", "RATE")
+        )
         self._refuse(~((ii >= 0) & np.isfinite(ii)), "II", "an interval >= 0 h")
         self._refuse(~_whole(addl, 0), "ADDL", "a whole number >= 0 of additional doses")
         self._refuse(~np.isin(ss, (0, 1, 2)), "SS", "0, 1 or 2")
@@ -146,8 +152,8 @@ class EventTable:
         self._refuse_too_many_doses(np.where(dose, addl, -1.0))
 
         rows = np.flatnonzero(dose)
-        count = addl[rows].astype(np.int64) + 1
-        if np.all(count == 1):  # no ADDL: each dose row is one dose
+        count = (addl if rows.size == dose.size else addl[rows]).astype(np.int64) + 1
+        if not addl.any():  # no ADDL: each dose row is one dose
             source_row, k = rows, np.zeros(rows.size, dtype=np.int64)
             if rows.size == dose.size:
                 source_row = slice(None)  # every row a dose: views, not gathers
@@ -235,15 +241,18 @@ class EventTable:
                 "child given no dose)"
             )
         by_id = np.argsort(cohort_ids)
-        subject = by_id[np.searchsorted(cohort_ids, given.id, sorter=by_id)]
+        # the records are by ID: look up each run of one ID once
+        starts = np.flatnonzero(np.r_[True, given.id[1:] != given.id[:-1]]) if given.id.size else given.id
+        position = by_id[np.searchsorted(cohort_ids, given.id[starts], sorter=by_id)]
+        subject = np.repeat(position, np.diff(np.r_[starts, given.id.size]))
         own = SubjectDoses.from_records(
             len(cohort),
             subject,
             given.time_h,
             given.amount_mg,
-            compartment=given.cmt - 1,
+            compartment=_owned(given.cmt - 1, np.int64),
             ss=given.ss,
-            ii_h=np.where(given.ss > 0, given.ii_h, 0.0),
+            ii_h=_owned(np.where(given.ss > 0, given.ii_h, 0.0), float),
             rate_mg_per_h=given.rate_mg_per_h,
         )
         shared = own.union()
@@ -292,8 +301,10 @@ class EventTable:
 
     def _refuse_decreasing_time(self, ids: np.ndarray, times: np.ndarray) -> None:
         # ids: int64, exact; grouped by ID as most tables are, they need no sort
-        order = np.arange(ids.size) if np.all(ids[1:] >= ids[:-1]) else np.argsort(ids, kind="stable")
-        back = np.flatnonzero((np.diff(ids[order]) == 0) & (np.diff(times[order]) < 0))
+        grouped = bool(np.all(ids[1:] >= ids[:-1]))
+        order = np.arange(ids.size) if grouped else np.argsort(ids, kind="stable")
+        by_id, t = (ids, times) if grouped else (ids[order], times[order])
+        back = np.flatnonzero((by_id[1:] == by_id[:-1]) & (t[1:] < t[:-1]))
         if back.size:
             rows = order[back + 1]
             i = int(rows.min())
