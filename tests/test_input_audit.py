@@ -3960,6 +3960,23 @@ ROWS = [
         r"baclofen_observations\.toml: \[x\]: design 'steady_state' has both of mg_per_day and "
         r"mg_per_kg_day; expected one \(the daily dose\)",
     ),
+    # --- issue 17: event tables read without per-row Python ---
+    Row(
+        "events-ii-infinite",
+        EVENTS,
+        "an infinite II (it was read as 1.8e308, a finite interval)",
+        lambda t: events(II=[np.inf, 0.0], ADDL=[1, 0]),
+        ValueError,
+        r"events row 0, column II is inf; expected an interval >= 0 h",
+    ),
+    Row(
+        "events-rate-infinite",
+        EVENTS,
+        "an infinite RATE (it was read as 1.8e308 mg/h)",
+        lambda t: events(RATE=[np.inf, 0.0]),
+        ValueError,
+        r"events row 0, column RATE is inf; expected a rate >= 0 mg/h",
+    ),
 ]
 
 

@@ -274,10 +274,10 @@ def _check(ds: Dataset, col: dict) -> None:
             seen[s[i]] = True
     back = np.r_[False, (s[1:] == s[:-1]) & (np.diff(ds.time_h) < 0)] & ~np.isin(ev, (3, 4))
     if back.any():
-        i = int(np.flatnonzero(back)[0])
+        row = int(np.flatnonzero(back)[0])
         raise ValueError(
-            f"{ds.found(i, 'TIME')}; expected a time >= {plain(ds.time_h[i - 1])!r}, "
-            f"the TIME of row {i - 1} (TIME decreases within an ID only at a reset, "
+            f"{ds.found(row, 'TIME')}; expected a time >= {plain(ds.time_h[row - 1])!r}, "
+            f"the TIME of row {row - 1} (TIME decreases within an ID only at a reset, "
             "EVID 3 or 4)"
         )
 

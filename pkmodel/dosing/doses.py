@@ -9,13 +9,25 @@ never children x all dose times. `Doses.per_subject()` gives either layout
 as `SubjectDoses`.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 
 from .. import _display
 from .._arrays import unique_rows
 from .._checks import readonly, refuse_first
+
+# The default of a per-dose field (compartment, ss, ii_h, rate_mg_per_h): replaced by zeros,
+# one per dose, when the value is checked (an array, so that the field's type says what it
+# holds once built; None is taken too).
+_PER_DOSE_DEFAULT = readonly(np.zeros(0))
+
+
+def per_dose_default() -> np.ndarray:
+    """The marker a per-dose field holds until it is filled in (zeros, one per dose)."""
+    return _PER_DOSE_DEFAULT
+
 
 # A union of every child's dose times (one shared column per distinct time) is
 # used when it holds at most this many entries per dose actually given;
@@ -60,11 +72,11 @@ class Doses:
 
     time_h: np.ndarray
     amount_mg: np.ndarray
-    compartment: np.ndarray | None = None
-    ss: np.ndarray | None = None
-    ii_h: np.ndarray | None = None
+    compartment: np.ndarray = field(default_factory=per_dose_default)
+    ss: np.ndarray = field(default_factory=per_dose_default)
+    ii_h: np.ndarray = field(default_factory=per_dose_default)
     offset_h: np.ndarray | None = None
-    rate_mg_per_h: np.ndarray | None = None
+    rate_mg_per_h: np.ndarray = field(default_factory=per_dose_default)
     missed_mg: np.ndarray | None = None
 
     def __repr__(self) -> str:
@@ -103,21 +115,42 @@ class Doses:
 
     def per_subject(self) -> "SubjectDoses":
         """Each subject's doses given (amount > 0), in the order taken, as `SubjectDoses`."""
-        n, d = self.amount_mg.shape
+        records = self.records()
+        offsets = np.r_[0, np.cumsum(np.bincount(records.subject, minlength=self.n_subjects))]
+        return SubjectDoses(offsets, *records[2:])
+
+    def records(self) -> "FlatDoses":
+        """Each subject's doses given (amount > 0), in the order taken, flat (`FlatDoses`)."""
         given = self.amount_mg > 0
-        subject = np.broadcast_to(np.arange(n)[:, None], (n, d))[given]
-        column = np.broadcast_to(np.arange(d), (n, d))[given]
-        times = np.broadcast_to(self.actual_time_h, (n, d))[given]
-        return SubjectDoses.from_records(
-            n,
-            subject,
-            times,
-            self.amount_mg[given],
-            compartment=self.compartment[column],
-            ss=self.ss[column],
-            ii_h=self.ii_h[column],
-            rate_mg_per_h=self.rate_mg_per_h[column],
+        subject, column = np.nonzero(given)  # row-major: by subject, then dose
+        times = self.time_h[column] if self.offset_h is None else self.actual_time_h[given]
+        order, _ = by_subject(self.n_subjects, subject, times)  # jitter may swap two
+        column = column[order]
+        return FlatDoses(
+            self.n_subjects,
+            subject[order],
+            times[order],
+            self.amount_mg[given][order],
+            self.compartment[column],
+            self.ss[column],
+            self.ii_h[column],
+            self.rate_mg_per_h[column],
         )
+
+
+class FlatDoses(NamedTuple):
+    """Doses as flat records sorted by subject, then time (doses at one time in their order):
+    what the engines read, without the checks and copies of a `SubjectDoses`. Every field but
+    n_subjects has shape (n_records,), with the meaning it has in `SubjectDoses`."""
+
+    n_subjects: int
+    subject: np.ndarray
+    time_h: np.ndarray
+    amount_mg: np.ndarray
+    compartment: np.ndarray
+    ss: np.ndarray
+    ii_h: np.ndarray
+    rate_mg_per_h: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,10 +175,10 @@ class SubjectDoses:
     offsets: np.ndarray
     time_h: np.ndarray
     amount_mg: np.ndarray
-    compartment: np.ndarray | None = None
-    ss: np.ndarray | None = None
-    ii_h: np.ndarray | None = None
-    rate_mg_per_h: np.ndarray | None = None
+    compartment: np.ndarray = field(default_factory=per_dose_default)
+    ss: np.ndarray = field(default_factory=per_dose_default)
+    ii_h: np.ndarray = field(default_factory=per_dose_default)
+    rate_mg_per_h: np.ndarray = field(default_factory=per_dose_default)
 
     def __repr__(self) -> str:
         return _display.text(_display.doses(self))
@@ -156,8 +189,8 @@ class SubjectDoses:
     def __post_init__(self):
         offsets = readonly(self.offsets, dtype=np.int64)
         object.__setattr__(self, "offsets", offsets)
-        object.__setattr__(self, "time_h", readonly(self.time_h))
-        object.__setattr__(self, "amount_mg", readonly(self.amount_mg))
+        object.__setattr__(self, "time_h", frozen(self.time_h, float))
+        object.__setattr__(self, "amount_mg", frozen(self.amount_mg, float))
         n = self.time_h.size
         if offsets.ndim != 1 or offsets[0] != 0 or offsets[-1] != n or np.any(np.diff(offsets) < 0):
             raise ValueError(
@@ -244,6 +277,14 @@ class SubjectDoses:
             rate_mg_per_h=self.rate_mg_per_h[a:b],
         )
 
+    def records(self) -> FlatDoses:
+        """The doses given (amount > 0), flat (`FlatDoses`)."""
+        given = self.amount_mg > 0
+        fields = (self.time_h, self.amount_mg, self.compartment, self.ss, self.ii_h, self.rate_mg_per_h)
+        if given.all():
+            return FlatDoses(self.n_subjects, self.subject, *fields)
+        return FlatDoses(self.n_subjects, self.subject[given], *(f[given] for f in fields))
+
     def per_subject(self) -> "SubjectDoses":
         """The doses given (amount > 0): the same layout."""
         given = self.amount_mg > 0
@@ -290,15 +331,29 @@ class SubjectDoses:
         )
 
 
-def by_subject(n_subjects: int, subject: np.ndarray, time_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def by_subject(
+    n_subjects: int, subject: np.ndarray, time_h: np.ndarray
+) -> tuple[np.ndarray | slice, np.ndarray]:
     """The order that sorts records by subject, then time (ties keep their order), and the offsets.
 
     subject : ndarray of int, shape (n_records,), 0-based < n_subjects; time_h : shape (n_records,).
-    Returns order, shape (n_records,), and offsets, shape (n_subjects + 1,): subject i's records
-    are order[offsets[i]:offsets[i + 1]].
+    Returns order, shape (n_records,) (slice(None) when the records are in order already: an
+    index all the same), and offsets, shape (n_subjects + 1,): subject i's records are
+    order[offsets[i]:offsets[i + 1]].
     """
-    order = np.lexsort((time_h, subject))
-    return order, np.r_[0, np.cumsum(np.bincount(subject, minlength=n_subjects))]
+    return order_by(subject, time_h), np.r_[0, np.cumsum(np.bincount(subject, minlength=n_subjects))]
+
+
+def order_by(group: np.ndarray, time_h: np.ndarray) -> np.ndarray | slice:
+    """The order that sorts records by group (any integers), then time, ties in their order.
+
+    group, time_h : shape (n_records,). slice(None) when they are in that order already
+    (a Regimen's doses, most tables): no sort, and indexing with it copies nothing.
+    """
+    same = group[1:] == group[:-1]
+    if np.all((group[1:] > group[:-1]) | (same & (time_h[1:] >= time_h[:-1]))):
+        return slice(None)
+    return np.lexsort((time_h, group))
 
 
 def union_columns(offsets: np.ndarray, time_h: np.ndarray, keys, max_columns: int | None = None):
@@ -319,18 +374,45 @@ def union_columns(offsets: np.ndarray, time_h: np.ndarray, keys, max_columns: in
         rank; (None, None) when there would be more than max_columns.
     """
     n = time_h.size
-    if max_columns is not None and np.unique(time_h).size > max_columns:
+    times = np.unique(time_h)
+    if max_columns is not None and times.size > max_columns:
         return None, None  # found cheaply: more distinct times than columns allowed
     starts = np.zeros(n, dtype=bool)
     starts[offsets[:-1][offsets[:-1] < n]] = True
     starts[1:] |= time_h[1:] != time_h[:-1]
     first = np.maximum.accumulate(np.where(starts, np.arange(n), 0)) if n else np.zeros(0, np.int64)
     rank = np.arange(n) - first
-    key = np.column_stack([time_h, rank, *keys]).astype(float)
-    columns, slot = unique_rows(key)  # sorted by time, then rank, then keys
+    fields = [np.asarray(f, dtype=float) for f in (time_h, rank, *keys)]
+    # a field equal on every record splits no column: only the others are compared
+    varies = [i for i, f in enumerate(fields) if i == 0 or (f.size and np.any(f != f[0]))]
+    if len(varies) == 1:  # the times alone (one dose at a time, alike)
+        distinct, slot = times[:, None], np.searchsorted(times, time_h)  # few times: fast
+    else:
+        distinct, slot = unique_rows(np.column_stack([fields[i] for i in varies]))
+    # sorted by time, then rank, then keys
+    columns = np.empty((distinct.shape[0], len(fields)))
+    for i, f in enumerate(fields):
+        columns[:, i] = distinct[:, varies.index(i)] if i in varies else (f[0] if f.size else 0.0)
     if max_columns is not None and columns.shape[0] > max_columns:
         return None, None
     return slot, columns
+
+
+def frozen(values, dtype) -> np.ndarray:
+    """`values` as a read-only 1-D array of `dtype`: itself where it already is one that nothing
+    can change (read-only, over read-only memory it or its base owns), else a read-only copy."""
+    base = values.base if isinstance(values, np.ndarray) else None
+    if (
+        isinstance(values, np.ndarray)
+        and values.ndim == 1
+        and values.dtype == np.dtype(dtype)
+        and not values.flags.writeable
+        and (
+            base is None or (isinstance(base, np.ndarray) and base.base is None and not base.flags.writeable)
+        )
+    ):
+        return values
+    return readonly(values, dtype=dtype)
 
 
 def _per_dose_fields(doses, n: int) -> None:
@@ -346,9 +428,14 @@ def _per_dose_fields(doses, n: int) -> None:
         object.__setattr__(
             doses,
             name,
-            readonly(np.zeros(n) if values is None else np.broadcast_to(values, (n,)), dtype=dtype),
+            frozen(
+                np.zeros(n)
+                if values is None or values is _PER_DOSE_DEFAULT
+                else np.broadcast_to(values, (n,)),
+                dtype,
+            ),
         )
-    refuse_first(~np.isin(doses.ss, (0, 1, 2)), f"{kind}.ss", doses.ss, "0, 1 or 2 (NONMEM SS)")
+    refuse_first((doses.ss < 0) | (doses.ss > 2), f"{kind}.ss", doses.ss, "0, 1 or 2 (NONMEM SS)")
     refuse_first(
         (doses.ss > 0) & ~(doses.ii_h > 0),
         f"{kind}.ii_h",

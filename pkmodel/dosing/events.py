@@ -25,7 +25,7 @@ import pandas as pd
 
 from .._checks import ID_PROBLEMS, integer_ids, plain, readonly
 from ..population.cohort import Cohort
-from .doses import Doses, SubjectDoses
+from .doses import Doses, SubjectDoses, order_by
 from ..io.files import atomic_write
 from ..model.structures import Structure
 
@@ -115,6 +115,8 @@ class EventTable:
         self._refuse(~np.isin(col["EVID"], (0, 1, 2, 3, 4)), "EVID", "0, 1, 2, 3 or 4")
         dose = np.isin(col["EVID"], _DOSE_EVIDS)
         for name in _DOSE_FIELDS:
+            if col[name] is blank or dose.all():
+                continue  # a column not given, or every row a dose: nothing to refuse
             self._refuse(
                 ~dose & ~np.isnan(col[name]) & (col[name] != 0),
                 name,
@@ -124,7 +126,12 @@ class EventTable:
         self._refuse(
             ~_whole(col["CMT"], 1) & (dose | ~np.isnan(col["CMT"])), "CMT", "a compartment number 1, 2, ..."
         )
-        ii, addl, ss, rate = (np.nan_to_num(col[c]) for c in ("II", "ADDL", "SS", "RATE"))
+        # missing is 0; an infinite value stays what it is (and is refused below)
+        zeros = np.zeros(len(table))
+        ii, addl, ss, rate = (
+            zeros if col[c] is blank else np.where(np.isnan(col[c]), 0.0, col[c])
+            for c in ("II", "ADDL", "SS", "RATE")
+        )
         self._refuse(~((ii >= 0) & np.isfinite(ii)), "II", "an interval >= 0 h")
         self._refuse(~_whole(addl, 0), "ADDL", "a whole number >= 0 of additional doses")
         self._refuse(~np.isin(ss, (0, 1, 2)), "SS", "0, 1 or 2")
@@ -145,22 +152,32 @@ class EventTable:
         self._refuse_too_many_doses(np.where(dose, addl, -1.0))
 
         rows = np.flatnonzero(dose)
-        count = addl[rows].astype(np.int64) + 1
-        source_row = np.repeat(rows, count)
-        k = np.arange(source_row.size) - np.repeat(np.cumsum(count) - count, count)
-        time = col["TIME"][source_row] + k * ii[source_row]
-        order = np.lexsort((time, ids[source_row]))  # by ID, then time; ties keep table order
-        first = k == 0
+        count = (addl if rows.size == dose.size else addl[rows]).astype(np.int64) + 1
+        if not addl.any():  # no ADDL: each dose row is one dose
+            source_row, k = rows, np.zeros(rows.size, dtype=np.int64)
+            if rows.size == dose.size:
+                source_row = slice(None)  # every row a dose: views, not gathers
+        else:
+            source_row = np.repeat(rows, count)
+            k = np.arange(source_row.size) - np.repeat(np.cumsum(count) - count, count)
+        time = col["TIME"][source_row]
+        if not isinstance(source_row, slice):
+            time = time + k * ii[source_row]  # ADDL: every II after the row's TIME
+        # by ID, then time; ties keep table order (no sort where the table is in that order)
+        order = order_by(ids[source_row], time)
+        take = np.arange(dose.size)[order] if isinstance(source_row, slice) else source_row[order]
+        first = k[order] == 0
+        pick = order if isinstance(source_row, slice) else take  # a slice where it can be
         records = DoseRecords(
-            id=readonly(ids[source_row][order], dtype=np.int64),
-            time_h=readonly(time[order]),
-            amount_mg=readonly(col["AMT"][source_row][order]),
-            cmt=readonly(col["CMT"][source_row][order], dtype=np.int64),
-            rate_mg_per_h=readonly(rate[source_row][order]),
-            ss=readonly(np.where(first, ss[source_row], 0)[order], dtype=np.int64),
-            ii_h=readonly(ii[source_row][order]),
-            reset=readonly((first & (col["EVID"][source_row] == 4))[order], dtype=bool),
-            row=readonly(source_row[order], dtype=np.int64),
+            id=_owned(ids[pick], np.int64),
+            time_h=_owned(time[order], float),
+            amount_mg=_owned(col["AMT"][pick], float),
+            cmt=_owned(col["CMT"][pick], np.int64),
+            rate_mg_per_h=_owned(rate[pick], float),
+            ss=_owned(np.where(first, ss[pick], 0), np.int64),
+            ii_h=_owned(ii[pick], float),
+            reset=_owned(first & (col["EVID"][pick] == 4), bool),
+            row=_owned(take, np.int64),
         )
         object.__setattr__(self, "doses_given", records)
         object.__setattr__(self, "row_ids", readonly(ids, dtype=np.int64))
@@ -213,26 +230,29 @@ class EventTable:
                 raise NotImplementedError(
                     f"{self._found(int(rows.min()), column)}: {what} are not supported yet by the engines"
                 )
-        ids = self.row_ids
-        known = np.isin(ids, cohort.ids)
-        self._refuse(~known, "ID", "an ID of the cohort (cohort.ids)")
-        absent = ~np.isin(cohort.ids, ids)
+        ids, cohort_ids = self.row_ids, np.asarray(cohort.ids)
+        known = np.isin(ids, cohort_ids)
+        self._refuse(~known, "ID", "an ID of the cohort (cohort_ids)")
+        absent = ~np.isin(cohort_ids, ids)
         if absent.any():
             raise ValueError(
-                f"{self.source}: no rows for cohort ID {plain(cohort.ids[absent][0])}; "
+                f"{self.source}: no rows for cohort ID {plain(cohort_ids[absent][0])}; "
                 "expected rows for every child of the cohort (an EVID 2 row names a "
                 "child given no dose)"
             )
-        by_id = np.argsort(cohort.ids)
-        subject = by_id[np.searchsorted(cohort.ids, given.id, sorter=by_id)]
+        by_id = np.argsort(cohort_ids)
+        # the records are by ID: look up each run of one ID once
+        starts = np.flatnonzero(np.r_[True, given.id[1:] != given.id[:-1]]) if given.id.size else given.id
+        position = by_id[np.searchsorted(cohort_ids, given.id[starts], sorter=by_id)]
+        subject = np.repeat(position, np.diff(np.r_[starts, given.id.size]))
         own = SubjectDoses.from_records(
             len(cohort),
             subject,
             given.time_h,
             given.amount_mg,
-            compartment=given.cmt - 1,
+            compartment=_owned(given.cmt - 1, np.int64),
             ss=given.ss,
-            ii_h=np.where(given.ss > 0, given.ii_h, 0.0),
+            ii_h=_owned(np.where(given.ss > 0, given.ii_h, 0.0), float),
             rate_mg_per_h=given.rate_mg_per_h,
         )
         shared = own.union()
@@ -280,8 +300,11 @@ class EventTable:
         return f"{self.source} row {row}, column {column} is {self._value(row, column)!r}{context}"
 
     def _refuse_decreasing_time(self, ids: np.ndarray, times: np.ndarray) -> None:
-        order = np.argsort(ids, kind="stable")  # ids: int64, exact
-        back = np.flatnonzero((np.diff(ids[order]) == 0) & (np.diff(times[order]) < 0))
+        # ids: int64, exact; grouped by ID as most tables are, they need no sort
+        grouped = bool(np.all(ids[1:] >= ids[:-1]))
+        order = np.arange(ids.size) if grouped else np.argsort(ids, kind="stable")
+        by_id, t = (ids, times) if grouped else (ids[order], times[order])
+        back = np.flatnonzero((by_id[1:] == by_id[:-1]) & (t[1:] < t[:-1]))
         if back.size:
             rows = order[back + 1]
             i = int(rows.min())
@@ -413,6 +436,13 @@ def _bools(column: pd.Series) -> np.ndarray:
     if column.dtype == object:  # one at a time, only for columns of mixed values
         return np.fromiter((isinstance(v, (bool, np.bool_)) for v in column), dtype=bool, count=len(column))
     return np.zeros(len(column), dtype=bool)
+
+
+def _owned(values: np.ndarray, dtype) -> np.ndarray:
+    """`values` as `dtype`, read-only: copied only where it is a view of another array."""
+    values = values.astype(dtype, copy=values.base is not None)
+    values.flags.writeable = False
+    return values
 
 
 def _whole(values: np.ndarray, minimum: int) -> np.ndarray:

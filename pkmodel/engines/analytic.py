@@ -29,11 +29,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..dosing.doses import Doses, SubjectDoses, by_subject
+from ..dosing.doses import Doses, SubjectDoses
 from ..model.structures import Structure
 from .common import Epochs, SubjectInputs, as_epochs, dose_input, segments, shared_timeline
 from .base import refuse_unknown, register_engine
 from .linalg import steady_state, sum_of_products
+from .per_child import per_subject
 from .solutions import MatrixExponential, Solution, solution
 
 OPTIONS: dict = {}
@@ -95,7 +96,7 @@ def simulate(
     """Concentrations, shape (n_subjects, n_times), mg/L."""
     epochs = as_epochs(params)
     inputs = dose_input(structure, epochs, doses)
-    if not inputs.shared:
+    if isinstance(inputs, SubjectInputs):
         return per_subject(structure, epochs, inputs, times_h)
     solutions = [solution(structure, p, inputs.infusion_into) for p in epochs.params]
     return propagate(solutions, shared_timeline(epochs, inputs), times_h)
@@ -113,7 +114,7 @@ def amounts(
     epochs = as_epochs(params)
     rates = structure.rate_matrix(epochs.params[0], eliminated=True)
     inputs = dose_input(structure, epochs, doses)
-    if inputs.infusion_into is not None or not inputs.shared:
+    if inputs.infusion_into is not None or isinstance(inputs, SubjectInputs):
         raise NotImplementedError("amounts() takes bolus doses at times shared by every subject")
     timeline = shared_timeline(epochs, inputs)
     return np.stack(
@@ -180,7 +181,7 @@ def _batches(runs: list[tuple[int, int, int]], rows: list[np.ndarray]) -> list[t
 
     Returns (first event, number of events k, first output j0, rows) for each batch.
     """
-    batches = []
+    batches: list[tuple[int, int, int, np.ndarray]] = []
     for (e, j0, _), w in zip(runs, rows):
         if batches and batches[-1][3] is w and sum(batches[-1][:2]) == e:
             first_event, k, start, _ = batches[-1]
@@ -188,158 +189,6 @@ def _batches(runs: list[tuple[int, int, int]], rows: list[np.ndarray]) -> list[t
         else:
             batches.append((e, 1, j0, w))
     return batches
-
-
-def per_subject(
-    structure: Structure, epochs: Epochs, inputs: SubjectInputs, times_h: np.ndarray
-) -> np.ndarray:
-    """The same exact solution when each subject has its own input times.
-
-    Each subject's inputs are its own (SubjectInputs: stored flat, never
-    subjects x everyone's times), stepped in turn: the k-th inputs of every
-    subject with more than k are one vectorised step. Slower than `propagate`:
-    offsets no longer repeat across subjects, so every output takes its own
-    Phi(tau). Returns shape (n_subjects, n_times), mg/L.
-    """
-    n = inputs.n_subjects
-    times, given, into, ss, ii, since, offsets = _with_epoch_starts(inputs, epochs.start_h[1:])
-    if times.size == 0:
-        return np.zeros((n, times_h.size))
-    counts = np.diff(offsets)
-    epoch = epochs.at(times)  # (n_records,)
-    solutions = [solution(structure, p, inputs.infusion_into) for p in epochs.params]
-    states = _per_subject_states(
-        structure,
-        epochs,
-        inputs.infusion_into,
-        solutions,
-        offsets,
-        (times, given, into, ss, ii, since, epoch),
-    )
-
-    # last record strictly before each output: count each subject's records before it
-    n_times = times_h.size
-    after = np.searchsorted(times_h, times, side="right")  # first output after each record
-    subject = np.repeat(np.arange(n), counts)
-    before = np.bincount(subject * (n_times + 1) + after, minlength=n * (n_times + 1))
-    last = np.cumsum(before.reshape(n, n_times + 1)[:, :-1], axis=1) - 1  # (n, n_times); -1: none
-    first, m = solutions[0], solutions[0].m
-    out = np.zeros((n_times, n))
-    inv_volume = np.stack([s.inv_volume for s in solutions])
-    width = max(1, 250_000 // (max(n, 1) * m))  # outputs per batch: bounded memory
-    rows = np.arange(n)
-    for j0 in range(0, n_times, width):
-        k = last[:, j0 : j0 + width].T  # (J, n)
-        known = k >= 0
-        record = np.where(known, offsets[None, :-1] + k, 0)
-        tau = np.where(known, times_h[j0 : j0 + width, None] - times[record], 0.0)
-        phi = _transition_each(solutions, epoch[record], tau)  # (m, m, J, n)
-        x_at = states[record]  # (J, n, m)
-        conc = sum_of_products((phi[first.central, c], x_at[:, :, c]) for c in range(m))
-        conc *= inv_volume[epoch[record], rows]
-        out[j0 : j0 + width] = np.where(known, conc, 0.0)
-    return out.T
-
-
-def _per_subject_states(structure, epochs, infusion_into, solutions, offsets, records) -> np.ndarray:
-    """The state just after each record, shape (n_records, m), stepping subjects' k-th records together.
-
-    Subjects are ranked by their number of records, most first, so that the
-    subjects with a k-th record are a prefix (their parameters views).
-    """
-    times, given, into, ss, ii, since, epoch = records
-    counts = np.diff(offsets)
-    n, m = counts.size, solutions[0].m
-    rank = np.argsort(-counts, kind="stable")
-    if np.any(rank != np.arange(n)):
-        solutions = [
-            solution(structure, {k: v[rank] for k, v in p.items()}, infusion_into) for p in epochs.params
-        ]
-    start, counts = offsets[:-1][rank], counts[rank]
-    active = np.searchsorted(-counts, -np.arange(counts[0] if n else 0), side="left")
-    prefix = {n: solutions}
-    states = np.empty((times.size, m))
-    x = np.zeros((m, n))
-    for k, a in enumerate(active):  # over each subject's k-th record, vectorised over subjects
-        e = start[:a] + k
-        if a not in prefix:
-            prefix[a] = [s.first(a) for s in solutions]
-        here = prefix[a]
-        if k:
-            phi = _transition_each(here, epoch[None, e - 1], (times[e] - times[e - 1])[None, :])
-            x[:, :a] = sum_of_products((phi[:, j, 0], x[j, :a]) for j in range(m))
-        plain = np.flatnonzero(ss[e] == 0)
-        x[into[e[plain]], plain] += given[e[plain]]
-        steady = np.flatnonzero((ss[e] > 0) & (given[e] > 0))
-        if steady.size:
-            d = e[steady]
-            x[:, steady] = _steady_states(
-                here, epoch[d], steady, ii[d], since[d], given[d], into[d], ss[d], x[:, steady]
-            )
-        states[e] = x[:, :a].T
-    return states
-
-
-def _with_epoch_starts(inputs: SubjectInputs, starts: np.ndarray):
-    """Each subject's inputs with an empty event at every epoch start (the rates change there).
-
-    Returns times, amounts, compartments, ss, ii, since (n_records,) and offsets (n_subjects + 1,).
-    """
-    fields = (inputs.times_h, inputs.amounts_mg, inputs.compartment, inputs.ss, inputs.ii_h, inputs.since_h)
-    if starts.size == 0:
-        return fields + (inputs.offsets,)
-    n = inputs.n_subjects
-    subject = np.r_[inputs.subject, np.repeat(np.arange(n), starts.size)]
-    extra = n * starts.size
-    times = np.r_[inputs.times_h, np.tile(starts, n)]
-    order, offsets = by_subject(n, subject, times)
-    joined = (
-        times,
-        np.r_[inputs.amounts_mg, np.zeros(extra)],
-        np.r_[inputs.compartment, np.zeros(extra, dtype=np.int64)],
-        np.r_[inputs.ss, np.zeros(extra, dtype=np.int64)],
-        np.r_[inputs.ii_h, np.zeros(extra)],
-        np.r_[inputs.since_h, np.zeros(extra)],
-    )
-    return tuple(f[order] for f in joined) + (offsets,)
-
-
-def _steady_states(solutions: list["Solution"], epoch, subjects, ii, since, amount, into, ss, x):
-    """The state set by steady-state doses of some subjects (each its own interval, phase, epoch).
-
-    subjects : positions among the solutions' subjects; the rest shape (n_steady,); x, shape
-    (m, n_steady), the state before. Returns shape (m, n_steady).
-    """
-    m = x.shape[0]
-    sub = [_Rows(s, subjects) for s in solutions]
-    phi_ii = _transition_each(sub, epoch[None, :], ii[None, :])[:, :, 0]
-    at = steady_state(phi_ii, amount, into)
-    phi = _transition_each(sub, epoch[None, :], since[None, :])[:, :, 0]  # Phi(0) = I
-    at = sum_of_products((phi[:, j], at[j]) for j in range(m))
-    return np.where(ss == 2, at + x, at)
-
-
-class _Rows:
-    """Some subjects of a Solution (transitions only)."""
-
-    def __init__(self, sol: "Solution", subjects: np.ndarray):
-        self._sol, self._subjects, self.m = sol, subjects, sol.m
-
-    def transition(self, dt: np.ndarray) -> np.ndarray:
-        full = np.zeros(dt.shape[:-1] + (self._sol.inv_volume.size,))
-        full[..., self._subjects] = dt
-        return self._sol.transition(full)[..., self._subjects]
-
-
-def _transition_each(solutions: list[Solution], epoch: np.ndarray, dt: np.ndarray) -> np.ndarray:
-    """Phi for per-subject steps dt, shape (n_dt, N), each in its own epoch (same shape)."""
-    if len(solutions) == 1:
-        return solutions[0].transition(dt)
-    phi = np.zeros((solutions[0].m, solutions[0].m) + dt.shape)
-    for e, sol in enumerate(solutions):
-        if np.any(epoch == e):
-            phi = np.where(epoch == e, sol.transition(dt), phi)
-    return phi
 
 
 register_engine(AnalyticEngine())

@@ -5,7 +5,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..dosing.doses import Doses, SubjectDoses, by_subject, union_columns
+from ..dosing.doses import Doses, FlatDoses, SubjectDoses, by_subject, per_dose_default, union_columns
 from ..model.structures import Structure
 
 
@@ -33,6 +33,8 @@ class Epochs:
 
     def at(self, t_h: np.ndarray) -> np.ndarray:
         """Index of the epoch in effect at each time (an epoch starts at its start; 0 before 0)."""
+        if self.start_h.size == 1:
+            return np.zeros(np.shape(t_h), dtype=np.intp)
         return np.maximum(np.searchsorted(self.start_h, t_h, side="right") - 1, 0)
 
 
@@ -74,12 +76,12 @@ class Inputs:
     compartment: np.ndarray
     ss: np.ndarray
     ii_h: np.ndarray
-    since_h: np.ndarray | None = None
+    since_h: np.ndarray = field(default_factory=per_dose_default)
     infusion_into: int | None = None
     shared: bool = field(default=True, init=False)
 
     def __post_init__(self):
-        if self.since_h is None:
+        if self.since_h is per_dose_default():
             object.__setattr__(self, "since_h", np.zeros(np.shape(self.times_h)[-1]))
 
     @classmethod
@@ -134,7 +136,7 @@ def dose_input(structure: Structure, epochs: Epochs, doses: Doses | SubjectDoses
         inputs = _shared_input(structure, epochs, doses, m)
         if inputs is not None:
             return inputs
-    return _subject_input(structure, epochs, doses.per_subject(), m)
+    return _subject_input(structure, epochs, doses.records(), m)
 
 
 def _shared_input(structure: Structure, epochs: Epochs, doses: Doses, m: int) -> Inputs | None:
@@ -183,15 +185,19 @@ def _shared_input(structure: Structure, epochs: Epochs, doses: Doses, m: int) ->
     )
 
 
-def _subject_input(structure: Structure, epochs: Epochs, doses: SubjectDoses, m: int) -> SubjectInputs:
+def _subject_input(structure: Structure, epochs: Epochs, doses: FlatDoses, m: int) -> SubjectInputs:
     """Inputs at each subject's own times (the same as `_shared_input`, record by record)."""
     subject = doses.subject
     which = epochs.at(doses.time_h)
     oral = doses.compartment == structure.dose_index
     amount, lag = doses.amount_mg.copy(), np.zeros(doses.time_h.size)
-    for e in np.unique(which[oral]):
-        here = (which == e) & oral
+    for e in np.unique(which[oral]) if len(epochs.params) > 1 else range(int(oral.any())):
         f, tlag = structure.dose_modifiers(epochs.params[e])
+        if len(epochs.params) == 1 and oral.all():  # every record: no masks
+            amount *= f[subject]
+            lag = tlag[subject]
+            break
+        here = (which == e) & oral
         amount[here] *= f[subject[here]]
         lag[here] = tlag[subject[here]]
     rep, times, ss, ii, since = _arrivals(doses.time_h, lag, doses.ss, doses.ii_h)
@@ -236,6 +242,8 @@ def _arrivals(time_h: np.ndarray, lag_h: np.ndarray, ss: np.ndarray, ii_h: np.nd
     with each steady-state dose's arrivals after it.
     """
     lagged_ss = (ss > 0) & (lag_h > 0)
+    if not lagged_ss.any():  # every dose arrives once, at time + lag
+        return np.arange(time_h.size), time_h + lag_h, ss, ii_h, np.zeros(time_h.size)
     k_max = np.zeros(time_h.size, dtype=np.int64)
     k_max[lagged_ss] = np.ceil(lag_h[lagged_ss] / ii_h[lagged_ss]).astype(np.int64)
     count = 1 + k_max

@@ -19,14 +19,14 @@ subjects. A subject's numbers do not depend on the others computed with it
 own), so chunking never changes them.
 """
 
-from typing import Mapping
+from typing import Literal, Mapping
 
 import numpy as np
 
 from ..dosing.doses import Doses, SubjectDoses
 from ..model.structures import Structure
 from .solutions import solution
-from .common import Epochs, SubjectInputs, dose_input
+from .common import Epochs, Inputs, SubjectInputs, dose_input
 from .linalg import expm, matmul, steady_state, sum_of_products
 
 SCAN = 16  # equal scan steps per stretch between inputs
@@ -105,7 +105,9 @@ class _Path:
         n = self.inv_volume.size
         self.rows = np.arange(n)
         times, amounts = inputs.times_h, inputs.amounts_mg
-        if inputs.shared:
+        ss: np.ndarray | None
+        ii: np.ndarray | None
+        if isinstance(inputs, Inputs):
             order = np.argsort(times, kind="stable")
             self.times, into = times[order], np.broadcast_to(inputs.compartment[order], amounts.shape)
             ss, ii = inputs.ss[order], inputs.ii_h[order]
@@ -124,7 +126,7 @@ class _Path:
             if e:
                 x = self._advance(x, self.times[..., e] - self.times[..., e - 1])
             given = self.amounts[:, e]
-            if ss is not None and ss[e]:
+            if ss is not None and ii is not None and ss[e]:
                 at_steady_state = steady_state(self.solution.step(float(ii[e])), given, into[0, e])
                 if ss[e] == 2:
                     at_steady_state += x
@@ -150,7 +152,7 @@ class _Path:
 
     def state(self, t: np.ndarray, after: bool) -> np.ndarray:
         """State at t (shape (n,)), shape (m, n): after the inputs at t, or before them."""
-        side = "right" if after else "left"
+        side: Literal["left", "right"] = "right" if after else "left"
         if self.times.ndim == 1:
             k = np.searchsorted(self.times, t, side=side) - 1
             t_k = self.times[np.maximum(k, 0)] if self.times.size else np.zeros_like(t)

@@ -23,17 +23,43 @@ def sum_of_products(pairs, out: np.ndarray | None = None) -> np.ndarray:
     shape of the batch around it (einsum's and BLAS's are not).
     """
     pairs = iter(pairs)
-    out = np.multiply(*next(pairs), out=out)
-    term = None  # one buffer for every further term
+    x0, y0 = next(pairs)
+    out = np.multiply(x0, y0) if out is None else np.multiply(x0, y0, out=out)
+    term: np.ndarray | None = None  # one buffer for every further term
     for x, y in pairs:
-        term = np.multiply(x, y, out=term)
+        term = np.multiply(x, y) if term is None else np.multiply(x, y, out=term)
         out += term
     return out
 
 
-def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Products of stacked matrices held along the first two axes, (m, m, ...)."""
-    return sum_of_products((a[:, j, None], b[None, j]) for j in range(a.shape[1]))
+def matmul(a: np.ndarray, b: np.ndarray, pattern: np.ndarray | None = None) -> np.ndarray:
+    """Products of stacked matrices held along the first two axes, (m, m, ...).
+
+    pattern : bool (m, m), optional: where a, b and their product may be non-zero (both
+    hold zeros elsewhere: `reachable`). Entries outside it are left 0 and terms a[i, k] b[k, j]
+    outside it skipped: the same bits as the full product (each skipped term an exact 0).
+    """
+    if pattern is None or pattern.all():
+        return sum_of_products((a[:, j, None], b[None, j]) for j in range(a.shape[1]))
+    out = np.zeros(np.broadcast_shapes(a.shape, b.shape))
+    for i, j in zip(*np.nonzero(pattern)):
+        sum_of_products(
+            ((a[i, k], b[k, j]) for k in np.flatnonzero(pattern[i] & pattern[:, j])), out=out[i, j]
+        )
+    return out
+
+
+def reachable(a: np.ndarray) -> np.ndarray:
+    """Where exp(a) of stacked (m, m, ...) matrices may be non-zero, bool (m, m): the
+    transitive closure of their non-zero pattern (every matrix of the stack) and the diagonal.
+    A compartment model's chains and one-way flows leave most of it False."""
+    m = a.shape[0]
+    reach = np.eye(m, dtype=bool) | (np.abs(a).reshape(m, m, -1).max(axis=2, initial=0.0) > 0)
+    while True:
+        grown = (reach.astype(np.int64) @ reach.astype(np.int64)) > 0
+        if np.array_equal(grown, reach):
+            return reach
+        reach = grown
 
 
 def expm(a: np.ndarray) -> np.ndarray:
@@ -49,19 +75,39 @@ def expm(a: np.ndarray) -> np.ndarray:
     m = a.shape[0]
     norm = np.abs(a).sum(axis=0).max(axis=0) if a.size else np.zeros(a.shape[2:])
     s = np.ceil(np.log2(np.maximum(norm, 1.0))).astype(int)  # 0 where the norm is <= 1
-    powers = np.empty((4,) + a.shape)
-    powers[0] = np.eye(m).reshape((m, m) + (1,) * (a.ndim - 2))
-    np.multiply(a, np.ldexp(1.0, -s), out=powers[1])  # exact: a power of two
-    powers[2] = matmul(powers[1], powers[1])
-    powers[3] = matmul(powers[2], powers[1])
-    x4 = matmul(powers[2], powers[2])
+    # every power of a, and exp(a), is zero outside the closure of a's pattern: only its
+    # entries are held (packed along the first axis) and multiplied (the same bits: `matmul`)
+    pattern = reachable(a) if a.size else np.ones((m, m), dtype=bool)
+    rows, cols = np.nonzero(pattern)
+    place = np.full((m, m), -1)
+    place[rows, cols] = np.arange(rows.size)
+    # for each entry (i, j), the packed (i, k) and (k, j) of every term of the product
+    terms = [
+        [(place[i, k], place[k, j]) for k in np.flatnonzero(pattern[i] & pattern[:, j])]
+        for i, j in zip(rows, cols)
+    ]
+
+    def product(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        out = np.empty(x.shape)
+        for p, pairs in enumerate(terms):
+            sum_of_products(((x[u], y[v]) for u, v in pairs), out=out[p])
+        return out
+
+    powers = np.empty((4, rows.size) + a.shape[2:])
+    powers[0] = (rows == cols).reshape((-1,) + (1,) * (a.ndim - 2))
+    np.multiply(a[rows, cols], np.ldexp(1.0, -s), out=powers[1])  # exact: a power of two
+    powers[2] = product(powers[1], powers[1])
+    powers[3] = product(powers[2], powers[1])
+    x4 = product(powers[2], powers[2])
     # blocks[k] = sum_i x^i / (4k + i)!, i = 0..3: the Taylor terms of degree 4k..4k+3
     blocks = [sum_of_products(zip(coefficients, powers)) for coefficients in _TAYLOR_BLOCKS]
-    result = blocks[4]
+    packed = blocks[4]
     for k in (3, 2, 1, 0):
-        result = blocks[k] + matmul(x4, result)
+        packed = blocks[k] + product(x4, packed)
     for j in range(int(s.max(initial=0))):
-        result = np.where(s > j, matmul(result, result), result)
+        packed = np.where(s > j, product(packed, packed), packed)
+    result = np.zeros(a.shape)
+    result[rows, cols] = packed
     return result
 
 

@@ -12,8 +12,9 @@ from typing import Mapping
 
 import numpy as np
 
+from .._arrays import unique_rows
 from ..model.structures import Structure
-from .linalg import expm, matmul, sum_of_products
+from .linalg import expm, matmul, reachable, sum_of_products
 
 
 def solution(
@@ -51,6 +52,12 @@ class Solution:
         self._rows: dict[bytes, np.ndarray] = {}
 
     def transition(self, dt: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def transition_at(self, subjects: np.ndarray, dt: np.ndarray) -> np.ndarray:
+        """Phi of given subjects over their own steps: subjects (positions) and dt (h), shape
+        (n_pairs,) each -> shape (m, m, n_pairs). Element by element: each pair's numbers are
+        those `transition` gives that subject for that step."""
         raise NotImplementedError
 
     def first(self, n: int) -> "Solution":
@@ -112,17 +119,28 @@ class OneCompartmentOral(Solution):
 
     def transition(self, dt: np.ndarray) -> np.ndarray:
         t = dt if dt.ndim == 2 else dt[:, None]
-        shape = np.broadcast_shapes(t.shape, self.ka.shape)
+        return self._phi(t, self.ka, self.k, self.gap, self.coef, self.distinct, self.ka_slower)
+
+    def transition_at(self, subjects: np.ndarray, dt: np.ndarray) -> np.ndarray:
+        return self._phi(
+            dt,
+            *(a[subjects] for a in (self.ka, self.k, self.gap, self.coef, self.distinct, self.ka_slower)),
+        )
+
+    @staticmethod
+    def _phi(t, ka, k, gap, coef, distinct, ka_slower) -> np.ndarray:
+        """Phi(t), shape (2, 2) + t's shape broadcast with the parameters' (subjects last)."""
+        shape = np.broadcast_shapes(t.shape, ka.shape)
         phi = np.empty((2, 2) + shape)
-        np.exp(-self.ka * t, out=phi[0, 0])
+        np.exp(-ka * t, out=phi[0, 0])
         phi[0, 1] = 0.0
-        np.exp(-self.k * t, out=phi[1, 1])
-        h = np.expm1(-self.gap * t)
-        h *= -self.coef  # ka (1 - e^{-gap t}) / gap
-        if not self.distinct.all():
-            limit = self.ka * t  # ka t, where ka == k
-            h[:, ~self.distinct] = np.broadcast_to(limit, shape)[:, ~self.distinct]
-        h *= np.where(self.ka_slower, phi[0, 0], phi[1, 1])
+        np.exp(-k * t, out=phi[1, 1])
+        h = np.expm1(-gap * t)
+        h *= -coef  # ka (1 - e^{-gap t}) / gap
+        if not distinct.all():
+            limit = np.broadcast_to(ka * t, shape)  # ka t, where ka == k
+            h[..., ~distinct] = limit[..., ~distinct]
+        h *= np.where(ka_slower, phi[0, 0], phi[1, 1])
         phi[1, 0] = h
         return phi
 
@@ -147,6 +165,8 @@ class MatrixExponential(Solution):
         rates = structure.rate_matrix(params) if rates is None else rates
         self._args = (structure, params, rates, observe)
         self.rates = rates.transpose(1, 2, 0)  # (m, m, N)
+        self._pattern: np.ndarray | None = None  # where Phi may be non-zero (`linalg.reachable`)
+        self._distinct = _distinct_rates(rates)
         self.m = rates.shape[1]
         if observe is not None:
             self.central, self.inv_volume = observe, np.ones(rates.shape[0])
@@ -159,7 +179,13 @@ class MatrixExponential(Solution):
 
     def transition(self, dt: np.ndarray) -> np.ndarray:
         t = dt if dt.ndim == 2 else dt[:, None]  # (n_dt, N) or (n_dt, 1)
+        if t.shape[1] == 1 and self._distinct is not None:  # steps shared by the subjects
+            first, which = self._distinct
+            return expm(self.rates[:, :, None, first] * t)[..., which]
         return expm(self.rates[:, :, None, :] * t)  # (m, m, n_dt, N)
+
+    def transition_at(self, subjects: np.ndarray, dt: np.ndarray) -> np.ndarray:
+        return expm(self.rates[:, :, subjects] * dt)
 
     def step(self, dt: float) -> np.ndarray:
         # steps that differ in the 13th digit (float grids: np.arange, linspace)
@@ -173,8 +199,29 @@ class MatrixExponential(Solution):
                 ratio = dt / known if known > 0 else math.inf
                 if 1 < ratio < 2.0**64 and ratio == 2.0 ** round(math.log2(ratio)):
                     phi = self._steps[known]
+                    if self._pattern is None:
+                        self._pattern = reachable(self.rates)
                     for _ in range(round(math.log2(ratio))):
-                        phi = matmul(phi, phi)
+                        phi = matmul(phi, phi, self._pattern)
                     self._steps[dt] = phi
                     break
         return super().step(dt)
+
+
+def _distinct_rates(rates: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Subjects whose rate matrices are equal (the typical child, covariate strata) share one
+    exponential: (a subject of each distinct matrix, each subject's among them), or None
+    when at least half the matrices differ (nothing worth sharing).
+
+    rates : shape (N, m, m). An exponential is computed matrix by matrix, so a subject's
+    numbers are those it has alone either way.
+    """
+    flat = rates.reshape(rates.shape[0], -1)
+    if flat.shape[0] < 2 or np.unique(flat[:, np.argmax(np.ptp(flat, axis=0))]).size > flat.shape[0] // 2:
+        return None  # one entry already tells most subjects apart
+    distinct, which = unique_rows(flat)
+    if distinct.shape[0] > flat.shape[0] // 2:
+        return None
+    first = np.zeros(distinct.shape[0], dtype=np.int64)
+    first[which[::-1]] = np.arange(flat.shape[0])[::-1]  # the first subject of each
+    return first, which
