@@ -15,8 +15,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import _display
-from .._arrays import unique_rows
 from .._checks import readonly, refuse_first
+from ._flat import by_subject, frozen, order_by, union_columns  # noqa: F401 (re-exported)
 
 # The default of a per-dose field (compartment, ss, ii_h, rate_mg_per_h): replaced by zeros,
 # one per dose, when the value is checked (an array, so that the field's type says what it
@@ -329,90 +329,6 @@ class SubjectDoses:
             ss=columns[:, 4].astype(np.int64),
             ii_h=columns[:, 5].copy(),
         )
-
-
-def by_subject(
-    n_subjects: int, subject: np.ndarray, time_h: np.ndarray
-) -> tuple[np.ndarray | slice, np.ndarray]:
-    """The order that sorts records by subject, then time (ties keep their order), and the offsets.
-
-    subject : ndarray of int, shape (n_records,), 0-based < n_subjects; time_h : shape (n_records,).
-    Returns order, shape (n_records,) (slice(None) when the records are in order already: an
-    index all the same), and offsets, shape (n_subjects + 1,): subject i's records are
-    order[offsets[i]:offsets[i + 1]].
-    """
-    return order_by(subject, time_h), np.r_[0, np.cumsum(np.bincount(subject, minlength=n_subjects))]
-
-
-def order_by(group: np.ndarray, time_h: np.ndarray) -> np.ndarray | slice:
-    """The order that sorts records by group (any integers), then time, ties in their order.
-
-    group, time_h : shape (n_records,). slice(None) when they are in that order already
-    (a Regimen's doses, most tables): no sort, and indexing with it copies nothing.
-    """
-    same = group[1:] == group[:-1]
-    if np.all((group[1:] > group[:-1]) | (same & (time_h[1:] >= time_h[:-1]))):
-        return slice(None)
-    return np.lexsort((time_h, group))
-
-
-def union_columns(offsets: np.ndarray, time_h: np.ndarray, keys, max_columns: int | None = None):
-    """Shared columns for per-subject records: one per distinct (time, rank, *keys).
-
-    offsets : ndarray of int, shape (n_subjects + 1,), records sorted by subject, then time
-    time_h : ndarray, shape (n_records,)
-    keys : sequence of ndarray, shape (n_records,), further fields a column shares
-
-    rank is a record's place among its subject's records at the same time
-    (0, 1, ...), so that a subject's records at one time get columns in their
-    order and never share one.
-
-    Returns
-    -------
-    slot : ndarray of int, shape (n_records,), each record's column
-    columns : ndarray, shape (n_columns, 2 + len(keys)): time, rank, keys, sorted by time then
-        rank; (None, None) when there would be more than max_columns.
-    """
-    n = time_h.size
-    times = np.unique(time_h)
-    if max_columns is not None and times.size > max_columns:
-        return None, None  # found cheaply: more distinct times than columns allowed
-    starts = np.zeros(n, dtype=bool)
-    starts[offsets[:-1][offsets[:-1] < n]] = True
-    starts[1:] |= time_h[1:] != time_h[:-1]
-    first = np.maximum.accumulate(np.where(starts, np.arange(n), 0)) if n else np.zeros(0, np.int64)
-    rank = np.arange(n) - first
-    fields = [np.asarray(f, dtype=float) for f in (time_h, rank, *keys)]
-    # a field equal on every record splits no column: only the others are compared
-    varies = [i for i, f in enumerate(fields) if i == 0 or (f.size and np.any(f != f[0]))]
-    if len(varies) == 1:  # the times alone (one dose at a time, alike)
-        distinct, slot = times[:, None], np.searchsorted(times, time_h)  # few times: fast
-    else:
-        distinct, slot = unique_rows(np.column_stack([fields[i] for i in varies]))
-    # sorted by time, then rank, then keys
-    columns = np.empty((distinct.shape[0], len(fields)))
-    for i, f in enumerate(fields):
-        columns[:, i] = distinct[:, varies.index(i)] if i in varies else (f[0] if f.size else 0.0)
-    if max_columns is not None and columns.shape[0] > max_columns:
-        return None, None
-    return slot, columns
-
-
-def frozen(values, dtype) -> np.ndarray:
-    """`values` as a read-only 1-D array of `dtype`: itself where it already is one that nothing
-    can change (read-only, over read-only memory it or its base owns), else a read-only copy."""
-    base = values.base if isinstance(values, np.ndarray) else None
-    if (
-        isinstance(values, np.ndarray)
-        and values.ndim == 1
-        and values.dtype == np.dtype(dtype)
-        and not values.flags.writeable
-        and (
-            base is None or (isinstance(base, np.ndarray) and base.base is None and not base.flags.writeable)
-        )
-    ):
-        return values
-    return readonly(values, dtype=dtype)
 
 
 def _per_dose_fields(doses, n: int) -> None:

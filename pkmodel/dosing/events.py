@@ -15,8 +15,6 @@ to simulating (measured: 1e6 doses of 20,000 children at their own times peak
 at 0.6 GB with the interpreter), so the limit keeps a table near 2 GB.
 """
 
-import csv
-import io
 import os
 from dataclasses import dataclass, field
 
@@ -24,16 +22,16 @@ import numpy as np
 import pandas as pd
 
 from .._checks import ID_PROBLEMS, integer_ids, plain, readonly
-from ..population.cohort import Cohort
-from .doses import Doses, SubjectDoses, order_by
 from ..io.files import atomic_write
 from ..model.structures import Structure
+from ..population.cohort import Cohort
+from ._csv_events import _nonmem_numbers, _read_csv
+from .doses import Doses, SubjectDoses, order_by
 
 REQUIRED = ("ID", "TIME", "AMT", "EVID", "CMT")
 OPTIONAL = ("II", "ADDL", "SS", "RATE", "DV", "MDV")
 _DOSE_EVIDS = (1, 4)  # dose; reset and dose
 _DOSE_FIELDS = ("AMT", "II", "ADDL", "SS", "RATE")  # 0 or missing on rows that are not doses
-_EXACT_INTEGER = 2.0**53  # floats below this that equal an integer are written as one
 MAX_TABLE_DOSES = 5_000_000  # doses in one event table, ADDL expanded
 
 
@@ -347,62 +345,6 @@ def read_events(path_or_df) -> EventTable:
     )
 
 
-def _read_csv(path: str) -> pd.DataFrame:
-    """The CSV as a DataFrame, after checking its shape (every line as many fields as the header)."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    if not raw.strip():
-        raise ValueError(
-            f"{path}: the file is empty; expected a header line (ID,TIME,AMT,EVID,CMT, "
-            "...) and one or more rows"
-        )
-    _check_fields(path, raw)
-    return pd.read_csv(io.BytesIO(raw), na_values=["."], skipinitialspace=True)
-
-
-def _check_fields(path: str, raw: bytes) -> None:
-    """Refuse repeated header names and lines whose number of fields is not the header's.
-
-    Vectorised over the bytes: commas and newlines inside double quotes do not count;
-    empty lines are skipped (as pandas does).
-    """
-    b = np.frombuffer(raw, dtype=np.uint8)
-    newline, comma = b == ord("\n"), b == ord(",")
-    if b'"' in raw:  # inside quotes after an odd number of them (uint8 wraps: parity stays)
-        outside = (np.cumsum(b == ord('"'), dtype=np.uint8) & 1) == 0
-        newline &= outside
-        comma &= outside
-    ends = np.flatnonzero(newline)
-    if ends.size == 0 or ends[-1] != b.size - 1:
-        ends = np.append(ends, b.size)
-    starts = np.r_[0, ends[:-1] + 1]
-    commas = np.flatnonzero(comma)
-    blank = ends - starts - (b[np.maximum(ends - 1, 0)] == ord("\r")) <= 0
-    lines = np.flatnonzero(~blank)
-    header_line = lines[0]
-    header = next(
-        csv.reader(
-            [raw[starts[header_line] : ends[header_line]].decode("utf-8-sig", "replace")],
-            skipinitialspace=True,
-        )
-    )
-    names = [name.strip() for name in header]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise ValueError(
-            f"{path}: column {repeated[0]} appears {names.count(repeated[0])} times in "
-            "the header; expected each column once"
-        )
-    fields = np.searchsorted(commas, ends[lines]) - np.searchsorted(commas, starts[lines]) + 1
-    wrong = np.flatnonzero(fields[1:] != fields[0])
-    if wrong.size:
-        row = int(wrong[0])
-        raise ValueError(
-            f"{path} line {int(lines[row + 1]) + 1} (row {row}) has {int(fields[row + 1])} "
-            f"fields; expected {int(fields[0])}, as many as the header"
-        )
-
-
 def write_events(events, path, overwrite: bool = False) -> None:
     """Write an event table (EventTable or DataFrame, checked first) as a NONMEM-style CSV.
 
@@ -418,15 +360,6 @@ def write_events(events, path, overwrite: bool = False) -> None:
             out[name] = _nonmem_numbers(values)
     with atomic_write(path, overwrite=overwrite, text=True) as f:
         out.to_csv(f, index=False, na_rep=".")
-
-
-def _nonmem_numbers(values: np.ndarray) -> np.ndarray:
-    """Floats as text: '.' for missing, '8' for 8.0, else Python's shortest repr."""
-    whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < _EXACT_INTEGER)
-    text = values.astype(str).astype(object)
-    text[whole] = values[whole].astype(np.int64).astype(str)
-    text[np.isnan(values)] = "."
-    return text
 
 
 def _bools(column: pd.Series) -> np.ndarray:
