@@ -364,12 +364,14 @@ def _embedded(image) -> tuple[str, str]:
     if isinstance(image, bytes):
         mime = "image/png" if image.startswith(_PNG_MAGIC) else "image/svg+xml"
         return mime, base64.b64encode(image).decode("ascii")
+    from .plots._style import write_figure
+
     buffer = BytesIO()
-    image.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    write_figure(image, buffer, "svg")
     mime = "image/svg+xml"
     if buffer.tell() > SVG_MAX_BYTES:
         buffer, mime = BytesIO(), "image/png"
-        image.savefig(buffer, format="png", dpi=PNG_DPI, bbox_inches="tight")
+        write_figure(image, buffer, "png", PNG_DPI)
     return mime, base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

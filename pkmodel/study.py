@@ -251,7 +251,7 @@ def write(
     `pkmodel.report`).
     """
     from .plots import FORMATS, check_dpi
-    from .plots._style import metadata
+    from .plots._style import write_figure
 
     bad = [f for f in figure_formats if f not in FORMATS]
     if bad or not figure_formats:
@@ -285,7 +285,7 @@ def write(
     for stem, figure in figures(outcome).items():
         for fmt in dict.fromkeys(figure_formats):
             with atomic_write(folder / f"{stem}.{fmt}") as f:
-                figure.savefig(f, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metadata(fmt))
+                write_figure(figure, f, fmt, dpi)
             digests[f"{stem}.{fmt}"] = f.sha256
     for name, write_page in (pages or {}).items():
         digests[name] = write_page(folder / name)

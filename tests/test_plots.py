@@ -160,6 +160,21 @@ def test_every_figure_writes_png_svg_and_pdf(figures, name, tmp_path):
     assert 0.5 * figures[name].get_figwidth() * 100 < width <= 1.3 * figures[name].get_figwidth() * 100
 
 
+def test_a_figure_made_twice_gives_the_same_bytes(both, tmp_path):
+    # matplotlib names SVG clip paths from uuid4 unless svg.hashsalt is set: without the salt
+    # two saves of one figure differ in every clip-path id; PNG and PDF carry no date or version
+    written = [
+        plots.save(
+            plots.percentile_band(both.results), tmp_path / run, formats=("png", "svg", "pdf"), dpi=100
+        )
+        for run in ("a", "b")
+    ]
+    assert b"clip-path" in written[0][1].read_bytes()
+    for a, b in zip(*written):
+        assert a.read_bytes() == b.read_bytes(), a.suffix
+    assert matplotlib.rcParams["svg.hashsalt"] is None  # the salt is set only while saving
+
+
 def target_span(ax):
     spans = [p for p in ax.patches if p.get_label().startswith("target ")]
     assert len(spans) == 1, [p.get_label() for p in ax.patches]

@@ -122,9 +122,24 @@ def save(fig, stem, formats: Sequence[str] = ("png", "svg"), dpi: float = 300) -
     out = []
     for fmt in dict.fromkeys(formats):
         path = Path(f"{stem}.{fmt}")
-        fig.savefig(path, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metadata(fmt))
+        write_figure(fig, path, fmt, dpi)
         out.append(path)
     return out
+
+
+# matplotlib names an SVG's clip paths and other ids from uuid4 unless svg.hashsalt is set;
+# with a fixed salt the ids are a hash of the salt and the content: the same figure, the same bytes
+SVG_HASHSALT = "pkmodel"
+
+
+def write_figure(fig, target, fmt: str, dpi: float | None = None) -> None:
+    """fig.savefig to a path or binary file in `fmt` (dpi None: savefig's own), with no date,
+    no software version and no random ids in it."""
+    import matplotlib
+
+    options = {} if dpi is None else {"dpi": dpi}
+    with matplotlib.rc_context({"svg.hashsalt": SVG_HASHSALT}):
+        fig.savefig(target, format=fmt, bbox_inches="tight", metadata=metadata(fmt), **options)
 
 
 def check_dpi(dpi) -> float:
