@@ -151,6 +151,7 @@ class EventTable:
 
         rows = np.flatnonzero(dose)
         count = (addl if rows.size == dose.size else addl[rows]).astype(np.int64) + 1
+        source_row: np.ndarray | slice
         if not addl.any():  # no ADDL: each dose row is one dose
             source_row, k = rows, np.zeros(rows.size, dtype=np.int64)
             if rows.size == dose.size:

@@ -10,6 +10,7 @@ of the user's reaches `exec`.
 """
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ class _Program:
         run += lines + [f"    out[{', '.join(map(str, i))}] = {code}" for i, code in zip(self.indices, codes)]
         run.append("    return out")
         self.source = "\n".join(setup + run)
-        namespace = {"np": np}
+        namespace: dict[str, Any] = {"np": np}
         exec(compile(self.source, "<pkmodel system>", "exec"), namespace)
         self.setup, self.run = namespace["setup"], namespace["run"]
 
@@ -62,7 +63,7 @@ def _cse(exprs, names, prefix, sp):
     replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols(cls=sp.Dummy)) if exprs else ([], [])
     # a reciprocal of one name goes back in place: x / y is one rounding, x * (1 / y) two
     inline = {d: e for d, e in replacements if e.is_Pow and e.exp == -1 and e.base.is_Atom}
-    lines = []
+    lines: list[str] = []
     for d, e in replacements:
         if d not in inline:
             names[d] = f"{prefix}{len(lines)}"

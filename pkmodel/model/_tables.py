@@ -7,6 +7,7 @@ the rest of the file with these.
 import ast
 import math
 import operator
+from typing import Callable
 
 from .._checks import is_number
 from .parameters import _COVARIATE_KINDS, CovariateEffect, ModelFileError, Parameter
@@ -151,7 +152,7 @@ def _only_keys(table: dict, allowed: set, prefix: str, where: str) -> None:
             raise ModelFileError(f"{where}: {prefix}{key} is {table[key]!r}; expected text")
 
 
-_OPERATORS = {
+_OPERATORS: dict[type, Callable[..., float]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,

@@ -358,7 +358,7 @@ def _columns(label, given, names, uses, n):
     missing = [k for k in names if k in uses and k not in given]
     if missing:
         raise ValueError(f"{label}: {missing} missing; the system uses {[k for k in names if k in uses]}")
-    out = []
+    out: list[np.ndarray | None] = []
     for k in names:
         if k not in uses:
             out.append(None)

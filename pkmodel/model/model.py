@@ -110,7 +110,7 @@ class Model:
             )
         if self.equations is not None:
             self._check_equations(where)
-        elif self.structure.n_transit > MAX_TRANSIT:
+        elif self.structure is not None and self.structure.n_transit > MAX_TRANSIT:
             raise ModelFileError(
                 f"{where}: model.n_transit is {self.structure.n_transit!r}; expected at most "
                 f"{MAX_TRANSIT} transit compartments (each adds a state: the cost per child grows "
