@@ -44,6 +44,7 @@ class AnalyticEngine:
     """The analytic engine under the Engine contract (`pkmodel.engines.base`): linear models, exact."""
 
     name = "analytic"
+    fresh_output = True  # every call returns new arrays nobody else holds (Plan.run keeps them)
 
     def options(self, **given: Any) -> dict[str, Any]:
         """No options: any given is refused, naming it."""
