@@ -34,6 +34,7 @@ from ..model.structures import Structure
 from .common import Epochs, SubjectInputs, as_epochs, dose_input, segments, shared_timeline
 from .base import refuse_unknown, register_engine
 from .linalg import steady_state, sum_of_products
+from .jittered import schedule_input, simulate_schedule
 from .per_child import per_subject
 from .solutions import MatrixExponential, Solution, solution
 
@@ -96,6 +97,8 @@ def simulate(
 ) -> np.ndarray:
     """Concentrations, shape (n_subjects, n_times), mg/L."""
     epochs = as_epochs(params)
+    if isinstance(doses, Doses) and (schedule := schedule_input(structure, epochs, doses)) is not None:
+        return simulate_schedule(solution(structure, epochs.params[0]), schedule, times_h)
     inputs = dose_input(structure, epochs, doses)
     if isinstance(inputs, SubjectInputs):
         return per_subject(structure, epochs, inputs, times_h)
