@@ -2,6 +2,7 @@
 the union of the children's dose times, read-only arrays shared rather than copied."""
 
 import numpy as np
+import pandas as pd
 
 from .._arrays import unique_rows
 from .._checks import readonly
@@ -50,14 +51,18 @@ def union_columns(offsets: np.ndarray, time_h: np.ndarray, keys, max_columns: in
         rank; (None, None) when there would be more than max_columns.
     """
     n = time_h.size
-    times = np.unique(time_h)
+    times = np.unique(pd.unique(time_h))  # a hash table first: no sort of every record
     if max_columns is not None and times.size > max_columns:
         return None, None  # found cheaply: more distinct times than columns allowed
     starts = np.zeros(n, dtype=bool)
     starts[offsets[:-1][offsets[:-1] < n]] = True
     starts[1:] |= time_h[1:] != time_h[:-1]
-    first = np.maximum.accumulate(np.where(starts, np.arange(n), 0)) if n else np.zeros(0, np.int64)
-    rank = np.arange(n) - first
+    rank: np.ndarray
+    if starts.all():  # no subject has two records at one time
+        rank = np.zeros(n)
+    else:
+        first = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+        rank = np.arange(n) - first
     fields = [np.asarray(f, dtype=float) for f in (time_h, rank, *keys)]
     # a field equal on every record splits no column: only the others are compared
     varies = [i for i, f in enumerate(fields) if i == 0 or (f.size and np.any(f != f[0]))]
