@@ -149,8 +149,14 @@ def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.nd
     for e, t in enumerate(event_times):  # over events, vectorised over subjects
         x = states[e]
         if e and t > event_times[e - 1]:
-            phi = solutions[timeline.epoch[e - 1]].step(t - event_times[e - 1])
-            sum_of_products(((phi[:, j], states[e - 1, j]) for j in range(first.m)), out=x)
+            sol = solutions[timeline.epoch[e - 1]]
+            phi, pattern = sol.step(t - event_times[e - 1]), sol.nonzero()
+            if pattern is None:
+                sum_of_products(((phi[:, j], states[e - 1, j]) for j in range(first.m)), out=x)
+            else:  # terms where Phi is 0 for every subject skipped: the same bits
+                for i in range(first.m):
+                    ks = np.flatnonzero(pattern[i])
+                    sum_of_products(((phi[i, k], states[e - 1, k]) for k in ks), out=x[i])
         elif e:
             x[...] = states[e - 1]  # events at the same time
         if timeline.ss[e]:

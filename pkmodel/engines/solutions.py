@@ -96,7 +96,7 @@ class Solution:
         """
         rows = np.empty((self.m, tau.size, self.inv_volume.size))
         rows[:, 0] = self.step(tau[0])[self.central]
-        pattern = self._nonzero()
+        pattern = self.nonzero()
         for u in range(1, tau.size):
             step = self.step(tau[u] - tau[u - 1])
             if pattern is None:
@@ -107,7 +107,7 @@ class Solution:
                 sum_of_products(((rows[j, u - 1], step[j, k]) for j in js), out=rows[k, u])
         return rows
 
-    def _nonzero(self) -> np.ndarray | None:
+    def nonzero(self) -> np.ndarray | None:
         """Where Phi may be non-zero, bool (m, m), if known (None: anywhere)."""
         return None
 
@@ -225,7 +225,7 @@ class MatrixExponential(Solution):
     def transition_at(self, subjects: np.ndarray, dt: np.ndarray) -> np.ndarray:
         return expm(self.rates[:, :, subjects] * dt)
 
-    def _nonzero(self) -> np.ndarray:
+    def nonzero(self) -> np.ndarray:
         if self._pattern is None:
             self._pattern = reachable(self.rates)
         return self._pattern
@@ -243,7 +243,7 @@ class MatrixExponential(Solution):
                 if 1 < ratio < 2.0**64 and ratio == 2.0 ** round(math.log2(ratio)):
                     phi = self._steps[known]
                     for _ in range(round(math.log2(ratio))):
-                        phi = matmul(phi, phi, self._nonzero())
+                        phi = matmul(phi, phi, self.nonzero())
                     self._steps[dt] = phi
                     break
         return super().step(dt)
