@@ -63,13 +63,13 @@ def union_columns(offsets: np.ndarray, time_h: np.ndarray, keys, max_columns: in
     else:
         first = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
         rank = np.arange(n) - first
-    fields = [np.asarray(f, dtype=float) for f in (time_h, rank, *keys)]
-    # a field equal on every record splits no column: only the others are compared
+    fields = (time_h, rank, *keys)
+    # a field equal on every record splits no column: only the others are compared (as floats)
     varies = [i for i, f in enumerate(fields) if i == 0 or (f.size and np.any(f != f[0]))]
     if len(varies) == 1:  # the times alone (one dose at a time, alike)
         distinct, slot = times[:, None], np.searchsorted(times, time_h)  # few times: fast
     else:
-        distinct, slot = unique_rows(np.column_stack([fields[i] for i in varies]))
+        distinct, slot = unique_rows(np.column_stack([np.asarray(fields[i], dtype=float) for i in varies]))
     # sorted by time, then rank, then keys
     columns = np.empty((distinct.shape[0], len(fields)))
     for i, f in enumerate(fields):
