@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 import pkmodel as pk
+from pkmodel.engines import base as engine_base
 
 
 def test_to_frame_is_tidy_long_with_covariates(card):
@@ -44,7 +45,7 @@ def test_engine_output_kept_without_copy_yet_never_writable(card):
         arr = arr.base if isinstance(arr.base, np.ndarray) else None
 
 
-def test_output_of_an_engine_of_ones_own_is_copied(card):
+def test_output_of_an_engine_of_ones_own_is_copied(card, monkeypatch):
     # an engine that keeps (and later changes) the array it returned: the Result keeps a copy
     kept = {}
 
@@ -61,7 +62,8 @@ def test_output_of_an_engine_of_ones_own_is_copied(card):
             kept["out"] = pk.ENGINES["analytic"].simulate(model, params, doses, times_h).copy()
             return kept["out"]
 
-    pk.register_engine(Keeping())
+    # registered for this test only (the registry's names appear in other tests' messages)
+    monkeypatch.setitem(engine_base._REGISTRY, "keeping", Keeping())
     cohort = pk.Cohort(weight_kg=[10.0], age_years=[3.0])
     res = pk.simulate(
         card, cohort, pk.Regimen.fixed(mg=5, every_h=8, n_doses=1), [1.0, 2.0], engine="keeping"
