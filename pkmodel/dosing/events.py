@@ -25,7 +25,7 @@ from .._checks import ID_PROBLEMS, integer_ids, plain, readonly
 from ..io.files import atomic_write
 from ..model.structures import Structure
 from ..population.cohort import Cohort
-from ._csv_events import _nonmem_numbers, _read_csv
+from ._csv_events import _among, _bools, _nonmem_numbers, _read_csv, _whole
 from .doses import Doses, SubjectDoses, order_by
 
 REQUIRED = ("ID", "TIME", "AMT", "EVID", "CMT")
@@ -376,30 +376,9 @@ def write_events(events, path, overwrite: bool = False) -> None:
         out.to_csv(f, index=False, na_rep=".")
 
 
-def _bools(column: pd.Series) -> np.ndarray:
-    """Where a column holds True or False (read as 1 and 0 otherwise)."""
-    if column.dtype == bool:
-        return np.ones(len(column), dtype=bool)
-    if column.dtype == object:  # one at a time, only for columns of mixed values
-        return np.fromiter((isinstance(v, (bool, np.bool_)) for v in column), dtype=bool, count=len(column))
-    return np.zeros(len(column), dtype=bool)
-
-
 def _owned(values: np.ndarray, dtype, in_table: bool = False) -> np.ndarray:
     """`values` as `dtype`, read-only: copied where it may be a view of the table's data (or
     its dtype differs); else the array itself (made by the caller, held by nobody else)."""
     values = values.astype(dtype, copy=in_table)
     values.flags.writeable = False
     return values
-
-
-def _among(values: np.ndarray, allowed: tuple[int, ...]) -> np.ndarray:
-    """Where values equal one of a few allowed numbers (np.isin sorts; this compares)."""
-    found = values == allowed[0]
-    for value in allowed[1:]:
-        found |= values == value
-    return found
-
-
-def _whole(values: np.ndarray, minimum: int) -> np.ndarray:
-    return np.isfinite(values) & (values == np.round(values)) & (values >= minimum)
