@@ -603,3 +603,17 @@ def test_rounding_options_without_a_formulation_are_refused():
         r"without a formulation",
     ):
         pk.Regimen.weight_based(2.0, 3, 1, rounding="up")
+
+
+def test_missed_doses_are_the_uniform_draws_below_the_probability():
+    # drawn on the normal scale (normal < ndtri(p)); the same doses as the uniforms
+    # (ndtr of those normals) below p, the rule as stated, for every scheduled dose
+    from pkmodel.population.variability import STREAM_ADHERENCE, seed_entropy, uniforms
+
+    cohort = pk.Cohort(weight_kg=np.linspace(10, 60, 2_000), age_years=np.full(2_000, 8.0))
+    for p in (0.01, 0.1, 0.5):
+        reg = pk.Regimen.weight_based(2.0, 3, 14, missed_dose_probability=p)
+        doses = reg.doses(cohort, seed=7)
+        expected = uniforms(seed_entropy(7), STREAM_ADHERENCE, 0, *doses.amount_mg.shape) < p
+        np.testing.assert_array_equal(doses.missed_mg > 0, expected)
+        assert abs(expected.mean() - p) < 5 * np.sqrt(p * (1 - p) / expected.size)

@@ -1,6 +1,6 @@
 """The CSV side of event tables (`events`): a file's shape checked before pandas reads it
-(every line as many fields as the header, each column once), and numbers written as NONMEM
-reads them."""
+(every line as many fields as the header, each column once), the column values' checks, and
+numbers written as NONMEM reads them."""
 
 import csv
 import io
@@ -74,3 +74,24 @@ def _nonmem_numbers(values: np.ndarray) -> np.ndarray:
     text[whole] = values[whole].astype(np.int64).astype(str)
     text[np.isnan(values)] = "."
     return text
+
+
+def _bools(column: pd.Series) -> np.ndarray:
+    """Where a column holds True or False (read as 1 and 0 otherwise)."""
+    if column.dtype == bool:
+        return np.ones(len(column), dtype=bool)
+    if column.dtype == object:  # one at a time, only for columns of mixed values
+        return np.fromiter((isinstance(v, (bool, np.bool_)) for v in column), dtype=bool, count=len(column))
+    return np.zeros(len(column), dtype=bool)
+
+
+def _among(values: np.ndarray, allowed: tuple[int, ...]) -> np.ndarray:
+    """Where values equal one of a few allowed numbers (np.isin sorts; this compares)."""
+    found = values == allowed[0]
+    for value in allowed[1:]:
+        found |= values == value
+    return found
+
+
+def _whole(values: np.ndarray, minimum: int) -> np.ndarray:
+    return np.isfinite(values) & (values == np.round(values)) & (values >= minimum)

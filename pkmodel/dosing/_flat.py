@@ -2,6 +2,7 @@
 the union of the children's dose times, read-only arrays shared rather than copied."""
 
 import numpy as np
+import pandas as pd
 
 from .._arrays import unique_rows
 from .._checks import readonly
@@ -50,21 +51,25 @@ def union_columns(offsets: np.ndarray, time_h: np.ndarray, keys, max_columns: in
         rank; (None, None) when there would be more than max_columns.
     """
     n = time_h.size
-    times = np.unique(time_h)
+    times = np.unique(pd.unique(time_h))  # a hash table first: no sort of every record
     if max_columns is not None and times.size > max_columns:
         return None, None  # found cheaply: more distinct times than columns allowed
     starts = np.zeros(n, dtype=bool)
     starts[offsets[:-1][offsets[:-1] < n]] = True
     starts[1:] |= time_h[1:] != time_h[:-1]
-    first = np.maximum.accumulate(np.where(starts, np.arange(n), 0)) if n else np.zeros(0, np.int64)
-    rank = np.arange(n) - first
-    fields = [np.asarray(f, dtype=float) for f in (time_h, rank, *keys)]
-    # a field equal on every record splits no column: only the others are compared
+    rank: np.ndarray
+    if starts.all():  # no subject has two records at one time
+        rank = np.zeros(n)
+    else:
+        first = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+        rank = np.arange(n) - first
+    fields = (time_h, rank, *keys)
+    # a field equal on every record splits no column: only the others are compared (as floats)
     varies = [i for i, f in enumerate(fields) if i == 0 or (f.size and np.any(f != f[0]))]
     if len(varies) == 1:  # the times alone (one dose at a time, alike)
         distinct, slot = times[:, None], np.searchsorted(times, time_h)  # few times: fast
     else:
-        distinct, slot = unique_rows(np.column_stack([fields[i] for i in varies]))
+        distinct, slot = unique_rows(np.column_stack([np.asarray(fields[i], dtype=float) for i in varies]))
     # sorted by time, then rank, then keys
     columns = np.empty((distinct.shape[0], len(fields)))
     for i, f in enumerate(fields):

@@ -25,7 +25,7 @@ from .._checks import ID_PROBLEMS, integer_ids, plain, readonly
 from ..io.files import atomic_write
 from ..model.structures import Structure
 from ..population.cohort import Cohort
-from ._csv_events import _nonmem_numbers, _read_csv
+from ._csv_events import _among, _bools, _nonmem_numbers, _read_csv, _whole
 from .doses import Doses, SubjectDoses, order_by
 
 REQUIRED = ("ID", "TIME", "AMT", "EVID", "CMT")
@@ -33,6 +33,8 @@ OPTIONAL = ("II", "ADDL", "SS", "RATE", "DV", "MDV")
 _DOSE_EVIDS = (1, 4)  # dose; reset and dose
 _DOSE_FIELDS = ("AMT", "II", "ADDL", "SS", "RATE")  # 0 or missing on rows that are not doses
 MAX_TABLE_DOSES = 5_000_000  # doses in one event table, ADDL expanded
+# pandas 3 copies a frame's data before changing it wherever another frame shares it
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,7 +88,9 @@ class EventTable:
     def __post_init__(self):
         if not isinstance(self.table, pd.DataFrame):
             raise TypeError(f"events is a {type(self.table).__name__}; expected a pandas DataFrame")
-        table = self.table.reset_index(drop=True).copy()  # the caller's later changes do not reach it
+        table = self.table.reset_index(drop=True)
+        if not _COPY_ON_WRITE:  # the caller's later changes do not reach it (pandas 3: by itself)
+            table = table.copy()
         object.__setattr__(self, "table", table)
         repeated = table.columns[table.columns.duplicated()]
         if len(repeated):
@@ -110,8 +114,8 @@ class EventTable:
             col.setdefault(name, blank)
 
         self._refuse(~np.isfinite(col["TIME"]), "TIME", "a finite time (h)")
-        self._refuse(~np.isin(col["EVID"], (0, 1, 2, 3, 4)), "EVID", "0, 1, 2, 3 or 4")
-        dose = np.isin(col["EVID"], _DOSE_EVIDS)
+        self._refuse(~(_whole(col["EVID"], 0) & (col["EVID"] <= 4)), "EVID", "0, 1, 2, 3 or 4")
+        dose = _among(col["EVID"], _DOSE_EVIDS)
         for name in _DOSE_FIELDS:
             if col[name] is blank or dose.all():
                 continue  # a column not given, or every row a dose: nothing to refuse
@@ -132,7 +136,7 @@ class EventTable:
         )
         self._refuse(~((ii >= 0) & np.isfinite(ii)), "II", "an interval >= 0 h")
         self._refuse(~_whole(addl, 0), "ADDL", "a whole number >= 0 of additional doses")
-        self._refuse(~np.isin(ss, (0, 1, 2)), "SS", "0, 1 or 2")
+        self._refuse(~_among(ss, (0, 1, 2)), "SS", "0, 1 or 2")
         self._refuse(
             ~((rate >= 0) & np.isfinite(rate)),
             "RATE",
@@ -145,7 +149,7 @@ class EventTable:
             "an interval > 0 h where SS is 1 or 2 (steady state needs the dosing interval)",
             also="SS",
         )
-        self._refuse(~np.isnan(col["MDV"]) & ~np.isin(col["MDV"], (0, 1)), "MDV", "0, 1 or missing")
+        self._refuse(~np.isnan(col["MDV"]) & ~_among(col["MDV"], (0, 1)), "MDV", "0, 1 or missing")
         self._refuse_decreasing_time(ids, col["TIME"])
         self._refuse_too_many_doses(np.where(dose, addl, -1.0))
 
@@ -167,10 +171,15 @@ class EventTable:
         take = np.arange(dose.size)[order] if isinstance(source_row, slice) else source_row[order]
         first = k[order] == 0
         pick = order if isinstance(source_row, slice) else take  # a slice where it can be
+        # copied: what may be a view of the table's own data; the rest is this call's alone
+        in_table = {
+            name: isinstance(pick, slice) and np.may_share_memory(values, table[name].to_numpy())
+            for name, values in (("ID", ids), ("TIME", col["TIME"]), ("AMT", col["AMT"]))
+        }
         records = DoseRecords(
-            id=_owned(ids[pick], np.int64),
-            time_h=_owned(time[order], float),
-            amount_mg=_owned(col["AMT"][pick], float),
+            id=_owned(ids[pick], np.int64, in_table["ID"]),
+            time_h=_owned(time[order], float, in_table["TIME"] and isinstance(source_row, slice)),
+            amount_mg=_owned(col["AMT"][pick], float, in_table["AMT"]),
             cmt=_owned(col["CMT"][pick], np.int64),
             rate_mg_per_h=_owned(rate[pick], float),
             ss=_owned(np.where(first, ss[pick], 0), np.int64),
@@ -230,9 +239,12 @@ class EventTable:
                     f"{self._found(int(rows.min()), column)}: {what} are not supported yet by the engines"
                 )
         ids, cohort_ids = self.row_ids, np.asarray(cohort.ids)
-        known = np.isin(ids, cohort_ids)
-        self._refuse(~known, "ID", "an ID of the cohort (cohort_ids)")
-        absent = ~np.isin(cohort_ids, ids)
+        # each run of rows of one ID looked up once (a table grouped by ID: one per child)
+        runs = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        known = np.isin(ids[runs], cohort_ids)
+        if not known.all():
+            self._refuse(np.isin(np.arange(ids.size), runs[~known]), "ID", "an ID of the cohort (cohort_ids)")
+        absent = ~np.isin(cohort_ids, ids[runs])
         if absent.any():
             raise ValueError(
                 f"{self.source}: no rows for cohort ID {plain(cohort_ids[absent][0])}; "
@@ -261,6 +273,8 @@ class EventTable:
         """Column as floats (missing: nan); refuses text that is not a number, and True/False."""
         raw = self.table[column]
         self._refuse(_bools(raw), column, "a number, not True/False")
+        if isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "iuf":  # numbers: nothing to coerce
+            return raw.to_numpy(dtype=float)
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
         self._refuse(np.isnan(values) & raw.notna().to_numpy(), column, "a number")
         return values
@@ -363,21 +377,9 @@ def write_events(events, path, overwrite: bool = False) -> None:
         out.to_csv(f, index=False, na_rep=".")
 
 
-def _bools(column: pd.Series) -> np.ndarray:
-    """Where a column holds True or False (read as 1 and 0 otherwise)."""
-    if column.dtype == bool:
-        return np.ones(len(column), dtype=bool)
-    if column.dtype == object:  # one at a time, only for columns of mixed values
-        return np.fromiter((isinstance(v, (bool, np.bool_)) for v in column), dtype=bool, count=len(column))
-    return np.zeros(len(column), dtype=bool)
-
-
-def _owned(values: np.ndarray, dtype) -> np.ndarray:
-    """`values` as `dtype`, read-only: copied only where it is a view of another array."""
-    values = values.astype(dtype, copy=values.base is not None)
+def _owned(values: np.ndarray, dtype, in_table: bool = False) -> np.ndarray:
+    """`values` as `dtype`, read-only: copied where it may be a view of the table's data (or
+    its dtype differs); else the array itself (made by the caller, held by nobody else)."""
+    values = values.astype(dtype, copy=in_table)
     values.flags.writeable = False
     return values
-
-
-def _whole(values: np.ndarray, minimum: int) -> np.ndarray:
-    return np.isfinite(values) & (values == np.round(values)) & (values >= minimum)

@@ -6,6 +6,7 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from .. import _display
 from .._checks import is_number, numbers, readonly, refuse_first, whole
@@ -22,7 +23,7 @@ from .formulations import (
     check_rounding,
 )
 from .schedule import age_bands
-from ..population.variability import STREAM_ADHERENCE, STREAM_TIMING, seed_entropy, standard_normals, uniforms
+from ..population.variability import STREAM_ADHERENCE, STREAM_TIMING, seed_entropy, standard_normals
 
 
 @dataclass(frozen=True, eq=False)
@@ -251,10 +252,11 @@ class Regimen:
                 )
             start = whole("Regimen.doses", "first", first, 0)
             if self.missed_dose_probability > 0:
-                missed = (
-                    uniforms(seed_entropy(seed), STREAM_ADHERENCE, start, *amount.shape)
-                    < self.missed_dose_probability
-                )
+                # uniforms(...) < p, the uniforms being ndtr of these normals: compared on the
+                # normal scale (ndtr is increasing), without an erf per scheduled dose
+                missed = standard_normals(
+                    seed_entropy(seed), STREAM_ADHERENCE, start, *amount.shape
+                ) < special.ndtri(self.missed_dose_probability)
                 missed_mg = np.where(missed, amount, 0.0)
                 missed_mg.flags.writeable = False
                 amount[missed] = 0.0

@@ -34,6 +34,7 @@ from ..model.structures import Structure
 from .common import Epochs, SubjectInputs, as_epochs, dose_input, segments, shared_timeline
 from .base import refuse_unknown, register_engine
 from .linalg import steady_state, sum_of_products
+from .jittered import schedule_input, simulate_schedule
 from .per_child import per_subject
 from .solutions import MatrixExponential, Solution, solution
 
@@ -44,6 +45,7 @@ class AnalyticEngine:
     """The analytic engine under the Engine contract (`pkmodel.engines.base`): linear models, exact."""
 
     name = "analytic"
+    fresh_output = True  # every call returns new arrays nobody else holds (Plan.run keeps them)
 
     def options(self, **given: Any) -> dict[str, Any]:
         """No options: any given is refused, naming it."""
@@ -95,6 +97,8 @@ def simulate(
 ) -> np.ndarray:
     """Concentrations, shape (n_subjects, n_times), mg/L."""
     epochs = as_epochs(params)
+    if isinstance(doses, Doses) and (schedule := schedule_input(structure, epochs, doses)) is not None:
+        return simulate_schedule(solution(structure, epochs.params[0]), schedule, times_h)
     inputs = dose_input(structure, epochs, doses)
     if isinstance(inputs, SubjectInputs):
         return per_subject(structure, epochs, inputs, times_h)
@@ -145,8 +149,14 @@ def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.nd
     for e, t in enumerate(event_times):  # over events, vectorised over subjects
         x = states[e]
         if e and t > event_times[e - 1]:
-            phi = solutions[timeline.epoch[e - 1]].step(t - event_times[e - 1])
-            sum_of_products(((phi[:, j], states[e - 1, j]) for j in range(first.m)), out=x)
+            sol = solutions[timeline.epoch[e - 1]]
+            phi, pattern = sol.step(t - event_times[e - 1]), sol.nonzero()
+            if pattern is None:
+                sum_of_products(((phi[:, j], states[e - 1, j]) for j in range(first.m)), out=x)
+            else:  # terms where Phi is 0 for every subject skipped: the same bits
+                for i in range(first.m):
+                    ks = np.flatnonzero(pattern[i])
+                    sum_of_products(((phi[i, k], states[e - 1, k]) for k in ks), out=x[i])
         elif e:
             x[...] = states[e - 1]  # events at the same time
         if timeline.ss[e]:

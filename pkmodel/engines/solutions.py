@@ -64,6 +64,11 @@ class Solution:
         """The same solution for the first n subjects only (views, no copies)."""
         raise NotImplementedError
 
+    def dose_column(self, c: int, tau: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """scale x Phi(tau)[:, c] for every subject: what a unit input into compartment c adds
+        tau later. tau, scale : shape (n_subjects,). Returns shape (m, n_subjects)."""
+        return self.transition(tau[None, :])[:, c, 0] * scale
+
     def step(self, dt: float) -> np.ndarray:
         """Phi(dt) for every subject, shape (m, m, n_subjects); cached by dt."""
         if dt not in self._steps:
@@ -91,10 +96,20 @@ class Solution:
         """
         rows = np.empty((self.m, tau.size, self.inv_volume.size))
         rows[:, 0] = self.step(tau[0])[self.central]
+        pattern = self.nonzero()
         for u in range(1, tau.size):
             step = self.step(tau[u] - tau[u - 1])
-            sum_of_products(((rows[j, u - 1], step[j]) for j in range(self.m)), out=rows[:, u])
+            if pattern is None:
+                sum_of_products(((rows[j, u - 1], step[j]) for j in range(self.m)), out=rows[:, u])
+                continue
+            for k in range(self.m):  # terms where Phi[j, k] is 0 for every subject skipped: same bits
+                js = np.flatnonzero(pattern[:, k])
+                sum_of_products(((rows[j, u - 1], step[j, k]) for j in js), out=rows[k, u])
         return rows
+
+    def nonzero(self) -> np.ndarray | None:
+        """Where Phi may be non-zero, bool (m, m), if known (None: anywhere)."""
+        return None
 
 
 class OneCompartmentOral(Solution):
@@ -126,6 +141,29 @@ class OneCompartmentOral(Solution):
             dt,
             *(a[subjects] for a in (self.ka, self.k, self.gap, self.coef, self.distinct, self.ka_slower)),
         )
+
+    def dose_column(self, c: int, tau: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """As `Solution.dose_column`, the entries of `_phi` computed for column c only."""
+        column = np.empty((2, tau.size))
+        if c == 1:  # into central: stays there
+            column[0] = 0.0
+            np.multiply(-self.k, tau, out=column[1])
+            np.exp(column[1], out=column[1])
+            column[1] *= scale
+            return column
+        e_a, h = column
+        np.multiply(-self.ka, tau, out=e_a)
+        np.exp(e_a, out=e_a)
+        e_k = np.exp(-self.k * tau)
+        np.multiply(-self.gap, tau, out=h)
+        np.expm1(h, out=h)
+        h *= -self.coef
+        if not self.distinct.all():
+            h[~self.distinct] = (self.ka * tau)[~self.distinct]
+        h *= np.where(self.ka_slower, e_a, e_k)
+        e_a *= scale
+        h *= scale
+        return column
 
     @staticmethod
     def _phi(t, ka, k, gap, coef, distinct, ka_slower) -> np.ndarray:
@@ -187,6 +225,11 @@ class MatrixExponential(Solution):
     def transition_at(self, subjects: np.ndarray, dt: np.ndarray) -> np.ndarray:
         return expm(self.rates[:, :, subjects] * dt)
 
+    def nonzero(self) -> np.ndarray:
+        if self._pattern is None:
+            self._pattern = reachable(self.rates)
+        return self._pattern
+
     def step(self, dt: float) -> np.ndarray:
         # steps that differ in the 13th digit (float grids: np.arange, linspace)
         # share one exponential; tau itself is only known to that precision
@@ -199,10 +242,8 @@ class MatrixExponential(Solution):
                 ratio = dt / known if known > 0 else math.inf
                 if 1 < ratio < 2.0**64 and ratio == 2.0 ** round(math.log2(ratio)):
                     phi = self._steps[known]
-                    if self._pattern is None:
-                        self._pattern = reachable(self.rates)
                     for _ in range(round(math.log2(ratio))):
-                        phi = matmul(phi, phi, self._pattern)
+                        phi = matmul(phi, phi, self.nonzero())
                     self._steps[dt] = phi
                     break
         return super().step(dt)

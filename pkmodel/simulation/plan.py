@@ -25,7 +25,7 @@ from ..model.structures import OPTIONAL, UNITS
 from ..population import growth
 from ..population import variability as _variability
 from ..population.cohort import Cohort
-from .result import Result
+from .result import Result, handed_over
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,9 +123,10 @@ class Plan:
                 params = _with_kappas(own, model.iov_names, kappa[:, 0])
                 _check_individual(model, params, cohort, first)
                 params.update(model.covariate_values(cohort))
-            blocks.append(
-                _outputs(engine.simulate(model, params, doses, times_h, **self.engine_options), model)
-            )
+            block = engine.simulate(model, params, doses, times_h, **self.engine_options)
+            if getattr(engine, "fresh_output", False):  # nobody else holds it: kept without a copy
+                block = handed_over(block)
+            blocks.append(_outputs(block, model))
             individual.append(own)
             etas.append(eta)
             kappas.append(kappa)
