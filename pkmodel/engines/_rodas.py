@@ -199,8 +199,8 @@ def step(rhs, t, y, h, jac, f0, subjects, dfdt=None):
     / dy at (t, y), as the callback gives it. rhs(t (k,), y (k, m), subjects)
     -> (k, m) is called with y a transposed view.
 
-    Returns y_new (m, k), the error estimate (m, k) and the 8 stages, shape
-    (8, m, k) (for `dense`).
+    Returns y_new (m, k) and the work of the step, (stages (8, m, k),), for
+    `error_norm2` (the error estimate is the last stage) and `dense_coefficients`.
     """
     m, k = y.shape
     w = np.negative(np.transpose(jac, (1, 2, 0)), out=np.empty((m, m, k)))
@@ -229,25 +229,43 @@ def step(rhs, t, y, h, jac, f0, subjects, dfdt=None):
         if dfdt is not None and _D[i]:
             g += np.multiply(dfdt, _D[i] * h, out=term)
         lu_solve(factors, g)
-    return u + stages[7], stages[7], stages
+    return u + stages[7], (stages,)
 
 
-def dense(theta, y, y_new, stages):
-    """The dense output at theta = (t_out - t) / h in [0, 1], shape (r,).
+def error_norm2(work, h, scale):
+    """The squared RMS norm over each subject's states of the error estimate (the last
+    stage) over scale (m, k), shape (k,)."""
+    (stages,) = work
+    error = np.divide(stages[7], scale)
+    err = np.add.reduce(np.square(error, out=error), axis=0)
+    err *= 1.0 / error.shape[0]
+    return err
 
-    y, y_new: (m, r), and stages (8, m, r): the step's values for each output.
-    y(t + theta h) = (1 - theta) y + theta y_new + sum_j w_j(theta) k_j with
-    w_j = theta (1 - theta) (H1j + theta (H2j + theta H3j)).
-    """
+
+def dense_coefficients(rhs, t, y, y_new, h, work, subjects):
+    """The dense output's coefficients for these subjects, shape (4, m, r): y_new and
+    H_r = sum_j _H[r, j] k_j (r = 1..3), from `step`'s stages (work, taken for them)."""
+    (stages,) = work
+    out = np.zeros((4, *y.shape))
+    out[0] = y_new
+    term = np.empty((3, *y.shape))
+    for j in range(8):  # in a fixed order: each subject's rounding is its own, whatever the batch
+        out[1:] += np.multiply(_H[:, j, None, None], stages[j], out=term)
+    return out
+
+
+def dense(theta, y, coefficients):
+    """y(t + theta h) = (1 - theta) y + theta (y_new + (1 - theta) (H1 + theta (H2 + theta H3)))
+    for theta (r,) in [0, 1], from y (m, r) and `dense_coefficients` (4, m, r) taken for each
+    output."""
+    y_new, h1, h2, h3 = coefficients
     rest = 1.0 - theta
-    out = rest * y
-    out += theta * y_new
-    weights = _H[2][:, None] * theta  # (8, r)
-    weights += _H[1][:, None]
-    weights *= theta
-    weights += _H[0][:, None]
-    weights *= theta * rest
-    term = np.empty_like(out)
-    for j in range(8):  # in a fixed order: each output's rounding is its own, whatever the batch
-        out += np.multiply(weights[j], stages[j], out=term)
+    out = h3 * theta
+    out += h2
+    out *= theta
+    out += h1
+    out *= rest
+    out += y_new
+    out *= theta
+    out += rest * y
     return out

@@ -44,9 +44,10 @@ from .common import (
     dose_input,
 )
 
-RODAS = "rodas5p"
+RODAS, SWITCH = "rodas5p", "dop853_rodas5p"
+PER_CHILD = (SWITCH, RODAS)  # `_integrator`'s, each child on its own
 OPTIONS: dict[str, Any] = {"rtol": 1e-8, "atol": None, "method": RODAS}
-METHODS = (RODAS, "RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA")
+METHODS = (*PER_CHILD, "RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA")
 # rodas5p's default atol: each child's own, this times its largest dose (mg); measured: W1-W2,
 # W4c and Michaelis-Menten W6 within 6e-7 of the exact or rtol-1e-12 answer at rtol 1e-8
 ATOL_PER_DOSE = 1e-10
@@ -67,6 +68,7 @@ def simulate_system(
     rtol: float = OPTIONS["rtol"],
     atol: float | None = None,
     outputs: tuple[str, ...] = ("conc",),
+    method: str = OPTIONS["method"],
 ) -> dict:
     """The compiled system's outputs per child by name, each (n_subjects, n_times) (rodas5p).
 
@@ -87,7 +89,7 @@ def simulate_system(
     else:
         atol_mg = np.full(inputs.n_subjects, float(atol))
     times_h = np.asarray(times_h, dtype=float)
-    return integrate_cohort(compiled, epochs, inputs, times_h, outputs, rtol, atol_mg)
+    return integrate_cohort(compiled, epochs, inputs, times_h, outputs, rtol, atol_mg, method)
 
 
 def largest_at_one_time(inputs, m: int) -> np.ndarray:
@@ -128,7 +130,7 @@ class OdeEngine:
         if not (_is_name(method) or (isinstance(method, type) and issubclass(method, OdeSolver))):
             raise ValueError(
                 f"engine option method is {method!r}; expected one of "
-                f"{list(METHODS)} (scipy.integrate.solve_ivp's but the first) or an "
+                f"{list(METHODS)} (scipy.integrate.solve_ivp's but the first two) or an "
                 "OdeSolver"
             )
         return dict(given)
@@ -137,7 +139,7 @@ class OdeEngine:
         """The options with atol at or above its floor for these doses (mg, shape (n_subjects,))."""
         floor = ATOL_FLOOR_PER_MG * float(largest_dose_mg.max(initial=0.0))
         if "atol" not in options:
-            if options.get("method", RODAS) == RODAS:
+            if options.get("method", RODAS) in PER_CHILD:
                 return dict(options)  # each child's own, from its doses (simulate_system)
             return {**options, "atol": max(SCIPY_OPTIONS["atol"], floor)}
         if options["atol"] < floor:
@@ -165,7 +167,7 @@ class OdeEngine:
         """
         method = options.pop("method", RODAS)
         language = model.structure is None
-        if method == RODAS and not (language and not model.is_linear and _has_steady_state(doses)):
+        if method in PER_CHILD and not (language and not model.is_linear and _has_steady_state(doses)):
             out = simulate_system(
                 model.system,
                 model.compartment_model,
@@ -173,10 +175,11 @@ class OdeEngine:
                 doses,
                 times_h,
                 outputs=model.outputs,
+                method=method,
                 **options,
             )
         elif language:
-            scipy_method = "DOP853" if method == RODAS else method
+            scipy_method = "DOP853" if method in PER_CHILD else method
             given = {k: v for k, v in options.items() if v is not None}
             out = simulate_stacked_system(
                 model, params, doses, times_h, method=scipy_method, **{**SCIPY_OPTIONS, **given}
