@@ -204,6 +204,27 @@ def two_doses_of_10_mg(ka, ke, second_h, times, **options):
     )
 
 
+def two_subjects_dosed_every_8_h(ka, ke, dose, times, **options):
+    """Two subjects (ka, ke, dose (2,): 1/h, 1/h, mg) dosed orally every 8 h for 2 days,
+    integrated to outputs at times: (Integration, central amounts (2, r), Bateman's (2, r))."""
+    dose_times = np.arange(0, 48, 8.0)
+    rhs, jac = oral_1cmt(ka, ke)
+    res = integrate(
+        rhs,
+        jac,
+        np.zeros((2, 2)),
+        event_offsets=np.array([0, 6, 12]),
+        event_times=np.tile(dose_times, 2),
+        on_event=add_to_depot(np.repeat(dose, 6)),
+        output_offsets=np.array([0, 1, 2]) * times.size,
+        output_times=np.tile(times, 2),
+        autonomous=True,
+        **options,
+    )
+    exact = np.stack([bateman(times, dose_times, np.full(6, dose[i]), ka[i], ke[i]) for i in range(2)])
+    return res, res.outputs[:, 1].reshape(2, times.size), exact
+
+
 def test_an_output_at_a_dose_time_reports_before_or_after_the_dose_as_flagged():
     # NONMEM's record order: an observation record before the dose record at the same time
     # sees the amount before the dose; after it, the amount with the dose
@@ -227,27 +248,12 @@ def test_each_subject_is_held_to_the_tolerance_on_its_own_scale(method):
     # scaled to each subject's dose both are within 1e-6 relative of the exact curve
     ka, ke = np.array([50.0, 0.1]), np.array([0.2, 0.05])
     dose = np.array([1e-3, 1e3])
-    dose_times = np.arange(0, 48, 8.0)
     times = np.arange(0, 72.25, 0.25)
-    rhs, jac = oral_1cmt(ka, ke)
-    res = integrate(
-        rhs,
-        jac,
-        np.zeros((2, 2)),
-        event_offsets=np.array([0, 6, 12]),
-        event_times=np.tile(dose_times, 2),
-        on_event=add_to_depot(np.repeat(dose, 6)),
-        output_offsets=np.array([0, times.size, 2 * times.size]),
-        output_times=np.tile(times, 2),
-        rtol=1e-8,
-        atol=1e-9 * dose,
-        autonomous=True,
-        method=method,
+    res, central, exact = two_subjects_dosed_every_8_h(
+        ka, ke, dose, times, rtol=1e-8, atol=1e-9 * dose, method=method
     )
-    central = res.outputs[:, 1].reshape(2, times.size)
     for i in range(2):
-        exact = bateman(times, dose_times, np.full(6, dose[i]), ka[i], ke[i])
-        assert relative_error(central[i], exact) < 1e-6, i
+        assert relative_error(central[i], exact[i]) < 1e-6, i
     # and each subject's steps are its own: the fast absorber needs many more after each dose
     assert res.n_steps[0] > res.n_steps[1]
 

@@ -11,8 +11,7 @@ from scipy.linalg import expm
 
 import pkmodel as pk
 from pkmodel.engines import _dop853
-from pkmodel.engines._integrator import integrate
-from test_integrator import add_to_depot, bateman, oral_1cmt, relative_error
+from test_integrator import oral_1cmt, relative_error, two_subjects_dosed_every_8_h
 
 J = np.array([[-2.0, 0.0], [2.0, -0.3]])  # depot -> central, ka 2 /h, k 0.3 /h
 Y0 = np.array([[10.0], [1.0]])  # (m, k = 1), mg
@@ -67,29 +66,12 @@ def test_dop853_step_error_estimate_and_dense_output_are_scipys():
     np.testing.assert_allclose(got, solver._dense_output_impl()(0.37 * h), rtol=1e-13)
 
 
-def _two_children(ka, method, **options):
+def _two_children(ka, method):
     """Children absorbing at ka (2,), k 0.15 /h, 10 mg every 8 h for 2 days, outputs 0.25 h."""
-    ke = np.full(2, 0.15)
-    dose_times = np.arange(0, 48, 8.0)
-    times = np.arange(0, 60.25, 0.25)
-    rhs, jac = oral_1cmt(ka, ke)
-    res = integrate(
-        rhs,
-        jac,
-        np.zeros((2, 2)),
-        event_offsets=np.array([0, 6, 12]),
-        event_times=np.tile(dose_times, 2),
-        on_event=add_to_depot(np.full(12, 10.0)),
-        output_offsets=np.array([0, 1, 2]) * times.size,
-        output_times=np.tile(times, 2),
-        rtol=1e-8,
-        atol=1e-10 * 10.0,
-        autonomous=True,
-        method=method,
-        **options,
+    dose, times = np.full(2, 10.0), np.arange(0, 60.25, 0.25)
+    return two_subjects_dosed_every_8_h(
+        ka, np.full(2, 0.15), dose, times, rtol=1e-8, atol=1e-9, method=method
     )
-    exact = [bateman(times, dose_times, np.full(6, 10.0), ka[i], ke[i]) for i in range(2)]
-    return res, res.outputs[:, 1].reshape(2, times.size), exact
 
 
 def test_the_switch_steps_a_child_absorbing_at_200_per_h_by_rodas5p_and_stays_within_1e_6():
@@ -133,3 +115,22 @@ def test_the_switch_agrees_with_the_analytic_engine_within_1e_6_per_child(card):
     assert np.max(np.abs(got.concentrations - exact).max(axis=1) / peak) < 1e-6
     # with IIV 0.837 on ka some of 80 children absorb fast enough to be Rodas5P's
     assert got.parameters["ka"].max() > 10
+
+
+def test_rodas5p_stage_sums_as_one_block_give_the_same_bits_as_term_by_term(monkeypatch):
+    # below BLOCK_BELOW subjects the stage sums are one block (fewer numpy calls); the same
+    # additions in the same order, so a subject's numbers cannot depend on the batch's size
+    from pkmodel.engines import _rodas
+
+    rng = np.random.default_rng(1)
+    n = 40
+    ka, ke = rng.uniform(0.5, 30, n), rng.uniform(0.05, 0.3, n)
+    rhs, jac = oral_1cmt(ka, ke)
+    y, h, s = rng.uniform(0, 10, (2, n)), rng.uniform(0.01, 1, n), np.arange(n)
+    args = (rhs, np.zeros(n), y, h, jac(None, y.T, s), rhs(None, y.T, s).T, s)
+    monkeypatch.setattr(_rodas, "BLOCK_BELOW", n)
+    block, (block_stages,) = _rodas.step(*args)
+    monkeypatch.setattr(_rodas, "BLOCK_BELOW", n - 1)
+    terms, (term_stages,) = _rodas.step(*args)
+    np.testing.assert_array_equal(block, terms)
+    np.testing.assert_array_equal(block_stages, term_stages)

@@ -203,6 +203,7 @@ def step(rhs, t, y, h, jac, f0, subjects, dfdt=None):
     `error_norm2` (the error estimate is the last stage) and `dense_coefficients`.
     """
     m, k = y.shape
+    sums = _Sums(m, k) if k <= BLOCK_BELOW else None
     w = np.negative(np.transpose(jac, (1, 2, 0)), out=np.empty((m, m, k)))
     shift = 1.0 / (GAMMA * h)
     for i in range(m):
@@ -219,17 +220,56 @@ def step(rhs, t, y, h, jac, f0, subjects, dfdt=None):
         else:
             if i >= 6:  # stages 7 and 8 continue from the previous argument
                 u += stages[i - 1]
+            elif sums is not None:
+                np.add(sums.a(i), y, out=u)
             else:
                 _combine(_A[i, :i], stages, u, term)
                 u += y
             f = np.transpose(rhs(t + C_NODES[i] * h, u.T, subjects))
-            _combine(_C[i, :i], stages, g, term)
-            g *= inv_h
+            if sums is not None:
+                np.multiply(sums.c(i), inv_h, out=g)
+            else:
+                _combine(_C[i, :i], stages, g, term)
+                g *= inv_h
             g += f
         if dfdt is not None and _D[i]:
             g += np.multiply(dfdt, _D[i] * h, out=term)
         lu_solve(factors, g)
+        if sums is not None:
+            sums.add(i, g)
     return u + stages[7], (stages,)
+
+
+# below this many subjects a step's overhead (numpy calls) outweighs its memory traffic: the
+# stage sums are kept as one block, each stage added into every later sum by one multiply and
+# one add (`_Sums`), instead of a multiply and an add per term (`_combine`); the same
+# additions in the same order, so the same bits (a subject's numbers never depend on k)
+BLOCK_BELOW = 4096
+# the block's rows, in the order the stages need them: (A_s, C_s) for s = 1..5, then C_6, C_7
+_ROWS = np.array([c[s] for s in range(1, 8) for c in ((_A, _C) if s <= 5 else (_C,))])
+_FIRST_ROW = [2 * j if j <= 5 else 10 + (j - 5) for j in range(8)]  # stage j's first later row
+_ROWS.flags.writeable = False
+
+
+class _Sums:
+    """sum_j A_ij k_j and sum_j C_ij k_j of every stage i, accumulated as the stages come."""
+
+    def __init__(self, m, k):
+        self.block = np.zeros((_ROWS.shape[0], m, k))
+        self.scratch = np.empty_like(self.block)
+
+    def a(self, i):
+        return self.block[2 * (i - 1)]
+
+    def c(self, i):
+        return self.block[2 * (i - 1) + 1 if i <= 5 else 10 + (i - 6)]
+
+    def add(self, j, stage):
+        first = _FIRST_ROW[j]
+        if first < _ROWS.shape[0]:
+            scratch = self.scratch[first:]
+            np.multiply(_ROWS[first:, j, None, None], stage, out=scratch)
+            self.block[first:] += scratch
 
 
 def error_norm2(work, h, scale):

@@ -12,6 +12,14 @@ has one, else the equations of its named structure (`System.from_structure`,
 compiled once per structure). Steady-state doses (SS = 1, 2) of a linear
 model are set exactly by the matrix exponential (`linalg`).
 
+method="dop853_rodas5p" steps each child by the explicit DOP853 (order 8, no
+Jacobian: `_dop853`) unless the spectral radius rho of its Jacobian at its start
+makes it stiff (rho > 10 /h, e.g. ka above 10 /h: then Rodas5P), its steps held
+under 3 / rho; the choice is each child's own, so its numbers do not depend on the
+others. About 2.7x fewer steps than Rodas5P on W1's children at the same
+tolerance, but more numpy work a step: faster where the per-step overhead rules
+(2,000 children or fewer), not at 10,000 (bench/results.md).
+
 The solve_ivp methods (`method="DOP853"`, "Radau", "BDF", ...) stay as an
 independent cross-check for linear models: the whole cohort one stacked state
 (`K @ y`) on the union of everyone's dose times, with solve_ivp's error norm
@@ -45,7 +53,7 @@ from .common import (
 )
 
 RODAS, SWITCH = "rodas5p", "dop853_rodas5p"
-PER_CHILD = (SWITCH, RODAS)  # `_integrator`'s, each child on its own
+PER_CHILD = (RODAS, SWITCH)  # `_integrator`'s, each child on its own
 OPTIONS: dict[str, Any] = {"rtol": 1e-8, "atol": None, "method": RODAS}
 METHODS = (*PER_CHILD, "RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA")
 # rodas5p's default atol: each child's own, this times its largest dose (mg); measured: W1-W2,
