@@ -1,24 +1,24 @@
 """ODE engine: the model's compiled right-hand side, each child integrated on its own.
 
-The default method, "rodas5p", is the batched per-subject Rosenbrock
-integrator (`_integrator`, `_rodas`): Rodas5P (order 5, L-stable) with the
-model's exact Jacobian, every child with its own step size and its own error
-norm (rtol x |amount| + atol scaled to the child's largest dose), its own
-events and outputs, vectorised over the children still integrating. Each
-child's doses stay its own records (`_cohort`: CSR, like SubjectDoses), so
-memory is linear in the doses given; children sharing a timeline are in the
-same batch. The system is `model.system` (a CompiledSystem) when the model
-has one, else the equations of its named structure (`System.from_structure`,
-compiled once per structure). Steady-state doses (SS = 1, 2) of a linear
-model are set exactly by the matrix exponential (`linalg`).
-
-method="dop853_rodas5p" steps each child by the explicit DOP853 (order 8, no
-Jacobian: `_dop853`) unless the spectral radius rho of its Jacobian at its start
-makes it stiff (rho > 10 /h, e.g. ka above 10 /h: then Rodas5P), its steps held
-under 3 / rho; the choice is each child's own, so its numbers do not depend on the
-others. About 2.7x fewer steps than Rodas5P on W1's children at the same
-tolerance, but more numpy work a step: faster where the per-step overhead rules
-(2,000 children or fewer), not at 10,000 (bench/results.md).
+The per-child methods are the batched integrator's (`_integrator`): every child
+with its own step size and its own error norm (rtol x |amount| + atol scaled to
+the child's largest dose), its own events and outputs, vectorised over the
+children still integrating. The default, "rodas5p", steps every child by
+Rodas5P (`_rodas`: order 5, L-stable, the model's exact Jacobian).
+"dop853_rodas5p" steps each child by the explicit DOP853 (order 8, no Jacobian:
+`_dop853`) unless the spectral radius rho of its Jacobian at its start makes it
+stiff (rho > 10 /h, e.g. ka above 10 /h), then by Rodas5P; DOP853's steps are
+held under 3 / rho. The choice is each child's own, so its numbers do not depend
+on the others. It is not the default: at rtol 1e-8 it misses two of the suite's
+bounds that Rodas5P meets (Michaelis-Menten after an IV bolus vs Lambert W, 7e-6
+relative above 1e-3 of the peak for a bound of 1e-6; three compartments vs the
+analytic engine, 2.1e-8 for 1e-8). Each child's doses stay its own records
+(`_cohort`: CSR, like SubjectDoses), so memory is linear in the doses given;
+children sharing a timeline are in the same batch. The system is `model.system`
+(a CompiledSystem) when the model has one, else the equations of its named
+structure (`System.from_structure`, compiled once per structure). Steady-state
+doses (SS = 1, 2) of a linear model are set exactly by the matrix exponential
+(`linalg`).
 
 The solve_ivp methods (`method="DOP853"`, "Radau", "BDF", ...) stay as an
 independent cross-check for linear models: the whole cohort one stacked state
@@ -122,7 +122,7 @@ class OdeEngine:
     name = "ode"
 
     def options(self, **given: Any) -> dict[str, Any]:
-        """rtol (>= 100 eps), atol (mg, > 0) and method ("rodas5p", a solve_ivp method or an
+        """rtol (>= 100 eps), atol (mg, > 0) and method (a per-child one, a solve_ivp method or an
         OdeSolver), checked here: solve_ivp raises a smaller rtol to its floor without a
         word, and never finishes a step with a NaN atol. An atol not given stays out: it
         follows the doses (`for_doses`; rodas5p: each child's own)."""
@@ -147,7 +147,7 @@ class OdeEngine:
         """The options with atol at or above its floor for these doses (mg, shape (n_subjects,))."""
         floor = ATOL_FLOOR_PER_MG * float(largest_dose_mg.max(initial=0.0))
         if "atol" not in options:
-            if options.get("method", RODAS) in PER_CHILD:
+            if options.get("method", OPTIONS["method"]) in PER_CHILD:
                 return dict(options)  # each child's own, from its doses (simulate_system)
             return {**options, "atol": max(SCIPY_OPTIONS["atol"], floor)}
         if options["atol"] < floor:
@@ -169,11 +169,11 @@ class OdeEngine:
         """Concentrations, shape (n_subjects, n_times), mg/L; a model of the language with
         outputs beside conc: every output by name (a dict).
 
-        rodas5p (default): `simulate_system`, each child on its own, except the steady-state
+        The per-child methods (default rodas5p): `simulate_system`, each child on its own, except the steady-state
         doses of a nonlinear model, which only the stacked fixed-point path finds
         (`simulate_stacked_system`, DOP853). Another method: solve_ivp on the stacked cohort.
         """
-        method = options.pop("method", RODAS)
+        method = options.pop("method", OPTIONS["method"])
         language = model.structure is None
         if method in PER_CHILD and not (language and not model.is_linear and _has_steady_state(doses)):
             out = simulate_system(
