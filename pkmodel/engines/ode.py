@@ -11,7 +11,7 @@ stiff (rho > 10 /h, e.g. ka above 10 /h), then by Rodas5P; DOP853's steps are
 held under 3 / rho. The choice is each child's own, so its numbers do not depend
 on the others. It is not the default: at rtol 1e-8 it misses two of the suite's
 bounds that Rodas5P meets (Michaelis-Menten after an IV bolus vs Lambert W, 7e-6
-relative above 1e-3 of the peak for a bound of 1e-6; three compartments vs the
+relative at 18 % of a child's peak for a bound of 1e-6; three compartments vs the
 analytic engine, 2.1e-8 for 1e-8). Each child's doses stay its own records
 (`_cohort`: CSR, like SubjectDoses), so memory is linear in the doses given;
 children sharing a timeline are in the same batch. The system is `model.system`
