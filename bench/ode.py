@@ -1,6 +1,6 @@
 """The ode engine's rows: W1, W2, W4c and W6 at N = 10,000 against the exp floor (issues 14, 20).
 
-    python -m bench ode [--n 10000] [--repeats 3] [--profile W1]
+    python -m bench ode [--n 10000] [--repeats 3] [--method rodas5p] [--profile W1]
 
 The workloads are bench.workloads' (bench/README.md): W1 the card model, W2 the
 6-state He 2014 system, W4c W1 on issue 20's clock-time regimen with 10 % of
@@ -14,7 +14,8 @@ integrated on its own: the default run of those children alone is checked to giv
 numbers bit for bit): per child, its largest difference over its peak (the issues' "1e-6
 relative per child"); and pointwise, the largest relative difference over concentrations
 above 1e-6 of the child's peak.
-The rows replace their own section of bench/results.md.
+`--method` runs the ode engine with that method instead of its default (the engine's
+method column). The rows replace their own section of bench/results.md.
 """
 
 import argparse
@@ -37,7 +38,7 @@ from .workloads import W1_TIMES, exp_floor, simulate_once
 
 TARGETS = {"W1": (200, 14), "W2": (1000, 14), "W4c": (60, 20), "W6": (200, 14)}  # at most x floor, issue
 REFERENCE_N = 1000  # W6's rtol-1e-12 reference on this many children
-REFERENCE_OPTIONS = {"rtol": 1e-12, "atol": 1e-12}  # mg
+REFERENCE_OPTIONS = {"rtol": 1e-12, "atol": 1e-12, "method": "rodas5p"}  # atol mg
 BEGIN, END = "<!-- bench/ode.py: begin -->", "<!-- bench/ode.py: end -->"
 
 
@@ -49,21 +50,22 @@ def run(workload: str, n: int, engine: str = "ode", **options) -> tuple[float, n
     return seconds, np.asarray(result.concentrations)
 
 
-def reference(workload: str, n: int, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def reference(workload: str, n: int, c: np.ndarray, **options) -> tuple[np.ndarray, np.ndarray]:
     """(the run's concentrations, the reference) for the children compared."""
     if workload != "W6":
         return c, run(workload, n, "analytic")[1]
     k = min(n, REFERENCE_N)
-    if not np.array_equal(run(workload, k)[1], c[:k]):
+    if not np.array_equal(run(workload, k, **options)[1], c[:k]):
         raise RuntimeError(f"{workload}: the first {k} children alone differ from the same in the whole run")
     return c[:k], run(workload, k, **REFERENCE_OPTIONS)[1]
 
 
-def measure(workload: str, n: int, repeats: int) -> dict:
-    """One row, in this process."""
-    _, c = run(workload, n)
+def measure(workload: str, n: int, repeats: int, method: str | None = None) -> dict:
+    """One row, in this process; method None: the engine's default."""
+    options = {} if method is None else {"method": method}
+    _, c = run(workload, n, **options)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
-    got, exact = reference(workload, n, c)
+    got, exact = reference(workload, n, c, **options)
     peak = exact.max(axis=1, keepdims=True)
     per_child = float(np.max(np.abs(got - exact).max(axis=1) / peak[:, 0]))
     visible = exact > 1e-6 * peak
@@ -71,10 +73,11 @@ def measure(workload: str, n: int, repeats: int) -> dict:
     runs, floors = [], []
     for _ in range(repeats):
         floors.append(exp_floor(n, W1_TIMES.size))
-        runs.append(run(workload, n)[0])
+        runs.append(run(workload, n, **options)[0])
     seconds, floor_s = statistics.median(runs), statistics.median(floors)
     return {
         "workload": workload,
+        "method": method or "default",
         "n": n,
         "runs": repeats,
         "seconds": seconds,
@@ -89,15 +92,15 @@ def measure(workload: str, n: int, repeats: int) -> dict:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| workload | engine | N | runs | median s | floor s | ratio to floor | target | "
+        "| workload | engine | method | N | runs | median s | floor s | ratio to floor | target | "
         "peak RSS MB | children compared | max error / child's peak | max rel. error (C > 1e-6 peak) |",
-        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+        "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for r in rows:
         limit, issue = TARGETS[r["workload"]]
         verdict = "met" if r["ratio"] <= limit else "not met"
         lines.append(
-            f"| {r['workload']} | ode | {r['n']:,} | {r['runs']} | {r['seconds']:.3g} | "
+            f"| {r['workload']} | ode | {r.get('method', 'rodas5p')} | {r['n']:,} | {r['runs']} | {r['seconds']:.3g} | "
             f"{r['floor_s']:.3g} | {r['ratio']:.0f} | <= {limit}x (issue {issue}): "
             f"**{verdict}** | {r['peak_mb']:,.0f} | {r['compared']:,} | {r['per_child']:.2g} | "
             f"{r['error']:.2g} |"
@@ -120,6 +123,7 @@ def main(argv=None) -> int:
     parser.add_argument("workloads", nargs="*", default=list(TARGETS))
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--method", default=None, help="the ode engine's method (default: its default)")
     parser.add_argument("--profile", action="store_true", help="cProfile one run of each, no table")
     parser.add_argument("--row", action="store_true", help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args(argv)
@@ -127,12 +131,12 @@ def main(argv=None) -> int:
         for w in args.workloads:
             run(w, min(args.n, 1000))
             profile = cProfile.Profile()
-            profile.runcall(run, w, args.n)
+            profile.runcall(run, w, args.n, **({"method": args.method} if args.method else {}))
             print(f"--- {w}, N = {args.n:,}")
             pstats.Stats(profile).sort_stats("tottime").print_stats(20)
         return 0
     if args.row:
-        print(json.dumps(measure(args.workloads[0], args.n, args.repeats)))
+        print(json.dumps(measure(args.workloads[0], args.n, args.repeats, args.method)))
         return 0
     rows = []
     for w in args.workloads:  # each row in a fresh process, one BLAS thread (as bench/__main__)
@@ -148,6 +152,7 @@ def main(argv=None) -> int:
                 str(args.n),
                 "--repeats",
                 str(args.repeats),
+                *(["--method", args.method] if args.method else []),
             ],
             check=True,
             capture_output=True,

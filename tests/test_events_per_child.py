@@ -319,7 +319,7 @@ def test_children_at_their_own_times_step_through_epochs_as_each_alone(card):
 
 def test_the_ode_engine_refuses_a_union_of_times_beyond_its_limit(card, monkeypatch):
     # 40 children at their own times: 40 x 200 union amounts, over a limit lowered to 1000.
-    # Only the solve_ivp methods build the union (the default, rodas5p, keeps each child's own)
+    # Only the solve_ivp methods build the union (the per-child methods, the default among them, keep each child's own)
     from pkmodel.engines import _stacked
 
     monkeypatch.setattr(_stacked, "MAX_UNION_AMOUNTS", 1000)

@@ -1190,8 +1190,8 @@ ROWS = [
         "a method solve_ivp does not have",
         lambda t: run(engine="ode", method="RK99"),
         ValueError,
-        r"engine option method is 'RK99'; expected one of \['rodas5p', 'RK23', 'RK45', 'DOP853', "
-        r"'Radau', 'BDF', 'LSODA'\]",
+        r"engine option method is 'RK99'; expected one of \['rodas5p', 'dop853_rodas5p', 'RK23', 'RK45', "
+        r"'DOP853', 'Radau', 'BDF', 'LSODA'\]",
     ),
     Row(
         "seed-negative",

@@ -86,12 +86,14 @@ def integrate_cohort(
     observe: tuple[str, ...],
     rtol: float,
     atol_mg: np.ndarray,
+    method: str = "rodas5p",
 ) -> dict[str, np.ndarray]:
     """Each child's outputs named in `observe` at times_h, by name, each (n_subjects, n_times).
 
     compiled : CompiledSystem, m compartments; epochs : each child's parameters per occasion,
     with the covariates the equations read (one dict, as the engines pass them);
-    inputs : each child's inputs (common.dose_input); rtol; atol_mg : shape (n_subjects,), mg.
+    inputs : each child's inputs (common.dose_input); rtol; atol_mg : shape (n_subjects,), mg;
+    method : `_integrator.METHODS`.
     An output at an event time reports the state before the events at that time.
     """
     n, m = inputs.n_subjects, len(compiled.system.compartments)
@@ -141,6 +143,7 @@ def integrate_cohort(
         rtol=rtol,
         atol=atol_mg,
         autonomous=not uses_time(compiled.system),
+        method=method,
     )
     return _observe(compiled, epochs, times_h, result.outputs.reshape(n, times_h.size, m), observe)
 

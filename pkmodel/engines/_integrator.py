@@ -1,7 +1,10 @@
 """A cohort of independent ODE systems, each with its own steps, events and outputs.
 
 `integrate` advances n subjects of m states each with the Rosenbrock method
-Rodas5P (`_rodas`), vectorised over subjects with numpy. Every subject has
+Rodas5P (`_rodas`, L-stable, the exact Jacobian), the explicit Runge-Kutta method
+DOP853 (`_dop853`, order 8, no Jacobian), or each subject by the one that suits it
+("dop853_rodas5p": DOP853 unless the subject is stiff at its start),
+vectorised over subjects with numpy. Every subject has
 its own step size and its own error control: the error estimate is normed
 over the subject's own m states, scaled by rtol * |y| + atol with atol per
 subject, so one subject's error is held to the tolerance whatever the others
@@ -17,7 +20,7 @@ exactly on the subject's next event time, where `on_event` changes its state;
 several events at one time are applied in their given order. An output at an
 event time reports the state before the events at that time or after them
 (`output_after`, NONMEM's record order). Outputs between steps come from the
-method's dense output (order 4; `dense=False` lands on every output time
+method's dense output (order 4 or 7; `dense=False` lands on every output time
 instead). A subject whose outputs are all given leaves the batch: the work
 of each step is done on the subjects still integrating only.
 """
@@ -26,9 +29,21 @@ from typing import Callable
 
 import numpy as np
 
+from . import _dop853, _rodas
 from ._stepping import Integration, _Run
 
-__all__ = ["Integration", "integrate"]
+__all__ = ["METHODS", "Integration", "integrate", "spectral_radius"]
+
+METHODS = ("rodas5p", "dop853", "dop853_rodas5p")
+# "dop853_rodas5p": a subject is stiff when its DOP853 step bound, STABLE_STEP / rho (rho
+# the spectral radius of its Jacobian at its start), is below this (h), i.e. rho > 10 /h:
+# the accuracy steps of W1-W6 at rtol 1e-8 are 0.1-1 h, so DOP853 would step a child with
+# ka above ~10 /h by its stability, not its accuracy (on W1 at N = 1,000: 49 children)
+STIFF_STEP = 0.3
+# DOP853's step is held under this / rho: near its stability boundary (6 / rho) its error
+# estimate holds but its dense output between steps does not (measured on W1: 6e-6 of a
+# child's peak for ka 8-20 /h uncapped, 2e-9 capped at 3 / rho)
+STABLE_STEP = 3.0
 
 
 def integrate(
@@ -50,6 +65,8 @@ def integrate(
     autonomous: bool = False,
     dense: bool = True,
     max_step: float = np.inf,
+    method: str = "rodas5p",
+    stiff_step: float = STIFF_STEP,
 ) -> Integration:
     """Integrate n independent systems dy/dt = rhs(t, y) through their events to their outputs.
 
@@ -93,6 +110,11 @@ def integrate(
         Outputs between steps from the dense output (True) or by landing a
         step on every output time (False).
     max_step : float
+    method : "rodas5p", "dop853" or "dop853_rodas5p"
+        The last: each subject by DOP853 unless STABLE_STEP / rho < stiff_step, rho the
+        spectral radius of its Jacobian at (t0, y0) (`spectral_radius`), then Rodas5P.
+        DOP853's steps are held under STABLE_STEP / rho.
+    stiff_step : float
 
     Returns
     -------
@@ -136,6 +158,16 @@ def integrate(
         def observe(t, y, subjects):
             return y
 
+    if method not in METHODS:
+        raise ValueError(f"integrate: method is {method!r}; expected one of {list(METHODS)}")
+    steps = np.full(n, float(max_step))
+    is_stiff = np.full(n, method == "rodas5p")
+    if method != "rodas5p":
+        rho = spectral_radius(jac, y0, t0)
+        if method == "dop853_rodas5p":
+            is_stiff = STABLE_STEP / rho < stiff_step
+        # DOP853's step within its reliable region
+        steps = np.where(is_stiff, steps, np.minimum(steps, STABLE_STEP / rho))
     run = _Run(
         rhs,
         jac,
@@ -144,13 +176,30 @@ def integrate(
         dfdt,
         autonomous,
         dense,
-        max_step,
+        steps,
         rtol,
         event_times,
         output_times,
         output_after,
+        n,
     )
-    return run.integrate(y0, t0, atol, event_offsets, output_offsets)
+    for module, subjects in ((_dop853, ~is_stiff), (_rodas, is_stiff)):
+        if subjects.any():
+            run.integrate(module, np.flatnonzero(subjects), y0, t0, atol, event_offsets, output_offsets)
+    outputs = run.results if run.results is not None else np.empty((0, m))
+    return Integration(outputs, run.n_steps, run.n_rejected, is_stiff)
+
+
+def spectral_radius(jac, y0, t0):
+    """Each subject's Jacobian's spectral radius at (t0, y0), shape (n,), 1/time (inf where
+    the Jacobian is not finite)."""
+    n = y0.shape[0]
+    j = np.asarray(jac(t0, y0, np.arange(n)), dtype=float)  # (n, m, m)
+    finite = np.isfinite(j).all(axis=(1, 2))
+    rho = np.full(n, np.inf)  # a Jacobian not finite: Rodas5P's error control is the safer
+    if finite.any():
+        rho[finite] = np.abs(np.linalg.eigvals(j[finite])).max(axis=1, initial=0.0)
+    return rho
 
 
 def _csr(name, offsets, times, n):

@@ -199,10 +199,11 @@ def step(rhs, t, y, h, jac, f0, subjects, dfdt=None):
     / dy at (t, y), as the callback gives it. rhs(t (k,), y (k, m), subjects)
     -> (k, m) is called with y a transposed view.
 
-    Returns y_new (m, k), the error estimate (m, k) and the 8 stages, shape
-    (8, m, k) (for `dense`).
+    Returns y_new (m, k) and the work of the step, (stages (8, m, k),), for
+    `error_norm2` (the error estimate is the last stage) and `dense_coefficients`.
     """
     m, k = y.shape
+    sums = _Sums(m, k) if k <= BLOCK_BELOW else None
     w = np.negative(np.transpose(jac, (1, 2, 0)), out=np.empty((m, m, k)))
     shift = 1.0 / (GAMMA * h)
     for i in range(m):
@@ -219,35 +220,92 @@ def step(rhs, t, y, h, jac, f0, subjects, dfdt=None):
         else:
             if i >= 6:  # stages 7 and 8 continue from the previous argument
                 u += stages[i - 1]
+            elif sums is not None:
+                np.add(sums.a(i), y, out=u)
             else:
                 _combine(_A[i, :i], stages, u, term)
                 u += y
             f = np.transpose(rhs(t + C_NODES[i] * h, u.T, subjects))
-            _combine(_C[i, :i], stages, g, term)
-            g *= inv_h
+            if sums is not None:
+                np.multiply(sums.c(i), inv_h, out=g)
+            else:
+                _combine(_C[i, :i], stages, g, term)
+                g *= inv_h
             g += f
         if dfdt is not None and _D[i]:
             g += np.multiply(dfdt, _D[i] * h, out=term)
         lu_solve(factors, g)
-    return u + stages[7], stages[7], stages
+        if sums is not None:
+            sums.add(i, g)
+    return u + stages[7], (stages,)
 
 
-def dense(theta, y, y_new, stages):
-    """The dense output at theta = (t_out - t) / h in [0, 1], shape (r,).
+# below this many subjects a step's overhead (numpy calls) outweighs its memory traffic: the
+# stage sums are kept as one block, each stage added into every later sum by one multiply and
+# one add (`_Sums`), instead of a multiply and an add per term (`_combine`); the same
+# additions in the same order, so the same bits (a subject's numbers never depend on k)
+BLOCK_BELOW = 4096
+# the block's rows, in the order the stages need them: (A_s, C_s) for s = 1..5, then C_6, C_7
+_ROWS = np.array([c[s] for s in range(1, 8) for c in ((_A, _C) if s <= 5 else (_C,))])
+_FIRST_ROW = [2 * j if j <= 5 else 10 + (j - 5) for j in range(8)]  # stage j's first later row
+_ROWS.flags.writeable = False
 
-    y, y_new: (m, r), and stages (8, m, r): the step's values for each output.
-    y(t + theta h) = (1 - theta) y + theta y_new + sum_j w_j(theta) k_j with
-    w_j = theta (1 - theta) (H1j + theta (H2j + theta H3j)).
-    """
+
+class _Sums:
+    """sum_j A_ij k_j and sum_j C_ij k_j of every stage i, accumulated as the stages come."""
+
+    def __init__(self, m, k):
+        self.block = np.zeros((_ROWS.shape[0], m, k))
+        self.scratch = np.empty_like(self.block)
+
+    def a(self, i):
+        return self.block[2 * (i - 1)]
+
+    def c(self, i):
+        return self.block[2 * (i - 1) + 1 if i <= 5 else 10 + (i - 6)]
+
+    def add(self, j, stage):
+        first = _FIRST_ROW[j]
+        if first < _ROWS.shape[0]:
+            scratch = self.scratch[first:]
+            np.multiply(_ROWS[first:, j, None, None], stage, out=scratch)
+            self.block[first:] += scratch
+
+
+def error_norm2(work, h, scale):
+    """The squared RMS norm over each subject's states of the error estimate (the last
+    stage) over scale (m, k), shape (k,)."""
+    (stages,) = work
+    error = np.divide(stages[7], scale)
+    err = np.add.reduce(np.square(error, out=error), axis=0)
+    err *= 1.0 / error.shape[0]
+    return err
+
+
+def dense_coefficients(rhs, t, y, y_new, h, work, subjects):
+    """The dense output's coefficients for these subjects, shape (4, m, r): y_new and
+    H_r = sum_j _H[r, j] k_j (r = 1..3), from `step`'s stages (work, taken for them)."""
+    (stages,) = work
+    out = np.zeros((4, *y.shape))
+    out[0] = y_new
+    term = np.empty((3, *y.shape))
+    for j in range(8):  # in a fixed order: each subject's rounding is its own, whatever the batch
+        out[1:] += np.multiply(_H[:, j, None, None], stages[j], out=term)
+    return out
+
+
+def dense(theta, y, coefficients):
+    """y(t + theta h) = (1 - theta) y + theta (y_new + (1 - theta) (H1 + theta (H2 + theta H3)))
+    for theta (r,) in [0, 1], from y (m, r) and `dense_coefficients` (4, m, r) taken for each
+    output."""
+    y_new, h1, h2, h3 = coefficients
     rest = 1.0 - theta
-    out = rest * y
-    out += theta * y_new
-    weights = _H[2][:, None] * theta  # (8, r)
-    weights += _H[1][:, None]
-    weights *= theta
-    weights += _H[0][:, None]
-    weights *= theta * rest
-    term = np.empty_like(out)
-    for j in range(8):  # in a fixed order: each output's rounding is its own, whatever the batch
-        out += np.multiply(weights[j], stages[j], out=term)
+    out = h3 * theta
+    out += h2
+    out *= theta
+    out += h1
+    out *= rest
+    out += y_new
+    out *= theta
+    out += rest * y
     return out

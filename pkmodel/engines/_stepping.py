@@ -1,15 +1,14 @@
-"""The stepping of `_integrator.integrate`: every subject's Rodas5P steps, step-size
-control, landing on events and dense outputs, on the subjects still integrating (the
-module docstring of `_integrator` says what is held per subject)."""
+"""The stepping of `_integrator.integrate`: every subject's steps (Rodas5P or DOP853),
+step-size control, landing on events and dense outputs, on the subjects still integrating
+(the module docstring of `_integrator` says what is held per subject)."""
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import _rodas
+from . import _dop853, _rodas
 
 SAFETY, MIN_FACTOR, MAX_FACTOR = 0.9, 0.2, 10.0  # scipy.integrate._ivp.rk
-_EXPONENT = -1.0 / (_rodas.ERROR_ORDER + 1)
 # central differences for df/dt when it is not given: error O(delta**2) = O(eps**(2/3))
 _DT_DELTA = np.finfo(float).eps ** (1 / 3)
 
@@ -22,15 +21,20 @@ class Integration:
         `observe` at each output, in the CSR order of output_times.
     n_steps, n_rejected : ndarray, shape (n_subjects,)
         Accepted and rejected steps of each subject.
+    stiff : ndarray of bool, shape (n_subjects,)
+        Whether the subject was stepped by Rodas5P (True) or DOP853.
     """
 
     outputs: np.ndarray
     n_steps: np.ndarray
     n_rejected: np.ndarray
+    stiff: np.ndarray
 
 
 class _Run:
-    """The state of one `integrate` call: the active subjects, their times, steps and pointers.
+    """The state of one `integrate` call: the active subjects, their times, steps and pointers,
+    stepped by one method (`_rodas` or `_dop853`); `integrate` may be called again on other
+    subjects, into the same outputs and counts.
 
     States are held subjects last, y shape (m, k) for the k active subjects
     (each state one contiguous row); the callbacks see (k, m) views.
@@ -50,28 +54,27 @@ class _Run:
         event_times,
         output_times,
         output_after,
+        n,
     ):
         self.rhs, self.jac, self.on_event, self.observe = rhs, jac, on_event, observe
-        self.dfdt, self.autonomous, self.dense, self.max_step, self.rtol = (
-            dfdt,
-            autonomous,
-            dense,
-            max_step,
-            rtol,
-        )
+        self.dfdt, self.autonomous, self.dense, self.rtol = dfdt, autonomous, dense, rtol
+        self.max_step = max_step  # (n,), each subject's
         self.event_times, self.output_times, self.output_after = event_times, output_times, output_after
-
-    def integrate(self, y0, t0, atol, event_offsets, output_offsets):
-        n, m = y0.shape
         self.results = None
         self.n_steps = np.zeros(n, dtype=np.int64)
         self.n_rejected = np.zeros(n, dtype=np.int64)
-        sid = np.flatnonzero(np.diff(output_offsets) > 0)
+
+    def integrate(self, method, subjects, y0, t0, atol, event_offsets, output_offsets):
+        """Steps these subjects (ndarray of int) by `method` (`_rodas` or `_dop853`)."""
+        self.method = method
+        self.exponent = -1.0 / (method.ERROR_ORDER + 1)
+        sid = subjects[np.diff(output_offsets)[subjects] > 0]
         a = self.active = {
             "sid": sid,
             "t": t0[sid],
             "y": y0[sid].T.copy(),
             "atol": atol[sid].T.copy(),
+            "max_step": self.max_step[sid],
             "ev": event_offsets[sid],
             "ev_end": event_offsets[sid + 1],
             "out": output_offsets[sid],
@@ -98,8 +101,6 @@ class _Run:
                     if not a["sid"].size:
                         break
             self._step()
-        outputs = self.results if self.results is not None else np.empty((0, m))
-        return Integration(outputs, self.n_steps, self.n_rejected)
 
     def _record(self, index, t, y, subjects):
         """Outputs `index` (flat) from states y, (m, r), of these subjects at times t."""
@@ -163,7 +164,7 @@ class _Run:
         known = np.isfinite(h)
         if not known.all():
             self._reset_step(at[~known])
-        a["h"][at[known]] = np.minimum(h[known], self.max_step)
+        a["h"][at[known]] = np.minimum(h[known], a["max_step"][at[known]])
         a["rejected"][at[known]] = False
         a["fresh"][at] = True
 
@@ -183,9 +184,9 @@ class _Run:
             d2 = _norm((f1 - f0) / scale) / h0
             big = np.maximum(d1, d2)
             h1 = np.where(
-                big <= 1e-15, np.maximum(1e-6, h0 * 1e-3), (0.01 / big) ** (1 / (_rodas.ERROR_ORDER + 1))
+                big <= 1e-15, np.maximum(1e-6, h0 * 1e-3), (0.01 / big) ** (1 / (self.method.ERROR_ORDER + 1))
             )
-        a["h"][at] = np.minimum(np.minimum(100 * h0, h1), self.max_step)
+        a["h"][at] = np.minimum(np.minimum(100 * h0, h1), a["max_step"][at])
         a["rejected"][at] = False
 
     def _step(self):
@@ -207,25 +208,26 @@ class _Run:
             )
         yt = y.T
         f0 = np.transpose(self.rhs(t, yt, sid))
-        dfdt = None
-        if self.dfdt is not None:
-            dfdt = np.transpose(self.dfdt(t, yt, sid))
-        elif not self.autonomous:
-            delta = _DT_DELTA * np.maximum(1.0, np.abs(t))
-            dfdt = (
-                np.transpose(self.rhs(t + delta, yt, sid)) - np.transpose(self.rhs(t - delta, yt, sid))
-            ) / (2 * delta)
-        y_new, error, stages = _rodas.step(self.rhs, t, y, h, self.jac(t, yt, sid), f0, sid, dfdt)
+        if self.method is _dop853:
+            y_new, work = _dop853.step(self.rhs, t, y, h, f0, sid)
+        else:
+            dfdt = None
+            if self.dfdt is not None:
+                dfdt = np.transpose(self.dfdt(t, yt, sid))
+            elif not self.autonomous:
+                delta = _DT_DELTA * np.maximum(1.0, np.abs(t))
+                dfdt = (
+                    np.transpose(self.rhs(t + delta, yt, sid)) - np.transpose(self.rhs(t - delta, yt, sid))
+                ) / (2 * delta)
+            y_new, work = _rodas.step(self.rhs, t, y, h, self.jac(t, yt, sid), f0, sid, dfdt)
         scale = np.maximum(np.abs(y), np.abs(y_new))
         scale *= self.rtol
         scale += a["atol"]
-        error = np.divide(error, scale, out=scale)
-        err = np.add.reduce(np.square(error, out=error), axis=0)
-        err *= 1.0 / error.shape[0]  # the squared RMS norm
+        err = self.method.error_norm2(work, h, scale)  # the squared norm
         ok = err <= 1.0  # NaN: rejected
         # SAFETY * err ** (-1 / (order + 1)), in float32: a step size needs no more digits
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            factor = SAFETY * np.exp(np.log(err.astype(np.float32)) * np.float32(0.5 * _EXPONENT))
+            factor = SAFETY * np.exp(np.log(err.astype(np.float32)) * np.float32(0.5 * self.exponent))
         factor = factor.astype(float)
         grow = np.minimum(np.where(a["rejected"], 1.0, MAX_FACTOR), factor)
         shrink = np.fmax(MIN_FACTOR, factor)  # fmax: a NaN factor (a NaN error) shrinks most
@@ -235,7 +237,7 @@ class _Run:
         acc = np.flatnonzero(ok)
         t_new = np.where(land, target, t + h)
         if self.dense:
-            self._dense_outputs(acc, t, y, y_new, h, t_new, stages)
+            self._dense_outputs(acc, t, y, y_new, h, t_new, work)
         if acc.size == t.size:
             self.n_steps[sid] += 1
             a["y"], a["t"] = y_new, t_new
@@ -244,7 +246,7 @@ class _Run:
             self.n_rejected[sid[~ok]] += 1
             _put(y, acc, _take(y_new, acc))
             t[acc] = t_new[acc]
-        a["h"] = np.minimum(h_next, self.max_step)
+        a["h"] = np.minimum(h_next, a["max_step"])
         first = a["fresh"] & ok
         if first.any():  # a step cut short to land says nothing of the step the subject allows
             whole = first & (h == h_want)
@@ -252,7 +254,7 @@ class _Run:
             a["fresh"][first] = False
         a["rejected"] = ~ok
 
-    def _dense_outputs(self, acc, t, y, y_new, h, t_new, stages):
+    def _dense_outputs(self, acc, t, y, y_new, h, t_new, work):
         """Outputs strictly inside the accepted steps `acc`, from the dense output."""
         a = self.active
         inside = acc[a["next_out"][acc] < t_new[acc]]
@@ -273,10 +275,22 @@ class _Run:
         row, index = np.concatenate(rows), np.concatenate(index)
         a["out"][inside] += np.bincount(row, minlength=inside.size)
         a["next_out"][inside] = _next(self.output_times, a["out"][inside], end)
+        y_in = _take(y, inside)
+        coefficients = self.method.dense_coefficients(
+            self.rhs,
+            t[inside],
+            y_in,
+            _take(y_new, inside),
+            h[inside],
+            tuple(_take(w, inside) for w in work),
+            a["sid"][inside],
+        )
         which = inside[row]
         times = self.output_times[index]
         theta = (times - t[which]) / h[which]
-        values = _rodas.dense(theta, _take(y, which), _take(y_new, which), _take(stages, which))
+        if row.size > inside.size:
+            y_in, coefficients = _take(y_in, row), _take(coefficients, row)
+        values = self.method.dense(theta, y_in, coefficients)
         self._record(index, times, values, a["sid"][which])
 
 
