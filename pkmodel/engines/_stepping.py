@@ -262,7 +262,7 @@ class _Run:
             return
         last = self.output_times.size - 1
         ptr, end, stop = a["out"][inside], a["out_end"][inside], t_new[inside]
-        rows, index = [np.arange(inside.size)], [ptr]
+        rows, indices = [np.arange(inside.size)], [ptr]
         pos = rows[0]
         while True:  # the further outputs inside the same steps
             ptr = ptr + 1
@@ -271,8 +271,8 @@ class _Run:
                 break
             pos, ptr = pos[more], ptr[more]
             rows.append(pos)
-            index.append(ptr)
-        row, index = np.concatenate(rows), np.concatenate(index)
+            indices.append(ptr)
+        row, index = np.concatenate(rows), np.concatenate(indices)
         a["out"][inside] += np.bincount(row, minlength=inside.size)
         a["next_out"][inside] = _next(self.output_times, a["out"][inside], end)
         y_in = _take(y, inside)
