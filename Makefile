@@ -30,13 +30,15 @@ run: $(RUN_STAMP)
 	    --regimen "TID=2 mg/kg/day TID for 14 days, max 20 mg/dose, max 80 mg/day" \
 	    --regimen "QID=2 mg/kg/day QID for 14 days, max 20 mg/dose, max 80 mg/day"
 
+# on two worker processes (pytest-xdist), the machine's two cores; tests of a module that share a
+# module-scoped set-up stay on one worker (tests/conftest.py)
 test: $(TEST_STAMP) chromium
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 # the edit-test loop: everything but the tests marked slow (property tests, notebooks,
-# subprocess and memory tests), about a minute; `make test` and CI run them all
+# subprocess and memory tests), on two workers as `make test`; `make test` and CI run them all
 test-fast: $(TEST_STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadgroup
 
 # lint and format (ruff) and types (mypy), as configured in pyproject.toml; .ci/run runs it
 # before the tests

@@ -1,6 +1,7 @@
 """Shared fixtures: the bundled card model, and model files written for a test."""
 
 import math
+import re
 import tomllib
 from pathlib import Path
 
@@ -117,3 +118,29 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
             item.add_marker(pytest.mark.slow)
+
+
+# Under pytest-xdist (`make test`: -n 2 --dist loadgroup) the tests of a module that sets up a
+# fixture once per module or class (a simulated study, a Dask cluster, a browser) run on one
+# worker, so that set-up runs once; every other test goes to whichever worker is free. The
+# grouping is done here, on the controller, from the test files: xdist's own (an xdist_group mark
+# carried in the node id) is lost with pytest >= 9.2 (pytest-xdist issue 1386).
+_SHARED_SETUP = {
+    path.name
+    for path in Path(__file__).parent.glob("test_*.py")
+    if re.search(r"scope=[\"'](module|class|package)[\"']", path.read_text(encoding="utf-8"))
+}
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, absent without it
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModuleWhereSetUpIsShared(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if Path(module).name in _SHARED_SETUP else nodeid
+
+    return ByModuleWhereSetUpIsShared(config, log)

@@ -36,6 +36,20 @@ def kernel_manager() -> KernelManager:
     return KernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[]))
 
 
+def execute(notebook, folder: Path, env: dict[str, str]) -> None:
+    """Run every cell in a new kernel of this interpreter, in `folder`; raises on errors. The
+    kernel is shut down after (nbclient leaves a kernel it was handed running until the test
+    process ends)."""
+    km = kernel_manager()
+    try:
+        NotebookClient(
+            notebook, km=km, timeout=CELL_TIMEOUT_S, resources={"metadata": {"path": str(folder)}}
+        ).execute(env=env)
+    finally:
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+
+
 def code_cells(notebook):
     return [cell for cell in notebook.cells if cell.cell_type == "code"]
 
@@ -68,9 +82,7 @@ def test_notebook_runs_clean_and_shows_its_figures(path, tmp_path):
     # with Agg: no display needed), whatever MPLBACKEND the test runner has
     env = {name: value for name, value in os.environ.items() if name != "MPLBACKEND"}
     # runs in an empty folder: a notebook that reads or writes files beside it would show here
-    NotebookClient(
-        notebook, km=kernel_manager(), timeout=CELL_TIMEOUT_S, resources={"metadata": {"path": str(tmp_path)}}
-    ).execute(env=env)  # raises on errors
+    execute(notebook, tmp_path, env)  # raises on errors
     outputs = [output for cell in code_cells(notebook) for output in cell.outputs]
     stderr = [output.text for output in outputs if output.get("name") == "stderr"]
     assert stderr == []  # no warnings either

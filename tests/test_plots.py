@@ -366,8 +366,8 @@ def test_no_plot_calls_show(monkeypatch, both, table):
 
 def test_a_plot_as_the_last_line_of_a_notebook_cell_shows_once(tmp_path):
     nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    from test_notebooks import kernel_manager
+    pytest.importorskip("nbclient")
+    from test_notebooks import execute
 
     cell = (
         "import numpy as np, pkmodel as pk, pkmodel.plots as pkplots\n"
@@ -381,9 +381,7 @@ def test_a_plot_as_the_last_line_of_a_notebook_cell_shows_once(tmp_path):
         cells=[nbformat.v4.new_code_cell(cell), nbformat.v4.new_code_cell(own)]
     )
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbclient.NotebookClient(
-        notebook, km=kernel_manager(), timeout=120, resources={"metadata": {"path": str(tmp_path)}}
-    ).execute(env={k: v for k, v in __import__("os").environ.items() if k != "MPLBACKEND"})
+    execute(notebook, tmp_path, {k: v for k, v in __import__("os").environ.items() if k != "MPLBACKEND"})
     for shown in notebook.cells:
         assert len([o for o in shown.outputs if "image/png" in o.get("data", {})]) == 1
 
