@@ -11,15 +11,21 @@ import pandas as pd
 _EXACT_INTEGER = 2.0**53  # floats below this that equal an integer are written as one
 
 
-def _read_csv(path: str) -> pd.DataFrame:
-    """The CSV as a DataFrame, after checking its shape (every line as many fields as the header)."""
+def read_bytes_of(path: str, rows: str = "rows") -> bytes:
+    """The bytes of a NONMEM-style CSV; refused when there is nothing in it but blanks."""
     with open(path, "rb") as f:
         raw = f.read()
     if not raw.strip():
         raise ValueError(
             f"{path}: the file is empty; expected a header line (ID,TIME,AMT,EVID,CMT, "
-            "...) and one or more rows"
+            f"...) and one or more {rows}"
         )
+    return raw
+
+
+def _read_csv(path: str) -> pd.DataFrame:
+    """The CSV as a DataFrame, after checking its shape (every line as many fields as the header)."""
+    raw = read_bytes_of(path)
     _check_fields(path, raw)
     return pd.read_csv(io.BytesIO(raw), na_values=["."], skipinitialspace=True)
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .._checks import plain, readonly
+from ._csv_events import read_bytes_of
 
 NUMERIC = ("TIME", "AMT", "EVID", "CMT", "II", "ADDL", "SS", "RATE", "MDV", "DV")
 DOSE_EVIDS = (1, 4)
@@ -294,13 +295,7 @@ def _drop_comment_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 def _read_csv(path: str) -> tuple[pd.DataFrame, int]:
     """The records of a CSV data set, comment lines dropped (module docstring), and their number."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    if not raw.strip():
-        raise ValueError(
-            f"{path}: the file is empty; expected a header line (ID,TIME,AMT,EVID,CMT, "
-            "...) and one or more records"
-        )
+    raw = read_bytes_of(path, "records")
     counts = [line.count(b",") for line in raw.splitlines() if line.strip()]  # no quotes in NONMEM data
     if len(set(counts)) > 1:
         line = next(i for i, c in enumerate(counts) if c != counts[0])
