@@ -46,11 +46,15 @@ def union_columns(offsets: np.ndarray, time_h: np.ndarray, keys, max_columns: in
 
     Returns
     -------
-    slot : ndarray of int, shape (n_records,), each record's column
+    slot : ndarray of int, shape (n_records,), each record's column; None when every subject
+        has the same records (times and keys, c of them): record j of each subject is column j
     columns : ndarray, shape (n_columns, 2 + len(keys)): time, rank, keys, sorted by time then
         rank; (None, None) when there would be more than max_columns.
     """
     n = time_h.size
+    regular = _regular_columns(offsets, time_h, keys)
+    if regular is not None:  # a study's one schedule for all: no hashing, sorting or search
+        return None, regular
     times = np.unique(pd.unique(time_h))  # a hash table first: no sort of every record
     if max_columns is not None and times.size > max_columns:
         return None, None  # found cheaply: more distinct times than columns allowed
@@ -77,6 +81,35 @@ def union_columns(offsets: np.ndarray, time_h: np.ndarray, keys, max_columns: in
     if max_columns is not None and columns.shape[0] > max_columns:
         return None, None
     return slot, columns
+
+
+def _regular_columns(offsets: np.ndarray, time_h: np.ndarray, keys) -> np.ndarray | None:
+    """`union_columns`' columns when every subject's records repeat the first subject's (the
+    same count, times and keys, record by record), else None: one pass of comparisons."""
+    n_subjects = offsets.size - 1
+    count = time_h.size // n_subjects if n_subjects else 0
+    if count == 0 or offsets[1] != count or np.any(np.diff(offsets) != count):
+        return None
+    fields = (time_h, *keys)
+    for f in fields:
+        if f.size and not np.all(f.reshape(n_subjects, count) == f[:count]):
+            return None
+    first = time_h[:count]
+    start = np.r_[True, first[1:] != first[:-1]]  # the first subject's records are in time order
+    rank = np.arange(count) - np.maximum.accumulate(np.where(start, np.arange(count), 0))
+    return np.column_stack([first, rank, *(np.asarray(k[:count], dtype=float) for k in keys)])
+
+
+def union_amounts(offsets: np.ndarray, slot: np.ndarray | None, columns, amounts) -> np.ndarray:
+    """The (n_subjects, n_columns) amounts of `union_columns`' columns (records in the CSR
+    layout of `offsets`), zero where a subject has no record in a column; slot None (every
+    subject the same records): each subject's amounts, a row."""
+    n_subjects = offsets.size - 1
+    if slot is None:
+        return np.array(amounts, dtype=float).reshape(n_subjects, columns.shape[0])
+    out = np.zeros((n_subjects, columns.shape[0]))
+    out[np.repeat(np.arange(n_subjects), np.diff(offsets)), slot] = amounts  # one per (subject, column)
+    return out
 
 
 def frozen(values, dtype) -> np.ndarray:

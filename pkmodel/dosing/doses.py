@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _display
 from .._checks import readonly, refuse_first
-from ._flat import by_subject, frozen, order_by, union_columns  # noqa: F401 (re-exported)
+from ._flat import by_subject, frozen, order_by, union_amounts, union_columns  # noqa: F401 (re-exported)
 
 # The default of a per-dose field (compartment, ss, ii_h, rate_mg_per_h): replaced by zeros,
 # one per dose, when the value is checked (an array, so that the field's type says what it
@@ -318,8 +318,7 @@ class SubjectDoses:
         )
         if columns is None:
             return None
-        amount = np.zeros((self.n_subjects, columns.shape[0]))
-        amount[self.subject, slot] = self.amount_mg  # one record per (subject, column)
+        amount = union_amounts(self.offsets, slot, columns, self.amount_mg)
         amount.flags.writeable = False
         return Doses(
             time_h=columns[:, 0].copy(),

@@ -84,6 +84,9 @@ class EventTable:
     source: str = "events"
     doses_given: DoseRecords = field(init=False, repr=False)
     row_ids: np.ndarray = field(init=False, repr=False)  # ID of every row, int64
+    # the largest EVID and CMT of any row (nan: none): `doses` and `check_compartments` look at
+    # a column again only when it holds what they refuse
+    _largest: dict = field(init=False, repr=False)
 
     def __post_init__(self):
         if not isinstance(self.table, pd.DataFrame):
@@ -109,12 +112,14 @@ class EventTable:
             raise ValueError(f"{self.source}: the table has no rows; expected one or more events")
         ids = self._ids()
         col = {c: self._numbers(c) for c in REQUIRED[1:] + OPTIONAL if c in table.columns}
-        blank = np.full(len(table), np.nan)
+        inexact = {c for c in col if table[c].dtype.kind not in "iu"}  # an integer dtype: whole numbers
+        blank = np.broadcast_to(np.nan, (len(table),))  # a column not given: no memory of its own
         for name in OPTIONAL:
             col.setdefault(name, blank)
 
         self._refuse(~np.isfinite(col["TIME"]), "TIME", "a finite time (h)")
-        self._refuse(~(_whole(col["EVID"], 0) & (col["EVID"] <= 4)), "EVID", "0, 1, 2, 3 or 4")
+        whole = {c: _whole(col[c], 0) if c in inexact else col[c] >= 0 for c in ("EVID", "CMT")}
+        self._refuse(~(whole["EVID"] & (col["EVID"] <= 4)), "EVID", "0, 1, 2, 3 or 4")
         dose = _among(col["EVID"], _DOSE_EVIDS)
         for name in _DOSE_FIELDS:
             if col[name] is blank or dose.all():
@@ -126,16 +131,22 @@ class EventTable:
             )
         self._refuse(dose & ~((col["AMT"] >= 0) & np.isfinite(col["AMT"])), "AMT", "an amount >= 0 mg")
         self._refuse(
-            ~_whole(col["CMT"], 1) & (dose | ~np.isnan(col["CMT"])), "CMT", "a compartment number 1, 2, ..."
+            ~(whole["CMT"] & (col["CMT"] >= 1)) & (dose | ~np.isnan(col["CMT"])),
+            "CMT",
+            "a compartment number 1, 2, ...",
         )
         # missing is 0; an infinite value stays what it is (and is refused below)
-        zeros = np.zeros(len(table))
+        zeros = np.broadcast_to(0.0, (len(table),))
         ii, addl, ss, rate = (
             zeros if col[c] is blank else np.where(np.isnan(col[c]), 0.0, col[c])
             for c in ("II", "ADDL", "SS", "RATE")
         )
         self._refuse(~((ii >= 0) & np.isfinite(ii)), "II", "an interval >= 0 h")
-        self._refuse(~_whole(addl, 0), "ADDL", "a whole number >= 0 of additional doses")
+        self._refuse(
+            ~(_whole(addl, 0) if "ADDL" in inexact else addl >= 0),
+            "ADDL",
+            "a whole number >= 0 of additional doses",
+        )
         self._refuse(~_among(ss, (0, 1, 2)), "SS", "0, 1 or 2")
         self._refuse(
             ~((rate >= 0) & np.isfinite(rate)),
@@ -189,6 +200,7 @@ class EventTable:
         )
         object.__setattr__(self, "doses_given", records)
         object.__setattr__(self, "row_ids", readonly(ids, dtype=np.int64))
+        object.__setattr__(self, "_largest", {c: float(np.fmax.reduce(col[c])) for c in ("EVID", "CMT")})
 
     @property
     def label(self) -> str:
@@ -201,6 +213,8 @@ class EventTable:
     def check_compartments(self, structure: Structure) -> None:
         """Refuse CMT numbers the model's structure does not have (ValueError naming the row)."""
         names = structure.compartments
+        if not self._largest["CMT"] > len(names):  # (nan: every CMT missing)
+            return
         cmt = self._numbers("CMT")
         self._refuse(
             cmt > len(names),
@@ -232,7 +246,13 @@ class EventTable:
         """
         given = self.doses_given
         for rows, column, what in (
-            (np.flatnonzero(self._numbers("EVID") >= 3), "EVID", "resets (EVID 3 and 4)"),
+            (
+                np.flatnonzero(self._numbers("EVID") >= 3)
+                if self._largest["EVID"] >= 3
+                else np.empty(0, int),
+                "EVID",
+                "resets (EVID 3 and 4)",
+            ),
         ):
             if rows.size:
                 raise NotImplementedError(
@@ -272,7 +292,8 @@ class EventTable:
     def _numbers(self, column: str) -> np.ndarray:
         """Column as floats (missing: nan); refuses text that is not a number, and True/False."""
         raw = self.table[column]
-        self._refuse(_bools(raw), column, "a number, not True/False")
+        if raw.dtype == bool or raw.dtype == object:
+            self._refuse(_bools(raw), column, "a number, not True/False")
         if isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "iuf":  # numbers: nothing to coerce
             return raw.to_numpy(dtype=float)
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)

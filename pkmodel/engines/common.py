@@ -5,7 +5,15 @@ from typing import Mapping
 
 import numpy as np
 
-from ..dosing.doses import Doses, FlatDoses, SubjectDoses, by_subject, per_dose_default, union_columns
+from ..dosing.doses import (
+    Doses,
+    FlatDoses,
+    SubjectDoses,
+    by_subject,
+    per_dose_default,
+    union_amounts,
+    union_columns,
+)
 from ..model.structures import Structure
 
 
@@ -329,8 +337,7 @@ def union_of_times(inputs: SubjectInputs, max_amounts: int, who: str) -> Inputs:
             f"times = {size:,} amounts; expected at most {max_amounts:,}: use "
             "engine='analytic' (each child's own doses) or a smaller chunk_size"
         )
-    amounts = np.zeros((inputs.n_subjects, columns.shape[0]))
-    amounts[inputs.subject, slot] = inputs.amounts_mg
+    amounts = union_amounts(inputs.offsets, slot, columns, inputs.amounts_mg)
     return Inputs(
         times_h=columns[:, 0].copy(),
         amounts_mg=amounts,
