@@ -145,20 +145,24 @@ def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.nd
     # doses by squaring (MatrixExponential.step)
     rows = [solutions[timeline.epoch[e]].readout(times_h[j0:j1] - event_times[e]) for e, j0, j1 in runs]
     given = np.ascontiguousarray(amounts.T)  # (n_events, n_subjects)
-    states = np.zeros((event_times.size, first.m, n_subjects))  # just after each event
+    # the state just after each event, (n_subjects, n_events, m): subject-major, contiguous, for
+    # the read-out's products (numpy's matmul takes another path, another rounding, for a
+    # strided view of one subject than of many, so chunks would differ); carried from event to
+    # event in x (m, n_subjects), each state one contiguous row
+    by_subject = np.empty((n_subjects, event_times.size, first.m))
+    x, previous = np.zeros((first.m, n_subjects)), np.empty((first.m, n_subjects))
     for e, t in enumerate(event_times):  # over events, vectorised over subjects
-        x = states[e]
         if e and t > event_times[e - 1]:
+            x, previous = previous, x
             sol = solutions[timeline.epoch[e - 1]]
             phi, pattern = sol.step(t - event_times[e - 1]), sol.nonzero()
             if pattern is None:
-                sum_of_products(((phi[:, j], states[e - 1, j]) for j in range(first.m)), out=x)
+                sum_of_products(((phi[:, j], previous[j]) for j in range(first.m)), out=x)
             else:  # terms where Phi is 0 for every subject skipped: the same bits
                 for i in range(first.m):
                     ks = np.flatnonzero(pattern[i])
-                    sum_of_products(((phi[i, k], states[e - 1, k]) for k in ks), out=x[i])
-        elif e:
-            x[...] = states[e - 1]  # events at the same time
+                    sum_of_products(((phi[i, k], previous[k]) for k in ks), out=x[i])
+        # else: events at the same time (or the first): x is the state before this one
         if timeline.ss[e]:
             sol = solutions[timeline.epoch[e]]
             at_steady_state = steady_state(sol.step(timeline.ii_h[e]), given[e], timeline.compartment[e])
@@ -170,11 +174,9 @@ def propagate(solutions: list[Solution], timeline, times_h: np.ndarray) -> np.nd
             np.copyto(x, at_steady_state, where=given[e] > 0)  # only children given this dose
         else:
             x[timeline.compartment[e]] += given[e]
+        by_subject[:, e, :] = x.T
 
     out = np.empty((n_subjects, times_h.size))
-    # (n_subjects, n_events, m), contiguous: numpy's matmul takes another path (another
-    # rounding) for a strided view of one subject than of many, so chunks would differ
-    by_subject = np.ascontiguousarray(states.transpose(2, 0, 1))
     for e, k, j0, w in _batches(runs, rows):
         # k events read through the same rows: per subject (k, m) @ (m, n_tau);
         # splitting the contiguous time axis into (k, n_tau) is always a view
