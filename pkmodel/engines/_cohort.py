@@ -11,6 +11,11 @@ State kept beside the amounts, per child: the epoch (occasion) in effect,
 whose parameters the right-hand side uses, and the infusion rate (mg/h)
 flowing into the infusion compartment. Both change only at events, where
 the integrator lands exactly.
+
+The stepping is `_integrator`'s (numpy, the cohort in lockstep) or, for method
+"rodas5p" without steady-state doses, the same algorithm compiled child by child
+(`_kernel`, numba, when it is installed): `kernel` "auto" takes the compiled one where
+it can, "numba" insists on it (refusing what it cannot do), "numpy" never takes it.
 """
 
 import numpy as np
@@ -20,6 +25,36 @@ from .common import Epochs, Inputs, SubjectInputs
 from .linalg import expm, steady_state
 
 DOSE, RATE, EPOCH, STEADY = 0, 1, 2, 3  # what an event does
+KERNELS = ("auto", "numba", "numpy")
+INSTALL = "pip install 'pkmodel[fast]' (or pip install numba)"
+_LOADED: list = []  # [the `_kernel` module, or the ImportError's text], once per process
+
+
+def kernel_module():
+    """`_kernel` (numba imported, the kernel compiled or read from its cache), or None when
+    numba cannot be imported; `kernel_missing` then says why."""
+    if not _LOADED:
+        try:
+            from . import _kernel
+
+            _LOADED.append(_kernel)
+        except ImportError as error:
+            _LOADED.append(str(error))
+    return None if isinstance(_LOADED[0], str) else _LOADED[0]
+
+
+def kernel_missing() -> str | None:
+    """Why the compiled kernel cannot be had (numba not importable), or None."""
+    return None if kernel_module() is not None else _LOADED[0]
+
+
+def kernel_reason(method: str, kinds: np.ndarray) -> str | None:
+    """Why the compiled kernel does not cover this case (None: it does)."""
+    if method != "rodas5p":
+        return f"method {method!r} is stepped by numpy only (the kernel is Rodas5P's)"
+    if np.any(kinds == STEADY):
+        return "steady-state doses (SS = 1, 2) are set by the matrix exponential on the numpy path"
+    return None
 
 
 def uses_time(system) -> bool:
@@ -87,17 +122,54 @@ def integrate_cohort(
     rtol: float,
     atol_mg: np.ndarray,
     method: str = "rodas5p",
+    kernel: str = "auto",
 ) -> dict[str, np.ndarray]:
     """Each child's outputs named in `observe` at times_h, by name, each (n_subjects, n_times).
 
     compiled : CompiledSystem, m compartments; epochs : each child's parameters per occasion,
     with the covariates the equations read (one dict, as the engines pass them);
     inputs : each child's inputs (common.dose_input); rtol; atol_mg : shape (n_subjects,), mg;
-    method : `_integrator.METHODS`.
+    method : `_integrator.METHODS`; kernel : KERNELS.
     An output at an event time reports the state before the events at that time.
     """
+    amounts, _, _ = integrate_amounts(compiled, epochs, inputs, times_h, rtol, atol_mg, method, kernel)
+    return _observe(compiled, epochs, times_h, amounts, observe)
+
+
+def integrate_amounts(compiled, epochs, inputs, times_h, rtol, atol_mg, method="rodas5p", kernel="auto"):
+    """Each child's amounts at times_h, (n, n_times, m) mg, and its accepted and rejected
+    steps, each (n,) (`integrate_cohort`'s arguments)."""
     n, m = inputs.n_subjects, len(compiled.system.compartments)
     ev = _events(epochs, inputs, m)
+    t0 = np.minimum(0.0, np.minimum(times_h[0], _first(ev["time"], ev["offsets"])))
+    autonomous = not uses_time(compiled.system)
+    if kernel not in KERNELS:
+        raise ValueError(f"engine option kernel is {kernel!r}; expected one of {list(KERNELS)}")
+    reason = kernel_reason(method, ev["kind"])
+    if kernel == "numba" and reason:
+        raise ValueError(f"engine option kernel is 'numba', but {reason}; use kernel='auto' or 'numpy'")
+    module = None if kernel == "numpy" or reason else kernel_module()
+    if kernel == "numba" and module is None:
+        raise ValueError(f"engine option kernel is 'numba', but {kernel_missing()}; {INSTALL}")
+    if module is not None:
+        model_rhs, model_jac = module.model_functions(*compiled.scalar_sources)
+        parts = [compiled.bind(p, p).static_parts() for p in epochs.params]
+        statics = [np.stack([np.broadcast_to(q[k], (n, q[k].shape[1])) for q in parts]) for k in (0, 1)]
+        into = -1 if inputs.infusion_into is None else int(inputs.infusion_into)
+        out, steps, rejected = module.integrate(
+            model_rhs,
+            model_jac,
+            *statics,
+            into,
+            ev,
+            np.arange(n + 1) * times_h.size,
+            np.tile(times_h, n),
+            t0,
+            rtol,
+            np.broadcast_to(np.asarray(atol_mg, dtype=float)[:, None], (n, m)),
+            autonomous,
+        )
+        return out.reshape(n, times_h.size, m), steps, rejected
     kind, value, compartment = ev["kind"], ev["value"], ev["compartment"]
     state = _State(compiled, epochs, n)
     into = inputs.infusion_into
@@ -129,7 +201,6 @@ def integrate_cohort(
             y[steady] = _steady(state, t[steady], y[steady], s[steady], e[steady], ev)
         return y
 
-    t0 = np.minimum(0.0, np.minimum(times_h[0], _first(ev["time"], ev["offsets"])))
     result = integrate(
         rhs,
         jac,
@@ -142,10 +213,10 @@ def integrate_cohort(
         t0=t0,
         rtol=rtol,
         atol=atol_mg,
-        autonomous=not uses_time(compiled.system),
+        autonomous=autonomous,
         method=method,
     )
-    return _observe(compiled, epochs, times_h, result.outputs.reshape(n, times_h.size, m), observe)
+    return result.outputs.reshape(n, times_h.size, m), result.n_steps, result.n_rejected
 
 
 def _observe(compiled, epochs, times_h, amounts, observe):
