@@ -270,3 +270,18 @@ def test_the_scalar_writer_writes_every_slot_of_the_jacobian():
     rhs, jac = card.system.scalar_sources
     assert "out[1] = 0.0" in jac  # d depot' / d central: no term, written as zero
     assert "np.where" not in rhs + jac and "math" not in rhs  # a linear model: products only
+
+
+@pytest.mark.filterwarnings("ignore::pkmodel.ValidityWarning")
+def test_auto_steps_a_system_of_more_than_four_states_by_numpy():
+    # W2's 6 states: 66 s on the kernel against numpy's 55 s at N = 10,000 (bench/results.md),
+    # so "auto" takes numpy there, by the model alone (never by the number of children, which
+    # would make a chunk's path depend on the chunking)
+    model = pk.load_model("baclofen_cp_he2014_fast_absorption")
+    times = np.arange(0, 24.5, 0.5)
+    reg = pk.Regimen.weight_based(mg_per_kg_day=2.0, doses_per_day=3, days=1)
+    auto = pk.simulate(model, cohort(2), reg, times, engine="ode", seed=1).concentrations
+    numpy = pk.simulate(model, cohort(2), reg, times, engine="ode", seed=1, kernel="numpy").concentrations
+    fast = pk.simulate(model, cohort(2), reg, times, engine="ode", seed=1, kernel="numba").concentrations
+    assert np.array_equal(auto, numpy)
+    assert per_peak(fast, numpy).max() < 1e-9  # "numba" still steps it, to the same numbers

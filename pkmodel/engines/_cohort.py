@@ -26,6 +26,12 @@ from .linalg import expm, steady_state
 
 DOSE, RATE, EPOCH, STEADY = 0, 1, 2, 3  # what an event does
 KERNELS = ("auto", "numba", "numpy")
+# "auto" takes the kernel for systems of at most this many states: a child-step of the scalar
+# kernel costs ~m^2 (the Jacobian, its LU, the stage sums), numpy's is vectorised over the
+# children; measured at N = 10,000: 2 states 1.07-1.29x faster on the kernel (W1, W6, W4c),
+# 6 states (W2) 0.80x. Never by the number of children: a chunk's path, and so its bits,
+# would then depend on the chunking
+AUTO_MAX_STATES = 4
 INSTALL = "pip install 'pkmodel[fast]' (or pip install numba)"
 _LOADED: list = []  # [the `_kernel` module, or the ImportError's text], once per process
 
@@ -148,7 +154,8 @@ def integrate_amounts(compiled, epochs, inputs, times_h, rtol, atol_mg, method="
     reason = kernel_reason(method, ev["kind"])
     if kernel == "numba" and reason:
         raise ValueError(f"engine option kernel is 'numba', but {reason}; use kernel='auto' or 'numpy'")
-    module = None if kernel == "numpy" or reason else kernel_module()
+    large = kernel == "auto" and m > AUTO_MAX_STATES
+    module = None if kernel == "numpy" or reason or large else kernel_module()
     if kernel == "numba" and module is None:
         raise ValueError(f"engine option kernel is 'numba', but {kernel_missing()}; {INSTALL}")
     if module is not None:
