@@ -1158,7 +1158,7 @@ ROWS = [
         "a misspelt ode option",
         lambda t: run(engine="ode", rtoll=1e-6),
         ValueError,
-        r"engine 'ode' has no option 'rtoll'; expected \['atol', 'method', 'rtol'\]",
+        r"engine 'ode' has no option 'rtoll'; expected \['atol', 'kernel', 'method', 'rtol'\]",
     ),
     Row(
         "ode-rtol-zero",

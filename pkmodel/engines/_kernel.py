@@ -375,8 +375,9 @@ def integrate(rhs, jac, h_rhs, h_jac, into, events, output_offsets, output_times
     n, m = atol.shape
     result = np.full((output_times.size, m), np.nan)
     n_steps, n_rejected, failure = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(2)
-    i64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
-    f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+    # the signature's arrays: C-contiguous and writeable (a broadcast view is read-only)
+    i64 = lambda a: np.require(a, dtype=np.int64, requirements=["C", "W"])  # noqa: E731
+    f64 = lambda a: np.require(a, dtype=np.float64, requirements=["C", "W"])  # noqa: E731
     bad = _integrate(
         rhs,
         jac,
