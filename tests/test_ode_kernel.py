@@ -285,3 +285,33 @@ def test_auto_steps_a_system_of_more_than_four_states_by_numpy():
     fast = pk.simulate(model, cohort(2), reg, times, engine="ode", seed=1, kernel="numba").concentrations
     assert np.array_equal(auto, numpy)
     assert per_peak(fast, numpy).max() < 1e-9  # "numba" still steps it, to the same numbers
+
+
+def test_children_with_and_without_steady_state_doses_keep_their_bits_whatever_the_batch():
+    # "auto": a child with SS doses is stepped by numpy, the others by the kernel, each by its
+    # own events, so batching them together or apart changes no bit
+    card = pk.load_model("baclofen_cp_card")
+    table = pd.DataFrame(
+        {
+            "ID": [1, 2, 2],
+            "TIME": [0.0, 0.0, 8.0],
+            "AMT": [10.0, 20.0, 20.0],
+            "EVID": 1,
+            "CMT": 1,
+            "SS": [1, 0, 0],
+            "II": [8.0, 0.0, 0.0],
+            "ADDL": [3, 0, 0],
+        }
+    )
+    kids = cohort(2)
+    times = np.arange(0, 24.5, 0.5)
+    whole = pk.simulate(card, kids, pk.read_events(table), times, engine="ode", variability=False)
+    alone = pk.simulate(
+        card, kids, pk.read_events(table), times, engine="ode", variability=False, chunk_size=1
+    )
+    assert np.array_equal(whole.concentrations, alone.concentrations)
+    numpy = pk.simulate(
+        card, kids, pk.read_events(table), times, engine="ode", variability=False, kernel="numpy"
+    )
+    assert np.array_equal(whole.concentrations[0], numpy.concentrations[0])  # the SS child: numpy's
+    assert per_peak(whole.concentrations[1:], numpy.concentrations[1:]).max() < 1e-9

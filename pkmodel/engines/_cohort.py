@@ -152,6 +152,8 @@ def integrate_amounts(compiled, epochs, inputs, times_h, rtol, atol_mg, method="
     if kernel not in KERNELS:
         raise ValueError(f"engine option kernel is {kernel!r}; expected one of {list(KERNELS)}")
     reason = kernel_reason(method, ev["kind"])
+    if kernel == "auto" and reason and method == "rodas5p" and m <= AUTO_MAX_STATES:
+        return _by_child(compiled, epochs, inputs, times_h, rtol, atol_mg, ev)
     if kernel == "numba" and reason:
         raise ValueError(f"engine option kernel is 'numba', but {reason}; use kernel='auto' or 'numpy'")
     large = kernel == "auto" and m > AUTO_MAX_STATES
@@ -224,6 +226,43 @@ def integrate_amounts(compiled, epochs, inputs, times_h, rtol, atol_mg, method="
         method=method,
     )
     return result.outputs.reshape(n, times_h.size, m), result.n_steps, result.n_rejected
+
+
+def _by_child(compiled, epochs, inputs, times_h, rtol, atol_mg, ev):
+    """`integrate_amounts` under "auto" where some children have steady-state doses: those by
+    numpy, the others by the kernel, each child by the path its own events choose (so its
+    numbers never depend on the children it is batched with, e.g. the chunking)."""
+    n, m = inputs.n_subjects, len(compiled.system.compartments)
+    owner = np.repeat(np.arange(n), np.diff(ev["offsets"]))
+    steady = np.zeros(n, dtype=bool)
+    steady[owner[ev["kind"] == STEADY]] = True
+    amounts = np.empty((n, times_h.size, m))
+    steps, rejected = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    for rows, kernel in ((np.flatnonzero(steady), "numpy"), (np.flatnonzero(~steady), "auto")):
+        if rows.size:
+            sub_epochs, sub_inputs = _subset(epochs, inputs, rows)
+            amounts[rows], steps[rows], rejected[rows] = integrate_amounts(
+                compiled, sub_epochs, sub_inputs, times_h, rtol, np.asarray(atol_mg)[rows], "rodas5p", kernel
+            )
+    return amounts, steps, rejected
+
+
+def _subset(epochs, inputs, rows):
+    """The epochs and inputs of the children at `rows` (sorted), CSR records kept in order."""
+    counts = np.diff(inputs.offsets)[rows]
+    offsets = np.r_[0, np.cumsum(counts)]
+    take = (
+        np.arange(offsets[-1])
+        - np.repeat(offsets[:-1], counts)
+        + np.repeat(inputs.offsets[:-1][rows], counts)
+    )
+    records = {
+        name: getattr(inputs, name)[take]
+        for name in ("times_h", "amounts_mg", "compartment", "ss", "ii_h", "since_h")
+    }
+    sub_inputs = SubjectInputs(offsets=offsets, infusion_into=inputs.infusion_into, **records)
+    params = tuple({k: np.asarray(v)[rows] if np.ndim(v) else v for k, v in p.items()} for p in epochs.params)
+    return Epochs(start_h=epochs.start_h, params=params), sub_inputs
 
 
 def _observe(compiled, epochs, times_h, amounts, observe):
