@@ -315,3 +315,27 @@ def test_children_with_and_without_steady_state_doses_keep_their_bits_whatever_t
     )
     assert np.array_equal(whole.concentrations[0], numpy.concentrations[0])  # the SS child: numpy's
     assert per_peak(whole.concentrations[1:], numpy.concentrations[1:]).max() < 1e-9
+
+
+@pytest.mark.filterwarnings("ignore::pkmodel.ValidityWarning")
+def test_a_where_on_parameters_alone_takes_each_childs_branch(tmp_path):
+    # where(V < 30, ...): a condition free of the amounts and t is static (a 1 or 0 per child,
+    # set once); it failed to compile before (the condition's parameter reached the dynamic code)
+    path = tmp_path / "static_where.toml"
+    path.write_text(
+        SWITCHING.replace(
+            'central = "ka * depot - K * central"',
+            'central = "where(V < 30, ka * depot, 0.5 * ka * depot) - K * central"',
+        ).replace('K = "where(t < 1000', 'K = "0 * t + where(t < 1000')
+    )
+    model = pk.load_model(path)
+    assert "!= 0.0" in model.system.scalar_sources[0]
+    kids = pk.Cohort(weight_kg=[10.0, 20.0], age_years=[8.0, 8.0])  # V 17.7 and 35.4 L
+    times = np.arange(0, 48.25, 0.25)
+    reg = pk.Regimen.fixed(mg=10, every_h=24, n_doses=1)
+    fast, slow = both(model, kids, reg, times)
+    assert per_peak(fast.concentrations, slow.concentrations).max() < 1e-9
+    # the second child absorbs at half the rate into central: its depot empties slower, so its
+    # concentration peaks later than the first child's
+    peak_times = times[np.argmax(slow.concentrations, axis=1)]
+    assert peak_times[1] > peak_times[0]

@@ -98,10 +98,14 @@ def _hoist(e, dynamic, table, sp):
     """e with its static parts (free of `dynamic`, with symbols) replaced by dummies in `table`."""
     if type(e).__name__ == "ExprCondPair":  # a pair stays a pair (where(t < 100, CL / V, ...))
         value, cond = e.args
-        return e.func(
-            _hoist(value, dynamic, table, sp),
-            _hoist(cond, dynamic, table, sp) if cond.free_symbols & dynamic else cond,
-        )
+        if cond.free_symbols & dynamic:
+            cond = _hoist(cond, dynamic, table, sp)
+        elif cond.free_symbols:  # a static condition (where(V < 1, ...)): a static 1 or 0, tested
+            flag = sp.Piecewise((1, cond), (0, True))
+            if flag not in table:
+                table[flag] = sp.Dummy(real=True)
+            cond = sp.Ne(table[flag], 0)
+        return e.func(_hoist(value, dynamic, table, sp), cond)
     free = e.free_symbols
     if not free & dynamic:
         if not free:
