@@ -1,6 +1,6 @@
 """The ode engine's rows: W1, W2, W4c and W6 at N = 10,000 against the exp floor (issues 14, 20).
 
-    python -m bench ode [--n 10000] [--repeats 3] [--method rodas5p] [--profile W1]
+    python -m bench ode [--n 10000] [--repeats 3] [--method rodas5p] [--kernel numba,numpy] [--profile W1]
 
 The workloads are bench.workloads' (bench/README.md): W1 the card model, W2 the
 6-state He 2014 system, W4c W1 on issue 20's clock-time regimen with 10 % of
@@ -15,7 +15,11 @@ numbers bit for bit): per child, its largest difference over its peak (the issue
 relative per child"); and pointwise, the largest relative difference over concentrations
 above 1e-6 of the child's peak.
 `--method` runs the ode engine with that method instead of its default (the engine's
-method column). The rows replace their own section of bench/results.md.
+method column). `--kernel` runs each workload on each of these (the engine option kernel:
+"numba", the compiled Rodas5P kernel, or "numpy"; default both, numba first); the first
+call's seconds (in a fresh process: numba imported, the kernel read from its disk cache,
+the model's functions compiled; for numpy the model's numpy code) are their own column.
+The rows replace their own section of bench/results.md.
 """
 
 import argparse
@@ -27,6 +31,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -60,10 +65,16 @@ def reference(workload: str, n: int, c: np.ndarray, **options) -> tuple[np.ndarr
     return c[:k], run(workload, k, **REFERENCE_OPTIONS)[1]
 
 
-def measure(workload: str, n: int, repeats: int, method: str | None = None) -> dict:
-    """One row, in this process; method None: the engine's default."""
+def measure(
+    workload: str, n: int, repeats: int, method: str | None = None, kernel: str | None = None
+) -> dict:
+    """One row, in this process; method and kernel None: the engine's defaults."""
     options = {} if method is None else {"method": method}
+    if kernel is not None:
+        options["kernel"] = kernel
+    start = time.perf_counter()
     _, c = run(workload, n, **options)
+    first_s = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
     got, exact = reference(workload, n, c, **options)
     peak = exact.max(axis=1, keepdims=True)
@@ -78,6 +89,8 @@ def measure(workload: str, n: int, repeats: int, method: str | None = None) -> d
     return {
         "workload": workload,
         "method": method or "default",
+        "kernel": kernel or "auto",
+        "first_s": first_s,
         "n": n,
         "runs": repeats,
         "seconds": seconds,
@@ -92,15 +105,16 @@ def measure(workload: str, n: int, repeats: int, method: str | None = None) -> d
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| workload | engine | method | N | runs | median s | floor s | ratio to floor | target | "
-        "peak RSS MB | children compared | max error / child's peak | max rel. error (C > 1e-6 peak) |",
-        "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+        "| workload | engine | method | kernel | N | runs | first call s | median s | floor s | ratio to floor | "
+        "target | peak RSS MB | children compared | max error / child's peak | max rel. error (C > 1e-6 peak) |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for r in rows:
         limit, issue = TARGETS[r["workload"]]
         verdict = "met" if r["ratio"] <= limit else "not met"
         lines.append(
-            f"| {r['workload']} | ode | {r.get('method', 'rodas5p')} | {r['n']:,} | {r['runs']} | {r['seconds']:.3g} | "
+            f"| {r['workload']} | ode | {r.get('method', 'rodas5p')} | {r.get('kernel', 'numpy')} | {r['n']:,} | "
+            f"{r['runs']} | {r['first_s']:.3g} | {r['seconds']:.3g} | "
             f"{r['floor_s']:.3g} | {r['ratio']:.0f} | <= {limit}x (issue {issue}): "
             f"**{verdict}** | {r['peak_mb']:,.0f} | {r['compared']:,} | {r['per_child']:.2g} | "
             f"{r['error']:.2g} |"
@@ -124,6 +138,11 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--method", default=None, help="the ode engine's method (default: its default)")
+    parser.add_argument(
+        "--kernel",
+        default="numba,numpy",
+        help="the ode engine's kernel(s), comma-separated (default numba,numpy)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile one run of each, no table")
     parser.add_argument("--row", action="store_true", help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args(argv)
@@ -131,15 +150,20 @@ def main(argv=None) -> int:
         for w in args.workloads:
             run(w, min(args.n, 1000))
             profile = cProfile.Profile()
-            profile.runcall(run, w, args.n, **({"method": args.method} if args.method else {}))
+            options = {
+                "kernel": args.kernel.split(",")[0],
+                **({"method": args.method} if args.method else {}),
+            }
+            profile.runcall(run, w, args.n, **options)
             print(f"--- {w}, N = {args.n:,}")
             pstats.Stats(profile).sort_stats("tottime").print_stats(20)
         return 0
     if args.row:
-        print(json.dumps(measure(args.workloads[0], args.n, args.repeats, args.method)))
+        print(json.dumps(measure(args.workloads[0], args.n, args.repeats, args.method, args.kernel)))
         return 0
     rows = []
-    for w in args.workloads:  # each row in a fresh process, one BLAS thread (as bench/__main__)
+    # each row in a fresh process, one BLAS thread (as bench/__main__)
+    for w, kernel in ((w, k) for w in args.workloads for k in args.kernel.split(",")):
         out = subprocess.run(
             [
                 sys.executable,
@@ -153,6 +177,8 @@ def main(argv=None) -> int:
                 "--repeats",
                 str(args.repeats),
                 *(["--method", args.method] if args.method else []),
+                "--kernel",
+                kernel,
             ],
             check=True,
             capture_output=True,

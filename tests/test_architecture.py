@@ -31,7 +31,7 @@ LAYERS = (
     ("model", ("pkmodel.model",)),
     ("files", ("pkmodel.io.files", "pkmodel.io.csvfile", "pkmodel.io.provenance", "pkmodel.io.tables")),
     ("dosing", ("pkmodel.dosing",)),
-    ("engines", ("pkmodel.engines",)),
+    ("engines", ("pkmodel.engines", "pkmodel.engines._kernel")),  # _kernel: numba, imported only when used
     ("results", ("pkmodel.simulation.result", "pkmodel.io.resultfile", "pkmodel.io")),
     (
         "metrics",
@@ -191,7 +191,7 @@ def test_the_layer_check_sees_a_function_level_import(tmp_path):
     assert layer_of("pkmodel.plots") > layer_of("pkmodel.dosing.m")
 
 
-HEAVY = ("pyarrow", "matplotlib", "dask", "distributed", "sympy")
+HEAVY = ("pyarrow", "matplotlib", "dask", "distributed", "sympy", "numba")
 
 # Runs in a fresh interpreter: any import of a heavy library while `import pkmodel` runs is
 # recorded with the file that asked for it. pandas (2.x) itself probes for pyarrow when it is

@@ -1158,7 +1158,7 @@ ROWS = [
         "a misspelt ode option",
         lambda t: run(engine="ode", rtoll=1e-6),
         ValueError,
-        r"engine 'ode' has no option 'rtoll'; expected \['atol', 'method', 'rtol'\]",
+        r"engine 'ode' has no option 'rtoll'; expected \['atol', 'kernel', 'method', 'rtol'\]",
     ),
     Row(
         "ode-rtol-zero",
@@ -3976,6 +3976,44 @@ ROWS = [
         lambda t: events(RATE=[np.inf, 0.0]),
         ValueError,
         r"events row 0, column RATE is inf; expected a rate >= 0 mg/h",
+    ),
+    # --- the ode engine's compiled kernel (issue 14 part 4: engine option kernel) ---
+    Row(
+        "ode-kernel-unknown",
+        OPTIONS,
+        "an ode kernel that does not exist",
+        lambda t: run(engine="ode", kernel="fast"),
+        ValueError,
+        r"engine option kernel is 'fast'; expected one of \['auto', 'numba', 'numpy'\]",
+    ),
+    Row(
+        "ode-kernel-numba-method",
+        OPTIONS,
+        "the compiled kernel with a method it does not step",
+        lambda t: run(engine="ode", kernel="numba", method="dop853_rodas5p"),
+        ValueError,
+        r"engine option kernel is 'numba', but method is 'dop853_rodas5p': the compiled kernel "
+        r"steps by 'rodas5p' only; use kernel='auto' or 'numpy'",
+    ),
+    Row(
+        "ode-kernel-numba-steady-state",
+        EVENTS,
+        "the compiled kernel asked for steady-state doses (SS = 1), which it does not set",
+        lambda t: pk.simulate(
+            CARD,
+            CHILD,
+            pk.read_events(
+                pd.DataFrame(
+                    {"ID": [1], "TIME": [0.0], "AMT": [10.0], "EVID": [1], "CMT": [1], "SS": [1], "II": [8.0]}
+                )
+            ),
+            np.arange(0, 24.5, 0.5),
+            engine="ode",
+            kernel="numba",
+        ),
+        ValueError,
+        r"engine option kernel is 'numba', but steady-state doses \(SS = 1, 2\) are set by the matrix "
+        r"exponential on the numpy path; use kernel='auto' or 'numpy'",
     ),
 ]
 

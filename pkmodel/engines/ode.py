@@ -34,7 +34,7 @@ from scipy.integrate import OdeSolver
 
 from .._checks import is_number
 from ..dosing.doses import Doses, SubjectDoses
-from ._cohort import integrate_cohort, per_subject
+from ._cohort import INSTALL, KERNELS, integrate_cohort, kernel_missing, per_subject
 from ._stacked import (  # noqa: F401 (the stacked path's names, re-exported)
     MAX_UNION_AMOUNTS,
     SCIPY_OPTIONS,
@@ -54,7 +54,9 @@ from .common import (
 
 RODAS, SWITCH = "rodas5p", "dop853_rodas5p"
 PER_CHILD = (RODAS, SWITCH)  # `_integrator`'s, each child on its own
-OPTIONS: dict[str, Any] = {"rtol": 1e-8, "atol": None, "method": RODAS}
+# kernel: "auto" steps rodas5p child by child in compiled code (`_kernel`, numba) where numba
+# is installed and the case is the kernel's (no SS doses), else by numpy; the same numbers
+OPTIONS: dict[str, Any] = {"rtol": 1e-8, "atol": None, "method": RODAS, "kernel": "auto"}
 METHODS = (*PER_CHILD, "RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA")
 # rodas5p's default atol: each child's own, this times its largest dose (mg); measured: W1-W2,
 # W4c and Michaelis-Menten W6 within 6e-7 of the exact or rtol-1e-12 answer at rtol 1e-8
@@ -77,12 +79,13 @@ def simulate_system(
     atol: float | None = None,
     outputs: tuple[str, ...] = ("conc",),
     method: str = OPTIONS["method"],
+    kernel: str = OPTIONS["kernel"],
 ) -> dict:
     """The compiled system's outputs per child by name, each (n_subjects, n_times) (rodas5p).
 
     structure : the engines' view of it (a Structure, or a SystemStructure: F, lag, where
     doses go); rtol; atol : mg for every child, or None: ATOL_PER_DOSE x each child's
-    largest dose.
+    largest dose; kernel : `_cohort.KERNELS`.
     """
     epochs = as_epochs(params)
     inputs = per_subject(dose_input(structure, epochs, doses))
@@ -97,7 +100,7 @@ def simulate_system(
     else:
         atol_mg = np.full(inputs.n_subjects, float(atol))
     times_h = np.asarray(times_h, dtype=float)
-    return integrate_cohort(compiled, epochs, inputs, times_h, outputs, rtol, atol_mg, method)
+    return integrate_cohort(compiled, epochs, inputs, times_h, outputs, rtol, atol_mg, method, kernel)
 
 
 def largest_at_one_time(inputs, m: int) -> np.ndarray:
@@ -141,6 +144,21 @@ class OdeEngine:
                 f"{list(METHODS)} (scipy.integrate.solve_ivp's but the first two) or an "
                 "OdeSolver"
             )
+        kernel = given.get("kernel", OPTIONS["kernel"])
+        if not (isinstance(kernel, str) and kernel in KERNELS):
+            raise ValueError(
+                f"engine option kernel is {kernel!r}; expected one of {list(KERNELS)} "
+                "('numba': the compiled Rodas5P kernel, 'numpy': never it, 'auto': it where it can)"
+            )
+        if kernel == "numba":
+            if method != RODAS:
+                raise ValueError(
+                    f"engine option kernel is 'numba', but method is {method!r}: the compiled "
+                    f"kernel steps by {RODAS!r} only; use kernel='auto' or 'numpy'"
+                )
+            missing = kernel_missing()
+            if missing:
+                raise ValueError(f"engine option kernel is 'numba', but {missing}; {INSTALL}")
         return dict(given)
 
     def for_doses(self, options: Mapping[str, Any], largest_dose_mg: np.ndarray) -> dict[str, Any]:
@@ -174,8 +192,15 @@ class OdeEngine:
         (`simulate_stacked_system`, DOP853). Another method: solve_ivp on the stacked cohort.
         """
         method = options.pop("method", OPTIONS["method"])
+        kernel = options.pop("kernel", OPTIONS["kernel"])
         language = model.structure is None
-        if method in PER_CHILD and not (language and not model.is_linear and _has_steady_state(doses)):
+        stacked = language and not model.is_linear and _has_steady_state(doses)
+        if kernel == "numba" and stacked:
+            raise ValueError(
+                "engine option kernel is 'numba', but steady-state doses (SS) of a nonlinear model "
+                "are found by the stacked fixed-point path (numpy); use kernel='auto' or 'numpy'"
+            )
+        if method in PER_CHILD and not stacked:
             out = simulate_system(
                 model.system,
                 model.compartment_model,
@@ -184,6 +209,7 @@ class OdeEngine:
                 times_h,
                 outputs=model.outputs,
                 method=method,
+                kernel=kernel,
                 **options,
             )
         elif language:

@@ -177,6 +177,13 @@ class CompiledSystem:
             ]
         )
 
+    @cached_property
+    def scalar_sources(self) -> tuple[str, str]:
+        """The right-hand side and the Jacobian for one subject (`_Program.scalar_source`): out
+        (m,) and (m * m,), row-major; their static parts are `BoundSystem.static_parts`'."""
+        m = len(self.system.compartments)
+        return self._rhs.scalar_source((m,)), self._jac.scalar_source((m, m))
+
     # --- evaluation ---------------------------------------------------------------
 
     def bind(self, params, covariates=None) -> "BoundSystem":
@@ -287,6 +294,17 @@ class BoundSystem:
                 h = program.setup(self._p, self._c)
             self._h[id(program)] = h
         return h
+
+    def static_parts(self) -> tuple[np.ndarray, np.ndarray]:
+        """The static parts of the right-hand side and of the Jacobian, each (n, n_static), in
+        the order `CompiledSystem.scalar_sources` reads them (H[k])."""
+        n = self.n or 1
+        return tuple(  # type: ignore[return-value]
+            np.stack([np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in self._static(p)], axis=1)
+            if p.n_static
+            else np.zeros((n, 0))
+            for p in (self.compiled._rhs, self.compiled._jac)
+        )
 
     def _run(self, program: "_Program", t, amounts, shape) -> np.ndarray:
         """out (n, *shape) from amounts (n, m) or None; through slot-major views."""
