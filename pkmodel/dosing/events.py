@@ -245,19 +245,11 @@ class EventTable:
             per child (never children x all dose times).
         """
         given = self.doses_given
-        for rows, column, what in (
-            (
-                np.flatnonzero(self._numbers("EVID") >= 3)
-                if self._largest["EVID"] >= 3
-                else np.empty(0, int),
-                "EVID",
-                "resets (EVID 3 and 4)",
-            ),
-        ):
-            if rows.size:
-                raise NotImplementedError(
-                    f"{self._found(int(rows.min()), column)}: {what} are not supported yet by the engines"
-                )
+        if self._largest["EVID"] >= 3:  # resets: the EVID column read again only then
+            row = int(np.flatnonzero(self._numbers("EVID") >= 3).min())
+            raise NotImplementedError(
+                f"{self._found(row, 'EVID')}: resets (EVID 3 and 4) are not supported yet by the engines"
+            )
         ids, cohort_ids = self.row_ids, np.asarray(cohort.ids)
         # each run of rows of one ID looked up once (a table grouped by ID: one per child)
         runs = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
