@@ -1,6 +1,7 @@
 """The ode engine's rows: W1, W2, W4c and W6 at N = 10,000 against the exp floor (issues 14, 20).
 
-    python -m bench ode [--n 10000] [--repeats 3] [--method rodas5p] [--kernel numba,numpy] [--profile W1]
+    python -m bench ode [--n 10000] [--repeats 3] [--method rodas5p] [--kernel numba,numpy] [--threads 1,2]
+    [--profile W1]
 
 The workloads are bench.workloads' (bench/README.md): W1 the card model, W2 the
 6-state He 2014 system, W4c W1 on issue 20's clock-time regimen with 10 % of
@@ -19,6 +20,8 @@ method column). `--kernel` runs each workload on each of these (the engine optio
 "numba", the compiled Rodas5P kernel, or "numpy"; default both, numba first); the first
 call's seconds (in a fresh process: numba imported, the kernel read from its disk cache,
 the model's functions compiled; for numpy the model's numpy code) are their own column.
+`--threads` runs each numba row on each of these (the engine option threads: the kernel's
+children split over that many threads; the floor stays numpy's one thread).
 The rows replace their own section of bench/results.md.
 """
 
@@ -66,12 +69,19 @@ def reference(workload: str, n: int, c: np.ndarray, **options) -> tuple[np.ndarr
 
 
 def measure(
-    workload: str, n: int, repeats: int, method: str | None = None, kernel: str | None = None
+    workload: str,
+    n: int,
+    repeats: int,
+    method: str | None = None,
+    kernel: str | None = None,
+    threads: int = 1,
 ) -> dict:
     """One row, in this process; method and kernel None: the engine's defaults."""
-    options = {} if method is None else {"method": method}
+    options: dict = {} if method is None else {"method": method}
     if kernel is not None:
         options["kernel"] = kernel
+    if threads != 1:
+        options["threads"] = threads
     start = time.perf_counter()
     _, c = run(workload, n, **options)
     first_s = time.perf_counter() - start
@@ -90,6 +100,7 @@ def measure(
         "workload": workload,
         "method": method or "default",
         "kernel": kernel or "auto",
+        "threads": threads,
         "first_s": first_s,
         "n": n,
         "runs": repeats,
@@ -105,15 +116,16 @@ def measure(
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| workload | engine | method | kernel | N | runs | first call s | median s | floor s | ratio to floor | "
+        "| workload | engine | method | kernel | threads | N | runs | first call s | median s | floor s | ratio to floor | "
         "target | peak RSS MB | children compared | max error / child's peak | max rel. error (C > 1e-6 peak) |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for r in rows:
         limit, issue = TARGETS[r["workload"]]
         verdict = "met" if r["ratio"] <= limit else "not met"
         lines.append(
-            f"| {r['workload']} | ode | {r.get('method', 'rodas5p')} | {r.get('kernel', 'numpy')} | {r['n']:,} | "
+            f"| {r['workload']} | ode | {r.get('method', 'rodas5p')} | {r.get('kernel', 'numpy')} | "
+            f"{r.get('threads', 1)} | {r['n']:,} | "
             f"{r['runs']} | {r['first_s']:.3g} | {r['seconds']:.3g} | "
             f"{r['floor_s']:.3g} | {r['ratio']:.0f} | <= {limit}x (issue {issue}): "
             f"**{verdict}** | {r['peak_mb']:,.0f} | {r['compared']:,} | {r['per_child']:.2g} | "
@@ -143,6 +155,9 @@ def main(argv=None) -> int:
         default="numba,numpy",
         help="the ode engine's kernel(s), comma-separated (default numba,numpy)",
     )
+    parser.add_argument(
+        "--threads", default="1", help="the kernel's threads, comma-separated (default 1; numba rows only)"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile one run of each, no table")
     parser.add_argument("--row", action="store_true", help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args(argv)
@@ -159,11 +174,18 @@ def main(argv=None) -> int:
             pstats.Stats(profile).sort_stats("tottime").print_stats(20)
         return 0
     if args.row:
-        print(json.dumps(measure(args.workloads[0], args.n, args.repeats, args.method, args.kernel)))
+        row = measure(args.workloads[0], args.n, args.repeats, args.method, args.kernel, int(args.threads))
+        print(json.dumps(row))
         return 0
     rows = []
     # each row in a fresh process, one BLAS thread (as bench/__main__)
-    for w, kernel in ((w, k) for w in args.workloads for k in args.kernel.split(",")):
+    cases = [
+        (w, k, t)
+        for w in args.workloads
+        for k in args.kernel.split(",")
+        for t in (args.threads.split(",") if k == "numba" else ["1"])
+    ]
+    for w, kernel, threads in cases:
         out = subprocess.run(
             [
                 sys.executable,
@@ -179,6 +201,8 @@ def main(argv=None) -> int:
                 *(["--method", args.method] if args.method else []),
                 "--kernel",
                 kernel,
+                "--threads",
+                threads,
             ],
             check=True,
             capture_output=True,

@@ -1158,7 +1158,7 @@ ROWS = [
         "a misspelt ode option",
         lambda t: run(engine="ode", rtoll=1e-6),
         ValueError,
-        r"engine 'ode' has no option 'rtoll'; expected \['atol', 'kernel', 'method', 'rtol'\]",
+        r"engine 'ode' has no option 'rtoll'; expected \['atol', 'kernel', 'method', 'rtol', 'threads'\]",
     ),
     Row(
         "ode-rtol-zero",
@@ -4014,6 +4014,40 @@ ROWS = [
         ValueError,
         r"engine option kernel is 'numba', but steady-state doses \(SS = 1, 2\) are set by the matrix "
         r"exponential on the numpy path; use kernel='auto' or 'numpy'",
+    ),
+    Row(
+        "ode-threads-not-whole",
+        OPTIONS,
+        "the kernel's threads as a fraction",
+        lambda t: run(engine="ode", threads=1.5),
+        ValueError,
+        r"engine option threads is 1.5; expected a whole number >= 1",
+    ),
+    Row(
+        "ode-threads-zero",
+        OPTIONS,
+        "no thread at all",
+        lambda t: run(engine="ode", threads=0),
+        ValueError,
+        r"engine option threads is 0; expected a whole number >= 1",
+    ),
+    Row(
+        "ode-threads-numpy",
+        OPTIONS,
+        "threads for the numpy path, which steps the cohort in lockstep on one thread",
+        lambda t: run(engine="ode", threads=2, kernel="numpy"),
+        ValueError,
+        r"engine option threads is 2, but kernel is 'numpy': threads are the compiled Rodas5P "
+        r"kernel's; use threads=1",
+    ),
+    Row(
+        "ode-threads-method",
+        OPTIONS,
+        "threads with a method the compiled kernel does not step",
+        lambda t: run(engine="ode", threads=2, method="dop853_rodas5p"),
+        ValueError,
+        r"engine option threads is 2, but method is 'dop853_rodas5p': threads are the compiled "
+        r"Rodas5P kernel's; use threads=1",
     ),
 ]
 

@@ -26,12 +26,12 @@ from .linalg import expm, steady_state
 
 DOSE, RATE, EPOCH, STEADY = 0, 1, 2, 3  # what an event does
 KERNELS = ("auto", "numba", "numpy")
-# "auto" takes the kernel for systems of at most this many states: a child-step of the scalar
-# kernel costs ~m^2 (the Jacobian, its LU, the stage sums), numpy's is vectorised over the
-# children; measured at N = 10,000: 2 states 1.07-1.29x faster on the kernel (W1, W6, W4c),
-# 6 states (W2) 0.80x. Never by the number of children: a chunk's path, and so its bits,
+# "auto" takes the kernel for systems of at most this many states: the lane kernel's child-step
+# has a per-lane LU (~m^3 scalar), numpy's is vectorised over the children; measured at N =
+# 10,000: 2 states 2.2-2.9x faster on the kernel (W1, W6, W4c), 6 states (W2) 1.5x; more
+# states not measured. Never by the number of children: a chunk's path, and so its bits,
 # would then depend on the chunking
-AUTO_MAX_STATES = 4
+AUTO_MAX_STATES = 6
 INSTALL = "pip install 'pkmodel[fast]' (or pip install numba)"
 _LOADED: list = []  # [the `_kernel` module, or the ImportError's text], once per process
 
@@ -129,20 +129,25 @@ def integrate_cohort(
     atol_mg: np.ndarray,
     method: str = "rodas5p",
     kernel: str = "auto",
+    threads: int = 1,
 ) -> dict[str, np.ndarray]:
     """Each child's outputs named in `observe` at times_h, by name, each (n_subjects, n_times).
 
     compiled : CompiledSystem, m compartments; epochs : each child's parameters per occasion,
     with the covariates the equations read (one dict, as the engines pass them);
     inputs : each child's inputs (common.dose_input); rtol; atol_mg : shape (n_subjects,), mg;
-    method : `_integrator.METHODS`; kernel : KERNELS.
+    method : `_integrator.METHODS`; kernel : KERNELS; threads : the kernel's (`_kernel.integrate`).
     An output at an event time reports the state before the events at that time.
     """
-    amounts, _, _ = integrate_amounts(compiled, epochs, inputs, times_h, rtol, atol_mg, method, kernel)
+    amounts, _, _ = integrate_amounts(
+        compiled, epochs, inputs, times_h, rtol, atol_mg, method, kernel, threads
+    )
     return _observe(compiled, epochs, times_h, amounts, observe)
 
 
-def integrate_amounts(compiled, epochs, inputs, times_h, rtol, atol_mg, method="rodas5p", kernel="auto"):
+def integrate_amounts(
+    compiled, epochs, inputs, times_h, rtol, atol_mg, method="rodas5p", kernel="auto", threads=1
+):
     """Each child's amounts at times_h, (n, n_times, m) mg, and its accepted and rejected
     steps, each (n,) (`integrate_cohort`'s arguments)."""
     n, m = inputs.n_subjects, len(compiled.system.compartments)
@@ -153,7 +158,7 @@ def integrate_amounts(compiled, epochs, inputs, times_h, rtol, atol_mg, method="
         raise ValueError(f"engine option kernel is {kernel!r}; expected one of {list(KERNELS)}")
     reason = kernel_reason(method, ev["kind"])
     if kernel == "auto" and reason and method == "rodas5p" and m <= AUTO_MAX_STATES:
-        return _by_child(compiled, epochs, inputs, times_h, rtol, atol_mg, ev)
+        return _by_child(compiled, epochs, inputs, times_h, rtol, atol_mg, ev, threads)
     if kernel == "numba" and reason:
         raise ValueError(f"engine option kernel is 'numba', but {reason}; use kernel='auto' or 'numpy'")
     large = kernel == "auto" and m > AUTO_MAX_STATES
@@ -161,7 +166,7 @@ def integrate_amounts(compiled, epochs, inputs, times_h, rtol, atol_mg, method="
     if kernel == "numba" and module is None:
         raise ValueError(f"engine option kernel is 'numba', but {kernel_missing()}; {INSTALL}")
     if module is not None:
-        model_rhs, model_jac = module.model_functions(*compiled.scalar_sources)
+        model_rhs, model_jac = module.model_functions(*compiled.lane_sources(module.LANES))
         parts = [compiled.bind(p, p).static_parts() for p in epochs.params]
         statics = [np.stack([np.broadcast_to(q[k], (n, q[k].shape[1])) for q in parts]) for k in (0, 1)]
         into = -1 if inputs.infusion_into is None else int(inputs.infusion_into)
@@ -172,11 +177,13 @@ def integrate_amounts(compiled, epochs, inputs, times_h, rtol, atol_mg, method="
             into,
             ev,
             np.arange(n + 1) * times_h.size,
-            np.tile(times_h, n),
+            times_h,  # every child's one grid (shared)
             t0,
             rtol,
             np.broadcast_to(np.asarray(atol_mg, dtype=float)[:, None], (n, m)),
             autonomous,
+            threads,
+            shared=True,
         )
         return out.reshape(n, times_h.size, m), steps, rejected
     kind, value, compartment = ev["kind"], ev["value"], ev["compartment"]
@@ -228,7 +235,7 @@ def integrate_amounts(compiled, epochs, inputs, times_h, rtol, atol_mg, method="
     return result.outputs.reshape(n, times_h.size, m), result.n_steps, result.n_rejected
 
 
-def _by_child(compiled, epochs, inputs, times_h, rtol, atol_mg, ev):
+def _by_child(compiled, epochs, inputs, times_h, rtol, atol_mg, ev, threads):
     """`integrate_amounts` under "auto" where some children have steady-state doses: those by
     numpy, the others by the kernel, each child by the path its own events choose (so its
     numbers never depend on the children it is batched with, e.g. the chunking)."""
@@ -242,7 +249,15 @@ def _by_child(compiled, epochs, inputs, times_h, rtol, atol_mg, ev):
         if rows.size:
             sub_epochs, sub_inputs = _subset(epochs, inputs, rows)
             amounts[rows], steps[rows], rejected[rows] = integrate_amounts(
-                compiled, sub_epochs, sub_inputs, times_h, rtol, np.asarray(atol_mg)[rows], "rodas5p", kernel
+                compiled,
+                sub_epochs,
+                sub_inputs,
+                times_h,
+                rtol,
+                np.asarray(atol_mg)[rows],
+                "rodas5p",
+                kernel,
+                threads,
             )
     return amounts, steps, rejected
 

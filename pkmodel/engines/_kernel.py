@@ -1,28 +1,39 @@
 """The ode engine's compiled kernel: Rodas5P child by child in numba (the optional `fast` extra).
 
 The same algorithm as `_stepping` (for method "rodas5p", dense outputs, no step bound),
-child by child in one compiled loop instead of numpy calls over the cohort in lockstep:
-Rodas5P's coefficients from `_rodas`, scipy's step-size rules (SAFETY 0.9, factors
-0.2-10, the factor in float32 as `_stepping` computes it, no growth after a rejection),
-the first step by select_initial_step, a repeated dose restarting from the step its
-predecessor settled on (`h_event`), steps landing on events, outputs between steps from
-the dense output and, at an event time, before the events unless `output_after`. Every
-operation in the order `_rodas` and `_stepping` do it, so a child's numbers are its own
-(no batch) and differ from the numpy path's only where numpy's float32 exp and log of
-the step factor round otherwise (a step size changed by ~1e-7 relative now and then).
+each child on its own in one compiled loop instead of numpy calls over the cohort in
+lockstep: Rodas5P's coefficients from `_rodas`, scipy's step-size rules (SAFETY 0.9,
+factors 0.2-10, the factor in float32 as `_stepping` computes it, no growth after a
+rejection), the first step by select_initial_step, a repeated dose restarting from the
+step its predecessor settled on (`h_event`), steps landing on events, outputs between
+steps from the dense output and, at an event time, before the events unless
+`output_after`. Every operation in the order `_rodas` and `_stepping` do it, so a child's
+numbers are its own (no batch) and differ from the numpy path's only where numpy's float32
+exp and log of the step factor round otherwise (a step size changed by ~1e-7 relative now
+and then).
 
-The model comes in as two first-class functions, rhs(t, A (m,), H (n_static,), out (m,))
-and jac(..., out (m * m,)), compiled from `_codegen`'s scalar writer for each model (once
-per process and source: `_MODELS`); the kernel itself is compiled once, with an explicit
+Lanes: LANES children are stepped at once, lane-major (work arrays [..., lane]), each lane
+with its own t, step, events and outputs; a lane whose child is done takes the next child.
+The stage sums and the triangular solves run over the lanes as LLVM vectors (`_lanes`:
+numba cannot tell its work arrays apart, so it leaves such loops scalar); the decisions
+(events, outputs, accepting a step, pivoting) are each lane's own. Threads: `integrate`
+splits the children into contiguous runs, one per thread (the compiled loop holds no GIL).
+
+The model comes in as two first-class functions over the lanes, rhs(T (LANES,), A (m, LANES),
+H (n_static, LANES), out (m, LANES)) and jac(..., out (m * m, LANES)), as raw pointers,
+compiled from `_codegen`'s writer (`CompiledSystem.lane_sources`) for each model (once per
+process and source: `_MODELS`); the kernel itself is compiled once, with an explicit
 signature, and cached on disk (numba's cache=True, beside this file in __pycache__).
 The models' static parts (parameters, covariates) come per epoch, (n_epochs, n, n_static).
 """
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 from numba import cfunc, njit, types
+from llvmlite import ir
 from numba.extending import intrinsic
 
 from ._rodas import _A, _C, _D, _H, C_NODES, ERROR_ORDER, GAMMA
@@ -32,10 +43,12 @@ DOSE, RATE, EPOCH = 0, 1, 2  # `_cohort`'s event kinds the kernel applies (STEAD
 _F64, _I64, _B = types.float64, types.int64, types.boolean
 _P = types.CPointer(_F64)
 # raw pointers: an array argument is 7 fields to pass and a reference to count, per call
-MODEL = types.FunctionType(types.void(_F64, _P, _P, _P))
+MODEL = types.FunctionType(types.void(_P, _P, _P, _P))
+LANES = 8  # children stepped together, lane-major: one compiled loop over them per operation
 _EXPONENT32 = np.float32(0.5 * (-1.0 / (ERROR_ORDER + 1)))  # of the squared error norm
 _SAFETY32 = np.float32(SAFETY)
 _INITIAL_POWER = 1 / (ERROR_ORDER + 1)
+_TEN_EPS = 10 * np.finfo(float).eps
 _A9 = np.ascontiguousarray(_A)
 _C8 = np.ascontiguousarray(_C)
 _D8 = np.ascontiguousarray(_D)
@@ -68,22 +81,100 @@ def _pointer(typingctx, array):
 
 _ptr: Any = intrinsic(_pointer)  # _ptr(array) in compiled code
 
+# Operations over the LANES lanes of lane-major arrays, as LLVM vectors: numba cannot tell that
+# two work arrays do not overlap, so it leaves loops over lanes scalar. Each takes (array, flat
+# offset) pairs, the first the destination, and rounds lane by lane as the scalar loop would.
+_VECTOR = ir.VectorType(ir.DoubleType(), LANES)
+
+
+def _lanes(n_arrays: int, n_scalars: int, op):
+    """An intrinsic f(d, do, a1, o1, ..., s1, ...): d[do:do + LANES] = op(builder, d's lanes,
+    [a1's lanes, ...], [s1, ...] as splat vectors)."""
+
+    def codegen(context, builder, signature, values):
+        pointers = []
+        for k in range(n_arrays):
+            array = context.make_array(signature.args[2 * k])(context, builder, values[2 * k])
+            pointers.append(
+                builder.bitcast(builder.gep(array.data, [values[2 * k + 1]]), _VECTOR.as_pointer())
+            )
+        lanes = [builder.load(q, align=8) for q in pointers]
+        splats = []
+        for x in values[2 * n_arrays :]:
+            one = builder.insert_element(
+                ir.Constant(_VECTOR, ir.Undefined), x, ir.Constant(ir.IntType(32), 0)
+            )
+            zeros = ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES)
+            splats.append(builder.shuffle_vector(one, ir.Constant(_VECTOR, ir.Undefined), zeros))
+        builder.store(op(builder, lanes[0], lanes[1:], splats), pointers[0], align=8)
+        return context.get_dummy_value()
+
+    # numba's intrinsics take named arguments only (no *args): one typer per arity
+    names = ", ".join(f"x{k}" for k in range(2 * n_arrays + n_scalars))
+    namespace: dict[str, Any] = {"types": types, "codegen": codegen}
+    exec(f"def typer(typingctx, {names}):\n    return types.void({names}), codegen", namespace)
+    typer = namespace["typer"]
+    typer.__name__ = op.__name__
+    return intrinsic(typer)
+
+
+def _axpy(b, d, xs, cs):  # d + x * c, c a number
+    return b.fadd(d, b.fmul(xs[0], cs[0]))
+
+
+def _add(b, d, xs, cs):  # x + y
+    return b.fadd(xs[0], xs[1])
+
+
+def _mul_add(b, d, xs, cs):  # x * s + y
+    return b.fadd(b.fmul(xs[0], xs[1]), xs[2])
+
+
+def _acc(b, d, xs, cs):  # d + x * s
+    return b.fadd(d, b.fmul(xs[0], xs[1]))
+
+
+def _eliminate(b, d, xs, cs):  # d - w * x where w != 0, else d (the terms of a zero factor skipped)
+    return b.select(
+        b.fcmp_unordered("!=", xs[0], ir.Constant(_VECTOR, 0.0)), b.fsub(d, b.fmul(xs[0], xs[1])), d
+    )
+
+
+def _scale(b, d, xs, cs):  # d * x
+    return b.fmul(d, xs[0])
+
+
+def _copy(b, d, xs, cs):  # x
+    return xs[0]
+
+
+v_axpy, v_add, v_mul_add, v_acc = (
+    _lanes(2, 1, _axpy),
+    _lanes(3, 0, _add),
+    _lanes(4, 0, _mul_add),
+    _lanes(3, 0, _acc),
+)
+v_eliminate, v_scale, v_copy = _lanes(3, 0, _eliminate), _lanes(2, 0, _scale), _lanes(2, 0, _copy)
+
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _f(rhs, t, y, h, out, into, rate):
-    rhs(t, _ptr(y), _ptr(h), _ptr(out))
+def _call(rhs, ln, t, y, h, out, into, rate, tt):
+    """rhs of lane ln at (t, y[:, ln]) into out[:, ln] (the other lanes' columns are scratch)."""
+    tt[ln] = t
+    rhs(_ptr(tt), _ptr(y), _ptr(h), _ptr(out))
     if into >= 0:
-        out[into] += rate
+        out[into, ln] += rate
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _norm(x, scale):
-    """Root-mean-square of x / scale over the states (`_stepping._norm`)."""
+def _norm(x, ln, scale):
+    """Root-mean-square of x[:, ln] / scale[:, ln] over the states (`_stepping._norm`)."""
+    m = x.shape[0]
     s = 0.0
-    for j in range(x.size):
-        v = x[j] / scale[j]
+    for j in range(m):
+        v = x[j, ln] / scale[j, ln]
         s += v * v
-    return math.sqrt(s / x.size)
+    return math.sqrt(s / m)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -92,23 +183,24 @@ def _nmin(a, b):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _initial_step(rhs, t, y, span, rtol, atol, hr, into, rate, f0, f1, u, scale):
-    """select_initial_step as `_stepping._reset_step` computes it."""
-    m = y.size
+def _initial_step(rhs, ln, t, y, span, rtol, atol, hr, into, rate, tt, f0, f1, u, scale):
+    """select_initial_step for lane ln as `_stepping._reset_step` computes it (its own buffers:
+    f0, f1, u, scale are scratch, y[:, ln] and atol[:, ln] the lane's)."""
+    m = y.shape[0]
     for j in range(m):
-        scale[j] = atol[j] + abs(y[j]) * rtol
-    _f(rhs, t, y, hr, f0, into, rate)
-    d0 = _norm(y, scale)
-    d1 = _norm(f0, scale)
+        scale[j, ln] = atol[j, ln] + abs(y[j, ln]) * rtol
+    _call(rhs, ln, t, y, hr, f0, into, rate, tt)
+    d0 = _norm(y, ln, scale)
+    d1 = _norm(f0, ln, scale)
     h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
     if span > 0:
         h0 = _nmin(h0, span)
     for j in range(m):
-        u[j] = y[j] + h0 * f0[j]
-    _f(rhs, t + h0, u, hr, f1, into, rate)
+        u[j, ln] = y[j, ln] + h0 * f0[j, ln]
+    _call(rhs, ln, t + h0, u, hr, f1, into, rate, tt)
     for j in range(m):
-        u[j] = f1[j] - f0[j]
-    d2 = _norm(u, scale) / h0
+        u[j, ln] = f1[j, ln] - f0[j, ln]
+    d2 = _norm(u, ln, scale) / h0
     big = np.maximum(d1, d2)
     h1 = np.maximum(1e-6, h0 * 1e-3) if big <= 1e-15 else (0.01 / big) ** _INITIAL_POWER
     return _nmin(100 * h0, h1)
@@ -137,10 +229,13 @@ _SIGNATURE = _I64(
     _I64[::1],
     _I64[::1],
     _F64[::1],
+    _I64,
+    _I64,
+    _B,
 )
 
 
-@njit(_SIGNATURE, cache=True, error_model="numpy")
+@njit(_SIGNATURE, cache=True, error_model="numpy", nogil=True)
 def _integrate(
     rhs,
     jac,
@@ -164,221 +259,359 @@ def _integrate(
     n_steps,
     n_rejected,
     failure,
+    lo,
+    hi,
+    shared,
 ):
-    """Every child in turn; returns -1, or the child whose step fell below the spacing of
-    floating-point numbers (failure: its t and h)."""
+    """The children lo to hi - 1, LANES at a time (a lane takes the next child when its own is done);
+    returns -1, or the child whose step fell below the spacing of floating-point numbers
+    (failure: its t and h). shared: out_t and out_after are every child's one grid (child i's
+    output k at row out_off[i] + k), else CSR like the rows."""
     n, m = atol.shape
-    y, f0, f1, dfdt, scale = np.zeros(m), np.empty(m), np.empty(m), np.zeros(m), np.empty(m)
-    stages, y_new, u, f, w = np.empty((8, m)), np.empty(m), np.empty(m), np.empty(m), np.empty((m, m))
-    inverse, perm, scratch, jflat = np.empty(m), np.empty(m, dtype=np.int64), np.empty(m), np.empty(m * m)
+    L = LANES
+    n_hr, n_hj = h_rhs.shape[2], h_jac.shape[2]
+    # lane-major work arrays: [..., l] is lane l's
+    y, f0, f1, dfdt, scale = (
+        np.zeros((m, L)),
+        np.zeros((m, L)),
+        np.zeros((m, L)),
+        np.zeros((m, L)),
+        np.zeros((m, L)),
+    )
+    y_new, u, f, tol = np.zeros((m, L)), np.zeros((m, L)), np.zeros((m, L)), np.ones((m, L))
+    i0, i1, iu, isc = np.zeros((m, L)), np.zeros((m, L)), np.zeros((m, L)), np.zeros((m, L))  # initial steps'
+    stages, w, jflat = np.zeros((8, m, L)), np.zeros((m, m, L)), np.zeros((m * m, L))
+    inverse, perm, scratch = np.ones((m, L)), np.zeros((m, L), dtype=np.int64), np.zeros(m)
+    hr, hj = np.zeros((n_hr, L)), np.zeros((n_hj, L))
+    tt, acc, inv_h, err = np.zeros(L), np.zeros(L), np.ones(L), np.zeros(L)
+    zeros, dh = np.zeros(L), np.zeros(L)
     p_y, p_f0, p_f1, p_scale, p_u, p_f = _ptr(y), _ptr(f0), _ptr(f1), _ptr(scale), _ptr(u), _ptr(f)
-    p_jflat = _ptr(jflat)
-    for i in range(n):
-        o, o_end, e, e_end = out_off[i], out_off[i + 1], ev_off[i], ev_off[i + 1]
-        if o == o_end:
-            continue
-        tol = atol[i]
-        t = t0[i]
-        y[:] = 0.0
-        rate = 0.0
-        hr, hj = h_rhs[0, i], h_jac[0, i]
-        p_hr, p_hj = _ptr(hr), _ptr(hj)
-        last = out_t[o_end - 1]
-        next_ev = ev_t[e] if e < e_end else np.inf
-        next_out = out_t[o]
-        rejected, fresh, h_event = False, False, np.nan
-        h = _initial_step(rhs, t, y, min(next_ev, last) - t, rtol, tol, hr, into, rate, f0, f1, u, scale)
-        while True:
-            if t == next_out or t == next_ev:
-                first_out, first_ev = o, e
-                while o < o_end and out_t[o] == t:
-                    if not out_after[o]:
-                        for j in range(m):
-                            result[o, j] = y[j]
-                    o += 1
-                while e < e_end and ev_t[e] == t:
-                    kind = ev_kind[e]
-                    if kind == DOSE:
-                        y[ev_cmt[e]] += ev_value[e]
-                    elif kind == RATE:
-                        rate += ev_value[e]
-                    elif kind == EPOCH:
-                        hr, hj = h_rhs[ev_epoch[e], i], h_jac[ev_epoch[e], i]
-                        p_hr, p_hj = _ptr(hr), _ptr(hj)
-                    e += 1
-                for p in range(first_out, o):
-                    if out_after[p]:
-                        for j in range(m):
-                            result[p, j] = y[j]
-                next_out = out_t[o] if o < o_end else np.inf
-                next_ev = ev_t[e] if e < e_end else np.inf
-                if e != first_ev:
-                    if np.isfinite(h_event):
-                        h = h_event
-                    else:
-                        h = _initial_step(
-                            rhs, t, y, min(next_ev, last) - t, rtol, tol, hr, into, rate, f0, f1, u, scale
-                        )
-                    rejected = False
-                    fresh = True
-                if next_out == np.inf:
-                    break
-            target = min(next_ev, last)
-            span = target - t
-            land = span <= h
-            hs = span if land else (0.5 * span if span < 2 * h else h)
-            if hs < 10 * np.spacing(t):
-                failure[0], failure[1] = t, hs
-                return i
-            rhs(t, p_y, p_hr, p_f0)
-            if into >= 0:
-                f0[into] += rate
-            if not autonomous:
-                delta = _DT_DELTA * max(1.0, abs(t))
-                rhs(t + delta, p_y, p_hr, p_f1)
-                rhs(t - delta, p_y, p_hr, p_scale)
+    p_jflat, p_hr, p_hj, p_tt = _ptr(jflat), _ptr(hr), _ptr(hj), _ptr(tt)
+    child, tb = np.full(L, -1, dtype=np.int64), np.zeros(L, dtype=np.int64)  # tb: o - tb indexes out_t
+    o, o_end, e, e_end = (
+        np.zeros(L, np.int64),
+        np.zeros(L, np.int64),
+        np.zeros(L, np.int64),
+        np.zeros(L, np.int64),
+    )
+    t, h, hs, target, last = np.zeros(L), np.ones(L), np.ones(L), np.zeros(L), np.zeros(L)
+    next_ev, next_out, rate, h_event = np.zeros(L), np.zeros(L), np.zeros(L), np.zeros(L)
+    land, rejected = np.zeros(L, dtype=np.bool_), np.zeros(L, dtype=np.bool_)
+    fresh, moved = np.zeros(L, dtype=np.bool_), np.zeros(L, dtype=np.bool_)
+    taken, busy = lo, 0  # the next child to hand to a lane; lanes with a child
+    while True:
+        # --- each lane: its events and outputs at t, a new child where its own is done, its step
+        for ln in range(L):
+            while True:
+                if child[ln] < 0:  # the lane takes the next child with outputs, or stays idle
+                    while taken < hi and out_off[taken] == out_off[taken + 1]:
+                        taken += 1
+                    if taken == hi:
+                        break
+                    i = taken
+                    taken += 1
+                    busy += 1
+                    child[ln] = i
+                    o[ln], o_end[ln], e[ln], e_end[ln] = out_off[i], out_off[i + 1], ev_off[i], ev_off[i + 1]
+                    tb[ln] = out_off[i] if shared else 0
+                    t[ln] = t0[i]
+                    rate[ln] = 0.0
+                    for j in range(m):
+                        y[j, ln] = 0.0
+                        tol[j, ln] = atol[i, j]
+                    for k in range(n_hr):
+                        hr[k, ln] = h_rhs[0, i, k]
+                    for k in range(n_hj):
+                        hj[k, ln] = h_jac[0, i, k]
+                    last[ln] = out_t[o_end[ln] - 1 - tb[ln]]
+                    next_ev[ln] = ev_t[e[ln]] if e[ln] < e_end[ln] else np.inf
+                    next_out[ln] = out_t[o[ln] - tb[ln]]
+                    rejected[ln], fresh[ln], h_event[ln] = False, False, np.nan
+                    h[ln] = _initial_step(
+                        rhs,
+                        ln,
+                        t[ln],
+                        y,
+                        min(next_ev[ln], last[ln]) - t[ln],
+                        rtol,
+                        tol,
+                        hr,
+                        into,
+                        0.0,
+                        tt,
+                        i0,
+                        i1,
+                        iu,
+                        isc,
+                    )
+                i = child[ln]
+                tl = t[ln]
+                if tl == next_out[ln] or tl == next_ev[ln]:
+                    first_out, first_ev = o[ln], e[ln]
+                    while o[ln] < o_end[ln] and out_t[o[ln] - tb[ln]] == tl:
+                        if not out_after[o[ln] - tb[ln]]:
+                            for j in range(m):
+                                result[o[ln], j] = y[j, ln]
+                        o[ln] += 1
+                    while e[ln] < e_end[ln] and ev_t[e[ln]] == tl:
+                        q = e[ln]
+                        kind = ev_kind[q]
+                        if kind == DOSE:
+                            y[ev_cmt[q], ln] += ev_value[q]
+                        elif kind == RATE:
+                            rate[ln] += ev_value[q]
+                        elif kind == EPOCH:
+                            for k in range(n_hr):
+                                hr[k, ln] = h_rhs[ev_epoch[q], i, k]
+                            for k in range(n_hj):
+                                hj[k, ln] = h_jac[ev_epoch[q], i, k]
+                        e[ln] += 1
+                    for p in range(first_out, o[ln]):
+                        if out_after[p - tb[ln]]:
+                            for j in range(m):
+                                result[p, j] = y[j, ln]
+                    next_out[ln] = out_t[o[ln] - tb[ln]] if o[ln] < o_end[ln] else np.inf
+                    next_ev[ln] = ev_t[e[ln]] if e[ln] < e_end[ln] else np.inf
+                    if e[ln] != first_ev:
+                        if np.isfinite(h_event[ln]):
+                            h[ln] = h_event[ln]
+                        else:
+                            h[ln] = _initial_step(
+                                rhs,
+                                ln,
+                                tl,
+                                y,
+                                min(next_ev[ln], last[ln]) - tl,
+                                rtol,
+                                tol,
+                                hr,
+                                into,
+                                rate[ln],
+                                tt,
+                                i0,
+                                i1,
+                                iu,
+                                isc,
+                            )
+                        rejected[ln] = False
+                        fresh[ln] = True
+                    if next_out[ln] == np.inf:
+                        child[ln] = -1
+                        busy -= 1
+                        continue
+                target[ln] = min(next_ev[ln], last[ln])
+                span = target[ln] - tl
+                land[ln] = span <= h[ln]
+                hs[ln] = span if land[ln] else (0.5 * span if span < 2 * h[ln] else h[ln])
+                # np.spacing (a call) only where the step is near it: spacing(t) <= eps |t|
+                if (hs[ln] <= _TEN_EPS * abs(tl) or hs[ln] < 1e-300) and hs[ln] < 10 * np.spacing(tl):
+                    failure[0], failure[1] = tl, hs[ln]
+                    return i
+                break
+            if child[ln] < 0:  # idle: a harmless step of its stale numbers, never read
+                t[ln], hs[ln] = 0.0, 1.0
+        if busy == 0:
+            break
+        # --- one Rodas5P step (`_rodas.step`) of every lane, each with its own t and hs
+        for ln in range(L):
+            tt[ln] = t[ln]
+        rhs(p_tt, p_y, p_hr, p_f0)
+        if into >= 0:
+            for ln in range(L):
+                f0[into, ln] += rate[ln]
+        if not autonomous:
+            for ln in range(L):
+                acc[ln] = _DT_DELTA * max(1.0, abs(t[ln]))
+                tt[ln] = t[ln] + acc[ln]
+            rhs(p_tt, p_y, p_hr, p_f1)
+            for ln in range(L):
+                tt[ln] = t[ln] - acc[ln]
+            rhs(p_tt, p_y, p_hr, p_scale)
+            for ln in range(L):
                 if into >= 0:
-                    f1[into] += rate
-                    scale[into] += rate
+                    f1[into, ln] += rate[ln]
+                    scale[into, ln] += rate[ln]
                 for j in range(m):
-                    dfdt[j] = (f1[j] - scale[j]) / (2 * delta)
-            # --- one Rodas5P step (`_rodas.step`), written out: a helper taking arrays costs an
-            # atomic incref and decref per array per call (numba's NRT), ~60 a step
-            jac(t, p_y, p_hj, p_jflat)
-            shift = 1.0 / (GAMMA * hs)
+                    dfdt[j, ln] = (f1[j, ln] - scale[j, ln]) / (2 * acc[ln])
+                tt[ln] = t[ln]
+        jac(p_tt, p_y, p_hj, p_jflat)
+        for ln in range(L):
+            shift = 1.0 / (GAMMA * hs[ln])
             for a in range(m):
                 for b in range(m):
-                    w[a, b] = -jflat[a * m + b]
-                w[a, a] += shift
-                perm[a] = a
-            moved = False  # `_rodas.lu_factor`: partial pivoting, the first largest
+                    w[a, b, ln] = -jflat[a * m + b, ln]
+                w[a, a, ln] += shift
+                perm[a, ln] = a
+        for ln in range(L):  # `_rodas.lu_factor`: partial pivoting, the first largest
+            moved[ln] = False
             for p in range(m):
                 if p < m - 1:
-                    q, best = p, abs(w[p, p])
+                    q, best = p, abs(w[p, p, ln])
                     for r in range(p + 1, m):
-                        if abs(w[r, p]) > best:
-                            q, best = r, abs(w[r, p])
+                        if abs(w[r, p, ln]) > best:
+                            q, best = r, abs(w[r, p, ln])
                     if q != p:
-                        moved = True
+                        moved[ln] = True
                         for c in range(m):
-                            w[p, c], w[q, c] = w[q, c], w[p, c]
-                        perm[p], perm[q] = perm[q], perm[p]
-                inverse[p] = 1.0 / w[p, p]
+                            w[p, c, ln], w[q, c, ln] = w[q, c, ln], w[p, c, ln]
+                        perm[p, ln], perm[q, ln] = perm[q, ln], perm[p, ln]
+                inverse[p, ln] = 1.0 / w[p, p, ln]
                 if p < m - 1:
                     for r in range(p + 1, m):
-                        w[r, p] *= inverse[p]
+                        w[r, p, ln] *= inverse[p, ln]
                     for r in range(p + 1, m):
-                        if w[r, p] != 0.0:
+                        if w[r, p, ln] != 0.0:
                             for c in range(p + 1, m):
-                                w[r, c] -= w[r, p] * w[p, c]
-            inv_h = 1.0 / hs
-            for i_ in range(8):
-                if i_ == 0:
+                                w[r, c, ln] -= w[r, p, ln] * w[p, c, ln]
+        any_moved = False
+        for ln in range(L):
+            inv_h[ln] = 1.0 / hs[ln]
+            any_moved = any_moved or moved[ln]
+        for i_ in range(8):
+            row = i_ * m * L  # stages[i_] at row + j * L
+            if i_ == 0:
+                for j in range(m):
+                    v_copy(stages, j * L, f0, j * L)
+            else:
+                if i_ >= 6:  # stages 7 and 8 continue from the previous argument
                     for j in range(m):
-                        stages[0, j] = f0[j]
+                        v_add(u, j * L, u, j * L, stages, (i_ - 1) * m * L + j * L)
                 else:
-                    if i_ >= 6:  # stages 7 and 8 continue from the previous argument
-                        for j in range(m):
-                            u[j] += stages[i_ - 1, j]
-                    else:
-                        for j in range(m):
-                            s = 0.0
-                            for k in range(i_):
-                                if _A9[i_, k] != 0.0:
-                                    s += stages[k, j] * _A9[i_, k]
-                            u[j] = s + y[j]
-                    rhs(t + _NODES[i_] * hs, p_u, p_hr, p_f)
-                    if into >= 0:
-                        f[into] += rate
                     for j in range(m):
-                        s = 0.0
+                        v_copy(acc, 0, zeros, 0)
                         for k in range(i_):
-                            if _C8[i_, k] != 0.0:
-                                s += stages[k, j] * _C8[i_, k]
-                        stages[i_, j] = s * inv_h + f[j]
-                if not autonomous and _D8[i_] != 0.0:
-                    for j in range(m):
-                        stages[i_, j] += dfdt[j] * (_D8[i_] * hs)
-                if moved:  # `_rodas.lu_solve`, the terms of a zero factor skipped as there
-                    for r in range(m):
-                        scratch[r] = stages[i_, perm[r]]
-                    for r in range(m):
-                        stages[i_, r] = scratch[r]
-                for p in range(m - 1):
-                    for q in range(p + 1, m):
-                        if w[q, p] != 0.0:
-                            stages[i_, q] -= w[q, p] * stages[i_, p]
-                for p in range(m - 1, -1, -1):
-                    stages[i_, p] *= inverse[p]
-                    for q in range(p):
-                        if w[q, p] != 0.0:
-                            stages[i_, q] -= w[q, p] * stages[i_, p]
-            for j in range(m):
-                y_new[j] = u[j] + stages[7, j]
-            err = 0.0
-            for j in range(m):
-                v = stages[7, j] / (np.maximum(abs(y[j]), abs(y_new[j])) * rtol + tol[j])
-                err += v * v
-            err *= 1.0 / m
-            ok = err <= 1.0
-            factor = np.float64(_SAFETY32 * np.exp(np.log(np.float32(err)) * _EXPONENT32))
+                            c = _A9[i_, k]
+                            if c != 0.0:
+                                v_axpy(acc, 0, stages, k * m * L + j * L, c)
+                        v_add(u, j * L, acc, 0, y, j * L)
+                node = _NODES[i_]
+                for ln in range(L):
+                    tt[ln] = t[ln] + node * hs[ln]
+                rhs(p_tt, p_u, p_hr, p_f)
+                if into >= 0:
+                    for ln in range(L):
+                        f[into, ln] += rate[ln]
+                for j in range(m):
+                    v_copy(acc, 0, zeros, 0)
+                    for k in range(i_):
+                        c = _C8[i_, k]
+                        if c != 0.0:
+                            v_axpy(acc, 0, stages, k * m * L + j * L, c)
+                    v_mul_add(stages, row + j * L, acc, 0, inv_h, 0, f, j * L)
+            if not autonomous and _D8[i_] != 0.0:
+                d = _D8[i_]
+                for ln in range(L):
+                    dh[ln] = d * hs[ln]
+                for j in range(m):
+                    v_acc(stages, row + j * L, dfdt, j * L, dh, 0)
+            if any_moved:  # `_rodas.lu_solve`, the terms of a zero factor skipped as there
+                for ln in range(L):
+                    if moved[ln]:
+                        for r in range(m):
+                            scratch[r] = stages[i_, perm[r, ln], ln]
+                        for r in range(m):
+                            stages[i_, r, ln] = scratch[r]
+            for p in range(m - 1):
+                for q in range(p + 1, m):
+                    v_eliminate(stages, row + q * L, w, (q * m + p) * L, stages, row + p * L)
+            for p in range(m - 1, -1, -1):
+                v_scale(stages, row + p * L, inverse, p * L)
+                for q in range(p):
+                    v_eliminate(stages, row + q * L, w, (q * m + p) * L, stages, row + p * L)
+        for ln in range(L):
+            err[ln] = 0.0
+        for j in range(m):
+            for ln in range(L):
+                y_new[j, ln] = u[j, ln] + stages[7, j, ln]
+                v = stages[7, j, ln] / (np.maximum(abs(y[j, ln]), abs(y_new[j, ln])) * rtol + tol[j, ln])
+                err[ln] += v * v
+        # --- each lane: accepted or rejected, its outputs inside the step, its next step size
+        for ln in range(L):
+            i = child[ln]
+            if i < 0:
+                continue
+            er = err[ln] * (1.0 / m)
+            ok = er <= 1.0
+            factor = np.float64(_SAFETY32 * np.exp(np.log(np.float32(er)) * _EXPONENT32))
+            hl, hsl, tl = h[ln], hs[ln], t[ln]
             if ok:
-                h_next = hs * np.minimum(1.0 if rejected else MAX_FACTOR, factor)
-                if land:
-                    h_next = np.maximum(h_next, np.minimum(h, hs * factor))
-                t_new = target if land else t + hs
-                while o < o_end and out_t[o] < t_new:  # `_rodas.dense`, its coefficients in order
-                    theta = (out_t[o] - t) / hs
+                h_next = hsl * np.minimum(1.0 if rejected[ln] else MAX_FACTOR, factor)
+                if land[ln]:
+                    h_next = np.maximum(h_next, np.minimum(hl, hsl * factor))
+                t_new = target[ln] if land[ln] else tl + hsl
+                while (
+                    o[ln] < o_end[ln] and out_t[o[ln] - tb[ln]] < t_new
+                ):  # `_rodas.dense`, its coefficients in order
+                    theta = (out_t[o[ln] - tb[ln]] - tl) / hsl
                     rest = 1.0 - theta
                     for j in range(m):
                         h1, h2, h3 = 0.0, 0.0, 0.0
                         for k in range(8):
-                            h1 += _H38[0, k] * stages[k, j]
-                            h2 += _H38[1, k] * stages[k, j]
-                            h3 += _H38[2, k] * stages[k, j]
+                            h1 += _H38[0, k] * stages[k, j, ln]
+                            h2 += _H38[1, k] * stages[k, j, ln]
+                            h3 += _H38[2, k] * stages[k, j, ln]
                         value = h3 * theta
                         value += h2
                         value *= theta
                         value += h1
                         value *= rest
-                        value += y_new[j]
+                        value += y_new[j, ln]
                         value *= theta
-                        value += rest * y[j]
-                        result[o, j] = value
-                    o += 1
-                next_out = out_t[o] if o < o_end else np.inf
+                        value += rest * y[j, ln]
+                        result[o[ln], j] = value
+                    o[ln] += 1
+                next_out[ln] = out_t[o[ln] - tb[ln]] if o[ln] < o_end[ln] else np.inf
                 n_steps[i] += 1
                 for j in range(m):
-                    y[j] = y_new[j]
-                t = t_new
+                    y[j, ln] = y_new[j, ln]
+                t[ln] = t_new
             else:
-                h_next = hs * np.fmax(MIN_FACTOR, factor)
+                h_next = hsl * np.fmax(MIN_FACTOR, factor)
                 n_rejected[i] += 1
-            if fresh and ok:
-                if hs == h:
-                    h_event = h_next
-                fresh = False
-            h = h_next
-            rejected = not ok
+            if fresh[ln] and ok:
+                if hsl == hl:
+                    h_event[ln] = h_next
+                fresh[ln] = False
+            h[ln] = h_next
+            rejected[ln] = not ok
     return -1
 
 
-def integrate(rhs, jac, h_rhs, h_jac, into, events, output_offsets, output_times, t0, rtol, atol, autonomous):
-    """Each child's amounts at its outputs, shape (n_outputs, m), in the CSR order of output_times,
-    with the accepted and rejected steps of each child, each (n,).
+def integrate(
+    rhs,
+    jac,
+    h_rhs,
+    h_jac,
+    into,
+    events,
+    output_offsets,
+    output_times,
+    t0,
+    rtol,
+    atol,
+    autonomous,
+    threads=1,
+    shared=False,
+):
+    """Each child's amounts at its outputs, shape (n_outputs, m), in the CSR order of
+    output_offsets, with the accepted and rejected steps of each child, each (n,).
 
     rhs, jac : `model_functions`'; h_rhs, h_jac : each epoch's static parts, (n_epochs, n,
     n_static); into : the infusion compartment (-1: none); events : `_cohort._events`' (no
-    STEADY); t0 : (n,), h; atol : (n, m), mg. A child's step below the spacing of
-    floating-point numbers raises, as in `_stepping`.
+    STEADY); output_times : CSR by output_offsets, or, shared, the one grid (n_times,) of
+    every child (output_offsets then the multiples of n_times); t0 : (n,), h; atol : (n, m),
+    mg; threads : the children split into this many contiguous runs, stepped at once on as
+    many threads (the kernel holds no GIL); a child's numbers are its own whatever the
+    split. A child's step below the spacing of floating-point numbers raises, as in
+    `_stepping`.
     """
     n, m = atol.shape
-    result = np.full((output_times.size, m), np.nan)
-    n_steps, n_rejected, failure = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(2)
+    result = np.full((int(output_offsets[-1]), m), np.nan)
+    n_steps, n_rejected = np.zeros(n, np.int64), np.zeros(n, np.int64)
     # the signature's arrays: C-contiguous and writeable (a broadcast view is read-only)
     i64 = lambda a: np.require(a, dtype=np.int64, requirements=["C", "W"])  # noqa: E731
     f64 = lambda a: np.require(a, dtype=np.float64, requirements=["C", "W"])  # noqa: E731
-    bad = _integrate(
+    arguments = (
         rhs,
         jac,
         f64(h_rhs),
@@ -400,11 +633,20 @@ def integrate(rhs, jac, h_rhs, h_jac, into, events, output_offsets, output_times
         result,
         n_steps,
         n_rejected,
-        failure,
     )
-    if bad >= 0:
-        raise RuntimeError(
-            f"integrate: subject {bad}'s step fell to {failure[1]:.3g} h at t = {float(failure[0])!r} h "
-            "(below the spacing of floating-point numbers there)"
-        )
+    bounds = np.linspace(0, n, max(1, min(int(threads), n)) + 1).round().astype(int)
+    runs = list(zip(bounds[:-1], bounds[1:]))
+    failures = [np.zeros(2) for _ in runs]
+    run = lambda k: _integrate(*arguments, failures[k], int(runs[k][0]), int(runs[k][1]), bool(shared))  # noqa: E731
+    if len(runs) == 1:
+        bad = [run(0)]
+    else:
+        with ThreadPoolExecutor(len(runs)) as pool:
+            bad = list(pool.map(run, range(len(runs))))
+    for k, child in enumerate(bad):
+        if child >= 0:
+            raise RuntimeError(
+                f"integrate: subject {child}'s step fell to {failures[k][1]:.3g} h at t = "
+                f"{float(failures[k][0])!r} h (below the spacing of floating-point numbers there)"
+            )
     return result, n_steps, n_rejected

@@ -56,7 +56,8 @@ RODAS, SWITCH = "rodas5p", "dop853_rodas5p"
 PER_CHILD = (RODAS, SWITCH)  # `_integrator`'s, each child on its own
 # kernel: "auto" steps rodas5p child by child in compiled code (`_kernel`, numba) where numba
 # is installed and the case is the kernel's (no SS doses), else by numpy; the same numbers
-OPTIONS: dict[str, Any] = {"rtol": 1e-8, "atol": None, "method": RODAS, "kernel": "auto"}
+# threads: the kernel's children stepped on this many threads at once (the same numbers)
+OPTIONS: dict[str, Any] = {"rtol": 1e-8, "atol": None, "method": RODAS, "kernel": "auto", "threads": 1}
 METHODS = (*PER_CHILD, "RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA")
 # rodas5p's default atol: each child's own, this times its largest dose (mg); measured: W1-W2,
 # W4c and Michaelis-Menten W6 within 6e-7 of the exact or rtol-1e-12 answer at rtol 1e-8
@@ -80,12 +81,13 @@ def simulate_system(
     outputs: tuple[str, ...] = ("conc",),
     method: str = OPTIONS["method"],
     kernel: str = OPTIONS["kernel"],
+    threads: int = OPTIONS["threads"],
 ) -> dict:
     """The compiled system's outputs per child by name, each (n_subjects, n_times) (rodas5p).
 
     structure : the engines' view of it (a Structure, or a SystemStructure: F, lag, where
     doses go); rtol; atol : mg for every child, or None: ATOL_PER_DOSE x each child's
-    largest dose; kernel : `_cohort.KERNELS`.
+    largest dose; kernel : `_cohort.KERNELS`; threads : the compiled kernel's.
     """
     epochs = as_epochs(params)
     inputs = per_subject(dose_input(structure, epochs, doses))
@@ -100,7 +102,9 @@ def simulate_system(
     else:
         atol_mg = np.full(inputs.n_subjects, float(atol))
     times_h = np.asarray(times_h, dtype=float)
-    return integrate_cohort(compiled, epochs, inputs, times_h, outputs, rtol, atol_mg, method, kernel)
+    return integrate_cohort(
+        compiled, epochs, inputs, times_h, outputs, rtol, atol_mg, method, kernel, threads
+    )
 
 
 def largest_at_one_time(inputs, m: int) -> np.ndarray:
@@ -159,6 +163,22 @@ class OdeEngine:
             missing = kernel_missing()
             if missing:
                 raise ValueError(f"engine option kernel is 'numba', but {missing}; {INSTALL}")
+        threads = given.get("threads", OPTIONS["threads"])
+        if not (isinstance(threads, (int, np.integer)) and not isinstance(threads, bool) and threads >= 1):
+            raise ValueError(f"engine option threads is {threads!r}; expected a whole number >= 1")
+        if threads > 1:
+            why = (
+                "kernel is 'numpy'"
+                if kernel == "numpy"
+                else f"method is {method!r}"
+                if method != RODAS
+                else kernel_missing()
+            )
+            if why:
+                raise ValueError(
+                    f"engine option threads is {threads}, but {why}: threads are the compiled "
+                    f"Rodas5P kernel's; {INSTALL if method == RODAS and kernel != 'numpy' else 'use threads=1'}"
+                )
         return dict(given)
 
     def for_doses(self, options: Mapping[str, Any], largest_dose_mg: np.ndarray) -> dict[str, Any]:
@@ -193,6 +213,7 @@ class OdeEngine:
         """
         method = options.pop("method", OPTIONS["method"])
         kernel = options.pop("kernel", OPTIONS["kernel"])
+        threads = options.pop("threads", OPTIONS["threads"])
         language = model.structure is None
         stacked = language and not model.is_linear and _has_steady_state(doses)
         if kernel == "numba" and stacked:
@@ -210,6 +231,7 @@ class OdeEngine:
                 outputs=model.outputs,
                 method=method,
                 kernel=kernel,
+                threads=threads,
                 **options,
             )
         elif language:

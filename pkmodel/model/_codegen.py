@@ -10,8 +10,9 @@ of the user's reaches `exec`.
 
 `_Program.scalar_source` writes the same dynamic part for one subject, scalars
 throughout (`math.exp`, `np.maximum` of two floats, `a if c else b` for
-`np.where`), for the ode engine's compiled kernel (`engines._kernel`, numba): the
-same expressions, the same common subexpressions, the same static parts `setup` gives.
+`np.where`), or for several at once, a loop over lane-major lanes, for the ode engine's
+compiled kernel (`engines._kernel`, numba): the same expressions, the same common
+subexpressions, the same static parts `setup` gives.
 """
 
 import math
@@ -52,11 +53,10 @@ class _Program:
 
         self.n_static = len(table)
         self._run_exprs, self._names = run_exprs, dict(names)
-        self._reads = [
-            f"    a{j} = A[{j}]"
-            for j, c in enumerate(system.compartments)
-            if any(e.has(sym[c]) for e in run_exprs)
+        self._read_amounts = [
+            j for j, c in enumerate(system.compartments) if any(e.has(sym[c]) for e in run_exprs)
         ]
+        self._reads = [f"    a{j} = A[{j}]" for j in self._read_amounts]
         lines, codes = _cse(run_exprs, dict(names), "x", sp)
         run = ["def run(t, A, H, out):", *(f"    h{k} = H[{k}]" for k in range(len(table))), *self._reads]
         run += lines + [f"    out[{', '.join(map(str, i))}] = {code}" for i, code in zip(self.indices, codes)]
@@ -66,18 +66,31 @@ class _Program:
         exec(compile(self.source, "<pkmodel system>", "exec"), namespace)
         self.setup, self.run = namespace["setup"], namespace["run"]
 
-    def scalar_source(self, shape: tuple[int, ...]) -> str:
+    def scalar_source(self, shape: tuple[int, ...], lanes: int = 0) -> str:
         """Source of `run(t, A, H, out)` for one subject: t a float (h), A (m,) its amounts,
         H (n_static,) its static parts (`setup`'s, in order), out (prod(shape),) the slots
-        of `shape` flattened (row-major), every slot written (0.0 where the program has none)."""
+        of `shape` flattened (row-major), every slot written (0.0 where the program has none).
+
+        lanes > 0: `run(T, A, H, out)` for that many subjects at once, lane-major: T (lanes,)
+        their times, A[j * lanes + l] lane l's amount j, H and out likewise; each lane's
+        numbers are the one-subject function's, operation for operation."""
         import sympy as sp
 
         flat = [int(np.ravel_multi_index(i, shape)) for i in self.indices]
         lines, codes = _cse(self._run_exprs, dict(self._names), "x", sp, scalar=True)
-        body = [*(f"    h{k} = H[{k}]" for k in range(self.n_static)), *self._reads, *lines]
-        body += [f"    out[{k}] = 0.0" for k in range(int(np.prod(shape))) if k not in flat]
-        body += [f"    out[{k}] = {code}" for k, code in zip(flat, codes)]
-        return "\n".join(["def run(t, A, H, out):", *body])
+        if not lanes:
+            index, head, indent = (lambda k: str(k)), ["def run(t, A, H, out):"], "    "  # noqa: E731
+        else:
+            index = lambda k: f"{k * lanes} + l"  # noqa: E731
+            head, indent = (
+                ["def run(T, A, H, out):", f"    for l in range({lanes}):", "        t = T[l]"],
+                "        ",
+            )
+        reads = [f"a{j} = A[{index(j)}]" for j in self._read_amounts]
+        body = [*(f"h{k} = H[{index(k)}]" for k in range(self.n_static)), *reads, *(x.strip() for x in lines)]
+        body += [f"out[{index(k)}] = 0.0" for k in range(int(np.prod(shape))) if k not in flat]
+        body += [f"out[{index(k)}] = {code}" for k, code in zip(flat, codes)]
+        return "\n".join([*head, *(indent + x for x in body)])
 
 
 def _cse(exprs, names, prefix, sp, scalar=False):

@@ -177,12 +177,12 @@ class CompiledSystem:
             ]
         )
 
-    @cached_property
-    def scalar_sources(self) -> tuple[str, str]:
-        """The right-hand side and the Jacobian for one subject (`_Program.scalar_source`): out
-        (m,) and (m * m,), row-major; their static parts are `BoundSystem.static_parts`'."""
+    def lane_sources(self, lanes: int) -> tuple[str, str]:
+        """The right-hand side and the Jacobian for `lanes` subjects at once, lane-major
+        (`_Program.scalar_source`): out (m, lanes) and (m * m, lanes), row-major; their static
+        parts are `BoundSystem.static_parts`'."""
         m = len(self.system.compartments)
-        return self._rhs.scalar_source((m,)), self._jac.scalar_source((m, m))
+        return self._rhs.scalar_source((m,), lanes), self._jac.scalar_source((m, m), lanes)
 
     # --- evaluation ---------------------------------------------------------------
 
@@ -297,7 +297,7 @@ class BoundSystem:
 
     def static_parts(self) -> tuple[np.ndarray, np.ndarray]:
         """The static parts of the right-hand side and of the Jacobian, each (n, n_static), in
-        the order `CompiledSystem.scalar_sources` reads them (H[k])."""
+        the order `CompiledSystem.lane_sources` reads them (H[k])."""
         n = self.n or 1
         return tuple(  # type: ignore[return-value]
             np.stack([np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in self._static(p)], axis=1)
