@@ -242,6 +242,12 @@ def test_numba_not_installed_is_refused_saying_how_to_install_it(monkeypatch):
         ValueError, match=r"kernel is 'numba', but No module named 'numba'; pip install 'pkmodel\[fast\]'"
     ):
         ode.OdeEngine().options(kernel="numba")
+    with pytest.raises(  # threads are the kernel's: refused too, saying how to have them
+        ValueError,
+        match=r"threads is 2, but No module named 'numba': threads are the compiled Rodas5P kernel's; "
+        r"pip install 'pkmodel\[fast\]'",
+    ):
+        ode.OdeEngine().options(threads=2)
     # "auto" then steps by numpy, silently and with the same numbers
     card = pk.load_model("baclofen_cp_card")
     auto = pk.simulate(card, cohort(3), TID, W1_TIMES, engine="ode", seed=1).concentrations
