@@ -201,6 +201,35 @@ def test_a_childs_numbers_do_not_depend_on_the_batch():
 
 
 @pytest.mark.filterwarnings("ignore::pkmodel.ValidityWarning")
+def test_output_times_per_child_give_each_childs_own_numbers(monkeypatch):
+    # the engine hands the kernel every child's one grid (shared=True); the kernel also takes
+    # output times per child in CSR layout, as `_integrator` does. Child i on its own grid
+    # (W1's shifted by 0.01 i h) in one CSR run must give, bit for bit, what it gives alone
+    # on that grid
+    from pkmodel.engines import _kernel
+
+    card = pk.load_model("baclofen_cp_card")
+    kids = cohort(5)
+    grid = lambda i: W1_TIMES + 0.01 * i  # noqa: E731
+    child = lambda i: pk.Cohort(weight_kg=kids.weight_kg[i : i + 1], age_years=[8.0])  # noqa: E731
+    alone = [
+        pk.simulate(card, child(i), TID, grid(i), engine="ode", variability=False, kernel="numba")
+        for i in range(5)
+    ]
+    original = _kernel.integrate
+
+    def per_child(*args, shared=False):
+        args = list(args)
+        args[7] = np.concatenate([grid(i) for i in range(args[6].size - 1)])  # CSR by output_offsets
+        return original(*args, shared=False)
+
+    monkeypatch.setattr(_kernel, "integrate", per_child)
+    csr = pk.simulate(card, kids, TID, W1_TIMES, engine="ode", variability=False, kernel="numba")
+    for i in range(5):
+        assert np.array_equal(csr.concentrations[i], alone[i].concentrations[0]), i
+
+
+@pytest.mark.filterwarnings("ignore::pkmodel.ValidityWarning")
 def test_threads_change_no_bit_and_each_lane_is_its_own_child():
     # the kernel steps LANES children at once, a lane taking the next child when its own is
     # done, and splits the children over `threads`: 21 children (not a multiple of the lanes;
