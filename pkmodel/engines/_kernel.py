@@ -75,6 +75,18 @@ def model_functions(rhs_source: str, jac_source: str) -> tuple:
     return _MODELS[key]
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _combine(acc, zeros, stages, coefficients, i_, j):
+    """acc = sum over k < i_ of coefficients[i_, k] * stages[k, j] over the lanes, the zero
+    coefficients skipped and the terms added in order (`_rodas`'s stage sums)."""
+    m = stages.shape[1]
+    v_copy(acc, 0, zeros, 0)
+    for k in range(i_):
+        c = coefficients[i_, k]
+        if c != 0.0:
+            v_axpy(acc, 0, stages, k * m * LANES + j * LANES, c)
+
+
 _SIGNATURE = _I64(
     MODEL,
     MODEL,
@@ -347,11 +359,7 @@ def _integrate(
                         v_add(u, j * L, u, j * L, stages, (i_ - 1) * m * L + j * L)
                 else:
                     for j in range(m):
-                        v_copy(acc, 0, zeros, 0)
-                        for k in range(i_):
-                            c = _A9[i_, k]
-                            if c != 0.0:
-                                v_axpy(acc, 0, stages, k * m * L + j * L, c)
+                        _combine(acc, zeros, stages, _A9, i_, j)
                         v_add(u, j * L, acc, 0, y, j * L)
                 node = _NODES[i_]
                 for ln in range(L):
@@ -361,11 +369,7 @@ def _integrate(
                     for ln in range(L):
                         f[into, ln] += rate[ln]
                 for j in range(m):
-                    v_copy(acc, 0, zeros, 0)
-                    for k in range(i_):
-                        c = _C8[i_, k]
-                        if c != 0.0:
-                            v_axpy(acc, 0, stages, k * m * L + j * L, c)
+                    _combine(acc, zeros, stages, _C8, i_, j)
                     v_mul_add(stages, row + j * L, acc, 0, inv_h, 0, f, j * L)
             if not autonomous and _D8[i_] != 0.0:
                 d = _D8[i_]
