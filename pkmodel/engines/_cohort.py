@@ -28,7 +28,7 @@ DOSE, RATE, EPOCH, STEADY = 0, 1, 2, 3  # what an event does
 KERNELS = ("auto", "numba", "numpy")
 # "auto" takes the kernel for systems of at most this many states: the lane kernel's child-step
 # has a per-lane LU (~m^3 scalar), numpy's is vectorised over the children; measured at N =
-# 10,000: 2 states 2.2-2.9x faster on the kernel (W1, W6, W4c), 6 states (W2) 1.5x; more
+# 10,000: 2 states 2.2-2.7x faster on the kernel (W1, W6, W4c), 6 states (W2) 1.8x; more
 # states not measured. Never by the number of children: a chunk's path, and so its bits,
 # would then depend on the chunking
 AUTO_MAX_STATES = 6
